@@ -1,0 +1,119 @@
+# memscope-bpf: build the BPF objects, their skeletons, the daemon, tests and demo
+# Targets: all (default), check (unit tests, no root), e2e (root), test, demo, deps,
+# install, format, format-check, clean.  SANITIZE=1 builds with ASan+UBSan.
+
+PREFIX ?= /usr/local
+OUT := build
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
+	  -Iinclude -I$(OUT)
+LDLIBS := -lbpf -lelf -lz
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+# vmlinux.h: from the running kernel's BTF when it has one, else the committed copy
+VMLINUX_BTF := /sys/kernel/btf/vmlinux
+ifneq ($(wildcard $(VMLINUX_BTF)),)
+VMLINUX_H := $(OUT)/vmlinux/vmlinux.h
+else
+VMLINUX_H := vmlinux/$(ARCH)/vmlinux.h
+endif
+
+USER_SRCS := $(wildcard user/*.c)
+LIB_SRCS := $(filter-out user/main.c,$(USER_SRCS))
+LIB_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(LIB_SRCS))
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+WORKLOAD_SRCS := $(wildcard tests/e2e/workloads/*.c)
+WORKLOADS := $(patsubst tests/e2e/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SRCS))
+
+.SECONDARY:
+.PHONY: all check e2e test demo deps install uninstall format format-check clean
+all: $(OUT)/memscope-bpf $(OUT)/memscope-demo $(WORKLOADS)
+
+$(OUT)/vmlinux/vmlinux.h:
+	@mkdir -p $(dir $@)
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp && mv $@.tmp $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c include/memscope.h $(VMLINUX_H)
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+		-Iinclude -I$(dir $(VMLINUX_H)) -c $< -o $@
+	llvm-strip -g $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
+
+$(OUT)/user/%.o: user/%.c | $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/memscope-bpf: $(OUT)/user/main.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUT)/memscope-demo: demo/demo.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -Wall -Werror -pthread $< -o $@
+
+# Test workloads: built as a user would build them, frame pointers kept.
+# A workload that needs other flags says so in a `// build: FLAGS` first line.
+$(OUT)/workloads/%: tests/e2e/workloads/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -fno-omit-frame-pointer -pthread -Wall -Werror \
+		$(shell sed -n '1s|^// build: ||p' $<) $< -o $@
+
+# Unit tests: check suites over the pure-C modules, no root
+$(OUT)/unit-tests: $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(UNIT_SRCS)) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs check) -o $@
+
+$(OUT)/unit/%.o: tests/unit/%.c | $(SKELS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iuser -Itests/unit -c $< -o $@
+
+check: $(OUT)/unit-tests $(WORKLOADS)
+	$(OUT)/unit-tests
+
+e2e: all
+	python3 tests/e2e/run.py --bin $(OUT)/memscope-bpf --workloads $(OUT)/workloads
+
+test: check e2e
+
+demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
+	$(OUT)/memscope-bpf -i 1 -- $(OUT)/memscope-demo
+
+DEB_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
+	libcapstone-dev libdw-dev bpftrace python3 util-linux iproute2
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+
+install: $(OUT)/memscope-bpf
+	install -D -m 0755 $(OUT)/memscope-bpf $(DESTDIR)$(PREFIX)/bin/memscope-bpf
+	install -D -m 0644 man/memscope-bpf.8 $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/memscope-bpf $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8
+
+FORMAT_SRCS = $(wildcard include/*.h bpf/*.c user/*.c user/*.h tests/unit/*.c tests/unit/*.h)
+format:
+	clang-format -i $(FORMAT_SRCS)
+format-check:
+	clang-format --dry-run -Werror $(FORMAT_SRCS)
+
+clean:
+	rm -rf $(OUT)
+
+-include $(wildcard $(OUT)/user/*.d $(OUT)/unit/*.d)

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only)
+/* memscope.bpf.c: generic entry/return programs for every traced allocator function */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memscope.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Load-time settings, written by the daemon between open and load */
+const volatile __u32 self_tgid = 0;	 /* the tracer: never traced (its callback allocates) */
+const volatile bool filter_pids = false; /* exec/exit events only for pids in ms_pids */
+const volatile __u64 wakeup_bytes = 1;	 /* wake the consumer once this much is queued */
+
+/* One pending traced call of a thread */
+struct ms_frame {
+	__u64 sp;     /* stack pointer at entry: a return matches when its sp is sp + 8 */
+	__u64 cookie; /* the function's attach cookie */
+	__u64 size;   /* requested bytes */
+	__u64 ptr;    /* old block (realloc kinds) or out-parameter address */
+};
+
+struct ms_thread {
+	__u32 depth;
+	__u32 pad;
+	struct ms_frame f[MS_MAX_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20); /* resized by the daemon (--ringbuf-size) */
+} ms_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 32768); /* resized by the daemon: threads inside a traced call */
+	__type(key, __u32);	    /* tid */
+	__type(value, struct ms_thread);
+} ms_threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MS_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} ms_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} ms_pids SEC(".maps");
+
+static const struct ms_thread zero_thread;
+
+static __always_inline void count(enum ms_counter c)
+{
+	__u32 key = c;
+	__u64 *v = bpf_map_lookup_elem(&ms_counters, &key);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline struct ms_event *reserve(__u8 type, __u64 cookie, __u64 id)
+{
+	struct ms_event *e = bpf_ringbuf_reserve(&ms_events, sizeof(*e), 0);
+
+	if (!e) {
+		count(MS_CNT_RINGBUF_FULL);
+		return NULL;
+	}
+	e->type = type;
+	e->flags = 0;
+	e->func = MS_CK_FUNC(cookie);
+	e->cpu = bpf_get_smp_processor_id();
+	e->node = bpf_get_numa_node_id();
+	e->depth = 0;
+	e->tgid = id >> 32;
+	e->tid = (__u32)id;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->stack_id = -1;
+	e->outer_func = 0;
+	e->pad = 0;
+	return e;
+}
+
+/* Submit without a wakeup per record: the consumer is woken past a fill threshold
+ * and otherwise polls on a short timer. */
+static __always_inline void submit(struct ms_event *e)
+{
+	__u64 queued = bpf_ringbuf_query(&ms_events, BPF_RB_AVAIL_DATA);
+
+	bpf_ringbuf_submit(e, queued >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline __u64 pick(unsigned i, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4,
+				  __u64 a5)
+{
+	if (i == 0)
+		return a0;
+	if (i == 1)
+		return a1;
+	if (i == 2)
+		return a2;
+	if (i == 3)
+		return a3;
+	if (i == 4)
+		return a4;
+	if (i == 5)
+		return a5;
+	return 0;
+}
+
+/* The innermost pending call of thread t, or NULL */
+static __always_inline struct ms_frame *top(struct ms_thread *t)
+{
+	__u32 d = t->depth;
+
+	if (d == 0 || d > MS_MAX_DEPTH)
+		return NULL;
+	return &t->f[(d - 1) & (MS_MAX_DEPTH - 1)];
+}
+
+/*
+ * Whether a call of allocator `alloc` made inside the pending call `outer` is a
+ * second view of the same user request (reallocarray -> realloc inside libc): such a
+ * call is not recorded at all. A call into another allocator is its backing.
+ */
+static __always_inline bool same_allocator(struct ms_frame *outer, __u64 cookie)
+{
+	return outer && MS_CK_ALLOCATOR(outer->cookie) == MS_CK_ALLOCATOR(cookie);
+}
+
+static __always_inline void mark_nested(struct ms_event *e, struct ms_thread *t,
+					struct ms_frame *outer)
+{
+	if (!outer)
+		return;
+	e->flags |= MS_EVF_NESTED;
+	e->depth = t->depth;
+	e->outer_func = MS_CK_FUNC(outer->cookie);
+}
+
+static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
+{
+	struct ms_thread *t;
+	struct ms_frame *outer = NULL;
+	struct ms_event *e;
+	__u32 tid = (__u32)id;
+
+	if (!ptr)
+		return 0;
+	t = bpf_map_lookup_elem(&ms_threads, &tid);
+	if (t)
+		outer = top(t);
+	if (same_allocator(outer, cookie))
+		return 0;
+	e = reserve(MS_EV_FREE, cookie, id);
+	if (!e)
+		return 0;
+	e->a.ptr = ptr;
+	e->a.size = 0;
+	e->a.ret = 0;
+	if (t)
+		mark_nested(e, t, outer);
+	submit(e);
+	return 0;
+}
+
+static __always_inline int on_dlstate(__u64 cookie, __u64 id)
+{
+	struct ms_event *e = reserve(MS_EV_DLSTATE, cookie, id);
+
+	if (e) {
+		e->a.ptr = 0;
+		e->a.size = 0;
+		e->a.ret = 0;
+		/* the consumer sees the record before the process runs on */
+		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	}
+	/* the daemon attaches to what the loader just mapped, then sends SIGCONT */
+	if (cookie & MS_CK_STOP)
+		bpf_send_signal(19 /* SIGSTOP */);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ms_entry)
+{
+	__u64 a0 = PT_REGS_PARM1(ctx), a1 = PT_REGS_PARM2(ctx), a2 = PT_REGS_PARM3(ctx);
+	__u64 a3 = PT_REGS_PARM4(ctx), a4 = PT_REGS_PARM5(ctx), a5 = ctx->r9;
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u64 id = bpf_get_current_pid_tgid();
+	unsigned kind = MS_CK_KIND(cookie);
+	struct ms_thread *t;
+	struct ms_frame *outer, *f;
+	__u32 tid = (__u32)id, d;
+	__u64 size, nmemb, ptr;
+
+	if ((id >> 32) == self_tgid)
+		return 0;
+	if (kind == MS_FN_FREE && !(cookie & MS_CK_FRAME))
+		return on_free(cookie, id, pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5));
+	if (kind == MS_FN_DLSTATE)
+		return on_dlstate(cookie, id);
+
+	size = pick(MS_CK_SIZE_ARG(cookie), a0, a1, a2, a3, a4, a5);
+	if (MS_CK_NMEMB_ARG(cookie) != MS_ARG_NONE) {
+		nmemb = pick(MS_CK_NMEMB_ARG(cookie), a0, a1, a2, a3, a4, a5);
+		size *= nmemb; /* an overflowing product makes the call fail: size is moot */
+	}
+	if (kind == MS_FN_ALLOC)
+		ptr = pick(MS_CK_OUT_ARG(cookie), a0, a1, a2, a3, a4, a5);
+	else
+		ptr = pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5);
+
+	t = bpf_map_lookup_elem(&ms_threads, &tid);
+	if (!t) {
+		if (bpf_map_update_elem(&ms_threads, &tid, &zero_thread, BPF_NOEXIST) &&
+		    bpf_map_update_elem(&ms_threads, &tid, &zero_thread, BPF_ANY)) {
+			count(MS_CNT_THREADS_FULL);
+			return 0;
+		}
+		t = bpf_map_lookup_elem(&ms_threads, &tid);
+		if (!t) {
+			count(MS_CNT_THREADS_FULL);
+			return 0;
+		}
+	}
+	outer = top(t);
+
+	/* the old block is released inside the call: say so before another thread can
+	 * get the address back from its own malloc */
+	if (kind == MS_FN_REALLOC && ptr && !same_allocator(outer, cookie)) {
+		struct ms_event *e = reserve(MS_EV_REALLOC_ENTER, cookie, id);
+
+		if (e) {
+			e->a.ptr = ptr;
+			e->a.size = size;
+			e->a.ret = 0;
+			mark_nested(e, t, outer);
+			submit(e);
+		}
+	}
+	if (kind == MS_FN_FREE) {
+		/* a free with a frame (a custom free that may call into libc) */
+		if (ptr && !same_allocator(outer, cookie)) {
+			struct ms_event *e = reserve(MS_EV_FREE, cookie, id);
+
+			if (e) {
+				e->a.ptr = ptr;
+				e->a.size = 0;
+				e->a.ret = 0;
+				mark_nested(e, t, outer);
+				submit(e);
+			}
+		}
+	}
+
+	d = t->depth;
+	if (d >= MS_MAX_DEPTH) {
+		count(MS_CNT_DEPTH);
+		return 0;
+	}
+	f = &t->f[d & (MS_MAX_DEPTH - 1)];
+	f->sp = PT_REGS_SP(ctx);
+	f->cookie = cookie;
+	f->size = size;
+	f->ptr = ptr;
+	t->depth = d + 1;
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(ms_return)
+{
+	__u64 rc = PT_REGS_RC(ctx);
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 sp = PT_REGS_SP(ctx) - 8; /* the sp the entry saw, return address popped */
+	__u32 tid = (__u32)id;
+	struct ms_thread *t;
+	struct ms_frame *f, *outer;
+	struct ms_event *e;
+	__u64 cookie, out = 0;
+	unsigned kind;
+	int i;
+
+	if ((id >> 32) == self_tgid)
+		return 0;
+	t = bpf_map_lookup_elem(&ms_threads, &tid);
+	if (!t)
+		return 0;
+
+	/* drop calls whose return never came (a longjmp out of them); find ours */
+	for (i = 0; i < MS_MAX_DEPTH; i++) {
+		f = top(t);
+		if (!f || f->sp >= sp)
+			break;
+		t->depth--;
+		count(MS_CNT_STALE_FRAME);
+	}
+	f = top(t);
+	if (!f || f->sp != sp) {
+		count(MS_CNT_UNMATCHED_RET);
+		return 0;
+	}
+	t->depth--;
+	cookie = f->cookie;
+	kind = MS_CK_KIND(cookie);
+	outer = top(t);
+	if (kind == MS_FN_FREE || same_allocator(outer, cookie))
+		return 0;
+
+	if (kind == MS_FN_ALLOC && MS_CK_OUT_ARG(cookie) != MS_ARG_NONE) {
+		/* status return, block written through the out-parameter */
+		if (rc == 0 && f->ptr)
+			bpf_probe_read_user(&out, sizeof(out), (void *)f->ptr);
+	}
+
+	e = reserve(kind == MS_FN_REALLOC ? MS_EV_REALLOC : MS_EV_ALLOC, cookie, id);
+	if (!e)
+		return 0;
+	e->a.size = f->size;
+	if (kind == MS_FN_REALLOC) {
+		e->a.ptr = f->ptr;
+		e->a.ret = rc;
+	} else if (MS_CK_OUT_ARG(cookie) != MS_ARG_NONE) {
+		e->a.ptr = rc == 0 ? out : 0;
+		e->a.ret = rc;
+	} else {
+		e->a.ptr = rc;
+		e->a.ret = 0;
+	}
+	mark_nested(e, t, outer);
+	submit(e);
+	return 0;
+}
+
+static __always_inline bool wanted(__u32 tgid)
+{
+	return !filter_pids || bpf_map_lookup_elem(&ms_pids, &tgid);
+}
+
+/* BTF tracepoints: no tracefs needed */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(ms_exec, struct task_struct *p)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ms_event *e;
+
+	if (!wanted(id >> 32) || (id >> 32) == self_tgid)
+		return 0;
+	e = reserve(MS_EV_EXEC, 0, id);
+	if (!e)
+		return 0;
+	__builtin_memset(&e->a, 0, sizeof(e->a));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	submit(e);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(ms_exit, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id;
+	struct ms_event *e;
+
+	bpf_map_delete_elem(&ms_threads, &tid);
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0; /* not the last thread */
+	if (!wanted(id >> 32) || (id >> 32) == self_tgid)
+		return 0;
+	e = reserve(MS_EV_EXIT, 0, id);
+	if (!e)
+		return 0;
+	__builtin_memset(&e->a, 0, sizeof(e->a));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* the daemon prints the exit record at once */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}

@@ -1,0 +1,79 @@
+/* livetab.h: the live blocks of one process, an open-addressing table keyed by address */
+#ifndef MS_LIVETAB_H
+#define MS_LIVETAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * One block, 24 bytes. A freed block stays as a dead entry until its address is
+ * allocated again, so that a second free of it (glibc's tcache release at thread
+ * exit, a double free) is told apart from a free of a block older than the trace.
+ */
+struct ms_block {
+	uint64_t addr;	 /* 0: empty slot */
+	uint64_t meta;	 /* size (bits 0-47), function id (48-62), dead (63) */
+	uint64_t ts_ns;	 /* allocation time */
+};
+
+#define MS_BLOCK_SIZE_MASK ((1ULL << 48) - 1)
+#define MS_BLOCK_DEAD (1ULL << 63)
+
+static inline uint64_t ms_block_size(const struct ms_block *b)
+{
+	return b->meta & MS_BLOCK_SIZE_MASK;
+}
+static inline unsigned ms_block_func(const struct ms_block *b)
+{
+	return (b->meta >> 48) & 0x7fff;
+}
+static inline bool ms_block_dead(const struct ms_block *b)
+{
+	return b->meta & MS_BLOCK_DEAD;
+}
+static inline uint64_t ms_block_meta(uint64_t size, unsigned func)
+{
+	return (size > MS_BLOCK_SIZE_MASK ? MS_BLOCK_SIZE_MASK : size) |
+	       ((uint64_t)(func & 0x7fff) << 48);
+}
+
+struct ms_livetab {
+	struct ms_block *slots;
+	size_t cap;  /* power of two, 0 before the first insert */
+	size_t used; /* live + dead entries */
+	size_t dead;
+};
+
+/* The entry for addr, live or dead, or NULL. O(1) expected, no allocation. */
+struct ms_block *ms_livetab_find(struct ms_livetab *t, uint64_t addr);
+
+/*
+ * The entry for addr, created empty (meta 0) if absent; NULL when memory runs out.
+ * May grow the table (amortised O(1)), which moves entries: pointers from earlier
+ * calls are invalid afterwards.
+ */
+struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr);
+
+/* Removes the entry b points at (backward shift, no tombstones). */
+void ms_livetab_remove(struct ms_livetab *t, struct ms_block *b);
+
+/* Makes b a live block with meta and ts_ns (b may have been dead) */
+static inline void ms_livetab_store(struct ms_livetab *t, struct ms_block *b, uint64_t meta,
+				    uint64_t ts_ns)
+{
+	if (ms_block_dead(b))
+		t->dead--;
+	b->meta = meta;
+	b->ts_ns = ts_ns;
+}
+
+/* Marks b dead; dead entries are dropped when they outnumber live ones (and 64 Ki). */
+void ms_livetab_kill(struct ms_livetab *t, struct ms_block *b);
+
+/* Bytes of memory the table holds */
+size_t ms_livetab_bytes(const struct ms_livetab *t);
+
+void ms_livetab_free(struct ms_livetab *t);
+
+#endif

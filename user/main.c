@@ -1,0 +1,694 @@
+/* main.c: memscope-bpf options and lifecycle: open, load, attach, poll, report */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "memscope.h"
+#include "memscope.skel.h"
+#include "launch.h"
+#include "output.h"
+#include "probes.h"
+#include "stats.h"
+
+#define MAX_PIDS 1024
+
+static struct env {
+	pid_t pids[MAX_PIDS]; /* -p */
+	int npids;
+	double interval;      /* -i, seconds */
+	double duration;      /* -d, seconds; 0: until stopped */
+	bool json;	      /* --json */
+	int verbose;	      /* -v, -vv */
+	unsigned top;	      /* -n: processes per text table */
+	uint64_t ringbuf_size; /* --ringbuf-size, bytes */
+	char **command;	      /* after -- */
+} env = {
+	.interval = 1.0,
+	.top = 20,
+	.ringbuf_size = 16 << 20,
+};
+
+static const char usage[] =
+"Usage: memscope-bpf [OPTIONS] [-p PID[,PID...] | -- COMMAND [ARGS...]]\n"
+"Trace the allocations of processes through libc with BPF uprobes and print\n"
+"per-process statistics: one process, a launched command, or every process.\n"
+"\n"
+"  -p, --pid PID[,PID...]  trace these running processes (all their threads)\n"
+"                          e.g. memscope-bpf -p $(pgrep -n redis-server)\n"
+"  -- COMMAND [ARGS...]    start COMMAND traced from its first instruction, end\n"
+"                          when it exits   e.g. memscope-bpf -- python3 -c 'pass'\n"
+"                          (neither: trace every process on the machine)\n"
+"  -i, --interval SECS     print statistics every SECS seconds (default 1)\n"
+"                          e.g. memscope-bpf -i 5\n"
+"  -d, --duration SECS     stop after SECS seconds   e.g. memscope-bpf -d 30\n"
+"  -j, --json              JSON Lines instead of a table   e.g. memscope-bpf --json\n"
+"  -n, --top N             processes per table, busiest first (default 20, 0: all)\n"
+"                          e.g. memscope-bpf -n 5\n"
+"      --ringbuf-size SIZE BPF ring buffer size, K/M/G suffix (default 16M)\n"
+"                          e.g. memscope-bpf --ringbuf-size 64M\n"
+"  -v, --verbose           say where each probe goes; -vv adds libbpf's log\n"
+"  -h, --help              this help\n"
+"\n"
+"Exit status: 0 ok, 1 runtime error, 2 usage error; with COMMAND, the command's.\n"
+"See memscope-bpf(8) for the figures and the JSON fields.\n";
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	if (exiting)
+		_exit(130); /* a second Ctrl-C: stop at once */
+	exiting = 1;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && env.verbose < 2)
+		return 0;
+	if (env.verbose < 2 && level != LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+static void die_usage(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "memscope-bpf: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'memscope-bpf --help' for more information.\n");
+	exit(2);
+}
+
+static double parse_secs(const char *s, const char *opt)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e9)
+		die_usage(opt, s);
+	return v;
+}
+
+static uint64_t parse_size(const char *s)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		die_usage("invalid --ringbuf-size '%s'", s);
+	switch (*end) {
+	case 'G': case 'g': v <<= 10; /* fall through */
+	case 'M': case 'm': v <<= 10; /* fall through */
+	case 'K': case 'k': v <<= 10; end++; break;
+	}
+	if (*end || v < 4096 || v > (1ULL << 32) || (v & (v - 1)))
+		die_usage("invalid --ringbuf-size '%s': a power of two from 4K to 4G", s);
+	return v;
+}
+
+static void parse_pids(const char *arg)
+{
+	const char *s = arg;
+	char *end;
+	long v;
+
+	while (*s) {
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (errno || end == s || v <= 0 || v > INT32_MAX || (*end && *end != ','))
+			die_usage("invalid pid list '%s'", arg);
+		if (env.npids == MAX_PIDS)
+			die_usage("too many pids in '%s'", arg);
+		env.pids[env.npids++] = v;
+		s = *end ? end + 1 : end;
+	}
+	if (!env.npids)
+		die_usage("invalid pid list '%s'", arg);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	enum { OPT_RINGBUF = 256 };
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char *end;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+p:i:d:jn:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			parse_pids(optarg);
+			break;
+		case 'i':
+			env.interval = parse_secs(optarg, "invalid interval '%s'");
+			break;
+		case 'd':
+			env.duration = parse_secs(optarg, "invalid duration '%s'");
+			break;
+		case 'j':
+			env.json = true;
+			break;
+		case 'n':
+			errno = 0;
+			env.top = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-')
+				die_usage("invalid --top '%s'", optarg);
+			break;
+		case OPT_RINGBUF:
+			env.ringbuf_size = parse_size(optarg);
+			break;
+		case 'v':
+			env.verbose++;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			if (optopt)
+				fprintf(stderr, "memscope-bpf: option '-%c' %s\n", optopt,
+					strchr("pidn", optopt) ? "needs a value" : "is unknown");
+			else
+				fprintf(stderr, "memscope-bpf: unknown or incomplete option '%s'\n",
+					argv[optind - 1]);
+			fprintf(stderr, "Try 'memscope-bpf --help' for more information.\n");
+			exit(2);
+		}
+	}
+	if (optind < argc)
+		env.command = &argv[optind];
+	if (env.command && env.npids)
+		die_usage("%s", "-p and a COMMAND cannot be combined");
+}
+
+/* One clear line for each thing the kernel or the privileges lack */
+static int check_system(void)
+{
+	unsigned long long caps = 0;
+	char line[256];
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	if (f)
+		fclose(f);
+	/* CAP_SYS_ADMIN (21), or CAP_PERFMON (38) with CAP_BPF (39) */
+	if (!(caps & (1ULL << 21)) && (~caps & (3ULL << 38))) {
+		fprintf(stderr, "memscope-bpf: needs root, or CAP_BPF and CAP_PERFMON "
+				"(run it with sudo)\n");
+		return -EPERM;
+	}
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "memscope-bpf: kernel has no BTF (/sys/kernel/btf/vmlinux): "
+				"needs CONFIG_DEBUG_INFO_BTF=y\n");
+		return -ENOTSUP;
+	}
+	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
+		fprintf(stderr, "memscope-bpf: kernel has no uprobes "
+				"(/sys/bus/event_source/devices/uprobe): needs CONFIG_UPROBE_EVENTS=y\n");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+struct tracer {
+	struct memscope *skel;
+	struct ring_buffer *rb;
+	struct ms_probes *probes;
+	struct ms_stats stats;
+	struct ms_output out;
+	struct ms_launch launch;
+	bool launched;	       /* a COMMAND is running */
+	int child_status;      /* its wait status once it ended */
+	bool child_done;
+	bool every;	       /* every-process mode */
+	int pidfds[MAX_PIDS];  /* -p: readable when the process ends */
+	int nalive;	       /* -p processes still running */
+	pid_t *rescan;	       /* processes whose maps changed: attach to new objects */
+	size_t nrescan, cap_rescan;
+	double t0, last_report;
+	uint64_t last_events;
+	bool stdout_gone;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void read_comm(pid_t pid, char *comm, size_t len)
+{
+	char path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	f = fopen(path, "re");
+	if (!f || !fgets(comm, len, f))
+		snprintf(comm, len, "?");
+	comm[strcspn(comm, "\n")] = '\0';
+	if (f)
+		fclose(f);
+}
+
+static void fill_comm(struct ms_proc *p, void *ctx)
+{
+	if (!p->comm[0])
+		read_comm(p->pid, p->comm, sizeof(p->comm));
+}
+
+static void report_of(struct tracer *t, struct ms_report *r)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(t->skel->maps.ms_counters);
+	double now = now_s();
+	__u64 v[ncpu > 0 ? ncpu : 1];
+	__u32 k;
+	int c;
+
+	memset(r, 0, sizeof(*r));
+	r->ts = now - t->t0;
+	r->interval_s = now - t->last_report;
+	r->events = t->stats.events;
+	r->events_per_s = r->interval_s > 0 ? (r->events - t->last_events) / r->interval_s : 0;
+	for (k = 0; k < MS_CNT_MAX && ncpu > 0; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			r->lost_by[k] += v[c];
+	}
+	r->untracked = t->stats.oom;
+	r->lost = r->lost_by[MS_CNT_RINGBUF_FULL] + r->lost_by[MS_CNT_THREADS_FULL] +
+		  r->lost_by[MS_CNT_DEPTH] + r->lost_by[MS_CNT_STALE_FRAME] + r->untracked;
+}
+
+static void check_stdout(struct tracer *t)
+{
+	if (ferror(stdout) && !t->stdout_gone) {
+		t->stdout_gone = true; /* e.g. a pipe into head closed: detach and stop */
+		exiting = 1;
+	}
+}
+
+static void mark_one(struct ms_proc *p, void *ctx)
+{
+	ms_output_mark(p);
+}
+
+static void report(struct tracer *t, enum ms_record_kind kind)
+{
+	struct ms_report r;
+	static uint64_t warned_lost;
+
+	report_of(t, &r);
+	ms_stats_for_each(&t->stats, fill_comm, NULL);
+	ms_output_report(&t->out, kind, &r, &t->stats);
+	ms_stats_for_each(&t->stats, mark_one, NULL);
+	if (r.lost_by[MS_CNT_RINGBUF_FULL] > warned_lost) {
+		fprintf(stderr, "memscope-bpf: %" PRIu64 " records dropped; consider increasing "
+				"--ringbuf-size\n", r.lost_by[MS_CNT_RINGBUF_FULL] - warned_lost);
+		warned_lost = r.lost_by[MS_CNT_RINGBUF_FULL];
+	}
+	t->last_report = now_s() ;
+	t->last_events = t->stats.events;
+	check_stdout(t);
+}
+
+static void on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
+{
+	struct tracer *t = ctx;
+	struct ms_report r;
+
+	report_of(t, &r);
+	r.interval_s = now_s() - t->last_report;
+	ms_output_end(&t->out, &r, p, why);
+	check_stdout(t);
+}
+
+static void queue_rescan(struct tracer *t, pid_t pid)
+{
+	if (t->nrescan == t->cap_rescan) {
+		size_t cap = t->cap_rescan ? t->cap_rescan * 2 : 16;
+		pid_t *v = realloc(t->rescan, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		t->rescan = v;
+		t->cap_rescan = cap;
+	}
+	t->rescan[t->nrescan++] = pid;
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct tracer *t = ctx;
+	const struct ms_event *e = data;
+
+	if (len < sizeof(*e))
+		return 0;
+	if (t->every && (e->type == MS_EV_EXEC || e->type == MS_EV_DLSTATE))
+		queue_rescan(t, e->tgid);
+	ms_stats_apply(&t->stats, e);
+	return 0;
+}
+
+static void do_rescans(struct tracer *t)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < t->nrescan; i++) {
+		err = ms_probes_attach_all(t->probes, t->rescan[i]);
+		if (err > 0 && env.verbose)
+			fprintf(stderr, "memscope-bpf: attached to a new libc for pid %d\n",
+				(int)t->rescan[i]);
+	}
+	t->nrescan = 0;
+}
+
+static void attached_line(struct tracer *t, int nprocs)
+{
+	fprintf(stderr, "memscope-bpf: attached %zu probes in %zu objects for %d process%s\n",
+		ms_probes_links(t->probes), ms_probes_objects(t->probes), nprocs,
+		nprocs == 1 ? "" : "es");
+}
+
+/* The launched command stopped itself at a link-map change: attach, continue it */
+static int serve_child(struct tracer *t)
+{
+	static bool announced;
+	int status, err;
+	pid_t r;
+
+	r = waitpid(t->launch.pid, &status, WNOHANG | WUNTRACED);
+	if (r <= 0)
+		return 0;
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		t->child_status = status;
+		t->child_done = true;
+		return 0;
+	}
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
+		return 0;
+	err = ms_probes_attach_pid(t->probes, t->launch.pid, t->launch.pid);
+	if (err < 0 && err != -ENOENT && err != -ESRCH) {
+		fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)t->launch.pid,
+			strerror(-err));
+		kill(t->launch.pid, SIGKILL);
+		return err;
+	}
+	if (err > 0 && !announced) {
+		announced = true;
+		attached_line(t, 1);
+	}
+	kill(t->launch.pid, SIGCONT);
+	return 0;
+}
+
+static int attach_every(struct tracer *t)
+{
+	struct dirent *de;
+	int n = 0, err;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		pid_t pid = atoi(de->d_name);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		err = ms_probes_attach_all(t->probes, pid);
+		if (err >= 0)
+			n++;
+		else if (err != -ENOENT && err != -ESRCH && err != -EACCES)
+			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)pid,
+				strerror(-err));
+	}
+	closedir(d);
+	return n;
+}
+
+static int attach_pids(struct tracer *t)
+{
+	__u8 one = 1;
+	int i, err;
+
+	for (i = 0; i < env.npids; i++) {
+		pid_t pid = env.pids[i];
+		struct ms_proc *p;
+		__u32 key = pid;
+
+		t->pidfds[i] = syscall(SYS_pidfd_open, pid, 0);
+		if (t->pidfds[i] < 0) {
+			fprintf(stderr, "memscope-bpf: no process with pid %d\n", (int)pid);
+			return -ESRCH;
+		}
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
+		err = ms_probes_attach_pid(t->probes, pid, pid);
+		if (err == -ENOENT) {
+			fprintf(stderr, "memscope-bpf: pid %d maps no libc: nothing to trace\n",
+				(int)pid);
+			return err;
+		}
+		if (err == -ESRCH) {
+			fprintf(stderr, "memscope-bpf: no process with pid %d\n", (int)pid);
+			return err;
+		}
+		if (err < 0) {
+			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)pid,
+				strerror(-err));
+			return err;
+		}
+		p = ms_stats_proc(&t->stats, pid, true);
+		if (p) {
+			p->active = true;
+			read_comm(pid, p->comm, sizeof(p->comm));
+		}
+	}
+	t->nalive = env.npids;
+	return 0;
+}
+
+/* -p: notices processes that ended even if their exit record was lost */
+static void check_pids(struct tracer *t)
+{
+	struct pollfd pfd[MAX_PIDS];
+	int i, n = 0;
+
+	for (i = 0; i < env.npids; i++) {
+		pfd[i].fd = t->pidfds[i];
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	if (poll(pfd, env.npids, 0) <= 0)
+		return;
+	for (i = 0; i < env.npids; i++) {
+		if (t->pidfds[i] >= 0 && (pfd[i].revents & POLLIN)) {
+			close(t->pidfds[i]);
+			t->pidfds[i] = -1;
+		}
+		n += t->pidfds[i] >= 0;
+	}
+	t->nalive = n;
+}
+
+static int launch_command(struct tracer *t)
+{
+	__u8 one = 1;
+	__u32 key;
+	int err;
+
+	if (!t->launch.interp[0]) {
+		fprintf(stderr, "memscope-bpf: %s is statically linked: no libc to trace\n",
+			t->launch.path);
+		return -ENOEXEC;
+	}
+	key = t->launch.pid;
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
+	err = ms_probes_attach_loader(t->probes, t->launch.interp, t->launch.pid, true);
+	if (err) {
+		fprintf(stderr, "memscope-bpf: cannot attach to the loader %s: %s\n",
+			t->launch.interp, strerror(-err));
+		return err;
+	}
+	/* the child has not exec'd yet: its libc is attached when the loader reports it */
+	t->launched = true;
+	return ms_launch_release(&t->launch);
+}
+
+int main(int argc, char **argv)
+{
+	struct tracer t = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	double deadline = 0, next;
+	int err = 0, i, nprocs = 0, exit_code = 0;
+
+	for (i = 0; i < MAX_PIDS; i++)
+		t.pidfds[i] = -1;
+	t.launch.gate = -1;
+	parse_args(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	libbpf_set_print(libbpf_log);
+	if (check_system())
+		return 1;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (env.command) {
+		err = ms_launch_prepare(&t.launch, env.command);
+		if (err) {
+			fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", env.command[0],
+				strerror(-err));
+			return 1;
+		}
+	}
+
+	t.skel = memscope__open();
+	if (!t.skel) {
+		fprintf(stderr, "memscope-bpf: cannot open the BPF object: %s\n", strerror(errno));
+		err = -errno;
+		goto cleanup;
+	}
+	t.skel->rodata->self_tgid = getpid();
+	t.skel->rodata->filter_pids = !!(env.npids || env.command);
+	t.skel->rodata->wakeup_bytes = env.ringbuf_size / 8;
+	bpf_map__set_max_entries(t.skel->maps.ms_events, env.ringbuf_size);
+	err = memscope__load(t.skel);
+	if (err) {
+		fprintf(stderr, "memscope-bpf: cannot load the BPF programs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	t.every = !env.npids && !env.command;
+	ms_stats_init(&t.stats, on_end, &t);
+	t.out.f = stdout;
+	t.out.json = env.json;
+	t.out.max_rows = env.top;
+	t.probes = ms_probes_new(t.skel->progs.ms_entry, t.skel->progs.ms_return, env.verbose);
+	if (!t.probes) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	t.rb = ring_buffer__new(bpf_map__fd(t.skel->maps.ms_events), on_event, &t, NULL);
+	if (!t.rb) {
+		err = -errno;
+		fprintf(stderr, "memscope-bpf: cannot create the ring buffer: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = memscope__attach(t.skel);
+	if (err) {
+		fprintf(stderr, "memscope-bpf: cannot attach the exec/exit tracepoints: %s\n",
+			strerror(-err));
+		goto cleanup;
+	}
+
+	t.t0 = t.last_report = now_s();
+	if (env.npids) {
+		err = attach_pids(&t);
+		nprocs = env.npids;
+	} else if (env.command) {
+		err = launch_command(&t);
+	} else {
+		nprocs = attach_every(&t);
+		err = nprocs < 0 ? nprocs : 0;
+	}
+	if (err)
+		goto cleanup;
+	if (!env.command)
+		attached_line(&t, nprocs);
+
+	if (env.duration > 0)
+		deadline = t.t0 + env.duration;
+	next = t.t0 + env.interval;
+	while (!exiting) {
+		err = ring_buffer__poll(t.rb, 10 /* ms: the bound on a record's delay */);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "memscope-bpf: ring buffer: %s\n", strerror(-err));
+			break;
+		}
+		err = 0;
+		if (t.nrescan)
+			do_rescans(&t);
+		if (t.launched) {
+			err = serve_child(&t);
+			if (err || t.child_done)
+				break;
+		}
+		if (env.npids) {
+			check_pids(&t);
+			if (!t.nalive)
+				break;
+		}
+		if (now_s() >= next) {
+			report(&t, MS_REC_INTERVAL);
+			next += env.interval;
+			if (next < now_s())
+				next = now_s() + env.interval;
+		}
+		if (deadline && now_s() >= deadline)
+			break;
+	}
+	/* what is still in the ring buffer belongs to the final figures */
+	ring_buffer__consume(t.rb);
+	if (!t.stdout_gone)
+		report(&t, MS_REC_FINAL);
+	if (t.launched && t.child_done) {
+		if (WIFEXITED(t.child_status))
+			exit_code = WEXITSTATUS(t.child_status);
+		else if (WIFSIGNALED(t.child_status))
+			exit_code = 128 + WTERMSIG(t.child_status);
+	}
+
+cleanup:
+	if (t.launch.gate >= 0)
+		ms_launch_abort(&t.launch);
+	if (t.launched && !t.child_done) {
+		if (err) {
+			kill(t.launch.pid, SIGKILL);
+			waitpid(t.launch.pid, NULL, 0);
+		} else {
+			/* it may be held at a loader stop: let it run on untraced */
+			kill(t.launch.pid, SIGCONT);
+		}
+	}
+	ring_buffer__free(t.rb);
+	ms_probes_free(t.probes);
+	memscope__destroy(t.skel);
+	ms_stats_free(&t.stats);
+	free(t.rescan);
+	for (i = 0; i < env.npids; i++)
+		if (t.pidfds[i] >= 0)
+			close(t.pidfds[i]);
+	if (err)
+		return 1;
+	return exit_code;
+}

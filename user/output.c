@@ -1,0 +1,253 @@
+/* output.c: text and JSON renderers of the statistics */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "funcs.h"
+#include "json.h"
+#include "output.h"
+
+static const char *const record_type[] = {
+	[MS_REC_INTERVAL] = "interval",
+	[MS_REC_EXIT] = "exit",
+	[MS_REC_FINAL] = "final",
+};
+
+static const char *const lost_name[MS_CNT_MAX] = {
+	[MS_CNT_RINGBUF_FULL] = "ringbuf_full",
+	[MS_CNT_THREADS_FULL] = "threads_full",
+	[MS_CNT_DEPTH] = "too_deep",
+	[MS_CNT_UNMATCHED_RET] = "unmatched_returns",
+	[MS_CNT_STALE_FRAME] = "stale_calls",
+};
+
+const char *ms_human_bytes(uint64_t v, char *buf, size_t len)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double d = v;
+	unsigned u = 0;
+
+	while (d >= 1024 && u < 6) {
+		d /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, len, "%" PRIu64 " B", v);
+	else
+		snprintf(buf, len, "%.1f %s", d, unit[u]);
+	return buf;
+}
+
+const char *ms_human_count(double v, char *buf, size_t len)
+{
+	if (v < 10000)
+		snprintf(buf, len, "%.0f", v);
+	else if (v < 10e6)
+		snprintf(buf, len, "%.1fk", v / 1e3);
+	else if (v < 10e9)
+		snprintf(buf, len, "%.1fM", v / 1e6);
+	else
+		snprintf(buf, len, "%.1fG", v / 1e9);
+	return buf;
+}
+
+static double rate(uint64_t now, uint64_t then, double secs)
+{
+	return secs > 0 ? (double)(now - then) / secs : 0;
+}
+
+void ms_output_mark(struct ms_proc *p)
+{
+	p->last = p->c;
+}
+
+static void json_proc(struct ms_json *j, struct ms_proc *p, double secs)
+{
+	const struct ms_counts *c = &p->c;
+	char key[24];
+	unsigned i;
+
+	ms_json_open(j, NULL);
+	ms_json_i64(j, "pid", p->pid);
+	ms_json_str(j, "comm", p->comm);
+	ms_json_u64(j, "allocs", c->allocs);
+	ms_json_u64(j, "frees", c->frees);
+	ms_json_u64(j, "unmatched_frees", c->unmatched_frees);
+	ms_json_u64(j, "dead_frees", c->dead_frees);
+	ms_json_u64(j, "alloc_bytes", c->alloc_bytes);
+	ms_json_u64(j, "freed_bytes", c->freed_bytes);
+	ms_json_u64(j, "live_allocs", c->live_allocs);
+	ms_json_u64(j, "live_bytes", c->live_bytes);
+	ms_json_u64(j, "peak_bytes", c->peak_bytes);
+	ms_json_u64(j, "failed_allocs", c->failed_allocs);
+	ms_json_open(j, "by_func");
+	for (i = 0; i < p->nby_func; i++) {
+		const struct ms_func *f = ms_funcs_get(i);
+
+		if (p->by_func[i] && f)
+			ms_json_u64(j, f->name, p->by_func[i]);
+	}
+	ms_json_close(j);
+	ms_json_open(j, "size_hist");
+	for (i = 0; i < MS_HIST_BUCKETS; i++) {
+		if (!p->size_hist[i])
+			continue;
+		snprintf(key, sizeof(key), "%" PRIu64, ms_bucket_floor(i));
+		ms_json_u64(j, key, p->size_hist[i]);
+	}
+	ms_json_close(j);
+	ms_json_double(j, "allocs_per_s", rate(c->allocs, p->last.allocs, secs));
+	ms_json_double(j, "frees_per_s", rate(c->frees, p->last.frees, secs));
+	ms_json_double(j, "alloc_bytes_per_s", rate(c->alloc_bytes, p->last.alloc_bytes, secs));
+	ms_json_close(j);
+}
+
+static void json_head(struct ms_json *j, enum ms_record_kind kind, const struct ms_report *r)
+{
+	unsigned i;
+
+	ms_json_open(j, NULL);
+	ms_json_str(j, "type", record_type[kind]);
+	ms_json_double(j, "ts", r->ts);
+	ms_json_double(j, "interval_s", r->interval_s);
+	ms_json_u64(j, "events", r->events);
+	ms_json_u64(j, "events_lost", r->lost);
+	ms_json_open(j, "lost");
+	for (i = 0; i < MS_CNT_MAX; i++)
+		ms_json_u64(j, lost_name[i], r->lost_by[i]);
+	ms_json_u64(j, "untracked", r->untracked);
+	ms_json_close(j);
+}
+
+struct collect {
+	struct ms_proc **v;
+	size_t n, cap;
+};
+
+static void collect_one(struct ms_proc *p, void *ctx)
+{
+	struct collect *c = ctx;
+
+	if (!p->active)
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		struct ms_proc **v = realloc(c->v, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		c->v = v;
+		c->cap = cap;
+	}
+	c->v[c->n++] = p;
+}
+
+/* Busiest first: calls in the interval, then live bytes, then pid */
+static int by_activity(const void *a, const void *b)
+{
+	const struct ms_proc *p = *(struct ms_proc *const *)a, *q = *(struct ms_proc *const *)b;
+	uint64_t x = p->c.allocs + p->c.frees - p->last.allocs - p->last.frees;
+	uint64_t y = q->c.allocs + q->c.frees - q->last.allocs - q->last.frees;
+
+	if (x != y)
+		return x > y ? -1 : 1;
+	if (p->c.live_bytes != q->c.live_bytes)
+		return p->c.live_bytes > q->c.live_bytes ? -1 : 1;
+	return p->pid < q->pid ? -1 : p->pid > q->pid;
+}
+
+#define TEXT_HEAD "%7s %-16s %8s %8s %10s %10s %9s %11s %11s %7s\n"
+#define TEXT_ROW "%7d %-16s %8s %8s %10" PRIu64 " %10" PRIu64 " %9" PRIu64 " %11s %11s %7" PRIu64 "\n"
+
+static void text_comm(const char *in, char *out, size_t len)
+{
+	size_t i;
+
+	/* a process name is the process' to choose: show control characters as '?' */
+	for (i = 0; in[i] && i + 1 < len; i++)
+		out[i] = (unsigned char)in[i] < 0x20 || in[i] == 0x7f ? '?' : in[i];
+	out[i] = '\0';
+}
+
+static void text_row(FILE *f, struct ms_proc *p, double secs)
+{
+	char a[16], fr[16], lb[16], pb[16], comm[MS_COMM_LEN + 1];
+
+	text_comm(p->comm, comm, sizeof(comm));
+	fprintf(f, TEXT_ROW, (int)p->pid, comm,
+		ms_human_count(rate(p->c.allocs, p->last.allocs, secs), a, sizeof(a)),
+		ms_human_count(rate(p->c.frees, p->last.frees, secs), fr, sizeof(fr)),
+		p->c.allocs, p->c.frees, p->c.live_allocs,
+		ms_human_bytes(p->c.live_bytes, lb, sizeof(lb)),
+		ms_human_bytes(p->c.peak_bytes, pb, sizeof(pb)), p->c.failed_allocs);
+}
+
+static void text_head(FILE *f, const char *what, const struct ms_report *r, size_t nprocs)
+{
+	char clock[16], ev[16];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &tm));
+	fprintf(f, "%s %s  events %" PRIu64 " (%s/s)  lost %" PRIu64 "  processes %zu\n", clock,
+		what, r->events, ms_human_count(r->events_per_s, ev, sizeof(ev)),
+		r->lost, nprocs);
+}
+
+void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struct ms_report *r,
+		      struct ms_stats *s)
+{
+	struct collect c = { 0 };
+	size_t i, rows;
+
+	ms_stats_for_each(s, collect_one, &c);
+	if (c.n)
+		qsort(c.v, c.n, sizeof(*c.v), by_activity);
+	if (o->json) {
+		struct ms_json j;
+
+		ms_json_init(&j, o->f);
+		json_head(&j, kind, r);
+		ms_json_array(&j, "processes");
+		for (i = 0; i < c.n; i++)
+			json_proc(&j, c.v[i], r->interval_s);
+		ms_json_end(&j);
+		ms_json_close(&j);
+		ms_json_line(&j);
+	} else {
+		text_head(o->f, record_type[kind], r, c.n);
+		fprintf(o->f, TEXT_HEAD, "PID", "COMM", "ALLOC/s", "FREE/s", "ALLOCS", "FREES",
+			"LIVE", "LIVE_BYTES", "PEAK_BYTES", "FAILED");
+		rows = o->max_rows && o->max_rows < c.n && kind != MS_REC_FINAL ? o->max_rows : c.n;
+		for (i = 0; i < rows; i++)
+			text_row(o->f, c.v[i], r->interval_s);
+		if (rows < c.n)
+			fprintf(o->f, "%7s (%zu more processes)\n", "", c.n - rows);
+		fputc('\n', o->f);
+	}
+	free(c.v);
+	fflush(o->f);
+}
+
+void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_proc *p,
+		   enum ms_end_reason why)
+{
+	const char *reason = why == MS_END_EXEC ? "exec" : "exit";
+
+	if (o->json) {
+		struct ms_json j;
+
+		ms_json_init(&j, o->f);
+		json_head(&j, MS_REC_EXIT, r);
+		ms_json_str(&j, "reason", reason);
+		ms_json_array(&j, "processes");
+		json_proc(&j, p, r->interval_s);
+		ms_json_end(&j);
+		ms_json_close(&j);
+		ms_json_line(&j);
+	} else {
+		fprintf(o->f, "%s: ", reason);
+		text_row(o->f, p, r->interval_s);
+	}
+	fflush(o->f);
+}

@@ -1,0 +1,45 @@
+/* output.h: the text table and JSON Lines renderers, from the same data */
+#ifndef MS_OUTPUT_H
+#define MS_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "stats.h"
+
+enum ms_record_kind { MS_REC_INTERVAL, MS_REC_EXIT, MS_REC_FINAL };
+
+/* What a record says about the tracer itself */
+struct ms_report {
+	double ts;	    /* seconds since tracing started */
+	double interval_s;  /* seconds the rates cover */
+	uint64_t events;    /* records received so far */
+	double events_per_s; /* over the interval */
+	uint64_t lost;	    /* records lost so far (all causes) */
+	uint64_t lost_by[MS_CNT_MAX]; /* the BPF counters */
+	uint64_t untracked; /* events the daemon could not track (out of memory) */
+};
+
+struct ms_output {
+	FILE *f;
+	bool json;
+	unsigned max_rows; /* text: processes shown per interval, 0 for all */
+};
+
+/* Writes one interval or final record covering every active process of s */
+void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struct ms_report *r,
+		      struct ms_stats *s);
+
+/* Writes the exit record of one process (reason: exit or exec) */
+void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_proc *p,
+		   enum ms_end_reason why);
+
+/* Rates of p since its previous report: call after a report to start the next one */
+void ms_output_mark(struct ms_proc *p);
+
+/* A size in human units ("1.5 KiB") into buf */
+const char *ms_human_bytes(uint64_t v, char *buf, size_t len);
+/* A count in human units ("12.3k") into buf */
+const char *ms_human_count(double v, char *buf, size_t len);
+
+#endif
