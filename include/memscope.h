@@ -14,14 +14,14 @@
 
 /* Record types. Every record starts with its type; the consumer switches on it. */
 enum ms_ev_type {
-	MS_EV_ALLOC = 1,     /* alloc-kind call returned: a.ptr result (0: failed), a.size requested,
+	MS_EV_ALLOC = 1, /* alloc-kind call returned: a.ptr result (0: failed), a.size requested,
 				a.ret the status word of out-parameter allocators */
-	MS_EV_FREE,	     /* free-kind call entered with a.ptr != 0 */
+	MS_EV_FREE,	 /* free-kind call entered with a.ptr != 0 */
 	MS_EV_REALLOC_ENTER, /* realloc-kind call entered with a.ptr (old block) != 0 */
-	MS_EV_REALLOC,	     /* realloc-kind call returned: a.ptr old, a.ret new (0: none), a.size */
-	MS_EV_EXEC,	     /* a process called exec: comm is the new image's */
-	MS_EV_EXIT,	     /* the last thread of a process exited */
-	MS_EV_DLSTATE,	     /* the dynamic loader changed the process' link map */
+	MS_EV_REALLOC, /* realloc-kind call returned: a.ptr old, a.ret new (0: none), a.size */
+	MS_EV_EXEC,    /* a process called exec: comm is the new image's */
+	MS_EV_EXIT,    /* the last thread of a process exited */
+	MS_EV_DLSTATE, /* the dynamic loader changed the process' link map */
 	MS_EV_TYPE_MAX,
 };
 
@@ -33,15 +33,15 @@ enum ms_ev_type {
  * --record file format, so any change bumps MS_RECORD_VERSION.
  */
 struct ms_event {
-	__u8 type;	  /* enum ms_ev_type */
-	__u8 flags;	  /* MS_EVF_* */
-	__u16 func;	  /* function id (probe table index), from the attach cookie */
-	__u16 cpu;	  /* CPU the call ran on */
-	__u8 node;	  /* NUMA node of that CPU */
-	__u8 depth;	  /* traced calls enclosing this one in the thread */
-	__u32 tgid;	  /* process */
-	__u32 tid;	  /* thread */
-	__u64 ts_ns;	  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u8 type;   /* enum ms_ev_type */
+	__u8 flags;  /* MS_EVF_* */
+	__u16 func;  /* function id (probe table index), from the attach cookie */
+	__u16 cpu;   /* CPU the call ran on */
+	__u8 node;   /* NUMA node of that CPU */
+	__u8 depth;  /* traced calls enclosing this one in the thread */
+	__u32 tgid;  /* process */
+	__u32 tid;   /* thread */
+	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	union {
 		struct {
 			__u64 ptr;  /* block: result (ALLOC), freed (FREE), old (REALLOC*) */
@@ -75,7 +75,7 @@ enum ms_fn_kind {
  *   bit  48    has a return probe that pops a frame (alloc and realloc kinds always do)
  *   bit  49    DLSTATE: stop the process (SIGSTOP) so the daemon attaches before it runs on
  */
-#define MS_CK_FUNC(c) ((__u16)((c) & 0xffff))
+#define MS_CK_FUNC(c) ((__u16)((c)&0xffff))
 #define MS_CK_ALLOCATOR(c) ((__u16)(((c) >> 16) & 0xffff))
 #define MS_CK_KIND(c) ((unsigned)(((c) >> 32) & 0xf))
 #define MS_CK_SIZE_ARG(c) ((unsigned)(((c) >> 36) & 7))
@@ -85,18 +85,18 @@ enum ms_fn_kind {
 #define MS_CK_FRAME (1ULL << 48)
 #define MS_CK_STOP (1ULL << 49)
 
-#define MS_CK_MAKE(func, alloc, kind, size_arg, nmemb_arg, ptr_arg, out_arg)                      \
+#define MS_CK_MAKE(func, alloc, kind, size_arg, nmemb_arg, ptr_arg, out_arg)                       \
 	((__u64)(func) | ((__u64)(alloc) << 16) | ((__u64)(kind) << 32) |                          \
 	 ((__u64)(size_arg) << 36) | ((__u64)(nmemb_arg) << 39) | ((__u64)(ptr_arg) << 42) |       \
 	 ((__u64)(out_arg) << 45))
 
 /* Counters kept in BPF (per-CPU array), reported in every output record */
 enum ms_counter {
-	MS_CNT_RINGBUF_FULL, /* a record could not be reserved: lost */
-	MS_CNT_THREADS_FULL, /* no per-thread call stack could be created: call lost */
-	MS_CNT_DEPTH,	     /* nesting deeper than MS_MAX_DEPTH: call lost */
-	MS_CNT_UNMATCHED_RET,/* a return with no pending call (attached mid-call): ignored */
-	MS_CNT_STALE_FRAME,  /* a pending call whose return never came (longjmp): dropped */
+	MS_CNT_RINGBUF_FULL,  /* a record could not be reserved: lost */
+	MS_CNT_THREADS_FULL,  /* no per-thread call stack could be created: call lost */
+	MS_CNT_DEPTH,	      /* nesting deeper than MS_MAX_DEPTH: call lost */
+	MS_CNT_UNMATCHED_RET, /* a return with no pending call (attached mid-call): ignored */
+	MS_CNT_STALE_FRAME,   /* a pending call whose return never came (longjmp): dropped */
 	MS_CNT_MAX,
 };
 

@@ -49,8 +49,8 @@ static int addr_to_off(Elf *elf, uint64_t addr, uint64_t *off)
 	return -ENOENT;
 }
 
-static int scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *const *names,
-		       size_t n, struct ms_elf_func *out)
+static int scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const char *const *names, size_t n,
+		       struct ms_elf_func *out)
 {
 	Elf_Data *data = elf_getdata(scn, NULL);
 	size_t i, k, count, found = 0;

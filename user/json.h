@@ -16,7 +16,7 @@ struct ms_json {
 
 /* key is the member name inside an object, NULL inside an array or at the top */
 void ms_json_init(struct ms_json *j, FILE *f);
-void ms_json_open(struct ms_json *j, const char *key);  /* { */
+void ms_json_open(struct ms_json *j, const char *key);	/* { */
 void ms_json_close(struct ms_json *j);			/* } */
 void ms_json_array(struct ms_json *j, const char *key); /* [ */
 void ms_json_end(struct ms_json *j);			/* ] */

@@ -7,9 +7,9 @@
 #include <sys/types.h>
 
 struct ms_launch {
-	pid_t pid;	      /* the child, held before exec */
-	int gate;	      /* write end of the pipe the child waits on; -1 once released */
-	char path[PATH_MAX];  /* the executable, after the PATH search */
+	pid_t pid;	       /* the child, held before exec */
+	int gate;	       /* write end of the pipe the child waits on; -1 once released */
+	char path[PATH_MAX];   /* the executable, after the PATH search */
 	char interp[PATH_MAX]; /* its dynamic loader ("" when statically linked) */
 };
 

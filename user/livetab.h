@@ -12,9 +12,9 @@
  * exit, a double free) is told apart from a free of a block older than the trace.
  */
 struct ms_block {
-	uint64_t addr;	 /* 0: empty slot */
-	uint64_t meta;	 /* size (bits 0-47), function id (48-62), dead (63) */
-	uint64_t ts_ns;	 /* allocation time */
+	uint64_t addr;	/* 0: empty slot */
+	uint64_t meta;	/* size (bits 0-47), function id (48-62), dead (63) */
+	uint64_t ts_ns; /* allocation time */
 };
 
 #define MS_BLOCK_SIZE_MASK ((1ULL << 48) - 1)

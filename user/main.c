@@ -26,13 +26,13 @@
 static struct env {
 	pid_t pids[MAX_PIDS]; /* -p */
 	int npids;
-	double interval;      /* -i, seconds */
-	double duration;      /* -d, seconds; 0: until stopped */
-	bool json;	      /* --json */
-	int verbose;	      /* -v, -vv */
-	unsigned top;	      /* -n: processes per text table */
+	double interval;       /* -i, seconds */
+	double duration;       /* -d, seconds; 0: until stopped */
+	bool json;	       /* --json */
+	int verbose;	       /* -v, -vv */
+	unsigned top;	       /* -n: processes per text table */
 	uint64_t ringbuf_size; /* --ringbuf-size, bytes */
-	char **command;	      /* after -- */
+	char **command;	       /* after -- */
 } env = {
 	.interval = 1.0,
 	.top = 20,
@@ -40,28 +40,28 @@ static struct env {
 };
 
 static const char usage[] =
-"Usage: memscope-bpf [OPTIONS] [-p PID[,PID...] | -- COMMAND [ARGS...]]\n"
-"Trace the allocations of processes through libc with BPF uprobes and print\n"
-"per-process statistics: one process, a launched command, or every process.\n"
-"\n"
-"  -p, --pid PID[,PID...]  trace these running processes (all their threads)\n"
-"                          e.g. memscope-bpf -p $(pgrep -n redis-server)\n"
-"  -- COMMAND [ARGS...]    start COMMAND traced from its first instruction, end\n"
-"                          when it exits   e.g. memscope-bpf -- python3 -c 'pass'\n"
-"                          (neither: trace every process on the machine)\n"
-"  -i, --interval SECS     print statistics every SECS seconds (default 1)\n"
-"                          e.g. memscope-bpf -i 5\n"
-"  -d, --duration SECS     stop after SECS seconds   e.g. memscope-bpf -d 30\n"
-"  -j, --json              JSON Lines instead of a table   e.g. memscope-bpf --json\n"
-"  -n, --top N             processes per table, busiest first (default 20, 0: all)\n"
-"                          e.g. memscope-bpf -n 5\n"
-"      --ringbuf-size SIZE BPF ring buffer size, K/M/G suffix (default 16M)\n"
-"                          e.g. memscope-bpf --ringbuf-size 64M\n"
-"  -v, --verbose           say where each probe goes; -vv adds libbpf's log\n"
-"  -h, --help              this help\n"
-"\n"
-"Exit status: 0 ok, 1 runtime error, 2 usage error; with COMMAND, the command's.\n"
-"See memscope-bpf(8) for the figures and the JSON fields.\n";
+	"Usage: memscope-bpf [OPTIONS] [-p PID[,PID...] | -- COMMAND [ARGS...]]\n"
+	"Trace the allocations of processes through libc with BPF uprobes and print\n"
+	"per-process statistics: one process, a launched command, or every process.\n"
+	"\n"
+	"  -p, --pid PID[,PID...]  trace these running processes (all their threads)\n"
+	"                          e.g. memscope-bpf -p $(pgrep -n redis-server)\n"
+	"  -- COMMAND [ARGS...]    start COMMAND traced from its first instruction, end\n"
+	"                          when it exits   e.g. memscope-bpf -- python3 -c 'pass'\n"
+	"                          (neither: trace every process on the machine)\n"
+	"  -i, --interval SECS     print statistics every SECS seconds (default 1)\n"
+	"                          e.g. memscope-bpf -i 5\n"
+	"  -d, --duration SECS     stop after SECS seconds   e.g. memscope-bpf -d 30\n"
+	"  -j, --json              JSON Lines instead of a table   e.g. memscope-bpf --json\n"
+	"  -n, --top N             processes per table, busiest first (default 20, 0: all)\n"
+	"                          e.g. memscope-bpf -n 5\n"
+	"      --ringbuf-size SIZE BPF ring buffer size, K/M/G suffix (default 16M)\n"
+	"                          e.g. memscope-bpf --ringbuf-size 64M\n"
+	"  -v, --verbose           say where each probe goes; -vv adds libbpf's log\n"
+	"  -h, --help              this help\n"
+	"\n"
+	"Exit status: 0 ok, 1 runtime error, 2 usage error; with COMMAND, the command's.\n"
+	"See memscope-bpf(8) for the figures and the JSON fields.\n";
 
 static volatile sig_atomic_t exiting;
 
@@ -111,9 +111,17 @@ static uint64_t parse_size(const char *s)
 	if (errno || end == s || s[0] == '-')
 		die_usage("invalid --ringbuf-size '%s'", s);
 	switch (*end) {
-	case 'G': case 'g': v <<= 10; /* fall through */
-	case 'M': case 'm': v <<= 10; /* fall through */
-	case 'K': case 'k': v <<= 10; end++; break;
+	case 'G':
+	case 'g':
+		v <<= 10; /* fall through */
+	case 'M':
+	case 'm':
+		v <<= 10; /* fall through */
+	case 'K':
+	case 'k':
+		v <<= 10;
+		end++;
+		break;
 	}
 	if (*end || v < 4096 || v > (1ULL << 32) || (v & (v - 1)))
 		die_usage("invalid --ringbuf-size '%s': a power of two from 4K to 4G", s);
@@ -229,8 +237,9 @@ static int check_system(void)
 		return -ENOTSUP;
 	}
 	if (access("/sys/bus/event_source/devices/uprobe/type", R_OK)) {
-		fprintf(stderr, "memscope-bpf: kernel has no uprobes "
-				"(/sys/bus/event_source/devices/uprobe): needs CONFIG_UPROBE_EVENTS=y\n");
+		fprintf(stderr,
+			"memscope-bpf: kernel has no uprobes "
+			"(/sys/bus/event_source/devices/uprobe): needs CONFIG_UPROBE_EVENTS=y\n");
 		return -ENOTSUP;
 	}
 	return 0;
@@ -243,13 +252,13 @@ struct tracer {
 	struct ms_stats stats;
 	struct ms_output out;
 	struct ms_launch launch;
-	bool launched;	       /* a COMMAND is running */
-	int child_status;      /* its wait status once it ended */
+	bool launched;	  /* a COMMAND is running */
+	int child_status; /* its wait status once it ended */
 	bool child_done;
-	bool every;	       /* every-process mode */
-	int pidfds[MAX_PIDS];  /* -p: readable when the process ends */
-	int nalive;	       /* -p processes still running */
-	pid_t *rescan;	       /* processes whose maps changed: attach to new objects */
+	bool every;	      /* every-process mode */
+	int pidfds[MAX_PIDS]; /* -p: readable when the process ends */
+	int nalive;	      /* -p processes still running */
+	pid_t *rescan;	      /* processes whose maps changed: attach to new objects */
 	size_t nrescan, cap_rescan;
 	double t0, last_report;
 	uint64_t last_events;
@@ -331,11 +340,13 @@ static void report(struct tracer *t, enum ms_record_kind kind)
 	ms_output_report(&t->out, kind, &r, &t->stats);
 	ms_stats_for_each(&t->stats, mark_one, NULL);
 	if (r.lost_by[MS_CNT_RINGBUF_FULL] > warned_lost) {
-		fprintf(stderr, "memscope-bpf: %" PRIu64 " records dropped; consider increasing "
-				"--ringbuf-size\n", r.lost_by[MS_CNT_RINGBUF_FULL] - warned_lost);
+		fprintf(stderr,
+			"memscope-bpf: %" PRIu64 " records dropped; consider increasing "
+			"--ringbuf-size\n",
+			r.lost_by[MS_CNT_RINGBUF_FULL] - warned_lost);
 		warned_lost = r.lost_by[MS_CNT_RINGBUF_FULL];
 	}
-	t->last_report = now_s() ;
+	t->last_report = now_s();
 	t->last_events = t->stats.events;
 	check_stdout(t);
 }
@@ -394,8 +405,10 @@ static void do_rescans(struct tracer *t)
 
 static void attached_line(struct tracer *t, int nprocs)
 {
-	fprintf(stderr, "memscope-bpf: attached %zu probes in %zu objects for %d process%s\n",
-		ms_probes_links(t->probes), ms_probes_objects(t->probes), nprocs,
+	size_t links = ms_probes_links(t->probes), objs = ms_probes_objects(t->probes);
+
+	fprintf(stderr, "memscope-bpf: attached %zu probe%s in %zu object%s for %d process%s\n",
+		links, links == 1 ? "" : "s", objs, objs == 1 ? "" : "s", nprocs,
 		nprocs == 1 ? "" : "es");
 }
 
@@ -489,7 +502,8 @@ static int attach_pids(struct tracer *t)
 		}
 		p = ms_stats_proc(&t->stats, pid, true);
 		if (p) {
-			p->active = true;
+			p->listed = true;
+			p->pinned = true; /* its figures stay for the final record */
 			read_comm(pid, p->comm, sizeof(p->comm));
 		}
 	}
@@ -522,6 +536,7 @@ static void check_pids(struct tracer *t)
 
 static int launch_command(struct tracer *t)
 {
+	struct ms_proc *p;
 	__u8 one = 1;
 	__u32 key;
 	int err;
@@ -541,6 +556,11 @@ static int launch_command(struct tracer *t)
 	}
 	/* the child has not exec'd yet: its libc is attached when the loader reports it */
 	t->launched = true;
+	p = ms_stats_proc(&t->stats, t->launch.pid, true);
+	if (p) {
+		p->listed = true;
+		p->pinned = true;
+	}
 	return ms_launch_release(&t->launch);
 }
 
@@ -601,7 +621,8 @@ int main(int argc, char **argv)
 	t.rb = ring_buffer__new(bpf_map__fd(t.skel->maps.ms_events), on_event, &t, NULL);
 	if (!t.rb) {
 		err = -errno;
-		fprintf(stderr, "memscope-bpf: cannot create the ring buffer: %s\n", strerror(-err));
+		fprintf(stderr, "memscope-bpf: cannot create the ring buffer: %s\n",
+			strerror(-err));
 		goto cleanup;
 	}
 	err = memscope__attach(t.skel);
@@ -630,7 +651,11 @@ int main(int argc, char **argv)
 		deadline = t.t0 + env.duration;
 	next = t.t0 + env.interval;
 	while (!exiting) {
-		err = ring_buffer__poll(t.rb, 10 /* ms: the bound on a record's delay */);
+		/* records come without a wakeup each: past a fill threshold the poll
+		 * returns early, otherwise the timeout bounds how late a record is seen */
+		err = ring_buffer__poll(t.rb, 10 /* ms */);
+		if (err >= 0)
+			err = ring_buffer__consume(t.rb);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "memscope-bpf: ring buffer: %s\n", strerror(-err));
 			break;

@@ -128,7 +128,7 @@ static void collect_one(struct ms_proc *p, void *ctx)
 {
 	struct collect *c = ctx;
 
-	if (!p->active)
+	if (!p->active && !p->listed)
 		return;
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
@@ -157,7 +157,8 @@ static int by_activity(const void *a, const void *b)
 }
 
 #define TEXT_HEAD "%7s %-16s %8s %8s %10s %10s %9s %11s %11s %7s\n"
-#define TEXT_ROW "%7d %-16s %8s %8s %10" PRIu64 " %10" PRIu64 " %9" PRIu64 " %11s %11s %7" PRIu64 "\n"
+#define TEXT_ROW                                                                                   \
+	"%7d %-16s %8s %8s %10" PRIu64 " %10" PRIu64 " %9" PRIu64 " %11s %11s %7" PRIu64 "\n"
 
 static void text_comm(const char *in, char *out, size_t len)
 {
@@ -176,9 +177,8 @@ static void text_row(FILE *f, struct ms_proc *p, double secs)
 	text_comm(p->comm, comm, sizeof(comm));
 	fprintf(f, TEXT_ROW, (int)p->pid, comm,
 		ms_human_count(rate(p->c.allocs, p->last.allocs, secs), a, sizeof(a)),
-		ms_human_count(rate(p->c.frees, p->last.frees, secs), fr, sizeof(fr)),
-		p->c.allocs, p->c.frees, p->c.live_allocs,
-		ms_human_bytes(p->c.live_bytes, lb, sizeof(lb)),
+		ms_human_count(rate(p->c.frees, p->last.frees, secs), fr, sizeof(fr)), p->c.allocs,
+		p->c.frees, p->c.live_allocs, ms_human_bytes(p->c.live_bytes, lb, sizeof(lb)),
 		ms_human_bytes(p->c.peak_bytes, pb, sizeof(pb)), p->c.failed_allocs);
 }
 
@@ -190,8 +190,7 @@ static void text_head(FILE *f, const char *what, const struct ms_report *r, size
 
 	strftime(clock, sizeof(clock), "%H:%M:%S", localtime_r(&now, &tm));
 	fprintf(f, "%s %s  events %" PRIu64 " (%s/s)  lost %" PRIu64 "  processes %zu\n", clock,
-		what, r->events, ms_human_count(r->events_per_s, ev, sizeof(ev)),
-		r->lost, nprocs);
+		what, r->events, ms_human_count(r->events_per_s, ev, sizeof(ev)), r->lost, nprocs);
 }
 
 void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struct ms_report *r,

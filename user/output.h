@@ -11,13 +11,13 @@ enum ms_record_kind { MS_REC_INTERVAL, MS_REC_EXIT, MS_REC_FINAL };
 
 /* What a record says about the tracer itself */
 struct ms_report {
-	double ts;	    /* seconds since tracing started */
-	double interval_s;  /* seconds the rates cover */
-	uint64_t events;    /* records received so far */
-	double events_per_s; /* over the interval */
-	uint64_t lost;	    /* records lost so far (all causes) */
+	double ts;		      /* seconds since tracing started */
+	double interval_s;	      /* seconds the rates cover */
+	uint64_t events;	      /* records received so far */
+	double events_per_s;	      /* over the interval */
+	uint64_t lost;		      /* records lost so far (all causes) */
 	uint64_t lost_by[MS_CNT_MAX]; /* the BPF counters */
-	uint64_t untracked; /* events the daemon could not track (out of memory) */
+	uint64_t untracked;	      /* events the daemon could not track (out of memory) */
 };
 
 struct ms_output {

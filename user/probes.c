@@ -11,6 +11,7 @@
 #include "probes.h"
 #include "procmaps.h"
 
+/* clang-format off */
 #define N MS_ARG_NONE
 const struct ms_fn_spec ms_libc_fns[] = {
 	{ "malloc", MS_FN_ALLOC, 0, N, N, N },
@@ -25,6 +26,7 @@ const struct ms_fn_spec ms_libc_fns[] = {
 	{ "pvalloc", MS_FN_ALLOC, 0, N, N, N },
 };
 #undef N
+/* clang-format on */
 const size_t ms_libc_nfns = sizeof(ms_libc_fns) / sizeof(ms_libc_fns[0]);
 
 #define MAX_FNS 16
@@ -256,8 +258,8 @@ static int attach_libc(struct ms_probes *p, const char *path, pid_t scope)
 		if (err)
 			return err;
 		if (p->verbose)
-			fprintf(stderr, "memscope-bpf: probe %s at %s+0x%llx%s\n", pts[i].name, path,
-				(unsigned long long)pts[i].file_off,
+			fprintf(stderr, "memscope-bpf: probe %s at %s+0x%llx%s\n", pts[i].name,
+				path, (unsigned long long)pts[i].file_off,
 				scope == -1 ? "" : " for one process");
 	}
 	return 0;

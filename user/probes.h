@@ -26,7 +26,7 @@ extern const size_t ms_libc_nfns;
 
 /* One probe to place: a function (its aliases joined) at a file offset */
 struct ms_probe_point {
-	char name[64];	   /* "malloc", "aligned_alloc/memalign" */
+	char name[64]; /* "malloc", "aligned_alloc/memalign" */
 	const struct ms_fn_spec *spec;
 	uint64_t file_off; /* function entry */
 };

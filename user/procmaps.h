@@ -12,8 +12,8 @@ struct ms_mapping {
 	uint64_t offset;     /* file offset of start */
 	uint64_t inode;
 	unsigned dev_major, dev_minor;
-	bool exec;	/* r-xp: the text of an object */
-	bool deleted;	/* the file was replaced or removed after mapping */
+	bool exec;	  /* r-xp: the text of an object */
+	bool deleted;	  /* the file was replaced or removed after mapping */
 	const char *path; /* points into the caller's line; "" for anonymous mappings */
 };
 

@@ -11,11 +11,25 @@ void ms_stats_init(struct ms_stats *s, ms_end_fn on_end, void *ctx)
 	s->ctx = ctx;
 }
 
-static void proc_free(struct ms_proc *p)
+/* Back to no figures at all, keeping who the process is and how it is shown */
+static void proc_reset(struct ms_proc *p)
 {
 	ms_livetab_free(&p->live);
 	free(p->by_func);
 	free(p->pending);
+	p->by_func = NULL;
+	p->nby_func = 0;
+	p->pending = NULL;
+	p->npending = p->cap_pending = 0;
+	memset(&p->c, 0, sizeof(p->c));
+	memset(&p->last, 0, sizeof(p->last));
+	memset(p->size_hist, 0, sizeof(p->size_hist));
+	p->active = false;
+}
+
+static void proc_free(struct ms_proc *p)
+{
+	proc_reset(p);
 	free(p);
 }
 
@@ -337,15 +351,13 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		p->active = true;
 		break;
 	case MS_EV_EXEC:
-		p = ms_stats_proc(s, e->tgid, false);
+		p = ms_stats_proc(s, e->tgid, true);
 		if (p && p->active) {
+			/* the old image's heap is gone: its figures end here */
 			if (s->on_end)
 				s->on_end(p, MS_END_EXEC, s->ctx);
-			ms_stats_forget(s, e->tgid);
-			p = NULL;
+			proc_reset(p);
 		}
-		if (!p)
-			p = ms_stats_proc(s, e->tgid, true);
 		if (p) {
 			memcpy(p->comm, e->comm, MS_COMM_LEN);
 			p->comm[MS_COMM_LEN] = '\0';
@@ -357,9 +369,12 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 			return;
 		memcpy(p->comm, e->comm, MS_COMM_LEN);
 		p->comm[MS_COMM_LEN] = '\0';
-		if (p->active && s->on_end)
+		if (p->active && s->on_end && !p->exited)
 			s->on_end(p, MS_END_EXIT, s->ctx);
-		ms_stats_forget(s, e->tgid);
+		if (p->pinned)
+			p->exited = true;
+		else
+			ms_stats_forget(s, e->tgid);
 		return;
 	default:
 		return;

@@ -36,10 +36,13 @@ struct ms_pending {
 struct ms_proc {
 	pid_t pid;
 	char comm[MS_COMM_LEN + 1];
-	bool active;		/* any allocator call seen since tracing (or the last exec) */
+	bool active; /* any allocator call seen since tracing (or the last exec) */
+	bool listed; /* reported even before its first call (-p, a launched command) */
+	bool pinned; /* kept after its exit, for the final record (a launched command) */
+	bool exited;
 	struct ms_counts c;
-	struct ms_counts last;	/* c at the previous interval, for rates */
-	uint64_t *by_func;	/* outermost calls, indexed by function id */
+	struct ms_counts last; /* c at the previous interval, for rates */
+	uint64_t *by_func;     /* outermost calls, indexed by function id */
 	unsigned nby_func;
 	uint64_t size_hist[MS_HIST_BUCKETS];
 	struct ms_livetab live;
@@ -54,10 +57,10 @@ typedef void (*ms_end_fn)(struct ms_proc *p, enum ms_end_reason why, void *ctx);
 struct ms_stats {
 	struct ms_proc **procs; /* open addressing by pid */
 	size_t cap, nprocs;
-	struct ms_proc *last;	/* the process of the previous event */
-	uint64_t events;	/* records applied */
-	uint64_t oom;		/* events that could not be tracked: out of memory */
-	ms_end_fn on_end;	/* called before an exited or exec'd process is reset */
+	struct ms_proc *last; /* the process of the previous event */
+	uint64_t events;      /* records applied */
+	uint64_t oom;	      /* events that could not be tracked: out of memory */
+	ms_end_fn on_end;     /* called before an exited or exec'd process is reset */
 	void *ctx;
 };
 

@@ -1,0 +1,19 @@
+/* main.c: runs every unit suite; no root needed */
+#include <stdlib.h>
+#include "unit.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(livetab_suite());
+	int failed;
+
+	srunner_add_suite(sr, stats_suite());
+	srunner_add_suite(sr, procmaps_suite());
+	srunner_add_suite(sr, json_suite());
+	srunner_add_suite(sr, elfsym_suite());
+	srunner_add_suite(sr, output_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,154 @@
+/* test_elfsym.c: symbol lookup and probe planning on real ELF files */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "elfsym.h"
+#include "probes.h"
+#include "procmaps.h"
+#include "unit.h"
+
+/* a function of this program whose bytes are compared with the file's */
+__attribute__((noinline, used)) int ms_unit_target(int x)
+{
+	asm volatile("" ::: "memory");
+	return x * 3 + 1;
+}
+
+START_TEST(own_function)
+{
+	static const char *const names[] = { "ms_unit_target", "no_such_function_here" };
+	struct ms_elf_func f[2];
+	unsigned char file[16];
+	int fd;
+
+	ck_assert_int_eq(ms_elf_lookup("/proc/self/exe", names, 2, f), 1);
+	ck_assert(f[0].found);
+	ck_assert(!f[1].found);
+	ck_assert_uint_gt(f[0].size, 0);
+	/* the file offset holds the function's first bytes, as mapped in memory */
+	fd = open("/proc/self/exe", O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, file, sizeof(file), f[0].file_off), sizeof(file));
+	close(fd);
+	ck_assert_int_eq(memcmp(file, (void *)ms_unit_target, sizeof(file)), 0);
+}
+END_TEST
+
+static int find_libc(const struct ms_mapping *m, void *ctx)
+{
+	if (!ms_is_libc_path(m->path))
+		return 0;
+	snprintf(ctx, 4096, "%s", m->path);
+	return 1;
+}
+
+START_TEST(libc_plan)
+{
+	struct ms_probe_point pts[16];
+	char libc[4096] = "";
+	int n, i, k, names = 0;
+
+	ck_assert_int_eq(ms_maps_for_each_exec("/proc", getpid(), find_libc, libc), 1);
+	n = ms_probe_plan(libc, pts, 16);
+	ck_assert_int_gt(n, 0);
+	for (i = 0; i < n; i++) {
+		const char *s;
+
+		for (s = pts[i].name, names++; (s = strchr(s, '/')); s++)
+			names++;
+		for (k = 0; k < i; k++)
+			ck_assert_uint_ne(pts[i].file_off, pts[k].file_off);
+	}
+	/* every traced function is found once, aliases joined into one point */
+	ck_assert_int_eq(names, (int)ms_libc_nfns);
+	ck_assert_str_eq(pts[0].name, "malloc");
+	/* glibc 2.36: memalign is aligned_alloc */
+	if (n == 9) {
+		for (i = 0; i < n; i++)
+			if (!strcmp(pts[i].name, "aligned_alloc/memalign"))
+				break;
+		ck_assert_int_lt(i, n);
+	}
+}
+END_TEST
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+START_TEST(bad_files)
+{
+	static const char *const names[] = { "malloc" };
+	char dir[] = "/tmp/ms-unit-XXXXXX", path[64], interp[256];
+	struct ms_elf_func f;
+	static char head[4096];
+	int fd;
+	ssize_t n;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/x", dir);
+	ck_assert_int_eq(ms_elf_lookup("/nonexistent/libc.so.6", names, 1, &f), -ENOENT);
+	write_file(path, "not an elf file at all", 22);
+	ck_assert_int_eq(ms_elf_lookup(path, names, 1, &f), -ENOEXEC);
+	ck_assert_int_eq(ms_elf_interp(path, interp, sizeof(interp)), -ENOEXEC);
+	write_file(path, "", 0);
+	ck_assert_int_eq(ms_elf_lookup(path, names, 1, &f), -ENOEXEC);
+	/* a truncated ELF: its header only, or a part of its sections */
+	fd = open("/proc/self/exe", O_RDONLY);
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	ck_assert_int_eq(n, sizeof(head));
+	write_file(path, head, 64);
+	ck_assert_int_le(ms_elf_lookup(path, names, 1, &f), 0);
+	write_file(path, head, sizeof(head));
+	ck_assert_int_le(ms_elf_lookup(path, names, 1, &f), 0);
+	ck_assert_int_le(ms_probe_plan(path, NULL, 0), 0);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(interp)
+{
+	char buf[256];
+
+	ck_assert_int_eq(ms_elf_interp("/proc/self/exe", buf, sizeof(buf)), 0);
+	ck_assert(ms_is_loader_path(buf));
+}
+END_TEST
+
+START_TEST(path_classes)
+{
+	ck_assert(ms_is_libc_path("/usr/lib/x86_64-linux-gnu/libc.so.6"));
+	ck_assert(ms_is_libc_path("/lib/libc-2.31.so"));
+	ck_assert(ms_is_libc_path("/lib/ld-musl-x86_64.so.1"));
+	ck_assert(!ms_is_libc_path("/usr/lib/libcrypto.so.3"));
+	ck_assert(!ms_is_libc_path("/usr/lib/x86_64-linux-gnu/libcap.so.2"));
+	ck_assert(!ms_is_libc_path("/usr/lib/libc"));
+	ck_assert(ms_is_loader_path("/lib64/ld-linux-x86-64.so.2"));
+	ck_assert(!ms_is_loader_path("/lib/ld-musl-x86_64.so.1"));
+	ck_assert(!ms_is_loader_path("/usr/bin/ld-wrapper"));
+}
+END_TEST
+
+Suite *elfsym_suite(void)
+{
+	Suite *s = suite_create("elfsym");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, own_function);
+	tcase_add_test(tc, libc_plan);
+	tcase_add_test(tc, bad_files);
+	tcase_add_test(tc, interp);
+	tcase_add_test(tc, path_classes);
+	suite_add_tcase(s, tc);
+	return s;
+}

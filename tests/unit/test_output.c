@@ -1,0 +1,86 @@
+/* test_output.c: the JSON record and the text table from the same figures */
+#include <stdlib.h>
+#include <string.h>
+#include "funcs.h"
+#include "output.h"
+#include "unit.h"
+
+START_TEST(human_units)
+{
+	char b[32];
+
+	ck_assert_str_eq(ms_human_bytes(0, b, sizeof(b)), "0 B");
+	ck_assert_str_eq(ms_human_bytes(1023, b, sizeof(b)), "1023 B");
+	ck_assert_str_eq(ms_human_bytes(1536, b, sizeof(b)), "1.5 KiB");
+	ck_assert_str_eq(ms_human_bytes(3ULL << 30, b, sizeof(b)), "3.0 GiB");
+	ck_assert_str_eq(ms_human_count(9999, b, sizeof(b)), "9999");
+	ck_assert_str_eq(ms_human_count(12345, b, sizeof(b)), "12.3k");
+	ck_assert_str_eq(ms_human_count(12.5e6, b, sizeof(b)), "12.5M");
+}
+END_TEST
+
+static char *render(bool json, enum ms_record_kind kind, struct ms_stats *s)
+{
+	struct ms_report r = { .ts = 2.0, .interval_s = 1.0, .events = 5, .lost = 1 };
+	char *buf = NULL;
+	size_t len = 0;
+	struct ms_output o = { .json = json };
+
+	o.f = open_memstream(&buf, &len);
+	r.lost_by[MS_CNT_RINGBUF_FULL] = 1;
+	ms_output_report(&o, kind, &r, s);
+	fclose(o.f);
+	return buf;
+}
+
+START_TEST(record_fields)
+{
+	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC };
+	struct ms_event e = { .type = MS_EV_ALLOC, .tgid = 42, .tid = 42 };
+	struct ms_stats s;
+	struct ms_proc *p;
+	char *out;
+	int id;
+
+	ms_funcs_reset();
+	id = ms_funcs_add(&malloc_fn);
+	ms_stats_init(&s, NULL, NULL);
+	e.func = id;
+	e.a.ptr = 0x1000;
+	e.a.size = 24;
+	ms_stats_apply(&s, &e);
+	p = ms_stats_proc(&s, 42, false);
+	strcpy(p->comm, "we\"ird\x01");
+	out = render(true, MS_REC_INTERVAL, &s);
+	ck_assert_str_eq(
+		out,
+		"{\"type\":\"interval\",\"ts\":2,\"interval_s\":1,\"events\":5,\"events_lost\":1,"
+		"\"lost\":{\"ringbuf_full\":1,\"threads_full\":0,\"too_deep\":0,"
+		"\"unmatched_returns\":0,\"stale_calls\":0,\"untracked\":0},\"processes\":[{"
+		"\"pid\":42,\"comm\":\"we\\\"ird\\u0001\",\"allocs\":1,\"frees\":0,"
+		"\"unmatched_frees\":0,\"dead_frees\":0,\"alloc_bytes\":24,\"freed_bytes\":0,"
+		"\"live_allocs\":1,\"live_bytes\":24,\"peak_bytes\":24,\"failed_allocs\":0,"
+		"\"by_func\":{\"malloc\":1},\"size_hist\":{\"16\":1},\"allocs_per_s\":1,"
+		"\"frees_per_s\":0,\"alloc_bytes_per_s\":24}]}\n");
+	free(out);
+	out = render(false, MS_REC_FINAL, &s);
+	ck_assert_ptr_nonnull(strstr(out, " final  events 5 "));
+	ck_assert_ptr_nonnull(strstr(out, "PID COMM"));
+	ck_assert_ptr_nonnull(strstr(out, "     42 we\"ird?  "));
+	ck_assert_ptr_nonnull(strstr(out, "24 B"));
+	free(out);
+	ms_stats_free(&s);
+	ms_funcs_reset();
+}
+END_TEST
+
+Suite *output_suite(void)
+{
+	Suite *s = suite_create("output");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, human_units);
+	tcase_add_test(tc, record_fields);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,14 @@
+/* unit.h: the check suites, one per module */
+#ifndef MS_UNIT_H
+#define MS_UNIT_H
+
+#include <check.h>
+
+Suite *livetab_suite(void);
+Suite *stats_suite(void);
+Suite *procmaps_suite(void);
+Suite *json_suite(void);
+Suite *elfsym_suite(void);
+Suite *output_suite(void);
+
+#endif
