@@ -32,6 +32,7 @@ static struct env {
 	int verbose;	       /* -v, -vv */
 	unsigned top;	       /* -n: processes per text table */
 	uint64_t ringbuf_size; /* --ringbuf-size, bytes */
+	bool no_placement;     /* --no-placement: probes at function entries */
 	char **command;	       /* after -- */
 } env = {
 	.interval = 1.0,
@@ -150,7 +151,7 @@ static void parse_pids(const char *arg)
 
 static void parse_args(int argc, char **argv)
 {
-	enum { OPT_RINGBUF = 256 };
+	enum { OPT_RINGBUF = 256, OPT_NO_PLACEMENT };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "interval", required_argument, NULL, 'i' },
@@ -158,6 +159,7 @@ static void parse_args(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "top", required_argument, NULL, 'n' },
 		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
+		{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -188,6 +190,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_RINGBUF:
 			env.ringbuf_size = parse_size(optarg);
+			break;
+		case OPT_NO_PLACEMENT:
+			env.no_placement = true;
 			break;
 		case 'v':
 			env.verbose++;
@@ -613,7 +618,8 @@ int main(int argc, char **argv)
 	t.out.f = stdout;
 	t.out.json = env.json;
 	t.out.max_rows = env.top;
-	t.probes = ms_probes_new(t.skel->progs.ms_entry, t.skel->progs.ms_return, env.verbose);
+	t.probes = ms_probes_new(t.skel->progs.ms_entry, t.skel->progs.ms_return, !env.no_placement,
+				 env.verbose);
 	if (!t.probes) {
 		err = -ENOMEM;
 		goto cleanup;

@@ -1,5 +1,7 @@
 /* probes.c: allocator functions found in mapped objects, attached as uprobes */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "elfsym.h"
 #include "funcs.h"
+#include "placement.h"
 #include "probes.h"
 #include "procmaps.h"
 
@@ -48,12 +51,51 @@ bool ms_is_loader_path(const char *path)
 	return !strncmp(base, "ld-", 3) && strstr(base, ".so") && strncmp(base, "ld-musl-", 8);
 }
 
-int ms_probe_plan(const char *path, struct ms_probe_point *pts, size_t max)
+#define MAX_CODE 65536 /* bytes of a function decoded for placement */
+
+static unsigned protected_args(const struct ms_fn_spec *s)
+{
+	unsigned mask = 0;
+
+	if (s->size_arg != MS_ARG_NONE)
+		mask |= MS_PROTECT_ARG(s->size_arg);
+	if (s->nmemb_arg != MS_ARG_NONE)
+		mask |= MS_PROTECT_ARG(s->nmemb_arg);
+	if (s->ptr_arg != MS_ARG_NONE)
+		mask |= MS_PROTECT_ARG(s->ptr_arg);
+	if (s->out_arg != MS_ARG_NONE)
+		mask |= MS_PROTECT_ARG(s->out_arg);
+	return mask;
+}
+
+/* Moves pt's probe along its function's entry path when that is proven safe */
+static void place(int fd, const struct ms_elf_func *f, struct ms_probe_point *pt)
+{
+	static uint8_t code[MAX_CODE];
+	struct ms_placement pl;
+	ssize_t n;
+
+	if (!f->size) {
+		pt->why = "the function's size is unknown";
+		return;
+	}
+	n = pread(fd, code, f->size < MAX_CODE ? f->size : MAX_CODE, f->file_off);
+	if (n <= 0) {
+		pt->why = "the function's code cannot be read";
+		return;
+	}
+	ms_place_probe(code, n, protected_args(pt->spec), &pl);
+	pt->file_off = f->file_off + pl.off;
+	pt->why = pl.why;
+	snprintf(pt->insn, sizeof(pt->insn), "%s", pl.insn);
+}
+
+int ms_probe_plan(const char *path, bool place_probes, struct ms_probe_point *pts, size_t max)
 {
 	const char *names[MAX_FNS];
 	struct ms_elf_func found[MAX_FNS];
 	size_t i, k, n = 0;
-	int err;
+	int err, fd = -1;
 
 	for (i = 0; i < ms_libc_nfns; i++)
 		names[i] = ms_libc_fns[i].name;
@@ -62,12 +104,14 @@ int ms_probe_plan(const char *path, struct ms_probe_point *pts, size_t max)
 		return err;
 	if (!found[0].found && !found[4].found)
 		return -ENOENT;
+	if (place_probes)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	for (i = 0; i < ms_libc_nfns; i++) {
 		if (!found[i].found)
 			continue;
 		/* an alias of an earlier function shares its probe and its name */
 		for (k = 0; k < n; k++)
-			if (pts[k].file_off == found[i].file_off)
+			if (pts[k].entry_off == found[i].file_off)
 				break;
 		if (k < n) {
 			size_t len = strlen(pts[k].name);
@@ -77,11 +121,18 @@ int ms_probe_plan(const char *path, struct ms_probe_point *pts, size_t max)
 		}
 		if (n == max)
 			break;
+		memset(&pts[n], 0, sizeof(pts[n]));
 		snprintf(pts[n].name, sizeof(pts[n].name), "%s", names[i]);
 		pts[n].spec = &ms_libc_fns[i];
-		pts[n].file_off = found[i].file_off;
+		pts[n].entry_off = pts[n].file_off = found[i].file_off;
+		if (fd >= 0)
+			place(fd, &found[i], &pts[n]);
+		else
+			pts[n].why = place_probes ? "the file cannot be read" : "placement is off";
 		n++;
 	}
+	if (fd >= 0)
+		close(fd);
 	return n;
 }
 
@@ -99,6 +150,7 @@ struct scope {
 
 struct ms_probes {
 	struct bpf_program *entry, *ret;
+	bool place;
 	int verbose;
 	struct object *objs;
 	size_t nobjs;
@@ -108,7 +160,8 @@ struct ms_probes {
 	size_t nlinks, cap_links;
 };
 
-struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *ret, int verbose)
+struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *ret, bool place,
+				int verbose)
 {
 	struct ms_probes *p = calloc(1, sizeof(*p));
 
@@ -116,6 +169,7 @@ struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *r
 		return NULL;
 	p->entry = entry;
 	p->ret = ret;
+	p->place = place;
 	p->verbose = verbose;
 	return p;
 }
@@ -236,7 +290,7 @@ static int attach_libc(struct ms_probes *p, const char *path, pid_t scope)
 	struct ms_probe_point pts[MAX_FNS];
 	int n, i, id, err;
 
-	n = ms_probe_plan(path, pts, MAX_FNS);
+	n = ms_probe_plan(path, p->place, pts, MAX_FNS);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n; i++) {
@@ -258,8 +312,13 @@ static int attach_libc(struct ms_probes *p, const char *path, pid_t scope)
 		if (err)
 			return err;
 		if (p->verbose)
-			fprintf(stderr, "memscope-bpf: probe %s at %s+0x%llx%s\n", pts[i].name,
-				path, (unsigned long long)pts[i].file_off,
+			fprintf(stderr,
+				"memscope-bpf: probe %s at %s+0x%llx (entry+0x%llx%s%s%s%s)%s\n",
+				pts[i].name, path, (unsigned long long)pts[i].file_off,
+				(unsigned long long)(pts[i].file_off - pts[i].entry_off),
+				pts[i].insn[0] ? ": " : "", pts[i].insn,
+				pts[i].why ? "; stays at the entry: " : "",
+				pts[i].why ? pts[i].why : "",
 				scope == -1 ? "" : " for one process");
 	}
 	return 0;

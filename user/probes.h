@@ -28,24 +28,29 @@ extern const size_t ms_libc_nfns;
 struct ms_probe_point {
 	char name[64]; /* "malloc", "aligned_alloc/memalign" */
 	const struct ms_fn_spec *spec;
-	uint64_t file_off; /* function entry */
+	uint64_t entry_off; /* the function's entry */
+	uint64_t file_off;  /* where its entry and return probes go (see placement.h) */
+	char insn[32];	    /* the instruction probed there, when placement moved or kept it */
+	const char *why;    /* why the probe stays at the entry, when placement found no point */
 };
 
 /*
  * Plans the probes for the libc functions of the ELF object at path: finds each
  * function, gives aliases of one address one probe (names joined by '/', in table
- * order). Returns the number of points written to pts (at most max), -ENOENT when
+ * order) and, with place, moves each probe to the cheapest point of the function's
+ * entry path that still sees every call (placement.h). Returns the number of points written to pts (at most max), -ENOENT when
  * the object defines neither malloc nor free, or -errno when it cannot be read.
  */
-int ms_probe_plan(const char *path, struct ms_probe_point *pts, size_t max);
+int ms_probe_plan(const char *path, bool place, struct ms_probe_point *pts, size_t max);
 
 /* Whether a mapped object's path names a C library (glibc's libc.so.6, musl's loader) */
 bool ms_is_libc_path(const char *path);
 
 struct ms_probes;
 
-/* progs: the entry and return programs every function shares, and the loader one */
-struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *ret, int verbose);
+/* entry, ret: the programs every function shares; place: move probes off the entry */
+struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *ret, bool place,
+				int verbose);
 void ms_probes_free(struct ms_probes *p);
 
 /*

@@ -52,7 +52,7 @@ START_TEST(libc_plan)
 	int n, i, k, names = 0;
 
 	ck_assert_int_eq(ms_maps_for_each_exec("/proc", getpid(), find_libc, libc), 1);
-	n = ms_probe_plan(libc, pts, 16);
+	n = ms_probe_plan(libc, true, pts, 16);
 	ck_assert_int_gt(n, 0);
 	for (i = 0; i < n; i++) {
 		const char *s;
@@ -110,7 +110,7 @@ START_TEST(bad_files)
 	ck_assert_int_le(ms_elf_lookup(path, names, 1, &f), 0);
 	write_file(path, head, sizeof(head));
 	ck_assert_int_le(ms_elf_lookup(path, names, 1, &f), 0);
-	ck_assert_int_le(ms_probe_plan(path, NULL, 0), 0);
+	ck_assert_int_le(ms_probe_plan(path, true, NULL, 0), 0);
 	unlink(path);
 	rmdir(dir);
 }

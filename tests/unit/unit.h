@@ -10,5 +10,6 @@ Suite *procmaps_suite(void);
 Suite *json_suite(void);
 Suite *elfsym_suite(void);
 Suite *output_suite(void);
+Suite *placement_suite(void);
 
 #endif
