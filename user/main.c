@@ -18,6 +18,7 @@
 #include "memscope.skel.h"
 #include "launch.h"
 #include "output.h"
+#include "record.h"
 #include "probes.h"
 #include "stats.h"
 
@@ -33,6 +34,8 @@ static struct env {
 	unsigned top;	       /* -n: processes per text table */
 	uint64_t ringbuf_size; /* --ringbuf-size, bytes */
 	bool no_placement;     /* --no-placement: probes at function entries */
+	const char *record;    /* --record FILE */
+	const char *replay;    /* --replay FILE */
 	char **command;	       /* after -- */
 } env = {
 	.interval = 1.0,
@@ -151,7 +154,7 @@ static void parse_pids(const char *arg)
 
 static void parse_args(int argc, char **argv)
 {
-	enum { OPT_RINGBUF = 256, OPT_NO_PLACEMENT };
+	enum { OPT_RINGBUF = 256, OPT_NO_PLACEMENT, OPT_RECORD, OPT_REPLAY };
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "interval", required_argument, NULL, 'i' },
@@ -160,6 +163,8 @@ static void parse_args(int argc, char **argv)
 		{ "top", required_argument, NULL, 'n' },
 		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
 		{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
+		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -194,6 +199,12 @@ static void parse_args(int argc, char **argv)
 		case OPT_NO_PLACEMENT:
 			env.no_placement = true;
 			break;
+		case OPT_RECORD:
+			env.record = optarg;
+			break;
+		case OPT_REPLAY:
+			env.replay = optarg;
+			break;
 		case 'v':
 			env.verbose++;
 			break;
@@ -215,6 +226,8 @@ static void parse_args(int argc, char **argv)
 		env.command = &argv[optind];
 	if (env.command && env.npids)
 		die_usage("%s", "-p and a COMMAND cannot be combined");
+	if (env.replay && (env.command || env.npids || env.record))
+		die_usage("%s", "--replay reads a recording: no -p, COMMAND or --record with it");
 }
 
 /* One clear line for each thing the kernel or the privileges lack */
@@ -268,6 +281,11 @@ struct tracer {
 	double t0, last_report;
 	uint64_t last_events;
 	bool stdout_gone;
+	struct ms_recorder *rec;      /* --record */
+	bool replaying;		      /* --replay: the clock is the recorded events' */
+	double replay_now;	      /* seconds, the last replayed event's time */
+	double replay_next;	      /* when the next interval record is due */
+	uint64_t lost_by[MS_CNT_MAX]; /* the BPF loss counters, as last read */
 };
 
 static double now_s(void)
@@ -276,6 +294,12 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The tracer's clock: monotonic time, or the recorded time of a replay */
+static double clock_of(const struct tracer *t)
+{
+	return t->replaying ? t->replay_now : now_s();
 }
 
 static void read_comm(pid_t pid, char *comm, size_t len)
@@ -294,29 +318,63 @@ static void read_comm(pid_t pid, char *comm, size_t len)
 
 static void fill_comm(struct ms_proc *p, void *ctx)
 {
+	struct tracer *t = ctx;
+
+	if (t->replaying)
+		return;
 	if (!p->comm[0])
 		read_comm(p->pid, p->comm, sizeof(p->comm));
+	if (t->rec && !p->comm_recorded) {
+		ms_recorder_comm(t->rec, p->pid, p->comm, 0);
+		p->comm_recorded = true;
+	}
+}
+
+/* A process shown from the start (-p, COMMAND) that stays for the final record */
+static void pin(struct tracer *t, pid_t pid)
+{
+	struct ms_proc *p = ms_stats_proc(&t->stats, pid, true);
+
+	if (!p)
+		return;
+	p->listed = true;
+	p->pinned = true;
+	read_comm(pid, p->comm, sizeof(p->comm));
+	if (t->rec) {
+		ms_recorder_comm(t->rec, pid, p->comm, MS_PROC_LISTED | MS_PROC_PINNED);
+		p->comm_recorded = true;
+	}
+}
+
+/* Sums the per-CPU loss counters of the BPF programs into t->lost_by */
+static void read_counters(struct tracer *t)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(t->skel->maps.ms_counters);
+	__u64 v[ncpu > 0 ? ncpu : 1];
+	__u32 k;
+	int c;
+
+	for (k = 0; k < MS_CNT_MAX && ncpu > 0; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		t->lost_by[k] = 0;
+		for (c = 0; c < ncpu; c++)
+			t->lost_by[k] += v[c];
+	}
+	if (t->rec)
+		ms_recorder_lost(t->rec, t->lost_by);
 }
 
 static void report_of(struct tracer *t, struct ms_report *r)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(t->skel->maps.ms_counters);
-	double now = now_s();
-	__u64 v[ncpu > 0 ? ncpu : 1];
-	__u32 k;
-	int c;
+	double now = clock_of(t);
 
 	memset(r, 0, sizeof(*r));
 	r->ts = now - t->t0;
 	r->interval_s = now - t->last_report;
 	r->events = t->stats.events;
 	r->events_per_s = r->interval_s > 0 ? (r->events - t->last_events) / r->interval_s : 0;
-	for (k = 0; k < MS_CNT_MAX && ncpu > 0; k++) {
-		if (bpf_map_lookup_elem(fd, &k, v))
-			continue;
-		for (c = 0; c < ncpu; c++)
-			r->lost_by[k] += v[c];
-	}
+	memcpy(r->lost_by, t->lost_by, sizeof(r->lost_by));
 	r->untracked = t->stats.oom;
 	r->lost = r->lost_by[MS_CNT_RINGBUF_FULL] + r->lost_by[MS_CNT_THREADS_FULL] +
 		  r->lost_by[MS_CNT_DEPTH] + r->lost_by[MS_CNT_STALE_FRAME] + r->untracked;
@@ -340,8 +398,10 @@ static void report(struct tracer *t, enum ms_record_kind kind)
 	struct ms_report r;
 	static uint64_t warned_lost;
 
+	if (!t->replaying)
+		read_counters(t);
 	report_of(t, &r);
-	ms_stats_for_each(&t->stats, fill_comm, NULL);
+	ms_stats_for_each(&t->stats, fill_comm, t);
 	ms_output_report(&t->out, kind, &r, &t->stats);
 	ms_stats_for_each(&t->stats, mark_one, NULL);
 	if (r.lost_by[MS_CNT_RINGBUF_FULL] > warned_lost) {
@@ -351,7 +411,7 @@ static void report(struct tracer *t, enum ms_record_kind kind)
 			r.lost_by[MS_CNT_RINGBUF_FULL] - warned_lost);
 		warned_lost = r.lost_by[MS_CNT_RINGBUF_FULL];
 	}
-	t->last_report = now_s();
+	t->last_report = clock_of(t);
 	t->last_events = t->stats.events;
 	check_stdout(t);
 }
@@ -362,7 +422,6 @@ static void on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 	struct ms_report r;
 
 	report_of(t, &r);
-	r.interval_s = now_s() - t->last_report;
 	ms_output_end(&t->out, &r, p, why);
 	check_stdout(t);
 }
@@ -388,6 +447,8 @@ static int on_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*e))
 		return 0;
+	if (t->rec)
+		ms_recorder_event(t->rec, e);
 	if (t->every && (e->type == MS_EV_EXEC || e->type == MS_EV_DLSTATE))
 		queue_rescan(t, e->tgid);
 	ms_stats_apply(&t->stats, e);
@@ -481,7 +542,6 @@ static int attach_pids(struct tracer *t)
 
 	for (i = 0; i < env.npids; i++) {
 		pid_t pid = env.pids[i];
-		struct ms_proc *p;
 		__u32 key = pid;
 
 		t->pidfds[i] = syscall(SYS_pidfd_open, pid, 0);
@@ -505,12 +565,7 @@ static int attach_pids(struct tracer *t)
 				strerror(-err));
 			return err;
 		}
-		p = ms_stats_proc(&t->stats, pid, true);
-		if (p) {
-			p->listed = true;
-			p->pinned = true; /* its figures stay for the final record */
-			read_comm(pid, p->comm, sizeof(p->comm));
-		}
+		pin(t, pid);
 	}
 	t->nalive = env.npids;
 	return 0;
@@ -541,7 +596,6 @@ static void check_pids(struct tracer *t)
 
 static int launch_command(struct tracer *t)
 {
-	struct ms_proc *p;
 	__u8 one = 1;
 	__u32 key;
 	int err;
@@ -561,12 +615,92 @@ static int launch_command(struct tracer *t)
 	}
 	/* the child has not exec'd yet: its libc is attached when the loader reports it */
 	t->launched = true;
-	p = ms_stats_proc(&t->stats, t->launch.pid, true);
-	if (p) {
-		p->listed = true;
-		p->pinned = true;
-	}
+	pin(t, t->launch.pid);
 	return ms_launch_release(&t->launch);
+}
+
+static void replay_event(const struct ms_event *e, void *ctx)
+{
+	struct tracer *t = ctx;
+	double ts = e->ts_ns / 1e9;
+
+	if (!t->stats.events && t->t0 == 0) {
+		t->t0 = t->last_report = ts;
+		t->replay_next = ts + env.interval;
+	}
+	/* interval records at the recorded times, a long quiet gap shown as one */
+	if (ts >= t->replay_next) {
+		t->replay_now = t->replay_next;
+		report(t, MS_REC_INTERVAL);
+		t->replay_next += env.interval;
+		if (ts >= t->replay_next)
+			t->replay_next = ts + env.interval;
+	}
+	t->replay_now = ts;
+	ms_stats_apply(&t->stats, e);
+}
+
+static void replay_comm(pid_t pid, const char *comm, uint32_t flags, void *ctx)
+{
+	struct tracer *t = ctx;
+	struct ms_proc *p = ms_stats_proc(&t->stats, pid, flags & MS_PROC_LISTED);
+
+	if (!p)
+		return;
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	p->listed |= !!(flags & MS_PROC_LISTED);
+	p->pinned |= !!(flags & MS_PROC_PINNED);
+}
+
+static void replay_lost(const uint64_t lost_by[MS_CNT_MAX], void *ctx)
+{
+	struct tracer *t = ctx;
+
+	memcpy(t->lost_by, lost_by, sizeof(t->lost_by));
+}
+
+/* --replay: the recorded stream through the same statistics and output */
+static int replay_main(void)
+{
+	static const struct ms_replay_fns fns = {
+		.event = replay_event,
+		.comm = replay_comm,
+		.lost = replay_lost,
+	};
+	struct tracer t = { .replaying = true };
+	struct ms_replay_info info;
+	double t0 = now_s();
+	int err;
+
+	ms_stats_init(&t.stats, on_end, &t);
+	t.out.f = stdout;
+	t.out.json = env.json;
+	t.out.max_rows = env.top;
+	err = ms_replay(env.replay, &fns, &t, &info);
+	if (err == -EBADMSG)
+		fprintf(stderr,
+			"memscope-bpf: %s is corrupt or cut short; the figures cover what "
+			"came before\n",
+			env.replay);
+	else if (err) {
+		fprintf(stderr, "memscope-bpf: cannot replay %s: %s\n", env.replay,
+			err == -ENOEXEC ? "not a memscope-bpf recording of this version" :
+					  strerror(-err));
+		ms_stats_free(&t.stats);
+		return 1;
+	}
+	report(&t, MS_REC_FINAL);
+	if (env.verbose) {
+		double secs = now_s() - t0;
+
+		fprintf(stderr,
+			"memscope-bpf: replayed %" PRIu64 " records recorded on %s (%s) in %.3f s: "
+			"%.0f records/s\n",
+			t.stats.events, info.host, info.kernel, secs,
+			secs > 0 ? t.stats.events / secs : 0);
+	}
+	ms_stats_free(&t.stats);
+	return err ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -581,6 +715,8 @@ int main(int argc, char **argv)
 	t.launch.gate = -1;
 	parse_args(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (env.replay)
+		return replay_main();
 	libbpf_set_print(libbpf_log);
 	if (check_system())
 		return 1;
@@ -614,6 +750,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	t.every = !env.npids && !env.command;
+	if (env.record) {
+		t.rec = ms_recorder_open(env.record);
+		if (!t.rec) {
+			err = -errno;
+			fprintf(stderr, "memscope-bpf: cannot create %s: %s\n", env.record,
+				strerror(errno));
+			goto cleanup;
+		}
+	}
 	ms_stats_init(&t.stats, on_end, &t);
 	t.out.f = stdout;
 	t.out.json = env.json;
@@ -712,6 +857,10 @@ cleanup:
 		}
 	}
 	ring_buffer__free(t.rb);
+	if (t.rec && ms_recorder_close(t.rec) && !err) {
+		fprintf(stderr, "memscope-bpf: cannot write %s\n", env.record);
+		err = -EIO;
+	}
 	ms_probes_free(t.probes);
 	memscope__destroy(t.skel);
 	ms_stats_free(&t.stats);

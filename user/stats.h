@@ -40,6 +40,7 @@ struct ms_proc {
 	bool listed; /* reported even before its first call (-p, a launched command) */
 	bool pinned; /* kept after its exit, for the final record (a launched command) */
 	bool exited;
+	bool comm_recorded; /* --record: its name is in the recording */
 	struct ms_counts c;
 	struct ms_counts last; /* c at the previous interval, for rates */
 	uint64_t *by_func;     /* outermost calls, indexed by function id */

@@ -11,5 +11,6 @@ Suite *json_suite(void);
 Suite *elfsym_suite(void);
 Suite *output_suite(void);
 Suite *placement_suite(void);
+Suite *record_suite(void);
 
 #endif

@@ -1,0 +1,60 @@
+/* record.h: the raw event stream to a file (--record) and back (--replay) */
+#ifndef MS_RECORD_H
+#define MS_RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "memscope.h"
+
+/*
+ * A zlib (gzip) stream: a header naming the format version, the record size and the
+ * host, then frames of a 4-byte tag and a 4-byte length: function definitions (so that
+ * by_func names survive), process names, the BPF loss counters, and batches of raw
+ * struct ms_event records exactly as the ring buffer delivered them.
+ */
+#define MS_RECORD_VERSION 1
+
+struct ms_recorder;
+
+/* Creates FILE and writes the header; NULL with errno set on failure */
+struct ms_recorder *ms_recorder_open(const char *path);
+
+/* Appends one event (buffered; no system call in the steady state). Returns 0 or -errno. */
+int ms_recorder_event(struct ms_recorder *r, const struct ms_event *e);
+
+/* How a process is shown (ms_proc's listed and pinned), carried by a comm frame */
+#define MS_PROC_LISTED 0x1
+#define MS_PROC_PINNED 0x2
+
+/* Records the name of a process and how it is shown, and the current loss counters */
+int ms_recorder_comm(struct ms_recorder *r, pid_t pid, const char *comm, uint32_t flags);
+int ms_recorder_lost(struct ms_recorder *r, const uint64_t lost_by[MS_CNT_MAX]);
+
+/* Flushes and closes; returns 0 or -errno (a write error seen earlier included) */
+int ms_recorder_close(struct ms_recorder *r);
+
+/* What a replay hands back, one frame element at a time */
+struct ms_replay_fns {
+	void (*event)(const struct ms_event *e, void *ctx);
+	void (*comm)(pid_t pid, const char *comm, uint32_t flags, void *ctx);
+	void (*lost)(const uint64_t lost_by[MS_CNT_MAX], void *ctx);
+};
+
+struct ms_replay_info {
+	uint32_t version;
+	char host[65];
+	char kernel[65];
+	uint64_t start_realtime_ns; /* when recording started */
+};
+
+/*
+ * Reads a recording, registering its functions (funcs.h) and calling fns for every
+ * element in order. Returns 0, -ENOEXEC for a file that is not a recording (or of
+ * another version), -EBADMSG for a corrupt or truncated one (what came before the
+ * damage has been handed back), or -errno.
+ */
+int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
+	      struct ms_replay_info *info);
+
+#endif
