@@ -65,7 +65,7 @@ $(OUT)/memscope-demo: demo/demo.c
 
 # Test workloads: built as a user would build them, frame pointers kept.
 # A workload that needs other flags says so in a `// build: FLAGS` first line.
-$(OUT)/workloads/%: tests/e2e/workloads/%.c
+$(OUT)/workloads/%: tests/e2e/workloads/%.c $(wildcard tests/e2e/workloads/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -fno-omit-frame-pointer -pthread -Wall -Werror \
 		$(shell sed -n '1s|^// build: ||p' $<) $< -o $@
@@ -107,7 +107,8 @@ install: $(OUT)/memscope-bpf
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/memscope-bpf $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8
 
-FORMAT_SRCS = $(wildcard include/*.h bpf/*.c user/*.c user/*.h tests/unit/*.c tests/unit/*.h)
+FORMAT_SRCS = $(wildcard include/*.h bpf/*.c user/*.c user/*.h tests/unit/*.c tests/unit/*.h \
+	tests/e2e/workloads/*.[ch] demo/*.c)
 format:
 	clang-format -i $(FORMAT_SRCS)
 format-check:

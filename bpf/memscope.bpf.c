@@ -210,7 +210,16 @@ int BPF_KPROBE(ms_entry)
 	size = pick(MS_CK_SIZE_ARG(cookie), a0, a1, a2, a3, a4, a5);
 	if (MS_CK_NMEMB_ARG(cookie) != MS_ARG_NONE) {
 		nmemb = pick(MS_CK_NMEMB_ARG(cookie), a0, a1, a2, a3, a4, a5);
-		size *= nmemb; /* an overflowing product makes the call fail: size is moot */
+		/* saturate: a product that overflows fails the call, and must not read as 0
+		 * (realloc(p, 0) frees) */
+		if (nmemb) {
+			__u64 limit = ~0ULL / nmemb;
+
+			asm volatile("" : "+r"(limit)); /* keep clang from a 128-bit multiply */
+			size = size > limit ? ~0ULL : size * nmemb;
+		} else {
+			size = 0;
+		}
 	}
 	if (kind == MS_FN_ALLOC)
 		ptr = pick(MS_CK_OUT_ARG(cookie), a0, a1, a2, a3, a4, a5);

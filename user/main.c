@@ -89,7 +89,7 @@ static void die_usage(const char *fmt, const char *arg)
 {
 	fprintf(stderr, "memscope-bpf: ");
 	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'memscope-bpf --help' for more information.\n");
+	fprintf(stderr, " (see memscope-bpf --help)\n");
 	exit(2);
 }
 
@@ -212,13 +212,16 @@ static void parse_args(int argc, char **argv)
 			fputs(usage, stdout);
 			exit(0);
 		default:
-			if (optopt)
-				fprintf(stderr, "memscope-bpf: option '-%c' %s\n", optopt,
+			if (optopt && optopt < 256)
+				fprintf(stderr,
+					"memscope-bpf: option '-%c' %s (see memscope-bpf --help)\n",
+					optopt,
 					strchr("pidn", optopt) ? "needs a value" : "is unknown");
 			else
-				fprintf(stderr, "memscope-bpf: unknown or incomplete option '%s'\n",
+				fprintf(stderr,
+					"memscope-bpf: unknown or incomplete option '%s' "
+					"(see memscope-bpf --help)\n",
 					argv[optind - 1]);
-			fprintf(stderr, "Try 'memscope-bpf --help' for more information.\n");
 			exit(2);
 		}
 	}
