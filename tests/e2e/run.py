@@ -644,6 +644,41 @@ def every_process(ctx):
 
 
 @test
+def every_process_new_libc(ctx):
+    """no -p: a process whose libc is a file the tracer has not seen (as in a container)"""
+    libdir = os.path.join(ctx.tmpdir(), "lib")
+    os.makedirs(libdir)
+    shutil.copy2("/lib/x86_64-linux-gnu/libc.so.6", libdir)
+    tr = ctx.tracer(["--json", "-v"])
+    wait_attached(tr)
+    env = dict(os.environ, LD_LIBRARY_PATH=libdir)
+    w = ctx.spawn([ctx.workload_path("gated")], env=env)
+    w.wait_line("out", lambda l: l.startswith("ready "), 30, "its ready line")
+    # the loader's report of the new libc makes the tracer attach to it
+    tr.wait_line("err", lambda l: "attached to a new libc for pid %d" % w.pid in l, 15,
+                 "attach to the copied libc")
+    w.signal(signal.SIGUSR1)
+    gt = ground_truth(w)
+    w.signal(signal.SIGUSR2)
+    if w.wait_exit(10) != 0:
+        raise Fail("gated exit status (expected 0, got %s)" % w.p.returncode)
+
+    def is_exit(line):
+        return '"type":"exit"' in line and '"pid":%d,' % w.pid in line
+
+    try:
+        tr.wait_line("out", is_exit, 15, "exit record for gated (pid %d)" % w.pid)
+    finally:
+        recs = stop_tracer(tr)
+    c = Check()
+    exits = exit_records(recs, w.pid)
+    if c.eq("exit records for pid %d" % w.pid, 1, len(exits)):
+        compare_proc(c, "exit record", gt, proc_in(exits[0], w.pid, "exit record"), "gated")
+        no_loss(c, exits[0])
+    c.done()
+
+
+@test
 def exit_record(ctx):
     """a -p process exits while traced: its exit record, then the tracer ends by itself"""
     w = ctx.workload("mt_mix", 3, 100)
