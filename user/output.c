@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "allocators.h"
 #include "funcs.h"
 #include "json.h"
 #include "output.h"
@@ -58,47 +59,111 @@ static double rate(uint64_t now, uint64_t then, double secs)
 
 void ms_output_mark(struct ms_proc *p)
 {
-	p->last = p->c;
-}
-
-static void json_proc(struct ms_json *j, struct ms_proc *p, double secs)
-{
-	const struct ms_counts *c = &p->c;
-	char key[24];
 	unsigned i;
 
-	ms_json_open(j, NULL);
-	ms_json_i64(j, "pid", p->pid);
-	ms_json_str(j, "comm", p->comm);
-	ms_json_u64(j, "allocs", c->allocs);
-	ms_json_u64(j, "frees", c->frees);
-	ms_json_u64(j, "unmatched_frees", c->unmatched_frees);
-	ms_json_u64(j, "dead_frees", c->dead_frees);
-	ms_json_u64(j, "alloc_bytes", c->alloc_bytes);
-	ms_json_u64(j, "freed_bytes", c->freed_bytes);
-	ms_json_u64(j, "live_allocs", c->live_allocs);
-	ms_json_u64(j, "live_bytes", c->live_bytes);
-	ms_json_u64(j, "peak_bytes", c->peak_bytes);
-	ms_json_u64(j, "failed_allocs", c->failed_allocs);
+	p->last = p->c;
+	for (i = 0; i < p->nalloc; i++)
+		p->alloc[i].last = p->alloc[i].user.c;
+}
+
+static void json_counts(struct ms_json *j, const char *prefix, const struct ms_counts *c)
+{
+	static const char *const names[] = {
+		"allocs",      "frees",	      "unmatched_frees", "dead_frees", "alloc_bytes",
+		"freed_bytes", "live_allocs", "live_bytes",	 "peak_bytes", "failed_allocs",
+	};
+	const uint64_t v[] = {
+		c->allocs,	c->frees,	c->unmatched_frees, c->dead_frees, c->alloc_bytes,
+		c->freed_bytes, c->live_allocs, c->live_bytes,	    c->peak_bytes, c->failed_allocs,
+	};
+	char key[48];
+	unsigned i;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		/* the backing's allocated bytes are its "backing_bytes" */
+		if (prefix[0] && !strcmp(names[i], "alloc_bytes"))
+			snprintf(key, sizeof(key), "%sbytes", prefix);
+		else
+			snprintf(key, sizeof(key), "%s%s", prefix, names[i]);
+		ms_json_u64(j, key, v[i]);
+	}
+}
+
+/* by_func of p, only the functions of allocator id unless id is 0 */
+static void json_by_func(struct ms_json *j, const struct ms_proc *p, unsigned id)
+{
+	unsigned i;
+
 	ms_json_open(j, "by_func");
 	for (i = 0; i < p->nby_func; i++) {
 		const struct ms_func *f = ms_funcs_get(i);
 
-		if (p->by_func[i] && f)
+		if (p->by_func[i] && f && (!id || f->allocator == id))
 			ms_json_u64(j, f->name, p->by_func[i]);
 	}
 	ms_json_close(j);
+}
+
+static void json_hist(struct ms_json *j, const uint64_t hist[MS_HIST_BUCKETS])
+{
+	char key[24];
+	unsigned i;
+
 	ms_json_open(j, "size_hist");
 	for (i = 0; i < MS_HIST_BUCKETS; i++) {
-		if (!p->size_hist[i])
+		if (!hist[i])
 			continue;
 		snprintf(key, sizeof(key), "%" PRIu64, ms_bucket_floor(i));
-		ms_json_u64(j, key, p->size_hist[i]);
+		ms_json_u64(j, key, hist[i]);
 	}
 	ms_json_close(j);
-	ms_json_double(j, "allocs_per_s", rate(c->allocs, p->last.allocs, secs));
-	ms_json_double(j, "frees_per_s", rate(c->frees, p->last.frees, secs));
-	ms_json_double(j, "alloc_bytes_per_s", rate(c->alloc_bytes, p->last.alloc_bytes, secs));
+}
+
+static void json_rates(struct ms_json *j, const struct ms_counts *c, const struct ms_counts *last,
+		       double secs)
+{
+	ms_json_double(j, "allocs_per_s", rate(c->allocs, last->allocs, secs));
+	ms_json_double(j, "frees_per_s", rate(c->frees, last->frees, secs));
+	ms_json_double(j, "alloc_bytes_per_s", rate(c->alloc_bytes, last->alloc_bytes, secs));
+}
+
+static void json_allocators(struct ms_json *j, struct ms_proc *p, double secs)
+{
+	unsigned id;
+
+	ms_json_array(j, "allocators");
+	for (id = 1; id < p->nalloc; id++) {
+		const struct ms_allocator *a = ms_allocators_get(id);
+		struct ms_astats *as = ms_proc_allocator(p, id);
+
+		if (!as || !a)
+			continue;
+		ms_json_open(j, NULL);
+		ms_json_str(j, "name", a->name);
+		ms_json_str(j, "kind", ms_alloc_kind_name(a->kind));
+		json_counts(j, "", &as->user.c);
+		json_by_func(j, p, id);
+		json_hist(j, as->user.size_hist);
+		json_rates(j, &as->user.c, &as->last, secs);
+		json_counts(j, "backing_", &as->backing.c);
+		ms_json_close(j);
+	}
+	ms_json_end(j);
+}
+
+static void json_proc(struct ms_json *j, struct ms_proc *p, double secs)
+{
+	uint64_t hist[MS_HIST_BUCKETS];
+
+	ms_json_open(j, NULL);
+	ms_json_i64(j, "pid", p->pid);
+	ms_json_str(j, "comm", p->comm);
+	json_counts(j, "", &p->c);
+	json_by_func(j, p, 0);
+	ms_proc_size_hist(p, hist);
+	json_hist(j, hist);
+	json_rates(j, &p->c, &p->last, secs);
+	json_allocators(j, p, secs);
 	ms_json_close(j);
 }
 

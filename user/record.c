@@ -6,17 +6,19 @@
 #include <time.h>
 #include <sys/utsname.h>
 #include <zlib.h>
+#include "allocators.h"
 #include "funcs.h"
 #include "record.h"
 
 static const char magic[8] = "MSCOPE\0R";
 
 enum frame_tag {
-	TAG_FUNC = 0x434e5546,	 /* "FUNC": struct frame_func */
-	TAG_COMM = 0x4d4d4f43,	 /* "COMM": struct frame_comm */
-	TAG_LOST = 0x54534f4c,	 /* "LOST": u64 counters[MS_CNT_MAX] */
-	TAG_EVENTS = 0x53545645, /* "EVTS": struct ms_event[] */
-	TAG_END = 0x21444e45,	 /* "END!": u64 events recorded; a recording without it is cut */
+	TAG_FUNC = 0x434e5546,	    /* "FUNC": struct frame_func */
+	TAG_ALLOCATOR = 0x434f4c41, /* "ALOC": struct frame_allocator */
+	TAG_COMM = 0x4d4d4f43,	    /* "COMM": struct frame_comm */
+	TAG_LOST = 0x54534f4c,	    /* "LOST": u64 counters[MS_CNT_MAX] */
+	TAG_EVENTS = 0x53545645,    /* "EVTS": struct ms_event[] */
+	TAG_END = 0x21444e45,	    /* "END!": u64 events recorded; a recording without it is cut */
 };
 
 struct file_header {
@@ -44,6 +46,13 @@ struct frame_func {
 	char name[MS_FUNC_NAME_LEN];
 };
 
+struct frame_allocator {
+	uint16_t id;
+	uint8_t kind;
+	uint8_t pad[5];
+	char name[MS_ALLOCATOR_NAME_LEN];
+};
+
 struct frame_comm {
 	int32_t pid;
 	uint32_t flags; /* MS_PROC_* */
@@ -56,8 +65,9 @@ struct frame_comm {
 struct ms_recorder {
 	gzFile gz;
 	uint64_t events;
-	unsigned funcs_written; /* functions 1..funcs_written are in the file */
-	unsigned n;		/* events buffered */
+	unsigned funcs_written;	 /* functions 1..funcs_written are in the file */
+	unsigned allocs_written; /* allocators 2..allocs_written (1 is libc) */
+	unsigned n;		 /* events buffered */
 	int err;
 	struct ms_event buf[BATCH];
 };
@@ -74,12 +84,22 @@ static int put(struct ms_recorder *r, uint32_t tag, const void *data, uint32_t l
 	return r->err;
 }
 
-/* Functions first: the events that follow may name them */
+/* Allocators and functions first: the events that follow may name them */
 static int put_funcs(struct ms_recorder *r)
 {
 	unsigned id;
 	int err = 0;
 
+	if (!r->allocs_written)
+		r->allocs_written = 1;
+	for (id = r->allocs_written + 1; id <= ms_allocators_count() && !err; id++) {
+		const struct ms_allocator *a = ms_allocators_get(id);
+		struct frame_allocator fa = { .id = id, .kind = a->kind };
+
+		memcpy(fa.name, a->name, sizeof(fa.name));
+		err = put(r, TAG_ALLOCATOR, &fa, sizeof(fa));
+	}
+	r->allocs_written = ms_allocators_count();
 	for (id = r->funcs_written + 1; id <= ms_funcs_count() && !err; id++) {
 		const struct ms_func *f = ms_funcs_get(id);
 		struct frame_func ff = { .id = id };
@@ -239,6 +259,19 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 			break;
 		}
 		switch (f.tag) {
+		case TAG_ALLOCATOR: {
+			struct frame_allocator *fa = (void *)buf;
+			char name[MS_ALLOCATOR_NAME_LEN];
+
+			memcpy(name, fa->name, sizeof(name));
+			name[sizeof(name) - 1] = '\0';
+			if (f.len != sizeof(*fa) || fa->id != ms_allocators_count() + 1 ||
+			    ms_allocators_get_or_add(name, fa->kind) != fa->id) {
+				err = -EBADMSG;
+				goto out;
+			}
+			break;
+		}
 		case TAG_FUNC: {
 			struct frame_func *ff = (void *)buf;
 			struct ms_func fn = { 0 };

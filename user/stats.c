@@ -1,6 +1,7 @@
 /* stats.c: per-process statistics from alloc/free records */
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include "funcs.h"
 #include "stats.h"
 
@@ -11,19 +12,29 @@ void ms_stats_init(struct ms_stats *s, ms_end_fn on_end, void *ctx)
 	s->ctx = ctx;
 }
 
+static void side_free(struct ms_side *d)
+{
+	ms_livetab_free(&d->live);
+	free(d->pending);
+}
+
 /* Back to no figures at all, keeping who the process is and how it is shown */
 static void proc_reset(struct ms_proc *p)
 {
-	ms_livetab_free(&p->live);
+	unsigned i;
+
+	for (i = 0; i < p->nalloc; i++) {
+		side_free(&p->alloc[i].user);
+		side_free(&p->alloc[i].backing);
+	}
+	free(p->alloc);
 	free(p->by_func);
-	free(p->pending);
+	p->alloc = NULL;
+	p->nalloc = 0;
 	p->by_func = NULL;
 	p->nby_func = 0;
-	p->pending = NULL;
-	p->npending = p->cap_pending = 0;
 	memset(&p->c, 0, sizeof(p->c));
 	memset(&p->last, 0, sizeof(p->last));
-	memset(p->size_hist, 0, sizeof(p->size_hist));
 	p->active = false;
 }
 
@@ -135,207 +146,272 @@ uint64_t ms_bucket_floor(unsigned b)
 	return b ? 1ULL << (b - 1) : 0;
 }
 
+/* Grows an array of n elements of size sz to hold index i; 0 or -1 */
+static int grow(void **v, unsigned *n, unsigned i, size_t sz)
+{
+	unsigned m = *n ? *n : 8;
+	void *w;
+
+	if (i < *n)
+		return 0;
+	while (m <= i)
+		m *= 2;
+	w = realloc(*v, m * sz);
+	if (!w)
+		return -1;
+	memset((char *)w + *n * sz, 0, (m - *n) * sz);
+	*v = w;
+	*n = m;
+	return 0;
+}
+
 static void count_call(struct ms_stats *s, struct ms_proc *p, unsigned func)
 {
-	if (func >= p->nby_func) {
-		unsigned n = p->nby_func ? p->nby_func : 16;
-		uint64_t *v;
-
-		while (n <= func)
-			n *= 2;
-		v = realloc(p->by_func, n * sizeof(*v));
-		if (!v) {
-			s->oom++;
-			return;
-		}
-		memset(v + p->nby_func, 0, (n - p->nby_func) * sizeof(*v));
-		p->by_func = v;
-		p->nby_func = n;
+	if (grow((void **)&p->by_func, &p->nby_func, func, sizeof(*p->by_func))) {
+		s->oom++;
+		return;
 	}
 	p->by_func[func]++;
 }
 
-static void add_block(struct ms_stats *s, struct ms_proc *p, uint64_t addr, uint64_t size,
-		      unsigned func, uint64_t ts)
+/* Where an event's block lives: the user side of its function's allocator, or, for a
+ * call made inside another allocator's call, the backing side of that allocator */
+static struct ms_side *side_of(struct ms_stats *s, struct ms_proc *p, const struct ms_event *e,
+			       bool *user)
 {
+	const struct ms_func *f = NULL;
+	bool nested = e->flags & MS_EVF_NESTED;
+	unsigned id;
+
+	if (nested)
+		f = ms_funcs_get(e->outer_func);
+	if (!f) {
+		nested = false;
+		f = ms_funcs_get(e->func);
+	}
+	id = f ? f->allocator : 0;
+	if (grow((void **)&p->alloc, &p->nalloc, id, sizeof(*p->alloc))) {
+		s->oom++;
+		return NULL;
+	}
+	p->alloc[id].used = true;
+	*user = !nested;
+	return nested ? &p->alloc[id].backing : &p->alloc[id].user;
+}
+
+/* The counters a change on side d touches: the side's, and the process' for users */
+#define FOR_COUNTS(p, d, user, c)                                                                  \
+	for (struct ms_counts * c##_v[2] = { &(d)->c, (user) ? &(p)->c : NULL }, **c##_i = c##_v;  \
+	     c##_i < c##_v + 2 && (c = *c##_i); c##_i++)
+
+static void add_live(struct ms_proc *p, struct ms_side *d, bool user, uint64_t size)
+{
+	struct ms_counts *c;
+
+	FOR_COUNTS(p, d, user, c)
+	{
+		c->live_allocs++;
+		c->live_bytes += size;
+		if (c->live_bytes > c->peak_bytes)
+			c->peak_bytes = c->live_bytes;
+	}
+}
+
+/* Counts the release of a block of size bytes */
+static void count_release(struct ms_proc *p, struct ms_side *d, bool user, uint64_t size)
+{
+	struct ms_counts *c;
+
+	FOR_COUNTS(p, d, user, c)
+	{
+		c->frees++;
+		c->freed_bytes += size;
+		c->live_allocs--;
+		c->live_bytes -= size;
+	}
+}
+
+static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
+		      uint64_t addr, uint64_t size, unsigned func, uint64_t ts)
+{
+	struct ms_counts *c;
 	struct ms_block *b;
 	unsigned i;
 
 	/* a realloc in flight in another thread released this address already */
-	for (i = 0; i < p->npending; i++) {
-		struct ms_pending *q = &p->pending[i];
+	for (i = 0; i < d->npending; i++) {
+		struct ms_pending *q = &d->pending[i];
 
 		if (q->tracked && !q->released && q->old.addr == addr) {
 			q->released = true;
-			p->c.frees++;
-			p->c.freed_bytes += ms_block_size(&q->old);
-			p->c.live_allocs--;
-			p->c.live_bytes -= ms_block_size(&q->old);
+			count_release(p, d, user, ms_block_size(&q->old));
 		}
 	}
-	p->c.allocs++;
-	p->c.alloc_bytes += size;
-	p->size_hist[ms_size_bucket(size)]++;
-	b = ms_livetab_insert(&p->live, addr);
+	FOR_COUNTS(p, d, user, c)
+	{
+		c->allocs++;
+		c->alloc_bytes += size;
+	}
+	d->size_hist[ms_size_bucket(size)]++;
+	b = ms_livetab_insert(&d->live, addr);
 	if (!b) {
 		s->oom++;
 		return;
 	}
 	if (!ms_block_dead(b) && b->meta) {
 		/* allocated twice without a free in between: a lost free record */
-		p->c.live_allocs--;
-		p->c.live_bytes -= ms_block_size(b);
+		FOR_COUNTS(p, d, user, c)
+		{
+			c->live_allocs--;
+			c->live_bytes -= ms_block_size(b);
+		}
 	}
-	ms_livetab_store(&p->live, b, ms_block_meta(size, func), ts);
-	p->c.live_allocs++;
-	p->c.live_bytes += size;
-	if (p->c.live_bytes > p->c.peak_bytes)
-		p->c.peak_bytes = p->c.live_bytes;
-}
-
-/* Counts the release of a live block b (still in the table) and marks it dead */
-static void release_block(struct ms_proc *p, struct ms_block *b)
-{
-	p->c.frees++;
-	p->c.freed_bytes += ms_block_size(b);
-	p->c.live_allocs--;
-	p->c.live_bytes -= ms_block_size(b);
-	ms_livetab_kill(&p->live, b);
+	ms_livetab_store(&d->live, b, ms_block_meta(size, func), ts);
+	add_live(p, d, user, size);
 }
 
 /* A free call of addr; returns whether it counts as an outermost call */
-static bool free_block(struct ms_proc *p, uint64_t addr)
+static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t addr)
 {
-	struct ms_block *b = ms_livetab_find(&p->live, addr);
+	struct ms_block *b = ms_livetab_find(&d->live, addr);
+	struct ms_counts *c;
 
 	if (!b) {
-		p->c.unmatched_frees++;
+		FOR_COUNTS(p, d, user, c)
+		c->unmatched_frees++;
 		return true;
 	}
 	if (ms_block_dead(b)) {
-		p->c.dead_frees++;
+		FOR_COUNTS(p, d, user, c)
+		c->dead_frees++;
 		return false;
 	}
-	release_block(p, b);
+	count_release(p, d, user, ms_block_size(b));
+	ms_livetab_kill(&d->live, b);
 	return true;
 }
 
-static struct ms_pending *pending_get(struct ms_stats *s, struct ms_proc *p, uint32_t tid,
+static struct ms_pending *pending_get(struct ms_stats *s, struct ms_side *d, uint32_t tid,
 				      bool create)
 {
 	unsigned i;
 
-	for (i = 0; i < p->npending; i++)
-		if (p->pending[i].tid == tid)
-			return &p->pending[i];
+	for (i = 0; i < d->npending; i++)
+		if (d->pending[i].tid == tid)
+			return &d->pending[i];
 	if (!create)
 		return NULL;
-	if (p->npending == p->cap_pending) {
-		unsigned n = p->cap_pending ? p->cap_pending * 2 : 4;
-		struct ms_pending *v = realloc(p->pending, n * sizeof(*v));
+	if (d->npending == d->cap_pending) {
+		unsigned n = d->cap_pending ? d->cap_pending * 2 : 4;
+		struct ms_pending *v = realloc(d->pending, n * sizeof(*v));
 
 		if (!v) {
 			s->oom++;
 			return NULL;
 		}
-		p->pending = v;
-		p->cap_pending = n;
+		d->pending = v;
+		d->cap_pending = n;
 	}
-	memset(&p->pending[p->npending], 0, sizeof(p->pending[0]));
-	p->pending[p->npending].tid = tid;
-	return &p->pending[p->npending++];
+	memset(&d->pending[d->npending], 0, sizeof(d->pending[0]));
+	d->pending[d->npending].tid = tid;
+	return &d->pending[d->npending++];
 }
 
-static void pending_drop(struct ms_proc *p, struct ms_pending *q)
+static void pending_drop(struct ms_side *d, struct ms_pending *q)
 {
-	*q = p->pending[--p->npending];
+	*q = d->pending[--d->npending];
+}
+
+/* Puts a block taken out by realloc_enter back */
+static void restore(struct ms_stats *s, struct ms_side *d, const struct ms_block *old)
+{
+	struct ms_block *b = ms_livetab_insert(&d->live, old->addr);
+
+	if (b)
+		ms_livetab_store(&d->live, b, old->meta, old->ts_ns);
+	else
+		s->oom++;
 }
 
 /* A realloc-kind call entered with a block: take the block out of the table so that
  * another thread's malloc returning the same address meanwhile finds it free */
-static void realloc_enter(struct ms_stats *s, struct ms_proc *p, const struct ms_event *e)
+static void realloc_enter(struct ms_stats *s, struct ms_side *d, const struct ms_event *e)
 {
-	struct ms_pending *q = pending_get(s, p, e->tid, true);
+	struct ms_pending *q = pending_get(s, d, e->tid, true);
 	struct ms_block *b;
 
 	if (!q)
 		return;
-	if (q->tracked && !q->released) {
-		/* the return of this thread's previous realloc was lost: keep its block */
-		b = ms_livetab_insert(&p->live, q->old.addr);
-		if (b)
-			ms_livetab_store(&p->live, b, q->old.meta, q->old.ts_ns);
-	}
+	if (q->tracked && !q->released)
+		restore(s, d, &q->old); /* the return of this thread's last realloc was lost */
 	memset(&q->old, 0, sizeof(q->old));
 	q->old.addr = e->a.ptr;
 	q->tracked = false;
 	q->released = false;
-	b = ms_livetab_find(&p->live, e->a.ptr);
+	b = ms_livetab_find(&d->live, e->a.ptr);
 	if (b && !ms_block_dead(b)) {
 		q->old = *b;
 		q->tracked = true;
-		ms_livetab_remove(&p->live, b);
+		ms_livetab_remove(&d->live, b);
 	}
 }
 
-static void realloc_return(struct ms_stats *s, struct ms_proc *p, const struct ms_event *e)
+static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
+			   const struct ms_event *e)
 {
-	struct ms_pending *q = e->a.ptr ? pending_get(s, p, e->tid, false) : NULL;
+	struct ms_pending *q = e->a.ptr ? pending_get(s, d, e->tid, false) : NULL;
 	uint64_t old = e->a.ptr, new = e->a.ret;
 	bool freed = new != 0 || e->a.size == 0; /* realloc(p, 0) frees and returns NULL */
+	struct ms_counts *c;
 
-	count_call(s, p, e->func);
 	if (old && !q) {
 		/* the entry record is missing (attached mid-call): do it now */
-		realloc_enter(s, p, e);
-		q = pending_get(s, p, e->tid, false);
+		realloc_enter(s, d, e);
+		q = pending_get(s, d, e->tid, false);
 	}
 	if (!old) {
 		if (new)
-			add_block(s, p, new, e->a.size, e->func, e->ts_ns);
+			add_block(s, p, d, user, new, e->a.size, e->func, e->ts_ns);
 		else
-			p->c.failed_allocs++;
+			FOR_COUNTS(p, d, user, c)
+		c->failed_allocs++;
 		return;
 	}
 	if (!freed) {
 		/* failed: the old block stays */
-		p->c.failed_allocs++;
-		if (q && q->tracked && !q->released) {
-			struct ms_block *b = ms_livetab_insert(&p->live, q->old.addr);
-
-			if (b)
-				ms_livetab_store(&p->live, b, q->old.meta, q->old.ts_ns);
-			else
-				s->oom++;
-		}
+		FOR_COUNTS(p, d, user, c)
+		c->failed_allocs++;
+		if (q && q->tracked && !q->released)
+			restore(s, d, &q->old);
 	} else if (q && q->tracked) {
 		if (!q->released) {
-			p->c.frees++;
-			p->c.freed_bytes += ms_block_size(&q->old);
-			p->c.live_allocs--;
-			p->c.live_bytes -= ms_block_size(&q->old);
+			count_release(p, d, user, ms_block_size(&q->old));
 			if (old != new) {
 				/* remember the old address as freed */
-				struct ms_block *b = ms_livetab_insert(&p->live, old);
+				struct ms_block *b = ms_livetab_insert(&d->live, old);
 
 				if (b && (!b->meta || ms_block_dead(b))) {
-					ms_livetab_store(&p->live, b, q->old.meta, q->old.ts_ns);
-					ms_livetab_kill(&p->live, b);
+					ms_livetab_store(&d->live, b, q->old.meta, q->old.ts_ns);
+					ms_livetab_kill(&d->live, b);
 				}
 			}
 		}
 	} else {
-		p->c.unmatched_frees++;
+		FOR_COUNTS(p, d, user, c)
+		c->unmatched_frees++;
 	}
 	if (q)
-		pending_drop(p, q);
+		pending_drop(d, q);
 	if (new)
-		add_block(s, p, new, e->a.size, e->func, e->ts_ns);
+		add_block(s, p, d, user, new, e->a.size, e->func, e->ts_ns);
 }
 
 void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 {
+	struct ms_counts *c;
+	struct ms_side *d;
 	struct ms_proc *p;
+	bool user;
 
 	s->events++;
 	switch (e->type) {
@@ -380,25 +456,42 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		return;
 	}
 
+	d = side_of(s, p, e, &user);
+	if (!d)
+		return;
 	switch (e->type) {
 	case MS_EV_ALLOC:
-		count_call(s, p, e->func);
+		if (user)
+			count_call(s, p, e->func);
 		if (e->a.ptr)
-			add_block(s, p, e->a.ptr, e->a.size, e->func, e->ts_ns);
+			add_block(s, p, d, user, e->a.ptr, e->a.size, e->func, e->ts_ns);
 		else
-			p->c.failed_allocs++;
+			FOR_COUNTS(p, d, user, c)
+		c->failed_allocs++;
 		break;
 	case MS_EV_FREE:
-		if (free_block(p, e->a.ptr))
+		if (free_block(p, d, user, e->a.ptr) && user)
 			count_call(s, p, e->func);
 		break;
 	case MS_EV_REALLOC_ENTER:
-		realloc_enter(s, p, e);
+		realloc_enter(s, d, e);
 		break;
 	case MS_EV_REALLOC:
-		realloc_return(s, p, e);
+		if (user)
+			count_call(s, p, e->func);
+		realloc_return(s, p, d, user, e);
 		break;
 	}
+}
+
+void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_HIST_BUCKETS])
+{
+	unsigned i, k;
+
+	memset(hist, 0, MS_HIST_BUCKETS * sizeof(hist[0]));
+	for (i = 0; i < p->nalloc; i++)
+		for (k = 0; k < MS_HIST_BUCKETS; k++)
+			hist[k] += p->alloc[i].user.size_hist[k];
 }
 
 void ms_stats_for_each(struct ms_stats *s, void (*fn)(struct ms_proc *p, void *ctx), void *ctx)

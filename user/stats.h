@@ -1,4 +1,4 @@
-/* stats.h: per-process allocation statistics, updated from the event stream */
+/* stats.h: per-process, per-allocator allocation statistics from the event stream */
 #ifndef MS_STATS_H
 #define MS_STATS_H
 
@@ -11,7 +11,7 @@
 
 #define MS_HIST_BUCKETS 65 /* size 0, then [2^k, 2^(k+1)) for k = 0..63 */
 
-/* Counters of one process; field names are the output's */
+/* Counters; field names are the output's */
 struct ms_counts {
 	uint64_t allocs;	  /* successful allocation calls */
 	uint64_t frees;		  /* releases of blocks allocated while tracing */
@@ -33,22 +33,40 @@ struct ms_pending {
 	struct ms_block old;
 };
 
+/*
+ * The blocks of one allocator in one process, seen from one side: the calls its users
+ * make, or its backing (calls into other allocators made inside its own calls: a pool
+ * refilling itself from malloc, jemalloc mapping memory). Each side has its own table,
+ * so a pool object and the chunk it was carved from may share an address.
+ */
+struct ms_side {
+	struct ms_counts c;
+	uint64_t size_hist[MS_HIST_BUCKETS];
+	struct ms_livetab live;
+	struct ms_pending *pending;
+	unsigned npending, cap_pending;
+};
+
+struct ms_astats {
+	struct ms_side user, backing;
+	struct ms_counts last; /* user.c at the previous report, for rates */
+	bool used;
+};
+
 struct ms_proc {
 	pid_t pid;
 	char comm[MS_COMM_LEN + 1];
 	bool active; /* any allocator call seen since tracing (or the last exec) */
 	bool listed; /* reported even before its first call (-p, a launched command) */
-	bool pinned; /* kept after its exit, for the final record (a launched command) */
+	bool pinned; /* kept after its exit, for the final record */
 	bool exited;
-	bool comm_recorded; /* --record: its name is in the recording */
-	struct ms_counts c;
-	struct ms_counts last; /* c at the previous interval, for rates */
+	bool comm_recorded;    /* --record: its name is in the recording */
+	struct ms_counts c;    /* all allocators' user calls together */
+	struct ms_counts last; /* c at the previous report, for rates */
 	uint64_t *by_func;     /* outermost calls, indexed by function id */
 	unsigned nby_func;
-	uint64_t size_hist[MS_HIST_BUCKETS];
-	struct ms_livetab live;
-	struct ms_pending *pending;
-	unsigned npending, cap_pending;
+	struct ms_astats *alloc; /* indexed by allocator id */
+	unsigned nalloc;
 };
 
 enum ms_end_reason { MS_END_EXIT, MS_END_EXEC };
@@ -71,7 +89,8 @@ void ms_stats_free(struct ms_stats *s);
 /*
  * Applies one record. The hot path: no system call, no allocation in the steady
  * state (tables grow geometrically). EXIT calls on_end for an active process and
- * forgets it; EXEC calls on_end with MS_END_EXEC and starts the process afresh.
+ * forgets it (unless pinned); EXEC calls on_end with MS_END_EXEC and starts the
+ * process afresh.
  */
 void ms_stats_apply(struct ms_stats *s, const struct ms_event *e);
 
@@ -80,6 +99,15 @@ struct ms_proc *ms_stats_proc(struct ms_stats *s, pid_t pid, bool create);
 
 /* Forgets a process (its figures and live blocks) */
 void ms_stats_forget(struct ms_stats *s, pid_t pid);
+
+/* The allocator stats of p for allocator id, or NULL when it has none */
+static inline struct ms_astats *ms_proc_allocator(struct ms_proc *p, unsigned id)
+{
+	return id < p->nalloc && p->alloc[id].used ? &p->alloc[id] : NULL;
+}
+
+/* p's size histogram over all allocators' user calls, into hist */
+void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_HIST_BUCKETS]);
 
 /* The histogram bucket of a requested size: 0 for 0, else floor(log2(size)) + 1 */
 unsigned ms_size_bucket(uint64_t size);

@@ -35,7 +35,7 @@ static char *render(bool json, enum ms_record_kind kind, struct ms_stats *s)
 
 START_TEST(record_fields)
 {
-	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC };
+	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
 	struct ms_event e = { .type = MS_EV_ALLOC, .tgid = 42, .tid = 42 };
 	struct ms_stats s;
 	struct ms_proc *p;
@@ -61,7 +61,15 @@ START_TEST(record_fields)
 		"\"unmatched_frees\":0,\"dead_frees\":0,\"alloc_bytes\":24,\"freed_bytes\":0,"
 		"\"live_allocs\":1,\"live_bytes\":24,\"peak_bytes\":24,\"failed_allocs\":0,"
 		"\"by_func\":{\"malloc\":1},\"size_hist\":{\"16\":1},\"allocs_per_s\":1,"
-		"\"frees_per_s\":0,\"alloc_bytes_per_s\":24}]}\n");
+		"\"frees_per_s\":0,\"alloc_bytes_per_s\":24,\"allocators\":[{\"name\":\"libc\","
+		"\"kind\":\"libc\",\"allocs\":1,\"frees\":0,\"unmatched_frees\":0,\"dead_frees\":0,"
+		"\"alloc_bytes\":24,\"freed_bytes\":0,\"live_allocs\":1,\"live_bytes\":24,"
+		"\"peak_bytes\":24,\"failed_allocs\":0,\"by_func\":{\"malloc\":1},"
+		"\"size_hist\":{\"16\":1},\"allocs_per_s\":1,\"frees_per_s\":0,"
+		"\"alloc_bytes_per_s\":24,\"backing_allocs\":0,\"backing_frees\":0,"
+		"\"backing_unmatched_frees\":0,\"backing_dead_frees\":0,\"backing_bytes\":0,"
+		"\"backing_freed_bytes\":0,\"backing_live_allocs\":0,\"backing_live_bytes\":0,"
+		"\"backing_peak_bytes\":0,\"backing_failed_allocs\":0}]}]}\n");
 	free(out);
 	out = render(false, MS_REC_FINAL, &s);
 	ck_assert_ptr_nonnull(strstr(out, " final  events 5 "));
