@@ -12,7 +12,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
 	  -Iinclude -I$(OUT)
-LDLIBS := -lbpf -lelf -lz -lcapstone
+LDLIBS := -lbpf -lelf -lz -lcapstone -lstdc++
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined

@@ -156,7 +156,7 @@ static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
 	t = bpf_map_lookup_elem(&ms_threads, &tid);
 	if (t)
 		outer = top(t);
-	if (same_allocator(outer, cookie))
+	if (same_allocator(outer, cookie) || (!outer && (cookie & MS_CK_BACKING_ONLY)))
 		return 0;
 	e = reserve(MS_EV_FREE, cookie, id);
 	if (!e)
@@ -227,6 +227,8 @@ int BPF_KPROBE(ms_entry)
 		ptr = pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5);
 
 	t = bpf_map_lookup_elem(&ms_threads, &tid);
+	if (!t && (cookie & MS_CK_BACKING_ONLY))
+		return 0; /* no call of another allocator is pending */
 	if (!t) {
 		if (bpf_map_update_elem(&ms_threads, &tid, &zero_thread, BPF_NOEXIST) &&
 		    bpf_map_update_elem(&ms_threads, &tid, &zero_thread, BPF_ANY)) {
@@ -240,6 +242,8 @@ int BPF_KPROBE(ms_entry)
 		}
 	}
 	outer = top(t);
+	if (!outer && (cookie & MS_CK_BACKING_ONLY))
+		return 0;
 
 	/* the old block is released inside the call: say so before another thread can
 	 * get the address back from its own malloc */
@@ -313,7 +317,9 @@ int BPF_KRETPROBE(ms_return)
 	}
 	f = top(t);
 	if (!f || f->sp != sp) {
-		count(MS_CNT_UNMATCHED_RET);
+		/* a backing-only function called outside any allocator pushed nothing */
+		if (!(bpf_get_attach_cookie(ctx) & MS_CK_BACKING_ONLY))
+			count(MS_CNT_UNMATCHED_RET);
 		return 0;
 	}
 	t->depth--;
@@ -340,7 +346,7 @@ int BPF_KRETPROBE(ms_return)
 		e->a.ptr = rc == 0 ? out : 0;
 		e->a.ret = rc;
 	} else {
-		e->a.ptr = rc;
+		e->a.ptr = (cookie & MS_CK_FAIL_M1) && rc == ~0ULL ? 0 : rc;
 		e->a.ret = 0;
 	}
 	mark_nested(e, t, outer);

@@ -74,6 +74,8 @@ enum ms_fn_kind {
  *   bits 42-44 ptr arg            bits 45-47 out arg    (arg index 0-5, MS_ARG_NONE)
  *   bit  48    has a return probe that pops a frame (alloc and realloc kinds always do)
  *   bit  49    DLSTATE: stop the process (SIGSTOP) so the daemon attaches before it runs on
+ *   bit  50    backing only: recorded only inside another allocator's call (mmap, munmap)
+ *   bit  51    fails with (void *)-1 rather than NULL (mmap)
  */
 #define MS_CK_FUNC(c) ((__u16)((c)&0xffff))
 #define MS_CK_ALLOCATOR(c) ((__u16)(((c) >> 16) & 0xffff))
@@ -84,6 +86,8 @@ enum ms_fn_kind {
 #define MS_CK_OUT_ARG(c) ((unsigned)(((c) >> 45) & 7))
 #define MS_CK_FRAME (1ULL << 48)
 #define MS_CK_STOP (1ULL << 49)
+#define MS_CK_BACKING_ONLY (1ULL << 50)
+#define MS_CK_FAIL_M1 (1ULL << 51)
 
 #define MS_CK_MAKE(func, alloc, kind, size_arg, nmemb_arg, ptr_arg, out_arg)                       \
 	((__u64)(func) | ((__u64)(alloc) << 16) | ((__u64)(kind) << 32) |                          \

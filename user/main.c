@@ -19,24 +19,32 @@
 #include "launch.h"
 #include "output.h"
 #include "record.h"
+#include "presets.h"
 #include "probes.h"
+#include "procmaps.h"
+#include "allocspec.h"
 #include "stats.h"
 
 #define MAX_PIDS 1024
+#define MAX_SPECS 64
 
 static struct env {
 	pid_t pids[MAX_PIDS]; /* -p */
 	int npids;
-	double interval;       /* -i, seconds */
-	double duration;       /* -d, seconds; 0: until stopped */
-	bool json;	       /* --json */
-	int verbose;	       /* -v, -vv */
-	unsigned top;	       /* -n: processes per text table */
-	uint64_t ringbuf_size; /* --ringbuf-size, bytes */
-	bool no_placement;     /* --no-placement: probes at function entries */
-	const char *record;    /* --record FILE */
-	const char *replay;    /* --replay FILE */
-	char **command;	       /* after -- */
+	double interval;		      /* -i, seconds */
+	double duration;		      /* -d, seconds; 0: until stopped */
+	bool json;			      /* --json */
+	int verbose;			      /* -v, -vv */
+	unsigned top;			      /* -n: processes per text table */
+	uint64_t ringbuf_size;		      /* --ringbuf-size, bytes */
+	bool no_placement;		      /* --no-placement: probes at function entries */
+	const char *record;		      /* --record FILE */
+	const char *replay;		      /* --replay FILE */
+	struct ms_allocspec specs[MAX_SPECS]; /* --alloc, --free, --realloc */
+	int nspecs;
+	const struct ms_preset *presets[8]; /* --preset */
+	int npresets;
+	char **command; /* after -- */
 } env = {
 	.interval = 1.0,
 	.top = 20,
@@ -152,9 +160,41 @@ static void parse_pids(const char *arg)
 		die_usage("invalid pid list '%s'", arg);
 }
 
+static void parse_spec(const char *text, enum ms_fn_kind kind)
+{
+	char err[512];
+
+	if (env.nspecs == MAX_SPECS)
+		die_usage("more than %s --alloc, --free and --realloc", "64");
+	if (ms_allocspec_parse(text, kind, &env.specs[env.nspecs], err, sizeof(err)))
+		die_usage("%s", err);
+	env.nspecs++;
+}
+
+static void parse_preset(const char *name)
+{
+	const struct ms_preset *p = ms_preset_find(name);
+
+	if (!p || p->automatic)
+		die_usage("unknown --preset '%s' (presets: pymalloc, rust; libc, jemalloc, "
+			  "tcmalloc and mimalloc are found without one)",
+			  name);
+	if (env.npresets < (int)(sizeof(env.presets) / sizeof(env.presets[0])))
+		env.presets[env.npresets++] = p;
+}
+
 static void parse_args(int argc, char **argv)
 {
-	enum { OPT_RINGBUF = 256, OPT_NO_PLACEMENT, OPT_RECORD, OPT_REPLAY };
+	enum {
+		OPT_RINGBUF = 256,
+		OPT_NO_PLACEMENT,
+		OPT_RECORD,
+		OPT_REPLAY,
+		OPT_ALLOC,
+		OPT_FREE,
+		OPT_REALLOC,
+		OPT_PRESET,
+	};
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
 		{ "interval", required_argument, NULL, 'i' },
@@ -165,6 +205,10 @@ static void parse_args(int argc, char **argv)
 		{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "replay", required_argument, NULL, OPT_REPLAY },
+		{ "alloc", required_argument, NULL, OPT_ALLOC },
+		{ "free", required_argument, NULL, OPT_FREE },
+		{ "realloc", required_argument, NULL, OPT_REALLOC },
+		{ "preset", required_argument, NULL, OPT_PRESET },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -204,6 +248,16 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_REPLAY:
 			env.replay = optarg;
+			break;
+		case OPT_ALLOC:
+		case OPT_FREE:
+		case OPT_REALLOC:
+			parse_spec(optarg, c == OPT_ALLOC ? MS_FN_ALLOC :
+					   c == OPT_FREE  ? MS_FN_FREE :
+							    MS_FN_REALLOC);
+			break;
+		case OPT_PRESET:
+			parse_preset(optarg);
 			break;
 		case 'v':
 			env.verbose++;
@@ -284,6 +338,7 @@ struct tracer {
 	double t0, last_report;
 	uint64_t last_events;
 	bool stdout_gone;
+	struct ms_allocspec *specs;   /* --alloc, --free, --realloc */
 	struct ms_recorder *rec;      /* --record */
 	bool replaying;		      /* --replay: the clock is the recorded events' */
 	double replay_now;	      /* seconds, the last replayed event's time */
@@ -452,7 +507,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		return 0;
 	if (t->rec)
 		ms_recorder_event(t->rec, e);
-	if (t->every && (e->type == MS_EV_EXEC || e->type == MS_EV_DLSTATE))
+	/* new objects: a process started (every-process mode) or its loader mapped more */
+	if ((t->every && e->type == MS_EV_EXEC) || (e->type == MS_EV_DLSTATE && !t->launched))
 		queue_rescan(t, e->tgid);
 	ms_stats_apply(&t->stats, e);
 	return 0;
@@ -464,10 +520,12 @@ static void do_rescans(struct tracer *t)
 	int err;
 
 	for (i = 0; i < t->nrescan; i++) {
-		err = ms_probes_attach_all(t->probes, t->rescan[i]);
+		pid_t pid = t->rescan[i];
+
+		err = ms_probes_attach_pid(t->probes, pid, t->every ? -1 : pid, t->every);
 		if (err > 0 && env.verbose)
-			fprintf(stderr, "memscope-bpf: attached to a new libc for pid %d\n",
-				(int)t->rescan[i]);
+			fprintf(stderr, "memscope-bpf: attached to %d new object%s for pid %d\n",
+				err, err == 1 ? "" : "s", (int)pid);
 	}
 	t->nrescan = 0;
 }
@@ -479,6 +537,56 @@ static void attached_line(struct tracer *t, int nprocs)
 	fprintf(stderr, "memscope-bpf: attached %zu probe%s in %zu object%s for %d process%s\n",
 		links, links == 1 ? "" : "s", objs, objs == 1 ? "" : "s", nprocs,
 		nprocs == 1 ? "" : "es");
+}
+
+/* A named function found nowhere is an error: say which */
+static bool missing_spec(struct tracer *t)
+{
+	int i = ms_probes_missing_spec(t->probes);
+
+	if (i < 0)
+		return false;
+	fprintf(stderr, "memscope-bpf: %s '%s': no function %s in %s\n",
+		t->specs[i].kind == MS_FN_FREE	  ? "--free" :
+		t->specs[i].kind == MS_FN_REALLOC ? "--realloc" :
+						    "--alloc",
+		t->specs[i].text, t->specs[i].function,
+		t->specs[i].object[0] ? t->specs[i].object :
+					"the executable or any library it maps");
+	return true;
+}
+
+struct loader_ctx {
+	struct tracer *t;
+	pid_t pid;
+	int err;
+};
+
+static int loader_one(const struct ms_mapping *m, void *arg)
+{
+	struct loader_ctx *c = arg;
+	char path[PATH_MAX];
+	int err;
+
+	if (!ms_is_loader_path(m->path) || m->deleted)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->pid, m->path);
+	err = ms_probes_attach_loader(c->t->probes, path, c->pid, false);
+	if (err && err != -ENOENT)
+		c->err = err;
+	return 1;
+}
+
+/* The loader probe of a -p process, for the libraries it loads later */
+static int attach_loader_of(struct tracer *t, pid_t pid)
+{
+	struct loader_ctx c = { .t = t, .pid = pid };
+
+	ms_maps_for_each_exec("/proc", pid, loader_one, &c);
+	if (c.err)
+		fprintf(stderr, "memscope-bpf: cannot attach to the loader of pid %d: %s\n",
+			(int)pid, strerror(-c.err));
+	return c.err;
 }
 
 /* The launched command stopped itself at a link-map change: attach, continue it */
@@ -498,7 +606,7 @@ static int serve_child(struct tracer *t)
 	}
 	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
 		return 0;
-	err = ms_probes_attach_pid(t->probes, t->launch.pid, t->launch.pid);
+	err = ms_probes_attach_pid(t->probes, t->launch.pid, t->launch.pid, false);
 	if (err < 0 && err != -ENOENT && err != -ESRCH) {
 		fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)t->launch.pid,
 			strerror(-err));
@@ -507,6 +615,10 @@ static int serve_child(struct tracer *t)
 	}
 	if (err > 0 && !announced) {
 		announced = true;
+		if (missing_spec(t)) {
+			kill(t->launch.pid, SIGKILL);
+			return -ENOENT;
+		}
 		attached_line(t, 1);
 	}
 	kill(t->launch.pid, SIGCONT);
@@ -527,7 +639,7 @@ static int attach_every(struct tracer *t)
 
 		if (pid <= 0 || pid == getpid())
 			continue;
-		err = ms_probes_attach_all(t->probes, pid);
+		err = ms_probes_attach_pid(t->probes, pid, -1, true);
 		if (err >= 0)
 			n++;
 		else if (err != -ENOENT && err != -ESRCH && err != -EACCES)
@@ -553,9 +665,11 @@ static int attach_pids(struct tracer *t)
 			return -ESRCH;
 		}
 		bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
-		err = ms_probes_attach_pid(t->probes, pid, pid);
+		err = ms_probes_attach_pid(t->probes, pid, pid, false);
 		if (err == -ENOENT) {
-			fprintf(stderr, "memscope-bpf: pid %d maps no libc: nothing to trace\n",
+			fprintf(stderr,
+				"memscope-bpf: pid %d maps no libc or known allocator: "
+				"nothing to trace\n",
 				(int)pid);
 			return err;
 		}
@@ -569,9 +683,13 @@ static int attach_pids(struct tracer *t)
 			return err;
 		}
 		pin(t, pid);
+		/* libraries it loads later (dlopen) are found when its loader says so */
+		err = attach_loader_of(t, pid);
+		if (err)
+			return err;
 	}
 	t->nalive = env.npids;
-	return 0;
+	return missing_spec(t) ? -ENOENT : 0;
 }
 
 /* -p: notices processes that ended even if their exit record was lost */
@@ -708,6 +826,7 @@ static int replay_main(void)
 
 int main(int argc, char **argv)
 {
+	struct ms_probe_config cfg = { 0 };
 	struct tracer t = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	double deadline = 0, next;
@@ -766,10 +885,17 @@ int main(int argc, char **argv)
 	t.out.f = stdout;
 	t.out.json = env.json;
 	t.out.max_rows = env.top;
-	t.probes = ms_probes_new(t.skel->progs.ms_entry, t.skel->progs.ms_return, !env.no_placement,
-				 env.verbose);
+	t.specs = env.specs;
+	cfg.specs = env.specs;
+	cfg.nspecs = env.nspecs;
+	cfg.presets = env.presets;
+	cfg.npresets = env.npresets;
+	cfg.place = !env.no_placement;
+	cfg.verbose = env.verbose;
+	t.probes = ms_probes_new(t.skel->progs.ms_entry, t.skel->progs.ms_return, &cfg);
 	if (!t.probes) {
-		err = -ENOMEM;
+		err = -errno;
+		fprintf(stderr, "memscope-bpf: cannot set up the probes: %s\n", strerror(errno));
 		goto cleanup;
 	}
 	t.rb = ring_buffer__new(bpf_map__fd(t.skel->maps.ms_events), on_event, &t, NULL);

@@ -1,38 +1,80 @@
 /* probes.c: allocator functions found in mapped objects, attached as uprobes */
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
+#include "allocators.h"
 #include "elfsym.h"
 #include "funcs.h"
 #include "placement.h"
 #include "probes.h"
 #include "procmaps.h"
 
-/* clang-format off */
-#define N MS_ARG_NONE
-const struct ms_fn_spec ms_libc_fns[] = {
-	{ "malloc", MS_FN_ALLOC, 0, N, N, N },
-	{ "calloc", MS_FN_ALLOC, 1, 0, N, N },
-	{ "realloc", MS_FN_REALLOC, 1, N, 0, N },
-	{ "reallocarray", MS_FN_REALLOC, 2, 1, 0, N },
-	{ "free", MS_FN_FREE, N, N, 0, N },
-	{ "posix_memalign", MS_FN_ALLOC, 2, N, N, 0 },
-	{ "aligned_alloc", MS_FN_ALLOC, 1, N, N, N },
-	{ "memalign", MS_FN_ALLOC, 1, N, N, N },
-	{ "valloc", MS_FN_ALLOC, 0, N, N, N },
-	{ "pvalloc", MS_FN_ALLOC, 0, N, N, N },
-};
-#undef N
-/* clang-format on */
-const size_t ms_libc_nfns = sizeof(ms_libc_fns) / sizeof(ms_libc_fns[0]);
+#define MAX_POINTS 128 /* probes in one object */
+#define MAX_CODE 65536 /* bytes of a function decoded for placement */
 
-#define MAX_FNS 16
+/* A function to look for in every object (of its group) */
+struct target {
+	char symbol[256];
+	unsigned qflags; /* MS_ELFQ_* */
+	char display[64];
+	struct ms_fn_spec fn;
+	uint16_t allocator;
+	uint64_t fixed_size;
+	int group;
+	int spec; /* user spec index, or -1 */
+};
+
+/* Functions that come together: one preset under one prefix, or one user spec */
+struct group {
+	const struct ms_preset *preset; /* NULL: a user spec */
+	char marker[64];		/* the function whose presence selects the group */
+	bool libc;			/* selected by the object being a libc instead */
+	char object[PATH_MAX];		/* a user spec's object (resolved), "" for any */
+};
+
+/* An object's plan, computed once per file */
+struct plan {
+	dev_t dev;
+	ino_t ino;
+	struct ms_probe_point *pts;
+	int n; /* -errno when the file could not be read */
+};
+
+struct object {
+	dev_t dev;
+	ino_t ino;
+	char path[PATH_MAX]; /* how the tracer opened it */
+};
+
+struct scope {
+	size_t obj;  /* index into objects */
+	pid_t pid;   /* -1: every process */
+	bool loader; /* the loader probe, not the allocator functions */
+};
+
+struct ms_probes {
+	struct bpf_program *entry, *ret;
+	struct ms_probe_config cfg;
+	struct target *targets;
+	size_t ntargets;
+	struct group *groups;
+	size_t ngroups;
+	bool *spec_found;
+	struct plan *plans;
+	size_t nplans;
+	struct object *objs;
+	size_t nobjs;
+	struct scope *scopes;
+	size_t nscopes;
+	struct bpf_link **links;
+	size_t nlinks, cap_links;
+};
 
 bool ms_is_libc_path(const char *path)
 {
@@ -51,7 +93,158 @@ bool ms_is_loader_path(const char *path)
 	return !strncmp(base, "ld-", 3) && strstr(base, ".so") && strncmp(base, "ld-musl-", 8);
 }
 
-#define MAX_CODE 65536 /* bytes of a function decoded for placement */
+/* Appends an element to a growable array; 0 or -ENOMEM */
+static int push(void **v, size_t *n, size_t sz, const void *elem)
+{
+	void *w = realloc(*v, (*n + 1) * sz);
+
+	if (!w)
+		return -ENOMEM;
+	memcpy((char *)w + *n * sz, elem, sz);
+	*v = w;
+	(*n)++;
+	return 0;
+}
+
+static int add_group(struct ms_probes *p, const struct group *g)
+{
+	return push((void **)&p->groups, &p->ngroups, sizeof(*g), g);
+}
+
+static int add_preset(struct ms_probes *p, const struct ms_preset *ps)
+{
+	const char *const *pre;
+	size_t i;
+	int id, err;
+
+	id = ps->kind == MS_AK_LIBC ? 1 : ms_allocators_get_or_add(ps->name, ps->kind);
+	if (id < 0)
+		return id;
+	for (pre = ps->prefixes; *pre; pre++) {
+		struct group g = { .preset = ps, .libc = !ps->marker };
+
+		if (ps->marker)
+			snprintf(g.marker, sizeof(g.marker), "%s%s", *pre, ps->marker);
+		err = add_group(p, &g);
+		for (i = 0; i < ps->nfns && !err; i++) {
+			struct target t = { .fn = ps->fns[i], .allocator = id, .spec = -1 };
+
+			t.group = p->ngroups - 1;
+			t.qflags = ps->rust_names ? MS_ELFQ_RUST : 0;
+			snprintf(t.symbol, sizeof(t.symbol), "%s%s", *pre, ps->fns[i].name);
+			snprintf(t.display, sizeof(t.display), "%.63s", t.symbol);
+			err = push((void **)&p->targets, &p->ntargets, sizeof(t), &t);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int add_spec(struct ms_probes *p, const struct ms_allocspec *s, int index)
+{
+	struct target t = { .allocator = 0, .spec = index, .fixed_size = s->fixed_size };
+	struct group g = { .preset = NULL };
+	int id, err;
+
+	if (s->object[0] && !realpath(s->object, g.object))
+		snprintf(g.object, sizeof(g.object), "%s", s->object);
+	err = add_group(p, &g);
+	if (err)
+		return err;
+	id = ms_allocators_get_or_add(s->allocator, MS_AK_CUSTOM);
+	if (id < 0)
+		return id;
+	t.allocator = id;
+	t.group = p->ngroups - 1;
+	t.qflags = ms_allocspec_demangled(s) ? MS_ELFQ_DEMANGLED : 0;
+	snprintf(t.symbol, sizeof(t.symbol), "%s", s->function);
+	snprintf(t.display, sizeof(t.display), "%.63s", s->function);
+	t.fn.kind = s->kind;
+	t.fn.size_arg = s->size_arg;
+	t.fn.nmemb_arg = s->nmemb_arg;
+	t.fn.ptr_arg = s->ptr_arg;
+	t.fn.out_arg = s->out_arg;
+	/* a custom free may release its chunks with free: that is its backing */
+	t.fn.flags = s->kind == MS_FN_FREE ? MS_FNF_FRAME : 0;
+	return push((void **)&p->targets, &p->ntargets, sizeof(t), &t);
+}
+
+struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *ret,
+				const struct ms_probe_config *cfg)
+{
+	struct ms_probes *p = calloc(1, sizeof(*p));
+	size_t i, k;
+	int err = 0;
+
+	if (!p)
+		return NULL;
+	p->entry = entry;
+	p->ret = ret;
+	p->cfg = *cfg;
+	p->spec_found = calloc(cfg->nspecs + 1, sizeof(bool));
+	if (!p->spec_found)
+		err = -ENOMEM;
+	/* the order is the priority when two functions share an address */
+	for (i = 0; i < cfg->nspecs && !err; i++)
+		err = add_spec(p, &cfg->specs[i], i);
+	for (i = 1; i < ms_npresets && !err; i++) {
+		bool asked = ms_presets[i].automatic;
+
+		for (k = 0; k < cfg->npresets; k++)
+			asked |= cfg->presets[k] == &ms_presets[i];
+		if (asked)
+			err = add_preset(p, &ms_presets[i]);
+	}
+	if (!err)
+		err = add_preset(p, MS_PRESET_LIBC);
+	if (err) {
+		ms_probes_free(p);
+		errno = -err;
+		return NULL;
+	}
+	return p;
+}
+
+void ms_probes_free(struct ms_probes *p)
+{
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	for (i = 0; i < p->nplans; i++)
+		free(p->plans[i].pts);
+	free(p->links);
+	free(p->plans);
+	free(p->objs);
+	free(p->scopes);
+	free(p->targets);
+	free(p->groups);
+	free(p->spec_found);
+	free(p);
+}
+
+size_t ms_probes_links(const struct ms_probes *p)
+{
+	return p->nlinks;
+}
+
+size_t ms_probes_objects(const struct ms_probes *p)
+{
+	return p->nobjs;
+}
+
+int ms_probes_missing_spec(const struct ms_probes *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->cfg.nspecs; i++)
+		if (!p->spec_found[i])
+			return i;
+	return -1;
+}
 
 static unsigned protected_args(const struct ms_fn_spec *s)
 {
@@ -84,30 +277,56 @@ static void place(int fd, const struct ms_elf_func *f, struct ms_probe_point *pt
 		pt->why = "the function's code cannot be read";
 		return;
 	}
-	ms_place_probe(code, n, protected_args(pt->spec), &pl);
+	ms_place_probe(code, n, protected_args(&pt->fn), &pl);
 	pt->file_off = f->file_off + pl.off;
 	pt->why = pl.why;
 	snprintf(pt->insn, sizeof(pt->insn), "%s", pl.insn);
 }
 
-int ms_probe_plan(const char *path, bool place_probes, struct ms_probe_point *pts, size_t max)
+/* Whether group g applies to the object mapped as mapped_path, given what was found */
+static bool group_selected(const struct ms_probes *p, size_t g, const char *mapped_path,
+			   const struct ms_elf_func *markers)
 {
-	const char *names[MAX_FNS];
-	struct ms_elf_func found[MAX_FNS];
-	size_t i, k, n = 0;
+	const struct group *gr = &p->groups[g];
+
+	if (gr->libc)
+		return ms_is_libc_path(mapped_path);
+	if (gr->preset)
+		return markers[g].found;
+	return !gr->object[0] || !strcmp(gr->object, mapped_path);
+}
+
+int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_path,
+		   struct ms_probe_point *pts, size_t max)
+{
+	size_t nq = p->ntargets + p->ngroups, i, k, n = 0;
+	struct ms_elf_query *q = calloc(nq, sizeof(*q));
+	struct ms_elf_func *found = calloc(nq, sizeof(*found));
 	int err, fd = -1;
 
-	for (i = 0; i < ms_libc_nfns; i++)
-		names[i] = ms_libc_fns[i].name;
-	err = ms_elf_lookup(path, names, ms_libc_nfns, found);
+	if (!q || !found) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* the targets, then each group's marker */
+	for (i = 0; i < p->ntargets; i++) {
+		q[i].name = p->targets[i].symbol;
+		q[i].flags = p->targets[i].qflags;
+	}
+	for (i = 0; i < p->ngroups; i++) {
+		q[p->ntargets + i].name = p->groups[i].marker[0] ? p->groups[i].marker : "";
+		q[p->ntargets + i].flags = 0;
+	}
+	err = ms_elf_lookup_query(path, q, nq, found);
 	if (err < 0)
-		return err;
-	if (!found[0].found && !found[4].found)
-		return -ENOENT;
-	if (place_probes)
+		goto out;
+	if (p->cfg.place)
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-	for (i = 0; i < ms_libc_nfns; i++) {
-		if (!found[i].found)
+	for (i = 0; i < p->ntargets; i++) {
+		const struct target *t = &p->targets[i];
+
+		if (!found[i].found ||
+		    !group_selected(p, t->group, mapped_path, found + p->ntargets))
 			continue;
 		/* an alias of an earlier function shares its probe and its name */
 		for (k = 0; k < n; k++)
@@ -116,86 +335,33 @@ int ms_probe_plan(const char *path, bool place_probes, struct ms_probe_point *pt
 		if (k < n) {
 			size_t len = strlen(pts[k].name);
 
-			snprintf(pts[k].name + len, sizeof(pts[k].name) - len, "/%s", names[i]);
+			if (pts[k].allocator == t->allocator && !strstr(pts[k].name, t->display))
+				snprintf(pts[k].name + len, sizeof(pts[k].name) - len, "/%s",
+					 t->display);
 			continue;
 		}
 		if (n == max)
 			break;
 		memset(&pts[n], 0, sizeof(pts[n]));
-		snprintf(pts[n].name, sizeof(pts[n].name), "%s", names[i]);
-		pts[n].spec = &ms_libc_fns[i];
+		snprintf(pts[n].name, sizeof(pts[n].name), "%s", t->display);
+		pts[n].fn = t->fn;
+		pts[n].allocator = t->allocator;
+		pts[n].fixed_size = t->fixed_size;
+		pts[n].spec = t->spec;
 		pts[n].entry_off = pts[n].file_off = found[i].file_off;
 		if (fd >= 0)
 			place(fd, &found[i], &pts[n]);
 		else
-			pts[n].why = place_probes ? "the file cannot be read" : "placement is off";
+			pts[n].why = p->cfg.place ? "the file cannot be read" : "placement is off";
 		n++;
 	}
+	err = n;
+out:
 	if (fd >= 0)
 		close(fd);
-	return n;
-}
-
-struct object {
-	dev_t dev;
-	ino_t ino;
-	char path[PATH_MAX]; /* how the tracer opened it */
-};
-
-struct scope {
-	size_t obj;  /* index into objects */
-	pid_t pid;   /* -1: every process */
-	bool loader; /* the loader probe, not the allocator functions */
-};
-
-struct ms_probes {
-	struct bpf_program *entry, *ret;
-	bool place;
-	int verbose;
-	struct object *objs;
-	size_t nobjs;
-	struct scope *scopes;
-	size_t nscopes;
-	struct bpf_link **links;
-	size_t nlinks, cap_links;
-};
-
-struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *ret, bool place,
-				int verbose)
-{
-	struct ms_probes *p = calloc(1, sizeof(*p));
-
-	if (!p)
-		return NULL;
-	p->entry = entry;
-	p->ret = ret;
-	p->place = place;
-	p->verbose = verbose;
-	return p;
-}
-
-void ms_probes_free(struct ms_probes *p)
-{
-	size_t i;
-
-	if (!p)
-		return;
-	for (i = 0; i < p->nlinks; i++)
-		bpf_link__destroy(p->links[i]);
-	free(p->links);
-	free(p->objs);
-	free(p->scopes);
-	free(p);
-}
-
-size_t ms_probes_links(const struct ms_probes *p)
-{
-	return p->nlinks;
-}
-
-size_t ms_probes_objects(const struct ms_probes *p)
-{
-	return p->nobjs;
+	free(q);
+	free(found);
+	return err;
 }
 
 static int add_link(struct ms_probes *p, struct bpf_link *l)
@@ -232,20 +398,16 @@ static int attach_one(struct ms_probes *p, struct bpf_program *prog, bool retpro
 /* The index of the object with dev/ino, added with path when new */
 static long object_index(struct ms_probes *p, dev_t dev, ino_t ino, const char *path)
 {
-	struct object *v;
+	struct object o = { .dev = dev, .ino = ino };
 	size_t i;
+	int err;
 
 	for (i = 0; i < p->nobjs; i++)
 		if (p->objs[i].dev == dev && p->objs[i].ino == ino)
 			return i;
-	v = realloc(p->objs, (p->nobjs + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	p->objs = v;
-	v[p->nobjs].dev = dev;
-	v[p->nobjs].ino = ino;
-	snprintf(v[p->nobjs].path, sizeof(v[p->nobjs].path), "%s", path);
-	return p->nobjs++;
+	snprintf(o.path, sizeof(o.path), "%s", path);
+	err = push((void **)&p->objs, &p->nobjs, sizeof(o), &o);
+	return err ? err : (long)p->nobjs - 1;
 }
 
 /* Whether obj is already attached for pid (or for every process) */
@@ -262,63 +424,87 @@ static bool attached(struct ms_probes *p, size_t obj, pid_t pid, bool loader)
 
 static int add_scope(struct ms_probes *p, size_t obj, pid_t pid, bool loader)
 {
-	struct scope *v = realloc(p->scopes, (p->nscopes + 1) * sizeof(*v));
+	struct scope s = { .obj = obj, .pid = pid, .loader = loader };
 
-	if (!v)
-		return -ENOMEM;
-	p->scopes = v;
-	v[p->nscopes].obj = obj;
-	v[p->nscopes].pid = pid;
-	v[p->nscopes].loader = loader;
-	p->nscopes++;
-	return 0;
+	return push((void **)&p->scopes, &p->nscopes, sizeof(s), &s);
 }
 
-static int func_id(const char *name, enum ms_fn_kind kind)
+static int func_id(const struct ms_probe_point *pt)
 {
-	struct ms_func f = { .allocator = MS_ALLOC_LIBC, .kind = kind };
-	unsigned id = ms_funcs_find(name, MS_ALLOC_LIBC, kind);
+	struct ms_func f = {
+		.allocator = pt->allocator,
+		.kind = pt->fn.kind,
+		.fixed_size = pt->fixed_size,
+	};
+	unsigned id = ms_funcs_find(pt->name, pt->allocator, pt->fn.kind);
 
 	if (id)
 		return id;
-	memcpy(f.name, name, strnlen(name, sizeof(f.name) - 1));
+	memcpy(f.name, pt->name, strnlen(pt->name, sizeof(f.name) - 1));
 	return ms_funcs_add(&f);
 }
 
-static int attach_libc(struct ms_probes *p, const char *path, pid_t scope)
+/* The plan of the object at path (dev/ino), computed on first use */
+static const struct plan *plan_of(struct ms_probes *p, dev_t dev, ino_t ino, const char *path,
+				  const char *mapped_path)
 {
-	struct ms_probe_point pts[MAX_FNS];
-	int n, i, id, err;
+	struct plan pl = { .dev = dev, .ino = ino };
+	size_t i;
 
-	n = ms_probe_plan(path, p->place, pts, MAX_FNS);
-	if (n < 0)
-		return n;
-	for (i = 0; i < n; i++) {
-		const struct ms_fn_spec *s = pts[i].spec;
+	for (i = 0; i < p->nplans; i++)
+		if (p->plans[i].dev == dev && p->plans[i].ino == ino)
+			return &p->plans[i];
+	pl.pts = calloc(MAX_POINTS, sizeof(*pl.pts));
+	if (!pl.pts)
+		return NULL;
+	pl.n = ms_probes_plan(p, path, mapped_path, pl.pts, MAX_POINTS);
+	if (push((void **)&p->plans, &p->nplans, sizeof(pl), &pl)) {
+		free(pl.pts);
+		return NULL;
+	}
+	return &p->plans[p->nplans - 1];
+}
+
+static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *path, pid_t scope)
+{
+	int i, id, err;
+
+	for (i = 0; i < pl->n; i++) {
+		const struct ms_probe_point *pt = &pl->pts[i];
+		const struct ms_fn_spec *s = &pt->fn;
+		bool frame = s->kind != MS_FN_FREE || (s->flags & MS_FNF_FRAME);
 		uint64_t cookie;
 
-		id = func_id(pts[i].name, s->kind);
+		id = func_id(pt);
 		if (id < 0)
 			return id;
-		cookie = MS_CK_MAKE(id, MS_ALLOC_LIBC, s->kind, s->size_arg, s->nmemb_arg,
+		cookie = MS_CK_MAKE(id, pt->allocator, s->kind, s->size_arg, s->nmemb_arg,
 				    s->ptr_arg, s->out_arg);
+		if (s->kind == MS_FN_FREE && frame)
+			cookie |= MS_CK_FRAME;
+		if (s->flags & MS_FNF_BACKING_ONLY)
+			cookie |= MS_CK_BACKING_ONLY;
+		if (s->flags & MS_FNF_FAIL_M1)
+			cookie |= MS_CK_FAIL_M1;
 		/* the return probe first: an entry without a return would stay pending */
-		if (s->kind != MS_FN_FREE) {
-			err = attach_one(p, p->ret, true, path, pts[i].file_off, scope, cookie);
+		if (frame) {
+			err = attach_one(p, p->ret, true, path, pt->file_off, scope, cookie);
 			if (err)
 				return err;
 		}
-		err = attach_one(p, p->entry, false, path, pts[i].file_off, scope, cookie);
+		err = attach_one(p, p->entry, false, path, pt->file_off, scope, cookie);
 		if (err)
 			return err;
-		if (p->verbose)
+		if (pt->spec >= 0)
+			p->spec_found[pt->spec] = true;
+		if (p->cfg.verbose)
 			fprintf(stderr,
-				"memscope-bpf: probe %s at %s+0x%llx (entry+0x%llx%s%s%s%s)%s\n",
-				pts[i].name, path, (unsigned long long)pts[i].file_off,
-				(unsigned long long)(pts[i].file_off - pts[i].entry_off),
-				pts[i].insn[0] ? ": " : "", pts[i].insn,
-				pts[i].why ? "; stays at the entry: " : "",
-				pts[i].why ? pts[i].why : "",
+				"memscope-bpf: probe %s (%s) at %s+0x%llx (entry+0x%llx%s%s%s%s)%s\n",
+				pt->name, ms_allocators_get(pt->allocator)->name, path,
+				(unsigned long long)pt->file_off,
+				(unsigned long long)(pt->file_off - pt->entry_off),
+				pt->insn[0] ? ": " : "", pt->insn,
+				pt->why ? "; stays at the entry: " : "", pt->why ? pt->why : "",
 				scope == -1 ? "" : " for one process");
 	}
 	return 0;
@@ -328,27 +514,18 @@ struct scan_ctx {
 	struct ms_probes *p;
 	pid_t pid, scope;
 	bool loaders; /* also attach the loader probe to dynamic loaders */
-	int libcs, added, err;
+	int objects, added, err;
 };
 
 static int scan_one(const struct ms_mapping *m, void *arg)
 {
 	struct scan_ctx *c = arg;
+	const struct plan *pl;
 	char path[PATH_MAX];
 	struct stat st;
 	long obj;
 	int err;
 
-	if (c->loaders && ms_is_loader_path(m->path) && !m->deleted) {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->pid, m->path);
-		err = ms_probes_attach_loader(c->p, path, -1, false);
-		if (err && err != -ENOENT)
-			return c->err = err;
-		return 0;
-	}
-	if (!ms_is_libc_path(m->path))
-		return 0;
-	c->libcs++;
 	/* reach the file as the process sees it: its own root, or the mapping itself */
 	if (m->deleted)
 		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)c->pid,
@@ -357,24 +534,32 @@ static int scan_one(const struct ms_mapping *m, void *arg)
 		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->pid, m->path);
 	if (stat(path, &st) || st.st_ino != m->inode)
 		return 0; /* replaced since it was mapped */
+	if (c->loaders && ms_is_loader_path(m->path)) {
+		err = ms_probes_attach_loader(c->p, path, c->scope, false);
+		if (err && err != -ENOENT)
+			return c->err = err;
+	}
+	pl = plan_of(c->p, st.st_dev, st.st_ino, path, m->path);
+	if (!pl)
+		return c->err = -ENOMEM;
+	if (pl->n <= 0)
+		return 0;
+	c->objects++;
 	obj = object_index(c->p, st.st_dev, st.st_ino, path);
 	if (obj < 0)
 		return c->err = obj;
 	if (attached(c->p, obj, c->scope, false))
 		return 0;
-	err = attach_libc(c->p, path, c->scope);
-	if (err) {
-		c->err = err;
-		return err;
-	}
-	err = add_scope(c->p, obj, c->scope, false);
+	err = attach_plan(c->p, pl, path, c->scope);
+	if (!err)
+		err = add_scope(c->p, obj, c->scope, false);
 	if (err)
 		return c->err = err;
 	c->added++;
 	return 0;
 }
 
-static int scan(struct ms_probes *p, pid_t pid, pid_t scope, bool loaders)
+int ms_probes_attach_pid(struct ms_probes *p, pid_t pid, pid_t scope, bool loaders)
 {
 	struct scan_ctx c = { .p = p, .pid = pid, .scope = scope, .loaders = loaders };
 	int err;
@@ -386,19 +571,9 @@ static int scan(struct ms_probes *p, pid_t pid, pid_t scope, bool loaders)
 		return c.err;
 	if (err)
 		return err;
-	if (!c.libcs)
+	if (!c.objects)
 		return -ENOENT;
 	return c.added;
-}
-
-int ms_probes_attach_pid(struct ms_probes *p, pid_t pid, pid_t scope)
-{
-	return scan(p, pid, scope, false);
-}
-
-int ms_probes_attach_all(struct ms_probes *p, pid_t pid)
-{
-	return scan(p, pid, -1, true);
 }
 
 int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bool stop)
@@ -412,24 +587,24 @@ int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bo
 
 	if (stat(path, &st))
 		return -errno;
-	err = ms_elf_lookup(path, names, 1, &f);
-	if (err < 0)
-		return err;
-	if (!f.found)
-		return -ENOENT;
 	obj = object_index(p, st.st_dev, st.st_ino, path);
 	if (obj < 0)
 		return obj;
 	if (attached(p, obj, pid, true))
 		return 0;
+	err = ms_elf_lookup(path, names, 1, &f);
+	if (err < 0)
+		return err;
+	if (!f.found)
+		return -ENOENT;
 	cookie = MS_CK_MAKE(0, 0, MS_FN_DLSTATE, MS_ARG_NONE, MS_ARG_NONE, MS_ARG_NONE,
 			    MS_ARG_NONE) |
 		 (stop ? MS_CK_STOP : 0);
 	err = attach_one(p, p->entry, false, path, f.file_off, pid, cookie);
 	if (err)
 		return err;
-	if (p->verbose)
-		fprintf(stderr, "memscope-bpf: loader probe at %s+0x%llx\n", path,
-			(unsigned long long)f.file_off);
+	if (p->cfg.verbose)
+		fprintf(stderr, "memscope-bpf: loader probe at %s+0x%llx%s\n", path,
+			(unsigned long long)f.file_off, pid == -1 ? "" : " for one process");
 	return add_scope(p, obj, pid, true);
 }

@@ -406,6 +406,14 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 		add_block(s, p, d, user, new, e->a.size, e->func, e->ts_ns);
 }
 
+/* Requested bytes: the size argument, or the function's fixed size (slab_get(_)=64) */
+static inline uint64_t alloc_size(const struct ms_event *e)
+{
+	const struct ms_func *f = ms_funcs_get(e->func);
+
+	return f && f->fixed_size ? f->fixed_size : e->a.size;
+}
+
 void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 {
 	struct ms_counts *c;
@@ -464,7 +472,7 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		if (user)
 			count_call(s, p, e->func);
 		if (e->a.ptr)
-			add_block(s, p, d, user, e->a.ptr, e->a.size, e->func, e->ts_ns);
+			add_block(s, p, d, user, e->a.ptr, alloc_size(e), e->func, e->ts_ns);
 		else
 			FOR_COUNTS(p, d, user, c)
 		c->failed_allocs++;

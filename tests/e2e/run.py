@@ -655,7 +655,7 @@ def every_process_new_libc(ctx):
     w = ctx.spawn([ctx.workload_path("gated")], env=env)
     w.wait_line("out", lambda l: l.startswith("ready "), 30, "its ready line")
     # the loader's report of the new libc makes the tracer attach to it
-    tr.wait_line("err", lambda l: "attached to a new libc for pid %d" % w.pid in l, 15,
+    tr.wait_line("err", lambda l: "new object" in l and "for pid %d" % w.pid in l, 15,
                  "attach to the copied libc")
     w.signal(signal.SIGUSR1)
     gt = ground_truth(w)

@@ -47,12 +47,15 @@ static int find_libc(const struct ms_mapping *m, void *ctx)
 
 START_TEST(libc_plan)
 {
-	struct ms_probe_point pts[16];
+	struct ms_probe_config cfg = { .place = true };
+	struct ms_probe_point pts[32];
+	struct ms_probes *p = ms_probes_new(NULL, NULL, &cfg);
 	char libc[4096] = "";
 	int n, i, k, names = 0;
 
+	ck_assert_ptr_nonnull(p);
 	ck_assert_int_eq(ms_maps_for_each_exec("/proc", getpid(), find_libc, libc), 1);
-	n = ms_probe_plan(libc, true, pts, 16);
+	n = ms_probes_plan(p, libc, libc, pts, 32);
 	ck_assert_int_gt(n, 0);
 	for (i = 0; i < n; i++) {
 		const char *s;
@@ -63,15 +66,23 @@ START_TEST(libc_plan)
 			ck_assert_uint_ne(pts[i].file_off, pts[k].file_off);
 	}
 	/* every traced function is found once, aliases joined into one point */
-	ck_assert_int_eq(names, (int)ms_libc_nfns);
+	ck_assert_int_eq(names, (int)MS_PRESET_LIBC->nfns);
 	ck_assert_str_eq(pts[0].name, "malloc");
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_eq(pts[i].allocator, 1);
+		if (!strcmp(pts[i].name, "mmap"))
+			ck_assert(pts[i].fn.flags & MS_FNF_BACKING_ONLY);
+	}
 	/* glibc 2.36: memalign is aligned_alloc */
-	if (n == 9) {
+	if (n == 11) {
 		for (i = 0; i < n; i++)
 			if (!strcmp(pts[i].name, "aligned_alloc/memalign"))
 				break;
 		ck_assert_int_lt(i, n);
 	}
+	/* this program is no libc, and has none of the allocators' marker functions */
+	ck_assert_int_eq(ms_probes_plan(p, "/proc/self/exe", "/usr/bin/unit-tests", pts, 32), 0);
+	ms_probes_free(p);
 }
 END_TEST
 
@@ -110,7 +121,14 @@ START_TEST(bad_files)
 	ck_assert_int_le(ms_elf_lookup(path, names, 1, &f), 0);
 	write_file(path, head, sizeof(head));
 	ck_assert_int_le(ms_elf_lookup(path, names, 1, &f), 0);
-	ck_assert_int_le(ms_probe_plan(path, true, NULL, 0), 0);
+	{
+		struct ms_probe_config cfg = { .place = true };
+		struct ms_probes *p = ms_probes_new(NULL, NULL, &cfg);
+		struct ms_probe_point pts[4];
+
+		ck_assert_int_le(ms_probes_plan(p, path, "/lib/libc.so.6", pts, 4), 0);
+		ms_probes_free(p);
+	}
 	unlink(path);
 	rmdir(dir);
 }
