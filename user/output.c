@@ -221,9 +221,29 @@ static int by_activity(const void *a, const void *b)
 	return p->pid < q->pid ? -1 : p->pid > q->pid;
 }
 
-#define TEXT_HEAD "%7s %-16s %8s %8s %10s %10s %9s %11s %11s %7s\n"
+#define TEXT_HEAD "%7s %-16s %8s %8s %10s %10s %9s %11s %11s %7s  %s\n"
 #define TEXT_ROW                                                                                   \
-	"%7d %-16s %8s %8s %10" PRIu64 " %10" PRIu64 " %9" PRIu64 " %11s %11s %7" PRIu64 "\n"
+	"%7d %-16s %8s %8s %10" PRIu64 " %10" PRIu64 " %9" PRIu64 " %11s %11s %7" PRIu64 "  %s\n"
+
+/* The allocators p's users called, "jemalloc" or "libc,objpool(+backing 2.0 MiB)" */
+static void text_allocators(const struct ms_proc *p, char *out, size_t len)
+{
+	size_t n = 0;
+	unsigned id;
+
+	out[0] = '\0';
+	for (id = 1; id < p->nalloc && n < len; id++) {
+		const struct ms_astats *a = &p->alloc[id];
+		char b[16];
+
+		if (!a->used || !(a->user.c.allocs + a->user.c.frees + a->user.c.failed_allocs))
+			continue;
+		n += snprintf(out + n, len - n, "%s%s", n ? "," : "", ms_allocators_get(id)->name);
+		if (n < len && a->backing.c.live_bytes)
+			n += snprintf(out + n, len - n, "(+backing %s)",
+				      ms_human_bytes(a->backing.c.live_bytes, b, sizeof(b)));
+	}
+}
 
 static void text_comm(const char *in, char *out, size_t len)
 {
@@ -237,14 +257,15 @@ static void text_comm(const char *in, char *out, size_t len)
 
 static void text_row(FILE *f, struct ms_proc *p, double secs)
 {
-	char a[16], fr[16], lb[16], pb[16], comm[MS_COMM_LEN + 1];
+	char a[16], fr[16], lb[16], pb[16], comm[MS_COMM_LEN + 1], allocs[96];
 
 	text_comm(p->comm, comm, sizeof(comm));
+	text_allocators(p, allocs, sizeof(allocs));
 	fprintf(f, TEXT_ROW, (int)p->pid, comm,
 		ms_human_count(rate(p->c.allocs, p->last.allocs, secs), a, sizeof(a)),
 		ms_human_count(rate(p->c.frees, p->last.frees, secs), fr, sizeof(fr)), p->c.allocs,
 		p->c.frees, p->c.live_allocs, ms_human_bytes(p->c.live_bytes, lb, sizeof(lb)),
-		ms_human_bytes(p->c.peak_bytes, pb, sizeof(pb)), p->c.failed_allocs);
+		ms_human_bytes(p->c.peak_bytes, pb, sizeof(pb)), p->c.failed_allocs, allocs);
 }
 
 static void text_head(FILE *f, const char *what, const struct ms_report *r, size_t nprocs)
@@ -281,7 +302,7 @@ void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struc
 	} else {
 		text_head(o->f, record_type[kind], r, c.n);
 		fprintf(o->f, TEXT_HEAD, "PID", "COMM", "ALLOC/s", "FREE/s", "ALLOCS", "FREES",
-			"LIVE", "LIVE_BYTES", "PEAK_BYTES", "FAILED");
+			"LIVE", "LIVE_BYTES", "PEAK_BYTES", "FAILED", "ALLOCATORS");
 		rows = o->max_rows && o->max_rows < c.n && kind != MS_REC_FINAL ? o->max_rows : c.n;
 		for (i = 0; i < rows; i++)
 			text_row(o->f, c.v[i], r->interval_s);

@@ -39,6 +39,13 @@ static const struct ms_fn_spec jemalloc_fns[] = {
 	{ "rallocx",        R, 1, N, 0, N, 0 },
 	{ "sdallocx",       F, N, N, 0, N, 0 },
 	{ "dallocx",        F, N, N, 0, N, 0 },
+	/* its C++ operators, for programs that preload it */
+	{ "_Znwm",          A, 0, N, N, N, 0 },
+	{ "_Znam",          A, 0, N, N, N, 0 },
+	{ "_ZdlPv",         F, N, N, 0, N, 0 },
+	{ "_ZdaPv",         F, N, N, 0, N, 0 },
+	{ "_ZdlPvm",        F, N, N, 0, N, 0 },
+	{ "_ZdaPvm",        F, N, N, 0, N, 0 },
 };
 
 /* gperftools' tcmalloc: C names, tc_ names, C++ operators (aliases of tc_new...) */

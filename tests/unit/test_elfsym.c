@@ -143,6 +143,25 @@ START_TEST(interp)
 }
 END_TEST
 
+START_TEST(name_matching)
+{
+	/* _ZN5Arena8AllocateEm: Arena::Allocate(unsigned long) */
+	ck_assert(ms_elf_demangled_match("_ZN5Arena8AllocateEm", "Arena::Allocate"));
+	ck_assert(!ms_elf_demangled_match("_ZN5Arena8AllocateEm", "Arena::Alloc"));
+	ck_assert(!ms_elf_demangled_match("_ZN5Arena8AllocateEm", "Allocate"));
+	ck_assert(!ms_elf_demangled_match("Arena_Allocate", "Arena_Allocate"));
+	ck_assert(ms_elf_demangled_match("_ZN2ns4PoolIiE3getEm", "ns::Pool<int>::get"));
+	ck_assert(ms_elf_rust_match("_RNvCsfLfy6EI15iL_7___rustc12___rust_alloc", "__rust_alloc"));
+	ck_assert(!ms_elf_rust_match("_RNvCsfLfy6EI15iL_7___rustc19___rust_alloc_zeroed",
+				     "__rust_alloc"));
+	ck_assert(ms_elf_rust_match("_RNvCsfLfy6EI15iL_7___rustc19___rust_alloc_zeroed",
+				    "__rust_alloc_zeroed"));
+	ck_assert(
+		!ms_elf_rust_match("_RNvCsfLfy6EI15iL_7___rustc112___rust_alloc", "__rust_alloc"));
+	ck_assert(!ms_elf_rust_match("__rust_alloc", "__rust_alloc"));
+}
+END_TEST
+
 START_TEST(path_classes)
 {
 	ck_assert(ms_is_libc_path("/usr/lib/x86_64-linux-gnu/libc.so.6"));
@@ -166,6 +185,7 @@ Suite *elfsym_suite(void)
 	tcase_add_test(tc, libc_plan);
 	tcase_add_test(tc, bad_files);
 	tcase_add_test(tc, interp);
+	tcase_add_test(tc, name_matching);
 	tcase_add_test(tc, path_classes);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,5 +1,6 @@
 /* test_stats.c: per-process statistics from synthetic event streams */
 #include <string.h>
+#include "funcs.h"
 #include "stats.h"
 #include "unit.h"
 
@@ -272,6 +273,67 @@ START_TEST(many_processes)
 }
 END_TEST
 
+/* malloc called inside a pool's alloc is the pool's backing, not a libc user call */
+START_TEST(backing_of_outer_allocator)
+{
+	struct ms_func pool_alloc = { .name = "pool_alloc", .allocator = 2, .kind = MS_FN_ALLOC };
+	struct ms_func pool_free = { .name = "pool_free", .allocator = 2, .kind = MS_FN_FREE };
+	struct ms_func slab = {
+		.name = "slab", .allocator = 2, .kind = MS_FN_ALLOC, .fixed_size = 64
+	};
+	struct ms_func lmalloc = { .name = "malloc", .allocator = 1, .kind = MS_FN_ALLOC };
+	struct ms_func lfree = { .name = "free", .allocator = 1, .kind = MS_FN_FREE };
+	int pa, pf, sl, lm, lf;
+	struct ms_stats s;
+	struct ms_event e;
+	struct ms_proc *p;
+
+	ms_funcs_reset();
+	pa = ms_funcs_add(&pool_alloc);
+	pf = ms_funcs_add(&pool_free);
+	sl = ms_funcs_add(&slab);
+	lm = ms_funcs_add(&lmalloc);
+	lf = ms_funcs_add(&lfree);
+	ms_stats_init(&s, NULL, NULL);
+	/* pool_alloc(32) refills from malloc(4096): the chunk's address is the object's */
+	e = ev(MS_EV_ALLOC, lm, 10, 10, 0x10000, 4096, 0);
+	e.flags = MS_EVF_NESTED;
+	e.outer_func = pa;
+	ms_stats_apply(&s, &e);
+	apply(&s, ev(MS_EV_ALLOC, pa, 10, 10, 0x10000, 32, 0));
+	apply(&s, ev(MS_EV_ALLOC, pa, 10, 10, 0x10020, 32, 0));
+	apply(&s, ev(MS_EV_ALLOC, sl, 10, 10, 0x20000, 0, 0));	 /* fixed size: 64 */
+	apply(&s, ev(MS_EV_ALLOC, lm, 10, 10, 0x30000, 100, 0)); /* a plain malloc */
+	apply(&s, ev(MS_EV_FREE, pf, 10, 10, 0x10000, 0, 0));
+	/* the chunk goes back with free inside pool_free */
+	e = ev(MS_EV_FREE, lf, 10, 10, 0x10000, 0, 0);
+	e.flags = MS_EVF_NESTED;
+	e.outer_func = pf;
+	ms_stats_apply(&s, &e);
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_uint_eq(p->c.allocs, 4);
+	ck_assert_uint_eq(p->c.frees, 1);
+	ck_assert_uint_eq(p->c.live_bytes, 32 + 64 + 100);
+	ck_assert_uint_eq(p->alloc[2].user.c.allocs, 3);
+	ck_assert_uint_eq(p->alloc[2].user.c.live_bytes, 96);
+	ck_assert_uint_eq(p->alloc[2].user.c.peak_bytes, 128);
+	ck_assert_uint_eq(p->alloc[2].backing.c.allocs, 1);
+	ck_assert_uint_eq(p->alloc[2].backing.c.alloc_bytes, 4096);
+	ck_assert_uint_eq(p->alloc[2].backing.c.frees, 1);
+	ck_assert_uint_eq(p->alloc[2].backing.c.live_bytes, 0);
+	ck_assert_uint_eq(p->alloc[2].backing.c.peak_bytes, 4096);
+	ck_assert_uint_eq(p->alloc[1].user.c.allocs, 1);
+	ck_assert_uint_eq(p->alloc[1].user.c.frees, 0);
+	ck_assert_uint_eq(p->alloc[1].backing.c.allocs, 0);
+	/* backing calls are not the process' calls */
+	ck_assert_uint_eq(calls(&s, 10, lm), 1);
+	ck_assert_uint_eq(calls(&s, 10, lf), 0);
+	ck_assert_uint_eq(calls(&s, 10, pa), 2);
+	ms_stats_free(&s);
+	ms_funcs_reset();
+}
+END_TEST
+
 START_TEST(size_buckets)
 {
 	ck_assert_uint_eq(ms_size_bucket(0), 0);
@@ -300,6 +362,7 @@ Suite *stats_suite(void)
 	tcase_add_test(tc, realloc_without_entry);
 	tcase_add_test(tc, exit_exec_and_pid_reuse);
 	tcase_add_test(tc, many_processes);
+	tcase_add_test(tc, backing_of_outer_allocator);
 	tcase_add_test(tc, size_buckets);
 	suite_add_tcase(s, tc);
 	return s;

@@ -12,5 +12,6 @@ Suite *elfsym_suite(void);
 Suite *output_suite(void);
 Suite *placement_suite(void);
 Suite *record_suite(void);
+Suite *allocspec_suite(void);
 
 #endif
