@@ -19,6 +19,7 @@ struct ms_frame {
 	__u64 cookie; /* the function's attach cookie */
 	__u64 size;   /* requested bytes */
 	__u64 ptr;    /* old block (realloc kinds) or out-parameter address */
+	__u64 caller; /* the return address: where the call was made */
 };
 
 struct ms_thread {
@@ -84,6 +85,7 @@ static __always_inline struct ms_event *reserve(__u8 type, __u64 cookie, __u64 i
 	e->stack_id = -1;
 	e->outer_func = 0;
 	e->pad = 0;
+	e->caller = 0;
 	return e;
 }
 
@@ -144,7 +146,17 @@ static __always_inline void mark_nested(struct ms_event *e, struct ms_thread *t,
 	e->outer_func = MS_CK_FUNC(outer->cookie);
 }
 
-static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
+/* The return address on top of the stack at a probe on the entry path (placement
+ * never moves a probe past a change of the stack pointer) */
+static __always_inline __u64 caller_of(struct pt_regs *ctx)
+{
+	__u64 ret = 0;
+
+	bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(ctx));
+	return ret;
+}
+
+static __always_inline int on_free(struct pt_regs *ctx, __u64 cookie, __u64 id, __u64 ptr)
 {
 	struct ms_thread *t;
 	struct ms_frame *outer = NULL;
@@ -164,6 +176,7 @@ static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
 	e->a.ptr = ptr;
 	e->a.size = 0;
 	e->a.ret = 0;
+	e->caller = caller_of(ctx);
 	if (t)
 		mark_nested(e, t, outer);
 	submit(e);
@@ -203,7 +216,7 @@ int BPF_KPROBE(ms_entry)
 	if ((id >> 32) == self_tgid)
 		return 0;
 	if (kind == MS_FN_FREE && !(cookie & MS_CK_FRAME))
-		return on_free(cookie, id, pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5));
+		return on_free(ctx, cookie, id, pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5));
 	if (kind == MS_FN_DLSTATE)
 		return on_dlstate(cookie, id);
 
@@ -254,6 +267,7 @@ int BPF_KPROBE(ms_entry)
 			e->a.ptr = ptr;
 			e->a.size = size;
 			e->a.ret = 0;
+			e->caller = caller_of(ctx);
 			mark_nested(e, t, outer);
 			submit(e);
 		}
@@ -267,6 +281,7 @@ int BPF_KPROBE(ms_entry)
 				e->a.ptr = ptr;
 				e->a.size = 0;
 				e->a.ret = 0;
+				e->caller = caller_of(ctx);
 				mark_nested(e, t, outer);
 				submit(e);
 			}
@@ -283,6 +298,7 @@ int BPF_KPROBE(ms_entry)
 	f->cookie = cookie;
 	f->size = size;
 	f->ptr = ptr;
+	f->caller = caller_of(ctx);
 	t->depth = d + 1;
 	return 0;
 }
@@ -339,6 +355,7 @@ int BPF_KRETPROBE(ms_return)
 	if (!e)
 		return 0;
 	e->a.size = f->size;
+	e->caller = f->caller;
 	if (kind == MS_FN_REALLOC) {
 		e->a.ptr = f->ptr;
 		e->a.ret = rc;

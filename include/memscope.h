@@ -29,7 +29,7 @@ enum ms_ev_type {
 #define MS_EVF_NESTED 0x01 /* made inside another traced allocator's call: backing */
 
 /*
- * One record, 56 bytes. Fixed-width fields, explicit padding; the layout is also the
+ * One record, 64 bytes. Fixed-width fields, explicit padding; the layout is also the
  * --record file format, so any change bumps MS_RECORD_VERSION.
  */
 struct ms_event {
@@ -53,9 +53,10 @@ struct ms_event {
 	__s32 stack_id;	  /* user stack id, or -1 when stacks are off or lost */
 	__u16 outer_func; /* NESTED: function id of the enclosing call */
 	__u16 pad;
+	__u64 caller;	  /* return address of the call: the allocation site, 0 if unknown */
 };
 
-#define MS_EVENT_SIZE 56
+#define MS_EVENT_SIZE 64
 _Static_assert(sizeof(struct ms_event) == MS_EVENT_SIZE, "ms_event layout changed");
 
 /* Function kinds: what the entry and return programs do with a call */

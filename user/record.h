@@ -13,7 +13,7 @@
  * by_func names survive), process names, the BPF loss counters, and batches of raw
  * struct ms_event records exactly as the ring buffer delivered them.
  */
-#define MS_RECORD_VERSION 1
+#define MS_RECORD_VERSION 2
 
 struct ms_recorder;
 
