@@ -211,6 +211,75 @@ int ms_elf_lookup(const char *path, const char *const *names, size_t n, struct m
 	return err;
 }
 
+/* The virtual address of file offset off, through the PT_LOAD that holds it */
+static int off_to_addr(Elf *elf, uint64_t off, uint64_t *addr)
+{
+	size_t i, n;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &n))
+		return -ENOEXEC;
+	for (i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (off >= ph.p_offset && off < ph.p_offset + ph.p_filesz) {
+			*addr = off - ph.p_offset + ph.p_vaddr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ms_elf_symbolize(const char *path, uint64_t off, char *name, size_t len, uint64_t *into)
+{
+	uint64_t addr, best = 0;
+	bool found = false;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	GElf_Sym sym;
+	Elf *elf;
+	int fd, err;
+
+	err = elf_open(path, &fd, &elf);
+	if (err)
+		return err;
+	err = off_to_addr(elf, off, &addr);
+	while (!err && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		size_t i, count;
+
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || !sh.sh_entsize ||
+		    !(data = elf_getdata(scn, NULL)))
+			continue;
+		count = sh.sh_size / sh.sh_entsize;
+		for (i = 0; i < count; i++) {
+			const char *s;
+
+			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    sym.st_shndx == SHN_UNDEF || addr < sym.st_value ||
+			    addr >= sym.st_value + (sym.st_size ? sym.st_size : 1))
+				continue;
+			if (found && sym.st_value <= best)
+				continue;
+			s = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!s || !*s)
+				continue;
+			snprintf(name, len, "%s", s);
+			best = sym.st_value;
+			found = true;
+		}
+	}
+	elf_close(fd, elf);
+	if (err)
+		return err;
+	if (!found)
+		return -ENOENT;
+	if (into)
+		*into = addr - best;
+	return 0;
+}
+
 int ms_elf_interp(const char *path, char *buf, size_t len)
 {
 	size_t i, n, sz;

@@ -42,6 +42,13 @@ bool ms_elf_demangled_match(const char *sym, const char *name);
 /* Whether symbol sym is Rust's v0 mangling of the item name */
 bool ms_elf_rust_match(const char *sym, const char *name);
 
+/*
+ * The function of path that contains file offset off (an address in a mapping turned
+ * into a file offset): its name into name, and the offset into it. Returns 0,
+ * -ENOENT when no function symbol covers it, or -errno.
+ */
+int ms_elf_symbolize(const char *path, uint64_t off, char *name, size_t len, uint64_t *into);
+
 /* Copies the PT_INTERP path of an executable into buf. Returns 0, -ENOENT when it has
  * none (static), -ENOEXEC/-errno when it is not a readable ELF file. */
 int ms_elf_interp(const char *path, char *buf, size_t len);

@@ -24,6 +24,7 @@
 #include "procmaps.h"
 #include "allocspec.h"
 #include "stats.h"
+#include "symcache.h"
 
 #define MAX_PIDS 1024
 #define MAX_SPECS 64
@@ -44,8 +45,10 @@ static struct env {
 	int nspecs;
 	const struct ms_preset *presets[8]; /* --preset */
 	int npresets;
-	char **command; /* after -- */
+	struct ms_pool_opts pool; /* --pool-* thresholds of the findings */
+	char **command;		  /* after -- */
 } env = {
+	.pool = MS_POOL_OPTS_DEFAULT,
 	.interval = 1.0,
 	.top = 20,
 	.ringbuf_size = 16 << 20,
@@ -160,6 +163,23 @@ static void parse_pids(const char *arg)
 		die_usage("invalid pid list '%s'", arg);
 }
 
+static unsigned long parse_count(const char *s, const char *opt)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || !v || v > UINT32_MAX) {
+		fprintf(stderr,
+			"memscope-bpf: invalid %s '%s': a count from 1 (see memscope-bpf "
+			"--help)\n",
+			opt, s);
+		exit(2);
+	}
+	return v;
+}
+
 static void parse_spec(const char *text, enum ms_fn_kind kind)
 {
 	char err[512];
@@ -194,6 +214,10 @@ static void parse_args(int argc, char **argv)
 		OPT_FREE,
 		OPT_REALLOC,
 		OPT_PRESET,
+		OPT_POOL_SHARE,
+		OPT_POOL_LIFETIME,
+		OPT_POOL_ALLOCS,
+		OPT_POOL_CHUNKS,
 	};
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -209,6 +233,10 @@ static void parse_args(int argc, char **argv)
 		{ "free", required_argument, NULL, OPT_FREE },
 		{ "realloc", required_argument, NULL, OPT_REALLOC },
 		{ "preset", required_argument, NULL, OPT_PRESET },
+		{ "pool-min-share", required_argument, NULL, OPT_POOL_SHARE },
+		{ "pool-max-lifetime", required_argument, NULL, OPT_POOL_LIFETIME },
+		{ "pool-min-allocs", required_argument, NULL, OPT_POOL_ALLOCS },
+		{ "pool-min-chunks", required_argument, NULL, OPT_POOL_CHUNKS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -258,6 +286,23 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_PRESET:
 			parse_preset(optarg);
+			break;
+		case OPT_POOL_SHARE:
+			env.pool.min_share = parse_secs(optarg, "invalid --pool-min-share '%s'");
+			if (env.pool.min_share > 1)
+				die_usage("invalid --pool-min-share '%s': a share from 0 to 1",
+					  optarg);
+			break;
+		case OPT_POOL_LIFETIME:
+			env.pool.max_lifetime_ns =
+				parse_secs(optarg, "invalid --pool-max-lifetime '%s' (seconds)") *
+				1e9;
+			break;
+		case OPT_POOL_ALLOCS:
+			env.pool.min_allocs = parse_count(optarg, "--pool-min-allocs");
+			break;
+		case OPT_POOL_CHUNKS:
+			env.pool.min_chunks = parse_count(optarg, "--pool-min-chunks");
 			break;
 		case 'v':
 			env.verbose++;
@@ -339,6 +384,7 @@ struct tracer {
 	uint64_t last_events;
 	bool stdout_gone;
 	struct ms_allocspec *specs;   /* --alloc, --free, --realloc */
+	struct ms_symcache *syms;     /* call sites to names */
 	struct ms_recorder *rec;      /* --record */
 	bool replaying;		      /* --replay: the clock is the recorded events' */
 	double replay_now;	      /* seconds, the last replayed event's time */
@@ -481,6 +527,8 @@ static void on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 
 	report_of(t, &r);
 	ms_output_end(&t->out, &r, p, why);
+	if (t->syms && !p->pinned)
+		ms_symcache_forget(t->syms, p->pid);
 	check_stdout(t);
 }
 
@@ -523,6 +571,8 @@ static void do_rescans(struct tracer *t)
 		pid_t pid = t->rescan[i];
 
 		err = ms_probes_attach_pid(t->probes, pid, t->every ? -1 : pid, t->every);
+		if (t->syms)
+			ms_symcache_snapshot(t->syms, pid);
 		if (err > 0 && env.verbose)
 			fprintf(stderr, "memscope-bpf: attached to %d new object%s for pid %d\n",
 				err, err == 1 ? "" : "s", (int)pid);
@@ -607,6 +657,7 @@ static int serve_child(struct tracer *t)
 	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
 		return 0;
 	err = ms_probes_attach_pid(t->probes, t->launch.pid, t->launch.pid, false);
+	ms_symcache_snapshot(t->syms, t->launch.pid);
 	if (err < 0 && err != -ENOENT && err != -ESRCH) {
 		fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)t->launch.pid,
 			strerror(-err));
@@ -683,6 +734,7 @@ static int attach_pids(struct tracer *t)
 			return err;
 		}
 		pin(t, pid);
+		ms_symcache_snapshot(t->syms, pid);
 		/* libraries it loads later (dlopen) are found when its loader says so */
 		err = attach_loader_of(t, pid);
 		if (err)
@@ -797,6 +849,7 @@ static int replay_main(void)
 	t.out.f = stdout;
 	t.out.json = env.json;
 	t.out.max_rows = env.top;
+	t.out.pool = env.pool;
 	err = ms_replay(env.replay, &fns, &t, &info);
 	if (err == -EBADMSG)
 		fprintf(stderr,
@@ -885,6 +938,14 @@ int main(int argc, char **argv)
 	t.out.f = stdout;
 	t.out.json = env.json;
 	t.out.max_rows = env.top;
+	t.out.pool = env.pool;
+	t.syms = ms_symcache_new();
+	if (!t.syms) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	t.out.symbolize = ms_symcache_resolve;
+	t.out.symbolize_ctx = t.syms;
 	t.specs = env.specs;
 	cfg.specs = env.specs;
 	cfg.nspecs = env.nspecs;
@@ -993,6 +1054,7 @@ cleanup:
 	ms_probes_free(t.probes);
 	memscope__destroy(t.skel);
 	ms_stats_free(&t.stats);
+	ms_symcache_free(t.syms);
 	free(t.rescan);
 	for (i = 0; i < env.npids; i++)
 		if (t.pidfds[i] >= 0)

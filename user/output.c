@@ -62,8 +62,158 @@ void ms_output_mark(struct ms_proc *p)
 	unsigned i;
 
 	p->last = p->c;
-	for (i = 0; i < p->nalloc; i++)
-		p->alloc[i].last = p->alloc[i].user.c;
+	for (i = 0; i < p->nalloc; i++) {
+		struct ms_astats *a = &p->alloc[i];
+
+		a->last = a->user.c;
+		a->last_backing_live = a->backing.c.live_bytes;
+		if (a->user.pat) {
+			uint64_t allocs = 0, temporary = 0;
+			unsigned k;
+
+			for (k = 0; k < MS_CLASSES; k++) {
+				allocs += a->user.pat->cls[k].allocs;
+				temporary += a->user.pat->cls[k].temporary;
+			}
+			a->user.pat->last_allocs = allocs;
+			a->user.pat->last_temporary = temporary;
+		}
+	}
+}
+
+/* The patterns of all p's allocators' users, summed (peaks per class are summed too) */
+static void sum_patterns(const struct ms_proc *p, struct ms_patterns *sum)
+{
+	unsigned i, k, b;
+
+	memset(sum, 0, sizeof(*sum));
+	for (i = 0; i < p->nalloc; i++) {
+		const struct ms_patterns *q = p->alloc[i].user.pat;
+
+		if (!q)
+			continue;
+		sum->small += q->small;
+		sum->large += q->large;
+		sum->last_allocs += q->last_allocs;
+		sum->last_temporary += q->last_temporary;
+		for (b = 0; b < MS_REUSE_BUCKETS; b++)
+			sum->reuse_distance[b] += q->reuse_distance[b];
+		for (k = 0; k < MS_CLASSES; k++) {
+			const struct ms_class *c = &q->cls[k];
+			struct ms_class *t = &sum->cls[k];
+
+			t->allocs += c->allocs;
+			t->alloc_bytes += c->alloc_bytes;
+			t->frees += c->frees;
+			t->live_allocs += c->live_allocs;
+			t->live_bytes += c->live_bytes;
+			t->peak_bytes += c->peak_bytes;
+			t->temporary += c->temporary;
+			t->reused_same += c->reused_same;
+			t->reused_other += c->reused_other;
+			for (b = 0; b < MS_LIFE_BUCKETS; b++)
+				t->lifetime[b] += c->lifetime[b];
+		}
+	}
+}
+
+static double share(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / b : 0;
+}
+
+static void json_patterns(struct ms_json *j, const struct ms_proc *p)
+{
+	uint64_t allocs = 0, temporary = 0, reused = 0, same = 0, other = 0;
+	struct ms_patterns sum;
+	char key[24];
+	unsigned k, b;
+
+	sum_patterns(p, &sum);
+	for (k = 0; k < MS_CLASSES; k++) {
+		allocs += sum.cls[k].allocs;
+		temporary += sum.cls[k].temporary;
+		same += sum.cls[k].reused_same;
+		other += sum.cls[k].reused_other;
+	}
+	reused = same + other;
+	ms_json_open(j, "patterns");
+	ms_json_u64(j, "allocs", allocs);
+	ms_json_u64(j, "small_allocs", sum.small);
+	ms_json_u64(j, "large_allocs", sum.large);
+	ms_json_double(j, "small_share", share(sum.small, allocs));
+	ms_json_double(j, "large_share", share(sum.large, allocs));
+	ms_json_u64(j, "temporary", temporary);
+	ms_json_double(j, "temporary_share", share(temporary, allocs));
+	ms_json_open(j, "interval");
+	ms_json_u64(j, "allocs", allocs - sum.last_allocs);
+	ms_json_u64(j, "temporary", temporary - sum.last_temporary);
+	ms_json_close(j);
+	ms_json_array(j, "size_classes");
+	for (k = 0; k < MS_CLASSES; k++) {
+		const struct ms_class *c = &sum.cls[k];
+		int median = ms_class_median_bucket(c);
+
+		if (!c->allocs)
+			continue;
+		ms_json_open(j, NULL);
+		ms_json_u64(j, "class", ms_bucket_floor(k));
+		ms_json_u64(j, "allocs", c->allocs);
+		ms_json_u64(j, "alloc_bytes", c->alloc_bytes);
+		ms_json_u64(j, "frees", c->frees);
+		ms_json_u64(j, "live_allocs", c->live_allocs);
+		ms_json_u64(j, "live_bytes", c->live_bytes);
+		ms_json_u64(j, "peak_bytes", c->peak_bytes);
+		ms_json_u64(j, "temporary", c->temporary);
+		ms_json_double(j, "recycling_ratio", share(c->alloc_bytes, c->peak_bytes));
+		if (median >= 0)
+			ms_json_str(j, "median_lifetime", ms_life_bucket_name(median));
+		ms_json_open(j, "lifetime");
+		for (b = 0; b < MS_LIFE_BUCKETS; b++)
+			if (c->lifetime[b])
+				ms_json_u64(j, ms_life_bucket_name(b), c->lifetime[b]);
+		ms_json_close(j);
+		ms_json_u64(j, "reused_same_size", c->reused_same);
+		ms_json_u64(j, "reused_other_size", c->reused_other);
+		ms_json_close(j);
+	}
+	ms_json_end(j);
+	ms_json_open(j, "reuse");
+	ms_json_u64(j, "reused", reused);
+	ms_json_u64(j, "same_size", same);
+	ms_json_u64(j, "other_size", other);
+	ms_json_open(j, "distance_hist");
+	for (b = 0; b < MS_REUSE_BUCKETS; b++) {
+		if (!sum.reuse_distance[b])
+			continue;
+		snprintf(key, sizeof(key), "%" PRIu64, ms_bucket_floor(b));
+		ms_json_u64(j, key, sum.reuse_distance[b]);
+	}
+	ms_json_close(j);
+	ms_json_close(j);
+	ms_json_close(j);
+}
+
+#define MAX_FINDINGS 32
+
+static void json_pools(struct ms_json *j, struct ms_output *o, struct ms_proc *p)
+{
+	struct ms_finding f[MAX_FINDINGS];
+	unsigned n = ms_find(p, &o->pool, o->symbolize, o->symbolize_ctx, f, MAX_FINDINGS), i, k;
+
+	ms_json_array(j, "pools");
+	for (i = 0; i < n; i++) {
+		ms_json_open(j, NULL);
+		ms_json_str(j, "name", f[i].name);
+		ms_json_str(j, "kind", ms_finding_kind_name(f[i].kind));
+		ms_json_open(j, "evidence");
+		for (k = 0; k < f[i].nev; k++)
+			ms_json_double(j, f[i].ev[k].key, f[i].ev[k].value);
+		ms_json_close(j);
+		ms_json_str(j, "advice", f[i].advice);
+		ms_json_close(j);
+	}
+	ms_json_end(j);
 }
 
 static void json_counts(struct ms_json *j, const char *prefix, const struct ms_counts *c)
@@ -129,6 +279,7 @@ static void json_rates(struct ms_json *j, const struct ms_counts *c, const struc
 
 static void json_allocators(struct ms_json *j, struct ms_proc *p, double secs)
 {
+	uint64_t hist[MS_HIST_BUCKETS];
 	unsigned id;
 
 	ms_json_array(j, "allocators");
@@ -143,7 +294,8 @@ static void json_allocators(struct ms_json *j, struct ms_proc *p, double secs)
 		ms_json_str(j, "kind", ms_alloc_kind_name(a->kind));
 		json_counts(j, "", &as->user.c);
 		json_by_func(j, p, id);
-		json_hist(j, as->user.size_hist);
+		ms_side_size_hist(&as->user, hist);
+		json_hist(j, hist);
 		json_rates(j, &as->user.c, &as->last, secs);
 		json_counts(j, "backing_", &as->backing.c);
 		ms_json_close(j);
@@ -151,7 +303,7 @@ static void json_allocators(struct ms_json *j, struct ms_proc *p, double secs)
 	ms_json_end(j);
 }
 
-static void json_proc(struct ms_json *j, struct ms_proc *p, double secs)
+static void json_proc(struct ms_json *j, struct ms_output *o, struct ms_proc *p, double secs)
 {
 	uint64_t hist[MS_HIST_BUCKETS];
 
@@ -164,6 +316,8 @@ static void json_proc(struct ms_json *j, struct ms_proc *p, double secs)
 	json_hist(j, hist);
 	json_rates(j, &p->c, &p->last, secs);
 	json_allocators(j, p, secs);
+	json_patterns(j, p);
+	json_pools(j, o, p);
 	ms_json_close(j);
 }
 
@@ -279,6 +433,53 @@ static void text_head(FILE *f, const char *what, const struct ms_report *r, size
 		what, r->events, ms_human_count(r->events_per_s, ev, sizeof(ev)), r->lost, nprocs);
 }
 
+/* One line under a process' row: its allocation pattern in brief */
+static void text_patterns(FILE *f, const struct ms_proc *p)
+{
+	uint64_t allocs = 0, temporary = 0, top = 0;
+	struct ms_patterns sum;
+	unsigned k, topk = 0;
+	char lo[16], hi[16];
+	int median;
+
+	sum_patterns(p, &sum);
+	for (k = 0; k < MS_CLASSES; k++) {
+		allocs += sum.cls[k].allocs;
+		temporary += sum.cls[k].temporary;
+		if (sum.cls[k].allocs > top) {
+			top = sum.cls[k].allocs;
+			topk = k;
+		}
+	}
+	if (!allocs)
+		return;
+	median = ms_class_median_bucket(&sum.cls[topk]);
+	fprintf(f,
+		"%7s   %.0f%% small, %.0f%% large, %.0f%% temporary; most in %s-%s (%.0f%%%s%s)\n",
+		"", share(sum.small, allocs) * 100, share(sum.large, allocs) * 100,
+		share(temporary, allocs) * 100,
+		ms_human_bytes(ms_bucket_floor(topk), lo, sizeof(lo)),
+		ms_human_bytes(topk ? ms_bucket_floor(topk) * 2 - 1 : 0, hi, sizeof(hi)),
+		share(top, allocs) * 100, median >= 0 ? ", median life " : "",
+		median >= 0 ? ms_life_bucket_name(median) : "");
+}
+
+/* The final report's findings of a process, one paragraph each */
+static void text_findings(struct ms_output *o, struct ms_proc *p)
+{
+	struct ms_finding f[MAX_FINDINGS];
+	unsigned n = ms_find(p, &o->pool, o->symbolize, o->symbolize_ctx, f, MAX_FINDINGS), i;
+	char comm[MS_COMM_LEN + 1];
+
+	if (!n)
+		return;
+	text_comm(p->comm, comm, sizeof(comm));
+	fprintf(o->f, "\nfindings for %d (%s):\n", (int)p->pid, comm);
+	for (i = 0; i < n; i++)
+		fprintf(o->f, "  %s %s: %s\n", ms_finding_kind_name(f[i].kind), f[i].name,
+			f[i].advice);
+}
+
 void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struct ms_report *r,
 		      struct ms_stats *s)
 {
@@ -295,7 +496,7 @@ void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struc
 		json_head(&j, kind, r);
 		ms_json_array(&j, "processes");
 		for (i = 0; i < c.n; i++)
-			json_proc(&j, c.v[i], r->interval_s);
+			json_proc(&j, o, c.v[i], r->interval_s);
 		ms_json_end(&j);
 		ms_json_close(&j);
 		ms_json_line(&j);
@@ -304,10 +505,15 @@ void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struc
 		fprintf(o->f, TEXT_HEAD, "PID", "COMM", "ALLOC/s", "FREE/s", "ALLOCS", "FREES",
 			"LIVE", "LIVE_BYTES", "PEAK_BYTES", "FAILED", "ALLOCATORS");
 		rows = o->max_rows && o->max_rows < c.n && kind != MS_REC_FINAL ? o->max_rows : c.n;
-		for (i = 0; i < rows; i++)
+		for (i = 0; i < rows; i++) {
 			text_row(o->f, c.v[i], r->interval_s);
+			text_patterns(o->f, c.v[i]);
+		}
 		if (rows < c.n)
 			fprintf(o->f, "%7s (%zu more processes)\n", "", c.n - rows);
+		if (kind == MS_REC_FINAL)
+			for (i = 0; i < c.n; i++)
+				text_findings(o, c.v[i]);
 		fputc('\n', o->f);
 	}
 	free(c.v);
@@ -326,7 +532,7 @@ void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_pro
 		json_head(&j, MS_REC_EXIT, r);
 		ms_json_str(&j, "reason", reason);
 		ms_json_array(&j, "processes");
-		json_proc(&j, p, r->interval_s);
+		json_proc(&j, o, p, r->interval_s);
 		ms_json_end(&j);
 		ms_json_close(&j);
 		ms_json_line(&j);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "findings.h"
 #include "stats.h"
 
 enum ms_record_kind { MS_REC_INTERVAL, MS_REC_EXIT, MS_REC_FINAL };
@@ -23,7 +24,10 @@ struct ms_report {
 struct ms_output {
 	FILE *f;
 	bool json;
-	unsigned max_rows; /* text: processes shown per interval, 0 for all */
+	unsigned max_rows;	   /* text: processes shown per interval, 0 for all */
+	struct ms_pool_opts pool;  /* thresholds of the findings */
+	ms_symbolize_fn symbolize; /* call sites to function names, or NULL */
+	void *symbolize_ctx;
 };
 
 /* Writes one interval or final record covering every active process of s */

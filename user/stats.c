@@ -16,6 +16,90 @@ static void side_free(struct ms_side *d)
 {
 	ms_livetab_free(&d->live);
 	free(d->pending);
+	free(d->pat);
+	if (d->sites) {
+		free(d->sites->v);
+		free(d->sites->index);
+		ms_livetab_free(&d->sites->owner);
+		free(d->sites);
+	}
+}
+
+static inline unsigned site_hash(uint64_t caller, uint64_t size, unsigned cap)
+{
+	return ((caller ^ (size * 0x9E3779B97F4A7C15ULL)) * 0xff51afd7ed558ccdULL >> 32) &
+	       (cap - 1);
+}
+
+/* The site of (caller, size), created when new; NULL past MS_MAX_SITES or out of memory */
+static struct ms_site *site_get(struct ms_sites *ss, uint64_t caller, uint64_t size)
+{
+	unsigned i;
+
+	if (!ss->index_cap) {
+		ss->index = calloc(2 * MS_MAX_SITES, sizeof(*ss->index));
+		if (!ss->index)
+			return NULL;
+		ss->index_cap = 2 * MS_MAX_SITES;
+	}
+	for (i = site_hash(caller, size, ss->index_cap); ss->index[i];
+	     i = (i + 1) & (ss->index_cap - 1)) {
+		struct ms_site *t = &ss->v[ss->index[i] - 1];
+
+		if (t->caller == caller && t->size == size)
+			return t;
+	}
+	if (ss->n == MS_MAX_SITES)
+		return NULL;
+	if (ss->n == ss->cap) {
+		unsigned cap = ss->cap ? ss->cap * 2 : 16;
+		struct ms_site *v = realloc(ss->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		ss->v = v;
+		ss->cap = cap;
+	}
+	memset(&ss->v[ss->n], 0, sizeof(ss->v[0]));
+	ss->v[ss->n].caller = caller;
+	ss->v[ss->n].size = size;
+	ss->index[i] = ++ss->n;
+	return &ss->v[ss->n - 1];
+}
+
+/* A block of MS_SITE_MIN bytes or more allocated at addr from caller */
+static void site_alloc(struct ms_stats *s, struct ms_side *d, uint64_t addr, uint64_t size,
+		       uint64_t caller)
+{
+	struct ms_site *t;
+	struct ms_block *b;
+
+	if (!d->sites && !(d->sites = calloc(1, sizeof(*d->sites)))) {
+		s->oom++;
+		return;
+	}
+	t = site_get(d->sites, caller, size);
+	if (!t) {
+		d->sites->untracked++;
+		return;
+	}
+	t->allocs++;
+	b = ms_livetab_insert(&d->sites->owner, addr);
+	if (!b) {
+		s->oom++;
+		return;
+	}
+	ms_livetab_store(&d->sites->owner, b, t - d->sites->v + 1, 0);
+}
+
+static void site_free(struct ms_side *d, uint64_t addr)
+{
+	struct ms_block *b;
+
+	if (!d->sites || !(b = ms_livetab_find(&d->sites->owner, addr)))
+		return;
+	d->sites->v[b->meta - 1].frees++;
+	ms_livetab_remove(&d->sites->owner, b);
 }
 
 /* Back to no figures at all, keeping who the process is and how it is shown */
@@ -35,6 +119,7 @@ static void proc_reset(struct ms_proc *p)
 	p->nby_func = 0;
 	memset(&p->c, 0, sizeof(p->c));
 	memset(&p->last, 0, sizeof(p->last));
+	memset(p->recent, 0, sizeof(p->recent));
 	p->active = false;
 }
 
@@ -217,9 +302,14 @@ static void add_live(struct ms_proc *p, struct ms_side *d, bool user, uint64_t s
 	}
 }
 
-/* Counts the release of a block of size bytes */
-static void count_release(struct ms_proc *p, struct ms_side *d, bool user, uint64_t size)
+/*
+ * Counts the release of block b at time now: the counters, its size class, its
+ * lifetime, whether it was temporary. The caller removes or kills b.
+ */
+static void count_release(struct ms_proc *p, struct ms_side *d, bool user, const struct ms_block *b,
+			  uint64_t now)
 {
+	uint64_t size = ms_block_size(b);
 	struct ms_counts *c;
 
 	FOR_COUNTS(p, d, user, c)
@@ -229,12 +319,34 @@ static void count_release(struct ms_proc *p, struct ms_side *d, bool user, uint6
 		c->live_allocs--;
 		c->live_bytes -= size;
 	}
+	if (d->pat) {
+		struct ms_class *k = &d->pat->cls[ms_size_bucket(size)];
+
+		k->frees++;
+		k->live_allocs--;
+		k->live_bytes -= size;
+		k->lifetime[ms_life_bucket(now > b->ts_ns ? now - b->ts_ns : 0)]++;
+		if (user && (b->addr == p->recent[0] || b->addr == p->recent[1]))
+			k->temporary++;
+	}
+	if (size >= MS_SITE_MIN)
+		site_free(d, b->addr);
+}
+
+/* Marks b freed, remembering when (in allocations of its side) for reuse distances */
+static void kill_block(struct ms_side *d, struct ms_block *b)
+{
+	ms_livetab_kill(&d->live, b);
+	b->ts_ns = d->c.allocs;
 }
 
 static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
-		      uint64_t addr, uint64_t size, unsigned func, uint64_t ts)
+		      uint64_t addr, uint64_t size, const struct ms_event *e)
 {
+	unsigned func = e->func;
+	uint64_t ts = e->ts_ns;
 	struct ms_counts *c;
+	struct ms_class *k;
 	struct ms_block *b;
 	unsigned i;
 
@@ -244,34 +356,61 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 
 		if (q->tracked && !q->released && q->old.addr == addr) {
 			q->released = true;
-			count_release(p, d, user, ms_block_size(&q->old));
+			count_release(p, d, user, &q->old, ts);
 		}
 	}
-	FOR_COUNTS(p, d, user, c)
-	{
-		c->allocs++;
-		c->alloc_bytes += size;
+	if (!d->pat && !(d->pat = calloc(1, sizeof(*d->pat)))) {
+		s->oom++;
+		return;
 	}
-	d->size_hist[ms_size_bucket(size)]++;
 	b = ms_livetab_insert(&d->live, addr);
 	if (!b) {
 		s->oom++;
 		return;
 	}
-	if (!ms_block_dead(b) && b->meta) {
+	k = &d->pat->cls[ms_size_bucket(size)];
+	if (ms_block_dead(b)) {
+		/* the address comes back: after how many other allocations, for what size */
+		d->pat->reuse_distance[ms_reuse_bucket(d->c.allocs - b->ts_ns)]++;
+		if (ms_block_size(b) == size)
+			k->reused_same++;
+		else
+			k->reused_other++;
+	} else if (b->meta) {
 		/* allocated twice without a free in between: a lost free record */
 		FOR_COUNTS(p, d, user, c)
 		{
 			c->live_allocs--;
 			c->live_bytes -= ms_block_size(b);
 		}
+		d->pat->cls[ms_size_bucket(ms_block_size(b))].live_allocs--;
+		d->pat->cls[ms_size_bucket(ms_block_size(b))].live_bytes -= ms_block_size(b);
+	}
+	FOR_COUNTS(p, d, user, c)
+	{
+		c->allocs++;
+		c->alloc_bytes += size;
 	}
 	ms_livetab_store(&d->live, b, ms_block_meta(size, func), ts);
 	add_live(p, d, user, size);
+	k->allocs++;
+	k->alloc_bytes += size;
+	d->pat->small += size <= MS_SMALL_MAX;
+	d->pat->large += size >= MS_LARGE_MIN;
+	k->live_allocs++;
+	k->live_bytes += size;
+	if (k->live_bytes > k->peak_bytes)
+		k->peak_bytes = k->live_bytes;
+	if (user) {
+		p->recent[1] = p->recent[0];
+		p->recent[0] = addr;
+	}
+	if (size >= MS_SITE_MIN)
+		site_alloc(s, d, addr, size, e->caller);
 }
 
-/* A free call of addr; returns whether it counts as an outermost call */
-static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t addr)
+/* A free call of addr at time now; returns whether it counts as an outermost call */
+static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t addr, uint64_t now)
 {
 	struct ms_block *b = ms_livetab_find(&d->live, addr);
 	struct ms_counts *c;
@@ -286,8 +425,8 @@ static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t
 		c->dead_frees++;
 		return false;
 	}
-	count_release(p, d, user, ms_block_size(b));
-	ms_livetab_kill(&d->live, b);
+	count_release(p, d, user, b, now);
+	kill_block(d, b);
 	return true;
 }
 
@@ -371,7 +510,7 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 	}
 	if (!old) {
 		if (new)
-			add_block(s, p, d, user, new, e->a.size, e->func, e->ts_ns);
+			add_block(s, p, d, user, new, e->a.size, e);
 		else
 			FOR_COUNTS(p, d, user, c)
 		c->failed_allocs++;
@@ -385,14 +524,14 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 			restore(s, d, &q->old);
 	} else if (q && q->tracked) {
 		if (!q->released) {
-			count_release(p, d, user, ms_block_size(&q->old));
+			count_release(p, d, user, &q->old, e->ts_ns);
 			if (old != new) {
 				/* remember the old address as freed */
 				struct ms_block *b = ms_livetab_insert(&d->live, old);
 
 				if (b && (!b->meta || ms_block_dead(b))) {
 					ms_livetab_store(&d->live, b, q->old.meta, q->old.ts_ns);
-					ms_livetab_kill(&d->live, b);
+					kill_block(d, b);
 				}
 			}
 		}
@@ -403,7 +542,7 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 	if (q)
 		pending_drop(d, q);
 	if (new)
-		add_block(s, p, d, user, new, e->a.size, e->func, e->ts_ns);
+		add_block(s, p, d, user, new, e->a.size, e);
 }
 
 /* Requested bytes: the size argument, or the function's fixed size (slab_get(_)=64) */
@@ -472,13 +611,13 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		if (user)
 			count_call(s, p, e->func);
 		if (e->a.ptr)
-			add_block(s, p, d, user, e->a.ptr, alloc_size(e), e->func, e->ts_ns);
+			add_block(s, p, d, user, e->a.ptr, alloc_size(e), e);
 		else
 			FOR_COUNTS(p, d, user, c)
 		c->failed_allocs++;
 		break;
 	case MS_EV_FREE:
-		if (free_block(p, d, user, e->a.ptr) && user)
+		if (free_block(p, d, user, e->a.ptr, e->ts_ns) && user)
 			count_call(s, p, e->func);
 		break;
 	case MS_EV_REALLOC_ENTER:
@@ -492,14 +631,23 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 	}
 }
 
+void ms_side_size_hist(const struct ms_side *d, uint64_t hist[MS_HIST_BUCKETS])
+{
+	unsigned k;
+
+	memset(hist, 0, MS_HIST_BUCKETS * sizeof(hist[0]));
+	for (k = 0; d->pat && k < MS_HIST_BUCKETS; k++)
+		hist[k] = d->pat->cls[k].allocs;
+}
+
 void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_HIST_BUCKETS])
 {
 	unsigned i, k;
 
 	memset(hist, 0, MS_HIST_BUCKETS * sizeof(hist[0]));
 	for (i = 0; i < p->nalloc; i++)
-		for (k = 0; k < MS_HIST_BUCKETS; k++)
-			hist[k] += p->alloc[i].user.size_hist[k];
+		for (k = 0; p->alloc[i].user.pat && k < MS_HIST_BUCKETS; k++)
+			hist[k] += p->alloc[i].user.pat->cls[k].allocs;
 }
 
 void ms_stats_for_each(struct ms_stats *s, void (*fn)(struct ms_proc *p, void *ctx), void *ctx)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "livetab.h"
+#include "patterns.h"
 #include "memscope.h"
 
 #define MS_HIST_BUCKETS 65 /* size 0, then [2^k, 2^(k+1)) for k = 0..63 */
@@ -39,9 +40,30 @@ struct ms_pending {
  * refilling itself from malloc, jemalloc mapping memory). Each side has its own table,
  * so a pool object and the chunk it was carved from may share an address.
  */
+/* Where blocks of one exact size come from: the call site and its blocks' fate.
+ * Kept for blocks of MS_SITE_MIN bytes and more (chunks a pool might own). */
+#define MS_SITE_MIN 1024
+#define MS_MAX_SITES 4096
+
+struct ms_site {
+	uint64_t caller; /* return address of the allocation call */
+	uint64_t size;
+	uint64_t allocs, frees;
+};
+
+struct ms_sites {
+	struct ms_site *v;
+	unsigned n, cap;
+	uint32_t *index; /* open addressing over (caller, size): v index + 1 */
+	unsigned index_cap;
+	struct ms_livetab owner; /* block address -> its site (meta = index + 1) */
+	uint64_t untracked;	 /* blocks of sites past MS_MAX_SITES */
+};
+
 struct ms_side {
 	struct ms_counts c;
-	uint64_t size_hist[MS_HIST_BUCKETS];
+	struct ms_sites *sites;	 /* NULL until a block of MS_SITE_MIN bytes */
+	struct ms_patterns *pat; /* size classes, lifetimes, reuse; NULL before the first block */
 	struct ms_livetab live;
 	struct ms_pending *pending;
 	unsigned npending, cap_pending;
@@ -49,7 +71,8 @@ struct ms_side {
 
 struct ms_astats {
 	struct ms_side user, backing;
-	struct ms_counts last; /* user.c at the previous report, for rates */
+	struct ms_counts last;	    /* user.c at the previous report, for rates */
+	uint64_t last_backing_live; /* backing live bytes at the previous report: growth */
 	bool used;
 };
 
@@ -67,6 +90,8 @@ struct ms_proc {
 	unsigned nby_func;
 	struct ms_astats *alloc; /* indexed by allocator id */
 	unsigned nalloc;
+	uint64_t recent[2]; /* the last two user allocations: a block freed while it is
+				    one of them is temporary */
 };
 
 enum ms_end_reason { MS_END_EXIT, MS_END_EXEC };
@@ -105,6 +130,9 @@ static inline struct ms_astats *ms_proc_allocator(struct ms_proc *p, unsigned id
 {
 	return id < p->nalloc && p->alloc[id].used ? &p->alloc[id] : NULL;
 }
+
+/* A side's allocations per size class (size_hist), into hist */
+void ms_side_size_hist(const struct ms_side *d, uint64_t hist[MS_HIST_BUCKETS]);
 
 /* p's size histogram over all allocators' user calls, into hist */
 void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_HIST_BUCKETS]);

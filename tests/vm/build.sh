@@ -12,13 +12,14 @@
 #   build/vm/vmlinuz -> kernel/PKG/vmlinuz        the kernel run.sh boots
 #   build/vm/initramfs.cpio.gz                    base initramfs (cpio newc, gzip)
 #   build/vm/initramfs.sig                        signature of its inputs (rebuilt on change)
+#   build/vm/initramfs.list                       the paths it holds, one a line
 #
 # The base initramfs holds busybox-static (every applet as a symlink), /init (below),
 # build/memscope-bpf, build/memscope-demo, build/workloads/*, build/bench/* (executables) at
-# the same absolute paths as on this host, and every shared object they load (as ldd lists
-# them, real files at their real paths plus the soname links, and the dynamic loader). Run
-# `make` first. run.sh appends a second, per-run archive with /vm/run (the command), the
-# working directory and any --add files.
+# the same absolute paths as on this host, /usr/sbin/bpftool when the host has it, and every
+# shared object they load (as ldd lists them: real files at their real paths plus the soname
+# links, and the dynamic loader). Run `make` first. run.sh appends a second, per-run archive
+# with /vm/run (the command), the working directory and any --add files.
 #
 # Environment:
 #   MEMSCOPE_VM_KERNEL=PATH   boot this bzImage instead of Debian's (no apt at all)
@@ -68,9 +69,19 @@ BUSYBOX=/bin/busybox
 is_static "$BUSYBOX" || die "$BUSYBOX is not busybox-static"
 
 # --- kernel --------------------------------------------------------------------------------
+# The package linux-image-amd64's candidate depends on; apt-cache takes half a second, so
+# the answer is kept until apt's package lists change.
 kernel_pkg() {
-	apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
-		sed -n 's/^Depends: *\(linux-image-[0-9][^ ,]*\).*/\1/p' | head -n1
+	local lists ans
+	lists=$(stat -c '%n %s %Y' /var/lib/apt/lists/*_Packages* 2>/dev/null | sha256sum | cut -c1-16)
+	if [ -f "$VMDIR/kernel-pkg" ] && [ "$(cut -d' ' -f1 "$VMDIR/kernel-pkg")" = "$lists" ]; then
+		cut -d' ' -f2 "$VMDIR/kernel-pkg"
+		return
+	fi
+	ans=$(apt-cache show --no-all-versions linux-image-amd64 2>/dev/null |
+		sed -n 's/^Depends: *\(linux-image-[0-9][^ ,]*\).*/\1/p' | head -n1) || true
+	[ -z "$ans" ] || echo "$lists $ans" >"$VMDIR/kernel-pkg"
+	echo "$ans"
 }
 
 if [ -n "${MEMSCOPE_VM_KERNEL:-}" ]; then
@@ -127,7 +138,9 @@ fi
 # --- base initramfs ------------------------------------------------------------------------
 [ -x "$REPO/build/memscope-bpf" ] || die "$REPO/build/memscope-bpf missing: run make first"
 bins=("$REPO/build/memscope-bpf")
-for f in "$REPO"/build/memscope-demo "$REPO"/build/workloads/* "$REPO"/build/bench/*; do
+# bpftool too when the host has it: tests count leftover BPF objects with it
+for f in "$REPO"/build/memscope-demo "$REPO"/build/workloads/* "$REPO"/build/bench/* \
+	/usr/sbin/bpftool; do
 	[ -f "$f" ] && [ -x "$f" ] && bins+=("$f")
 done
 
@@ -135,7 +148,7 @@ done
 elf_deps() {
 	local f
 	for f in "$@"; do
-		ldd "$f" 2>/dev/null | awk '
+		{ ldd "$f" 2>/dev/null || true; } | awk '
 			$2 == "=>" && $3 ~ /^\// { print $3 }
 			$1 ~ /^\// { print $1 }'
 	done | sort -u
@@ -228,8 +241,12 @@ printf 'root:x:0:\n' >"$root/etc/group"
 mknod -m 600 "$root/dev/console" c 5 1 2>/dev/null || true
 mknod -m 666 "$root/dev/null" c 1 3 2>/dev/null || true
 
-(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | "$BUSYBOX" cpio -o -H newc 2>/dev/null) |
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort) >"$VMDIR/.list"
+(cd "$root" && "$BUSYBOX" cpio -o -H newc <"$VMDIR/.list" 2>/dev/null) |
 	gzip -1 >"$VMDIR/initramfs.cpio.gz.tmp"
+# what the base holds, for run.sh --add (one absolute path a line)
+sed 's|^\.||' "$VMDIR/.list" >"$VMDIR/initramfs.list"
+rm -f "$VMDIR/.list"
 mv "$VMDIR/initramfs.cpio.gz.tmp" "$VMDIR/initramfs.cpio.gz"
 echo "$sig" >"$VMDIR/initramfs.sig"
 rm -rf "$root"

@@ -13,9 +13,11 @@
 # (sh, taskset, cat, grep, sed, awk, timeout...) on PATH. CMD is run with `exec`, not a shell:
 # use `-- sh -c 'SCRIPT'` for pipes and redirections.
 #
-# Output: CMD's stdout goes to this script's stdout byte for byte (a raw second serial port),
-# CMD's stderr to this script's stderr (taken from the console between markers, so a kernel
-# message printed meanwhile can show up in it). The exit status is CMD's.
+# Output: CMD's stdout goes to this script's stdout byte for byte (it is written to a raw
+# second serial port, ttyS1, and copied out when the VM is off). CMD's stderr goes to the
+# console (ttyS0); when the VM is off, the console lines between the start and exit markers
+# are printed to this script's stderr (a kernel message printed meanwhile shows up there too;
+# the kernel runs with loglevel=3). The exit status is CMD's.
 #
 # Options:
 #   --nodes N       NUMA nodes (default 2)
@@ -31,24 +33,33 @@
 #                   default it is kept in build/vm/runs/RUN/console.log (last 20 runs kept)
 #   --append ARGS   more kernel command-line arguments
 #   --times         print "vm-run: ..." timings to stderr at the end
-#   -v, --verbose   stream the console to stderr as it comes (then --err gets CMD's stderr
-#                   only through the console stream, and no copy is printed at the end)
+#   -v, --verbose   stream the whole console (kernel, CMD's stderr, markers) to stderr as it
+#                   comes, instead of printing CMD's stderr at the end
 #   --no-build      do not run tests/vm/build.sh first
 #   -h, --help      this text
 #
 # Exit status: CMD's status (0-255); 124 when the timeout killed the VM; 125 when the VM
 # failed before reporting CMD's status (qemu error, kernel panic, /init failure); 2 for a
-# usage error. On 124 and 125 the last lines of the console are printed to stderr.
+# usage error; 130 when this script was interrupted (INT, TERM, HUP: qemu is stopped). On
+# 124 and 125 the last lines of the console are printed to stderr. When the guest kernel is
+# tainted at the end (a WARN, an oops), a warning line says so on stderr.
 #
-# Each run leaves build/vm/runs/RUN/ (RUN = date-pid): console.log, stdout, run.cpio,
-# times (host seconds: boot = qemu start to CMD start, cmd, total; guest uptimes).
+# Each run leaves build/vm/runs/RUN/ (RUN = date-pid): console.log, stdout, run.cpio.gz (the
+# per-run archive), qemu.out, times (host seconds: boot = qemu start to CMD start, cmd, total
+# = qemu's whole run; guest uptime at CMD start and CMD's guest time).
+#
+# Examples:
+#   tests/vm/run.sh -- cat /sys/devices/system/node/node1/cpulist
+#   tests/vm/run.sh --times -- build/memscope-bpf --json -- build/workloads/launched 10
+#   tests/vm/run.sh --add tests/vm/guest/smoke.sh -- sh tests/vm/guest/smoke.sh 3
+#   tests/vm/run.sh -- sh -c 'taskset -c 3 build/workloads/launched 10 && echo node1 ok'
 set -euo pipefail
 
 usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 die() { echo "vm-run: error: $*" >&2; exit 125; }
 bad() { echo "vm-run: $*" >&2; echo "usage: $0 [OPTIONS] -- CMD [ARGS...] (--help)" >&2; exit 2; }
 
-NODES=2 CPUS=4 MEM=2G TIMEOUT=300 OUT= ERR= LOG= APPEND= TIMES=0 VERBOSE=0 BUILD=1
+NODES=2 CPUS=4 MEM=2G TIMEOUT=300 OUT='' ERR='' LOG='' APPEND='' TIMES=0 VERBOSE=0 BUILD=1
 ADDS=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -91,7 +102,7 @@ VMDIR=${MEMSCOPE_VM_DIR:-$REPO/build/vm}
 VMDIR=$(cd "$VMDIR" && pwd)
 KERNEL=$VMDIR/vmlinuz
 BASE=$VMDIR/initramfs.cpio.gz
-[ -f "$KERNEL" ] && [ -f "$BASE" ] || die "no $KERNEL or $BASE: run tests/vm/build.sh"
+{ [ -f "$KERNEL" ] && [ -f "$BASE" ]; } || die "no $KERNEL or $BASE: run tests/vm/build.sh"
 BUSYBOX=/bin/busybox
 
 # --- the run directory and the per-run archive ---------------------------------------------
@@ -104,7 +115,9 @@ ls -1d "$VMDIR"/runs/*/ 2>/dev/null | sort | head -n -20 | xargs -r rm -rf
 
 TOKEN=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 stage=$RUN/stage
-mkdir -p "$stage/vm"
+mkdir -p "$stage/vm" "$stage/usr/bin" "$stage/usr/sbin" "$stage/usr/lib" "$stage/usr/lib64"
+# the base archive's merged-/usr links, so that files land where the base has its directories
+for d in bin sbin lib lib64; do ln -s "usr/$d" "$stage/$d"; done
 printf '%s\n' "$TOKEN" >"$stage/vm/token"
 printf '%s\n' "$PWD" >"$stage/vm/cwd"
 mkdir -p "$stage$PWD"
@@ -131,22 +144,16 @@ for a in "${ADDS[@]}"; do
 	put "$abs"
 	while IFS= read -r -d '' f; do
 		head -c4 "$f" 2>/dev/null | grep -q 'ELF' || continue
-		ldd "$f" 2>/dev/null | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+		{ ldd "$f" 2>/dev/null || true; } | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
 			while read -r lib; do
 				# the base archive has the common ones; a copy here would only replace them
-				[ -e "$stage$(readlink -f "$lib")" ] || put "$lib"
+				grep -qxF "$(readlink -f "$lib")" "$VMDIR/initramfs.list" 2>/dev/null ||
+					put "$lib"
 			done
 	done < <(find "$(readlink -f "$abs")" -type f -perm -u+x -print0)
 done
-# lib links in the stage must not replace the base archive's directory links (lib -> usr/lib)
-for d in lib lib64 bin sbin; do
-	if [ -d "$stage/$d" ] && [ ! -L "$stage/$d" ]; then
-		mkdir -p "$stage/usr/$d"
-		cp -a "$stage/$d/." "$stage/usr/$d/"
-		rm -rf "${stage:?}/$d"
-	fi
-done
-(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | "$BUSYBOX" cpio -o -H newc 2>/dev/null) |
+(cd "$stage" && find . -mindepth 1 ! -path ./bin ! -path ./sbin ! -path ./lib ! -path ./lib64 |
+	LC_ALL=C sort | "$BUSYBOX" cpio -o -H newc 2>/dev/null) |
 	gzip -1 >"$RUN/run.cpio.gz"
 cat "$BASE" "$RUN/run.cpio.gz" >"$RUN/initrd"
 rm -rf "$stage"
@@ -180,18 +187,34 @@ t0=$(date +%s.%N)
 	date +%s.%N >"$RUN/.started"
 ) &
 watcher=$!
-set +e
+# timeout runs qemu in a process group of its own (a terminal's ^C does not reach it): pass
+# INT, TERM and HUP on, and wait for qemu to go
 if [ "$VERBOSE" = 1 ]; then
-	timeout -k 5 "$TIMEOUT" "${qemu[@]}" </dev/null >&2
+	timeout -k 5 "$TIMEOUT" "${qemu[@]}" </dev/null >&2 &
 else
-	timeout -k 5 "$TIMEOUT" "${qemu[@]}" </dev/null >"$RUN/qemu.out" 2>&1
+	timeout -k 5 "$TIMEOUT" "${qemu[@]}" </dev/null >"$RUN/qemu.out" 2>&1 &
 fi
+qpid=$!
+interrupted=0
+trap 'interrupted=1; kill -TERM "$qpid" 2>/dev/null' INT TERM HUP
+set +e
+wait "$qpid"
 qrc=$?
+while kill -0 "$qpid" 2>/dev/null; do
+	wait "$qpid"
+	qrc=$?
+done
 set -e
+trap - INT TERM HUP
 t2=$(date +%s.%N)
 sleep 0.1
 kill "$watcher" 2>/dev/null || true
 wait "$watcher" 2>/dev/null || true
+rm -f "$RUN/initrd"
+if [ "$interrupted" = 1 ]; then
+	echo "vm-run: interrupted; qemu stopped (console: $LOG)" >&2
+	exit 130
+fi
 
 # --- results -------------------------------------------------------------------------------
 [ "$LOG" = "$RUN/console.log" ] || cp "$LOG" "$RUN/console.log"

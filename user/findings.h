@@ -1,0 +1,55 @@
+/* findings.h: what a process' allocator is doing, and what to change: pools, candidates */
+#ifndef MS_FINDINGS_H
+#define MS_FINDINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "stats.h"
+
+/* Thresholds, options with documented defaults */
+struct ms_pool_opts {
+	double min_share; /* --pool-min-share: of a process' allocations in one class (0.8) */
+	uint64_t max_lifetime_ns; /* --pool-max-lifetime: median lifetime below it (1 ms) */
+	uint64_t min_allocs;	  /* --pool-min-allocs: allocations before judging (1000) */
+	unsigned min_chunks; /* --pool-min-chunks: same-size blocks a pool candidate keeps (4) */
+};
+
+#define MS_POOL_OPTS_DEFAULT                                                                       \
+	{                                                                                          \
+		0.8, 1000000, 1000, 4                                                              \
+	}
+
+enum ms_finding_kind { MS_FIND_POOL, MS_FIND_POOL_CANDIDATE, MS_FIND_SLAB_CANDIDATE };
+
+#define MS_MAX_EVIDENCE 12
+
+struct ms_finding {
+	enum ms_finding_kind kind;
+	char name[96];	  /* the pool, the function that owns chunks, or the size class */
+	char advice[384]; /* one line a user can act on, with its figures */
+	struct {
+		const char *key;
+		double value;
+	} ev[MS_MAX_EVIDENCE]; /* the evidence, as named numbers */
+	unsigned nev;
+};
+
+/* The name of a finding kind: "pool", "pool_candidate", "slab_candidate" */
+const char *ms_finding_kind_name(enum ms_finding_kind k);
+
+/* Resolves an address of process pid to "function" or "function+0x12"; 0 or -errno */
+typedef int (*ms_symbolize_fn)(pid_t pid, uint64_t addr, char *name, size_t len, void *ctx);
+
+/*
+ * The findings for process p: each allocator with backing (a pool, named or known: its
+ * objects per chunk, chunk size, utilisation, hit ratio, growth), each call site that
+ * obtains same-size chunks of MS_SITE_MIN bytes or more and keeps most of them (a pool
+ * nobody named), each size class that takes most allocations and lives briefly (a pool
+ * would serve it). Returns the number written to out (at most max).
+ */
+unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_fn sym, void *ctx,
+		 struct ms_finding *out, unsigned max);
+
+#endif

@@ -1,0 +1,30 @@
+/* symcache.h: call sites to function names, through each process' mapped objects */
+#ifndef MS_SYMCACHE_H
+#define MS_SYMCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct ms_symcache;
+
+struct ms_symcache *ms_symcache_new(void);
+void ms_symcache_free(struct ms_symcache *c);
+
+/*
+ * Takes a copy of pid's executable mappings, so that its addresses can be resolved
+ * after it exits (or execs). Replaces an older copy. Returns 0 or -errno.
+ */
+int ms_symcache_snapshot(struct ms_symcache *c, pid_t pid);
+
+/* Drops pid's copy */
+void ms_symcache_forget(struct ms_symcache *c, pid_t pid);
+
+/*
+ * "function+0x1c" for address addr of pid (through its copy, taken now if there is
+ * none), or "object+0x1234" when no symbol covers it. Returns 0, or -ENOENT when addr
+ * is in no mapped object. Matches ms_symbolize_fn with the cache as ctx.
+ */
+int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache);
+
+#endif
