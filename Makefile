@@ -12,7 +12,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
 	  -Iinclude -I$(OUT)
-LDLIBS := -lbpf -lelf -lz -lcapstone -lstdc++
+LDLIBS := -lbpf -lelf -lz -lcapstone -lmicrohttpd -lstdc++
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -90,7 +90,8 @@ demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 	$(OUT)/memscope-bpf -i 1 -- $(OUT)/memscope-demo
 
 DEB_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
-	libcapstone-dev libdw-dev bpftrace python3 util-linux iproute2
+	libcapstone-dev libdw-dev libmicrohttpd-dev prometheus bpftrace python3 util-linux iproute2 \
+	libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \

@@ -53,7 +53,7 @@ struct ms_event {
 	__s32 stack_id;	  /* user stack id, or -1 when stacks are off or lost */
 	__u16 outer_func; /* NESTED: function id of the enclosing call */
 	__u16 pad;
-	__u64 caller;	  /* return address of the call: the allocation site, 0 if unknown */
+	__u64 caller; /* return address of the call: the allocation site, 0 if unknown */
 };
 
 #define MS_EVENT_SIZE 64

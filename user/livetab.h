@@ -13,16 +13,20 @@
  */
 struct ms_block {
 	uint64_t addr;	/* 0: empty slot */
-	uint64_t meta;	/* size (bits 0-47), function id (48-62), dead (63) */
-	uint64_t ts_ns; /* allocation time */
+	uint64_t meta;	/* size (bits 0-39), NUMA node (40-47), function id (48-62), dead (63) */
+	uint64_t ts_ns; /* allocation time; once dead, its side's allocation count at the free */
 };
 
-#define MS_BLOCK_SIZE_MASK ((1ULL << 48) - 1)
+#define MS_BLOCK_SIZE_MASK ((1ULL << 40) - 1) /* 1 TiB: larger requests saturate */
 #define MS_BLOCK_DEAD (1ULL << 63)
 
 static inline uint64_t ms_block_size(const struct ms_block *b)
 {
 	return b->meta & MS_BLOCK_SIZE_MASK;
+}
+static inline unsigned ms_block_node(const struct ms_block *b)
+{
+	return (b->meta >> 40) & 0xff;
 }
 static inline unsigned ms_block_func(const struct ms_block *b)
 {
@@ -32,10 +36,10 @@ static inline bool ms_block_dead(const struct ms_block *b)
 {
 	return b->meta & MS_BLOCK_DEAD;
 }
-static inline uint64_t ms_block_meta(uint64_t size, unsigned func)
+static inline uint64_t ms_block_meta(uint64_t size, unsigned func, unsigned node)
 {
 	return (size > MS_BLOCK_SIZE_MASK ? MS_BLOCK_SIZE_MASK : size) |
-	       ((uint64_t)(func & 0x7fff) << 48);
+	       ((uint64_t)(node & 0xff) << 40) | ((uint64_t)(func & 0x7fff) << 48);
 }
 
 struct ms_livetab {

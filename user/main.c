@@ -1,5 +1,6 @@
 /* main.c: memscope-bpf options and lifecycle: open, load, attach, poll, report */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,6 +26,7 @@
 #include "allocspec.h"
 #include "stats.h"
 #include "symcache.h"
+#include "numa.h"
 
 #define MAX_PIDS 1024
 #define MAX_SPECS 64
@@ -46,6 +48,7 @@ static struct env {
 	const struct ms_preset *presets[8]; /* --preset */
 	int npresets;
 	struct ms_pool_opts pool; /* --pool-* thresholds of the findings */
+	bool numa_pages;	  /* --numa-pages */
 	char **command;		  /* after -- */
 } env = {
 	.pool = MS_POOL_OPTS_DEFAULT,
@@ -218,6 +221,7 @@ static void parse_args(int argc, char **argv)
 		OPT_POOL_LIFETIME,
 		OPT_POOL_ALLOCS,
 		OPT_POOL_CHUNKS,
+		OPT_NUMA_PAGES,
 	};
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -237,6 +241,7 @@ static void parse_args(int argc, char **argv)
 		{ "pool-max-lifetime", required_argument, NULL, OPT_POOL_LIFETIME },
 		{ "pool-min-allocs", required_argument, NULL, OPT_POOL_ALLOCS },
 		{ "pool-min-chunks", required_argument, NULL, OPT_POOL_CHUNKS },
+		{ "numa-pages", no_argument, NULL, OPT_NUMA_PAGES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -303,6 +308,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_POOL_CHUNKS:
 			env.pool.min_chunks = parse_count(optarg, "--pool-min-chunks");
+			break;
+		case OPT_NUMA_PAGES:
+			env.numa_pages = true;
 			break;
 		case 'v':
 			env.verbose++;
@@ -385,6 +393,7 @@ struct tracer {
 	bool stdout_gone;
 	struct ms_allocspec *specs;   /* --alloc, --free, --realloc */
 	struct ms_symcache *syms;     /* call sites to names */
+	struct ms_numa numa;	      /* CPU to node: the fallback for a record's node */
 	struct ms_recorder *rec;      /* --record */
 	bool replaying;		      /* --replay: the clock is the recorded events' */
 	double replay_now;	      /* seconds, the last replayed event's time */
@@ -497,13 +506,75 @@ static void mark_one(struct ms_proc *p, void *ctx)
 	ms_output_mark(p);
 }
 
+#define PAGE_SAMPLE 256 /* live blocks whose pages are looked up per process and report */
+
+/* --numa-pages: where the pages of a sample of p's live blocks are */
+static void sample_pages(struct ms_proc *p, void *ctx)
+{
+	uint64_t addrs[PAGE_SAMPLE], sizes[PAGE_SAMPLE];
+	int alloc_node[PAGE_SAMPLE], where[PAGE_SAMPLE];
+	struct ms_page_sample *ps = &p->pages;
+	size_t n = 0, pos = 0, i, total = 0;
+	unsigned a;
+
+	(void)ctx;
+	if (p->exited)
+		return;
+	for (a = 0; a < p->nalloc; a++)
+		total += p->alloc[a].user.live.cap;
+	if (!total)
+		return;
+	ps->cursor %= total;
+	/* walk the user sides' tables as one, from where the last sample stopped */
+	for (i = 0; i < total && n < PAGE_SAMPLE; i++) {
+		size_t at = (ps->cursor + i) % total;
+		const struct ms_block *b = NULL;
+
+		for (a = 0, pos = at; a < p->nalloc; a++) {
+			if (pos < p->alloc[a].user.live.cap) {
+				b = &p->alloc[a].user.live.slots[pos];
+				break;
+			}
+			pos -= p->alloc[a].user.live.cap;
+		}
+		if (!b || !b->addr || ms_block_dead(b))
+			continue;
+		addrs[n] = b->addr;
+		sizes[n] = ms_block_size(b);
+		alloc_node[n] = ms_block_node(b);
+		n++;
+	}
+	ps->cursor += i;
+	memset(ps, 0, offsetof(struct ms_page_sample, cursor));
+	if (!n || ms_numa_page_nodes(p->pid, addrs, n, where))
+		return;
+	for (i = 0; i < n; i++) {
+		if (where[i] < 0) {
+			ps->not_present++;
+			continue;
+		}
+		ps->blocks++;
+		ps->bytes += sizes[i];
+		if (where[i] != alloc_node[i])
+			ps->remote_bytes += sizes[i];
+	}
+}
+
 static void report(struct tracer *t, enum ms_record_kind kind)
 {
 	struct ms_report r;
 	static uint64_t warned_lost;
 
-	if (!t->replaying)
+	if (!t->replaying) {
 		read_counters(t);
+		if (ms_numa_refresh(&t->numa) && env.verbose)
+			fprintf(stderr,
+				"memscope-bpf: CPUs came online or went offline: "
+				"%u NUMA node(s) now\n",
+				t->numa.present);
+		if (env.numa_pages)
+			ms_stats_for_each(&t->stats, sample_pages, t);
+	}
 	report_of(t, &r);
 	ms_stats_for_each(&t->stats, fill_comm, t);
 	ms_output_report(&t->out, kind, &r, &t->stats);
@@ -550,11 +621,20 @@ static int on_event(void *ctx, void *data, size_t len)
 {
 	struct tracer *t = ctx;
 	const struct ms_event *e = data;
+	struct ms_event fixed;
 
 	if (len < sizeof(*e))
 		return 0;
 	if (t->rec)
 		ms_recorder_event(t->rec, e);
+	if (e->node >= t->numa.nnodes && t->numa.nnodes) {
+		/* the record's node is not one the machine has: take the CPU's */
+		int node = ms_numa_node_of(&t->numa, e->cpu);
+
+		fixed = *e;
+		fixed.node = node < 0 ? 0 : node;
+		e = &fixed;
+	}
 	/* new objects: a process started (every-process mode) or its loader mapped more */
 	if ((t->every && e->type == MS_EV_EXEC) || (e->type == MS_EV_DLSTATE && !t->launched))
 		queue_rescan(t, e->tgid);
@@ -939,6 +1019,12 @@ int main(int argc, char **argv)
 	t.out.json = env.json;
 	t.out.max_rows = env.top;
 	t.out.pool = env.pool;
+	t.out.numa_pages = env.numa_pages;
+	if (ms_numa_read(&t.numa, "/sys"))
+		fprintf(stderr, "memscope-bpf: cannot read the NUMA topology from /sys: per-node "
+				"figures use the kernel's node ids only\n");
+	else if (t.numa.present == 1)
+		fprintf(stderr, "memscope-bpf: one NUMA node: every figure is on node 0\n");
 	t.syms = ms_symcache_new();
 	if (!t.syms) {
 		err = -ENOMEM;
@@ -1055,6 +1141,7 @@ cleanup:
 	memscope__destroy(t.skel);
 	ms_stats_free(&t.stats);
 	ms_symcache_free(t.syms);
+	ms_numa_free(&t.numa);
 	free(t.rescan);
 	for (i = 0; i < env.npids; i++)
 		if (t.pidfds[i] >= 0)

@@ -57,6 +57,11 @@ static double rate(uint64_t now, uint64_t then, double secs)
 	return secs > 0 ? (double)(now - then) / secs : 0;
 }
 
+static double share(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / b : 0;
+}
+
 void ms_output_mark(struct ms_proc *p)
 {
 	unsigned i;
@@ -115,11 +120,6 @@ static void sum_patterns(const struct ms_proc *p, struct ms_patterns *sum)
 				t->lifetime[b] += c->lifetime[b];
 		}
 	}
-}
-
-static double share(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / b : 0;
 }
 
 static void json_patterns(struct ms_json *j, const struct ms_proc *p)
@@ -277,6 +277,53 @@ static void json_rates(struct ms_json *j, const struct ms_counts *c, const struc
 	ms_json_double(j, "alloc_bytes_per_s", rate(c->alloc_bytes, last->alloc_bytes, secs));
 }
 
+/* The numa object: figures per node, remote frees, the live heap's balance */
+static void json_numa(struct ms_json *j, const struct ms_numa_counts *nc,
+		      const struct ms_page_sample *pages)
+{
+	uint64_t live = 0, frees = 0;
+	char key[16];
+	unsigned i;
+
+	for (i = 0; i < nc->nnodes; i++) {
+		live += nc->node[i].live_bytes;
+		frees += nc->node[i].frees;
+	}
+	ms_json_open(j, "numa");
+	ms_json_open(j, "nodes");
+	for (i = 0; i < nc->nnodes; i++) {
+		const struct ms_node_counts *n = &nc->node[i];
+
+		if (!n->allocs && !n->frees)
+			continue;
+		snprintf(key, sizeof(key), "%u", i);
+		ms_json_open(j, key);
+		ms_json_u64(j, "allocs", n->allocs);
+		ms_json_u64(j, "alloc_bytes", n->alloc_bytes);
+		ms_json_u64(j, "frees", n->frees);
+		ms_json_u64(j, "freed_bytes", n->freed_bytes);
+		ms_json_u64(j, "live_allocs", n->live_allocs);
+		ms_json_u64(j, "live_bytes", n->live_bytes);
+		ms_json_u64(j, "peak_bytes", n->peak_bytes);
+		ms_json_double(j, "live_share", share(n->live_bytes, live));
+		ms_json_close(j);
+	}
+	ms_json_close(j);
+	ms_json_u64(j, "remote_frees", nc->remote_frees);
+	ms_json_u64(j, "remote_free_bytes", nc->remote_free_bytes);
+	ms_json_double(j, "remote_free_share", share(nc->remote_frees, frees));
+	if (pages) {
+		ms_json_open(j, "pages");
+		ms_json_u64(j, "sampled_blocks", pages->blocks);
+		ms_json_u64(j, "sampled_bytes", pages->bytes);
+		ms_json_u64(j, "remote_bytes", pages->remote_bytes);
+		ms_json_double(j, "remote_share", share(pages->remote_bytes, pages->bytes));
+		ms_json_u64(j, "not_present_blocks", pages->not_present);
+		ms_json_close(j);
+	}
+	ms_json_close(j);
+}
+
 static void json_allocators(struct ms_json *j, struct ms_proc *p, double secs)
 {
 	uint64_t hist[MS_HIST_BUCKETS];
@@ -298,6 +345,7 @@ static void json_allocators(struct ms_json *j, struct ms_proc *p, double secs)
 		json_hist(j, hist);
 		json_rates(j, &as->user.c, &as->last, secs);
 		json_counts(j, "backing_", &as->backing.c);
+		json_numa(j, &as->user.numa, NULL);
 		ms_json_close(j);
 	}
 	ms_json_end(j);
@@ -316,6 +364,7 @@ static void json_proc(struct ms_json *j, struct ms_output *o, struct ms_proc *p,
 	json_hist(j, hist);
 	json_rates(j, &p->c, &p->last, secs);
 	json_allocators(j, p, secs);
+	json_numa(j, &p->numa, o->numa_pages ? &p->pages : NULL);
 	json_patterns(j, p);
 	json_pools(j, o, p);
 	ms_json_close(j);

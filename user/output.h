@@ -27,6 +27,7 @@ struct ms_output {
 	unsigned max_rows;	   /* text: processes shown per interval, 0 for all */
 	struct ms_pool_opts pool;  /* thresholds of the findings */
 	ms_symbolize_fn symbolize; /* call sites to function names, or NULL */
+	bool numa_pages;	   /* --numa-pages: where the pages of live blocks are */
 	void *symbolize_ctx;
 };
 

@@ -14,6 +14,7 @@ void ms_stats_init(struct ms_stats *s, ms_end_fn on_end, void *ctx)
 
 static void side_free(struct ms_side *d)
 {
+	free(d->numa.node);
 	ms_livetab_free(&d->live);
 	free(d->pending);
 	free(d->pat);
@@ -120,6 +121,8 @@ static void proc_reset(struct ms_proc *p)
 	memset(&p->c, 0, sizeof(p->c));
 	memset(&p->last, 0, sizeof(p->last));
 	memset(p->recent, 0, sizeof(p->recent));
+	free(p->numa.node);
+	memset(&p->numa, 0, sizeof(p->numa));
 	p->active = false;
 }
 
@@ -284,6 +287,62 @@ static struct ms_side *side_of(struct ms_stats *s, struct ms_proc *p, const stru
 	return nested ? &p->alloc[id].backing : &p->alloc[id].user;
 }
 
+/* The node counters of node, grown to hold it; NULL when memory runs out */
+static struct ms_node_counts *node_of(struct ms_numa_counts *nc, unsigned node)
+{
+	if (grow((void **)&nc->node, &nc->nnodes, node, sizeof(*nc->node)))
+		return NULL;
+	return &nc->node[node];
+}
+
+/* The node counters a change on side d touches, as FOR_COUNTS */
+#define FOR_NUMA(p, d, user, nc)                                                                   \
+	for (struct ms_numa_counts * nc##_v[2] = { &(d)->numa, (user) ? &(p)->numa : NULL },       \
+				     **nc##_i = nc##_v;                                            \
+	     nc##_i < nc##_v + 2 && (nc = *nc##_i); nc##_i++)
+
+static void numa_alloc(struct ms_proc *p, struct ms_side *d, bool user, unsigned node,
+		       uint64_t size)
+{
+	struct ms_numa_counts *nc;
+	struct ms_node_counts *n;
+
+	FOR_NUMA(p, d, user, nc)
+	{
+		if (!(n = node_of(nc, node)))
+			continue;
+		n->allocs++;
+		n->alloc_bytes += size;
+		n->live_allocs++;
+		n->live_bytes += size;
+		if (n->live_bytes > n->peak_bytes)
+			n->peak_bytes = n->live_bytes;
+	}
+}
+
+static void numa_release(struct ms_proc *p, struct ms_side *d, bool user, unsigned alloc_node,
+			 unsigned free_node, uint64_t size)
+{
+	struct ms_numa_counts *nc;
+	struct ms_node_counts *n;
+
+	FOR_NUMA(p, d, user, nc)
+	{
+		if ((n = node_of(nc, alloc_node))) {
+			n->live_allocs--;
+			n->live_bytes -= size;
+		}
+		if ((n = node_of(nc, free_node))) {
+			n->frees++;
+			n->freed_bytes += size;
+		}
+		if (alloc_node != free_node) {
+			nc->remote_frees++;
+			nc->remote_free_bytes += size;
+		}
+	}
+}
+
 /* The counters a change on side d touches: the side's, and the process' for users */
 #define FOR_COUNTS(p, d, user, c)                                                                  \
 	for (struct ms_counts * c##_v[2] = { &(d)->c, (user) ? &(p)->c : NULL }, **c##_i = c##_v;  \
@@ -307,11 +366,12 @@ static void add_live(struct ms_proc *p, struct ms_side *d, bool user, uint64_t s
  * lifetime, whether it was temporary. The caller removes or kills b.
  */
 static void count_release(struct ms_proc *p, struct ms_side *d, bool user, const struct ms_block *b,
-			  uint64_t now)
+			  uint64_t now, unsigned node)
 {
 	uint64_t size = ms_block_size(b);
 	struct ms_counts *c;
 
+	numa_release(p, d, user, ms_block_node(b), node, size);
 	FOR_COUNTS(p, d, user, c)
 	{
 		c->frees++;
@@ -356,7 +416,7 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 
 		if (q->tracked && !q->released && q->old.addr == addr) {
 			q->released = true;
-			count_release(p, d, user, &q->old, ts);
+			count_release(p, d, user, &q->old, ts, q->node);
 		}
 	}
 	if (!d->pat && !(d->pat = calloc(1, sizeof(*d->pat)))) {
@@ -383,6 +443,7 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 			c->live_allocs--;
 			c->live_bytes -= ms_block_size(b);
 		}
+		numa_release(p, d, user, ms_block_node(b), ms_block_node(b), ms_block_size(b));
 		d->pat->cls[ms_size_bucket(ms_block_size(b))].live_allocs--;
 		d->pat->cls[ms_size_bucket(ms_block_size(b))].live_bytes -= ms_block_size(b);
 	}
@@ -391,8 +452,9 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		c->allocs++;
 		c->alloc_bytes += size;
 	}
-	ms_livetab_store(&d->live, b, ms_block_meta(size, func), ts);
+	ms_livetab_store(&d->live, b, ms_block_meta(size, func, e->node), ts);
 	add_live(p, d, user, size);
+	numa_alloc(p, d, user, e->node, size);
 	k->allocs++;
 	k->alloc_bytes += size;
 	d->pat->small += size <= MS_SMALL_MAX;
@@ -410,7 +472,8 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 }
 
 /* A free call of addr at time now; returns whether it counts as an outermost call */
-static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t addr, uint64_t now)
+static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t addr, uint64_t now,
+		       unsigned node)
 {
 	struct ms_block *b = ms_livetab_find(&d->live, addr);
 	struct ms_counts *c;
@@ -425,7 +488,7 @@ static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t
 		c->dead_frees++;
 		return false;
 	}
-	count_release(p, d, user, b, now);
+	count_release(p, d, user, b, now, node);
 	kill_block(d, b);
 	return true;
 }
@@ -485,6 +548,7 @@ static void realloc_enter(struct ms_stats *s, struct ms_side *d, const struct ms
 		restore(s, d, &q->old); /* the return of this thread's last realloc was lost */
 	memset(&q->old, 0, sizeof(q->old));
 	q->old.addr = e->a.ptr;
+	q->node = e->node;
 	q->tracked = false;
 	q->released = false;
 	b = ms_livetab_find(&d->live, e->a.ptr);
@@ -524,7 +588,7 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 			restore(s, d, &q->old);
 	} else if (q && q->tracked) {
 		if (!q->released) {
-			count_release(p, d, user, &q->old, e->ts_ns);
+			count_release(p, d, user, &q->old, e->ts_ns, q->node);
 			if (old != new) {
 				/* remember the old address as freed */
 				struct ms_block *b = ms_livetab_insert(&d->live, old);
@@ -617,7 +681,7 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		c->failed_allocs++;
 		break;
 	case MS_EV_FREE:
-		if (free_block(p, d, user, e->a.ptr, e->ts_ns) && user)
+		if (free_block(p, d, user, e->a.ptr, e->ts_ns, e->node) && user)
 			count_call(s, p, e->func);
 		break;
 	case MS_EV_REALLOC_ENTER:

@@ -26,9 +26,23 @@ struct ms_counts {
 	uint64_t peak_bytes;
 };
 
+/* Per NUMA node: calls made on CPUs of the node, blocks allocated there */
+struct ms_node_counts {
+	uint64_t allocs, alloc_bytes;		      /* allocated on the node */
+	uint64_t frees, freed_bytes;		      /* freed on the node */
+	uint64_t live_allocs, live_bytes, peak_bytes; /* allocated there, not yet freed */
+};
+
+struct ms_numa_counts {
+	struct ms_node_counts *node; /* indexed by node id; NULL before the first block */
+	unsigned nnodes;
+	uint64_t remote_frees, remote_free_bytes; /* freed on a node other than allocated */
+};
+
 /* A realloc between its entry and its return, per thread */
 struct ms_pending {
 	uint32_t tid;
+	uint8_t node;  /* where the realloc runs: where its old block is freed */
 	bool tracked;  /* the old block was live and has been taken out of the table */
 	bool released; /* its release is already counted (another thread got its address) */
 	struct ms_block old;
@@ -62,6 +76,7 @@ struct ms_sites {
 
 struct ms_side {
 	struct ms_counts c;
+	struct ms_numa_counts numa;
 	struct ms_sites *sites;	 /* NULL until a block of MS_SITE_MIN bytes */
 	struct ms_patterns *pat; /* size classes, lifetimes, reuse; NULL before the first block */
 	struct ms_livetab live;
@@ -76,6 +91,14 @@ struct ms_astats {
 	bool used;
 };
 
+/* Where the pages of a sample of live blocks are (--numa-pages), at the last report */
+struct ms_page_sample {
+	uint64_t blocks, bytes; /* sampled */
+	uint64_t remote_bytes;	/* of blocks whose page is on another node than allocated */
+	uint64_t not_present;	/* blocks whose page is not there yet (never touched) */
+	size_t cursor;		/* where the next sample starts in the live table */
+};
+
 struct ms_proc {
 	pid_t pid;
 	char comm[MS_COMM_LEN + 1];
@@ -83,14 +106,16 @@ struct ms_proc {
 	bool listed; /* reported even before its first call (-p, a launched command) */
 	bool pinned; /* kept after its exit, for the final record */
 	bool exited;
-	bool comm_recorded;    /* --record: its name is in the recording */
-	struct ms_counts c;    /* all allocators' user calls together */
-	struct ms_counts last; /* c at the previous report, for rates */
-	uint64_t *by_func;     /* outermost calls, indexed by function id */
+	bool comm_recorded;	    /* --record: its name is in the recording */
+	struct ms_counts c;	    /* all allocators' user calls together */
+	struct ms_numa_counts numa; /* the same per NUMA node */
+	struct ms_counts last;	    /* c at the previous report, for rates */
+	uint64_t *by_func;	    /* outermost calls, indexed by function id */
 	unsigned nby_func;
 	struct ms_astats *alloc; /* indexed by allocator id */
 	unsigned nalloc;
-	uint64_t recent[2]; /* the last two user allocations: a block freed while it is
+	struct ms_page_sample pages; /* --numa-pages */
+	uint64_t recent[2];	     /* the last two user allocations: a block freed while it is
 				    one of them is temporary */
 };
 

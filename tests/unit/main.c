@@ -15,6 +15,7 @@ int main(void)
 	srunner_add_suite(sr, placement_suite());
 	srunner_add_suite(sr, record_suite());
 	srunner_add_suite(sr, allocspec_suite());
+	srunner_add_suite(sr, numa_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -13,7 +13,7 @@ START_TEST(insert_find_remove)
 	for (a = 0x1000; a < 0x1000 + 5000 * 16; a += 16) {
 		b = ms_livetab_insert(&t, a);
 		ck_assert_ptr_nonnull(b);
-		ms_livetab_store(&t, b, ms_block_meta(a & 0xfff, 3), a);
+		ms_livetab_store(&t, b, ms_block_meta(a & 0xfff, 3, 0), a);
 	}
 	ck_assert_uint_eq(t.used, 5000);
 	ck_assert_uint_le(t.used * 4, t.cap * 3);
@@ -61,7 +61,7 @@ START_TEST(random_against_model)
 			present--;
 		} else {
 			b = ms_livetab_insert(&t, addr);
-			ms_livetab_store(&t, b, ms_block_meta(k, 1), k);
+			ms_livetab_store(&t, b, ms_block_meta(k, 1, 0), k);
 			model[i] = k + 1;
 			present++;
 		}
@@ -78,21 +78,21 @@ START_TEST(dead_entries)
 	uint64_t a;
 
 	b = ms_livetab_insert(&t, 0x5000);
-	ms_livetab_store(&t, b, ms_block_meta(10, 1), 1);
+	ms_livetab_store(&t, b, ms_block_meta(10, 1, 0), 1);
 	ms_livetab_kill(&t, b);
 	ck_assert(ms_block_dead(ms_livetab_find(&t, 0x5000)));
 	ck_assert_uint_eq(t.dead, 1);
 	/* allocated again: alive, not counted dead */
 	b = ms_livetab_insert(&t, 0x5000);
 	ck_assert(ms_block_dead(b));
-	ms_livetab_store(&t, b, ms_block_meta(20, 1), 2);
+	ms_livetab_store(&t, b, ms_block_meta(20, 1, 0), 2);
 	ck_assert(!ms_block_dead(b));
 	ck_assert_uint_eq(t.dead, 0);
 	ck_assert_uint_eq(ms_block_size(b), 20);
 	/* many dead entries are dropped when the table grows past them */
 	for (a = 0x100000; a < 0x100000 + 200000 * 16; a += 16) {
 		b = ms_livetab_insert(&t, a);
-		ms_livetab_store(&t, b, ms_block_meta(8, 1), 0);
+		ms_livetab_store(&t, b, ms_block_meta(8, 1, 0), 0);
 		ms_livetab_kill(&t, b);
 	}
 	ck_assert_uint_le(t.dead, 65536 * 2);
@@ -104,10 +104,11 @@ END_TEST
 
 START_TEST(meta_saturates)
 {
-	struct ms_block b = { .addr = 1, .meta = ms_block_meta(1ULL << 50, 0x7fff) };
+	struct ms_block b = { .addr = 1, .meta = ms_block_meta(1ULL << 50, 0x7fff, 0xfe) };
 
 	ck_assert_uint_eq(ms_block_size(&b), MS_BLOCK_SIZE_MASK);
 	ck_assert_uint_eq(ms_block_func(&b), 0x7fff);
+	ck_assert_uint_eq(ms_block_node(&b), 0xfe);
 	ck_assert(!ms_block_dead(&b));
 }
 END_TEST

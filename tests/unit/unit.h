@@ -13,5 +13,6 @@ Suite *output_suite(void);
 Suite *placement_suite(void);
 Suite *record_suite(void);
 Suite *allocspec_suite(void);
+Suite *numa_suite(void);
 
 #endif
