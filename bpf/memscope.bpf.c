@@ -12,14 +12,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u32 self_tgid = 0;	 /* the tracer: never traced (its callback allocates) */
 const volatile bool filter_pids = false; /* exec/exit events only for pids in ms_pids */
 const volatile __u64 wakeup_bytes = 1;	 /* wake the consumer once this much is queued */
+const volatile bool stacks = false;	 /* --stacks: a user stack id per allocation */
 
 /* One pending traced call of a thread */
 struct ms_frame {
-	__u64 sp;     /* stack pointer at entry: a return matches when its sp is sp + 8 */
-	__u64 cookie; /* the function's attach cookie */
-	__u64 size;   /* requested bytes */
-	__u64 ptr;    /* old block (realloc kinds) or out-parameter address */
-	__u64 caller; /* the return address: where the call was made */
+	__u64 sp;	/* stack pointer at entry: a return matches when its sp is sp + 8 */
+	__u64 cookie;	/* the function's attach cookie */
+	__u64 size;	/* requested bytes */
+	__u64 ptr;	/* old block (realloc kinds) or out-parameter address */
+	__u64 caller;	/* the return address: where the call was made */
+	__s64 stack_id; /* --stacks: its user stack, or -1 */
 };
 
 struct ms_thread {
@@ -39,6 +41,13 @@ struct {
 	__type(key, __u32);	    /* tid */
 	__type(value, struct ms_thread);
 } ms_threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 1); /* sized by the daemon with --stacks (--stack-map-size) */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 8); /* --stack-depth frames of 8 bytes */
+} ms_stacks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -300,6 +309,15 @@ int BPF_KPROBE(ms_entry)
 	f->size = size;
 	f->ptr = ptr;
 	f->caller = caller_of(ctx);
+	f->stack_id = -1;
+	if (stacks && !outer) {
+		long id = bpf_get_stackid(ctx, &ms_stacks, BPF_F_USER_STACK);
+
+		if (id >= 0)
+			f->stack_id = id;
+		else
+			count(id == -17 /* -EEXIST */ ? MS_CNT_STACK_COLLISION : MS_CNT_STACK_FULL);
+	}
 	t->depth = d + 1;
 	return 0;
 }
@@ -357,6 +375,7 @@ int BPF_KRETPROBE(ms_return)
 		return 0;
 	e->a.size = f->size;
 	e->caller = f->caller;
+	e->stack_id = f->stack_id;
 	if (kind == MS_FN_REALLOC) {
 		e->a.ptr = f->ptr;
 		e->a.ret = rc;

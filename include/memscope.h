@@ -9,8 +9,9 @@
 #endif
 
 #define MS_COMM_LEN 16
-#define MS_MAX_DEPTH 4 /* pending traced calls per thread (nesting) */
-#define MS_ARG_NONE 7  /* role not present in the parameter list */
+#define MS_MAX_DEPTH 4	       /* pending traced calls per thread (nesting) */
+#define MS_MAX_STACK_DEPTH 127 /* frames of a user stack (--stack-depth) */
+#define MS_ARG_NONE 7	       /* role not present in the parameter list */
 
 /* Record types. Every record starts with its type; the consumer switches on it. */
 enum ms_ev_type {
@@ -97,11 +98,13 @@ enum ms_fn_kind {
 
 /* Counters kept in BPF (per-CPU array), reported in every output record */
 enum ms_counter {
-	MS_CNT_RINGBUF_FULL,  /* a record could not be reserved: lost */
-	MS_CNT_THREADS_FULL,  /* no per-thread call stack could be created: call lost */
-	MS_CNT_DEPTH,	      /* nesting deeper than MS_MAX_DEPTH: call lost */
-	MS_CNT_UNMATCHED_RET, /* a return with no pending call (attached mid-call): ignored */
-	MS_CNT_STALE_FRAME,   /* a pending call whose return never came (longjmp): dropped */
+	MS_CNT_RINGBUF_FULL,	/* a record could not be reserved: lost */
+	MS_CNT_THREADS_FULL,	/* no per-thread call stack could be created: call lost */
+	MS_CNT_DEPTH,		/* nesting deeper than MS_MAX_DEPTH: call lost */
+	MS_CNT_UNMATCHED_RET,	/* a return with no pending call (attached mid-call): ignored */
+	MS_CNT_STALE_FRAME,	/* a pending call whose return never came (longjmp): dropped */
+	MS_CNT_STACK_COLLISION, /* --stacks: another stack held the slot: recorded without one */
+	MS_CNT_STACK_FULL,	/* --stacks: the stack map was full, or the stack unreadable */
 	MS_CNT_MAX,
 };
 

@@ -27,6 +27,7 @@
 #include "stats.h"
 #include "symcache.h"
 #include "numa.h"
+#include "stackmap.h"
 
 #define MAX_PIDS 1024
 #define MAX_SPECS 64
@@ -49,9 +50,20 @@ static struct env {
 	int npresets;
 	struct ms_pool_opts pool; /* --pool-* thresholds of the findings */
 	bool numa_pages;	  /* --numa-pages */
-	char **command;		  /* after -- */
+	bool stacks;		  /* --stacks */
+	unsigned stack_depth;	  /* --stack-depth: frames */
+	unsigned stack_entries;	  /* --stack-map-size: distinct stacks */
+	double min_age;		  /* --min-age: seconds a block lives before it counts as leaked */
+	const char *folded;	  /* --folded FILE */
+	bool folded_count;	  /* --folded-weight count (else bytes) */
+	enum ms_folded_what folded_what; /* --folded-what */
+	char **command;			 /* after -- */
 } env = {
 	.pool = MS_POOL_OPTS_DEFAULT,
+	.stack_depth = 32,
+	.stack_entries = 16384,
+	.min_age = 5,
+	.folded_what = MS_FOLDED_LIVE,
 	.interval = 1.0,
 	.top = 20,
 	.ringbuf_size = 16 << 20,
@@ -82,6 +94,12 @@ static const char usage[] =
 	"See memscope-bpf(8) for the figures and the JSON fields.\n";
 
 static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t leak_report; /* SIGUSR1: a leak report now */
+
+static void on_usr1(int sig)
+{
+	leak_report = 1;
+}
 
 static void on_signal(int sig)
 {
@@ -222,6 +240,13 @@ static void parse_args(int argc, char **argv)
 		OPT_POOL_ALLOCS,
 		OPT_POOL_CHUNKS,
 		OPT_NUMA_PAGES,
+		OPT_STACKS,
+		OPT_STACK_DEPTH,
+		OPT_STACK_MAP,
+		OPT_MIN_AGE,
+		OPT_FOLDED,
+		OPT_FOLDED_WEIGHT,
+		OPT_FOLDED_WHAT,
 	};
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -242,6 +267,13 @@ static void parse_args(int argc, char **argv)
 		{ "pool-min-allocs", required_argument, NULL, OPT_POOL_ALLOCS },
 		{ "pool-min-chunks", required_argument, NULL, OPT_POOL_CHUNKS },
 		{ "numa-pages", no_argument, NULL, OPT_NUMA_PAGES },
+		{ "stacks", no_argument, NULL, OPT_STACKS },
+		{ "stack-depth", required_argument, NULL, OPT_STACK_DEPTH },
+		{ "stack-map-size", required_argument, NULL, OPT_STACK_MAP },
+		{ "min-age", required_argument, NULL, OPT_MIN_AGE },
+		{ "folded", required_argument, NULL, OPT_FOLDED },
+		{ "folded-weight", required_argument, NULL, OPT_FOLDED_WEIGHT },
+		{ "folded-what", required_argument, NULL, OPT_FOLDED_WHAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -312,6 +344,39 @@ static void parse_args(int argc, char **argv)
 		case OPT_NUMA_PAGES:
 			env.numa_pages = true;
 			break;
+		case OPT_STACKS:
+			env.stacks = true;
+			break;
+		case OPT_STACK_DEPTH:
+			env.stack_depth = parse_count(optarg, "--stack-depth");
+			if (env.stack_depth > MS_MAX_STACK_DEPTH)
+				die_usage("invalid --stack-depth '%s': at most 127 frames", optarg);
+			break;
+		case OPT_STACK_MAP:
+			env.stack_entries = parse_count(optarg, "--stack-map-size");
+			break;
+		case OPT_MIN_AGE:
+			env.min_age = parse_secs(optarg, "invalid --min-age '%s' (seconds)");
+			break;
+		case OPT_FOLDED:
+			env.folded = optarg;
+			break;
+		case OPT_FOLDED_WEIGHT:
+			if (strcmp(optarg, "bytes") && strcmp(optarg, "count"))
+				die_usage("invalid --folded-weight '%s': bytes or count", optarg);
+			env.folded_count = !strcmp(optarg, "count");
+			break;
+		case OPT_FOLDED_WHAT:
+			if (!strcmp(optarg, "allocated"))
+				env.folded_what = MS_FOLDED_ALLOCATED;
+			else if (!strcmp(optarg, "live"))
+				env.folded_what = MS_FOLDED_LIVE;
+			else if (!strcmp(optarg, "leaked"))
+				env.folded_what = MS_FOLDED_LEAKED;
+			else
+				die_usage("invalid --folded-what '%s': allocated, live or leaked",
+					  optarg);
+			break;
 		case 'v':
 			env.verbose++;
 			break;
@@ -336,6 +401,8 @@ static void parse_args(int argc, char **argv)
 		env.command = &argv[optind];
 	if (env.command && env.npids)
 		die_usage("%s", "-p and a COMMAND cannot be combined");
+	if (env.folded && !env.stacks)
+		die_usage("%s", "--folded needs --stacks");
 	if (env.replay && (env.command || env.npids || env.record))
 		die_usage("%s", "--replay reads a recording: no -p, COMMAND or --record with it");
 }
@@ -394,6 +461,7 @@ struct tracer {
 	struct ms_allocspec *specs;   /* --alloc, --free, --realloc */
 	struct ms_symcache *syms;     /* call sites to names */
 	struct ms_numa numa;	      /* CPU to node: the fallback for a record's node */
+	struct ms_stackmap stackmap;  /* --stacks */
 	struct ms_recorder *rec;      /* --record */
 	bool replaying;		      /* --replay: the clock is the recorded events' */
 	double replay_now;	      /* seconds, the last replayed event's time */
@@ -588,6 +656,22 @@ static void report(struct tracer *t, enum ms_record_kind kind)
 	}
 	t->last_report = clock_of(t);
 	t->last_events = t->stats.events;
+	check_stdout(t);
+}
+
+/* The leak report: sites of blocks older than --min-age */
+static void leaks(struct tracer *t)
+{
+	struct ms_report r;
+
+	if (!env.stacks) {
+		fprintf(stderr,
+			"memscope-bpf: SIGUSR1 asks for a leak report: it needs --stacks\n");
+		return;
+	}
+	report_of(t, &r);
+	ms_stats_for_each(&t->stats, fill_comm, t);
+	ms_output_leaks(&t->out, &r, &t->stats, clock_of(t) * 1e9, env.min_age * 1e9);
 	check_stdout(t);
 }
 
@@ -978,6 +1062,9 @@ int main(int argc, char **argv)
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_handler = on_signal;
 	signal(SIGPIPE, SIG_IGN);
 
 	if (env.command) {
@@ -999,6 +1086,11 @@ int main(int argc, char **argv)
 	t.skel->rodata->filter_pids = !!(env.npids || env.command);
 	t.skel->rodata->wakeup_bytes = env.ringbuf_size / 8;
 	bpf_map__set_max_entries(t.skel->maps.ms_events, env.ringbuf_size);
+	t.skel->rodata->stacks = env.stacks;
+	if (env.stacks) {
+		bpf_map__set_max_entries(t.skel->maps.ms_stacks, env.stack_entries);
+		bpf_map__set_value_size(t.skel->maps.ms_stacks, env.stack_depth * sizeof(__u64));
+	}
 	err = memscope__load(t.skel);
 	if (err) {
 		fprintf(stderr, "memscope-bpf: cannot load the BPF programs: %s\n", strerror(-err));
@@ -1020,6 +1112,14 @@ int main(int argc, char **argv)
 	t.out.max_rows = env.top;
 	t.out.pool = env.pool;
 	t.out.numa_pages = env.numa_pages;
+	t.stats.stacks = env.stacks;
+	if (env.stacks) {
+		err = ms_stackmap_init(&t.stackmap, bpf_map__fd(t.skel->maps.ms_stacks),
+				       env.stack_depth, env.stack_entries);
+		if (err)
+			goto cleanup;
+		t.out.stacks = &t.stackmap;
+	}
 	if (ms_numa_read(&t.numa, "/sys"))
 		fprintf(stderr, "memscope-bpf: cannot read the NUMA topology from /sys: per-node "
 				"figures use the kernel's node ids only\n");
@@ -1090,6 +1190,10 @@ int main(int argc, char **argv)
 		err = 0;
 		if (t.nrescan)
 			do_rescans(&t);
+		if (leak_report) {
+			leak_report = 0;
+			leaks(&t);
+		}
 		if (t.launched) {
 			err = serve_child(&t);
 			if (err || t.child_done)
@@ -1111,8 +1215,23 @@ int main(int argc, char **argv)
 	}
 	/* what is still in the ring buffer belongs to the final figures */
 	ring_buffer__consume(t.rb);
-	if (!t.stdout_gone)
+	if (!t.stdout_gone) {
 		report(&t, MS_REC_FINAL);
+		if (env.stacks)
+			leaks(&t);
+	}
+	if (env.folded) {
+		FILE *f = fopen(env.folded, "we");
+
+		if (!f || ms_output_folded(&t.out, f, &t.stats, env.folded_what, env.folded_count,
+					   clock_of(&t) * 1e9, env.min_age * 1e9)) {
+			fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env.folded,
+				strerror(errno));
+			err = -EIO;
+		}
+		if (f)
+			fclose(f);
+	}
 	if (t.launched && t.child_done) {
 		if (WIFEXITED(t.child_status))
 			exit_code = WEXITSTATUS(t.child_status);
@@ -1142,6 +1261,7 @@ cleanup:
 	ms_stats_free(&t.stats);
 	ms_symcache_free(t.syms);
 	ms_numa_free(&t.numa);
+	ms_stackmap_free(&t.stackmap);
 	free(t.rescan);
 	for (i = 0; i < env.npids; i++)
 		if (t.pidfds[i] >= 0)

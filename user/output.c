@@ -1,4 +1,5 @@
 /* output.c: text and JSON renderers of the statistics */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@ static const char *const record_type[] = {
 	[MS_REC_INTERVAL] = "interval",
 	[MS_REC_EXIT] = "exit",
 	[MS_REC_FINAL] = "final",
+	[MS_REC_LEAKS] = "leaks",
 };
 
 static const char *const lost_name[MS_CNT_MAX] = {
@@ -20,6 +22,8 @@ static const char *const lost_name[MS_CNT_MAX] = {
 	[MS_CNT_DEPTH] = "too_deep",
 	[MS_CNT_UNMATCHED_RET] = "unmatched_returns",
 	[MS_CNT_STALE_FRAME] = "stale_calls",
+	[MS_CNT_STACK_COLLISION] = "stack_collisions",
+	[MS_CNT_STACK_FULL] = "stack_map_full",
 };
 
 const char *ms_human_bytes(uint64_t v, char *buf, size_t len)
@@ -67,6 +71,11 @@ void ms_output_mark(struct ms_proc *p)
 	unsigned i;
 
 	p->last = p->c;
+	if (p->sites) {
+		ms_sites_sample(p->sites);
+		for (i = 0; i < p->sites->n; i++)
+			p->sites->v[i].last_allocs = p->sites->v[i].allocs;
+	}
 	for (i = 0; i < p->nalloc; i++) {
 		struct ms_astats *a = &p->alloc[i];
 
@@ -195,6 +204,97 @@ static void json_patterns(struct ms_json *j, const struct ms_proc *p)
 }
 
 #define MAX_FINDINGS 32
+#define MAX_FRAMES (MS_MAX_STACK_DEPTH + 1)
+
+/* A site's frames as strings: "function+0x1c", innermost first */
+static unsigned site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_site *t,
+			    char frames[][128], unsigned max)
+{
+	uint64_t ips[MAX_FRAMES];
+	unsigned n, i;
+
+	n = ms_stackmap_frames(o->stacks, t->stack_id, t->caller, ips,
+			       max < MAX_FRAMES ? max : MAX_FRAMES);
+	for (i = 0; i < n; i++)
+		if (!o->symbolize || o->symbolize(pid, ips[i], frames[i], 128, o->symbolize_ctx))
+			snprintf(frames[i], 128, "0x%" PRIx64, ips[i]);
+	return n;
+}
+
+static void json_site(struct ms_json *j, struct ms_output *o, const struct ms_proc *p,
+		      const struct ms_stack_site *t, double secs)
+{
+	static char frames[MAX_FRAMES][128];
+	unsigned n = site_frames(o, p->pid, t, frames, MAX_FRAMES), i;
+
+	ms_json_open(j, NULL);
+	ms_json_array(j, "stack");
+	for (i = 0; i < n; i++)
+		ms_json_str(j, NULL, frames[i]);
+	ms_json_end(j);
+	ms_json_u64(j, "allocs", t->allocs);
+	ms_json_u64(j, "alloc_bytes", t->alloc_bytes);
+	ms_json_u64(j, "frees", t->frees);
+	ms_json_u64(j, "live_allocs", t->live_allocs);
+	ms_json_u64(j, "live_bytes", t->live_bytes);
+	ms_json_double(j, "allocs_per_s", secs > 0 ? (t->allocs - t->last_allocs) / secs : 0);
+	ms_json_u64(j, "peak_contribution", ms_site_peak_contribution(p->sites, t));
+	ms_json_str(j, "trend", ms_trend_name(ms_site_trend(t)));
+	ms_json_close(j);
+}
+
+static const struct ms_stack_sites *sort_sites;
+static int sort_by;
+
+static int site_order(const void *x, const void *y)
+{
+	const struct ms_stack_site *a = &sort_sites->v[*(const unsigned *)x];
+	const struct ms_stack_site *b = &sort_sites->v[*(const unsigned *)y];
+	uint64_t va, vb;
+
+	if (sort_by == 0) {
+		va = a->live_bytes;
+		vb = b->live_bytes;
+	} else if (sort_by == 1) {
+		va = a->allocs - a->last_allocs;
+		vb = b->allocs - b->last_allocs;
+	} else {
+		va = ms_site_peak_contribution(sort_sites, a);
+		vb = ms_site_peak_contribution(sort_sites, b);
+	}
+	if (va != vb)
+		return va > vb ? -1 : 1;
+	return *(const unsigned *)x < *(const unsigned *)y ? -1 : 1;
+}
+
+/* Sites by live bytes, by allocations per second, by contribution to the peak */
+static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_proc *p, double secs)
+{
+	static const char *const rank[] = { "by_live_bytes", "by_allocs_per_s", "by_peak" };
+	const struct ms_stack_sites *ss = p->sites;
+	unsigned *order, k, i, top = o->top_sites ? o->top_sites : 5;
+
+	if (!o->stacks)
+		return;
+	ms_json_open(j, "sites");
+	order = ss && ss->n ? malloc(ss->n * sizeof(*order)) : NULL;
+	for (k = 0; k < 3; k++) {
+		ms_json_array(j, rank[k]);
+		if (order) {
+			for (i = 0; i < ss->n; i++)
+				order[i] = i;
+			sort_sites = ss;
+			sort_by = k;
+			qsort(order, ss->n, sizeof(*order), site_order);
+			for (i = 0; i < ss->n && i < top; i++)
+				json_site(j, o, p, &ss->v[order[i]], secs);
+		}
+		ms_json_end(j);
+	}
+	free(order);
+	ms_json_u64(j, "untracked", ss ? ss->untracked : 0);
+	ms_json_close(j);
+}
 
 static void json_pools(struct ms_json *j, struct ms_output *o, struct ms_proc *p)
 {
@@ -367,6 +467,7 @@ static void json_proc(struct ms_json *j, struct ms_output *o, struct ms_proc *p,
 	json_numa(j, &p->numa, o->numa_pages ? &p->pages : NULL);
 	json_patterns(j, p);
 	json_pools(j, o, p);
+	json_sites(j, o, p, secs);
 	ms_json_close(j);
 }
 
@@ -590,4 +691,147 @@ void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_pro
 		text_row(o->f, p, r->interval_s);
 	}
 	fflush(o->f);
+}
+
+#define MAX_LEAKS 64
+
+void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_stats *s,
+		     uint64_t now_ns, uint64_t min_age_ns)
+{
+	static struct ms_leak leaks[MAX_LEAKS];
+	static char frames[MAX_FRAMES][128];
+	struct collect c = { 0 };
+	struct ms_json j;
+	size_t i;
+	unsigned n, k, f, nf;
+
+	ms_stats_for_each(s, collect_one, &c);
+	if (o->json) {
+		ms_json_init(&j, o->f);
+		json_head(&j, MS_REC_LEAKS, r);
+		ms_json_double(&j, "min_age_s", min_age_ns / 1e9);
+		ms_json_array(&j, "processes");
+	} else {
+		fprintf(o->f, "leak report: blocks live for more than %.1f s, by allocation site\n",
+			min_age_ns / 1e9);
+	}
+	for (i = 0; i < c.n; i++) {
+		struct ms_proc *p = c.v[i];
+		char comm[MS_COMM_LEN + 1], b[16];
+
+		n = p->sites ?
+			    ms_sites_leaks(p->sites, now_ns > min_age_ns ? now_ns - min_age_ns : 0,
+					   leaks, MAX_LEAKS) :
+			    0;
+		if (o->json) {
+			ms_json_open(&j, NULL);
+			ms_json_i64(&j, "pid", p->pid);
+			ms_json_str(&j, "comm", p->comm);
+			ms_json_array(&j, "sites");
+		} else if (n) {
+			text_comm(p->comm, comm, sizeof(comm));
+			fprintf(o->f, "\n%d (%s):\n", (int)p->pid, comm);
+		}
+		for (k = 0; k < n; k++) {
+			const struct ms_stack_site *t = &p->sites->v[leaks[k].site];
+			enum ms_trend tr = ms_site_trend(t);
+
+			nf = site_frames(o, p->pid, t, frames, MAX_FRAMES);
+			if (o->json) {
+				ms_json_open(&j, NULL);
+				ms_json_array(&j, "stack");
+				for (f = 0; f < nf; f++)
+					ms_json_str(&j, NULL, frames[f]);
+				ms_json_end(&j);
+				ms_json_u64(&j, "blocks", leaks[k].blocks);
+				ms_json_u64(&j, "bytes", leaks[k].bytes);
+				ms_json_double(&j, "oldest_age_s",
+					       (now_ns - leaks[k].oldest_ts) / 1e9);
+				ms_json_str(&j, "trend", ms_trend_name(tr));
+				ms_json_bool(&j, "leak", tr == MS_TREND_GROWING);
+				ms_json_array(&j, "live_bytes_history");
+				for (f = t->nhistory < MS_SITE_HISTORY ? t->nhistory :
+									 MS_SITE_HISTORY;
+				     f-- > 0;)
+					ms_json_u64(&j, NULL, ms_site_history(t, f));
+				ms_json_end(&j);
+				ms_json_close(&j);
+			} else {
+				fprintf(o->f, "  %s in %" PRIu64 " blocks, oldest %.1f s, %s%s\n",
+					ms_human_bytes(leaks[k].bytes, b, sizeof(b)),
+					leaks[k].blocks, (now_ns - leaks[k].oldest_ts) / 1e9,
+					ms_trend_name(tr),
+					tr == MS_TREND_GROWING ? ": a leak" :
+					tr == MS_TREND_LEVELED ? ": levels off, a cache" :
+								 "");
+				for (f = 0; f < nf; f++)
+					fprintf(o->f, "      %s\n", frames[f]);
+			}
+		}
+		if (o->json) {
+			ms_json_end(&j);
+			ms_json_close(&j);
+		}
+	}
+	if (o->json) {
+		ms_json_end(&j);
+		ms_json_close(&j);
+		ms_json_line(&j);
+	} else {
+		fputc('\n', o->f);
+	}
+	free(c.v);
+	fflush(o->f);
+}
+
+int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_folded_what what,
+		     bool count, uint64_t now_ns, uint64_t min_age_ns)
+{
+	static struct ms_leak leaks[MAX_LEAKS * 16];
+	static char frames[MAX_FRAMES][128];
+	struct collect c = { 0 };
+	size_t i;
+	unsigned k, n, nf, x;
+
+	ms_stats_for_each(s, collect_one, &c);
+	for (i = 0; i < c.n; i++) {
+		struct ms_proc *p = c.v[i];
+		char comm[MS_COMM_LEN + 1];
+
+		if (!p->sites)
+			continue;
+		text_comm(p->comm, comm, sizeof(comm));
+		n = what == MS_FOLDED_LEAKED ?
+			    ms_sites_leaks(p->sites, now_ns > min_age_ns ? now_ns - min_age_ns : 0,
+					   leaks, sizeof(leaks) / sizeof(leaks[0])) :
+			    p->sites->n;
+		for (k = 0; k < n; k++) {
+			const struct ms_stack_site *t =
+				&p->sites->v[what == MS_FOLDED_LEAKED ? leaks[k].site : k];
+			uint64_t w;
+
+			if (what == MS_FOLDED_LEAKED)
+				w = count ? leaks[k].blocks : leaks[k].bytes;
+			else if (what == MS_FOLDED_LIVE)
+				w = count ? t->live_allocs : t->live_bytes;
+			else
+				w = count ? t->allocs : t->alloc_bytes;
+			if (!w)
+				continue;
+			nf = site_frames(o, p->pid, t, frames, MAX_FRAMES);
+			/* outermost first; ';' and ' ' would split a frame: replace them */
+			fprintf(f, "%s", comm);
+			for (x = nf; x-- > 0;) {
+				char *q;
+
+				for (q = frames[x]; *q; q++)
+					if (*q == ';' || *q == ' ')
+						*q = '_';
+				fprintf(f, ";%s", frames[x]);
+			}
+			fprintf(f, " %" PRIu64 "\n", w);
+		}
+	}
+	free(c.v);
+	return fflush(f) || ferror(f) ? -EIO : 0;
 }

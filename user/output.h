@@ -6,9 +6,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "findings.h"
+#include "stackmap.h"
 #include "stats.h"
 
-enum ms_record_kind { MS_REC_INTERVAL, MS_REC_EXIT, MS_REC_FINAL };
+enum ms_record_kind { MS_REC_INTERVAL, MS_REC_EXIT, MS_REC_FINAL, MS_REC_LEAKS };
 
 /* What a record says about the tracer itself */
 struct ms_report {
@@ -24,10 +25,12 @@ struct ms_report {
 struct ms_output {
 	FILE *f;
 	bool json;
-	unsigned max_rows;	   /* text: processes shown per interval, 0 for all */
-	struct ms_pool_opts pool;  /* thresholds of the findings */
-	ms_symbolize_fn symbolize; /* call sites to function names, or NULL */
-	bool numa_pages;	   /* --numa-pages: where the pages of live blocks are */
+	unsigned max_rows;	    /* text: processes shown per interval, 0 for all */
+	struct ms_pool_opts pool;   /* thresholds of the findings */
+	ms_symbolize_fn symbolize;  /* call sites to function names, or NULL */
+	bool numa_pages;	    /* --numa-pages: where the pages of live blocks are */
+	struct ms_stackmap *stacks; /* --stacks: user stacks of the allocation sites, or NULL */
+	unsigned top_sites;	    /* sites per ranking in interval records (5) */
 	void *symbolize_ctx;
 };
 
@@ -38,6 +41,25 @@ void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struc
 /* Writes the exit record of one process (reason: exit or exec) */
 void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_proc *p,
 		   enum ms_end_reason why);
+
+/* What --folded weighs */
+enum ms_folded_what { MS_FOLDED_ALLOCATED, MS_FOLDED_LIVE, MS_FOLDED_LEAKED };
+
+/*
+ * The leak report: for each process, the sites with blocks allocated more than
+ * min_age_ns before now_ns and still live, grouped by stack, with counts, bytes, the
+ * oldest age and the trend of each site's live bytes. A "leaks" record in JSON.
+ */
+void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_stats *s,
+		     uint64_t now_ns, uint64_t min_age_ns);
+
+/*
+ * Writes the sites of every process in the folded-stack format (flamegraph.pl,
+ * inferno, speedscope): "comm;outermost;...;innermost WEIGHT" per site, the weight in
+ * bytes or in blocks. Returns 0 or -errno.
+ */
+int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_folded_what what,
+		     bool count, uint64_t now_ns, uint64_t min_age_ns);
 
 /* Rates of p since its previous report: call after a report to start the next one */
 void ms_output_mark(struct ms_proc *p);

@@ -123,6 +123,11 @@ static void proc_reset(struct ms_proc *p)
 	memset(p->recent, 0, sizeof(p->recent));
 	free(p->numa.node);
 	memset(&p->numa, 0, sizeof(p->numa));
+	if (p->sites) {
+		ms_sites_free_all(p->sites);
+		free(p->sites);
+		p->sites = NULL;
+	}
 	p->active = false;
 }
 
@@ -391,6 +396,8 @@ static void count_release(struct ms_proc *p, struct ms_side *d, bool user, const
 	}
 	if (size >= MS_SITE_MIN)
 		site_free(d, b->addr);
+	if (user && p->sites)
+		ms_sites_free(p->sites, b->addr, size);
 }
 
 /* Marks b freed, remembering when (in allocations of its side) for reuse distances */
@@ -404,7 +411,7 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		      uint64_t addr, uint64_t size, const struct ms_event *e)
 {
 	unsigned func = e->func;
-	uint64_t ts = e->ts_ns;
+	uint64_t ts = e->ts_ns, peak;
 	struct ms_counts *c;
 	struct ms_class *k;
 	struct ms_block *b;
@@ -453,7 +460,16 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		c->alloc_bytes += size;
 	}
 	ms_livetab_store(&d->live, b, ms_block_meta(size, func, e->node), ts);
+	peak = p->c.peak_bytes;
 	add_live(p, d, user, size);
+	if (user && s->stacks) {
+		if (!p->sites && !(p->sites = calloc(1, sizeof(*p->sites))))
+			s->oom++;
+		else if (ms_sites_alloc(p->sites, addr, size, e->stack_id, e->caller, ts))
+			s->oom++;
+		else if (p->c.peak_bytes > peak)
+			ms_sites_peak(p->sites);
+	}
 	numa_alloc(p, d, user, e->node, size);
 	k->allocs++;
 	k->alloc_bytes += size;

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include "livetab.h"
 #include "patterns.h"
+#include "sites.h"
 #include "memscope.h"
 
 #define MS_HIST_BUCKETS 65 /* size 0, then [2^k, 2^(k+1)) for k = 0..63 */
@@ -114,8 +115,9 @@ struct ms_proc {
 	unsigned nby_func;
 	struct ms_astats *alloc; /* indexed by allocator id */
 	unsigned nalloc;
-	struct ms_page_sample pages; /* --numa-pages */
-	uint64_t recent[2];	     /* the last two user allocations: a block freed while it is
+	struct ms_page_sample pages;  /* --numa-pages */
+	struct ms_stack_sites *sites; /* --stacks: allocation sites by user stack */
+	uint64_t recent[2];	      /* the last two user allocations: a block freed while it is
 				    one of them is temporary */
 };
 
@@ -129,6 +131,7 @@ struct ms_stats {
 	struct ms_proc *last; /* the process of the previous event */
 	uint64_t events;      /* records applied */
 	uint64_t oom;	      /* events that could not be tracked: out of memory */
+	bool stacks;	      /* --stacks: keep allocation sites per process */
 	ms_end_fn on_end;     /* called before an exited or exec'd process is reset */
 	void *ctx;
 };

@@ -57,7 +57,8 @@ START_TEST(record_fields)
 	expected =
 		"{\"type\":\"interval\",\"ts\":2,\"interval_s\":1,\"events\":5,\"events_lost\":1,"
 		"\"lost\":{\"ringbuf_full\":1,\"threads_full\":0,\"too_deep\":0,"
-		"\"unmatched_returns\":0,\"stale_calls\":0,\"untracked\":0},\"processes\":[{"
+		"\"unmatched_returns\":0,\"stale_calls\":0,\"stack_collisions\":0,"
+		"\"stack_map_full\":0,\"untracked\":0},\"processes\":[{"
 		"\"pid\":42,\"comm\":\"we\\\"ird\\u0001\",\"allocs\":1,\"frees\":0,"
 		"\"unmatched_frees\":0,\"dead_frees\":0,\"alloc_bytes\":24,\"freed_bytes\":0,"
 		"\"live_allocs\":1,\"live_bytes\":24,\"peak_bytes\":24,\"failed_allocs\":0,"

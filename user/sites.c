@@ -1,0 +1,219 @@
+/* sites.c: allocation sites by stack, with their blocks, peak makeup and trend */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sites.h"
+
+/* An owner entry's meta: the site's index + 1 (bits 0-19) and the block's size */
+#define OWNER_SITE(m) ((unsigned)((m)&0xfffff) - 1)
+#define OWNER_SIZE(m) ((m) >> 20)
+#define OWNER_META(site, size) (((uint64_t)(site) + 1) | ((uint64_t)(size) << 20))
+
+static inline unsigned site_hash(int32_t stack_id, uint64_t caller, unsigned cap)
+{
+	uint64_t h = (caller ^ ((uint64_t)(uint32_t)stack_id * 0x9E3779B97F4A7C15ULL)) *
+		     0xff51afd7ed558ccdULL;
+
+	return (h >> 32) & (cap - 1);
+}
+
+static struct ms_stack_site *site_get(struct ms_stack_sites *ss, int32_t stack_id, uint64_t caller)
+{
+	unsigned i;
+
+	if (!ss->index_cap) {
+		ss->index = calloc(2 * MS_MAX_STACK_SITES, sizeof(*ss->index));
+		if (!ss->index)
+			return NULL;
+		ss->index_cap = 2 * MS_MAX_STACK_SITES;
+	}
+	for (i = site_hash(stack_id, caller, ss->index_cap); ss->index[i];
+	     i = (i + 1) & (ss->index_cap - 1)) {
+		struct ms_stack_site *t = &ss->v[ss->index[i] - 1];
+
+		if (t->stack_id == stack_id && t->caller == caller)
+			return t;
+	}
+	if (ss->n == MS_MAX_STACK_SITES)
+		return NULL;
+	if (ss->n == ss->cap) {
+		unsigned cap = ss->cap ? ss->cap * 2 : 64;
+		struct ms_stack_site *v = realloc(ss->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		ss->v = v;
+		ss->cap = cap;
+	}
+	memset(&ss->v[ss->n], 0, sizeof(ss->v[0]));
+	ss->v[ss->n].stack_id = stack_id;
+	ss->v[ss->n].caller = caller;
+	ss->v[ss->n].epoch = ss->peak_epoch;
+	ss->index[i] = ++ss->n;
+	return &ss->v[ss->n - 1];
+}
+
+/* Before t changes: if the process peaked since t last changed, t's figures then were
+ * its live bytes now */
+static void before_change(struct ms_stack_sites *ss, struct ms_stack_site *t)
+{
+	if (t->epoch != ss->peak_epoch) {
+		t->live_at_peak = t->live_bytes;
+		t->epoch = ss->peak_epoch;
+	}
+}
+
+int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t addr, uint64_t size, int32_t stack_id,
+		   uint64_t caller, uint64_t ts)
+{
+	struct ms_stack_site *t = site_get(ss, stack_id, caller);
+	struct ms_block *b;
+
+	if (!t) {
+		ss->untracked++;
+		return 0;
+	}
+	b = ms_livetab_insert(&ss->owner, addr);
+	if (!b)
+		return -ENOMEM;
+	if (b->meta) {
+		/* a block still recorded there: its free was lost */
+		struct ms_stack_site *old = &ss->v[OWNER_SITE(b->meta)];
+
+		before_change(ss, old);
+		old->live_allocs--;
+		old->live_bytes -= OWNER_SIZE(b->meta);
+	}
+	before_change(ss, t);
+	t->allocs++;
+	t->alloc_bytes += size;
+	t->live_allocs++;
+	t->live_bytes += size;
+	/* the owner table's entries are never dead: meta is used whole */
+	b->meta = OWNER_META(t - ss->v, size);
+	b->ts_ns = ts;
+	return 0;
+}
+
+void ms_sites_free(struct ms_stack_sites *ss, uint64_t addr, uint64_t size)
+{
+	struct ms_block *b = ms_livetab_find(&ss->owner, addr);
+	struct ms_stack_site *t;
+
+	if (!b)
+		return;
+	t = &ss->v[OWNER_SITE(b->meta)];
+	before_change(ss, t);
+	t->frees++;
+	t->freed_bytes += size;
+	t->live_allocs--;
+	t->live_bytes -= size;
+	ms_livetab_remove(&ss->owner, b);
+}
+
+uint64_t ms_site_peak_contribution(const struct ms_stack_sites *ss, const struct ms_stack_site *t)
+{
+	return t->epoch == ss->peak_epoch ? t->live_at_peak : t->live_bytes;
+}
+
+void ms_sites_sample(struct ms_stack_sites *ss)
+{
+	unsigned i;
+
+	for (i = 0; i < ss->n; i++) {
+		struct ms_stack_site *t = &ss->v[i];
+
+		t->history[t->nhistory % MS_SITE_HISTORY] = t->live_bytes;
+		t->nhistory++;
+	}
+}
+
+uint64_t ms_site_history(const struct ms_stack_site *t, unsigned i)
+{
+	if (i >= t->nhistory || i >= MS_SITE_HISTORY)
+		return 0;
+	return t->history[(t->nhistory - 1 - i) % MS_SITE_HISTORY];
+}
+
+enum ms_trend ms_site_trend(const struct ms_stack_site *t)
+{
+	unsigned kept = t->nhistory < MS_SITE_HISTORY ? t->nhistory : MS_SITE_HISTORY;
+	uint64_t a, b, c, d, first;
+
+	if (kept < 4)
+		return MS_TREND_UNKNOWN;
+	a = ms_site_history(t, 3);
+	b = ms_site_history(t, 2);
+	c = ms_site_history(t, 1);
+	d = ms_site_history(t, 0);
+	first = ms_site_history(t, kept - 1);
+	if (a < b && b < c && c < d && d > first)
+		return MS_TREND_GROWING;
+	if (b == c && c == d)
+		return MS_TREND_LEVELED;
+	if (a > b && b > c && c > d)
+		return MS_TREND_SHRINKING;
+	return d > first ? MS_TREND_GROWING : MS_TREND_LEVELED;
+}
+
+const char *ms_trend_name(enum ms_trend t)
+{
+	static const char *const names[] = { "unknown", "growing", "leveled", "shrinking" };
+
+	return t < sizeof(names) / sizeof(names[0]) ? names[t] : "unknown";
+}
+
+static int by_bytes(const void *x, const void *y)
+{
+	const struct ms_leak *a = x, *b = y;
+
+	if (a->bytes != b->bytes)
+		return a->bytes > b->bytes ? -1 : 1;
+	return a->site < b->site ? -1 : a->site > b->site;
+}
+
+unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct ms_leak *leaks,
+			unsigned max)
+{
+	struct ms_leak *all;
+	unsigned n = 0, i;
+	size_t k;
+
+	if (!ss->n)
+		return 0;
+	all = calloc(ss->n, sizeof(*all));
+	if (!all)
+		return 0;
+	for (k = 0; k < ss->owner.cap; k++) {
+		const struct ms_block *b = &ss->owner.slots[k];
+		struct ms_leak *l;
+
+		if (!b->addr || b->ts_ns >= before)
+			continue;
+		l = &all[OWNER_SITE(b->meta)];
+		if (!l->blocks || b->ts_ns < l->oldest_ts)
+			l->oldest_ts = b->ts_ns;
+		l->blocks++;
+		l->bytes += OWNER_SIZE(b->meta);
+	}
+	for (i = 0; i < ss->n; i++) {
+		if (!all[i].blocks)
+			continue;
+		all[i].site = i;
+		all[n++] = all[i];
+	}
+	qsort(all, n, sizeof(*all), by_bytes);
+	if (n > max)
+		n = max;
+	memcpy(leaks, all, n * sizeof(*all));
+	free(all);
+	return n;
+}
+
+void ms_sites_free_all(struct ms_stack_sites *ss)
+{
+	free(ss->v);
+	free(ss->index);
+	ms_livetab_free(&ss->owner);
+	memset(ss, 0, sizeof(*ss));
+}

@@ -1,0 +1,78 @@
+/* sites.h: allocation sites (user stack + caller) of a process, their live blocks and trend */
+#ifndef MS_SITES_H
+#define MS_SITES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "livetab.h"
+
+#define MS_SITE_HISTORY 16	 /* live bytes at the last reports, for the trend */
+#define MS_MAX_STACK_SITES 65536 /* per process; past it, blocks are counted untracked */
+
+struct ms_stack_site {
+	int32_t stack_id; /* -1: no stack (collision, map full): the caller alone */
+	uint64_t caller;  /* return address of the allocation call */
+	uint64_t allocs, alloc_bytes, frees, freed_bytes, live_allocs, live_bytes;
+	uint64_t last_allocs;		   /* allocs at the previous report: the rate */
+	uint64_t live_at_peak;		   /* live bytes when the process last reached its peak */
+	uint64_t epoch;			   /* the peak epoch live_at_peak belongs to */
+	uint64_t history[MS_SITE_HISTORY]; /* ring of live bytes at reports */
+	unsigned nhistory;		   /* samples taken (the ring holds the last 16) */
+};
+
+struct ms_stack_sites {
+	struct ms_stack_site *v;
+	unsigned n, cap;
+	uint32_t *index; /* open addressing over (stack_id, caller): v index + 1 */
+	unsigned index_cap;
+	struct ms_livetab owner; /* block address -> site (meta = index + 1), alloc time */
+	uint64_t peak_epoch;	 /* bumped each time the process' peak rises */
+	uint64_t untracked;
+};
+
+enum ms_trend { MS_TREND_UNKNOWN, MS_TREND_GROWING, MS_TREND_LEVELED, MS_TREND_SHRINKING };
+
+/* A block of size bytes allocated at addr from (stack_id, caller) at ts. 0 or -ENOMEM. */
+int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t addr, uint64_t size, int32_t stack_id,
+		   uint64_t caller, uint64_t ts);
+
+/* The block at addr (of size bytes) was freed */
+void ms_sites_free(struct ms_stack_sites *ss, uint64_t addr, uint64_t size);
+
+/* The process just reached a new peak of live bytes: sites' figures now are its makeup */
+static inline void ms_sites_peak(struct ms_stack_sites *ss)
+{
+	ss->peak_epoch++;
+}
+
+/* A site's live bytes at the process' last peak */
+uint64_t ms_site_peak_contribution(const struct ms_stack_sites *ss, const struct ms_stack_site *t);
+
+/* Takes a sample of every site's live bytes (at each report) */
+void ms_sites_sample(struct ms_stack_sites *ss);
+
+/* The i-th most recent sample (0: the last), or 0 past the samples kept */
+uint64_t ms_site_history(const struct ms_stack_site *t, unsigned i);
+
+/*
+ * How a site's live bytes moved over its last samples: growing (a leak: up at every
+ * one of the last three samples and above where the kept history began), leveled (a
+ * cache: unchanged over the last three), shrinking, or unknown (fewer than 4 samples).
+ */
+enum ms_trend ms_site_trend(const struct ms_stack_site *t);
+const char *ms_trend_name(enum ms_trend t);
+
+/* Blocks of each site allocated before `before` (ns): counts, bytes, the oldest time */
+struct ms_leak {
+	unsigned site;
+	uint64_t blocks, bytes, oldest_ts;
+};
+
+/* Fills leaks[] (one per site with old blocks, up to max, sorted by bytes, largest first);
+ * returns how many. Costs one pass over the live blocks. */
+unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct ms_leak *leaks,
+			unsigned max);
+
+void ms_sites_free_all(struct ms_stack_sites *ss);
+
+#endif
