@@ -144,8 +144,10 @@ unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_f
 			const struct ms_class *k = &a->user.pat->cls[i];
 			int median = ms_class_median_bucket(k);
 
-			if (total < o->min_allocs || (double)k->allocs < o->min_share * total ||
-			    median < 0 || ms_life_bucket_limit(median) > o->max_lifetime_ns)
+			/* a share given in decimal (0.8) must not miss by a rounding error */
+			if (total < o->min_allocs ||
+			    (double)k->allocs < o->min_share * total * (1 - 1e-12) || median < 0 ||
+			    ms_life_bucket_limit(median) > o->max_lifetime_ns)
 				continue;
 			slab_finding(k, i, total, median, &out[n++]);
 		}

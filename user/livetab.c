@@ -1,4 +1,4 @@
-/* livetab.c: open addressing with linear probing and backward-shift deletion */
+/* livetab.c: open addressing with linear probing and backward-shift deletion, sharded when big */
 #include <stdlib.h>
 #include <string.h>
 #include "livetab.h"
@@ -6,115 +6,252 @@
 #define MIN_CAP 64
 #define DEAD_SLACK 65536
 
-static inline size_t slot_of(const struct ms_livetab *t, uint64_t addr)
+static inline uint64_t hash_of(uint64_t addr)
 {
-	/* Fibonacci hashing of the address without its alignment bits */
-	return ((addr >> 4) * 0x9E3779B97F4A7C15ULL) & (t->cap - 1);
+	/* Fibonacci hashing: the product's high bits spread neighbouring addresses */
+	return addr * 0x9E3779B97F4A7C15ULL;
+}
+
+static inline struct ms_shard *shard_of(const struct ms_livetab *t, uint64_t h)
+{
+	return &t->shards[t->nshards == 1 ? 0 : h >> (64 - MS_SHARD_BITS)];
+}
+
+static inline size_t slot_of(const struct ms_livetab *t, const struct ms_shard *sh, uint64_t h)
+{
+	/* below the bits that chose the shard */
+	if (t->nshards > 1)
+		h <<= MS_SHARD_BITS;
+	return h >> (64 - __builtin_ctzll(sh->cap));
+}
+
+static struct ms_shard *shard_holding(const struct ms_livetab *t, const struct ms_block *b)
+{
+	unsigned i;
+
+	for (i = 0; i < t->nshards; i++)
+		if (b >= t->shards[i].slots && b < t->shards[i].slots + t->shards[i].cap)
+			return &t->shards[i];
+	return NULL;
 }
 
 struct ms_block *ms_livetab_find(struct ms_livetab *t, uint64_t addr)
 {
+	uint64_t h = hash_of(addr);
+	struct ms_shard *sh;
 	size_t i;
 
-	if (!t->cap)
+	if (!t->nshards)
 		return NULL;
-	for (i = slot_of(t, addr);; i = (i + 1) & (t->cap - 1)) {
-		if (t->slots[i].addr == addr)
-			return &t->slots[i];
-		if (t->slots[i].addr == 0)
+	sh = shard_of(t, h);
+	if (!sh->cap)
+		return NULL;
+	for (i = slot_of(t, sh, h);; i = (i + 1) & (sh->cap - 1)) {
+		if (sh->slots[i].addr == addr)
+			return &sh->slots[i];
+		if (sh->slots[i].addr == 0)
 			return NULL;
 	}
 }
 
-/* Rebuilds the table with capacity cap, dropping dead entries when drop_dead */
-static int rehash(struct ms_livetab *t, size_t cap, bool drop_dead)
+/* Places b (not present) into sh, which has room */
+static void place(const struct ms_livetab *t, struct ms_shard *sh, const struct ms_block *b)
 {
-	struct ms_block *old = t->slots, *slots;
-	size_t i, j, old_cap = t->cap;
+	size_t j;
 
-	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
+	for (j = slot_of(t, sh, hash_of(b->addr)); sh->slots[j].addr; j = (j + 1) & (sh->cap - 1))
+		;
+	sh->slots[j] = *b;
+	sh->used++;
+	sh->dead += ms_block_dead(b);
+}
+
+/* Rebuilds shard sh with capacity cap, dropping dead entries when drop_dead */
+static int rehash(struct ms_livetab *t, struct ms_shard *sh, size_t cap, bool drop_dead)
+{
+	struct ms_shard old = *sh;
+	size_t i;
+
+	sh->slots = calloc(cap, sizeof(*sh->slots));
+	if (!sh->slots) {
+		*sh = old;
 		return -1;
-	t->slots = slots;
-	t->cap = cap;
-	t->used = 0;
-	t->dead = 0;
-	for (i = 0; i < old_cap; i++) {
-		if (!old[i].addr || (drop_dead && ms_block_dead(&old[i])))
-			continue;
-		for (j = slot_of(t, old[i].addr); slots[j].addr; j = (j + 1) & (cap - 1))
-			;
-		slots[j] = old[i];
-		t->used++;
-		t->dead += ms_block_dead(&old[i]);
 	}
-	free(old);
+	sh->cap = cap;
+	sh->used = sh->dead = 0;
+	for (i = 0; i < old.cap; i++)
+		if (old.slots[i].addr && !(drop_dead && ms_block_dead(&old.slots[i])))
+			place(t, sh, &old.slots[i]);
+	t->used += sh->used - old.used;
+	t->dead += sh->dead - old.dead;
+	free(old.slots);
+	return 0;
+}
+
+/* From one array to MS_SHARDS: each entry to the shard its hash names */
+static int split(struct ms_livetab *t)
+{
+	struct ms_shard *shards = calloc(MS_SHARDS, sizeof(*shards)), *one = t->shards;
+	size_t i, per = one->used / MS_SHARDS + 1, cap = MIN_CAP;
+	unsigned k;
+
+	if (!shards)
+		return -1;
+	/* each shard half full, as a table is after doubling */
+	while (cap < per * 2)
+		cap *= 2;
+	for (k = 0; k < MS_SHARDS; k++) {
+		shards[k].slots = calloc(cap, sizeof(*shards[k].slots));
+		shards[k].cap = cap;
+		if (!shards[k].slots) {
+			while (k-- > 0)
+				free(shards[k].slots);
+			free(shards);
+			return -1;
+		}
+	}
+	t->shards = shards;
+	t->nshards = MS_SHARDS;
+	for (i = 0; i < one->cap; i++) {
+		const struct ms_block *b = &one->slots[i];
+
+		if (b->addr)
+			place(t, shard_of(t, hash_of(b->addr)), b);
+	}
+	free(one->slots);
+	free(one);
 	return 0;
 }
 
 struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr)
 {
 	struct ms_block *b = ms_livetab_find(t, addr);
+	struct ms_shard *sh;
+	uint64_t h = hash_of(addr);
 	size_t i;
 
 	if (b)
 		return b;
+	if (!t->nshards) {
+		t->shards = calloc(1, sizeof(*t->shards));
+		if (!t->shards)
+			return NULL;
+		t->nshards = 1;
+	}
+	sh = shard_of(t, h);
 	/* keep the load at or under 3/4 */
-	if ((t->used + 1) * 4 > t->cap * 3) {
-		size_t live = t->used - t->dead, cap = t->cap ? t->cap : MIN_CAP;
-		bool drop = t->dead > DEAD_SLACK && t->dead > live;
+	if ((sh->used + 1) * 4 > sh->cap * 3) {
+		size_t live = sh->used - sh->dead, cap = sh->cap ? sh->cap : MIN_CAP;
+		bool drop = sh->dead > DEAD_SLACK / t->nshards && sh->dead > live;
 
-		while ((((drop ? live : t->used) + 1) * 4 > cap * 3))
+		while ((((drop ? live : sh->used) + 1) * 4 > cap * 3))
 			cap *= 2;
-		if (rehash(t, cap, drop))
+		if (t->nshards == 1 && cap > MS_SHARD_SWITCH) {
+			if (split(t))
+				return NULL;
+			return ms_livetab_insert(t, addr);
+		}
+		if (rehash(t, sh, cap, drop))
 			return NULL;
 	}
-	for (i = slot_of(t, addr); t->slots[i].addr; i = (i + 1) & (t->cap - 1))
+	for (i = slot_of(t, sh, h); sh->slots[i].addr; i = (i + 1) & (sh->cap - 1))
 		;
-	t->slots[i].addr = addr;
-	t->slots[i].meta = 0;
-	t->slots[i].ts_ns = 0;
+	sh->slots[i].addr = addr;
+	sh->slots[i].meta = 0;
+	sh->slots[i].ts_ns = 0;
+	sh->used++;
 	t->used++;
-	return &t->slots[i];
+	return &sh->slots[i];
 }
 
 void ms_livetab_remove(struct ms_livetab *t, struct ms_block *b)
 {
-	size_t mask = t->cap - 1, i = b - t->slots, j = i, home;
+	struct ms_shard *sh = shard_holding(t, b);
+	size_t mask, i, j, home;
 
-	if (ms_block_dead(b))
+	if (!sh)
+		return;
+	mask = sh->cap - 1;
+	i = j = b - sh->slots;
+	if (ms_block_dead(b)) {
+		sh->dead--;
 		t->dead--;
+	}
+	sh->used--;
 	t->used--;
 	for (;;) {
 		j = (j + 1) & mask;
-		if (!t->slots[j].addr)
+		if (!sh->slots[j].addr)
 			break;
-		home = slot_of(t, t->slots[j].addr);
+		home = slot_of(t, sh, hash_of(sh->slots[j].addr));
 		/* move j back to i unless its home lies cyclically in (i, j] */
 		if ((j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j))) {
-			t->slots[i] = t->slots[j];
+			sh->slots[i] = sh->slots[j];
 			i = j;
 		}
 	}
-	t->slots[i].addr = 0;
-	t->slots[i].meta = 0;
+	sh->slots[i].addr = 0;
+	sh->slots[i].meta = 0;
+}
+
+void ms_livetab_store(struct ms_livetab *t, struct ms_block *b, uint64_t meta, uint64_t ts_ns)
+{
+	if (ms_block_dead(b)) {
+		struct ms_shard *sh = shard_holding(t, b);
+
+		if (sh)
+			sh->dead--;
+		t->dead--;
+	}
+	b->meta = meta;
+	b->ts_ns = ts_ns;
 }
 
 void ms_livetab_kill(struct ms_livetab *t, struct ms_block *b)
 {
+	struct ms_shard *sh;
+
 	if (ms_block_dead(b))
 		return;
 	b->meta |= MS_BLOCK_DEAD;
+	sh = shard_holding(t, b);
+	if (sh)
+		sh->dead++;
 	t->dead++;
+}
+
+struct ms_block *ms_livetab_iter(const struct ms_livetab *t, uint64_t *pos)
+{
+	uint64_t k = *pos >> 40, i = *pos & ((1ULL << 40) - 1);
+
+	for (; k < t->nshards; k++, i = 0) {
+		for (; i < t->shards[k].cap; i++) {
+			if (t->shards[k].slots[i].addr) {
+				*pos = k << 40 | (i + 1);
+				return &t->shards[k].slots[i];
+			}
+		}
+	}
+	*pos = 0;
+	return NULL;
 }
 
 size_t ms_livetab_bytes(const struct ms_livetab *t)
 {
-	return t->cap * sizeof(struct ms_block);
+	size_t n = 0;
+	unsigned k;
+
+	for (k = 0; k < t->nshards; k++)
+		n += t->shards[k].cap * sizeof(struct ms_block);
+	return n;
 }
 
 void ms_livetab_free(struct ms_livetab *t)
 {
-	free(t->slots);
+	unsigned k;
+
+	for (k = 0; k < t->nshards; k++)
+		free(t->shards[k].slots);
+	free(t->shards);
 	memset(t, 0, sizeof(*t));
 }

@@ -42,10 +42,28 @@ static inline uint64_t ms_block_meta(uint64_t size, unsigned func, unsigned node
 	       ((uint64_t)(node & 0xff) << 40) | ((uint64_t)(func & 0x7fff) << 48);
 }
 
-struct ms_livetab {
+/* One open-addressing array */
+struct ms_shard {
 	struct ms_block *slots;
 	size_t cap;  /* power of two, 0 before the first insert */
 	size_t used; /* live + dead entries */
+	size_t dead;
+};
+
+/*
+ * A table is one array until it would pass MS_SHARD_SWITCH slots, then MS_SHARDS
+ * arrays chosen by the hash's top bits, each growing on its own: growing copies one
+ * shard at a time, so the memory held while a big table grows stays near its size
+ * (24 bytes a slot, 3/8 to 3/4 full: 32 to 64 bytes per block).
+ */
+#define MS_SHARD_BITS 6
+#define MS_SHARDS (1u << MS_SHARD_BITS)
+#define MS_SHARD_SWITCH (1u << 20)
+
+struct ms_livetab {
+	struct ms_shard *shards; /* one, or MS_SHARDS */
+	unsigned nshards;	 /* 0 before the first insert */
+	size_t used;		 /* live + dead entries, all shards */
 	size_t dead;
 };
 
@@ -63,14 +81,14 @@ struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr);
 void ms_livetab_remove(struct ms_livetab *t, struct ms_block *b);
 
 /* Makes b a live block with meta and ts_ns (b may have been dead) */
-static inline void ms_livetab_store(struct ms_livetab *t, struct ms_block *b, uint64_t meta,
-				    uint64_t ts_ns)
-{
-	if (ms_block_dead(b))
-		t->dead--;
-	b->meta = meta;
-	b->ts_ns = ts_ns;
-}
+void ms_livetab_store(struct ms_livetab *t, struct ms_block *b, uint64_t meta, uint64_t ts_ns);
+
+/*
+ * The next entry (live or dead) after cursor *pos, which it advances; start from 0.
+ * Returns NULL after the last one and sets *pos back to 0, so a cursor kept between
+ * calls walks the table round and round.
+ */
+struct ms_block *ms_livetab_iter(const struct ms_livetab *t, uint64_t *pos);
 
 /* Marks b dead; dead entries are dropped when they outnumber live ones (and 64 Ki). */
 void ms_livetab_kill(struct ms_livetab *t, struct ms_block *b);

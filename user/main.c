@@ -51,6 +51,8 @@ static struct env {
 	struct ms_pool_opts pool; /* --pool-* thresholds of the findings */
 	bool numa_pages;	  /* --numa-pages */
 	bool stacks;		  /* --stacks */
+	unsigned long max_live;	  /* --max-live: blocks tracked */
+	unsigned long max_procs;  /* --max-processes */
 	unsigned stack_depth;	  /* --stack-depth: frames */
 	unsigned stack_entries;	  /* --stack-map-size: distinct stacks */
 	double min_age;		  /* --min-age: seconds a block lives before it counts as leaked */
@@ -61,6 +63,8 @@ static struct env {
 } env = {
 	.pool = MS_POOL_OPTS_DEFAULT,
 	.stack_depth = 32,
+	.max_live = 20000000,
+	.max_procs = 100000,
 	.stack_entries = 16384,
 	.min_age = 5,
 	.folded_what = MS_FOLDED_LIVE,
@@ -247,6 +251,8 @@ static void parse_args(int argc, char **argv)
 		OPT_FOLDED,
 		OPT_FOLDED_WEIGHT,
 		OPT_FOLDED_WHAT,
+		OPT_MAX_LIVE,
+		OPT_MAX_PROCS,
 	};
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -274,6 +280,8 @@ static void parse_args(int argc, char **argv)
 		{ "folded", required_argument, NULL, OPT_FOLDED },
 		{ "folded-weight", required_argument, NULL, OPT_FOLDED_WEIGHT },
 		{ "folded-what", required_argument, NULL, OPT_FOLDED_WHAT },
+		{ "max-live", required_argument, NULL, OPT_MAX_LIVE },
+		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -360,6 +368,12 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_FOLDED:
 			env.folded = optarg;
+			break;
+		case OPT_MAX_LIVE:
+			env.max_live = parse_count(optarg, "--max-live");
+			break;
+		case OPT_MAX_PROCS:
+			env.max_procs = parse_count(optarg, "--max-processes");
 			break;
 		case OPT_FOLDED_WEIGHT:
 			if (strcmp(optarg, "bytes") && strcmp(optarg, "count"))
@@ -458,10 +472,11 @@ struct tracer {
 	double t0, last_report;
 	uint64_t last_events;
 	bool stdout_gone;
-	struct ms_allocspec *specs;   /* --alloc, --free, --realloc */
-	struct ms_symcache *syms;     /* call sites to names */
-	struct ms_numa numa;	      /* CPU to node: the fallback for a record's node */
-	struct ms_stackmap stackmap;  /* --stacks */
+	struct ms_allocspec *specs;  /* --alloc, --free, --realloc */
+	struct ms_symcache *syms;    /* call sites to names */
+	struct ms_numa numa;	     /* CPU to node: the fallback for a record's node */
+	struct ms_stackmap stackmap; /* --stacks */
+	bool cap_warned;
 	struct ms_recorder *rec;      /* --record */
 	bool replaying;		      /* --replay: the clock is the recorded events' */
 	double replay_now;	      /* seconds, the last replayed event's time */
@@ -582,38 +597,38 @@ static void sample_pages(struct ms_proc *p, void *ctx)
 	uint64_t addrs[PAGE_SAMPLE], sizes[PAGE_SAMPLE];
 	int alloc_node[PAGE_SAMPLE], where[PAGE_SAMPLE];
 	struct ms_page_sample *ps = &p->pages;
-	size_t n = 0, pos = 0, i, total = 0;
+	size_t n = 0, i, visited = 0, entries = 0;
+	const struct ms_block *b;
 	unsigned a;
 
 	(void)ctx;
 	if (p->exited)
 		return;
 	for (a = 0; a < p->nalloc; a++)
-		total += p->alloc[a].user.live.cap;
-	if (!total)
-		return;
-	ps->cursor %= total;
-	/* walk the user sides' tables as one, from where the last sample stopped */
-	for (i = 0; i < total && n < PAGE_SAMPLE; i++) {
-		size_t at = (ps->cursor + i) % total;
-		const struct ms_block *b = NULL;
-
-		for (a = 0, pos = at; a < p->nalloc; a++) {
-			if (pos < p->alloc[a].user.live.cap) {
-				b = &p->alloc[a].user.live.slots[pos];
-				break;
-			}
-			pos -= p->alloc[a].user.live.cap;
+		entries += p->alloc[a].user.live.used;
+	memset(ps, 0, offsetof(struct ms_page_sample, cursor));
+	/* the user sides' tables one after the other, from where the last sample stopped:
+	 * the cursor's allocator, then its position in that table */
+	for (a = ps->cursor_alloc; entries && visited < entries && n < PAGE_SAMPLE;) {
+		if (a >= p->nalloc) {
+			a = 0;
+			ps->cursor = 0;
+			continue;
 		}
-		if (!b || !b->addr || ms_block_dead(b))
+		b = ms_livetab_iter(&p->alloc[a].user.live, &ps->cursor);
+		if (!b) {
+			a++;
+			continue;
+		}
+		visited++;
+		if (ms_block_dead(b))
 			continue;
 		addrs[n] = b->addr;
 		sizes[n] = ms_block_size(b);
 		alloc_node[n] = ms_block_node(b);
 		n++;
 	}
-	ps->cursor += i;
-	memset(ps, 0, offsetof(struct ms_page_sample, cursor));
+	ps->cursor_alloc = a;
 	if (!n || ms_numa_page_nodes(p->pid, addrs, n, where))
 		return;
 	for (i = 0; i < n; i++) {
@@ -647,6 +662,14 @@ static void report(struct tracer *t, enum ms_record_kind kind)
 	ms_stats_for_each(&t->stats, fill_comm, t);
 	ms_output_report(&t->out, kind, &r, &t->stats);
 	ms_stats_for_each(&t->stats, mark_one, NULL);
+	if (t->stats.capped && !t->cap_warned) {
+		t->cap_warned = true;
+		fprintf(stderr,
+			"memscope-bpf: a cap was reached (--max-live %lu blocks or "
+			"--max-processes %lu): calls are still counted, further blocks or "
+			"processes are not tracked (see \"untracked\")\n",
+			env.max_live, env.max_procs);
+	}
 	if (r.lost_by[MS_CNT_RINGBUF_FULL] > warned_lost) {
 		fprintf(stderr,
 			"memscope-bpf: %" PRIu64 " records dropped; consider increasing "
@@ -1010,6 +1033,8 @@ static int replay_main(void)
 	int err;
 
 	ms_stats_init(&t.stats, on_end, &t);
+	t.stats.max_blocks = env.max_live;
+	t.stats.max_procs = env.max_procs;
 	t.out.f = stdout;
 	t.out.json = env.json;
 	t.out.max_rows = env.top;
@@ -1113,6 +1138,8 @@ int main(int argc, char **argv)
 	t.out.pool = env.pool;
 	t.out.numa_pages = env.numa_pages;
 	t.stats.stacks = env.stacks;
+	t.stats.max_blocks = env.max_live;
+	t.stats.max_procs = env.max_procs;
 	if (env.stacks) {
 		err = ms_stackmap_init(&t.stackmap, bpf_map__fd(t.skel->maps.ms_stacks),
 				       env.stack_depth, env.stack_entries);

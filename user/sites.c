@@ -175,20 +175,20 @@ static int by_bytes(const void *x, const void *y)
 unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct ms_leak *leaks,
 			unsigned max)
 {
+	const struct ms_block *b;
 	struct ms_leak *all;
 	unsigned n = 0, i;
-	size_t k;
+	uint64_t pos;
 
 	if (!ss->n)
 		return 0;
 	all = calloc(ss->n, sizeof(*all));
 	if (!all)
 		return 0;
-	for (k = 0; k < ss->owner.cap; k++) {
-		const struct ms_block *b = &ss->owner.slots[k];
+	for (pos = 0; (b = ms_livetab_iter(&ss->owner, &pos));) {
 		struct ms_leak *l;
 
-		if (!b->addr || b->ts_ns >= before)
+		if (b->ts_ns >= before)
 			continue;
 		l = &all[OWNER_SITE(b->meta)];
 		if (!l->blocks || b->ts_ns < l->oldest_ts)

@@ -103,6 +103,17 @@ static void site_free(struct ms_side *d, uint64_t addr)
 	ms_livetab_remove(&d->sites->owner, b);
 }
 
+/* Entries in p's live tables */
+static size_t proc_blocks(const struct ms_proc *p)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 0; i < p->nalloc; i++)
+		n += p->alloc[i].user.live.used + p->alloc[i].backing.live.used;
+	return n;
+}
+
 /* Back to no figures at all, keeping who the process is and how it is shown */
 static void proc_reset(struct ms_proc *p)
 {
@@ -187,6 +198,10 @@ struct ms_proc *ms_stats_proc(struct ms_stats *s, pid_t pid, bool create)
 	}
 	if (!create)
 		return NULL;
+	if (s->max_procs && s->nprocs >= s->max_procs) {
+		s->capped = true;
+		return NULL;
+	}
 	if ((s->nprocs + 1) * 2 > s->cap && procs_grow(s))
 		return NULL;
 	p = calloc(1, sizeof(*p));
@@ -213,6 +228,7 @@ void ms_stats_forget(struct ms_stats *s, pid_t pid)
 		return;
 	if (s->last == s->procs[i])
 		s->last = NULL;
+	s->blocks -= proc_blocks(s->procs[i]);
 	proc_free(s->procs[i]);
 	s->nprocs--;
 	/* backward shift */
@@ -400,6 +416,22 @@ static void count_release(struct ms_proc *p, struct ms_side *d, bool user, const
 		ms_sites_free(p->sites, b->addr, size);
 }
 
+/* Inserts addr into d's table, keeping the tracer-wide count of entries */
+static struct ms_block *track_insert(struct ms_stats *s, struct ms_side *d, uint64_t addr)
+{
+	size_t before = d->live.used;
+	struct ms_block *b = ms_livetab_insert(&d->live, addr);
+
+	s->blocks += d->live.used - before; /* growth may drop dead entries: wraps back */
+	return b;
+}
+
+static void track_remove(struct ms_stats *s, struct ms_side *d, struct ms_block *b)
+{
+	ms_livetab_remove(&d->live, b);
+	s->blocks--;
+}
+
 /* Marks b freed, remembering when (in allocations of its side) for reuse distances */
 static void kill_block(struct ms_side *d, struct ms_block *b)
 {
@@ -430,7 +462,20 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		s->oom++;
 		return;
 	}
-	b = ms_livetab_insert(&d->live, addr);
+	if (s->max_blocks && s->blocks >= s->max_blocks && !ms_livetab_find(&d->live, addr)) {
+		/* at --max-live: the call is counted, its block is not tracked */
+		FOR_COUNTS(p, d, user, c)
+		{
+			c->allocs++;
+			c->alloc_bytes += size;
+		}
+		d->pat->cls[ms_size_bucket(size)].allocs++;
+		d->pat->cls[ms_size_bucket(size)].alloc_bytes += size;
+		s->capped = true;
+		s->oom++;
+		return;
+	}
+	b = track_insert(s, d, addr);
 	if (!b) {
 		s->oom++;
 		return;
@@ -543,7 +588,7 @@ static void pending_drop(struct ms_side *d, struct ms_pending *q)
 /* Puts a block taken out by realloc_enter back */
 static void restore(struct ms_stats *s, struct ms_side *d, const struct ms_block *old)
 {
-	struct ms_block *b = ms_livetab_insert(&d->live, old->addr);
+	struct ms_block *b = track_insert(s, d, old->addr);
 
 	if (b)
 		ms_livetab_store(&d->live, b, old->meta, old->ts_ns);
@@ -571,7 +616,7 @@ static void realloc_enter(struct ms_stats *s, struct ms_side *d, const struct ms
 	if (b && !ms_block_dead(b)) {
 		q->old = *b;
 		q->tracked = true;
-		ms_livetab_remove(&d->live, b);
+		track_remove(s, d, b);
 	}
 }
 
@@ -607,7 +652,7 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 			count_release(p, d, user, &q->old, e->ts_ns, q->node);
 			if (old != new) {
 				/* remember the old address as freed */
-				struct ms_block *b = ms_livetab_insert(&d->live, old);
+				struct ms_block *b = track_insert(s, d, old);
 
 				if (b && (!b->meta || ms_block_dead(b))) {
 					ms_livetab_store(&d->live, b, q->old.meta, q->old.ts_ns);
@@ -659,6 +704,7 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 			/* the old image's heap is gone: its figures end here */
 			if (s->on_end)
 				s->on_end(p, MS_END_EXEC, s->ctx);
+			s->blocks -= proc_blocks(p);
 			proc_reset(p);
 		}
 		if (p) {

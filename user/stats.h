@@ -97,7 +97,8 @@ struct ms_page_sample {
 	uint64_t blocks, bytes; /* sampled */
 	uint64_t remote_bytes;	/* of blocks whose page is on another node than allocated */
 	uint64_t not_present;	/* blocks whose page is not there yet (never touched) */
-	size_t cursor;		/* where the next sample starts in the live table */
+	uint64_t cursor;	/* where the next sample starts: an ms_livetab_iter cursor */
+	unsigned cursor_alloc;	/* ... in the table of this allocator */
 };
 
 struct ms_proc {
@@ -130,8 +131,12 @@ struct ms_stats {
 	size_t cap, nprocs;
 	struct ms_proc *last; /* the process of the previous event */
 	uint64_t events;      /* records applied */
-	uint64_t oom;	      /* events that could not be tracked: out of memory */
+	uint64_t oom;	      /* events that could not be tracked: out of memory or a cap */
 	bool stacks;	      /* --stacks: keep allocation sites per process */
+	size_t blocks;	      /* entries in every live table (live and dead blocks) */
+	size_t max_blocks;    /* --max-live: past it, new blocks are counted, not tracked */
+	size_t max_procs;     /* --max-processes: past it, new processes are not tracked */
+	bool capped;	      /* a cap was reached (the daemon says so once) */
 	ms_end_fn on_end;     /* called before an exited or exec'd process is reset */
 	void *ctx;
 };

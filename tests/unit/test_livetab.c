@@ -16,7 +16,7 @@ START_TEST(insert_find_remove)
 		ms_livetab_store(&t, b, ms_block_meta(a & 0xfff, 3, 0), a);
 	}
 	ck_assert_uint_eq(t.used, 5000);
-	ck_assert_uint_le(t.used * 4, t.cap * 3);
+	ck_assert_uint_le(t.used * 4 * sizeof(struct ms_block), ms_livetab_bytes(&t) * 3);
 	for (a = 0x1000; a < 0x1000 + 5000 * 16; a += 32)
 		ms_livetab_remove(&t, ms_livetab_find(&t, a));
 	ck_assert_uint_eq(t.used, 2500);
@@ -102,6 +102,44 @@ START_TEST(dead_entries)
 }
 END_TEST
 
+/* Past MS_SHARD_SWITCH slots the table splits into shards that grow one at a time */
+START_TEST(sharded)
+{
+	enum { N = 900000 };
+	struct ms_livetab t = { 0 };
+	struct ms_block *b;
+	uint64_t i, pos = 0, seen = 0;
+
+	for (i = 0; i < N; i++) {
+		b = ms_livetab_insert(&t, 0x7f0000000000ULL + i * 48);
+		ck_assert_ptr_nonnull(b);
+		ms_livetab_store(&t, b, ms_block_meta(i & 0xffff, 1, i & 3), i);
+	}
+	ck_assert_uint_eq(t.nshards, MS_SHARDS);
+	ck_assert_uint_eq(t.used, N);
+	/* at most 64 bytes a block, whatever the moment of growth */
+	ck_assert_uint_le(ms_livetab_bytes(&t), (size_t)N * 64);
+	for (i = 0; i < N; i += 2)
+		ms_livetab_remove(&t, ms_livetab_find(&t, 0x7f0000000000ULL + i * 48));
+	for (i = 0; i < N; i++) {
+		b = ms_livetab_find(&t, 0x7f0000000000ULL + i * 48);
+		if (i % 2) {
+			ck_assert_ptr_nonnull(b);
+			ck_assert_uint_eq(ms_block_size(b), i & 0xffff);
+			ck_assert_uint_eq(ms_block_node(b), i & 3);
+			ck_assert_uint_eq(b->ts_ns, i);
+		} else {
+			ck_assert_ptr_null(b);
+		}
+	}
+	while (ms_livetab_iter(&t, &pos))
+		seen++;
+	ck_assert_uint_eq(seen, N / 2);
+	ck_assert_uint_eq(t.used, N / 2);
+	ms_livetab_free(&t);
+}
+END_TEST
+
 START_TEST(meta_saturates)
 {
 	struct ms_block b = { .addr = 1, .meta = ms_block_meta(1ULL << 50, 0x7fff, 0xfe) };
@@ -121,6 +159,8 @@ Suite *livetab_suite(void)
 	tcase_add_test(tc, insert_find_remove);
 	tcase_add_test(tc, random_against_model);
 	tcase_add_test(tc, dead_entries);
+	tcase_add_test(tc, sharded);
+	tcase_set_timeout(tc, 60); /* the sharded table holds nearly a million blocks */
 	tcase_add_test(tc, meta_saturates);
 	suite_add_tcase(s, tc);
 	return s;

@@ -334,6 +334,44 @@ START_TEST(backing_of_outer_allocator)
 }
 END_TEST
 
+/* Past --max-live, calls are counted and blocks not tracked; past --max-processes,
+ * new processes are not tracked; both say so */
+START_TEST(caps)
+{
+	struct ms_stats s;
+	struct ms_counts c;
+
+	ms_stats_init(&s, NULL, NULL);
+	s.max_blocks = 3;
+	s.max_procs = 2;
+	ALLOC(&s, 10, 0x1000, 10);
+	ALLOC(&s, 10, 0x2000, 10);
+	ALLOC(&s, 10, 0x3000, 10);
+	ck_assert_uint_eq(s.blocks, 3);
+	ck_assert(!s.capped);
+	ALLOC(&s, 10, 0x4000, 10); /* counted, not tracked */
+	c = counts(&s, 10);
+	ck_assert(s.capped);
+	ck_assert_uint_eq(s.oom, 1);
+	ck_assert_uint_eq(c.allocs, 4);
+	ck_assert_uint_eq(c.alloc_bytes, 40);
+	ck_assert_uint_eq(c.live_allocs, 3);
+	FREE(&s, 10, 0x4000); /* its free: unmatched */
+	ck_assert_uint_eq(counts(&s, 10).unmatched_frees, 1);
+	FREE(&s, 10, 0x1000); /* a dead entry still takes its place */
+	ck_assert_uint_eq(s.blocks, 3);
+	ALLOC(&s, 10, 0x1000, 20); /* the same address: no new entry needed */
+	ck_assert_uint_eq(counts(&s, 10).live_allocs, 3);
+	ALLOC(&s, 11, 0x1000, 10);
+	ck_assert_uint_eq(s.blocks, 3); /* at the cap: pid 11 counted, not tracked */
+	ALLOC(&s, 12, 0x1000, 10);
+	ck_assert_ptr_null(ms_stats_proc(&s, 12, false));
+	ms_stats_forget(&s, 10);
+	ck_assert_uint_eq(s.blocks, 0);
+	ms_stats_free(&s);
+}
+END_TEST
+
 START_TEST(size_buckets)
 {
 	ck_assert_uint_eq(ms_size_bucket(0), 0);
@@ -363,6 +401,7 @@ Suite *stats_suite(void)
 	tcase_add_test(tc, exit_exec_and_pid_reuse);
 	tcase_add_test(tc, many_processes);
 	tcase_add_test(tc, backing_of_outer_allocator);
+	tcase_add_test(tc, caps);
 	tcase_add_test(tc, size_buckets);
 	suite_add_tcase(s, tc);
 	return s;
