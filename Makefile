@@ -3,7 +3,11 @@
 # install, format, format-check, clean.  SANITIZE=1 builds with ASan+UBSan.
 
 PREFIX ?= /usr/local
-OUT := build
+ifeq ($(SANITIZE),1)
+OUT ?= build/sanitize
+else
+OUT ?= build
+endif
 CC ?= cc
 CLANG ?= clang
 BPFTOOL ?= bpftool
@@ -12,7 +16,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
 	  -Iinclude -I$(OUT)
-LDLIBS := -lbpf -lelf -lz -lcapstone -lmicrohttpd -lstdc++
+LDLIBS := -lbpf -lelf -ldw -lz -lcapstone -lmicrohttpd -liberty -lstdc++ -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -36,7 +40,7 @@ WORKLOAD_SRCS := $(wildcard tests/e2e/workloads/*.c)
 WORKLOADS := $(patsubst tests/e2e/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SRCS))
 
 .SECONDARY:
-.PHONY: all check e2e test demo deps install uninstall format format-check clean
+.PHONY: all check e2e test demo deps install uninstall format format-check clean vm vm-test
 all: $(OUT)/memscope-bpf $(OUT)/memscope-demo $(WORKLOADS)
 
 $(OUT)/vmlinux/vmlinux.h:
@@ -84,13 +88,20 @@ check: $(OUT)/unit-tests $(WORKLOADS)
 e2e: all
 	python3 tests/e2e/run.py --bin $(OUT)/memscope-bpf --workloads $(OUT)/workloads
 
-test: check e2e
+# The two-node NUMA VM (Debian's 6.1 kernel under qemu): build it, run its tests
+vm: all
+	tests/vm/build.sh
+vm-test: all
+	python3 tests/vm/smoke.py
+	python3 tests/vm/numa_test.py
+
+test: check e2e vm-test
 
 demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 	$(OUT)/memscope-bpf -i 1 -- $(OUT)/memscope-demo
 
 DEB_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
-	libcapstone-dev libdw-dev libmicrohttpd-dev prometheus bpftrace python3 util-linux iproute2 \
+	libcapstone-dev libdw-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 util-linux iproute2 \
 	libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

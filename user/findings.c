@@ -68,19 +68,31 @@ static bool site_finding(pid_t pid, const struct ms_site *t, const char *allocat
 			 ms_symbolize_fn sym, void *ctx, struct ms_finding *f)
 {
 	uint64_t live = t->allocs - t->frees;
-	char fn[80] = "", sz[16];
+	char fn[96] = "", sz[16];
+	int named = sym ? sym(pid, t->caller, fn, sizeof(fn), ctx) : -1;
 
 	memset(f, 0, sizeof(*f));
 	f->kind = MS_FIND_POOL_CANDIDATE;
-	if (!sym || sym(pid, t->caller, fn, sizeof(fn), ctx))
+	if (named < 0)
 		snprintf(fn, sizeof(fn), "0x%llx", (unsigned long long)t->caller);
-	/* "function+0x1c" is inside the function that owns the chunks */
-	snprintf(f->name, sizeof(f->name), "%.*s", (int)strcspn(fn, "+"), fn);
+	snprintf(f->where, sizeof(f->where), "%s", fn);
 	evidence(f, "chunk_size", t->size);
 	evidence(f, "chunks", t->allocs);
 	evidence(f, "live_chunks", live);
 	evidence(f, "live_bytes", (double)live * t->size);
-	evidence(f, "caller", t->caller);
+	if (named != 0) {
+		/* no symbol covers the call site: say where it is, propose no flag */
+		snprintf(f->name, sizeof(f->name), "%s", fn);
+		snprintf(f->advice, sizeof(f->advice),
+			 "code at %s (no symbol) obtains %s chunks from %s and keeps %llu of %llu: "
+			 "it may be a pool; with the object's symbols memscope-bpf names the "
+			 "function to trace",
+			 fn, ms_human_bytes(t->size, sz, sizeof(sz)), allocator,
+			 (unsigned long long)live, (unsigned long long)t->allocs);
+		return true;
+	}
+	/* "function+0x1c (file.c:42)" is inside the function that owns the chunks */
+	snprintf(f->name, sizeof(f->name), "%.*s", (int)strcspn(fn, "+ "), fn);
 	snprintf(f->advice, sizeof(f->advice),
 		 "%s obtains %s chunks from %s and keeps %llu of %llu: if it carves objects out of "
 		 "them, trace it with --alloc '%s(ROLES)', naming its size parameter (e.g. "

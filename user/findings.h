@@ -29,6 +29,7 @@ struct ms_finding {
 	enum ms_finding_kind kind;
 	char name[96];	  /* the pool, the function that owns chunks, or the size class */
 	char advice[384]; /* one line a user can act on, with its figures */
+	char where[96];	  /* pool candidates: the call site, "function+0x1c (file.c:42)" */
 	struct {
 		const char *key;
 		double value;
@@ -39,7 +40,8 @@ struct ms_finding {
 /* The name of a finding kind: "pool", "pool_candidate", "slab_candidate" */
 const char *ms_finding_kind_name(enum ms_finding_kind k);
 
-/* Resolves an address of process pid to "function" or "function+0x12"; 0 or -errno */
+/* Resolves an address of process pid to "function+0x12 (file.c:42)": 0; to
+ * "object+0x1234" when no symbol covers it: 1; -errno when it is in no object */
 typedef int (*ms_symbolize_fn)(pid_t pid, uint64_t addr, char *name, size_t len, void *ctx);
 
 /*

@@ -572,6 +572,8 @@ static void report_of(struct tracer *t, struct ms_report *r)
 	r->events_per_s = r->interval_s > 0 ? (r->events - t->last_events) / r->interval_s : 0;
 	memcpy(r->lost_by, t->lost_by, sizeof(r->lost_by));
 	r->untracked = t->stats.oom;
+	r->tracked_blocks = t->stats.blocks;
+	r->tracked_blocks_peak = t->stats.blocks_peak;
 	r->lost = r->lost_by[MS_CNT_RINGBUF_FULL] + r->lost_by[MS_CNT_THREADS_FULL] +
 		  r->lost_by[MS_CNT_DEPTH] + r->lost_by[MS_CNT_STALE_FRAME] + r->untracked;
 }
@@ -1079,6 +1081,8 @@ int main(int argc, char **argv)
 	t.launch.gate = -1;
 	parse_args(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* symbols come from the machine's files: never from the network (debuginfod) */
+	unsetenv("DEBUGINFOD_URLS");
 	if (env.replay)
 		return replay_main();
 	libbpf_set_print(libbpf_log);

@@ -216,7 +216,8 @@ static unsigned site_frames(struct ms_output *o, pid_t pid, const struct ms_stac
 	n = ms_stackmap_frames(o->stacks, t->stack_id, t->caller, ips,
 			       max < MAX_FRAMES ? max : MAX_FRAMES);
 	for (i = 0; i < n; i++)
-		if (!o->symbolize || o->symbolize(pid, ips[i], frames[i], 128, o->symbolize_ctx))
+		if (!o->symbolize ||
+		    o->symbolize(pid, ips[i], frames[i], 128, o->symbolize_ctx) < 0)
 			snprintf(frames[i], 128, "0x%" PRIx64, ips[i]);
 	return n;
 }
@@ -310,6 +311,8 @@ static void json_pools(struct ms_json *j, struct ms_output *o, struct ms_proc *p
 		for (k = 0; k < f[i].nev; k++)
 			ms_json_double(j, f[i].ev[k].key, f[i].ev[k].value);
 		ms_json_close(j);
+		if (f[i].where[0])
+			ms_json_str(j, "where", f[i].where);
 		ms_json_str(j, "advice", f[i].advice);
 		ms_json_close(j);
 	}
@@ -486,6 +489,8 @@ static void json_head(struct ms_json *j, enum ms_record_kind kind, const struct 
 		ms_json_u64(j, lost_name[i], r->lost_by[i]);
 	ms_json_u64(j, "untracked", r->untracked);
 	ms_json_close(j);
+	ms_json_u64(j, "tracked_blocks", r->tracked_blocks);
+	ms_json_u64(j, "tracked_blocks_peak", r->tracked_blocks_peak);
 }
 
 struct collect {

@@ -20,6 +20,7 @@ struct ms_report {
 	uint64_t lost;		      /* records lost so far (all causes) */
 	uint64_t lost_by[MS_CNT_MAX]; /* the BPF counters */
 	uint64_t untracked;	      /* events the daemon could not track (out of memory) */
+	uint64_t tracked_blocks, tracked_blocks_peak; /* entries in the live tables */
 };
 
 struct ms_output {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,14 +207,54 @@ struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *r
 	return p;
 }
 
+#define DETACH_THREADS 32
+
+struct detach_job {
+	struct bpf_link **links;
+	size_t n, first, step;
+};
+
+static void *detach_some(void *arg)
+{
+	struct detach_job *j = arg;
+	size_t i;
+
+	for (i = j->first; i < j->n; i += j->step)
+		bpf_link__destroy(j->links[i]);
+	return NULL;
+}
+
+/*
+ * Destroys every link. Each uprobe waits for a grace period as it goes away (and a
+ * system-wide one rewrites every process mapping its file), so links go in parallel:
+ * the waits overlap instead of adding up.
+ */
+static void detach_all(struct ms_probes *p)
+{
+	struct detach_job jobs[DETACH_THREADS];
+	pthread_t th[DETACH_THREADS];
+	bool started[DETACH_THREADS] = { 0 };
+	size_t n = p->nlinks < DETACH_THREADS ? p->nlinks : DETACH_THREADS, k;
+
+	for (k = 0; k < n; k++) {
+		jobs[k] = (struct detach_job){ p->links, p->nlinks, k, n };
+		started[k] = !pthread_create(&th[k], NULL, detach_some, &jobs[k]);
+		if (!started[k])
+			detach_some(&jobs[k]);
+	}
+	for (k = 0; k < n; k++)
+		if (started[k])
+			pthread_join(th[k], NULL);
+	p->nlinks = 0;
+}
+
 void ms_probes_free(struct ms_probes *p)
 {
 	size_t i;
 
 	if (!p)
 		return;
-	for (i = 0; i < p->nlinks; i++)
-		bpf_link__destroy(p->links[i]);
+	detach_all(p);
 	for (i = 0; i < p->nplans; i++)
 		free(p->plans[i].pts);
 	free(p->links);

@@ -423,6 +423,8 @@ static struct ms_block *track_insert(struct ms_stats *s, struct ms_side *d, uint
 	struct ms_block *b = ms_livetab_insert(&d->live, addr);
 
 	s->blocks += d->live.used - before; /* growth may drop dead entries: wraps back */
+	if (s->blocks > s->blocks_peak)
+		s->blocks_peak = s->blocks;
 	return b;
 }
 

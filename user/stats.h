@@ -134,6 +134,7 @@ struct ms_stats {
 	uint64_t oom;	      /* events that could not be tracked: out of memory or a cap */
 	bool stacks;	      /* --stacks: keep allocation sites per process */
 	size_t blocks;	      /* entries in every live table (live and dead blocks) */
+	size_t blocks_peak;   /* the most there were */
 	size_t max_blocks;    /* --max-live: past it, new blocks are counted, not tracked */
 	size_t max_procs;     /* --max-processes: past it, new processes are not tracked */
 	bool capped;	      /* a cap was reached (the daemon says so once) */

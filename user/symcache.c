@@ -9,6 +9,7 @@
 #include "elfsym.h"
 #include "procmaps.h"
 #include "symcache.h"
+#include "symbolizer.h"
 
 struct map {
 	uint64_t start, end, offset;
@@ -24,11 +25,16 @@ struct snap {
 struct ms_symcache {
 	struct snap *v;
 	size_t n;
+	struct ms_symbolizer *sym; /* libdwfl, cached per build-id; NULL: ELF symbols only */
 };
 
 struct ms_symcache *ms_symcache_new(void)
 {
-	return calloc(1, sizeof(struct ms_symcache));
+	struct ms_symcache *c = calloc(1, sizeof(struct ms_symcache));
+
+	if (c)
+		c->sym = ms_symbolizer_new();
+	return c;
 }
 
 static void snap_clear(struct snap *s)
@@ -51,6 +57,7 @@ void ms_symcache_free(struct ms_symcache *c)
 	for (i = 0; i < c->n; i++)
 		snap_clear(&c->v[i]);
 	free(c->v);
+	ms_symbolizer_free(c->sym);
 	free(c);
 }
 
@@ -140,6 +147,16 @@ int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *
 		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
 		if (access(path, R_OK))
 			snprintf(path, sizeof(path), "%s", m->path);
+		if (c->sym && off > 0) {
+			struct ms_frame_info f;
+
+			/* a return address: the call is the byte before it (its line) */
+			if (!ms_symbolizer_resolve(c->sym, path, off - 1, &f)) {
+				f.offset++;
+				ms_frame_format(&f, true, name, len);
+				return f.function[0] ? 0 : 1;
+			}
+		}
 		if (!ms_elf_symbolize(path, off, fn, sizeof(fn), &into)) {
 			if (into)
 				snprintf(name, len, "%s+0x%" PRIx64, fn, into);
@@ -149,7 +166,7 @@ int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *
 		}
 		base = strrchr(m->path, '/');
 		snprintf(name, len, "%s+0x%" PRIx64, base ? base + 1 : m->path, off);
-		return 0;
+		return 1;
 	}
 	return -ENOENT;
 }

@@ -21,9 +21,9 @@ int ms_symcache_snapshot(struct ms_symcache *c, pid_t pid);
 void ms_symcache_forget(struct ms_symcache *c, pid_t pid);
 
 /*
- * "function+0x1c" for address addr of pid (through its copy, taken now if there is
- * none), or "object+0x1234" when no symbol covers it. Returns 0, or -ENOENT when addr
- * is in no mapped object. Matches ms_symbolize_fn with the cache as ctx.
+ * "function+0x1c (file.c:42)" for address addr of pid (through its copy, taken now if
+ * there is none): returns 0; "object+0x1234" when no symbol covers it: returns 1;
+ * -ENOENT when addr is in no mapped object. Matches ms_symbolize_fn (ctx: the cache).
  */
 int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache);
 

@@ -16,6 +16,8 @@ int main(void)
 	srunner_add_suite(sr, record_suite());
 	srunner_add_suite(sr, allocspec_suite());
 	srunner_add_suite(sr, numa_suite());
+	srunner_add_suite(sr, symbolizer_suite());
+	srunner_add_suite(sr, patterns_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -14,5 +14,7 @@ Suite *placement_suite(void);
 Suite *record_suite(void);
 Suite *allocspec_suite(void);
 Suite *numa_suite(void);
+Suite *symbolizer_suite(void);
+Suite *patterns_suite(void);
 
 #endif

@@ -1,0 +1,807 @@
+/* symbolizer.c: file offsets to function, offset and file:line with libdwfl, cached per build-id */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+#include <gelf.h>
+#include <libiberty/demangle.h>
+#include "symbolizer.h"
+
+/*
+ * Three caches, looked up in this order by ms_symbolizer_resolve:
+ *   files:   (dev, ino, size, mtime) -> object key (its build-id), so a known file costs
+ *            a stat() and no open
+ *   addrs:   (object key, file offset) -> the answer, LRU, bounded in entries and bytes;
+ *            it outlives the module, keyed by content rather than by a pointer
+ *   modules: object key -> one Dwfl with the object reported at bias 0, LRU
+ */
+
+#define KEY_BYTES 32
+
+struct objkey {
+	uint8_t kind; /* KEY_BUILD_ID or KEY_FILE */
+	uint8_t len;
+	uint8_t b[KEY_BYTES]; /* the build-id (a longer one cut here), or dev/ino/size/mtime */
+};
+
+enum { KEY_BUILD_ID = 1, KEY_FILE = 2 };
+
+struct file_ent {
+	bool used;
+	int err; /* -errno when the file is no usable ELF object, else 0 */
+	uint64_t dev, ino, size, mtime_ns;
+	struct objkey key;
+};
+
+struct addr_ent {
+	struct addr_ent *hnext;	      /* hash chain */
+	struct addr_ent *prev, *next; /* LRU list, most recent first */
+	uint64_t hash;
+	struct objkey key;
+	uint64_t file_off;
+	uint64_t offset;
+	int line;
+	uint16_t func_len, file_len;
+	char str[]; /* function, NUL, file, NUL */
+};
+
+struct seg {
+	uint64_t off, filesz, vaddr; /* a PT_LOAD: file range and where it is in the module */
+};
+
+struct module {
+	struct module *prev, *next; /* LRU list, most recent first */
+	struct objkey key;
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	Dwfl_Callbacks cb;
+	char *debug_path; /* cb.debuginfo_path points here; lives as long as dwfl */
+	size_t nsegs;
+	struct seg *segs;
+};
+
+struct ms_symbolizer {
+	char *debug_path; /* NULL: libdwfl's default */
+	size_t addr_max, addr_bytes_max, modules_max, files_max;
+
+	struct file_ent *files; /* open addressing, 2 * files_max slots */
+	size_t nfiles;
+
+	struct addr_ent **buckets; /* nbuckets, a power of two */
+	size_t nbuckets;
+	struct addr_ent lru; /* sentinel of the address LRU list */
+	size_t naddrs, addr_bytes;
+
+	struct module mods; /* sentinel of the module LRU list */
+	size_t nmods;
+
+	struct ms_symbolizer_stats st;
+};
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		h = (h ^ *b++) * 0x100000001b3ULL;
+	return h;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	return x ^ (x >> 33);
+}
+
+static bool key_eq(const struct objkey *a, const struct objkey *b)
+{
+	return a->kind == b->kind && a->len == b->len && !memcmp(a->b, b->b, a->len);
+}
+
+static uint64_t addr_hash(const struct objkey *k, uint64_t file_off)
+{
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, &k->kind, 1);
+
+	h = fnv1a(h, k->b, k->len);
+	return mix64(h ^ mix64(file_off));
+}
+
+/* src into dst of len bytes, cut to fit */
+static void copy_str(char *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (!len)
+		return;
+	if (n >= len)
+		n = len - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* ---- demangling ---- */
+
+void ms_demangle(const char *sym, char *buf, size_t len)
+{
+	char plain[1024], *d = NULL;
+	const char *at;
+
+	if (!len)
+		return;
+	/* "memcpy@@GLIBC_2.14": the version is not part of the name */
+	at = sym[0] ? strchr(sym + 1, '@') : NULL;
+	if (at && (size_t)(at - sym) < sizeof(plain)) {
+		memcpy(plain, sym, at - sym);
+		plain[at - sym] = '\0';
+		sym = plain;
+	}
+	/* Rust first (legacy Rust names are also valid C++ names), then C++ */
+	if (sym[0] == '_' && (sym[1] == 'Z' || sym[1] == 'R'))
+		d = cplus_demangle(sym, DMGL_PARAMS | DMGL_ANSI | DMGL_AUTO);
+	copy_str(buf, len, d ? d : sym);
+	free(d);
+}
+
+/* ---- the file identity cache ---- */
+
+static uint64_t mtime_ns(const struct stat *st)
+{
+	return (uint64_t)st->st_mtim.tv_sec * 1000000000ULL + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+static size_t file_slot(const struct ms_symbolizer *s, const struct stat *st)
+{
+	uint64_t h = mix64(st->st_ino ^ mix64(st->st_dev ^ mix64(st->st_size ^ mtime_ns(st))));
+
+	return h & (2 * s->files_max - 1);
+}
+
+static bool file_matches(const struct file_ent *f, const struct stat *st)
+{
+	return f->dev == (uint64_t)st->st_dev && f->ino == (uint64_t)st->st_ino &&
+	       f->size == (uint64_t)st->st_size && f->mtime_ns == mtime_ns(st);
+}
+
+static struct file_ent *file_lookup(struct ms_symbolizer *s, const struct stat *st)
+{
+	size_t mask = 2 * s->files_max - 1, i;
+
+	for (i = file_slot(s, st); s->files[i].used; i = (i + 1) & mask)
+		if (file_matches(&s->files[i], st))
+			return &s->files[i];
+	return NULL;
+}
+
+/* Adds the identity of st; clears the table when full (it only saves a re-read) */
+static struct file_ent *file_insert(struct ms_symbolizer *s, const struct stat *st)
+{
+	size_t mask = 2 * s->files_max - 1, i;
+	struct file_ent *f;
+
+	if ((f = file_lookup(s, st)))
+		return f;
+	if (s->nfiles >= s->files_max) {
+		memset(s->files, 0, 2 * s->files_max * sizeof(*s->files));
+		s->nfiles = 0;
+	}
+	for (i = file_slot(s, st); s->files[i].used; i = (i + 1) & mask)
+		;
+	f = &s->files[i];
+	memset(f, 0, sizeof(*f));
+	f->used = true;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->size = st->st_size;
+	f->mtime_ns = mtime_ns(st);
+	s->nfiles++;
+	return f;
+}
+
+/* ---- the address cache ---- */
+
+static void addr_unlink(struct ms_symbolizer *s, struct addr_ent *e)
+{
+	struct addr_ent **pp = &s->buckets[e->hash & (s->nbuckets - 1)];
+
+	while (*pp != e)
+		pp = &(*pp)->hnext;
+	*pp = e->hnext;
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	s->naddrs--;
+	s->addr_bytes -= sizeof(*e) + e->func_len + e->file_len + 2;
+	free(e);
+}
+
+static void addr_clear(struct ms_symbolizer *s)
+{
+	while (s->lru.next != &s->lru)
+		addr_unlink(s, s->lru.next);
+}
+
+static struct addr_ent *addr_lookup(struct ms_symbolizer *s, const struct objkey *k,
+				    uint64_t file_off)
+{
+	uint64_t h = addr_hash(k, file_off);
+	struct addr_ent *e;
+
+	for (e = s->buckets[h & (s->nbuckets - 1)]; e; e = e->hnext) {
+		if (e->hash != h || e->file_off != file_off || !key_eq(&e->key, k))
+			continue;
+		/* to the front of the LRU list */
+		e->prev->next = e->next;
+		e->next->prev = e->prev;
+		e->next = s->lru.next;
+		e->prev = &s->lru;
+		s->lru.next->prev = e;
+		s->lru.next = e;
+		return e;
+	}
+	return NULL;
+}
+
+/* Caches f as the answer for (k, file_off); a failed allocation only loses the entry */
+static void addr_insert(struct ms_symbolizer *s, const struct objkey *k, uint64_t file_off,
+			const struct ms_frame_info *f)
+{
+	size_t fl = strlen(f->function), sl = strlen(f->file),
+	       sz = sizeof(struct addr_ent) + fl + sl + 2;
+	struct addr_ent *e, **b;
+
+	while (s->naddrs && (s->naddrs >= s->addr_max || s->addr_bytes + sz > s->addr_bytes_max)) {
+		addr_unlink(s, s->lru.prev);
+		s->st.addr_evicted++;
+	}
+	e = malloc(sz);
+	if (!e)
+		return;
+	e->hash = addr_hash(k, file_off);
+	e->key = *k;
+	e->file_off = file_off;
+	e->offset = f->offset;
+	e->line = f->line;
+	e->func_len = fl;
+	e->file_len = sl;
+	memcpy(e->str, f->function, fl + 1);
+	memcpy(e->str + fl + 1, f->file, sl + 1);
+	b = &s->buckets[e->hash & (s->nbuckets - 1)];
+	e->hnext = *b;
+	*b = e;
+	e->next = s->lru.next;
+	e->prev = &s->lru;
+	s->lru.next->prev = e;
+	s->lru.next = e;
+	s->naddrs++;
+	s->addr_bytes += sz;
+}
+
+static int addr_buckets(struct ms_symbolizer *s, size_t entries)
+{
+	size_t n = 1024;
+	struct addr_ent **b;
+
+	while (n < entries)
+		n <<= 1;
+	b = calloc(n, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	addr_clear(s);
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = n;
+	return 0;
+}
+
+/* ---- modules ---- */
+
+static void module_free(struct module *m)
+{
+	if (!m)
+		return;
+	if (m->dwfl)
+		dwfl_end(m->dwfl);
+	free(m->debug_path);
+	free(m->segs);
+	free(m);
+}
+
+static void module_drop(struct ms_symbolizer *s, struct module *m)
+{
+	m->prev->next = m->next;
+	m->next->prev = m->prev;
+	s->nmods--;
+	module_free(m);
+}
+
+static struct module *module_lookup(struct ms_symbolizer *s, const struct objkey *k)
+{
+	struct module *m;
+
+	for (m = s->mods.next; m != &s->mods; m = m->next) {
+		if (!key_eq(&m->key, k))
+			continue;
+		m->prev->next = m->next;
+		m->next->prev = m->prev;
+		m->next = s->mods.next;
+		m->prev = &s->mods;
+		s->mods.next->prev = m;
+		s->mods.next = m;
+		return m;
+	}
+	return NULL;
+}
+
+/* "/proc/PID/root" of a path under another process's root, into buf; false otherwise */
+static bool proc_root(const char *path, char *buf, size_t len)
+{
+	const char *p, *slash;
+
+	if (strncmp(path, "/proc/", 6))
+		return false;
+	p = path + 6;
+	slash = strchr(p, '/');
+	if (!slash || slash == p || strncmp(slash, "/root/", 6))
+		return false;
+	if ((size_t)(slash + 5 - path) >= len)
+		return false;
+	memcpy(buf, path, slash + 5 - path);
+	buf[slash + 5 - path] = '\0';
+	return true;
+}
+
+/* The debug path for an object at path: the configured one, plus its root's copies of
+ * the absolute directories when path is under /proc/PID/root */
+static char *module_debug_path(const struct ms_symbolizer *s, const char *path)
+{
+	const char *base = s->debug_path ? s->debug_path : "-:.debug:/usr/lib/debug";
+	char root[64], *out, *copy, *dir, *save = NULL;
+	size_t len;
+
+	if (!proc_root(path, root, sizeof(root)))
+		return strdup(base);
+	len = strlen(base) + 1;
+	copy = strdup(base);
+	if (!copy)
+		return NULL;
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
+		len += strlen(root) + strlen(dir) + 2;
+	free(copy);
+	out = malloc(len);
+	copy = strdup(base);
+	if (!out || !copy) {
+		free(out);
+		free(copy);
+		return NULL;
+	}
+	strcpy(out, base);
+	save = NULL;
+	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		if (dir[0] == '+' || dir[0] == '-')
+			dir++;
+		if (dir[0] != '/')
+			continue;
+		strcat(out, ":");
+		strcat(out, root);
+		strcat(out, dir);
+	}
+	free(copy);
+	return out;
+}
+
+static int read_segments(Elf *elf, struct module *m)
+{
+	size_t phnum, i;
+
+	if (elf_getphdrnum(elf, &phnum))
+		return -ENOEXEC;
+	m->segs = calloc(phnum ? phnum : 1, sizeof(*m->segs));
+	if (!m->segs)
+		return -ENOMEM;
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph))
+			return -ENOEXEC;
+		if (ph.p_type != PT_LOAD || !ph.p_filesz)
+			continue;
+		m->segs[m->nsegs++] = (struct seg){ ph.p_offset, ph.p_filesz, ph.p_vaddr };
+	}
+	return m->nsegs ? 0 : -ENOEXEC;
+}
+
+/* Loads the object open at fd/elf (identified by k) into a Dwfl of its own */
+static int module_load(struct ms_symbolizer *s, const char *path, int fd, Elf *elf,
+		       const struct objkey *k, struct module **out)
+{
+	struct module *m = calloc(1, sizeof(*m));
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	int err, dfd;
+
+	if (!m)
+		return -ENOMEM;
+	m->key = *k;
+	err = read_segments(elf, m);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
+	m->debug_path = module_debug_path(s, path);
+	if (!m->debug_path)
+		goto fail;
+	m->cb.find_elf = dwfl_build_id_find_elf;
+	m->cb.find_debuginfo = dwfl_standard_find_debuginfo;
+	m->cb.section_address = dwfl_offline_section_address;
+	m->cb.debuginfo_path = &m->debug_path;
+	m->dwfl = dwfl_begin(&m->cb);
+	if (!m->dwfl)
+		goto fail;
+	dwfl_report_begin(m->dwfl);
+	/* the Dwfl owns the duplicate once the module is reported; at bias 0 the module's
+	 * addresses are the ELF virtual addresses */
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	m->mod = dwfl_report_elf(m->dwfl, name, path, dfd, 0, true);
+	if (!m->mod) {
+		close(dfd);
+		err = -ENOEXEC;
+		goto fail;
+	}
+	if (dwfl_report_end(m->dwfl, NULL, NULL)) {
+		err = -ENOEXEC;
+		goto fail;
+	}
+	while (s->nmods >= s->modules_max && s->mods.prev != &s->mods) {
+		module_drop(s, s->mods.prev);
+		s->st.modules_evicted++;
+	}
+	m->next = s->mods.next;
+	m->prev = &s->mods;
+	s->mods.next->prev = m;
+	s->mods.next = m;
+	s->nmods++;
+	s->st.modules_loaded++;
+	*out = m;
+	return 0;
+fail:
+	module_free(m);
+	return err;
+}
+
+/* The source file of line: src, under its compilation directory when relative (as
+ * addr2line prints it) */
+static void source_path(Dwfl_Line *line, const char *src, char *buf, size_t len)
+{
+	const char *dir = src[0] != '/' ? dwfl_line_comp_dir(line) : NULL;
+	size_t n;
+
+	if (!dir || !dir[0]) {
+		copy_str(buf, len, src);
+		return;
+	}
+	copy_str(buf, len, dir);
+	n = strlen(buf);
+	if (n && buf[n - 1] != '/' && n + 1 < len)
+		buf[n++] = '/';
+	copy_str(buf + n, len - n, src);
+}
+
+/* The answer for file_off in module m */
+static void module_resolve(struct module *m, uint64_t file_off, struct ms_frame_info *out)
+{
+	GElf_Off into = 0;
+	GElf_Sym sym;
+	const char *name, *src;
+	Dwfl_Line *line;
+	uint64_t addr = 0;
+	bool found = false;
+	size_t i;
+	int lineno = 0;
+
+	out->function[0] = '\0';
+	out->file[0] = '\0';
+	out->line = 0;
+	out->offset = file_off;
+	for (i = 0; i < m->nsegs && !found; i++) {
+		if (file_off >= m->segs[i].off && file_off - m->segs[i].off < m->segs[i].filesz) {
+			addr = m->segs[i].vaddr + (file_off - m->segs[i].off);
+			found = true;
+		}
+	}
+	if (!found)
+		return;
+	name = dwfl_module_addrinfo(m->mod, addr, &into, &sym, NULL, NULL, NULL);
+	if (name && name[0]) {
+		ms_demangle(name, out->function, sizeof(out->function));
+		out->offset = into;
+	}
+	line = dwfl_module_getsrc(m->mod, addr);
+	if (line && (src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL)) && lineno > 0) {
+		source_path(line, src, out->file, sizeof(out->file));
+		out->line = lineno;
+	}
+}
+
+/* ---- opening objects ---- */
+
+/* Whether the program and section header tables lie inside a file of size bytes: a
+ * truncated copy loses its section headers (at the end) first */
+static bool headers_inside(const GElf_Ehdr *eh, uint64_t size)
+{
+	uint64_t ph = (uint64_t)eh->e_phnum * eh->e_phentsize;
+	uint64_t sh = (uint64_t)(eh->e_shnum ? eh->e_shnum : 1) * eh->e_shentsize;
+
+	if (eh->e_phoff > size || ph > size - eh->e_phoff)
+		return false;
+	return !eh->e_shoff || (eh->e_shoff <= size && sh <= size - eh->e_shoff);
+}
+
+/* Opens path as an ELF executable or shared object: fd, elf and its identity st */
+static int object_open(struct ms_symbolizer *s, const char *path, int *fdp, Elf **elfp,
+		       struct stat *st)
+{
+	GElf_Ehdr eh;
+	Elf *elf;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	s->st.file_opens++;
+	if (fstat(fd, st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
+	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) || !headers_inside(&eh, st->st_size)) {
+		elf_end(elf);
+		close(fd);
+		return -ENOEXEC;
+	}
+	*fdp = fd;
+	*elfp = elf;
+	return 0;
+}
+
+static void object_key(Elf *elf, const struct stat *st, struct objkey *k)
+{
+	const void *id = NULL;
+	ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+	uint64_t v[4] = { st->st_dev, st->st_ino, st->st_size, mtime_ns(st) };
+
+	memset(k, 0, sizeof(*k));
+	if (n > 0 && id) {
+		k->kind = KEY_BUILD_ID;
+		k->len = n < KEY_BYTES ? n : KEY_BYTES;
+		memcpy(k->b, id, k->len);
+	} else {
+		k->kind = KEY_FILE;
+		k->len = sizeof(v);
+		memcpy(k->b, v, sizeof(v));
+	}
+}
+
+static void object_name(const char *path, char *buf, size_t len)
+{
+	char target[4096];
+	const char *base;
+	ssize_t n;
+
+	/* /proc/PID/map_files/START-END and /proc/PID/exe: the name is the link's target */
+	base = strrchr(path, '/');
+	if (!strncmp(path, "/proc/", 6) &&
+	    (strstr(path, "/map_files/") || (base && !strcmp(base, "/exe"))) &&
+	    (n = readlink(path, target, sizeof(target) - 1)) > 0) {
+		target[n] = '\0';
+		if (n > 10 && !strcmp(target + n - 10, " (deleted)"))
+			target[n - 10] = '\0';
+		path = target;
+	}
+	base = strrchr(path, '/');
+	copy_str(buf, len, base ? base + 1 : path);
+}
+
+/* ---- the API ---- */
+
+struct ms_symbolizer *ms_symbolizer_new(void)
+{
+	struct ms_symbolizer *s;
+
+	if (elf_version(EV_CURRENT) == EV_NONE) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->addr_max = MS_SYM_ADDR_MAX;
+	s->addr_bytes_max = MS_SYM_ADDR_BYTES;
+	s->modules_max = MS_SYM_MODULES_MAX;
+	s->files_max = MS_SYM_FILES_MAX;
+	s->lru.prev = s->lru.next = &s->lru;
+	s->mods.prev = s->mods.next = &s->mods;
+	s->files = calloc(2 * s->files_max, sizeof(*s->files));
+	if (!s->files || addr_buckets(s, s->addr_max)) {
+		ms_symbolizer_free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
+}
+
+void ms_symbolizer_free(struct ms_symbolizer *s)
+{
+	if (!s)
+		return;
+	if (s->buckets)
+		addr_clear(s);
+	while (s->mods.next && s->mods.next != &s->mods)
+		module_drop(s, s->mods.next);
+	free(s->buckets);
+	free(s->files);
+	free(s->debug_path);
+	free(s);
+}
+
+int ms_symbolizer_set_debug_path(struct ms_symbolizer *s, const char *path)
+{
+	char *p = NULL;
+
+	if (path && !(p = strdup(path)))
+		return -ENOMEM;
+	free(s->debug_path);
+	s->debug_path = p;
+	return 0;
+}
+
+int ms_symbolizer_set_limits(struct ms_symbolizer *s, size_t addr_max, size_t modules_max)
+{
+	int err;
+
+	addr_max = addr_max ? addr_max : MS_SYM_ADDR_MAX;
+	err = addr_buckets(s, addr_max);
+	if (err)
+		return err;
+	s->addr_max = addr_max;
+	s->modules_max = modules_max ? modules_max : MS_SYM_MODULES_MAX;
+	while (s->nmods > s->modules_max) {
+		module_drop(s, s->mods.prev);
+		s->st.modules_evicted++;
+	}
+	return 0;
+}
+
+static int resolve(struct ms_symbolizer *s, const char *path, uint64_t file_off,
+		   struct ms_frame_info *out)
+{
+	struct file_ent *f;
+	struct addr_ent *e;
+	struct module *m;
+	struct objkey k;
+	struct stat st;
+	Elf *elf = NULL;
+	int fd = -1, err = 0;
+
+	if (stat(path, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOEXEC;
+	f = file_lookup(s, &st);
+	if (!f) {
+		/* a file not seen: its build-id, read once per identity */
+		err = object_open(s, path, &fd, &elf, &st);
+		if (err == -ENOEXEC && (f = file_insert(s, &st)))
+			f->err = err;
+		if (err)
+			return err;
+		f = file_insert(s, &st);
+		object_key(elf, &st, &f->key);
+	}
+	if (f->err)
+		return f->err;
+	k = f->key;
+	e = addr_lookup(s, &k, file_off);
+	if (e) {
+		s->st.addr_hits++;
+		memcpy(out->function, e->str, e->func_len + 1);
+		memcpy(out->file, e->str + e->func_len + 1, e->file_len + 1);
+		out->offset = e->offset;
+		out->line = e->line;
+		goto out;
+	}
+	m = module_lookup(s, &k);
+	if (!m) {
+		if (fd < 0) {
+			struct objkey now;
+
+			/* the module was dropped since: reload it, from this very file */
+			err = object_open(s, path, &fd, &elf, &st);
+			if (err)
+				goto out;
+			object_key(elf, &st, &now);
+			if (!key_eq(&now, &k)) {
+				err = -ESTALE;
+				goto out;
+			}
+		}
+		err = module_load(s, path, fd, elf, &k, &m);
+		if (err) {
+			if (err == -ENOEXEC)
+				f->err = err;
+			goto out;
+		}
+	}
+	module_resolve(m, file_off, out);
+	addr_insert(s, &k, file_off, out);
+out:
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+int ms_symbolizer_resolve(struct ms_symbolizer *s, const char *path, uint64_t file_off,
+			  struct ms_frame_info *out)
+{
+	int err;
+
+	if (!s || !path || !out)
+		return -EINVAL;
+	s->st.resolves++;
+	memset(out, 0, sizeof(*out));
+	object_name(path, out->object, sizeof(out->object));
+	err = resolve(s, path, file_off, out);
+	if (err) {
+		s->st.errors++;
+		out->function[0] = '\0';
+		out->file[0] = '\0';
+		out->line = 0;
+		out->offset = file_off;
+	}
+	return err;
+}
+
+void ms_frame_format(const struct ms_frame_info *f, bool with_line, char *buf, size_t len)
+{
+	const char *base;
+	int n;
+
+	if (!len)
+		return;
+	if (f->function[0] && f->offset)
+		n = snprintf(buf, len, "%s+0x%" PRIx64, f->function, f->offset);
+	else if (f->function[0])
+		n = snprintf(buf, len, "%s", f->function);
+	else if (f->object[0])
+		n = snprintf(buf, len, "%s+0x%" PRIx64, f->object, f->offset);
+	else
+		n = snprintf(buf, len, "[unknown]");
+	if (!with_line || !f->file[0] || f->line <= 0 || n < 0 || (size_t)n >= len)
+		return;
+	base = strrchr(f->file, '/');
+	snprintf(buf + n, len - n, " (%s:%d)", base ? base + 1 : f->file, f->line);
+}
+
+void ms_symbolizer_stats(const struct ms_symbolizer *s, struct ms_symbolizer_stats *out)
+{
+	*out = s->st;
+	out->addr_cached = s->naddrs;
+	out->modules_cached = s->nmods;
+}
