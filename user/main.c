@@ -22,6 +22,7 @@
 #include "record.h"
 #include "presets.h"
 #include "probes.h"
+#include "prom.h"
 #include "procmaps.h"
 #include "allocspec.h"
 #include "stats.h"
@@ -60,6 +61,10 @@ static struct env {
 	bool folded_count;	  /* --folded-weight count (else bytes) */
 	enum ms_folded_what folded_what; /* --folded-what */
 	char **command;			 /* after -- */
+	const char *prometheus;		 /* --prometheus ADDR:PORT */
+	unsigned prom_max;		 /* --prometheus-max-processes */
+	double prom_grace;		 /* --prometheus-grace, seconds */
+	bool quiet;			 /* -q: no records on stdout */
 } env = {
 	.pool = MS_POOL_OPTS_DEFAULT,
 	.stack_depth = 32,
@@ -71,6 +76,8 @@ static struct env {
 	.interval = 1.0,
 	.top = 20,
 	.ringbuf_size = 16 << 20,
+	.prom_max = MS_PROM_DEFAULT_MAX_PROCESSES,
+	.prom_grace = MS_PROM_DEFAULT_GRACE,
 };
 
 static const char usage[] =
@@ -91,6 +98,17 @@ static const char usage[] =
 	"                          e.g. memscope-bpf -n 5\n"
 	"      --ringbuf-size SIZE BPF ring buffer size, K/M/G suffix (default 16M)\n"
 	"                          e.g. memscope-bpf --ringbuf-size 64M\n"
+	"      --prometheus ADDR:PORT\n"
+	"                          serve /metrics to Prometheus, on loopback unless ADDR\n"
+	"                          says otherwise   e.g. memscope-bpf --prometheus :9464\n"
+	"                          (every interface: --prometheus 0.0.0.0:9464)\n"
+	"      --prometheus-max-processes N\n"
+	"                          processes with series of their own, the most live\n"
+	"                          bytes first; the rest summed per comm (default 100)\n"
+	"      --prometheus-grace SECS\n"
+	"                          keep an exited process' series SECS (default 60)\n"
+	"  -q, --quiet             no records on stdout\n"
+	"                          e.g. memscope-bpf -q --prometheus :9464\n"
 	"  -v, --verbose           say where each probe goes; -vv adds libbpf's log\n"
 	"  -h, --help              this help\n"
 	"\n"
@@ -253,6 +271,9 @@ static void parse_args(int argc, char **argv)
 		OPT_FOLDED_WHAT,
 		OPT_MAX_LIVE,
 		OPT_MAX_PROCS,
+		OPT_PROMETHEUS,
+		OPT_PROM_MAX,
+		OPT_PROM_GRACE,
 	};
 	static const struct option opts[] = {
 		{ "pid", required_argument, NULL, 'p' },
@@ -282,15 +303,21 @@ static void parse_args(int argc, char **argv)
 		{ "folded-what", required_argument, NULL, OPT_FOLDED_WHAT },
 		{ "max-live", required_argument, NULL, OPT_MAX_LIVE },
 		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
+		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
+		{ "prometheus-max-processes", required_argument, NULL, OPT_PROM_MAX },
+		{ "prometheus-grace", required_argument, NULL, OPT_PROM_GRACE },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	char *end;
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	char *end, err[256];
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:i:d:jn:vh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:i:d:jn:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			parse_pids(optarg);
@@ -391,6 +418,27 @@ static void parse_args(int argc, char **argv)
 				die_usage("invalid --folded-what '%s': allocated, live or leaked",
 					  optarg);
 			break;
+		case OPT_PROMETHEUS:
+			if (ms_prom_parse_addr(optarg, &sa, &salen, err, sizeof(err)))
+				die_usage("%s", err);
+			env.prometheus = optarg;
+			break;
+		case OPT_PROM_MAX:
+			errno = 0;
+			env.prom_max = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-')
+				die_usage("invalid --prometheus-max-processes '%s'", optarg);
+			break;
+		case OPT_PROM_GRACE:
+			errno = 0;
+			env.prom_grace = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(env.prom_grace >= 0) ||
+			    env.prom_grace > 1e9)
+				die_usage("invalid --prometheus-grace '%s'", optarg);
+			break;
+		case 'q':
+			env.quiet = true;
+			break;
 		case 'v':
 			env.verbose++;
 			break;
@@ -419,6 +467,8 @@ static void parse_args(int argc, char **argv)
 		die_usage("%s", "--folded needs --stacks");
 	if (env.replay && (env.command || env.npids || env.record))
 		die_usage("%s", "--replay reads a recording: no -p, COMMAND or --record with it");
+	if (env.replay && env.prometheus)
+		die_usage("%s", "--prometheus serves a live trace: not with --replay");
 }
 
 /* One clear line for each thing the kernel or the privileges lack */
@@ -477,11 +527,13 @@ struct tracer {
 	struct ms_numa numa;	     /* CPU to node: the fallback for a record's node */
 	struct ms_stackmap stackmap; /* --stacks */
 	bool cap_warned;
+	bool numa_noted;	      /* "one NUMA node" said */
 	struct ms_recorder *rec;      /* --record */
 	bool replaying;		      /* --replay: the clock is the recorded events' */
 	double replay_now;	      /* seconds, the last replayed event's time */
 	double replay_next;	      /* when the next interval record is due */
 	uint64_t lost_by[MS_CNT_MAX]; /* the BPF loss counters, as last read */
+	struct ms_prom *prom;	      /* --prometheus */
 };
 
 static double now_s(void)
@@ -662,7 +714,10 @@ static void report(struct tracer *t, enum ms_record_kind kind)
 	}
 	report_of(t, &r);
 	ms_stats_for_each(&t->stats, fill_comm, t);
-	ms_output_report(&t->out, kind, &r, &t->stats);
+	if (!env.quiet)
+		ms_output_report(&t->out, kind, &r, &t->stats);
+	if (t->prom && ms_prom_update(t->prom, &t->stats, &r))
+		fprintf(stderr, "memscope-bpf: cannot update the metrics: out of memory\n");
 	ms_stats_for_each(&t->stats, mark_one, NULL);
 	if (t->stats.capped && !t->cap_warned) {
 		t->cap_warned = true;
@@ -706,7 +761,10 @@ static void on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 	struct ms_report r;
 
 	report_of(t, &r);
-	ms_output_end(&t->out, &r, p, why);
+	if (!env.quiet)
+		ms_output_end(&t->out, &r, p, why);
+	if (t->prom)
+		ms_prom_process_exited(t->prom, p);
 	if (t->syms && !p->pinned)
 		ms_symcache_forget(t->syms, p->pid);
 	check_stdout(t);
@@ -773,6 +831,10 @@ static void attached_line(struct tracer *t, int nprocs)
 {
 	size_t links = ms_probes_links(t->probes), objs = ms_probes_objects(t->probes);
 
+	if (t->numa.present == 1 && !t->numa_noted) {
+		t->numa_noted = true;
+		fprintf(stderr, "memscope-bpf: one NUMA node: every figure is on node 0\n");
+	}
 	fprintf(stderr, "memscope-bpf: attached %zu probe%s in %zu object%s for %d process%s\n",
 		links, links == 1 ? "" : "s", objs, objs == 1 ? "" : "s", nprocs,
 		nprocs == 1 ? "" : "es");
@@ -1154,8 +1216,6 @@ int main(int argc, char **argv)
 	if (ms_numa_read(&t.numa, "/sys"))
 		fprintf(stderr, "memscope-bpf: cannot read the NUMA topology from /sys: per-node "
 				"figures use the kernel's node ids only\n");
-	else if (t.numa.present == 1)
-		fprintf(stderr, "memscope-bpf: one NUMA node: every figure is on node 0\n");
 	t.syms = ms_symcache_new();
 	if (!t.syms) {
 		err = -ENOMEM;
@@ -1188,6 +1248,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memscope-bpf: cannot attach the exec/exit tracepoints: %s\n",
 			strerror(-err));
 		goto cleanup;
+	}
+	if (env.prometheus) {
+		struct ms_prom_opts po = {
+			.max_processes = env.prom_max,
+			.grace_s = env.prom_grace,
+			.verbose = env.verbose,
+		};
+
+		/* before any process is attached: a busy port fails at once, no process
+		 * was probed for nothing, a COMMAND has not started */
+		t.prom = ms_prom_new(env.prometheus, &po);
+		if (!t.prom) {
+			err = -errno;
+			fprintf(stderr, "memscope-bpf: cannot serve --prometheus %s: %s\n",
+				env.prometheus, strerror(errno));
+			goto cleanup;
+		}
+		fprintf(stderr, "memscope-bpf: serving metrics at %s\n", ms_prom_url(t.prom));
 	}
 
 	t.t0 = t.last_report = now_s();
@@ -1287,6 +1365,7 @@ cleanup:
 		fprintf(stderr, "memscope-bpf: cannot write %s\n", env.record);
 		err = -EIO;
 	}
+	ms_prom_free(t.prom);
 	ms_probes_free(t.probes);
 	memscope__destroy(t.skel);
 	ms_stats_free(&t.stats);

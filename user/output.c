@@ -806,6 +806,9 @@ int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_f
 		if (!p->sites)
 			continue;
 		text_comm(p->comm, comm, sizeof(comm));
+		for (x = 0; comm[x]; x++)
+			if (comm[x] == ';' || comm[x] == ' ')
+				comm[x] = '_';
 		n = what == MS_FOLDED_LEAKED ?
 			    ms_sites_leaks(p->sites, now_ns > min_age_ns ? now_ns - min_age_ns : 0,
 					   leaks, sizeof(leaks) / sizeof(leaks[0])) :

@@ -14,8 +14,8 @@
 
 struct ms_prom_opts {
 	unsigned max_processes; /* --prometheus-max-processes: processes with series of their
-				   own, the most live bytes first; the rest are summed per comm
-				   under pid="other" (0: all of them) */
+				   own: running ones first, the most live bytes first; the rest
+				   are summed per comm under pid="other" (0: all of them) */
 	double grace_s;		/* --prometheus-grace: seconds an exited process' final series
 				   stay exported (0: dropped at the next update) */
 	int verbose;		/* -v: libmicrohttpd's messages (malformed requests) on stderr */
@@ -40,10 +40,12 @@ struct ms_prom_opts {
  *     "lost" object), memscope_processes (traced now), memscope_exported_processes (with
  *     series of their own)
  *
- * Processes beyond max_processes are summed per comm into series with pid="other" (their
- * peaks are a sum of peaks; the sums go down when a process leaves the group: read them
- * as gauges). A family with a node label (per NUMA node) is one more row in prom.c's
- * family table whose rows give extra labels; the label writer already takes them.
+ * Processes beyond max_processes (running ones rank before exited ones, then by live
+ * bytes) are summed per comm into series with pid="other" (their peaks are a sum of
+ * peaks; the sums go down when a process leaves the group: read them as gauges).
+ *
+ * A family with a node label (per NUMA node) is one more row in prom.c's family table
+ * with a per-node source; the label writer (entry_labels, put_sample) takes any labels.
  */
 
 /*

@@ -258,7 +258,7 @@ static double ev(const struct ms_finding *f, const char *key)
 	"objects,live_objects,live_object_bytes,chunks,live_chunks,backing_bytes,"                 \
 	"backing_live_bytes,chunk_size,objects_per_chunk,utilization,hit_ratio,"                   \
 	"backing_growth_bytes"
-#define SITE_KEYS "chunk_size,chunks,live_chunks,live_bytes,caller"
+#define SITE_KEYS "chunk_size,chunks,live_chunks,live_bytes"
 #define SLAB_KEYS                                                                                  \
 	"class,allocs,share,frees,median_lifetime_lt_ns,temporary,peak_bytes,recycling_ratio"
 
@@ -933,14 +933,16 @@ START_TEST(pool_candidate_chunks)
 	ck_assert_double_eq(ev(&fnd[0], "chunks"), 4);
 	ck_assert_double_eq(ev(&fnd[0], "live_chunks"), 4);
 	ck_assert_double_eq(ev(&fnd[0], "live_bytes"), 16384);
-	ck_assert_double_eq(ev(&fnd[0], "caller"), 0x401234);
+	/* the call site as resolved, beside the evidence */
+	ck_assert_str_eq(fnd[0].where, "chunk_owner+0x1c");
 	ck_assert_str_eq(fnd[0].advice,
 			 "chunk_owner obtains 4.0 KiB chunks from libc and keeps 4 of 4: if it "
 			 "carves objects out of them, trace it with --alloc 'chunk_owner(ROLES)', "
 			 "naming its size parameter (e.g. --alloc 'chunk_owner(_, size)')");
-	/* without a symbolizer, or one that fails: the address */
+	/* without a symbolizer, or one that fails: the address, and no flag to propose */
 	ck_assert_uint_eq(ms_find(proc(), &o, NULL, NULL, fnd, 32), 1);
 	ck_assert_str_eq(fnd[0].name, "0x401234");
+	ck_assert_ptr_null(strstr(fnd[0].advice, "--alloc"));
 }
 END_TEST
 
@@ -1224,7 +1226,7 @@ START_TEST(findings_in_exit_record)
 	ck_assert_ptr_nonnull(strstr(buf, "\"pools\":[{\"name\":\"chunk_owner\","
 					  "\"kind\":\"pool_candidate\",\"evidence\":{"
 					  "\"chunk_size\":4096,\"chunks\":4,\"live_chunks\":4,"
-					  "\"live_bytes\":16384,"));
+					  "\"live_bytes\":16384},\"where\":\"chunk_owner+0x1c\","));
 	free(buf);
 }
 END_TEST

@@ -16,5 +16,7 @@ Suite *allocspec_suite(void);
 Suite *numa_suite(void);
 Suite *symbolizer_suite(void);
 Suite *patterns_suite(void);
+Suite *prom_suite(void);
+Suite *sites_suite(void);
 
 #endif
