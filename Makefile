@@ -37,11 +37,15 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 WORKLOAD_SRCS := $(wildcard tests/e2e/workloads/*.c)
-WORKLOADS := $(patsubst tests/e2e/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SRCS))
+WORKLOAD_CXX := $(wildcard tests/e2e/workloads/*.cc)
+WORKLOADS := $(patsubst tests/e2e/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SRCS)) \
+	     $(patsubst tests/e2e/workloads/%.cc,$(OUT)/workloads/%,$(WORKLOAD_CXX))
+RUSTC ?= $(shell command -v rustc || echo $$HOME/.cargo/bin/rustc)
+RUST_WORKLOADS := $(if $(wildcard $(RUSTC)),$(OUT)/workloads/rust_alloc)
 
 .SECONDARY:
 .PHONY: all check e2e test demo deps install uninstall format format-check clean vm vm-test
-all: $(OUT)/memscope-bpf $(OUT)/memscope-demo $(WORKLOADS)
+all: $(OUT)/memscope-bpf $(OUT)/memscope-demo $(WORKLOADS) $(RUST_WORKLOADS)
 
 $(OUT)/vmlinux/vmlinux.h:
 	@mkdir -p $(dir $@)
@@ -74,6 +78,19 @@ $(OUT)/workloads/%: tests/e2e/workloads/%.c $(wildcard tests/e2e/workloads/*.h)
 	$(CC) -O1 -g -fno-omit-frame-pointer -pthread -Wall -Werror \
 		$(shell sed -n '1s|^// build: ||p' $<) $< -o $@
 
+$(OUT)/workloads/%: tests/e2e/workloads/%.cc $(wildcard tests/e2e/workloads/*.h)
+	@mkdir -p $(dir $@)
+	$(CXX) -O1 -g -fno-omit-frame-pointer -pthread -Wall -Werror $< -o $@
+
+# Rust workloads (built when rustc is there; the tests that need them skip otherwise):
+# the allocations come from a second crate, since rustc inlines the global allocator's
+# entry points into the crate that defines it
+$(OUT)/workloads/librust_mix.rlib: tests/e2e/workloads/rust_mix/lib.rs
+	@mkdir -p $(dir $@)
+	$(RUSTC) -O -g --crate-type=rlib --crate-name rust_mix $< -o $@
+$(OUT)/workloads/rust_alloc: tests/e2e/workloads/rust_alloc.rs $(OUT)/workloads/librust_mix.rlib
+	$(RUSTC) -O -g --extern rust_mix=$(OUT)/workloads/librust_mix.rlib $< -o $@
+
 # Unit tests: check suites over the pure-C modules, no root
 $(OUT)/unit-tests: $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(UNIT_SRCS)) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs check) -o $@
@@ -100,7 +117,7 @@ test: check e2e vm-test
 demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 	$(OUT)/memscope-bpf -i 1 -- $(OUT)/memscope-demo
 
-DEB_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
+DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
 	libcapstone-dev libdw-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 util-linux iproute2 \
 	libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static
 deps:
@@ -120,7 +137,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/memscope-bpf $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8
 
 FORMAT_SRCS = $(wildcard include/*.h bpf/*.c user/*.c user/*.h tests/unit/*.c tests/unit/*.h \
-	tests/e2e/workloads/*.[ch] demo/*.c)
+	tests/e2e/workloads/*.[ch] tests/e2e/workloads/*.cc demo/*.c)
 format:
 	clang-format -i $(FORMAT_SRCS)
 format-check:

@@ -12,6 +12,7 @@ struct ms_func {
 	uint16_t allocator;	     /* allocator id */
 	uint8_t kind;		     /* enum ms_fn_kind */
 	uint64_t fixed_size;	     /* bytes per call for allocators without a size argument */
+	uint8_t backing_only;	     /* only ever seen as another allocator's backing (munmap) */
 };
 
 /* Adds a function and returns its id (>= 1; 0 means none), or -ENOSPC. */

@@ -231,6 +231,15 @@ static void parse_spec(const char *text, enum ms_fn_kind kind)
 		die_usage("more than %s --alloc, --free and --realloc", "64");
 	if (ms_allocspec_parse(text, kind, &env.specs[env.nspecs], err, sizeof(err)))
 		die_usage("%s", err);
+	if (ms_preset_find(env.specs[env.nspecs].allocator)) {
+		snprintf(err, sizeof(err),
+			 "%s '%s': '%s' names a known allocator: choose another name",
+			 kind == MS_FN_FREE    ? "--free" :
+			 kind == MS_FN_REALLOC ? "--realloc" :
+						 "--alloc",
+			 text, env.specs[env.nspecs].allocator);
+		die_usage("%s", err);
+	}
 	env.nspecs++;
 }
 
@@ -238,7 +247,7 @@ static void parse_preset(const char *name)
 {
 	const struct ms_preset *p = ms_preset_find(name);
 
-	if (!p || p->automatic)
+	if (!p || p->automatic || p->kind == MS_AK_LIBC)
 		die_usage("unknown --preset '%s' (presets: pymalloc, rust; libc, jemalloc, "
 			  "tcmalloc and mimalloc are found without one)",
 			  name);
@@ -1229,6 +1238,7 @@ int main(int argc, char **argv)
 	cfg.presets = env.presets;
 	cfg.npresets = env.npresets;
 	cfg.place = !env.no_placement;
+	cfg.cxx = env.stacks;
 	cfg.verbose = env.verbose;
 	t.probes = ms_probes_new(t.skel->progs.ms_entry, t.skel->progs.ms_return, &cfg);
 	if (!t.probes) {

@@ -141,6 +141,24 @@ static const struct ms_fn_spec rust_fns[] = {
 	{ "__rust_realloc",      R, 3, N, 0, N, 0 },
 	{ "__rust_dealloc",      F, N, N, 0, N, MS_FNF_FRAME },
 };
+/* libstdc++'s operators over malloc: probed with --stacks, so that the allocation site
+ * is the caller of operator new (libstdc++ keeps no frame pointer to walk through) */
+static const struct ms_fn_spec cxx_fns[] = {
+	{ "_Znwm",                    A, 0, N, N, N, 0 },
+	{ "_Znam",                    A, 0, N, N, N, 0 },
+	{ "_ZnwmRKSt9nothrow_t",      A, 0, N, N, N, 0 },
+	{ "_ZnamRKSt9nothrow_t",      A, 0, N, N, N, 0 },
+	{ "_ZnwmSt11align_val_t",     A, 0, N, N, N, 0 },
+	{ "_ZnamSt11align_val_t",     A, 0, N, N, N, 0 },
+	{ "_ZdlPv",                   F, N, N, 0, N, 0 },
+	{ "_ZdaPv",                   F, N, N, 0, N, 0 },
+	{ "_ZdlPvm",                  F, N, N, 0, N, 0 },
+	{ "_ZdaPvm",                  F, N, N, 0, N, 0 },
+	{ "_ZdlPvSt11align_val_t",    F, N, N, 0, N, 0 },
+	{ "_ZdaPvSt11align_val_t",    F, N, N, 0, N, 0 },
+	{ "_ZdlPvmSt11align_val_t",   F, N, N, 0, N, 0 },
+	{ "_ZdaPvmSt11align_val_t",   F, N, N, 0, N, 0 },
+};
 /* clang-format on */
 
 #undef N
@@ -161,6 +179,8 @@ const struct ms_preset ms_presets[] = {
 	{ "pymalloc", MS_AK_PYMALLOC, false, "PyObject_Malloc", no_prefix, false,
 	  FNS(pymalloc_fns) },
 	{ "rust", MS_AK_RUST, false, "__rust_alloc", no_prefix, true, FNS(rust_fns) },
+	/* libc's allocator: C++ new and delete over malloc (with --stacks) */
+	{ "libstdc++", MS_AK_LIBC, false, "_ZNSt9bad_allocD0Ev", no_prefix, false, FNS(cxx_fns) },
 };
 const size_t ms_npresets = sizeof(ms_presets) / sizeof(ms_presets[0]);
 

@@ -15,6 +15,7 @@
 #include "placement.h"
 #include "probes.h"
 #include "procmaps.h"
+#include "symbolizer.h"
 
 #define MAX_POINTS 128 /* probes in one object */
 #define MAX_CODE 65536 /* bytes of a function decoded for placement */
@@ -118,6 +119,7 @@ static int add_preset(struct ms_probes *p, const struct ms_preset *ps)
 	size_t i;
 	int id, err;
 
+	/* libc's own presets (libc, libstdc++'s operators) are allocator 1 */
 	id = ps->kind == MS_AK_LIBC ? 1 : ms_allocators_get_or_add(ps->name, ps->kind);
 	if (id < 0)
 		return id;
@@ -133,7 +135,11 @@ static int add_preset(struct ms_probes *p, const struct ms_preset *ps)
 			t.group = p->ngroups - 1;
 			t.qflags = ps->rust_names ? MS_ELFQ_RUST : 0;
 			snprintf(t.symbol, sizeof(t.symbol), "%s%s", *pre, ps->fns[i].name);
-			snprintf(t.display, sizeof(t.display), "%.63s", t.symbol);
+			/* C++ operators by their source names: operator new(unsigned long) */
+			if (!strncmp(t.symbol, "_Z", 2))
+				ms_demangle(t.symbol, t.display, sizeof(t.display));
+			else
+				snprintf(t.display, sizeof(t.display), "%.63s", t.symbol);
 			err = push((void **)&p->targets, &p->ntargets, sizeof(t), &t);
 		}
 		if (err)
@@ -194,6 +200,7 @@ struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *r
 
 		for (k = 0; k < cfg->npresets; k++)
 			asked |= cfg->presets[k] == &ms_presets[i];
+		asked |= cfg->cxx && !strcmp(ms_presets[i].name, "libstdc++");
 		if (asked)
 			err = add_preset(p, &ms_presets[i]);
 	}
@@ -355,8 +362,11 @@ int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_pat
 		q[i].flags = p->targets[i].qflags;
 	}
 	for (i = 0; i < p->ngroups; i++) {
+		const struct ms_preset *ps = p->groups[i].preset;
+
 		q[p->ntargets + i].name = p->groups[i].marker[0] ? p->groups[i].marker : "";
-		q[p->ntargets + i].flags = 0;
+		/* Rust's markers are mangled like its functions */
+		q[p->ntargets + i].flags = ps && ps->rust_names ? MS_ELFQ_RUST : 0;
 	}
 	err = ms_elf_lookup_query(path, q, nq, found);
 	if (err < 0)
@@ -476,6 +486,7 @@ static int func_id(const struct ms_probe_point *pt)
 		.allocator = pt->allocator,
 		.kind = pt->fn.kind,
 		.fixed_size = pt->fixed_size,
+		.backing_only = !!(pt->fn.flags & MS_FNF_BACKING_ONLY),
 	};
 	unsigned id = ms_funcs_find(pt->name, pt->allocator, pt->fn.kind);
 

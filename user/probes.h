@@ -32,6 +32,7 @@ struct ms_probe_config {
 	const struct ms_preset *const *presets; /* --preset */
 	size_t npresets;
 	bool place; /* move probes off function entries (placement.h) */
+	bool cxx;   /* also libstdc++'s operator new and delete (with --stacks) */
 	int verbose;
 };
 

@@ -41,7 +41,8 @@ struct frame_func {
 	uint16_t id;
 	uint16_t allocator;
 	uint8_t kind;
-	uint8_t pad[3];
+	uint8_t backing_only;
+	uint8_t pad[2];
 	uint64_t fixed_size;
 	char name[MS_FUNC_NAME_LEN];
 };
@@ -106,6 +107,7 @@ static int put_funcs(struct ms_recorder *r)
 
 		ff.allocator = f->allocator;
 		ff.kind = f->kind;
+		ff.backing_only = f->backing_only;
 		ff.fixed_size = f->fixed_size;
 		memcpy(ff.name, f->name, sizeof(ff.name));
 		err = put(r, TAG_FUNC, &ff, sizeof(ff));
@@ -282,6 +284,7 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 			}
 			fn.allocator = ff->allocator;
 			fn.kind = ff->kind;
+			fn.backing_only = ff->backing_only;
 			fn.fixed_size = ff->fixed_size;
 			memcpy(fn.name, ff->name, sizeof(fn.name) - 1);
 			if (ms_funcs_add(&fn) < 0) {

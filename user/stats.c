@@ -745,6 +745,11 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		c->failed_allocs++;
 		break;
 	case MS_EV_FREE:
+		if (!user && !ms_livetab_find(&d->live, e->a.ptr) && ms_funcs_get(e->func) &&
+		    ms_funcs_get(e->func)->backing_only)
+			/* an munmap of a region this backing never held: the libc free between
+			 * the allocator and it has no frame (glibc unmapping its own block) */
+			break;
 		if (free_block(p, d, user, e->a.ptr, e->ts_ns, e->node) && user)
 			count_call(s, p, e->func);
 		break;

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <elfutils/libdwelf.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 #include <libiberty/demangle.h>
@@ -496,6 +498,39 @@ static void source_path(Dwfl_Line *line, const char *src, char *buf, size_t len)
 	copy_str(buf + n, len - n, src);
 }
 
+/*
+ * When addr lies in code inlined into the function (Box::new inside make_leak), the
+ * line that names the allocation site is the outermost inlined call's, in the
+ * function itself: DW_AT_call_file and DW_AT_call_line of that inlined subroutine.
+ */
+static void inlined_call_site(struct module *m, uint64_t addr, struct ms_frame_info *out)
+{
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, addr, &bias), *scopes = NULL;
+	Dwarf_Attribute at;
+	Dwarf_Word call_line, call_file;
+	Dwarf_Files *files;
+	const char *name;
+	size_t nfiles;
+	int n, k, outer = -1;
+
+	if (!cu)
+		return;
+	n = dwarf_getscopes(cu, addr - bias, &scopes);
+	for (k = 0; k < n; k++)
+		if (dwarf_tag(&scopes[k]) == DW_TAG_inlined_subroutine)
+			outer = k;
+	if (outer >= 0 &&
+	    !dwarf_formudata(dwarf_attr(&scopes[outer], DW_AT_call_line, &at), &call_line) &&
+	    !dwarf_formudata(dwarf_attr(&scopes[outer], DW_AT_call_file, &at), &call_file) &&
+	    !dwarf_getsrcfiles(cu, &files, &nfiles) && call_file < nfiles &&
+	    (name = dwarf_filesrc(files, call_file, NULL, NULL)) && call_line > 0) {
+		copy_str(out->file, sizeof(out->file), name);
+		out->line = call_line;
+	}
+	free(scopes);
+}
+
 /* The answer for file_off in module m */
 static void module_resolve(struct module *m, uint64_t file_off, struct ms_frame_info *out)
 {
@@ -530,6 +565,7 @@ static void module_resolve(struct module *m, uint64_t file_off, struct ms_frame_
 		source_path(line, src, out->file, sizeof(out->file));
 		out->line = lineno;
 	}
+	inlined_call_site(m, addr, out);
 }
 
 /* ---- opening objects ---- */
