@@ -44,7 +44,7 @@ RUSTC ?= $(shell command -v rustc || echo $$HOME/.cargo/bin/rustc)
 RUST_WORKLOADS := $(if $(wildcard $(RUSTC)),$(OUT)/workloads/rust_alloc)
 
 .SECONDARY:
-.PHONY: all check e2e test demo deps install uninstall format format-check clean vm vm-test
+.PHONY: all check e2e test demo deps install uninstall format format-check clean vm vm-test bench
 all: $(OUT)/memscope-bpf $(OUT)/memscope-demo $(WORKLOADS) $(RUST_WORKLOADS)
 
 $(OUT)/vmlinux/vmlinux.h:
@@ -104,6 +104,10 @@ check: $(OUT)/unit-tests $(WORKLOADS)
 
 e2e: all
 	python3 tests/e2e/run.py --bin $(OUT)/memscope-bpf --workloads $(OUT)/workloads
+
+# Benchmarks, on demand (not in CI): bench/README.md
+bench: all
+	bash bench/run.sh
 
 # The two-node NUMA VM (Debian's 6.1 kernel under qemu): build it, run its tests
 vm: all
