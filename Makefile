@@ -44,7 +44,7 @@ RUSTC ?= $(shell command -v rustc || echo $$HOME/.cargo/bin/rustc)
 RUST_WORKLOADS := $(if $(wildcard $(RUSTC)),$(OUT)/workloads/rust_alloc)
 
 .SECONDARY:
-.PHONY: all check e2e test demo deps install uninstall format format-check clean vm vm-test bench
+.PHONY: all check e2e test demo deps install uninstall format format-check clean vm vm-test bench fuzz
 all: $(OUT)/memscope-bpf $(OUT)/memscope-demo $(WORKLOADS) $(RUST_WORKLOADS)
 
 $(OUT)/vmlinux/vmlinux.h:
@@ -105,6 +105,11 @@ check: $(OUT)/unit-tests $(WORKLOADS)
 e2e: all
 	python3 tests/e2e/run.py --bin $(OUT)/memscope-bpf --workloads $(OUT)/workloads
 
+# Fuzzing: every parser of outside input, FUZZ_SECONDS each (CI: a bounded run)
+FUZZ_SECONDS ?= 20
+fuzz: all
+	bash tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 # Benchmarks, on demand (not in CI): bench/README.md
 bench: all
 	bash bench/run.sh
@@ -123,7 +128,7 @@ demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 
 DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
 	libcapstone-dev libdw-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 util-linux iproute2 \
-	libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static
+	libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \

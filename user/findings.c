@@ -35,7 +35,7 @@ static void pool_finding(struct ms_astats *a, const char *name, struct ms_findin
 	double per_chunk = ratio(u->allocs, b->allocs), chunk = ratio(b->alloc_bytes, b->allocs);
 	double util = ratio(u->live_bytes, b->live_bytes);
 	double hit = u->allocs ? 1.0 - ratio(b->allocs, u->allocs) : 0;
-	int64_t growth = (int64_t)b->live_bytes - (int64_t)a->last_backing_live;
+	double growth = (double)b->live_bytes - (double)a->last_backing_live;
 	char cs[16], bl[16];
 
 	memset(f, 0, sizeof(*f));

@@ -41,7 +41,7 @@ struct ms_block *ms_livetab_find(struct ms_livetab *t, uint64_t addr)
 	struct ms_shard *sh;
 	size_t i;
 
-	if (!t->nshards)
+	if (!t->nshards || !addr) /* 0 marks an empty slot: never a block */
 		return NULL;
 	sh = shard_of(t, h);
 	if (!sh->cap)
@@ -132,6 +132,8 @@ struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr)
 
 	if (b)
 		return b;
+	if (!addr)
+		return NULL;
 	if (!t->nshards) {
 		t->shards = calloc(1, sizeof(*t->shards));
 		if (!t->shards)

@@ -342,17 +342,33 @@ static void json_counts(struct ms_json *j, const char *prefix, const struct ms_c
 	}
 }
 
-/* by_func of p, only the functions of allocator id unless id is 0 */
+/* by_func of p, only the functions of allocator id; with id 0, every allocator's, those
+ * of one name summed (libc's malloc and a preloaded jemalloc's are one "malloc") */
 static void json_by_func(struct ms_json *j, const struct ms_proc *p, unsigned id)
 {
-	unsigned i;
+	unsigned i, k;
 
 	ms_json_open(j, "by_func");
 	for (i = 0; i < p->nby_func; i++) {
 		const struct ms_func *f = ms_funcs_get(i);
+		uint64_t n = p->by_func[i];
 
-		if (p->by_func[i] && f && (!id || f->allocator == id))
-			ms_json_u64(j, f->name, p->by_func[i]);
+		if (!n || !f || (id && f->allocator != id))
+			continue;
+		if (!id) {
+			/* the first function of this name adds up the others */
+			for (k = 0; k < i; k++)
+				if (p->by_func[k] && ms_funcs_get(k) &&
+				    !strcmp(ms_funcs_get(k)->name, f->name))
+					break;
+			if (k < i)
+				continue;
+			for (k = i + 1; k < p->nby_func; k++)
+				if (p->by_func[k] && ms_funcs_get(k) &&
+				    !strcmp(ms_funcs_get(k)->name, f->name))
+					n += p->by_func[k];
+		}
+		ms_json_u64(j, f->name, n);
 	}
 	ms_json_close(j);
 }
@@ -545,7 +561,8 @@ static void text_allocators(const struct ms_proc *p, char *out, size_t len)
 		const struct ms_astats *a = &p->alloc[id];
 		char b[16];
 
-		if (!a->used || !(a->user.c.allocs + a->user.c.frees + a->user.c.failed_allocs))
+		if (!a->used || !(a->user.c.allocs + a->user.c.frees + a->user.c.failed_allocs) ||
+		    !ms_allocators_get(id))
 			continue;
 		n += snprintf(out + n, len - n, "%s%s", n ? "," : "", ms_allocators_get(id)->name);
 		if (n < len && a->backing.c.live_bytes)
@@ -619,6 +636,27 @@ static void text_patterns(FILE *f, const struct ms_proc *p)
 		median >= 0 ? ms_life_bucket_name(median) : "");
 }
 
+/* --stacks: one line under a process' row: the site holding the most live bytes */
+static void text_top_site(struct ms_output *o, const struct ms_proc *p)
+{
+	static char frames[MAX_FRAMES][128];
+	const struct ms_stack_site *top = NULL;
+	char b[16];
+	unsigned i;
+
+	if (!o->stacks || !p->sites)
+		return;
+	for (i = 0; i < p->sites->n; i++)
+		if (p->sites->v[i].live_bytes &&
+		    (!top || p->sites->v[i].live_bytes > top->live_bytes))
+			top = &p->sites->v[i];
+	if (!top || !site_frames(o, p->pid, top, frames, 1))
+		return;
+	fprintf(o->f, "%7s   top site %s: %s live in %" PRIu64 " blocks (%s)\n", "", frames[0],
+		ms_human_bytes(top->live_bytes, b, sizeof(b)), top->live_allocs,
+		ms_trend_name(ms_site_trend(top)));
+}
+
 /* The final report's findings of a process, one paragraph each */
 static void text_findings(struct ms_output *o, struct ms_proc *p)
 {
@@ -663,6 +701,7 @@ void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struc
 		for (i = 0; i < rows; i++) {
 			text_row(o->f, c.v[i], r->interval_s);
 			text_patterns(o->f, c.v[i]);
+			text_top_site(o, c.v[i]);
 		}
 		if (rows < c.n)
 			fprintf(o->f, "%7s (%zu more processes)\n", "", c.n - rows);
@@ -708,7 +747,7 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 	struct collect c = { 0 };
 	struct ms_json j;
 	size_t i;
-	unsigned n, k, f, nf;
+	unsigned n, k, f, nf, total;
 
 	ms_stats_for_each(s, collect_one, &c);
 	if (o->json) {
@@ -724,10 +763,11 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 		struct ms_proc *p = c.v[i];
 		char comm[MS_COMM_LEN + 1], b[16];
 
-		n = p->sites ?
-			    ms_sites_leaks(p->sites, now_ns > min_age_ns ? now_ns - min_age_ns : 0,
-					   leaks, MAX_LEAKS) :
-			    0;
+		total = p->sites ? ms_sites_leaks(p->sites,
+						  now_ns > min_age_ns ? now_ns - min_age_ns : 0,
+						  leaks, MAX_LEAKS) :
+				   0;
+		n = total < MAX_LEAKS ? total : MAX_LEAKS;
 		if (o->json) {
 			ms_json_open(&j, NULL);
 			ms_json_i64(&j, "pid", p->pid);
@@ -775,7 +815,11 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 		}
 		if (o->json) {
 			ms_json_end(&j);
+			/* sites with old blocks the report left out: the smallest */
+			ms_json_u64(&j, "more_sites", total - n);
 			ms_json_close(&j);
+		} else if (total > n) {
+			fprintf(o->f, "  (%u more sites, smaller)\n", total - n);
 		}
 	}
 	if (o->json) {
@@ -813,6 +857,8 @@ int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_f
 			    ms_sites_leaks(p->sites, now_ns > min_age_ns ? now_ns - min_age_ns : 0,
 					   leaks, sizeof(leaks) / sizeof(leaks[0])) :
 			    p->sites->n;
+		if (what == MS_FOLDED_LEAKED && n > sizeof(leaks) / sizeof(leaks[0]))
+			n = sizeof(leaks) / sizeof(leaks[0]); /* the largest: the rest weigh less */
 		for (k = 0; k < n; k++) {
 			const struct ms_stack_site *t =
 				&p->sites->v[what == MS_FOLDED_LEAKED ? leaks[k].site : k];

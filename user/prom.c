@@ -487,9 +487,14 @@ static struct entry *entry_of(const struct ms_proc *p, const struct cg *c)
 	comm_label(p->comm, e->comm, sizeof(e->comm));
 	e->c = p->c;
 	if (c && c->path) {
-		e->cgroup = strdup(c->path);
+		/* a cgroup's name is whoever made it's to choose: valid UTF-8 like a comm,
+		 * or Prometheus refuses the whole scrape (a bad byte takes 3 out) */
+		size_t len = strlen(c->path) * 3 + 1;
+
+		e->cgroup = malloc(len);
 		if (!e->cgroup)
 			goto nomem;
+		comm_label(c->path, e->cgroup, len);
 		memcpy(e->container, c->container, sizeof(e->container));
 	}
 	if (p->nalloc) {

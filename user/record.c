@@ -278,7 +278,10 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 			struct frame_func *ff = (void *)buf;
 			struct ms_func fn = { 0 };
 
-			if (f.len != sizeof(*ff) || ff->id != ms_funcs_count() + 1) {
+			/* a function of an allocator the recording defined, of a known kind */
+			if (f.len != sizeof(*ff) || ff->id != ms_funcs_count() + 1 ||
+			    !ms_allocators_get(ff->allocator) || ff->kind < MS_FN_ALLOC ||
+			    ff->kind > MS_FN_DLSTATE) {
 				err = -EBADMSG;
 				goto out;
 			}

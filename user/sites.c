@@ -203,9 +203,7 @@ unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct
 		all[n++] = all[i];
 	}
 	qsort(all, n, sizeof(*all), by_bytes);
-	if (n > max)
-		n = max;
-	memcpy(leaks, all, n * sizeof(*all));
+	memcpy(leaks, all, (n < max ? n : max) * sizeof(*all));
 	free(all);
 	return n;
 }

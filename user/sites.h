@@ -69,7 +69,8 @@ struct ms_leak {
 };
 
 /* Fills leaks[] (one per site with old blocks, up to max, sorted by bytes, largest first);
- * returns how many. Costs one pass over the live blocks. */
+ * returns how many sites have old blocks (more than max when some did not fit). Costs
+ * one pass over the live blocks. */
 unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct ms_leak *leaks,
 			unsigned max);
 

@@ -446,6 +446,10 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 {
 	unsigned func = e->func;
 	uint64_t ts = e->ts_ns, peak;
+
+	/* a block's size is kept in 40 bits: past 1 TiB every figure uses the same cap */
+	if (size > MS_BLOCK_SIZE_MASK)
+		size = MS_BLOCK_SIZE_MASK;
 	struct ms_counts *c;
 	struct ms_class *k;
 	struct ms_block *b;
@@ -689,9 +693,14 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 
 	s->events++;
 	switch (e->type) {
-	case MS_EV_ALLOC:
 	case MS_EV_FREE:
 	case MS_EV_REALLOC_ENTER:
+		/* the programs never send a free of NULL; 0 is no address (a corrupt
+		 * recording): it would name an empty slot */
+		if (!e->a.ptr)
+			return;
+		/* fall through */
+	case MS_EV_ALLOC:
 	case MS_EV_REALLOC:
 		p = ms_stats_proc(s, e->tgid, true);
 		if (!p) {

@@ -1,6 +1,7 @@
 /* test_output.c: the JSON record and the text table from the same figures */
 #include <stdlib.h>
 #include <string.h>
+#include "allocators.h"
 #include "funcs.h"
 #include "output.h"
 #include "unit.h"
@@ -106,6 +107,43 @@ START_TEST(record_fields)
 }
 END_TEST
 
+/* libc's malloc and a preloaded jemalloc's malloc: one "malloc" key for the process,
+ * one per allocator in allocators[] */
+START_TEST(by_func_one_key_per_name)
+{
+	struct ms_func libc_malloc = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
+	struct ms_func je_malloc = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 2 };
+	struct ms_event e = { .type = MS_EV_ALLOC, .tgid = 7, .tid = 7 };
+	struct ms_stats s;
+	char *out;
+	int a, b;
+
+	ms_funcs_reset();
+	ms_allocators_reset();
+	ck_assert_int_eq(ms_allocators_get_or_add("jemalloc", MS_AK_JEMALLOC), 2);
+	a = ms_funcs_add(&libc_malloc);
+	b = ms_funcs_add(&je_malloc);
+	ms_stats_init(&s, NULL, NULL);
+	e.func = a;
+	e.a.ptr = 0x1000;
+	e.a.size = 8;
+	ms_stats_apply(&s, &e);
+	e.func = b;
+	e.a.ptr = 0x2000;
+	ms_stats_apply(&s, &e);
+	e.a.ptr = 0x3000;
+	ms_stats_apply(&s, &e);
+	out = render(true, MS_REC_INTERVAL, &s);
+	ck_assert_ptr_nonnull(strstr(out, "\"failed_allocs\":0,\"by_func\":{\"malloc\":3},"));
+	ck_assert_ptr_nonnull(strstr(out, "\"by_func\":{\"malloc\":1}"));
+	ck_assert_ptr_nonnull(strstr(out, "\"by_func\":{\"malloc\":2}"));
+	free(out);
+	ms_stats_free(&s);
+	ms_funcs_reset();
+	ms_allocators_reset();
+}
+END_TEST
+
 Suite *output_suite(void)
 {
 	Suite *s = suite_create("output");
@@ -113,6 +151,7 @@ Suite *output_suite(void)
 
 	tcase_add_test(tc, human_units);
 	tcase_add_test(tc, record_fields);
+	tcase_add_test(tc, by_func_one_key_per_name);
 	suite_add_tcase(s, tc);
 	return s;
 }

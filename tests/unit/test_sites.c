@@ -474,8 +474,8 @@ START_TEST(leaks_cut_sort_bytes)
 	ck_assert_uint_eq(l[1].blocks, 2);
 	ck_assert_uint_eq(l[1].bytes, 30);
 	ck_assert_uint_eq(l[1].oldest_ts, 100);
-	/* at most max */
-	ck_assert_uint_eq(ms_sites_leaks(&ss, 250, l, 1), 1);
+	/* at most max filled; the count says how many sites have old blocks */
+	ck_assert_uint_eq(ms_sites_leaks(&ss, 250, l, 1), 2);
 	ck_assert_uint_eq(l[0].site, 1);
 	/* a freed block is no leak: A's oldest goes, B's only old one too */
 	ms_sites_free(&ss, 0xa1, 10);
@@ -953,7 +953,7 @@ START_TEST(leaks_record)
 		"\"bytes\":30,\"oldest_age_s\":7,\"trend\":\"leveled\",\"leak\":false,"
 		"\"live_bytes_history\":[30,30,30,30]},"
 		"{\"stack\":[\"0xdead\"],\"blocks\":1,\"bytes\":7,\"oldest_age_s\":2,"
-		"\"trend\":\"leveled\",\"leak\":false,\"live_bytes_history\":[7,7,7,7]}]}]}\n");
+		"\"trend\":\"leveled\",\"leak\":false,\"live_bytes_history\":[7,7,7,7]}],\"more_sites\":0}]}\n");
 	free(out);
 	/* text: the same, readably */
 	out = leaks_report(&m, false, S(10), S(1));
@@ -980,8 +980,9 @@ START_TEST(leaks_record)
 	ck_assert_ptr_null(strstr(out, "alloc b"));
 	free(out);
 	out = leaks_report(&m, true, S(10), S(9.5));
-	ck_assert_ptr_nonnull(
-		strstr(out, "\"processes\":[{\"pid\":42,\"comm\":\"leaky\",\"sites\":[]}]}\n"));
+	ck_assert_ptr_nonnull(strstr(
+		out,
+		"\"processes\":[{\"pid\":42,\"comm\":\"leaky\",\"sites\":[],\"more_sites\":0}]}\n"));
 	free(out);
 	out = leaks_report(&m, false, S(10), S(9.5));
 	ck_assert_str_eq(out, "leak report: blocks live for more than 9.5 s, by allocation site\n"

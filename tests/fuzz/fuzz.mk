@@ -1,0 +1,42 @@
+# fuzz.mk: builds the libFuzzer harnesses (tests/fuzz/fuzz_*.c) against the project's
+# user/*.c, everything with clang -fsanitize=fuzzer,address,undefined. Run from the
+# repository root; tests/fuzz/run.sh calls it (make -f tests/fuzz/fuzz.mk).
+
+FUZZ_OUT ?= build/fuzz
+FUZZ_CC ?= clang
+
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
+	-MMD -MP -Iinclude -Ibuild -Iuser -Itests/fuzz
+FUZZ_LDLIBS := -lbpf -lelf -lz -lcapstone -lmicrohttpd -lstdc++ -lpthread -lm
+
+# The symbolizer (libdwfl, libiberty) goes into the ELF and demangling harnesses once
+# user/symbolizer.c exists; the other sources form one archive, so each harness links
+# only the objects it uses
+SYM_SRC := $(wildcard user/symbolizer.c)
+LIB_SRCS := $(filter-out user/main.c $(SYM_SRC),$(wildcard user/*.c))
+LIB_OBJS := $(patsubst user/%.c,$(FUZZ_OUT)/obj/%.o,$(LIB_SRCS))
+HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_OUT)/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all
+all: $(HARNESSES)
+
+ifneq ($(SYM_SRC),)
+SYM_OBJ := $(FUZZ_OUT)/obj/symbolizer.o
+$(FUZZ_OUT)/fuzz_elf $(FUZZ_OUT)/fuzz_demangle: EXTRA := -DMS_FUZZ_SYMBOLIZER $(SYM_OBJ) -ldw -liberty
+$(FUZZ_OUT)/fuzz_elf $(FUZZ_OUT)/fuzz_demangle: $(SYM_OBJ)
+endif
+
+$(FUZZ_OUT)/obj/%.o: user/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_OUT)/libmemscope-fuzz.a: $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libmemscope-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(EXTRA) $(FUZZ_OUT)/libmemscope-fuzz.a \
+		$(FUZZ_LDLIBS) -o $@
+
+-include $(wildcard $(FUZZ_OUT)/obj/*.d $(FUZZ_OUT)/*.d)
