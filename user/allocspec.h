@@ -2,6 +2,7 @@
 #ifndef MS_ALLOCSPEC_H
 #define MS_ALLOCSPEC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <limits.h>
 #include "memscope.h"
@@ -27,6 +28,7 @@ struct ms_allocspec {
 	uint8_t size_arg, nmemb_arg, ptr_arg, out_arg; /* 0-5 or MS_ARG_NONE */
 	uint64_t fixed_size;			       /* 0 when the size is an argument */
 	const char *text;			       /* the spec as given */
+	bool noted;				       /* said to be waiting for its object */
 };
 
 /*

@@ -905,6 +905,17 @@ static bool missing_spec(struct tracer *t)
 {
 	int i = ms_probes_missing_spec(t->probes);
 
+	/* a function of a named object that exists but is not mapped yet is found when
+	 * the process loads it (dlopen): the loader's report brings it */
+	while (i >= 0 && t->specs[i].object[0] && !access(t->specs[i].object, R_OK)) {
+		if (!t->specs[i].noted)
+			fprintf(stderr,
+				"memscope-bpf: %s is not loaded yet: '%s' is traced once "
+				"it is\n",
+				t->specs[i].object, t->specs[i].text);
+		t->specs[i].noted = true;
+		i = ms_probes_missing_spec_after(t->probes, i);
+	}
 	if (i < 0)
 		return false;
 	fprintf(stderr, "memscope-bpf: %s '%s': no function %s in %s\n",

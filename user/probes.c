@@ -284,14 +284,19 @@ size_t ms_probes_objects(const struct ms_probes *p)
 	return p->nobjs;
 }
 
-int ms_probes_missing_spec(const struct ms_probes *p)
+int ms_probes_missing_spec_after(const struct ms_probes *p, int after)
 {
 	size_t i;
 
-	for (i = 0; i < p->cfg.nspecs; i++)
+	for (i = after + 1; i < p->cfg.nspecs; i++)
 		if (!p->spec_found[i])
 			return i;
 	return -1;
+}
+
+int ms_probes_missing_spec(const struct ms_probes *p)
+{
+	return ms_probes_missing_spec_after(p, -1);
 }
 
 static unsigned protected_args(const struct ms_fn_spec *s)

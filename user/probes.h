@@ -73,6 +73,9 @@ int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bo
  * or -1 */
 int ms_probes_missing_spec(const struct ms_probes *p);
 
+/* The next one after index i, or -1 */
+int ms_probes_missing_spec_after(const struct ms_probes *p, int i);
+
 /* Whether a mapped object's path names a C library (glibc's libc.so.6, musl's) */
 bool ms_is_libc_path(const char *path);
 
