@@ -165,7 +165,7 @@ static __always_inline __u64 caller_of(struct pt_regs *ctx)
 	return ret;
 }
 
-static __always_inline int on_free(struct pt_regs *ctx, __u64 cookie, __u64 id, __u64 ptr)
+static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
 {
 	struct ms_thread *t;
 	struct ms_frame *outer = NULL;
@@ -185,7 +185,6 @@ static __always_inline int on_free(struct pt_regs *ctx, __u64 cookie, __u64 id, 
 	e->a.ptr = ptr;
 	e->a.size = 0;
 	e->a.ret = 0;
-	e->caller = caller_of(ctx);
 	if (t)
 		mark_nested(e, t, outer);
 	submit(e);
@@ -225,7 +224,7 @@ int BPF_KPROBE(ms_entry)
 	if ((id >> 32) == self_tgid)
 		return 0;
 	if (kind == MS_FN_FREE && !(cookie & MS_CK_FRAME))
-		return on_free(ctx, cookie, id,
+		return on_free(cookie, id,
 			       pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5));
 	if (kind == MS_FN_DLSTATE)
 		return on_dlstate(cookie, id);
@@ -277,7 +276,6 @@ int BPF_KPROBE(ms_entry)
 			e->a.ptr = ptr;
 			e->a.size = size;
 			e->a.ret = 0;
-			e->caller = caller_of(ctx);
 			mark_nested(e, t, outer);
 			submit(e);
 		}
@@ -291,7 +289,6 @@ int BPF_KPROBE(ms_entry)
 				e->a.ptr = ptr;
 				e->a.size = 0;
 				e->a.ret = 0;
-				e->caller = caller_of(ctx);
 				mark_nested(e, t, outer);
 				submit(e);
 			}
