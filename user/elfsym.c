@@ -17,7 +17,9 @@ static int elf_open(const char *path, int *fd, Elf **elf)
 	*fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (*fd < 0)
 		return -errno;
-	*elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	/* read, not mapped: a file its owner truncates meanwhile must give an error, not
+	 * a SIGBUS in the tracer */
+	*elf = elf_begin(*fd, ELF_C_READ, NULL);
 	if (!*elf || elf_kind(*elf) != ELF_K_ELF) {
 		if (*elf)
 			elf_end(*elf);
@@ -282,10 +284,10 @@ int ms_elf_symbolize(const char *path, uint64_t off, char *name, size_t len, uin
 
 int ms_elf_interp(const char *path, char *buf, size_t len)
 {
-	size_t i, n, sz;
+	size_t i, n;
 	GElf_Phdr ph;
 	Elf *elf;
-	char *img;
+	ssize_t got;
 	int fd, err;
 
 	err = elf_open(path, &fd, &elf);
@@ -296,16 +298,19 @@ int ms_elf_interp(const char *path, char *buf, size_t len)
 		err = -ENOEXEC;
 		goto out;
 	}
-	img = elf_rawfile(elf, &sz);
 	for (i = 0; i < n; i++) {
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_INTERP)
 			continue;
-		if (!img || ph.p_offset >= sz || ph.p_filesz > sz - ph.p_offset ||
-		    ph.p_filesz == 0 || ph.p_filesz > len) {
+		if (ph.p_filesz == 0 || ph.p_filesz > len) {
 			err = -ENOEXEC;
 			goto out;
 		}
-		memcpy(buf, img + ph.p_offset, ph.p_filesz);
+		/* only the path: the file is not read whole */
+		got = pread(fd, buf, ph.p_filesz, ph.p_offset);
+		if (got != (ssize_t)ph.p_filesz) {
+			err = -ENOEXEC;
+			goto out;
+		}
 		buf[ph.p_filesz - 1] = '\0';
 		err = 0;
 		break;

@@ -483,12 +483,16 @@ static void parse_args(int argc, char **argv)
 				die_usage("%s", err);
 			env.prometheus = optarg;
 			break;
-		case OPT_PROM_MAX:
+		case OPT_PROM_MAX: {
+			unsigned long v;
+
 			errno = 0;
-			env.prom_max = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-')
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > UINT32_MAX)
 				die_usage("invalid --prometheus-max-processes '%s'", optarg);
+			env.prom_max = v;
 			break;
+		}
 		case OPT_PROM_GRACE:
 			errno = 0;
 			env.prom_grace = strtod(optarg, &end);

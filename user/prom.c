@@ -718,7 +718,7 @@ int ms_prom_update(struct ms_prom *p, struct ms_stats *s, const struct ms_report
 		all[c.n + i] = p->gone[i];
 	if (n)
 		qsort(all, n, sizeof(*all), by_live);
-	nex = n < p->o.max_processes ? n : p->o.max_processes;
+	nex = n < p->o.max_processes ? n : p->o.max_processes; /* 0: every one summed */
 	if (n > nex) {
 		qsort(all + nex, n - nex, sizeof(*all), by_comm);
 		err = aggregate(all + nex, n - nex, &agg, &nagg);

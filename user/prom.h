@@ -15,7 +15,8 @@
 struct ms_prom_opts {
 	unsigned max_processes; /* --prometheus-max-processes: processes with series of their
 				   own: running ones first, the most live bytes first; the rest
-				   are summed per comm under pid="other" (0: all of them) */
+				   are summed per comm under pid="other" (0: every process
+				   is summed so) */
 	double grace_s;		/* --prometheus-grace: seconds an exited process' final series
 				   stay exported (0: dropped at the next update) */
 	int verbose;		/* -v: libmicrohttpd's messages (malformed requests) on stderr */
