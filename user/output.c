@@ -26,6 +26,11 @@ static const char *const lost_name[MS_CNT_MAX] = {
 	[MS_CNT_STACK_FULL] = "stack_map_full",
 };
 
+const char *ms_lost_name(unsigned counter)
+{
+	return counter < MS_CNT_MAX && lost_name[counter] ? lost_name[counter] : "other";
+}
+
 const char *ms_human_bytes(uint64_t v, char *buf, size_t len)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
@@ -502,7 +507,7 @@ static void json_head(struct ms_json *j, enum ms_record_kind kind, const struct 
 	ms_json_u64(j, "events_lost", r->lost);
 	ms_json_open(j, "lost");
 	for (i = 0; i < MS_CNT_MAX; i++)
-		ms_json_u64(j, lost_name[i], r->lost_by[i]);
+		ms_json_u64(j, ms_lost_name(i), r->lost_by[i]);
 	ms_json_u64(j, "untracked", r->untracked);
 	ms_json_close(j);
 	ms_json_u64(j, "tracked_blocks", r->tracked_blocks);

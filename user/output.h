@@ -65,6 +65,9 @@ int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_f
 /* Rates of p since its previous report: call after a report to start the next one */
 void ms_output_mark(struct ms_proc *p);
 
+/* The name of a BPF loss counter (enum ms_counter) in records and metrics */
+const char *ms_lost_name(unsigned counter);
+
 /* A size in human units ("1.5 KiB") into buf */
 const char *ms_human_bytes(uint64_t v, char *buf, size_t len);
 /* A count in human units ("12.3k") into buf */

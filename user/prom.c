@@ -62,17 +62,6 @@ struct ms_prom {
 	size_t ngone, cap_gone;
 };
 
-/* The names of the JSON "lost" object (output.c), then the daemon's own */
-static const char *const lost_cause[MS_CNT_MAX] = {
-	[MS_CNT_RINGBUF_FULL] = "ringbuf_full",
-	[MS_CNT_THREADS_FULL] = "threads_full",
-	[MS_CNT_DEPTH] = "too_deep",
-	[MS_CNT_UNMATCHED_RET] = "unmatched_returns",
-	[MS_CNT_STALE_FRAME] = "stale_calls",
-	[MS_CNT_STACK_COLLISION] = "stack_collisions",
-	[MS_CNT_STACK_FULL] = "stack_map_full",
-};
-
 /* ---------------------------------------------------------------- families */
 
 enum fam_src {
@@ -278,13 +267,8 @@ static int render(struct entry *const *ex, size_t nex, const struct entry *agg, 
 		 "Records lost, calls not counted or stacks not recorded, by cause (the JSON "
 		 "\"lost\" object)");
 	for (k = 0; k < MS_CNT_MAX; k++) {
-		char name[24];
-		struct label l = { "cause", lost_cause[k] };
+		struct label l = { "cause", ms_lost_name(k) }; /* the JSON "lost" object's */
 
-		if (!l.value) { /* a counter newer than this table: a name of its own */
-			snprintf(name, sizeof(name), "counter_%zu", k);
-			l.value = name;
-		}
 		put_sample(f, "memscope_lost_events_total", &l, 1, r->lost_by[k]);
 	}
 	put_sample(f, "memscope_lost_events_total", &(struct label){ "cause", "untracked" }, 1,
