@@ -224,8 +224,7 @@ int BPF_KPROBE(ms_entry)
 	if ((id >> 32) == self_tgid)
 		return 0;
 	if (kind == MS_FN_FREE && !(cookie & MS_CK_FRAME))
-		return on_free(cookie, id,
-			       pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5));
+		return on_free(cookie, id, pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5));
 	if (kind == MS_FN_DLSTATE)
 		return on_dlstate(cookie, id);
 

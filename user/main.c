@@ -911,7 +911,8 @@ static bool missing_spec(struct tracer *t)
 
 	/* a function of a named object that exists but is not mapped yet is found when
 	 * the process loads it (dlopen): the loader's report brings it */
-	while (i >= 0 && t->specs[i].object[0] && !access(t->specs[i].object, R_OK)) {
+	while (i >= 0 && t->specs[i].object[0] && !access(t->specs[i].object, R_OK) &&
+	       !ms_probes_spec_object_seen(t->probes, i)) {
 		if (!t->specs[i].noted)
 			fprintf(stderr,
 				"memscope-bpf: %s is not loaded yet: '%s' is traced once "

@@ -68,6 +68,7 @@ struct ms_probes {
 	struct group *groups;
 	size_t ngroups;
 	bool *spec_found;
+	bool *spec_object_seen; /* a spec's object is mapped by a process scanned */
 	struct plan *plans;
 	size_t nplans;
 	struct object *objs;
@@ -190,7 +191,8 @@ struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *r
 	p->ret = ret;
 	p->cfg = *cfg;
 	p->spec_found = calloc(cfg->nspecs + 1, sizeof(bool));
-	if (!p->spec_found)
+	p->spec_object_seen = calloc(cfg->nspecs + 1, sizeof(bool));
+	if (!p->spec_found || !p->spec_object_seen)
 		err = -ENOMEM;
 	/* the order is the priority when two functions share an address */
 	for (i = 0; i < cfg->nspecs && !err; i++)
@@ -271,6 +273,7 @@ void ms_probes_free(struct ms_probes *p)
 	free(p->targets);
 	free(p->groups);
 	free(p->spec_found);
+	free(p->spec_object_seen);
 	free(p);
 }
 
@@ -292,6 +295,11 @@ int ms_probes_missing_spec_after(const struct ms_probes *p, int after)
 		if (!p->spec_found[i])
 			return i;
 	return -1;
+}
+
+bool ms_probes_spec_object_seen(const struct ms_probes *p, int i)
+{
+	return i >= 0 && (size_t)i < p->cfg.nspecs && p->spec_object_seen[i];
 }
 
 int ms_probes_missing_spec(const struct ms_probes *p)
@@ -578,6 +586,7 @@ static int scan_one(const struct ms_mapping *m, void *arg)
 {
 	struct scan_ctx *c = arg;
 	const struct plan *pl;
+	size_t i;
 	char path[PATH_MAX];
 	struct stat st;
 	long obj;
@@ -595,6 +604,13 @@ static int scan_one(const struct ms_mapping *m, void *arg)
 		err = ms_probes_attach_loader(c->p, path, c->scope, false);
 		if (err && err != -ENOENT)
 			return c->err = err;
+	}
+	for (i = 0; i < c->p->ntargets; i++) {
+		const struct target *t = &c->p->targets[i];
+
+		if (t->spec >= 0 && c->p->groups[t->group].object[0] &&
+		    !strcmp(c->p->groups[t->group].object, m->path))
+			c->p->spec_object_seen[t->spec] = true;
 	}
 	pl = plan_of(c->p, st.st_dev, st.st_ino, path, m->path);
 	if (!pl)

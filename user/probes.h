@@ -76,6 +76,9 @@ int ms_probes_missing_spec(const struct ms_probes *p);
 /* The next one after index i, or -1 */
 int ms_probes_missing_spec_after(const struct ms_probes *p, int i);
 
+/* Whether the object named by spec i is mapped by a process scanned so far */
+bool ms_probes_spec_object_seen(const struct ms_probes *p, int i);
+
 /* Whether a mapped object's path names a C library (glibc's libc.so.6, musl's) */
 bool ms_is_libc_path(const char *path);
 
