@@ -409,3 +409,58 @@ def fault_dlclose(ctx):
                 c.eq("dlpool frees", 60, pool[0]["frees"])
                 c.eq("dlpool backing allocs", 100, pool[0]["backing_allocs"])
     c.done()
+
+
+MANY_SRC = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+/* N blocks allocated and kept: a live set of millions in one process (no stdio: its
+ * buffer would be one more malloc) */
+int main(int argc, char **argv)
+{
+	long n = atol(argv[1]), i;
+	void *volatile *keep = calloc(n, sizeof(void *)); /* one calloc first */
+	char line[64];
+	int len;
+
+	for (i = 0; i < n; i++)
+		keep[i] = malloc(16);
+	len = snprintf(line, sizeof(line), "{\"allocs\": %ld}\n", n + 1);
+	return write(1, line, len) == len ? 0 : 1;
+}
+"""
+
+
+@test
+def bounded_million_live(ctx):
+    """two million live blocks in one process, a cap of one million: counted, said, bounded"""
+    exe = os.path.join(ctx.tmpdir(), "many")
+    with open(exe + ".c", "w") as f:
+        f.write(MANY_SRC)
+    rc, out, err = run_cmd(["cc", "-O1", exe + ".c", "-o", exe], 120)
+    if rc != 0:
+        raise Fail("building many: %s" % " | ".join(err[-4:]))
+    tr = ctx.tracer(["--json", "-i", "1", "--max-live", "1000000", "--", exe, "2000000"])
+    peak = 0
+    while tr.p.poll() is None:
+        peak = max(peak, rss_anon_kb(tr.pid))
+        time.sleep(0.1)
+    c = Check()
+    c.eq("tracer exit status (the command's)", 0, tr.wait_exit(EXIT_TIMEOUT))
+    recs = [json.loads(l) for l in tr.out() if l.startswith("{\"type\"")]
+    gt = [json.loads(l) for l in tr.out() if l.startswith("{\"allocs\"")]
+    fin = [r for r in recs if r.get("type") == "final"][0]
+    p = fin["processes"][0]
+    # every call counted; a million blocks tracked, the rest counted as untracked
+    c.eq("allocs", gt[0]["allocs"] if gt else None, p["allocs"])
+    c.eq("live_allocs (tracked)", 1000000, p["live_allocs"])
+    c.eq("untracked", 2000001 - 1000000, fin["lost"]["untracked"])
+    c.eq("tracked_blocks_peak", 1000000, fin["tracked_blocks_peak"])
+    c.true(any("a cap was reached" in l and "--max-live" in l for l in tr.err()),
+           "the cap said on stderr: %r" % tr.err()[-3:])
+    if "/sanitize/" not in ctx.bin:
+        bound = (32 * 1024 * 1024 + 64 * fin["tracked_blocks_peak"]) // 1024
+        c.true(0 < peak <= bound, "tracer memory (anonymous) at most %d KiB within %d KiB" % (
+            peak, bound))
+    c.done()
