@@ -23,18 +23,14 @@ static void evidence(struct ms_finding *f, const char *key, double v)
 	}
 }
 
-static double ratio(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / b : 0;
-}
-
 /* An allocator with backing: how well its chunks are used */
 static void pool_finding(struct ms_astats *a, const char *name, struct ms_finding *f)
 {
 	const struct ms_counts *u = &a->user.c, *b = &a->backing.c;
-	double per_chunk = ratio(u->allocs, b->allocs), chunk = ratio(b->alloc_bytes, b->allocs);
-	double util = ratio(u->live_bytes, b->live_bytes);
-	double hit = u->allocs ? 1.0 - ratio(b->allocs, u->allocs) : 0;
+	double per_chunk = ms_ratio(u->allocs, b->allocs),
+	       chunk = ms_ratio(b->alloc_bytes, b->allocs);
+	double util = ms_ratio(u->live_bytes, b->live_bytes);
+	double hit = u->allocs ? 1.0 - ms_ratio(b->allocs, u->allocs) : 0;
 	double growth = (double)b->live_bytes - (double)a->last_backing_live;
 	char cs[16], bl[16];
 
@@ -107,7 +103,7 @@ static void slab_finding(const struct ms_class *k, unsigned cls, uint64_t total,
 			 struct ms_finding *f)
 {
 	uint64_t lo = ms_bucket_floor(cls), hi = cls ? lo * 2 - 1 : 0;
-	double share = ratio(k->allocs, total);
+	double share = ms_ratio(k->allocs, total);
 	char l[16], h[16];
 
 	memset(f, 0, sizeof(*f));
@@ -121,12 +117,12 @@ static void slab_finding(const struct ms_class *k, unsigned cls, uint64_t total,
 	evidence(f, "median_lifetime_lt_ns", ms_life_bucket_limit(median));
 	evidence(f, "temporary", k->temporary);
 	evidence(f, "peak_bytes", k->peak_bytes);
-	evidence(f, "recycling_ratio", ratio(k->alloc_bytes, k->peak_bytes));
+	evidence(f, "recycling_ratio", ms_ratio(k->alloc_bytes, k->peak_bytes));
 	snprintf(f->advice, sizeof(f->advice),
 		 "%.0f%% of allocations (%llu) are %s and the median one lives %s; a free list or "
 		 "slab of %s objects would serve them without the allocator (recycling ratio %.0f)",
 		 share * 100, (unsigned long long)k->allocs, f->name, ms_life_bucket_name(median),
-		 h, ratio(k->alloc_bytes, k->peak_bytes));
+		 h, ms_ratio(k->alloc_bytes, k->peak_bytes));
 }
 
 unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_fn sym, void *ctx,

@@ -66,11 +66,6 @@ static double rate(uint64_t now, uint64_t then, double secs)
 	return secs > 0 ? (double)(now - then) / secs : 0;
 }
 
-static double share(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / b : 0;
-}
-
 void ms_output_mark(struct ms_proc *p)
 {
 	unsigned i;
@@ -155,10 +150,10 @@ static void json_patterns(struct ms_json *j, const struct ms_proc *p)
 	ms_json_u64(j, "allocs", allocs);
 	ms_json_u64(j, "small_allocs", sum.small);
 	ms_json_u64(j, "large_allocs", sum.large);
-	ms_json_double(j, "small_share", share(sum.small, allocs));
-	ms_json_double(j, "large_share", share(sum.large, allocs));
+	ms_json_double(j, "small_share", ms_ratio(sum.small, allocs));
+	ms_json_double(j, "large_share", ms_ratio(sum.large, allocs));
 	ms_json_u64(j, "temporary", temporary);
-	ms_json_double(j, "temporary_share", share(temporary, allocs));
+	ms_json_double(j, "temporary_share", ms_ratio(temporary, allocs));
 	ms_json_open(j, "interval");
 	ms_json_u64(j, "allocs", allocs - sum.last_allocs);
 	ms_json_u64(j, "temporary", temporary - sum.last_temporary);
@@ -179,7 +174,7 @@ static void json_patterns(struct ms_json *j, const struct ms_proc *p)
 		ms_json_u64(j, "live_bytes", c->live_bytes);
 		ms_json_u64(j, "peak_bytes", c->peak_bytes);
 		ms_json_u64(j, "temporary", c->temporary);
-		ms_json_double(j, "recycling_ratio", share(c->alloc_bytes, c->peak_bytes));
+		ms_json_double(j, "recycling_ratio", ms_ratio(c->alloc_bytes, c->peak_bytes));
 		if (median >= 0)
 			ms_json_str(j, "median_lifetime", ms_life_bucket_name(median));
 		ms_json_open(j, "lifetime");
@@ -429,19 +424,19 @@ static void json_numa(struct ms_json *j, const struct ms_numa_counts *nc,
 		ms_json_u64(j, "live_allocs", n->live_allocs);
 		ms_json_u64(j, "live_bytes", n->live_bytes);
 		ms_json_u64(j, "peak_bytes", n->peak_bytes);
-		ms_json_double(j, "live_share", share(n->live_bytes, live));
+		ms_json_double(j, "live_share", ms_ratio(n->live_bytes, live));
 		ms_json_close(j);
 	}
 	ms_json_close(j);
 	ms_json_u64(j, "remote_frees", nc->remote_frees);
 	ms_json_u64(j, "remote_free_bytes", nc->remote_free_bytes);
-	ms_json_double(j, "remote_free_share", share(nc->remote_frees, frees));
+	ms_json_double(j, "remote_free_share", ms_ratio(nc->remote_frees, frees));
 	if (pages) {
 		ms_json_open(j, "pages");
 		ms_json_u64(j, "sampled_blocks", pages->blocks);
 		ms_json_u64(j, "sampled_bytes", pages->bytes);
 		ms_json_u64(j, "remote_bytes", pages->remote_bytes);
-		ms_json_double(j, "remote_share", share(pages->remote_bytes, pages->bytes));
+		ms_json_double(j, "remote_share", ms_ratio(pages->remote_bytes, pages->bytes));
 		ms_json_u64(j, "not_present_blocks", pages->not_present);
 		ms_json_close(j);
 	}
@@ -633,11 +628,11 @@ static void text_patterns(FILE *f, const struct ms_proc *p)
 	median = ms_class_median_bucket(&sum.cls[topk]);
 	fprintf(f,
 		"%7s   %.0f%% small, %.0f%% large, %.0f%% temporary; most in %s-%s (%.0f%%%s%s)\n",
-		"", share(sum.small, allocs) * 100, share(sum.large, allocs) * 100,
-		share(temporary, allocs) * 100,
+		"", ms_ratio(sum.small, allocs) * 100, ms_ratio(sum.large, allocs) * 100,
+		ms_ratio(temporary, allocs) * 100,
 		ms_human_bytes(ms_bucket_floor(topk), lo, sizeof(lo)),
 		ms_human_bytes(topk ? ms_bucket_floor(topk) * 2 - 1 : 0, hi, sizeof(hi)),
-		share(top, allocs) * 100, median >= 0 ? ", median life " : "",
+		ms_ratio(top, allocs) * 100, median >= 0 ? ", median life " : "",
 		median >= 0 ? ms_life_bucket_name(median) : "");
 }
 

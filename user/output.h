@@ -65,6 +65,12 @@ int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_f
 /* Rates of p since its previous report: call after a report to start the next one */
 void ms_output_mark(struct ms_proc *p);
 
+/* a / b, or 0 when b is 0: shares, ratios and averages in records and findings */
+static inline double ms_ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / b : 0;
+}
+
 /* The name of a BPF loss counter (enum ms_counter) in records and metrics */
 const char *ms_lost_name(unsigned counter);
 

@@ -538,14 +538,18 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		site_alloc(s, d, addr, size, e->caller);
 }
 
-/* A free call of addr at time now; returns whether it counts as an outermost call */
-static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t addr, uint64_t now,
-		       unsigned node)
+/* A free call (e->a.ptr); returns whether it counts as an outermost call */
+static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, const struct ms_event *e)
 {
-	struct ms_block *b = ms_livetab_find(&d->live, addr);
+	struct ms_block *b = ms_livetab_find(&d->live, e->a.ptr);
+	const struct ms_func *f;
 	struct ms_counts *c;
 
 	if (!b) {
+		/* an munmap of a region this backing never held is not its backing: the libc
+		 * free between the allocator and it has no frame (glibc unmapping its own) */
+		if (!user && (f = ms_funcs_get(e->func)) && f->backing_only)
+			return false;
 		FOR_COUNTS(p, d, user, c)
 		c->unmatched_frees++;
 		return true;
@@ -555,7 +559,7 @@ static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, uint64_t
 		c->dead_frees++;
 		return false;
 	}
-	count_release(p, d, user, b, now, node);
+	count_release(p, d, user, b, e->ts_ns, e->node);
 	kill_block(d, b);
 	return true;
 }
@@ -754,12 +758,7 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		c->failed_allocs++;
 		break;
 	case MS_EV_FREE:
-		if (!user && !ms_livetab_find(&d->live, e->a.ptr) && ms_funcs_get(e->func) &&
-		    ms_funcs_get(e->func)->backing_only)
-			/* an munmap of a region this backing never held: the libc free between
-			 * the allocator and it has no frame (glibc unmapping its own block) */
-			break;
-		if (free_block(p, d, user, e->a.ptr, e->ts_ns, e->node) && user)
+		if (free_block(p, d, user, e) && user)
 			count_call(s, p, e->func);
 		break;
 	case MS_EV_REALLOC_ENTER:
