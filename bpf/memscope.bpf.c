@@ -20,7 +20,6 @@ struct ms_frame {
 	__u64 cookie;	/* the function's attach cookie */
 	__u64 size;	/* requested bytes */
 	__u64 ptr;	/* old block (realloc kinds) or out-parameter address */
-	__u64 caller;	/* the return address: where the call was made */
 	__s64 stack_id; /* --stacks: its user stack, or -1 */
 };
 
@@ -153,16 +152,6 @@ static __always_inline void mark_nested(struct ms_event *e, struct ms_thread *t,
 	e->flags |= MS_EVF_NESTED;
 	e->depth = t->depth;
 	e->outer_func = MS_CK_FUNC(outer->cookie);
-}
-
-/* The return address on top of the stack at a probe on the entry path (placement
- * never moves a probe past a change of the stack pointer) */
-static __always_inline __u64 caller_of(struct pt_regs *ctx)
-{
-	__u64 ret = 0;
-
-	bpf_probe_read_user(&ret, sizeof(ret), (void *)PT_REGS_SP(ctx));
-	return ret;
 }
 
 static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
@@ -304,7 +293,6 @@ int BPF_KPROBE(ms_entry)
 	f->cookie = cookie;
 	f->size = size;
 	f->ptr = ptr;
-	f->caller = caller_of(ctx);
 	f->stack_id = -1;
 	if (stacks && !outer) {
 		long id = bpf_get_stackid(ctx, &ms_stacks, BPF_F_USER_STACK);
@@ -370,7 +358,9 @@ int BPF_KRETPROBE(ms_return)
 	if (!e)
 		return 0;
 	e->a.size = f->size;
-	e->caller = f->caller;
+	/* the kernel has put the caller's return address back in ip before running
+	 * return probes: the call site, read from a register instead of user memory */
+	e->caller = PT_REGS_IP(ctx);
 	e->stack_id = f->stack_id;
 	if (kind == MS_FN_REALLOC) {
 		e->a.ptr = f->ptr;
