@@ -34,12 +34,22 @@ struct {
 	__uint(max_entries, 16 << 20); /* resized by the daemon (--ringbuf-size) */
 } ms_events SEC(".maps");
 
+/* The pending calls of each thread: task local storage, found from the task itself
+ * (no hash of the tid), created at a thread's first traced call and freed with the task */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 32768); /* resized by the daemon: threads inside a traced call */
-	__type(key, __u32);	    /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct ms_thread);
 } ms_threads SEC(".maps");
+
+/* Records submitted on each CPU since the last check of the ring buffer's fill */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ms_submits SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
@@ -61,8 +71,6 @@ struct {
 	__type(key, __u32); /* tgid */
 	__type(value, __u8);
 } ms_pids SEC(".maps");
-
-static const struct ms_thread zero_thread;
 
 static __always_inline void count(enum ms_counter c)
 {
@@ -98,12 +106,27 @@ static __always_inline struct ms_event *reserve(__u8 type, __u64 cookie, __u64 i
 }
 
 /* Submit without a wakeup per record: the consumer is woken past a fill threshold
- * and otherwise polls on a short timer. */
+ * and otherwise polls on a short timer. The fill is looked at every
+ * MS_FILL_CHECK_EVERY records of a CPU: reading it costs more than the rest of a
+ * submit, and the threshold (an eighth of the buffer) has room for the few records
+ * a check comes late. */
+#define MS_FILL_CHECK_EVERY 16
 static __always_inline void submit(struct ms_event *e)
 {
-	__u64 queued = bpf_ringbuf_query(&ms_events, BPF_RB_AVAIL_DATA);
+	__u32 zero = 0, *n = bpf_map_lookup_elem(&ms_submits, &zero);
+	__u64 flags = BPF_RB_NO_WAKEUP;
 
-	bpf_ringbuf_submit(e, queued >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	if (!n || (++*n & (MS_FILL_CHECK_EVERY - 1)) == 0) {
+		if (bpf_ringbuf_query(&ms_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(e, flags);
+}
+
+/* The pending calls of the current thread; created when `create` */
+static __always_inline struct ms_thread *thread_calls(__u64 create)
+{
+	return bpf_task_storage_get(&ms_threads, bpf_get_current_task_btf(), 0, create);
 }
 
 static __always_inline __u64 pick(unsigned i, __u64 a0, __u64 a1, __u64 a2, __u64 a3, __u64 a4,
@@ -159,11 +182,10 @@ static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
 	struct ms_thread *t;
 	struct ms_frame *outer = NULL;
 	struct ms_event *e;
-	__u32 tid = (__u32)id;
 
 	if (!ptr)
 		return 0;
-	t = bpf_map_lookup_elem(&ms_threads, &tid);
+	t = thread_calls(0);
 	if (t)
 		outer = top(t);
 	if (same_allocator(outer, cookie) || (!outer && (cookie & MS_CK_BACKING_ONLY)))
@@ -207,7 +229,7 @@ int BPF_KPROBE(ms_entry)
 	unsigned kind = MS_CK_KIND(cookie);
 	struct ms_thread *t;
 	struct ms_frame *outer, *f;
-	__u32 tid = (__u32)id, d;
+	__u32 d;
 	__u64 size, nmemb, ptr;
 
 	if ((id >> 32) == self_tgid)
@@ -236,16 +258,12 @@ int BPF_KPROBE(ms_entry)
 	else
 		ptr = pick(MS_CK_PTR_ARG(cookie), a0, a1, a2, a3, a4, a5);
 
-	t = bpf_map_lookup_elem(&ms_threads, &tid);
-	if (!t && (cookie & MS_CK_BACKING_ONLY))
-		return 0; /* no call of another allocator is pending */
-	if (!t) {
-		if (bpf_map_update_elem(&ms_threads, &tid, &zero_thread, BPF_NOEXIST) &&
-		    bpf_map_update_elem(&ms_threads, &tid, &zero_thread, BPF_ANY)) {
-			count(MS_CNT_THREADS_FULL);
-			return 0;
-		}
-		t = bpf_map_lookup_elem(&ms_threads, &tid);
+	if (cookie & MS_CK_BACKING_ONLY) {
+		t = thread_calls(0);
+		if (!t)
+			return 0; /* no call of another allocator is pending */
+	} else {
+		t = thread_calls(BPF_LOCAL_STORAGE_GET_F_CREATE);
 		if (!t) {
 			count(MS_CNT_THREADS_FULL);
 			return 0;
@@ -312,7 +330,6 @@ int BPF_KRETPROBE(ms_return)
 	__u64 rc = PT_REGS_RC(ctx);
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 sp = PT_REGS_SP(ctx) - 8; /* the sp the entry saw, return address popped */
-	__u32 tid = (__u32)id;
 	struct ms_thread *t;
 	struct ms_frame *f, *outer;
 	struct ms_event *e;
@@ -322,7 +339,7 @@ int BPF_KRETPROBE(ms_return)
 
 	if ((id >> 32) == self_tgid)
 		return 0;
-	t = bpf_map_lookup_elem(&ms_threads, &tid);
+	t = thread_calls(0);
 	if (!t)
 		return 0;
 
@@ -404,10 +421,9 @@ SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ms_exit, struct task_struct *task)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id;
 	struct ms_event *e;
 
-	bpf_map_delete_elem(&ms_threads, &tid);
+	/* the thread's pending calls go with its task */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* not the last thread */
 	if (!wanted(id >> 32) || (id >> 32) == self_tgid)
