@@ -289,7 +289,9 @@ def redis_groups(groups, lines, summary, targets):
     for g, runs in groups:
         pl = g.split("-P")[1]
         st = {}
-        for c in ("untraced", "memscope"):
+        conds = [c for c in ("untraced", "floor-entry", "floor", "memscope")
+                 if c in ("untraced", "memscope") or any(r["cond"] == c for r in runs)]
+        for c in conds:
             ok = [r for r in runs if r["cond"] == c and r["ok"]]
             s = {"n": len(ok), "rps": [r["result"]["rps"] for r in ok],
                  "tracer_cpu_s": [r["tracer_cpu_s"] for r in ok if r.get("tracer_cpu_s") is not None]}
@@ -305,10 +307,14 @@ def redis_groups(groups, lines, summary, targets):
             errors += ["    -P %s %s: %s" % (pl, c, e) for e in
                        sorted({r["error"] for r in runs if r["cond"] == c and not r["ok"]})]
             st[c] = s
-        st["memscope"]["x_untraced"] = ratio(med(st["memscope"]["rps"]), med(st["untraced"]["rps"]))
-        for c in ("untraced", "memscope"):
+        for c in conds[1:]:
+            st[c]["x_untraced"] = ratio(med(st[c]["rps"]), med(st["untraced"]["rps"]))
+        for c in conds:
             s = st[c]
-            label = "untraced" if c == "untraced" else "memscope-bpf -p $(pidof redis-server)"
+            label = {"untraced": "untraced",
+                     "floor-entry": "empty BPF at the function entries (perf-event uprobes)",
+                     "floor": "empty BPF at memscope-bpf's points, its links",
+                     "memscope": "memscope-bpf -p $(pidof redis-server)"}[c]
             if not s["n"]:
                 rows.append([label, pl, "0", "unavailable", "", "", "", "", "", "", ""])
                 continue
@@ -320,7 +326,7 @@ def redis_groups(groups, lines, summary, targets):
                          "%d" % med(s["live_allocs"]) if s["live_allocs"] else "-",
                          ("%d/%d runs" % (sum(s["balanced"]), len(s["balanced"])))
                          if s["balanced"] else "-",
-                         str(s["events_lost"]) if c != "untraced" else "-"])
+                         str(s["events_lost"]) if c == "memscope" else "-"])
         summary[g] = st
         targets.append(("redis -P %s: throughput with memscope-bpf -p vs untraced" % pl,
                         st["memscope"].get("x_untraced"), ">= %s" % ("0.60" if pl == "1" else "0.09"),

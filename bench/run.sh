@@ -224,11 +224,12 @@ sym_off() {
 	return 1
 }
 
-# The floor attaches where memscope-bpf attaches: every uprobe and uretprobe of a memscope-bpf
-# -p run, as `bpftool perf list` shows them (offsets in the file), so no guessing about which
-# functions have return probes or where those go. floor-entry puts the same probes at the
-# functions' entries (+0), where bpftrace and bcc put theirs.
-FLOOR_ARGS=() ENTRY_ARGS=() POINT_NAMES=() PLACED=
+# The floor attaches where and how memscope-bpf attaches: every uprobe and uretprobe of a
+# memscope-bpf -v -p run, as its probe lines give them (offsets in the file, "with a return
+# probe"), through uprobe_multi links when memscope-bpf uses them (-m). floor-entry puts the
+# same probes at the functions' entries (+0) as perf-event uprobes, where and how bpftrace
+# and bcc put theirs.
+FLOOR_ARGS=() FLOOR_MULTI=() ENTRY_ARGS=() POINT_NAMES=() PLACED=
 discover_points() {
 	local w pre=$WORK/discover line name off first sym kind
 	rm -f "$pre".*
@@ -239,34 +240,39 @@ discover_points() {
 	spawn "$pre" "$MS" -v -p $w
 	wait_for "$pre.err" attached 60 $TPID || die "memscope-bpf -v -p did not attach: $(tail_err "$pre.err")"
 	bpftool perf list 2>/dev/null | grep "^pid $TPID .*filename" >"$META/memscope_perf_list"
+	bpftool link list 2>/dev/null >"$META/memscope_link_list"
 	stop_pid $TPID INT
 	stop_pid $w INT
-	grep '^memscope-bpf: probe ' "$pre.err" >"$META/memscope_points"
+	grep -E '^memscope-bpf: (loader )?probe ' "$pre.err" >"$META/memscope_points"
 	[ -s "$META/memscope_points" ] ||
 		die "memscope-bpf -v -p printed no probe lines: $(tail_err "$pre.err")"
-	log "memscope-bpf's probe points:"
+	grep -q '^memscope-bpf: probes attach as uprobe_multi links' "$pre.err" && FLOOR_MULTI=(-m)
+	log "memscope-bpf's probe points ($(grep -o 'probes attach as [^(]*' "$pre.err")):"
 	sed 's/^/  /' "$META/memscope_points" >&2
-	# "pid P fd N: prog_id I uprobe  filename /proc/W/root/PATH  offset OFF"; and -v's
-	# "memscope-bpf: probe NAME [(ALLOCATOR)] at /proc/W/root/PATH+0xOFF [(...)] ..."
-	local re_perf='(uprobe|uretprobe) +filename +(/proc/[0-9]+/root)?([^ ]+) +offset +([0-9]+)'
-	local re_v='^memscope-bpf: probe ([^ ]+)( [(][^)]*[)])? at (/proc/[0-9]+/root)?([^ ]+)\+0x([0-9a-fA-F]+)'
-	local file
+	# -v's "memscope-bpf: probe NAME [(ALLOCATOR)] at /proc/W/root/PATH+0xOFF [(...)]
+	# [with a return probe] ..." and "memscope-bpf: loader probe at PATH+0xOFF ..."
+	local re_v='^memscope-bpf: probe (.+) at (/proc/[0-9]+/root)?([^ ]+)\+0x([0-9a-fA-F]+)'
+	local re_ld='^memscope-bpf: loader probe at (/proc/[0-9]+/root)?([^ ]+)\+0x([0-9a-fA-F]+)'
+	local file ret
 	while read -r line; do
-		[[ $line =~ $re_perf ]] || continue
-		kind=${BASH_REMATCH[1]} file=${BASH_REMATCH[3]} off=${BASH_REMATCH[4]}
-		if [ "$kind" = uretprobe ]; then kind=-r; else kind=-e; fi
-		FLOOR_ARGS+=("$kind" "$file+$(printf 0x%x "$off")")
-	done <"$META/memscope_perf_list"
-	[ ${#FLOOR_ARGS[@]} -gt 0 ] || die "bpftool perf list shows no probes of memscope-bpf -p"
-	while read -r line; do
+		if [[ $line =~ $re_ld ]]; then
+			FLOOR_ARGS+=(-e "${BASH_REMATCH[2]}+0x${BASH_REMATCH[3]}")
+			continue
+		fi
 		[[ $line =~ $re_v ]] || continue
-		name=${BASH_REMATCH[1]} file=${BASH_REMATCH[4]} off=$((16#${BASH_REMATCH[5]}))
+		name=${BASH_REMATCH[1]} file=${BASH_REMATCH[3]} off=$((16#${BASH_REMATCH[4]}))
+		name=${name% (*}
+		ret=0
+		[[ $line == *" with a return probe"* ]] && ret=1
+		# the return probe first, as memscope-bpf attaches them
+		[ $ret = 1 ] && FLOOR_ARGS+=(-r "$file+$(printf 0x%x "$off")")
+		FLOOR_ARGS+=(-e "$file+$(printf 0x%x "$off")")
 		[ "$file" = "$PLIBC" ] || continue # the workloads call libc only
 		first=${name%%/*}
 		POINT_NAMES+=("$first")
 		ENTRY_ARGS+=(-e "$PLIBC:$first")
 		# a return probe at the entry wherever memscope-bpf has one for this function
-		grep -q "uretprobe .* offset $off\$" "$META/memscope_perf_list" && ENTRY_ARGS+=(-r "$PLIBC:$first")
+		[ $ret = 1 ] && ENTRY_ARGS+=(-r "$PLIBC:$first")
 		sym=$(sym_off "$PLIBC" "$first") || sym=
 		if [ -n "$sym" ] && [ "$sym" != "$off" ]; then
 			PLACED+="$first+$((off - sym)) "
@@ -278,7 +284,8 @@ discover_points() {
 		read -r -a FLOOR_ARGS <<<"$BENCH_FLOOR_POINTS"
 		note "floor probe points from BENCH_FLOOR_POINTS: $BENCH_FLOOR_POINTS"
 	fi
-	log "floor: ${FLOOR_ARGS[*]}"
+	[ ${#FLOOR_ARGS[@]} -gt 0 ] || die "cannot read memscope-bpf -v's probe lines: $(head -n 1 "$META/memscope_points")"
+	log "floor: ${FLOOR_MULTI[*]} ${FLOOR_ARGS[*]}"
 	log "floor-entry: ${ENTRY_ARGS[*]}"
 	echo "${FLOOR_ARGS[*]}" >"$META/floor_args"
 	echo "${ENTRY_ARGS[*]}" >"$META/floor_entry_args"
@@ -351,7 +358,7 @@ start_tracer() {
 	TPID=0 TR_ERR=
 	case $cond in
 	untraced | untraced-sys | heaptrack) return 0 ;;
-	floor) spawn "$pre" "$OUT/floor" -p "$w" "${FLOOR_ARGS[@]}" ;;
+	floor) spawn "$pre" "$OUT/floor" -p "$w" "${FLOOR_MULTI[@]}" "${FLOOR_ARGS[@]}" ;;
 	floor-entry) spawn "$pre" "$OUT/floor" -p "$w" "${ENTRY_ARGS[@]}" ;;
 	memscope | bystander) spawn "$pre" "$MS" -v --json -i 100000 -p "$w" ;;
 	memscope-noplace) spawn "$pre" "$MS" -v --json -i 100000 --no-placement -p "$w" ;;
@@ -573,6 +580,35 @@ start_redis() {
 	done
 	return 1
 }
+# redis_points: memscope-bpf -v -p redis-server's probe points, for the floor rows: at the
+# points and through the links memscope-bpf uses (REDIS_FLOOR), and at the functions' entries
+# as perf-event uprobes (REDIS_ENTRY), the issue's "empty programs at the function entries"
+REDIS_FLOOR=() REDIS_ENTRY=()
+redis_points() {
+	local pre=$WORK/redis-discover line file off at ret
+	local re='^memscope-bpf: (loader )?probe .* at (/proc/[0-9]+/root)?([^ ]+)\+0x([0-9a-fA-F]+)( [(]entry\+0x([0-9a-fA-F]+))?'
+	rm -f "$pre".*
+	spawn "$pre" "$MS" -v -q -p $REDIS_PID
+	if ! wait_for "$pre.err" attached 60 $TPID; then
+		stop_pid $TPID INT
+		return 1
+	fi
+	stop_pid $TPID INT
+	grep -q '^memscope-bpf: probes attach as uprobe_multi links' "$pre.err" && REDIS_FLOOR=(-m)
+	while read -r line; do
+		[[ $line =~ $re ]] || continue
+		file=${BASH_REMATCH[3]} off=$((16#${BASH_REMATCH[4]})) at=$((16#${BASH_REMATCH[6]:-0}))
+		ret=0
+		[[ $line == *" with a return probe"* ]] && ret=1
+		[ $ret = 1 ] && REDIS_FLOOR+=(-r "$file+$(printf 0x%x $off)")
+		REDIS_FLOOR+=(-e "$file+$(printf 0x%x $off)")
+		[ $ret = 1 ] && REDIS_ENTRY+=(-r "$file+$(printf 0x%x $((off - at)))")
+		REDIS_ENTRY+=(-e "$file+$(printf 0x%x $((off - at)))")
+	done <"$pre.err"
+	echo "${REDIS_FLOOR[*]}" >"$META/redis_floor_args"
+	echo "${REDIS_ENTRY[*]}" >"$META/redis_floor_entry_args"
+	[ ${#REDIS_ENTRY[@]} -gt 0 ]
+}
 run_redis() {
 	local cond=$1 pl=$2 round=$3 pre=$WORK/redis c0 c1 cpu=null final=null probes=null res
 	rm -f "$pre".*
@@ -582,10 +618,24 @@ run_redis() {
 		fail "redis-P$pl" redis 1 "$cond" "$round" "$TR_ERR"
 		return
 	fi
+	case $cond in floor | floor-entry)
+		if [ "$cond" = floor ]; then
+			spawn "$pre" "$OUT/floor" -p $REDIS_PID "${REDIS_FLOOR[@]}"
+		else
+			spawn "$pre" "$OUT/floor" -p $REDIS_PID "${REDIS_ENTRY[@]}"
+		fi
+		if ! wait_for "$pre.err" attached 60 $TPID; then
+			fail "redis-P$pl" redis 1 "$cond" "$round" "floor did not attach: $(tail_err "$pre.err")"
+			stop_pid $TPID INT
+			return
+		fi
+		;;
+	esac
 	FOREIGN=$(foreign_probes system) CONTAM=false
 	c0=$(proc_cpu $TPID)
 	redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t set,get,lpush,lpop -c 20 -n "$REDIS_N" \
 		-P "$pl" --csv >"$pre.csv" 2>"$pre.bmerr"
+	case $cond in floor*) stop_pid $TPID INT ;; esac
 	if [ "$cond" = memscope ]; then
 		c1=$(settled_cpu $TPID)
 		[ "$c0" != null ] && [ "$c1" != null ] && cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.6f", b - a }')
@@ -717,10 +767,17 @@ if ! skipped redis; then
 		note "redis: redis-server did not start: $(tail -n 3 "$WORK/redis.log" 2>/dev/null | tr '\n' ' ')"
 	else
 		echo "redis_port=$REDIS_PORT" >>"$META/info"
+		REDIS_CONDS="untraced memscope"
+		if ! redis_points; then
+			note "redis: cannot read memscope-bpf -v's probe points in redis-server: no floor rows"
+		else
+			skipped floor || REDIS_CONDS+=" floor"
+			skipped floor-entry || REDIS_CONDS+=" floor-entry"
+		fi
 		for ((r = 1; r <= ROUNDS; r++)); do
 			log "round $r/$ROUNDS: redis-server (pid $REDIS_PID) under redis-benchmark, $REDIS_N requests per test"
 			for pl in 1 16; do
-				for c in $(rotate $((r - 1)) untraced memscope); do run_redis "$c" "$pl" "$r"; done
+				for c in $(rotate $((r - 1)) $REDIS_CONDS); do run_redis "$c" "$pl" "$r"; done
 			done
 			check_others "redis round $r"
 		done

@@ -29,6 +29,7 @@
 #include "symcache.h"
 #include "numa.h"
 #include "stackmap.h"
+#include "ulink.h"
 
 #define MAX_PIDS 1024
 #define MAX_SPECS 64
@@ -43,6 +44,7 @@ static struct env {
 	unsigned top;			      /* -n: processes per text table */
 	uint64_t ringbuf_size;		      /* --ringbuf-size, bytes */
 	bool no_placement;		      /* --no-placement: probes at function entries */
+	bool no_multi;			      /* --no-uprobe-multi: a perf-event uprobe each */
 	const char *record;		      /* --record FILE */
 	const char *replay;		      /* --replay FILE */
 	struct ms_allocspec specs[MAX_SPECS]; /* --alloc, --free, --realloc */
@@ -115,6 +117,8 @@ static const char usage[] =
 	"                          are (move_pages)   e.g. memscope-bpf -p 42 --numa-pages\n"
 	"      --no-placement      probe function entries, not the first instruction the\n"
 	"                          kernel emulates   e.g. memscope-bpf --no-placement -p 42\n"
+	"      --no-uprobe-multi   one perf-event uprobe per probe instead of a uprobe_multi\n"
+	"                          link per object (kernels before 6.6 have only those)\n"
 	"\n"
 	"Output\n"
 	"  -i, --interval SECS     print statistics every SECS seconds (default 1)\n"
@@ -307,6 +311,7 @@ static void parse_args(int argc, char **argv)
 	enum {
 		OPT_RINGBUF = 256,
 		OPT_NO_PLACEMENT,
+		OPT_NO_MULTI,
 		OPT_RECORD,
 		OPT_REPLAY,
 		OPT_ALLOC,
@@ -339,6 +344,7 @@ static void parse_args(int argc, char **argv)
 		{ "top", required_argument, NULL, 'n' },
 		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
 		{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
+		{ "no-uprobe-multi", no_argument, NULL, OPT_NO_MULTI },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "alloc", required_argument, NULL, OPT_ALLOC },
@@ -398,6 +404,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_NO_PLACEMENT:
 			env.no_placement = true;
+			break;
+		case OPT_NO_MULTI:
+			env.no_multi = true;
 			break;
 		case OPT_RECORD:
 			env.record = optarg;
@@ -893,7 +902,7 @@ static void do_rescans(struct tracer *t)
 
 static void attached_line(struct tracer *t, int nprocs)
 {
-	size_t links = ms_probes_links(t->probes), objs = ms_probes_objects(t->probes);
+	size_t links = ms_probes_count(t->probes), objs = ms_probes_objects(t->probes);
 
 	if (t->numa.present == 1 && !t->numa_noted) {
 		t->numa_noted = true;
@@ -1258,6 +1267,21 @@ int main(int argc, char **argv)
 		bpf_map__set_max_entries(t.skel->maps.ms_stacks, env.stack_entries);
 		bpf_map__set_value_size(t.skel->maps.ms_stacks, env.stack_depth * sizeof(__u64));
 	}
+	/* uprobe_multi links: one per object and kind instead of a perf event per probe,
+	 * cheaper on every hit and detached in one go; the programs are loaded for them */
+	cfg.multi = !env.no_multi && ms_ulink_supported();
+	if (cfg.multi) {
+		bpf_program__set_expected_attach_type(t.skel->progs.ms_entry,
+						      MS_BPF_TRACE_UPROBE_MULTI);
+		bpf_program__set_expected_attach_type(t.skel->progs.ms_return,
+						      MS_BPF_TRACE_UPROBE_MULTI);
+	}
+	if (env.verbose)
+		fprintf(stderr, "memscope-bpf: probes attach as %s\n",
+			cfg.multi    ? "uprobe_multi links" :
+			env.no_multi ? "perf-event uprobes (--no-uprobe-multi)" :
+				       "perf-event uprobes (this kernel has no "
+				       "uprobe_multi links with a process filter)");
 	err = memscope__load(t.skel);
 	if (err) {
 		fprintf(stderr, "memscope-bpf: cannot load the BPF programs: %s\n", strerror(-err));

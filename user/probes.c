@@ -16,6 +16,7 @@
 #include "probes.h"
 #include "procmaps.h"
 #include "symbolizer.h"
+#include "ulink.h"
 
 #define MAX_POINTS 128 /* probes in one object */
 #define MAX_CODE 65536 /* bytes of a function decoded for placement */
@@ -60,6 +61,12 @@ struct scope {
 	bool loader; /* the loader probe, not the allocator functions */
 };
 
+/* A perf-event uprobe of libbpf's, or the fd of a uprobe_multi link */
+struct ms_link {
+	struct bpf_link *l;
+	int fd;
+};
+
 struct ms_probes {
 	struct bpf_program *entry, *ret;
 	struct ms_probe_config cfg;
@@ -75,8 +82,9 @@ struct ms_probes {
 	size_t nobjs;
 	struct scope *scopes;
 	size_t nscopes;
-	struct bpf_link **links;
+	struct ms_link *links;
 	size_t nlinks, cap_links;
+	size_t nprobes; /* entry and return probes attached */
 };
 
 bool ms_is_libc_path(const char *path)
@@ -219,7 +227,7 @@ struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *r
 #define DETACH_THREADS 32
 
 struct detach_job {
-	struct bpf_link **links;
+	struct ms_link *links;
 	size_t n, first, step;
 };
 
@@ -228,8 +236,12 @@ static void *detach_some(void *arg)
 	struct detach_job *j = arg;
 	size_t i;
 
-	for (i = j->first; i < j->n; i += j->step)
-		bpf_link__destroy(j->links[i]);
+	for (i = j->first; i < j->n; i += j->step) {
+		if (j->links[i].l)
+			bpf_link__destroy(j->links[i].l);
+		else
+			close(j->links[i].fd);
+	}
 	return NULL;
 }
 
@@ -277,9 +289,9 @@ void ms_probes_free(struct ms_probes *p)
 	free(p);
 }
 
-size_t ms_probes_links(const struct ms_probes *p)
+size_t ms_probes_count(const struct ms_probes *p)
 {
-	return p->nlinks;
+	return p->nprobes;
 }
 
 size_t ms_probes_objects(const struct ms_probes *p)
@@ -428,11 +440,11 @@ out:
 	return err;
 }
 
-static int add_link(struct ms_probes *p, struct bpf_link *l)
+static int add_link(struct ms_probes *p, struct ms_link l)
 {
 	if (p->nlinks == p->cap_links) {
 		size_t cap = p->cap_links ? p->cap_links * 2 : 64;
-		struct bpf_link **v = realloc(p->links, cap * sizeof(*v));
+		struct ms_link *v = realloc(p->links, cap * sizeof(*v));
 
 		if (!v)
 			return -ENOMEM;
@@ -443,20 +455,47 @@ static int add_link(struct ms_probes *p, struct bpf_link *l)
 	return 0;
 }
 
-static int attach_one(struct ms_probes *p, struct bpf_program *prog, bool retprobe,
-		      const char *path, uint64_t off, pid_t pid, uint64_t cookie)
+/*
+ * Attaches prog at n offsets of path, with their cookies, as return probes when ret,
+ * in process pid (every process when -1): one uprobe_multi link with cfg.multi, else a
+ * perf-event uprobe per offset.
+ */
+static int attach(struct ms_probes *p, struct bpf_program *prog, bool ret, const char *path,
+		  const uint64_t *offs, const uint64_t *cookies, size_t n, pid_t pid)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
-	struct bpf_link *l;
+	struct ms_link l = { .fd = -1 };
+	size_t i;
 	int err;
 
-	l = bpf_program__attach_uprobe_opts(prog, pid, path, off, &opts);
-	if (!l)
-		return -errno;
-	err = add_link(p, l);
-	if (err)
-		bpf_link__destroy(l);
-	return err;
+	if (!n)
+		return 0;
+	if (p->cfg.multi) {
+		l.fd = ms_ulink_create(bpf_program__fd(prog), path, offs, cookies, n, ret,
+				       pid == -1 ? 0 : pid);
+		if (l.fd < 0)
+			return l.fd;
+		err = add_link(p, l);
+		if (err) {
+			close(l.fd);
+			return err;
+		}
+		p->nprobes += n;
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = ret, .bpf_cookie = cookies[i]);
+
+		l.l = bpf_program__attach_uprobe_opts(prog, pid, path, offs[i], &opts);
+		if (!l.l)
+			return -errno;
+		err = add_link(p, l);
+		if (err) {
+			bpf_link__destroy(l.l);
+			return err;
+		}
+		p->nprobes++;
+	}
+	return 0;
 }
 
 /* The index of the object with dev/ino, added with path when new */
@@ -532,6 +571,8 @@ static const struct plan *plan_of(struct ms_probes *p, dev_t dev, ino_t ino, con
 
 static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *path, pid_t scope)
 {
+	uint64_t ent_off[MAX_POINTS], ent_ck[MAX_POINTS], ret_off[MAX_POINTS], ret_ck[MAX_POINTS];
+	size_t nent = 0, nret = 0;
 	int i, id, err;
 
 	for (i = 0; i < pl->n; i++) {
@@ -551,27 +592,40 @@ static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *p
 			cookie |= MS_CK_BACKING_ONLY;
 		if (s->flags & MS_FNF_FAIL_M1)
 			cookie |= MS_CK_FAIL_M1;
-		/* the return probe first: an entry without a return would stay pending */
 		if (frame) {
-			err = attach_one(p, p->ret, true, path, pt->file_off, scope, cookie);
-			if (err)
-				return err;
+			ret_off[nret] = pt->file_off;
+			ret_ck[nret++] = cookie;
 		}
-		err = attach_one(p, p->entry, false, path, pt->file_off, scope, cookie);
-		if (err)
-			return err;
+		ent_off[nent] = pt->file_off;
+		ent_ck[nent++] = cookie;
+	}
+	/* the return probes first: an entry without a return would stay pending */
+	err = attach(p, p->ret, true, path, ret_off, ret_ck, nret, scope);
+	if (!err)
+		err = attach(p, p->entry, false, path, ent_off, ent_ck, nent, scope);
+	if (err)
+		return err;
+	for (i = 0; i < pl->n; i++) {
+		const struct ms_probe_point *pt = &pl->pts[i];
+		bool frame = pt->fn.kind != MS_FN_FREE || (pt->fn.flags & MS_FNF_FRAME);
+
 		if (pt->spec >= 0)
 			p->spec_found[pt->spec] = true;
 		if (p->cfg.verbose)
 			fprintf(stderr,
-				"memscope-bpf: probe %s (%s) at %s+0x%llx (entry+0x%llx%s%s%s%s)%s\n",
+				"memscope-bpf: probe %s (%s) at %s+0x%llx (entry+0x%llx%s%s%s%s)%s%s\n",
 				pt->name, ms_allocators_get(pt->allocator)->name, path,
 				(unsigned long long)pt->file_off,
 				(unsigned long long)(pt->file_off - pt->entry_off),
 				pt->insn[0] ? ": " : "", pt->insn,
 				pt->why ? "; stays at the entry: " : "", pt->why ? pt->why : "",
+				frame ? " with a return probe" : "",
 				scope == -1 ? "" : " for one process");
 	}
+	if (p->cfg.verbose && p->cfg.multi)
+		fprintf(stderr,
+			"memscope-bpf: %zu entry and %zu return probes of %s in %d uprobe_multi link%s\n",
+			nent, nret, path, nret ? 2 : 1, nret ? "s" : "");
 	return 0;
 }
 
@@ -673,7 +727,7 @@ int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bo
 	cookie = MS_CK_MAKE(0, 0, MS_FN_DLSTATE, MS_ARG_NONE, MS_ARG_NONE, MS_ARG_NONE,
 			    MS_ARG_NONE) |
 		 (stop ? MS_CK_STOP : 0);
-	err = attach_one(p, p->entry, false, path, f.file_off, pid, cookie);
+	err = attach(p, p->entry, false, path, &f.file_off, &cookie, 1, pid);
 	if (err)
 		return err;
 	if (p->cfg.verbose)

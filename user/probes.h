@@ -33,6 +33,7 @@ struct ms_probe_config {
 	size_t npresets;
 	bool place; /* move probes off function entries (placement.h) */
 	bool cxx;   /* also libstdc++'s operator new and delete (with --stacks) */
+	bool multi; /* uprobe_multi links (ulink.h), the programs loaded for them */
 	int verbose;
 };
 
@@ -85,7 +86,8 @@ bool ms_is_libc_path(const char *path);
 /* Whether a mapped object's path names a dynamic loader (ld-linux-x86-64.so.2) */
 bool ms_is_loader_path(const char *path);
 
-size_t ms_probes_links(const struct ms_probes *p);
+/* entry and return probes attached */
+size_t ms_probes_count(const struct ms_probes *p);
 size_t ms_probes_objects(const struct ms_probes *p);
 
 #endif

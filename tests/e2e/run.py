@@ -488,11 +488,17 @@ def test(fn):
     return fn
 
 
-def pid_window(ctx, name, wargs, exact_peak):
+def pid_window(ctx, name, wargs, exact_peak, opts=()):
     """Starts a gated workload, traces it with -p, opens its window, compares"""
     w = ctx.workload(name, *wargs)
-    tr = ctx.tracer(["--json", "-i", "1", "-p", str(w.pid)])
+    tr = ctx.tracer(["--json", "-i", "1"] + list(opts) + ["-p", str(w.pid)])
     wait_attached(tr)
+    if "--no-uprobe-multi" in opts:
+        # the other way of attaching: a perf-event uprobe per probe, as on kernels
+        # before 6.6 (the default elsewhere is a uprobe_multi link per object)
+        n = sum(1 for e in bpftool("perf") if e.get("pid") == tr.pid)
+        if n < 10:
+            raise Fail("--no-uprobe-multi: %d perf-event probes held by the tracer" % n)
     w.signal(signal.SIGUSR1)
     gt = ground_truth(w)
     recs = stop_tracer(tr)
@@ -512,6 +518,12 @@ def pid_window(ctx, name, wargs, exact_peak):
 def pid_window_mt(ctx):
     """4 threads of every allocator call, cross-thread frees; -p while running"""
     pid_window(ctx, "mt_mix", (4, 500), exact_peak=False)
+
+
+@test
+def pid_window_perf_links(ctx):
+    """the same mix with --no-uprobe-multi: perf-event uprobes give the same figures"""
+    pid_window(ctx, "mt_mix", (4, 500), exact_peak=False, opts=("--no-uprobe-multi",))
 
 
 @test
