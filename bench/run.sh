@@ -532,6 +532,12 @@ rotate() {
 
 # --- real programs --------------------------------------------------------------------------
 PY_CONDS=(untraced memscope)
+# the floor for python: memscope-bpf's probe points in the private libc, as floor arguments
+PY_FLOOR_ARGS=()
+for ((i = 0; i + 1 < ${#FLOOR_ARGS[@]}; i += 2)); do
+	[[ ${FLOOR_ARGS[i + 1]} == "$PLIBC+"* ]] && PY_FLOOR_ARGS+=("${FLOOR_ARGS[i]}" "${FLOOR_ARGS[i + 1]}")
+done
+[ ${#PY_FLOOR_ARGS[@]} -gt 0 ] && ! skipped floor && PY_CONDS+=(floor)
 has_opt --preset && PY_CONDS+=(memscope-pymalloc)
 has_opt --preset || note "memscope-bpf has no --preset yet: the pymalloc row is left out"
 run_python() {
@@ -543,6 +549,18 @@ run_python() {
 	untraced) env PYTHONHASHSEED=0 $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	memscope) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	memscope-pymalloc) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --preset pymalloc -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
+	floor)
+		# the empty programs at memscope-bpf's libc points, the way it attaches, on the
+		# private libc copy (in every process: only this python maps that file)
+		spawn "$pre.floor" "$OUT/floor" "${FLOOR_MULTI[@]}" "${PY_FLOOR_ARGS[@]}"
+		if ! wait_for "$pre.floor.err" attached 30 $TPID; then
+			fail python py_alloc 1 "$cond" "$round" "floor did not attach: $(tail_err "$pre.floor.err")"
+			stop_pid $TPID INT
+			return
+		fi
+		t0=$(now_ns)
+		env LD_LIBRARY_PATH=$PLIBC_DIR PYTHONHASHSEED=0 $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" &
+		;;
 	esac
 	p=$!
 	track $p
@@ -550,12 +568,13 @@ run_python() {
 	wait $p
 	unset "LIVE[$p]"
 	t1=$(now_ns)
+	[ "$cond" = floor ] && stop_pid $TPID INT
 	res=$(cat "$pre.res" 2>/dev/null)
 	if [ -z "$res" ]; then
 		fail python py_alloc 1 "$cond" "$round" "no result: $(tail_err "$pre.err")"
 		return
 	fi
-	if [ "$cond" != untraced ]; then
+	if [ "$cond" != untraced ] && [ "$cond" != floor ]; then
 		final=$(grep '"type":"final"' "$pre.out" | tail -n 1)
 		[ -n "$final" ] || final=null
 	fi
