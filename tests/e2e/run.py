@@ -496,7 +496,8 @@ def pid_window(ctx, name, wargs, exact_peak, opts=()):
     if "--no-uprobe-multi" in opts:
         # the other way of attaching: a perf-event uprobe per probe, as on kernels
         # before 6.6 (the default elsewhere is a uprobe_multi link per object)
-        n = sum(1 for e in bpftool("perf") if e.get("pid") == tr.pid)
+        n = sum(1 for e in bpftool("perf") if e.get("pid") == tr.pid and
+                e.get("fd_type") in ("uprobe", "uretprobe"))
         if n < 10:
             raise Fail("--no-uprobe-multi: %d perf-event probes held by the tracer" % n)
     w.signal(signal.SIGUSR1)
@@ -524,6 +525,43 @@ def pid_window_mt(ctx):
 def pid_window_perf_links(ctx):
     """the same mix with --no-uprobe-multi: perf-event uprobes give the same figures"""
     pid_window(ctx, "mt_mix", (4, 500), exact_peak=False, opts=("--no-uprobe-multi",))
+
+
+@test
+def attach_links(ctx):
+    """-v says how probes attach; with uprobe_multi links, the tracer holds two links per
+    object (entries, returns) and no perf-event probe, and the figures are exact"""
+    w = ctx.workload("mt_mix", 2, 200)
+    tr = ctx.tracer(["--json", "-v", "-i", "1", "-p", str(w.pid)])
+    wait_attached(tr)
+    how = [l for l in tr.err() if l.startswith("memscope-bpf: probes attach as ")]
+    if len(how) != 1:
+        raise Fail("-v lines saying how probes attach (expected 1): %r" % how)
+    if "uprobe_multi links" in how[0]:
+        perf = [e for e in bpftool("perf") if e.get("pid") == tr.pid and
+                e.get("fd_type") in ("uprobe", "uretprobe")]
+        if perf:
+            raise Fail("uprobe_multi: the tracer also holds %d perf-event probes" % len(perf))
+        holders = fd_holders()
+        links = [k for k, pids in holders.items() if k[0] == "link" and tr.pid in pids]
+        multi = [l for l in tr.err() if re.search(r" in \d uprobe_multi links?$", l)]
+        # libc and ld.so's loader probe: libc's entries and returns, the loader's entry
+        if len(multi) < 1 or len(links) < 3:
+            raise Fail("uprobe_multi: %d links held, link lines %r" % (len(links), multi))
+    elif not any(e.get("pid") == tr.pid and e.get("fd_type") in ("uprobe", "uretprobe")
+                 for e in bpftool("perf")):
+        raise Fail("%s, but no perf-event probe is held by the tracer" % how[0])
+    w.signal(signal.SIGUSR1)
+    gt = ground_truth(w)
+    fin = final_record(stop_tracer(tr))
+    c = Check()
+    no_loss(c, fin)
+    compare_proc(c, "final pid %d" % w.pid, gt, proc_in(fin, w.pid, "final record"), "mt_mix",
+                 False)
+    c.done()
+    w.signal(signal.SIGUSR2)
+    if w.wait_exit(10) != 0:
+        raise Fail("mt_mix exit status")
 
 
 @test
