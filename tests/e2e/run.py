@@ -493,6 +493,12 @@ def pid_window(ctx, name, wargs, exact_peak, opts=()):
     w = ctx.workload(name, *wargs)
     tr = ctx.tracer(["--json", "-i", "1"] + list(opts) + ["-p", str(w.pid)])
     wait_attached(tr)
+    if "--no-placement" in opts:
+        # -v: every probe at its function's entry
+        lines = [l for l in tr.err() if l.startswith("memscope-bpf: probe ")]
+        moved = [l for l in lines if "(entry+0x0" not in l]
+        if not lines or moved:
+            raise Fail("--no-placement: %d probe lines, moved: %r" % (len(lines), moved[:2]))
     if "--no-uprobe-multi" in opts:
         # the other way of attaching: a perf-event uprobe per probe, as on kernels
         # before 6.6 (the default elsewhere is a uprobe_multi link per object)
@@ -525,6 +531,12 @@ def pid_window_mt(ctx):
 def pid_window_perf_links(ctx):
     """the same mix with --no-uprobe-multi: perf-event uprobes give the same figures"""
     pid_window(ctx, "mt_mix", (4, 500), exact_peak=False, opts=("--no-uprobe-multi",))
+
+
+@test
+def pid_window_entries(ctx):
+    """the same mix with --no-placement: probes at the function entries, same figures"""
+    pid_window(ctx, "mt_mix", (4, 500), exact_peak=False, opts=("--no-placement", "-v"))
 
 
 @test
