@@ -1677,6 +1677,104 @@ def redis(ctx):
     c.done()
 
 
+JE_ALLOC_FUNCS = ("malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign",
+                  "valloc", "mallocx", "rallocx")
+JE_FREE_FUNCS = ("free", "sdallocx", "dallocx")
+
+
+def jemalloc_oracle_script(lib, pid):
+    """bpftrace: outermost calls of jemalloc's functions in process pid, free(NULL) left out;
+    @moves: the reallocs of a block (not NULL), each also the free of the old block"""
+    filt = "pid == %d" % pid
+    moving = ("realloc", "rallocx")
+    ent = ",\n".join("uprobe:%s:%s" % (lib, f) for f in JE_ALLOC_FUNCS if f not in moving)
+    mov = ",\n".join("uprobe:%s:%s" % (lib, f) for f in moving)
+    fre = ",\n".join("uprobe:%s:%s" % (lib, f) for f in JE_FREE_FUNCS)
+    ret = ",\n".join("uretprobe:%s:%s" % (lib, f) for f in JE_ALLOC_FUNCS + JE_FREE_FUNCS)
+    return (
+        "%s\n/%s/ { if (@d[tid] == 0) { @calls[probe] = count(); } @d[tid]++; }\n"
+        "%s\n/%s/ { if (@d[tid] == 0) { @calls[probe] = count();"
+        " if (arg0 != 0) { @moves = count(); } } @d[tid]++; }\n"
+        "%s\n/%s/ { if (@d[tid] == 0 && arg0 != 0) { @calls[probe] = count(); } @d[tid]++; }\n"
+        "%s\n/%s/ { @d[tid]--; }\n"
+        "END { print(@calls); print(@moves); clear(@calls); clear(@moves); clear(@d); }\n") % (
+            ent, filt, mov, filt, fre, filt, ret, filt)
+
+
+@test
+def redis_oracle(ctx):
+    """every jemalloc call of redis-server under redis-benchmark, per bpftrace: the server is
+    stopped (SIGSTOP, idle) while the two tracers attach and detach, so both see one window"""
+    need_bpftrace()
+    server = need_tool("redis-server")
+    bench = need_tool("redis-benchmark")
+    port = free_port()
+    rs = ctx.spawn([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                    "--appendonly", "no", "--daemonize", "no", "--dir", ctx.tmpdir()],
+                   "redis-server")
+    rs.wait_line("out", lambda l: "Ready to accept connections" in l, 30, "its ready line")
+    with open("/proc/%d/maps" % rs.pid) as f:
+        libs = {l.split()[-1] for l in f if l.rstrip().endswith("/libjemalloc.so.2")}
+    if len(libs) != 1:
+        raise Fail("redis-server maps %d libjemalloc.so.2 files" % len(libs))
+    time.sleep(0.5)  # idle: in epoll_wait, not inside an allocator call
+    os.kill(rs.pid, signal.SIGSTOP)
+    try:
+        script = os.path.join(ctx.tmpdir(), "jemalloc.bt")
+        with open(script, "w") as f:
+            f.write(jemalloc_oracle_script(libs.pop(), rs.pid))
+        bt = ctx.spawn(["bpftrace", script], "bpftrace")
+        nprobes = 2 * len(JE_ALLOC_FUNCS) + 2 * len(JE_FREE_FUNCS)
+        deadline = time.monotonic() + 60
+        while sum(1 for e in bpftool("perf") if e.get("pid") == bt.pid) < nprobes:
+            if time.monotonic() > deadline or not bt.running():
+                raise Fail("bpftrace did not attach its %d probes; stderr: %s" % (
+                    nprobes, bt.stderr_text()))
+            time.sleep(0.2)
+        tr = ctx.tracer(["--json", "-i", "1", "-p", str(rs.pid)])
+        wait_attached(tr)
+    finally:
+        os.kill(rs.pid, signal.SIGCONT)
+    rc, out, err = run_cmd([bench, "-h", "127.0.0.1", "-p", str(port), "-t",
+                            ",".join(REDIS_TESTS), "-n", str(REDIS_N), "-c", "20", "-q"], 600)
+    time.sleep(0.5)  # the server drops the benchmark's clients, then idles
+    os.kill(rs.pid, signal.SIGSTOP)
+    try:
+        fin = final_record(stop_tracer(tr))
+        bt.signal(signal.SIGINT)
+        bt.wait_exit(60)
+    finally:
+        os.kill(rs.pid, signal.SIGCONT)
+    if rc != 0:
+        raise Fail("redis-benchmark status %s: %s" % (rc, " | ".join((out + err)[-3:])))
+    oracle, moves = {}, 0
+    for l in bt.out():
+        m = re.match(r"@calls\[uprobe:[^\]]*:(\w+)\]: (\d+)$", l.strip())
+        if m:
+            oracle[m.group(1)] = int(m.group(2))
+        m = re.match(r"@moves: (\d+)$", l.strip())
+        if m and not moves:  # print()'s line; bpftrace's own dump at exit shows it cleared
+            moves = int(m.group(1))
+    c = Check()
+    no_loss(c, fin)
+    je = allocator_in(c, "redis", proc_in(fin, rs.pid, "final record"), "jemalloc")
+    if je is not None:
+        c.true(oracle.get("malloc", 0) > REDIS_N * len(REDIS_TESTS),
+               "redis: bpftrace's jemalloc malloc calls (expected more than the requests, got "
+               "%r)" % oracle)
+        c.eq("redis: jemalloc by_func per bpftrace", oracle, nonzero(je.get("by_func")))
+        c.eq("redis: jemalloc allocs per bpftrace", sum(
+            v for k, v in oracle.items() if k in JE_ALLOC_FUNCS), je.get("allocs"))
+        # a block allocated before attaching is an unmatched free, not in frees
+        c.eq("redis: jemalloc frees + unmatched_frees per bpftrace (frees and reallocs of a "
+             "block)", sum(v for k, v in oracle.items() if k in JE_FREE_FUNCS) + moves,
+             je.get("frees", 0) + je.get("unmatched_frees", 0))
+        c.eq("redis: jemalloc dead_frees", 0, je.get("dead_frees"))
+        c.eq("redis: jemalloc allocs - frees (live_allocs)", je.get("live_allocs"),
+             je.get("allocs", 0) - je.get("frees", 0))
+    c.done()
+
+
 PYMALLOC_FUNCS = ("PyObject_Malloc", "PyObject_Calloc", "PyObject_Realloc", "PyObject_Free")
 PYMALLOC_SCRIPT = """\
 # a deterministic mix of CPython object allocations (PYTHONHASHSEED=0, -S -E)
