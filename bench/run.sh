@@ -72,7 +72,7 @@ TRACER_PIDS=()
 cleanup() {
 	local pid ev
 	trap - EXIT INT TERM
-	[ ${#LIVE[@]} -gt 0 ] && log "ending ${#LIVE[@]} processes (tracers take ~0.1 s per probe to detach)"
+	[ ${#LIVE[@]} -gt 0 ] && log "ending ${#LIVE[@]} processes (perf-event uprobes take ~0.1 s each to detach)"
 	for pid in "${!LIVE[@]}"; do kill -INT "$pid" 2>/dev/null; done
 	sleep 0.5
 	for pid in "${!LIVE[@]}"; do kill -KILL "$pid" 2>/dev/null; done
