@@ -569,6 +569,12 @@ static const struct plan *plan_of(struct ms_probes *p, dev_t dev, ino_t ino, con
 	return &p->plans[p->nplans - 1];
 }
 
+/* Whether calls of the function keep a frame in BPF, and so have a return probe */
+static bool has_frame(const struct ms_fn_spec *s)
+{
+	return s->kind != MS_FN_FREE || (s->flags & MS_FNF_FRAME);
+}
+
 static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *path, pid_t scope)
 {
 	uint64_t ent_off[MAX_POINTS], ent_ck[MAX_POINTS], ret_off[MAX_POINTS], ret_ck[MAX_POINTS];
@@ -578,7 +584,7 @@ static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *p
 	for (i = 0; i < pl->n; i++) {
 		const struct ms_probe_point *pt = &pl->pts[i];
 		const struct ms_fn_spec *s = &pt->fn;
-		bool frame = s->kind != MS_FN_FREE || (s->flags & MS_FNF_FRAME);
+		bool frame = has_frame(s);
 		uint64_t cookie;
 
 		id = func_id(pt);
@@ -607,7 +613,7 @@ static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *p
 		return err;
 	for (i = 0; i < pl->n; i++) {
 		const struct ms_probe_point *pt = &pl->pts[i];
-		bool frame = pt->fn.kind != MS_FN_FREE || (pt->fn.flags & MS_FNF_FRAME);
+		bool frame = has_frame(&pt->fn);
 
 		if (pt->spec >= 0)
 			p->spec_found[pt->spec] = true;
