@@ -29,10 +29,19 @@ struct ms_thread {
 	struct ms_frame f[MS_MAX_DEPTH];
 };
 
-struct {
+/* One ring buffer per CPU: a CPU's programs never contend with another's for a
+ * ring's lock and positions. The daemon merges the rings by timestamp. */
+struct ms_ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20); /* resized by the daemon (--ringbuf-size) */
-} ms_events SEC(".maps");
+	__uint(max_entries, 1 << 20); /* set by the daemon: --ringbuf-size over the CPUs */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* set by the daemon: the possible CPUs */
+	__type(key, __u32);
+	__array(values, struct ms_ring);
+} ms_rings SEC(".maps");
 
 /* The pending calls of each thread: task local storage, found from the task itself
  * (no hash of the tid), created at a thread's first traced call and freed with the task */
@@ -81,9 +90,17 @@ static __always_inline void count(enum ms_counter c)
 		*v += 1;
 }
 
+/* This CPU's ring buffer (programs run with migration disabled) */
+static __always_inline void *ring(__u32 cpu)
+{
+	return bpf_map_lookup_elem(&ms_rings, &cpu);
+}
+
 static __always_inline struct ms_event *reserve(__u8 type, __u64 cookie, __u64 id)
 {
-	struct ms_event *e = bpf_ringbuf_reserve(&ms_events, sizeof(*e), 0);
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *rb = ring(cpu);
+	struct ms_event *e = rb ? bpf_ringbuf_reserve(rb, sizeof(*e), 0) : NULL;
 
 	if (!e) {
 		count(MS_CNT_RINGBUF_FULL);
@@ -92,7 +109,7 @@ static __always_inline struct ms_event *reserve(__u8 type, __u64 cookie, __u64 i
 	e->type = type;
 	e->flags = 0;
 	e->func = MS_CK_FUNC(cookie);
-	e->cpu = bpf_get_smp_processor_id();
+	e->cpu = cpu;
 	e->node = bpf_get_numa_node_id();
 	e->depth = 0;
 	e->tgid = id >> 32;
@@ -117,7 +134,9 @@ static __always_inline void submit(struct ms_event *e)
 	__u64 flags = BPF_RB_NO_WAKEUP;
 
 	if (!n || (++*n & (MS_FILL_CHECK_EVERY - 1)) == 0) {
-		if (bpf_ringbuf_query(&ms_events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		void *rb = ring(e->cpu);
+
+		if (rb && bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(e, flags);

@@ -30,6 +30,7 @@
 #include "numa.h"
 #include "stackmap.h"
 #include "ulink.h"
+#include "merge.h"
 
 #define MAX_PIDS 1024
 #define MAX_SPECS 64
@@ -154,7 +155,8 @@ static const char usage[] =
 	"                          e.g. memscope-bpf --replay app.msr --json\n"
 	"\n"
 	"Limits\n"
-	"      --ringbuf-size SIZE BPF ring buffer size, K/M/G suffix (default 16M)\n"
+	"      --ringbuf-size SIZE BPF ring buffers' size, all CPUs' together, K/M/G\n"
+	"                          suffix (default 16M)\n"
 	"                          e.g. memscope-bpf --ringbuf-size 64M\n"
 	"      --max-live N        blocks tracked at most (default 20000000, at most 64 bytes\n"
 	"                          each); past it calls are counted, blocks not tracked\n"
@@ -577,9 +579,25 @@ static int check_system(void)
 	return 0;
 }
 
+/* How long a record waits for the other rings' earlier ones: far longer than a BPF
+ * program takes from its timestamp to its commit */
+#define MERGE_DELAY_NS (20 * 1000 * 1000ULL)
+
+struct tracer;
+
+/* One CPU's ring buffer, as the consumer sees it */
+struct ring {
+	struct tracer *t;
+	int index;
+	int fd;
+};
+
 struct tracer {
 	struct memscope *skel;
 	struct ring_buffer *rb;
+	struct ring *rings; /* one per possible CPU */
+	int nrings;
+	struct ms_merge merge; /* their records, in timestamp order */
 	struct ms_probes *probes;
 	struct ms_stats stats;
 	struct ms_output out;
@@ -857,14 +875,12 @@ static void queue_rescan(struct tracer *t, pid_t pid)
 	t->rescan[t->nrescan++] = pid;
 }
 
-static int on_event(void *ctx, void *data, size_t len)
+/* One record, in timestamp order: recorded, then applied to the statistics */
+static void apply_event(void *ctx, const struct ms_event *e)
 {
 	struct tracer *t = ctx;
-	const struct ms_event *e = data;
 	struct ms_event fixed;
 
-	if (len < sizeof(*e))
-		return 0;
 	if (t->rec)
 		ms_recorder_event(t->rec, e);
 	if (e->node >= t->numa.nnodes && t->numa.nnodes) {
@@ -875,11 +891,87 @@ static int on_event(void *ctx, void *data, size_t len)
 		fixed.node = node < 0 ? 0 : node;
 		e = &fixed;
 	}
+	ms_stats_apply(&t->stats, e);
+}
+
+/* A record read from a CPU's ring: it waits in the merge for the other rings' earlier
+ * ones; what it asks the daemon to do (attach to new objects) is done at once */
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct ring *r = ctx;
+	struct tracer *t = r->t;
+	const struct ms_event *e = data;
+
+	if (len < sizeof(*e))
+		return 0;
 	/* new objects: a process started (every-process mode) or its loader mapped more */
 	if ((t->every && e->type == MS_EV_EXEC) || (e->type == MS_EV_DLSTATE && !t->launched))
 		queue_rescan(t, e->tgid);
-	ms_stats_apply(&t->stats, e);
+	if (ms_merge_push(&t->merge, r->index, e))
+		apply_event(t, e); /* no memory to wait in: out of order rather than lost */
 	return 0;
+}
+
+/* Gives the merged records older than the merge delay (all of them: upto UINT64_MAX)
+ * to the statistics */
+static void drain(struct tracer *t, uint64_t upto)
+{
+	ms_merge_drain(&t->merge, upto, apply_event, t);
+}
+
+#define RING_MIN (256 << 10)
+#define RING_MAX (1UL << 31) /* a map's size is 32 bits */
+
+/*
+ * One ring buffer per CPU, created before the BPF object is loaded: the first is the
+ * template of ms_rings' inner maps (libbpf 1.1 cannot resize the template it declares)
+ */
+static int create_rings(struct tracer *t, size_t size)
+{
+	int i, err;
+
+	t->rings = calloc(t->nrings, sizeof(*t->rings));
+	if (!t->rings)
+		return -ENOMEM;
+	for (i = 0; i < t->nrings; i++)
+		t->rings[i] = (struct ring){ .t = t, .index = i, .fd = -1 };
+	err = ms_merge_init(&t->merge, t->nrings);
+	if (err)
+		return err;
+	for (i = 0; i < t->nrings; i++) {
+		t->rings[i].fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "ms_ring", 0, 0, size, NULL);
+		if (t->rings[i].fd < 0)
+			return -errno;
+	}
+	return bpf_map__set_inner_map_fd(t->skel->maps.ms_rings, t->rings[0].fd);
+}
+
+/* Puts the rings in ms_rings, each at its CPU, and reads them all through one ring_buffer */
+static int open_rings(struct tracer *t)
+{
+	int outer = bpf_map__fd(t->skel->maps.ms_rings), i;
+
+	for (i = 0; i < t->nrings; i++) {
+		struct ring *r = &t->rings[i];
+
+		if (bpf_map_update_elem(outer, &i, &r->fd, BPF_ANY))
+			return -errno;
+		if (!t->rb)
+			t->rb = ring_buffer__new(r->fd, on_event, r, NULL);
+		else if (ring_buffer__add(t->rb, r->fd, on_event, r))
+			return -errno;
+		if (!t->rb)
+			return -errno;
+	}
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static void do_rescans(struct tracer *t)
@@ -1221,6 +1313,7 @@ int main(int argc, char **argv)
 	struct tracer t = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	double deadline = 0, next;
+	size_t ring_size;
 	int err = 0, i, nprocs = 0, exit_code = 0;
 
 	for (i = 0; i < MAX_PIDS; i++)
@@ -1260,8 +1353,28 @@ int main(int argc, char **argv)
 	}
 	t.skel->rodata->self_tgid = getpid();
 	t.skel->rodata->filter_pids = !!(env.npids || env.command);
-	t.skel->rodata->wakeup_bytes = env.ringbuf_size / 8;
-	bpf_map__set_max_entries(t.skel->maps.ms_events, env.ringbuf_size);
+	/* --ringbuf-size over the CPUs' rings: a power of two each, 256 KiB at least */
+	t.nrings = libbpf_num_possible_cpus();
+	if (t.nrings <= 0) {
+		err = t.nrings ? t.nrings : -EINVAL;
+		fprintf(stderr, "memscope-bpf: cannot count the CPUs: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	ring_size = env.ringbuf_size;
+	while (ring_size > RING_MIN && ring_size / 2 * t.nrings >= env.ringbuf_size)
+		ring_size /= 2;
+	if (ring_size < RING_MIN)
+		ring_size = RING_MIN;
+	if (ring_size > RING_MAX)
+		ring_size = RING_MAX;
+	t.skel->rodata->wakeup_bytes = ring_size / 8;
+	bpf_map__set_max_entries(t.skel->maps.ms_rings, t.nrings);
+	err = create_rings(&t, ring_size);
+	if (err) {
+		fprintf(stderr, "memscope-bpf: cannot create the ring buffers: %s\n",
+			strerror(-err));
+		goto cleanup;
+	}
 	t.skel->rodata->stacks = env.stacks;
 	if (env.stacks) {
 		bpf_map__set_max_entries(t.skel->maps.ms_stacks, env.stack_entries);
@@ -1337,11 +1450,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memscope-bpf: cannot set up the probes: %s\n", strerror(errno));
 		goto cleanup;
 	}
-	t.rb = ring_buffer__new(bpf_map__fd(t.skel->maps.ms_events), on_event, &t, NULL);
-	if (!t.rb) {
-		err = -errno;
-		fprintf(stderr, "memscope-bpf: cannot create the ring buffer: %s\n",
-			strerror(-err));
+	err = open_rings(&t);
+	if (err) {
+		fprintf(stderr, "memscope-bpf: cannot read the ring buffers: %s\n", strerror(-err));
 		goto cleanup;
 	}
 	err = memscope__attach(t.skel);
@@ -1393,6 +1504,7 @@ int main(int argc, char **argv)
 		err = ring_buffer__poll(t.rb, 10 /* ms */);
 		if (err >= 0)
 			err = ring_buffer__consume(t.rb);
+		drain(&t, now_ns() - MERGE_DELAY_NS);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "memscope-bpf: ring buffer: %s\n", strerror(-err));
 			break;
@@ -1423,8 +1535,14 @@ int main(int argc, char **argv)
 		if (deadline && now_s() >= deadline)
 			break;
 	}
-	/* what is still in the ring buffer belongs to the final figures */
+	/* what is still in the ring buffers belongs to the final figures */
 	ring_buffer__consume(t.rb);
+	drain(&t, UINT64_MAX);
+	if (env.verbose && t.merge.late)
+		fprintf(stderr,
+			"memscope-bpf: %llu records came more than %llu ms after their time: "
+			"applied out of order\n",
+			(unsigned long long)t.merge.late, MERGE_DELAY_NS / 1000000);
 	if (!t.stdout_gone) {
 		report(&t, MS_REC_FINAL);
 		if (env.stacks)
@@ -1462,6 +1580,11 @@ cleanup:
 		}
 	}
 	ring_buffer__free(t.rb);
+	for (i = 0; t.rings && i < t.nrings; i++)
+		if (t.rings[i].fd >= 0)
+			close(t.rings[i].fd);
+	free(t.rings);
+	ms_merge_free(&t.merge);
 	if (t.rec && ms_recorder_close(t.rec) && !err) {
 		fprintf(stderr, "memscope-bpf: cannot write %s\n", env.record);
 		err = -EIO;

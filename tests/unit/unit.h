@@ -18,5 +18,6 @@ Suite *symbolizer_suite(void);
 Suite *patterns_suite(void);
 Suite *prom_suite(void);
 Suite *sites_suite(void);
+Suite *merge_suite(void);
 
 #endif

@@ -1,0 +1,192 @@
+/* test_merge.c: the per-CPU rings' records merged by timestamp (merge.c): order across
+ * queues, the watermark, queues that empty and refill, growth, late records */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "merge.h"
+#include "unit.h"
+
+struct seen {
+	uint64_t ts[100000];
+	uint32_t tid[100000];
+	size_t n;
+};
+
+static void collect(void *ctx, const struct ms_event *e)
+{
+	struct seen *s = ctx;
+
+	ck_assert_uint_lt(s->n, 100000);
+	s->ts[s->n] = e->ts_ns;
+	s->tid[s->n++] = e->tid;
+}
+
+static struct ms_event ev(uint64_t ts, uint32_t tid)
+{
+	struct ms_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = MS_EV_ALLOC;
+	e.ts_ns = ts;
+	e.tid = tid;
+	return e;
+}
+
+static struct seen *seen_new(void)
+{
+	struct seen *s = calloc(1, sizeof(*s));
+
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* a free read from CPU 1's ring after the malloc CPU 0 made later comes out first */
+START_TEST(order_across_queues)
+{
+	struct ms_merge m;
+	struct seen *s = seen_new();
+	struct ms_event e;
+
+	ck_assert_int_eq(ms_merge_init(&m, 2), 0);
+	e = ev(200, 1); /* CPU 0: the malloc that got the address back */
+	ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	e = ev(300, 1);
+	ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	e = ev(100, 2); /* CPU 1: the free, read later */
+	ck_assert_int_eq(ms_merge_push(&m, 1, &e), 0);
+	ck_assert_uint_eq(ms_merge_drain(&m, UINT64_MAX, collect, s), 3);
+	ck_assert_uint_eq(s->n, 3);
+	ck_assert_uint_eq(s->ts[0], 100);
+	ck_assert_uint_eq(s->tid[0], 2);
+	ck_assert_uint_eq(s->ts[1], 200);
+	ck_assert_uint_eq(s->ts[2], 300);
+	ck_assert_uint_eq(m.late, 0);
+	ck_assert_uint_eq(ms_merge_pending(&m), 0);
+	ms_merge_free(&m);
+	free(s);
+}
+END_TEST
+
+/* records newer than the watermark wait; the next drain gives them in order */
+START_TEST(watermark)
+{
+	struct ms_merge m;
+	struct seen *s = seen_new();
+	struct ms_event e;
+	uint64_t q0[] = { 10, 20, 50, 60 }, q1[] = { 15, 55 };
+	size_t i;
+
+	ck_assert_int_eq(ms_merge_init(&m, 3), 0);
+	for (i = 0; i < 4; i++) {
+		e = ev(q0[i], 0);
+		ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		e = ev(q1[i], 1);
+		ck_assert_int_eq(ms_merge_push(&m, 1, &e), 0);
+	}
+	ck_assert_uint_eq(ms_merge_drain(&m, 20, collect, s), 3); /* 10 15 20 */
+	ck_assert_uint_eq(ms_merge_pending(&m), 3);
+	ck_assert_uint_eq(ms_merge_drain(&m, 20, collect, s), 0);
+	/* a third ring's record of 30 arrives before the next drain: it comes before 50 */
+	e = ev(30, 2);
+	ck_assert_int_eq(ms_merge_push(&m, 2, &e), 0);
+	ck_assert_uint_eq(ms_merge_drain(&m, 100, collect, s), 4);
+	{
+		uint64_t want[] = { 10, 15, 20, 30, 50, 55, 60 };
+
+		ck_assert_uint_eq(s->n, 7);
+		for (i = 0; i < 7; i++)
+			ck_assert_uint_eq(s->ts[i], want[i]);
+	}
+	ck_assert_uint_eq(m.late, 0);
+	ms_merge_free(&m);
+	free(s);
+}
+END_TEST
+
+/* a record older than one already given out (it came past the delay) is given out, and
+ * counted as late */
+START_TEST(late_record)
+{
+	struct ms_merge m;
+	struct seen *s = seen_new();
+	struct ms_event e;
+
+	ck_assert_int_eq(ms_merge_init(&m, 3), 0);
+	e = ev(100, 0);
+	ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	ck_assert_uint_eq(ms_merge_drain(&m, 150, collect, s), 1);
+	e = ev(90, 0);
+	ck_assert_int_eq(ms_merge_push(&m, 2, &e), 0);
+	ck_assert_uint_eq(ms_merge_drain(&m, 150, collect, s), 1);
+	ck_assert_uint_eq(s->n, 2);
+	ck_assert_uint_eq(m.late, 1);
+	ck_assert_int_eq(ms_merge_push(&m, 3, &e), -EINVAL);
+	ck_assert_int_eq(ms_merge_push(&m, -1, &e), -EINVAL);
+	ms_merge_free(&m);
+	free(s);
+}
+END_TEST
+
+/* 64 queues, each sorted, 60,000 records in all, pushed and drained in rounds: the
+ * output is sorted, nothing lost, queues grow past their first size and are reused */
+START_TEST(many_queues_random)
+{
+	struct ms_merge m;
+	struct seen *s = seen_new();
+	uint64_t next[64] = { 0 }, now = 0;
+	size_t pushed = 0, out = 0, i;
+	unsigned seed = 12345;
+
+	ck_assert_int_eq(ms_merge_init(&m, 64), 0);
+	while (pushed < 60000) {
+		/* a round: some queues get records up to now + 1000 */
+		for (i = 0; i < 500 && pushed < 60000; i++) {
+			int q = rand_r(&seed) % 64;
+			struct ms_event e;
+
+			if (next[q] < now)
+				next[q] = now;
+			next[q] += 1 + rand_r(&seed) % 7;
+			e = ev(next[q], q);
+			ck_assert_int_eq(ms_merge_push(&m, q, &e), 0);
+			pushed++;
+		}
+		now += 200;
+		out += ms_merge_drain(&m, now, collect, s);
+	}
+	out += ms_merge_drain(&m, UINT64_MAX, collect, s);
+	ck_assert_uint_eq(out, pushed);
+	ck_assert_uint_eq(s->n, pushed);
+	for (i = 1; i < s->n; i++)
+		ck_assert_msg(s->ts[i - 1] <= s->ts[i], "record %zu (%llu) after %llu", i,
+			      (unsigned long long)s->ts[i], (unsigned long long)s->ts[i - 1]);
+	ck_assert_uint_eq(ms_merge_pending(&m), 0);
+	ms_merge_free(&m);
+	free(s);
+}
+END_TEST
+
+START_TEST(init_bad)
+{
+	struct ms_merge m;
+
+	ck_assert_int_eq(ms_merge_init(&m, 0), -EINVAL);
+	ms_merge_free(&m);
+}
+END_TEST
+
+Suite *merge_suite(void)
+{
+	Suite *s = suite_create("merge");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, order_across_queues);
+	tcase_add_test(tc, watermark);
+	tcase_add_test(tc, late_record);
+	tcase_add_test(tc, many_queues_random);
+	tcase_add_test(tc, init_bad);
+	suite_add_tcase(s, tc);
+	return s;
+}

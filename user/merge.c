@@ -1,0 +1,137 @@
+/* merge.c: a k-way merge of the rings' record queues by timestamp (a binary heap) */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "merge.h"
+
+int ms_merge_init(struct ms_merge *m, int nqueues)
+{
+	memset(m, 0, sizeof(*m));
+	if (nqueues <= 0)
+		return -EINVAL;
+	m->q = calloc(nqueues, sizeof(*m->q));
+	m->heap = calloc(nqueues, sizeof(*m->heap));
+	if (!m->q || !m->heap) {
+		ms_merge_free(m);
+		return -ENOMEM;
+	}
+	m->nq = nqueues;
+	return 0;
+}
+
+void ms_merge_free(struct ms_merge *m)
+{
+	int i;
+
+	for (i = 0; m->q && i < m->nq; i++)
+		free(m->q[i].v);
+	free(m->q);
+	free(m->heap);
+	memset(m, 0, sizeof(*m));
+}
+
+static uint64_t head_ts(const struct ms_merge *m, int q)
+{
+	return m->q[q].v[m->q[q].head].ts_ns;
+}
+
+static void sift_up(struct ms_merge *m, int i)
+{
+	while (i > 0) {
+		int parent = (i - 1) / 2, tmp;
+
+		if (head_ts(m, m->heap[parent]) <= head_ts(m, m->heap[i]))
+			break;
+		tmp = m->heap[parent];
+		m->heap[parent] = m->heap[i];
+		m->heap[i] = tmp;
+		i = parent;
+	}
+}
+
+static void sift_down(struct ms_merge *m, int i)
+{
+	for (;;) {
+		int l = 2 * i + 1, r = l + 1, min = i, tmp;
+
+		if (l < m->nheap && head_ts(m, m->heap[l]) < head_ts(m, m->heap[min]))
+			min = l;
+		if (r < m->nheap && head_ts(m, m->heap[r]) < head_ts(m, m->heap[min]))
+			min = r;
+		if (min == i)
+			return;
+		tmp = m->heap[min];
+		m->heap[min] = m->heap[i];
+		m->heap[i] = tmp;
+		i = min;
+	}
+}
+
+int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e)
+{
+	struct ms_merge_queue *mq;
+
+	if (q < 0 || q >= m->nq)
+		return -EINVAL;
+	mq = &m->q[q];
+	if (mq->n == mq->cap) {
+		if (mq->head > 0) {
+			/* reuse the room of the records given out */
+			memmove(mq->v, mq->v + mq->head, (mq->n - mq->head) * sizeof(*mq->v));
+			mq->n -= mq->head;
+			mq->head = 0;
+		} else {
+			size_t cap = mq->cap ? mq->cap * 2 : 4096;
+			struct ms_event *v = realloc(mq->v, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			mq->v = v;
+			mq->cap = cap;
+		}
+	}
+	mq->v[mq->n++] = *e;
+	if (mq->n - mq->head == 1) {
+		/* the queue had nothing waiting: it joins the heap */
+		m->heap[m->nheap++] = q;
+		sift_up(m, m->nheap - 1);
+	}
+	return 0;
+}
+
+size_t ms_merge_drain(struct ms_merge *m, uint64_t upto,
+		      void (*fn)(void *ctx, const struct ms_event *e), void *ctx)
+{
+	size_t out = 0;
+
+	while (m->nheap > 0) {
+		int q = m->heap[0];
+		struct ms_merge_queue *mq = &m->q[q];
+		const struct ms_event *e = &mq->v[mq->head];
+
+		if (e->ts_ns > upto)
+			break;
+		if (e->ts_ns < m->last_ts)
+			m->late++;
+		else
+			m->last_ts = e->ts_ns;
+		fn(ctx, e);
+		out++;
+		if (++mq->head == mq->n) {
+			mq->head = mq->n = 0;
+			m->heap[0] = m->heap[--m->nheap];
+		}
+		sift_down(m, 0);
+	}
+	return out;
+}
+
+size_t ms_merge_pending(const struct ms_merge *m)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < m->nq; i++)
+		n += m->q[i].n - m->q[i].head;
+	return n;
+}
