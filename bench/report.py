@@ -114,11 +114,13 @@ def foreign_line(runs, lines):
                                                                     for r in hit}))))
 
 
+def conds_of(runs):
+    """The conditions of runs, in the order they first ran"""
+    return list(dict.fromkeys(r["cond"] for r in runs))
+
+
 def micro_group(group, runs, lines, summary, targets):
-    conds = []
-    for r in runs:
-        if r["cond"] not in conds:
-            conds.append(r["cond"])
+    conds = conds_of(runs)
     st = {}
     for c in conds:
         rs = [r for r in runs if r["cond"] == c]
@@ -220,10 +222,7 @@ def micro_group(group, runs, lines, summary, targets):
 
 
 def python_group(runs, lines, summary, targets):
-    conds = []
-    for r in runs:
-        if r["cond"] not in conds:
-            conds.append(r["cond"])
+    conds = conds_of(runs)
     st = {}
     for c in conds:
         ok = [r for r in runs if r["cond"] == c and r["ok"] and not r.get("contaminated")]

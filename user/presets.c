@@ -8,17 +8,31 @@
 #define R MS_FN_REALLOC
 
 /* clang-format off */
+/* The C standard's and POSIX's allocation functions as most allocators export them
+ * (pvalloc is not everywhere) */
+#define STD_C_FNS \
+	{ "malloc",         A, 0, N, N, N, 0 }, \
+	{ "calloc",         A, 1, 0, N, N, 0 }, \
+	{ "realloc",        R, 1, N, 0, N, 0 }, \
+	{ "free",           F, N, N, 0, N, 0 }, \
+	{ "posix_memalign", A, 2, N, N, 0, 0 }, \
+	{ "aligned_alloc",  A, 1, N, N, N, 0 }, \
+	{ "memalign",       A, 1, N, N, N, 0 }, \
+	{ "valloc",         A, 0, N, N, N, 0 }
+
+/* The common forms of C++ operator new and delete */
+#define CXX_OPERATORS \
+	{ "_Znwm",          A, 0, N, N, N, 0 }, \
+	{ "_Znam",          A, 0, N, N, N, 0 }, \
+	{ "_ZdlPv",         F, N, N, 0, N, 0 }, \
+	{ "_ZdaPv",         F, N, N, 0, N, 0 }, \
+	{ "_ZdlPvm",        F, N, N, 0, N, 0 }, \
+	{ "_ZdaPvm",        F, N, N, 0, N, 0 }
+
 static const struct ms_fn_spec libc_fns[] = {
-	{ "malloc",         A, 0, N, N, N, 0 },
-	{ "calloc",         A, 1, 0, N, N, 0 },
-	{ "realloc",        R, 1, N, 0, N, 0 },
-	{ "reallocarray",   R, 2, 1, 0, N, 0 },
-	{ "free",           F, N, N, 0, N, 0 },
-	{ "posix_memalign", A, 2, N, N, 0, 0 },
-	{ "aligned_alloc",  A, 1, N, N, N, 0 },
-	{ "memalign",       A, 1, N, N, N, 0 },
-	{ "valloc",         A, 0, N, N, N, 0 },
+	STD_C_FNS,
 	{ "pvalloc",        A, 0, N, N, N, 0 },
+	{ "reallocarray",   R, 2, 1, 0, N, 0 },
 	/* other allocators' backing: seen only inside their calls */
 	{ "mmap",           A, 1, N, N, N, MS_FNF_BACKING_ONLY | MS_FNF_FAIL_M1 },
 	{ "munmap",         F, N, N, 0, N, MS_FNF_BACKING_ONLY },
@@ -27,37 +41,18 @@ static const struct ms_fn_spec libc_fns[] = {
 /* jemalloc 5: the standard names and its own API; never mallctl, sallocx, nallocx or
  * malloc_usable_size, which are accounting, not allocation */
 static const struct ms_fn_spec jemalloc_fns[] = {
-	{ "malloc",         A, 0, N, N, N, 0 },
-	{ "calloc",         A, 1, 0, N, N, 0 },
-	{ "realloc",        R, 1, N, 0, N, 0 },
-	{ "free",           F, N, N, 0, N, 0 },
-	{ "posix_memalign", A, 2, N, N, 0, 0 },
-	{ "aligned_alloc",  A, 1, N, N, N, 0 },
-	{ "memalign",       A, 1, N, N, N, 0 },
-	{ "valloc",         A, 0, N, N, N, 0 },
+	STD_C_FNS,
 	{ "mallocx",        A, 0, N, N, N, 0 },
 	{ "rallocx",        R, 1, N, 0, N, 0 },
 	{ "sdallocx",       F, N, N, 0, N, 0 },
 	{ "dallocx",        F, N, N, 0, N, 0 },
 	/* its C++ operators, for programs that preload it */
-	{ "_Znwm",          A, 0, N, N, N, 0 },
-	{ "_Znam",          A, 0, N, N, N, 0 },
-	{ "_ZdlPv",         F, N, N, 0, N, 0 },
-	{ "_ZdaPv",         F, N, N, 0, N, 0 },
-	{ "_ZdlPvm",        F, N, N, 0, N, 0 },
-	{ "_ZdaPvm",        F, N, N, 0, N, 0 },
+	CXX_OPERATORS,
 };
 
 /* gperftools' tcmalloc: C names, tc_ names, C++ operators (aliases of tc_new...) */
 static const struct ms_fn_spec tcmalloc_fns[] = {
-	{ "malloc",                 A, 0, N, N, N, 0 },
-	{ "calloc",                 A, 1, 0, N, N, 0 },
-	{ "realloc",                R, 1, N, 0, N, 0 },
-	{ "free",                   F, N, N, 0, N, 0 },
-	{ "posix_memalign",         A, 2, N, N, 0, 0 },
-	{ "aligned_alloc",          A, 1, N, N, N, 0 },
-	{ "memalign",               A, 1, N, N, N, 0 },
-	{ "valloc",                 A, 0, N, N, N, 0 },
+	STD_C_FNS,
 	{ "pvalloc",                A, 0, N, N, N, 0 },
 	{ "tc_malloc",              A, 0, N, N, N, 0 },
 	{ "tc_calloc",              A, 1, 0, N, N, 0 },
@@ -79,23 +74,11 @@ static const struct ms_fn_spec tcmalloc_fns[] = {
 	{ "tc_deletearray_nothrow", F, N, N, 0, N, 0 },
 	{ "tc_delete_sized",        F, N, N, 0, N, 0 },
 	{ "tc_deletearray_sized",   F, N, N, 0, N, 0 },
-	{ "_Znwm",                  A, 0, N, N, N, 0 },
-	{ "_Znam",                  A, 0, N, N, N, 0 },
-	{ "_ZdlPv",                 F, N, N, 0, N, 0 },
-	{ "_ZdaPv",                 F, N, N, 0, N, 0 },
-	{ "_ZdlPvm",                F, N, N, 0, N, 0 },
-	{ "_ZdaPvm",                F, N, N, 0, N, 0 },
+	CXX_OPERATORS,
 };
 
 static const struct ms_fn_spec mimalloc_fns[] = {
-	{ "malloc",             A, 0, N, N, N, 0 },
-	{ "calloc",             A, 1, 0, N, N, 0 },
-	{ "realloc",            R, 1, N, 0, N, 0 },
-	{ "free",               F, N, N, 0, N, 0 },
-	{ "posix_memalign",     A, 2, N, N, 0, 0 },
-	{ "aligned_alloc",      A, 1, N, N, N, 0 },
-	{ "memalign",           A, 1, N, N, N, 0 },
-	{ "valloc",             A, 0, N, N, N, 0 },
+	STD_C_FNS,
 	{ "pvalloc",            A, 0, N, N, N, 0 },
 	{ "mi_malloc",          A, 0, N, N, N, 0 },
 	{ "mi_zalloc",          A, 0, N, N, N, 0 },
@@ -144,16 +127,11 @@ static const struct ms_fn_spec rust_fns[] = {
 /* libstdc++'s operators over malloc: probed with --stacks, so that the allocation site
  * is the caller of operator new (libstdc++ keeps no frame pointer to walk through) */
 static const struct ms_fn_spec cxx_fns[] = {
-	{ "_Znwm",                    A, 0, N, N, N, 0 },
-	{ "_Znam",                    A, 0, N, N, N, 0 },
+	CXX_OPERATORS,
 	{ "_ZnwmRKSt9nothrow_t",      A, 0, N, N, N, 0 },
 	{ "_ZnamRKSt9nothrow_t",      A, 0, N, N, N, 0 },
 	{ "_ZnwmSt11align_val_t",     A, 0, N, N, N, 0 },
 	{ "_ZnamSt11align_val_t",     A, 0, N, N, N, 0 },
-	{ "_ZdlPv",                   F, N, N, 0, N, 0 },
-	{ "_ZdaPv",                   F, N, N, 0, N, 0 },
-	{ "_ZdlPvm",                  F, N, N, 0, N, 0 },
-	{ "_ZdaPvm",                  F, N, N, 0, N, 0 },
 	{ "_ZdlPvSt11align_val_t",    F, N, N, 0, N, 0 },
 	{ "_ZdaPvSt11align_val_t",    F, N, N, 0, N, 0 },
 	{ "_ZdlPvmSt11align_val_t",   F, N, N, 0, N, 0 },
@@ -161,6 +139,8 @@ static const struct ms_fn_spec cxx_fns[] = {
 };
 /* clang-format on */
 
+#undef STD_C_FNS
+#undef CXX_OPERATORS
 #undef N
 #undef A
 #undef F

@@ -1628,20 +1628,31 @@ REDIS_TESTS = ("set", "get", "lpush", "lpop")
 REDIS_N = 20000
 
 
-@test
-def redis(ctx):
-    """redis-server (Debian's, jemalloc) under redis-benchmark: jemalloc traffic, consistent"""
+def start_redis(ctx):
+    """Debian's redis-server on a free loopback port, no persistence, ready: (process, port)"""
     server = need_tool("redis-server")
-    bench = need_tool("redis-benchmark")
+    need_tool("redis-benchmark")
     port = free_port()
     rs = ctx.spawn([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                     "--appendonly", "no", "--daemonize", "no", "--dir", ctx.tmpdir()],
                    "redis-server")
     rs.wait_line("out", lambda l: "Ready to accept connections" in l, 30, "its ready line")
+    return rs, port
+
+
+def redis_benchmark(port, n=REDIS_N):
+    """redis-benchmark -t set,get,lpush,lpop -n N -c 20 against port: (status, out, err)"""
+    return run_cmd([need_tool("redis-benchmark"), "-h", "127.0.0.1", "-p", str(port), "-t",
+                    ",".join(REDIS_TESTS), "-n", str(n), "-c", "20", "-q"], 600)
+
+
+@test
+def redis(ctx):
+    """redis-server (Debian's, jemalloc) under redis-benchmark: jemalloc traffic, consistent"""
+    rs, port = start_redis(ctx)
     tr = ctx.tracer(["--json", "-i", "1", "-p", str(rs.pid)])
     wait_attached(tr)
-    rc, out, err = run_cmd([bench, "-h", "127.0.0.1", "-p", str(port), "-t",
-                            ",".join(REDIS_TESTS), "-n", str(REDIS_N), "-c", "20", "-q"], 600)
+    rc, out, err = redis_benchmark(port)
     fin = final_record(stop_tracer(tr))
     done = [l for l in out if "requests per second" in l]  # progress lines end in \r
     if rc != 0 or len(done) != len(REDIS_TESTS):
@@ -1706,13 +1717,7 @@ def redis_oracle(ctx):
     """every jemalloc call of redis-server under redis-benchmark, per bpftrace: the server is
     stopped (SIGSTOP, idle) while the two tracers attach and detach, so both see one window"""
     need_bpftrace()
-    server = need_tool("redis-server")
-    bench = need_tool("redis-benchmark")
-    port = free_port()
-    rs = ctx.spawn([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--daemonize", "no", "--dir", ctx.tmpdir()],
-                   "redis-server")
-    rs.wait_line("out", lambda l: "Ready to accept connections" in l, 30, "its ready line")
+    rs, port = start_redis(ctx)
     with open("/proc/%d/maps" % rs.pid) as f:
         libs = {l.split()[-1] for l in f if l.rstrip().endswith("/libjemalloc.so.2")}
     if len(libs) != 1:
@@ -1735,8 +1740,7 @@ def redis_oracle(ctx):
         wait_attached(tr)
     finally:
         os.kill(rs.pid, signal.SIGCONT)
-    rc, out, err = run_cmd([bench, "-h", "127.0.0.1", "-p", str(port), "-t",
-                            ",".join(REDIS_TESTS), "-n", str(REDIS_N), "-c", "20", "-q"], 600)
+    rc, out, err = redis_benchmark(port)
     time.sleep(0.5)  # the server drops the benchmark's clients, then idles
     os.kill(rs.pid, signal.SIGSTOP)
     try:

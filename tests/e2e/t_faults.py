@@ -232,17 +232,10 @@ def load_parallel_build(ctx):
 @test
 def load_redis_every_process(ctx):
     """every-process mode during redis-benchmark on a real redis-server: consistent"""
-    server = need_tool("redis-server")
-    bench = need_tool("redis-benchmark")
-    port = free_port()
-    rs = ctx.spawn([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--daemonize", "no", "--dir", ctx.tmpdir()],
-                   "redis-server")
-    rs.wait_line("out", lambda l: "Ready to accept connections" in l, 30, "its ready line")
+    rs, port = start_redis(ctx)
     tr = ctx.tracer(["--json", "-i", "0.5", "-n", "0"])
     wait_attached(tr)
-    rc, out, err = run_cmd([bench, "-h", "127.0.0.1", "-p", str(port), "-t", "set,get,lpush,lpop",
-                            "-n", "10000", "-c", "20", "-q"], 600)
+    rc, out, err = redis_benchmark(port, 10000)
     recs = stop_tracer(tr)
     c = Check()
     c.eq("redis-benchmark status", 0, rc)
