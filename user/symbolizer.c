@@ -41,6 +41,21 @@ struct file_ent {
 	struct objkey key;
 };
 
+/* The two LRU lists (addresses, modules): circular, doubly linked, with a sentinel head;
+ * the most recent first */
+#define LRU_UNLINK(e)                                                                              \
+	do {                                                                                       \
+		(e)->prev->next = (e)->next;                                                       \
+		(e)->next->prev = (e)->prev;                                                       \
+	} while (0)
+#define LRU_PUSH_FRONT(head, e)                                                                    \
+	do {                                                                                       \
+		(e)->next = (head)->next;                                                          \
+		(e)->prev = (head);                                                                \
+		(head)->next->prev = (e);                                                          \
+		(head)->next = (e);                                                                \
+	} while (0)
+
 struct addr_ent {
 	struct addr_ent *hnext;	      /* hash chain */
 	struct addr_ent *prev, *next; /* LRU list, most recent first */
@@ -217,8 +232,7 @@ static void addr_unlink(struct ms_symbolizer *s, struct addr_ent *e)
 	while (*pp != e)
 		pp = &(*pp)->hnext;
 	*pp = e->hnext;
-	e->prev->next = e->next;
-	e->next->prev = e->prev;
+	LRU_UNLINK(e);
 	s->naddrs--;
 	s->addr_bytes -= sizeof(*e) + e->func_len + e->file_len + 2;
 	free(e);
@@ -239,13 +253,8 @@ static struct addr_ent *addr_lookup(struct ms_symbolizer *s, const struct objkey
 	for (e = s->buckets[h & (s->nbuckets - 1)]; e; e = e->hnext) {
 		if (e->hash != h || e->file_off != file_off || !key_eq(&e->key, k))
 			continue;
-		/* to the front of the LRU list */
-		e->prev->next = e->next;
-		e->next->prev = e->prev;
-		e->next = s->lru.next;
-		e->prev = &s->lru;
-		s->lru.next->prev = e;
-		s->lru.next = e;
+		LRU_UNLINK(e);
+		LRU_PUSH_FRONT(&s->lru, e);
 		return e;
 	}
 	return NULL;
@@ -278,10 +287,7 @@ static void addr_insert(struct ms_symbolizer *s, const struct objkey *k, uint64_
 	b = &s->buckets[e->hash & (s->nbuckets - 1)];
 	e->hnext = *b;
 	*b = e;
-	e->next = s->lru.next;
-	e->prev = &s->lru;
-	s->lru.next->prev = e;
-	s->lru.next = e;
+	LRU_PUSH_FRONT(&s->lru, e);
 	s->naddrs++;
 	s->addr_bytes += sz;
 }
@@ -318,8 +324,7 @@ static void module_free(struct module *m)
 
 static void module_drop(struct ms_symbolizer *s, struct module *m)
 {
-	m->prev->next = m->next;
-	m->next->prev = m->prev;
+	LRU_UNLINK(m);
 	s->nmods--;
 	module_free(m);
 }
@@ -331,12 +336,8 @@ static struct module *module_lookup(struct ms_symbolizer *s, const struct objkey
 	for (m = s->mods.next; m != &s->mods; m = m->next) {
 		if (!key_eq(&m->key, k))
 			continue;
-		m->prev->next = m->next;
-		m->next->prev = m->prev;
-		m->next = s->mods.next;
-		m->prev = &s->mods;
-		s->mods.next->prev = m;
-		s->mods.next = m;
+		LRU_UNLINK(m);
+		LRU_PUSH_FRONT(&s->mods, m);
 		return m;
 	}
 	return NULL;
@@ -467,10 +468,7 @@ static int module_load(struct ms_symbolizer *s, const char *path, int fd, Elf *e
 		module_drop(s, s->mods.prev);
 		s->st.modules_evicted++;
 	}
-	m->next = s->mods.next;
-	m->prev = &s->mods;
-	s->mods.next->prev = m;
-	s->mods.next = m;
+	LRU_PUSH_FRONT(&s->mods, m);
 	s->nmods++;
 	s->st.modules_loaded++;
 	*out = m;
