@@ -230,8 +230,25 @@ sym_off() {
 # same probes at the functions' entries (+0) as perf-event uprobes, where and how bpftrace
 # and bcc put theirs.
 FLOOR_ARGS=() FLOOR_MULTI=() ENTRY_ARGS=() POINT_NAMES=() PLACED=
+# v_points FILE: the probes of memscope-bpf -v's lines in FILE, one per line, tab-separated:
+# RET (1: with a return probe) PATH OFFSET ENTRY_OFFSET NAME (file offsets in decimal; the
+# loader probe's NAME is "loader"). The lines: "memscope-bpf: probe NAME [(ALLOCATOR)] at
+# [/proc/W/root]PATH+0xOFF (entry+0xN...) [with a return probe] ..." and "memscope-bpf:
+# loader probe at [/proc/W/root]PATH+0xOFF ..."
+v_points() {
+	local re='^memscope-bpf: (loader probe|probe (.+)) at (/proc/[0-9]+/root)?([^ ]+)\+0x([0-9a-fA-F]+)( [(]entry\+0x([0-9a-fA-F]+))?'
+	local line name off ret
+	while read -r line; do
+		[[ $line =~ $re ]] || continue
+		name=${BASH_REMATCH[2]:-loader} off=$((16#${BASH_REMATCH[5]}))
+		ret=0
+		[[ $line == *" with a return probe"* ]] && ret=1
+		printf '%s\t%s\t%s\t%s\t%s\n' $ret "${BASH_REMATCH[4]}" $off \
+			$((off - 16#${BASH_REMATCH[7]:-0})) "${name% (*}"
+	done <"$1"
+}
 discover_points() {
-	local w pre=$WORK/discover line name off first sym kind
+	local w pre=$WORK/discover name off first sym
 	rm -f "$pre".*
 	"${WL_ENV[@]}" LD_LIBRARY_PATH=$PLIBC_DIR "$OUT/pairs" -r "$pre.ready" -o /dev/null >/dev/null 2>&1 &
 	w=$!
@@ -249,21 +266,8 @@ discover_points() {
 	grep -q '^memscope-bpf: probes attach as uprobe_multi links' "$pre.err" && FLOOR_MULTI=(-m)
 	log "memscope-bpf's probe points ($(grep -o 'probes attach as [^(]*' "$pre.err")):"
 	sed 's/^/  /' "$META/memscope_points" >&2
-	# -v's "memscope-bpf: probe NAME [(ALLOCATOR)] at /proc/W/root/PATH+0xOFF [(...)]
-	# [with a return probe] ..." and "memscope-bpf: loader probe at PATH+0xOFF ..."
-	local re_v='^memscope-bpf: probe (.+) at (/proc/[0-9]+/root)?([^ ]+)\+0x([0-9a-fA-F]+)'
-	local re_ld='^memscope-bpf: loader probe at (/proc/[0-9]+/root)?([^ ]+)\+0x([0-9a-fA-F]+)'
-	local file ret
-	while read -r line; do
-		if [[ $line =~ $re_ld ]]; then
-			FLOOR_ARGS+=(-e "${BASH_REMATCH[2]}+0x${BASH_REMATCH[3]}")
-			continue
-		fi
-		[[ $line =~ $re_v ]] || continue
-		name=${BASH_REMATCH[1]} file=${BASH_REMATCH[3]} off=$((16#${BASH_REMATCH[4]}))
-		name=${name% (*}
-		ret=0
-		[[ $line == *" with a return probe"* ]] && ret=1
+	local file ret at
+	while IFS=$'\t' read -r ret file off at name; do
 		# the return probe first, as memscope-bpf attaches them
 		[ $ret = 1 ] && FLOOR_ARGS+=(-r "$file+$(printf 0x%x "$off")")
 		FLOOR_ARGS+=(-e "$file+$(printf 0x%x "$off")")
@@ -277,7 +281,7 @@ discover_points() {
 		if [ -n "$sym" ] && [ "$sym" != "$off" ]; then
 			PLACED+="$first+$((off - sym)) "
 		fi
-	done <"$META/memscope_points"
+	done < <(v_points "$META/memscope_points")
 	[ ${#POINT_NAMES[@]} -gt 0 ] ||
 		die "cannot read memscope-bpf -v's probe lines (has their format changed?): $(head -n 1 "$META/memscope_points")"
 	if [ -n "${BENCH_FLOOR_POINTS:-}" ]; then
@@ -604,8 +608,7 @@ start_redis() {
 # as perf-event uprobes (REDIS_ENTRY), the issue's "empty programs at the function entries"
 REDIS_FLOOR=() REDIS_ENTRY=()
 redis_points() {
-	local pre=$WORK/redis-discover line file off at ret
-	local re='^memscope-bpf: (loader )?probe .* at (/proc/[0-9]+/root)?([^ ]+)\+0x([0-9a-fA-F]+)( [(]entry\+0x([0-9a-fA-F]+))?'
+	local pre=$WORK/redis-discover file off at ret name
 	rm -f "$pre".*
 	spawn "$pre" "$MS" -v -q -p $REDIS_PID
 	if ! wait_for "$pre.err" attached 60 $TPID; then
@@ -614,16 +617,12 @@ redis_points() {
 	fi
 	stop_pid $TPID INT
 	grep -q '^memscope-bpf: probes attach as uprobe_multi links' "$pre.err" && REDIS_FLOOR=(-m)
-	while read -r line; do
-		[[ $line =~ $re ]] || continue
-		file=${BASH_REMATCH[3]} off=$((16#${BASH_REMATCH[4]})) at=$((16#${BASH_REMATCH[6]:-0}))
-		ret=0
-		[[ $line == *" with a return probe"* ]] && ret=1
+	while IFS=$'\t' read -r ret file off at name; do
 		[ $ret = 1 ] && REDIS_FLOOR+=(-r "$file+$(printf 0x%x $off)")
 		REDIS_FLOOR+=(-e "$file+$(printf 0x%x $off)")
-		[ $ret = 1 ] && REDIS_ENTRY+=(-r "$file+$(printf 0x%x $((off - at)))")
-		REDIS_ENTRY+=(-e "$file+$(printf 0x%x $((off - at)))")
-	done <"$pre.err"
+		[ $ret = 1 ] && REDIS_ENTRY+=(-r "$file+$(printf 0x%x $at)")
+		REDIS_ENTRY+=(-e "$file+$(printf 0x%x $at)")
+	done < <(v_points "$pre.err")
 	echo "${REDIS_FLOOR[*]}" >"$META/redis_floor_args"
 	echo "${REDIS_ENTRY[*]}" >"$META/redis_floor_entry_args"
 	[ ${#REDIS_ENTRY[@]} -gt 0 ]
