@@ -125,13 +125,3 @@ size_t ms_merge_drain(struct ms_merge *m, uint64_t upto,
 	}
 	return out;
 }
-
-size_t ms_merge_pending(const struct ms_merge *m)
-{
-	size_t n = 0;
-	int i;
-
-	for (i = 0; i < m->nq; i++)
-		n += m->q[i].n - m->q[i].head;
-	return n;
-}

@@ -41,7 +41,4 @@ int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e);
 size_t ms_merge_drain(struct ms_merge *m, uint64_t upto,
 		      void (*fn)(void *ctx, const struct ms_event *e), void *ctx);
 
-/* Records queued and not given out yet */
-size_t ms_merge_pending(const struct ms_merge *m);
-
 #endif
