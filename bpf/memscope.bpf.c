@@ -13,6 +13,7 @@ const volatile __u32 self_tgid = 0;	 /* the tracer: never traced (its callback a
 const volatile bool filter_pids = false; /* exec/exit events only for pids in ms_pids */
 const volatile __u64 wakeup_bytes = 1;	 /* wake the consumer once this much is queued */
 const volatile bool stacks = false;	 /* --stacks: a user stack id per allocation */
+const volatile bool follow = false;	 /* -f: the children of processes in ms_pids join it */
 
 /* One pending traced call of a thread */
 struct ms_frame {
@@ -76,10 +77,17 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, 32768);
 	__type(key, __u32); /* tgid */
 	__type(value, __u8);
 } ms_pids SEC(".maps");
+
+#define MS_SIGSTOP 19
+
+/* Linux 6.13: a signal to another task. Only ms_fork_follow calls it, and the daemon
+ * loads that program only where the kernel has it. */
+extern int bpf_send_signal_task(struct task_struct *task, int sig, enum pid_type type,
+				__u64 value) __ksym __weak;
 
 static __always_inline void count(enum ms_counter c)
 {
@@ -229,12 +237,15 @@ static __always_inline int on_dlstate(__u64 cookie, __u64 id)
 		e->a.ptr = 0;
 		e->a.size = 0;
 		e->a.ret = 0;
+		if (cookie & MS_CK_STOP)
+			e->flags |= MS_EVF_STOPPED;
 		/* the consumer sees the record before the process runs on */
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	}
-	/* the daemon attaches to what the loader just mapped, then sends SIGCONT */
-	if (cookie & MS_CK_STOP)
-		bpf_send_signal(19 /* SIGSTOP */);
+	/* the daemon attaches to what the loader just mapped, then sends SIGCONT (a
+	 * record lost would leave the process stopped: it runs on, its calls are lost) */
+	if (e && (cookie & MS_CK_STOP))
+		bpf_send_signal(MS_SIGSTOP);
 	return 0;
 }
 
@@ -428,30 +439,94 @@ int BPF_PROG(ms_exec, struct task_struct *p)
 	if (!wanted(id >> 32) || (id >> 32) == self_tgid)
 		return 0;
 	e = reserve(MS_EV_EXEC, 0, id);
-	if (!e)
-		return 0;
-	__builtin_memset(&e->a, 0, sizeof(e->a));
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	submit(e);
+	if (e) {
+		__builtin_memset(&e->a, 0, sizeof(e->a));
+		bpf_get_current_comm(e->comm, sizeof(e->comm));
+		if (follow && filter_pids) {
+			/* -f: held before the new image's first instruction until the daemon
+			 * has attached to it (and to its loader, which holds it again) */
+			e->flags |= MS_EVF_STOPPED;
+			bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+		} else {
+			submit(e);
+		}
+	}
+	if (e && follow && filter_pids)
+		bpf_send_signal(MS_SIGSTOP);
 	return 0;
+}
+
+/* A new process (not a thread), named for the daemon; with follow, a child of a traced
+ * process joins them and is held stopped before its first instruction */
+static __always_inline int on_fork(struct task_struct *parent, struct task_struct *child,
+				   bool follow_it)
+{
+	__u32 ptgid = parent->tgid, tgid = child->tgid, pid = child->pid;
+	struct ms_event *e;
+	__u8 one = 1;
+	bool held;
+
+	if (pid != tgid || ptgid == self_tgid || !wanted(ptgid))
+		return 0;
+	/* a full table of traced processes leaves the child out: its record is not
+	 * STOPPED, and the daemon counts it untraced */
+	held = follow_it && !bpf_map_update_elem(&ms_pids, &tgid, &one, BPF_ANY);
+	e = reserve(MS_EV_FORK, 0, (__u64)tgid << 32 | pid);
+	if (!e) {
+		/* nobody would let it go on: not held (and counted lost) */
+		if (held)
+			bpf_map_delete_elem(&ms_pids, &tgid);
+		return 0;
+	}
+	__builtin_memset(&e->a, 0, sizeof(e->a));
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), child->comm);
+	e->ppid = ptgid;
+	if (!held) {
+		submit(e);
+		return 0;
+	}
+	/* stopped before the daemon hears of it: its SIGCONT, sent once it has attached,
+	 * cannot come first. The child has not run yet: it stops on its way out of the
+	 * kernel, before its first user instruction. */
+	bpf_send_signal_task(child, MS_SIGSTOP, PIDTYPE_TGID, 0);
+	e->flags |= MS_EVF_STOPPED;
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ms_fork, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child, false);
+}
+
+/* -f: loaded instead of ms_fork */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(ms_fork_follow, struct task_struct *parent, struct task_struct *child)
+{
+	return on_fork(parent, child, true);
 }
 
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(ms_exit, struct task_struct *task)
 {
 	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
 	struct ms_event *e;
 
 	/* the thread's pending calls go with its task */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0; /* not the last thread */
-	if (!wanted(id >> 32) || (id >> 32) == self_tgid)
+	if (!wanted(tgid) || tgid == self_tgid)
 		return 0;
+	if (filter_pids)
+		bpf_map_delete_elem(&ms_pids, &tgid);
 	e = reserve(MS_EV_EXIT, 0, id);
 	if (!e)
 		return 0;
 	__builtin_memset(&e->a, 0, sizeof(e->a));
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* the process' name is its leader's, not its last thread's */
+	BPF_CORE_READ_STR_INTO(&e->comm, task, group_leader, comm);
 	/* the daemon prints the exit record at once */
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	return 0;

@@ -23,11 +23,17 @@ enum ms_ev_type {
 	MS_EV_EXEC,    /* a process called exec: comm is the new image's */
 	MS_EV_EXIT,    /* the last thread of a process exited */
 	MS_EV_DLSTATE, /* the dynamic loader changed the process' link map */
+	MS_EV_FORK,    /* a process was created (fork, vfork, clone without CLONE_THREAD):
+			  tgid is the new process, ppid its parent, comm its name (its
+			  parent's until it execs) */
 	MS_EV_TYPE_MAX,
 };
 
 /* Record flags */
 #define MS_EVF_NESTED 0x01 /* made inside another traced allocator's call: backing */
+#define MS_EVF_STOPPED                                                                             \
+	0x02 /* FORK, EXEC, DLSTATE: the process is held stopped (SIGSTOP)
+			       until the daemon has attached to it and sends SIGCONT */
 
 /*
  * One record, 64 bytes. Fixed-width fields, explicit padding; the layout is also the
@@ -49,7 +55,12 @@ struct ms_event {
 			__u64 size; /* requested bytes (calloc: nmemb * size) */
 			__u64 ret;  /* REALLOC: new block; ALLOC with out-parameter: status */
 		} a;
-		char comm[MS_COMM_LEN]; /* EXEC, EXIT */
+		struct {
+			char comm[MS_COMM_LEN]; /* EXEC, EXIT, FORK: the thread-group
+						   leader's name */
+			__u32 ppid;		/* FORK: the parent process */
+			__u32 pad2;
+		};
 	};
 	__s32 stack_id;	  /* user stack id, or -1 when stacks are off or lost */
 	__u16 outer_func; /* NESTED: function id of the enclosing call */

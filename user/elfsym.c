@@ -7,16 +7,103 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "elfsym.h"
 
-static int elf_open(const char *path, int *fd, Elf **elf)
+int ms_elf_pin_file(const char *path, struct stat *st)
 {
+	struct stat tmp;
+	int fd, err;
+
+	st = st ? st : &tmp;
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	return fd;
+}
+
+int ms_elf_open_file(const char *path, struct stat *st)
+{
+	char self[64];
+	int pin, fd, err;
+
+	pin = ms_elf_pin_file(path, st);
+	if (pin < 0)
+		return pin;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pin);
+	fd = open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	err = -errno;
+	close(pin);
+	return fd < 0 ? err : fd;
+}
+
+/* An unsigned field of n bytes at p, in the file's byte order */
+static uint64_t field(const unsigned char *p, unsigned n, bool big)
+{
+	uint64_t v = 0;
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		v = big ? v << 8 | p[i] : v | (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+int ms_elf_check_headers(int fd)
+{
+	unsigned char eh[64], sh0[64];
+	uint64_t shoff, shnum, phnum;
+	size_t shsz;
+	bool is64, big;
+
+	if (pread(fd, eh, sizeof(eh), 0) < 52 || memcmp(eh, ELFMAG, SELFMAG))
+		return -ENOEXEC;
+	is64 = eh[EI_CLASS] == ELFCLASS64;
+	big = eh[EI_DATA] == ELFDATA2MSB;
+	if (!is64 && eh[EI_CLASS] != ELFCLASS32)
+		return -ENOEXEC;
+	shoff = is64 ? field(eh + 40, 8, big) : field(eh + 32, 4, big);
+	phnum = field(eh + (is64 ? 56 : 44), 2, big);
+	shnum = field(eh + (is64 ? 60 : 48), 2, big);
+	shsz = is64 ? sizeof(Elf64_Shdr) : sizeof(Elf32_Shdr);
+	/* extended numbering: the counts are section 0's sh_size and sh_info */
+	if ((shnum == 0 || phnum == PN_XNUM) && shoff &&
+	    pread(fd, sh0, shsz, shoff) == (ssize_t)shsz) {
+		if (shnum == 0)
+			shnum = is64 ? field(sh0 + 32, 8, big) : field(sh0 + 20, 4, big);
+		if (phnum == PN_XNUM)
+			phnum = field(sh0 + (is64 ? 44 : 28), 4, big);
+	}
+	return shnum > MS_ELF_HEADERS_MAX || phnum > MS_ELF_HEADERS_MAX ? -EFBIG : 0;
+}
+
+/* Opens path as an ELF file (*size: its size), without blocking and within the header
+ * bounds */
+static int elf_open(const char *path, int *fd, Elf **elf, uint64_t *size)
+{
+	struct stat st;
+	int err;
+
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	*fd = ms_elf_open_file(path, &st);
 	if (*fd < 0)
-		return -errno;
+		return *fd;
+	*size = st.st_size;
+	err = ms_elf_check_headers(*fd);
+	if (err) {
+		close(*fd);
+		return err;
+	}
 	/* read, not mapped: a file its owner truncates meanwhile must give an error, not
 	 * a SIGBUS in the tracer */
 	*elf = elf_begin(*fd, ELF_C_READ, NULL);
@@ -33,6 +120,82 @@ static void elf_close(int fd, Elf *elf)
 {
 	elf_end(elf);
 	close(fd);
+}
+
+/* Whether [off, off + len) lies inside a file of size bytes */
+static bool inside(uint64_t off, uint64_t len, uint64_t size)
+{
+	return off <= size && len <= size - off;
+}
+
+/*
+ * Whether section sh is a symbol table the scans read: inside the file, entries of the
+ * class' size, not compressed, linked to a string table inside the file (*strsz: its
+ * size). Tables that are not are skipped, and cost nothing.
+ */
+static bool symtab_usable(Elf *elf, const GElf_Shdr *sh, uint64_t size, uint64_t *strsz)
+{
+	GElf_Shdr str;
+	Elf_Scn *s;
+
+	if ((sh->sh_type != SHT_SYMTAB && sh->sh_type != SHT_DYNSYM) ||
+	    (sh->sh_flags & SHF_COMPRESSED) ||
+	    sh->sh_entsize != gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT) ||
+	    !inside(sh->sh_offset, sh->sh_size, size))
+		return false;
+	s = elf_getscn(elf, sh->sh_link);
+	if (!s || !gelf_getshdr(s, &str) || str.sh_type != SHT_STRTAB ||
+	    (str.sh_flags & SHF_COMPRESSED) || !inside(str.sh_offset, str.sh_size, size))
+		return false;
+	*strsz = str.sh_size;
+	return true;
+}
+
+/* What compressed section scn (named name) inflates to: SHF_COMPRESSED's header, or
+ * .zdebug's "ZLIB" and a big-endian size; 0 when it is not compressed */
+static uint64_t inflated_size(Elf_Scn *scn, const GElf_Shdr *sh, const char *name)
+{
+	Elf_Data *d;
+	GElf_Chdr ch;
+
+	if (sh->sh_type == SHT_NOBITS)
+		return 0;
+	if (sh->sh_flags & SHF_COMPRESSED)
+		return gelf_getchdr(scn, &ch) ? ch.ch_size : UINT64_MAX;
+	if (!name || strncmp(name, ".zdebug", 7))
+		return 0;
+	d = elf_rawdata(scn, NULL);
+	if (!d || d->d_size < 12 || memcmp(d->d_buf, "ZLIB", 4))
+		return 0;
+	return field((const unsigned char *)d->d_buf + 4, 8, true);
+}
+
+int ms_elf_within_bounds(Elf *elf, uint64_t size, unsigned flags)
+{
+	uint64_t bytes = 0, syms = 0, inflate = 0, strsz, n;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx = 0;
+	GElf_Shdr sh;
+
+	if ((flags & MS_ELFB_INFLATE) && elf_getshdrstrndx(elf, &shstrndx))
+		shstrndx = 0;
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		if (symtab_usable(elf, &sh, size, &strsz)) {
+			bytes += sh.sh_size + strsz;
+			syms += sh.sh_size / sh.sh_entsize;
+		}
+		if (flags & MS_ELFB_INFLATE) {
+			n = inflated_size(scn, &sh,
+					  shstrndx ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL);
+			inflate = n > UINT64_MAX - inflate ? UINT64_MAX : inflate + n;
+		}
+		if (bytes > MS_ELF_TABLE_BYTES_MAX || syms > MS_ELF_SYMS_MAX ||
+		    inflate > MS_ELF_INFLATE_MAX)
+			return -EFBIG;
+	}
+	return 0;
 }
 
 /* The file offset of virtual address addr, through the PT_LOAD that maps it */
@@ -125,7 +288,7 @@ static size_t scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, const struct ms
 	const char *name;
 	int at;
 
-	if (!data || !sh->sh_entsize)
+	if (!data)
 		return 0;
 	count = sh->sh_size / sh->sh_entsize;
 	for (i = 0; i < count; i++) {
@@ -161,6 +324,7 @@ int ms_elf_lookup_query(const char *path, const struct ms_elf_query *q, size_t n
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
 	size_t k, found = 0;
+	uint64_t size, strsz;
 	Elf *elf;
 	int fd, err, pass;
 
@@ -177,8 +341,14 @@ int ms_elf_lookup_query(const char *path, const struct ms_elf_query *q, size_t n
 		ix.head[h] = k;
 		ix.special |= !!(q[k].flags & (MS_ELFQ_DEMANGLED | MS_ELFQ_RUST));
 	}
-	err = elf_open(path, &fd, &elf);
+	err = elf_open(path, &fd, &elf, &size);
 	if (err) {
+		free(ix.next);
+		return err;
+	}
+	err = ms_elf_within_bounds(elf, size, 0);
+	if (err) {
+		elf_close(fd, elf);
 		free(ix.next);
 		return err;
 	}
@@ -188,7 +358,8 @@ int ms_elf_lookup_query(const char *path, const struct ms_elf_query *q, size_t n
 		while ((scn = elf_nextscn(elf, scn))) {
 			if (!gelf_getshdr(scn, &sh))
 				continue;
-			if (sh.sh_type != (pass == 0 ? SHT_DYNSYM : SHT_SYMTAB))
+			if (sh.sh_type != (pass == 0 ? SHT_DYNSYM : SHT_SYMTAB) ||
+			    !symtab_usable(elf, &sh, size, &strsz))
 				continue;
 			found += scan_symtab(elf, scn, &sh, q, n, &ix, out);
 		}
@@ -234,7 +405,7 @@ static int off_to_addr(Elf *elf, uint64_t off, uint64_t *addr)
 
 int ms_elf_symbolize(const char *path, uint64_t off, char *name, size_t len, uint64_t *into)
 {
-	uint64_t addr, best = 0;
+	uint64_t addr, best = 0, size, strsz;
 	bool found = false;
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -242,24 +413,27 @@ int ms_elf_symbolize(const char *path, uint64_t off, char *name, size_t len, uin
 	Elf *elf;
 	int fd, err;
 
-	err = elf_open(path, &fd, &elf);
+	err = elf_open(path, &fd, &elf, &size);
 	if (err)
 		return err;
-	err = off_to_addr(elf, off, &addr);
+	err = ms_elf_within_bounds(elf, size, 0);
+	if (!err)
+		err = off_to_addr(elf, off, &addr);
 	while (!err && (scn = elf_nextscn(elf, scn))) {
 		Elf_Data *data;
 		size_t i, count;
 
-		if (!gelf_getshdr(scn, &sh) ||
-		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM) || !sh.sh_entsize ||
+		if (!gelf_getshdr(scn, &sh) || !symtab_usable(elf, &sh, size, &strsz) ||
 		    !(data = elf_getdata(scn, NULL)))
 			continue;
 		count = sh.sh_size / sh.sh_entsize;
 		for (i = 0; i < count; i++) {
 			const char *s;
 
-			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    sym.st_shndx == SHN_UNDEF || addr < sym.st_value ||
+			if (!gelf_getsym(data, i, &sym))
+				break;
+			if (GELF_ST_TYPE(sym.st_info) != STT_FUNC || sym.st_shndx == SHN_UNDEF ||
+			    addr < sym.st_value ||
 			    addr >= sym.st_value + (sym.st_size ? sym.st_size : 1))
 				continue;
 			if (found && sym.st_value <= best)
@@ -286,11 +460,12 @@ int ms_elf_interp(const char *path, char *buf, size_t len)
 {
 	size_t i, n;
 	GElf_Phdr ph;
+	uint64_t size;
 	Elf *elf;
 	ssize_t got;
 	int fd, err;
 
-	err = elf_open(path, &fd, &elf);
+	err = elf_open(path, &fd, &elf, &size);
 	if (err)
 		return err;
 	err = -ENOENT;

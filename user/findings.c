@@ -1,9 +1,13 @@
 /* findings.c: pools, pool candidates and slab candidates from a process' figures */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "allocators.h"
+#include "elfsym.h"
 #include "findings.h"
 #include "output.h"
+#include "presets.h"
+#include "probes.h"
 
 #pragma GCC diagnostic ignored "-Wformat-truncation" /* advice lines may be cut */
 
@@ -23,8 +27,18 @@ static void evidence(struct ms_finding *f, const char *key, double v)
 	}
 }
 
-/* An allocator with backing: how well its chunks are used */
-static void pool_finding(struct ms_astats *a, const char *name, struct ms_finding *f)
+/*
+ * An allocator with backing: how well its chunks are used. Only a pool of the program's own
+ * (named by the user, or Rust's global allocator) gets advice on its chunks: libc's,
+ * jemalloc's, tcmalloc's, mimalloc's and pymalloc's chunk policies are theirs, and the knobs
+ * they have (jemalloc's MALLOC_CONF decay times, ...) act on returning pages (madvise), which
+ * is not traced. Attached to a running process, the backing obtained before is unknown:
+ * objects allocated since may live in it, but a chunk obtained since holds only objects
+ * allocated since, so live object bytes over the live backing obtained since bound that
+ * backing's use from above (and 1 does too).
+ */
+static void pool_finding(struct ms_astats *a, const struct ms_allocator *al, bool from_start,
+			 struct ms_finding *f)
 {
 	const struct ms_counts *u = &a->user.c, *b = &a->backing.c;
 	double per_chunk = ms_ratio(u->allocs, b->allocs),
@@ -32,11 +46,14 @@ static void pool_finding(struct ms_astats *a, const char *name, struct ms_findin
 	double util = ms_ratio(u->live_bytes, b->live_bytes);
 	double hit = u->allocs ? 1.0 - ms_ratio(b->allocs, u->allocs) : 0;
 	double growth = (double)b->live_bytes - (double)a->last_backing_live;
+	bool own = al->kind == MS_AK_CUSTOM || al->kind == MS_AK_RUST; /* #[global_allocator] */
 	char cs[16], bl[16];
 
+	if (!from_start && util > 1)
+		util = 1;
 	memset(f, 0, sizeof(*f));
 	f->kind = MS_FIND_POOL;
-	snprintf(f->name, sizeof(f->name), "%s", name);
+	snprintf(f->name, sizeof(f->name), "%s", al->name);
 	evidence(f, "objects", u->allocs);
 	evidence(f, "live_objects", u->live_allocs);
 	evidence(f, "live_object_bytes", u->live_bytes);
@@ -49,53 +66,187 @@ static void pool_finding(struct ms_astats *a, const char *name, struct ms_findin
 	evidence(f, "utilization", util);
 	evidence(f, "hit_ratio", hit < 0 ? 0 : hit);
 	evidence(f, "backing_growth_bytes", growth);
+	ms_human_bytes((uint64_t)chunk, cs, sizeof(cs));
+	ms_human_bytes(b->live_bytes, bl, sizeof(bl));
 	snprintf(f->advice, sizeof(f->advice),
-		 "%s served %.1f objects per %s chunk; %.0f%% of its %s of live backing holds live "
-		 "objects; %.0f%% of its allocations needed no new chunk%s",
-		 name, per_chunk, ms_human_bytes((uint64_t)chunk, cs, sizeof(cs)), util * 100,
-		 ms_human_bytes(b->live_bytes, bl, sizeof(bl)), hit < 0 ? 0 : hit * 100,
-		 util < 0.5 && b->live_bytes ? ": most of its memory is idle, consider returning "
-					       "empty chunks or smaller chunks" :
-					       "");
+		 "%s served %.1f objects per %s chunk; %s%.0f%% of %s %s of live backing%s holds "
+		 "live objects; %.0f%% of its allocations needed no new chunk%s%s",
+		 al->name, per_chunk, cs, from_start ? "" : "at most ", util * 100,
+		 from_start ? "its" : "the", bl, from_start ? "" : " it obtained since attaching",
+		 hit < 0 ? 0 : hit * 100,
+		 own && util < 0.5 && b->live_bytes ? ": most of its memory is idle, consider "
+						      "returning empty chunks or smaller chunks" :
+						      "",
+		 from_start ? "" : "; backing obtained before attaching is unknown");
 }
 
-/* A call site that keeps most of the same-size chunks it obtains */
-static bool site_finding(pid_t pid, const struct ms_site *t, const char *allocator,
-			 ms_symbolize_fn sym, void *ctx, struct ms_finding *f)
-{
-	uint64_t live = t->allocs - t->frees;
-	char fn[96] = "", sz[16];
-	int named = sym ? sym(pid, t->caller, fn, sizeof(fn), ctx) : -1;
+#define MAX_MARKERS 32
 
-	memset(f, 0, sizeof(*f));
-	f->kind = MS_FIND_POOL_CANDIDATE;
-	if (named < 0)
-		snprintf(fn, sizeof(fn), "0x%llx", (unsigned long long)t->caller);
-	snprintf(f->where, sizeof(f->where), "%s", fn);
-	evidence(f, "chunk_size", t->size);
-	evidence(f, "chunks", t->allocs);
-	evidence(f, "live_chunks", live);
-	evidence(f, "live_bytes", (double)live * t->size);
-	if (named != 0) {
+/* The functions that mark a known allocator's object (mallocx, je_mallocx, PyObject_Malloc,
+ * ...), from the presets, with the prefixes each may be built with; not Rust's: its
+ * allocator shim is compiled into every Rust program. Built on the first call. */
+static size_t allocator_markers(const struct ms_elf_query **out)
+{
+	static char names[MAX_MARKERS][64];
+	static struct ms_elf_query q[MAX_MARKERS];
+	static size_t n;
+	static bool built;
+	const char *const *pre;
+	size_t k;
+
+	for (k = 0; !built && k < ms_npresets; k++) {
+		const struct ms_preset *ps = &ms_presets[k];
+
+		if (!ps->marker || ps->kind == MS_AK_RUST)
+			continue;
+		for (pre = ps->prefixes; *pre && n < MAX_MARKERS; pre++) {
+			snprintf(names[n], sizeof(names[n]), "%s%s", *pre, ps->marker);
+			q[n].name = names[n];
+			q[n++].flags = 0;
+		}
+	}
+	built = true;
+	*out = q;
+	return n;
+}
+
+bool ms_runtime_object(const char *path)
+{
+	static struct {
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		time_t mtime;
+		bool runtime;
+	} seen[64];
+	static unsigned nseen, next;
+	struct ms_elf_func found[MAX_MARKERS];
+	const struct ms_elf_query *q;
+	size_t nq = allocator_markers(&q);
+	struct stat st;
+	unsigned i;
+	bool runtime;
+
+	if (ms_is_loader_path(path) || ms_is_libc_path(path))
+		return true;
+	if (stat(path, &st))
+		return false;
+	for (i = 0; i < nseen; i++)
+		if (seen[i].dev == st.st_dev && seen[i].ino == st.st_ino &&
+		    seen[i].size == st.st_size && seen[i].mtime == st.st_mtime)
+			return seen[i].runtime;
+	runtime = ms_elf_lookup_query(path, q, nq, found) > 0;
+	/* the last 64 objects looked at are kept */
+	i = nseen < sizeof(seen) / sizeof(seen[0]) ? nseen++ : next++ % nseen;
+	seen[i].dev = st.st_dev;
+	seen[i].ino = st.st_ino;
+	seen[i].size = st.st_size;
+	seen[i].mtime = st.st_mtime;
+	seen[i].runtime = runtime;
+	return runtime;
+}
+
+/* A merged pool candidate's evidence and advice, from its call sites' sums */
+static void candidate_render(struct ms_finding *f, bool named)
+{
+	char lo[16], hi[16], sizes[48], at[24] = "";
+
+	f->nev = 0;
+	evidence(f, "chunk_size",
+		 f->size_lo == f->size_hi ? (double)f->size_lo : ms_ratio(f->bytes, f->chunks));
+	evidence(f, "chunks", f->chunks);
+	evidence(f, "live_chunks", f->live);
+	evidence(f, "live_bytes", f->live_bytes);
+	if (f->call_sites > 1)
+		evidence(f, "call_sites", f->call_sites);
+	ms_human_bytes(f->size_lo, lo, sizeof(lo));
+	ms_human_bytes(f->size_hi, hi, sizeof(hi));
+	if (f->size_lo == f->size_hi)
+		snprintf(sizes, sizeof(sizes), "%s chunks", lo);
+	else
+		snprintf(sizes, sizeof(sizes), "chunks of %s to %s", lo, hi);
+	if (f->call_sites > 1)
+		snprintf(at, sizeof(at), " at %u call sites", f->call_sites);
+	if (!named) {
 		/* no symbol covers the call site: say where it is, propose no flag */
-		snprintf(f->name, sizeof(f->name), "%s", fn);
 		snprintf(f->advice, sizeof(f->advice),
-			 "code at %s (no symbol) obtains %s chunks from %s and keeps %llu of %llu: "
+			 "code without a symbol at %s obtains %s from %s%s and keeps %llu of %llu: "
 			 "it may be a pool; with the object's symbols memscope-bpf names the "
 			 "function to trace",
-			 fn, ms_human_bytes(t->size, sz, sizeof(sz)), allocator,
-			 (unsigned long long)live, (unsigned long long)t->allocs);
-		return true;
+			 f->where, sizes, f->from, at, (unsigned long long)f->live,
+			 (unsigned long long)f->chunks);
+		return;
 	}
-	/* "function+0x1c (file.c:42)" is inside the function that owns the chunks */
-	snprintf(f->name, sizeof(f->name), "%.*s", (int)strcspn(fn, "+ "), fn);
 	snprintf(f->advice, sizeof(f->advice),
-		 "%s obtains %s chunks from %s and keeps %llu of %llu: if it carves objects out of "
+		 "%s obtains %s from %s%s and keeps %llu of %llu: if it carves objects out of "
 		 "them, trace it with --alloc '%s(ROLES)', naming its size parameter (e.g. "
 		 "--alloc '%s(_, size)')",
-		 f->name, ms_human_bytes(t->size, sz, sizeof(sz)), allocator,
-		 (unsigned long long)live, (unsigned long long)t->allocs, f->name, f->name);
-	return true;
+		 f->name, sizes, f->from, at, (unsigned long long)f->live,
+		 (unsigned long long)f->chunks, f->name, f->name);
+}
+
+/*
+ * A call site that keeps most of the same-size chunks it obtains: a new finding in out[n],
+ * or merged into the one of out[0..n) for the same function (or the same unnamed place).
+ * Returns the number of findings now, n + 1 or n (merged, or the runtime's code).
+ */
+static unsigned site_finding(pid_t pid, const struct ms_site *t, const char *allocator,
+			     ms_symbolize_fn sym, ms_object_fn obj, void *ctx,
+			     struct ms_finding *out, unsigned n)
+{
+	uint64_t live = t->allocs - t->frees;
+	char fn[96] = "", name[96], where[96], path[4096];
+	struct ms_finding *f;
+	unsigned i, k;
+	int named;
+
+	/* the dynamic loader's, a C library's, an allocator's own: nothing the program can do */
+	if (obj && !obj(pid, t->caller, path, sizeof(path), ctx) && ms_runtime_object(path))
+		return n;
+	named = sym ? sym(pid, t->caller, fn, sizeof(fn), ctx) : -1;
+	if (named == 0) {
+		/* "function+0x1c (file.c:42)" is inside the function that owns the chunks */
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(fn, "+ "), fn);
+		snprintf(where, sizeof(where), "%s", fn);
+	} else if (named == 1) {
+		/* "object+0x1234": the address and the object */
+		snprintf(name, sizeof(name), "%s", fn);
+		snprintf(where, sizeof(where), "0x%llx (%s)", (unsigned long long)t->caller, fn);
+	} else {
+		snprintf(name, sizeof(name), "0x%llx", (unsigned long long)t->caller);
+		snprintf(where, sizeof(where), "%s", name);
+	}
+	for (k = 0; k < n; k++)
+		if (out[k].kind == MS_FIND_POOL_CANDIDATE && !strcmp(out[k].name, name))
+			break;
+	f = &out[k];
+	if (k == n) {
+		memset(f, 0, sizeof(*f));
+		f->kind = MS_FIND_POOL_CANDIDATE;
+		snprintf(f->name, sizeof(f->name), "%s", name);
+		snprintf(f->where, sizeof(f->where), "%s", where);
+		snprintf(f->from, sizeof(f->from), "%s", allocator);
+		f->size_lo = f->size_hi = t->size;
+	} else if (!strstr(f->from, allocator)) {
+		size_t len = strlen(f->from);
+
+		snprintf(f->from + len, sizeof(f->from) - len, ", %s", allocator);
+	}
+	for (i = 0; i < f->call_sites && i < 8 && f->callers[i] != t->caller; i++)
+		;
+	if (i == f->call_sites || i == 8) {
+		if (i < 8)
+			f->callers[i] = t->caller;
+		f->call_sites++;
+	}
+	f->size_lo = t->size < f->size_lo ? t->size : f->size_lo;
+	f->size_hi = t->size > f->size_hi ? t->size : f->size_hi;
+	f->chunks += t->allocs;
+	f->live += live;
+	f->bytes += t->allocs * t->size;
+	f->live_bytes += live * t->size;
+	candidate_render(f, named == 0);
+	return k == n ? n + 1 : n;
 }
 
 /* A size class that takes most allocations, each living briefly */
@@ -125,8 +276,8 @@ static void slab_finding(const struct ms_class *k, unsigned cls, uint64_t total,
 		 h, ms_ratio(k->alloc_bytes, k->peak_bytes));
 }
 
-unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_fn sym, void *ctx,
-		 struct ms_finding *out, unsigned max)
+unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_fn sym,
+		 ms_object_fn obj, void *ctx, struct ms_finding *out, unsigned max)
 {
 	unsigned id, i, n = 0;
 	uint64_t total = p->c.allocs;
@@ -138,14 +289,14 @@ unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_f
 		if (!a || !al)
 			continue;
 		if (a->backing.c.allocs && a->user.c.allocs)
-			pool_finding(a, al->name, &out[n++]);
+			pool_finding(a, al, p->from_start, &out[n++]);
 		/* chunks obtained from this allocator by code nobody named */
 		for (i = 0; a->user.sites && i < a->user.sites->n && n < max; i++) {
 			const struct ms_site *t = &a->user.sites->v[i];
 
 			if (t->allocs >= o->min_chunks &&
 			    (t->allocs - t->frees) * 4 >= t->allocs * 3)
-				site_finding(p->pid, t, al->name, sym, ctx, &out[n++]);
+				n = site_finding(p->pid, t, al->name, sym, obj, ctx, out, n);
 		}
 		/* a hot size class of short-lived blocks */
 		for (i = 0; a->user.pat && i < MS_CLASSES && n < max; i++) {

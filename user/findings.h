@@ -35,6 +35,13 @@ struct ms_finding {
 		double value;
 	} ev[MS_MAX_EVIDENCE]; /* the evidence, as named numbers */
 	unsigned nev;
+	/* pool candidates: the call sites of one function, every size, merged into one */
+	unsigned call_sites;	      /* distinct call sites (those past 8 counted as new) */
+	uint64_t callers[8];	      /* the first ones */
+	uint64_t size_lo, size_hi;    /* their chunk sizes */
+	uint64_t chunks, live, bytes; /* chunks obtained, still live, bytes obtained */
+	uint64_t live_bytes;	      /* bytes of the live chunks */
+	char from[64];		      /* the allocators they come from: "libc, pymalloc" */
 };
 
 /* The name of a finding kind: "pool", "pool_candidate", "slab_candidate" */
@@ -44,14 +51,33 @@ const char *ms_finding_kind_name(enum ms_finding_kind k);
  * "object+0x1234" when no symbol covers it: 1; -errno when it is in no object */
 typedef int (*ms_symbolize_fn)(pid_t pid, uint64_t addr, char *name, size_t len, void *ctx);
 
+/* The path of the object that holds address addr of process pid, one that can be opened
+ * now: 0; -errno (-ENOENT) when no mapped object holds it */
+typedef int (*ms_object_fn)(pid_t pid, uint64_t addr, char *path, size_t len, void *ctx);
+
 /*
- * The findings for process p: each allocator with backing (a pool, named or known: its
- * objects per chunk, chunk size, utilisation, hit ratio, growth), each call site that
- * obtains same-size chunks of MS_SITE_MIN bytes or more and keeps most of them (a pool
- * nobody named), each size class that takes most allocations and lives briefly (a pool
- * would serve it). Returns the number written to out (at most max).
+ * The findings for process p, each said once:
+ *  - each allocator with backing (a pool, named or known: its objects per chunk, chunk
+ *    size, utilisation, hit ratio, growth). Only a pool of the program's own (a custom
+ *    allocator, Rust's global allocator) gets advice on its chunks: libc's, jemalloc's,
+ *    tcmalloc's, mimalloc's and pymalloc's chunk policies are not the program's. For a process not traced from its exec, backing obtained before the
+ *    attach is unknown: utilisation is then a bound, at most 1, and the advice says so.
+ *  - each function that obtains same-size chunks of MS_SITE_MIN bytes or more and keeps
+ *    most of them (a pool nobody named); its call sites, of every size and allocator,
+ *    merged into one finding. Call sites in the dynamic loader or in an object that
+ *    defines a known allocator (libc, jemalloc, tcmalloc, mimalloc, pymalloc, C++'s
+ *    operators; not Rust's, compiled into each program) are the runtime's, not the
+ *    program's: never a candidate. obj may be NULL (then none is left out).
+ *  - each size class that takes most allocations and lives briefly (a pool would serve it).
+ * sym and obj take ctx. Returns the number written to out (at most max). Cost: per
+ * candidate call site, a symbol lookup and, once per object file, a look at its symbols.
  */
-unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_fn sym, void *ctx,
-		 struct ms_finding *out, unsigned max);
+unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_fn sym,
+		 ms_object_fn obj, void *ctx, struct ms_finding *out, unsigned max);
+
+/* Whether code in the object at path belongs to the runtime rather than the program: the
+ * dynamic loader, a C library, or an object that defines a known allocator (see ms_find).
+ * Reads the object's symbols once per file (cached by device, inode, size and time). */
+bool ms_runtime_object(const char *path);
 
 #endif

@@ -2,18 +2,21 @@
 #include <dirent.h>
 #include <stddef.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <poll.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "memscope.h"
 #include "memscope.skel.h"
@@ -31,9 +34,12 @@
 #include "stackmap.h"
 #include "ulink.h"
 #include "merge.h"
+#include "guard.h"
+#include "outfile.h"
 
 #define MAX_PIDS 1024
 #define MAX_SPECS 64
+#define MAX_STACK_ENTRIES (1u << 22) /* --stack-map-size: 4 GiB of 127-frame stacks */
 
 static struct env {
 	pid_t pids[MAX_PIDS]; /* -p */
@@ -68,6 +74,8 @@ static struct env {
 	unsigned prom_max;		 /* --prometheus-max-processes */
 	double prom_grace;		 /* --prometheus-grace, seconds */
 	bool quiet;			 /* -q: no records on stdout */
+	bool follow;			 /* -f: the children of the traced processes too */
+	const char *output;		 /* -o FILE: the records go there, not to stdout */
 } env = {
 	.pool = MS_POOL_OPTS_DEFAULT,
 	.stack_depth = 32,
@@ -84,7 +92,7 @@ static struct env {
 };
 
 static const char usage[] =
-	"Usage: memscope-bpf [OPTIONS] [-p PID[,PID...] | -- COMMAND [ARGS...]]\n"
+	"Usage: memscope-bpf [OPTIONS] [-f] [-p PID[,PID...] | -- COMMAND [ARGS...]]\n"
 	"       memscope-bpf --replay FILE [OPTIONS]\n"
 	"Trace the allocations of processes with BPF uprobes on libc and the allocators they\n"
 	"use, and print per-process statistics: one process, a launched command, or every\n"
@@ -96,6 +104,8 @@ static const char usage[] =
 	"  -- COMMAND [ARGS...]    start COMMAND traced from its first instruction, end\n"
 	"                          when it exits   e.g. memscope-bpf -- python3 -c 'pass'\n"
 	"                          (neither: trace every process on the machine)\n"
+	"  -f, --follow            also trace their children, as they fork and exec, each\n"
+	"                          from its first instruction   e.g. memscope-bpf -f -- make\n"
 	"      --alloc SPEC        also trace an allocation function, its parameters named by\n"
 	"                          role (size, nmemb, out, _): [NAME=][/OBJECT:]FUNC(ROLES)[=BYTES]\n"
 	"                          e.g. --alloc 'objpool=obj_pool_alloc(_, size)'\n"
@@ -111,7 +121,7 @@ static const char usage[] =
 	"                          a leak report at exit and on SIGUSR1\n"
 	"                          e.g. memscope-bpf -p 42 --stacks\n"
 	"      --stack-depth N     frames per stack (default 32, at most 127)\n"
-	"      --stack-map-size N  distinct stacks kept (default 16384)\n"
+	"      --stack-map-size N  distinct stacks kept (default 16384, at most 4194304)\n"
 	"      --min-age SECS      a live block older than this counts as leaked (default 5)\n"
 	"                          e.g. --min-age 60\n"
 	"      --numa-pages        each interval, where the pages of a sample of live blocks\n"
@@ -129,6 +139,8 @@ static const char usage[] =
 	"  -n, --top N             processes per table, busiest first (default 20, 0: all)\n"
 	"                          e.g. memscope-bpf -n 5\n"
 	"  -q, --quiet             no records on stdout   e.g. memscope-bpf -q --prometheus :9464\n"
+	"  -o, --output FILE       write the records to FILE, not stdout (which stays the\n"
+	"                          COMMAND's)   e.g. memscope-bpf -j -o run.jsonl -- ./app\n"
 	"      --folded FILE       at the end, the sites as folded stacks for flamegraph.pl,\n"
 	"                          inferno or speedscope (needs --stacks)\n"
 	"                          e.g. --stacks --folded app.folded; flamegraph.pl app.folded\n"
@@ -158,8 +170,9 @@ static const char usage[] =
 	"      --ringbuf-size SIZE BPF ring buffers' size, all CPUs' together, K/M/G\n"
 	"                          suffix (default 16M)\n"
 	"                          e.g. memscope-bpf --ringbuf-size 64M\n"
-	"      --max-live N        blocks tracked at most (default 20000000, at most 64 bytes\n"
-	"                          each); past it calls are counted, blocks not tracked\n"
+	"      --max-live N        blocks tracked at most (default 20000000; 64 bytes each at\n"
+	"                          most, 128 for blocks of 1 KiB or more); past it calls\n"
+	"                          are counted, blocks not tracked\n"
 	"      --max-processes N   processes tracked at most (default 100000)\n"
 	"                          e.g. memscope-bpf --max-live 100000000\n"
 	"  -v, --verbose           say where each probe goes; -vv adds libbpf's log\n"
@@ -371,6 +384,8 @@ static void parse_args(int argc, char **argv)
 		{ "prometheus-max-processes", required_argument, NULL, OPT_PROM_MAX },
 		{ "prometheus-grace", required_argument, NULL, OPT_PROM_GRACE },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -378,10 +393,11 @@ static void parse_args(int argc, char **argv)
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	char *end, err[256];
+	unsigned long v;
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:i:d:jn:qvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:i:d:jn:qfo:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			parse_pids(optarg);
@@ -397,9 +413,10 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'n':
 			errno = 0;
-			env.top = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-')
+			v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > UINT32_MAX)
 				die_usage("invalid --top '%s'", optarg);
+			env.top = v;
 			break;
 		case OPT_RINGBUF:
 			env.ringbuf_size = parse_size(optarg);
@@ -456,6 +473,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_STACK_MAP:
 			env.stack_entries = parse_count(optarg, "--stack-map-size");
+			if (env.stack_entries > MAX_STACK_ENTRIES)
+				die_usage("invalid --stack-map-size '%s': at most 4194304 stacks",
+					  optarg);
 			break;
 		case OPT_MIN_AGE:
 			/* 0: every live block */
@@ -495,8 +515,6 @@ static void parse_args(int argc, char **argv)
 			env.prometheus = optarg;
 			break;
 		case OPT_PROM_MAX: {
-			unsigned long v;
-
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || *end || optarg[0] == '-' || v > UINT32_MAX)
@@ -514,6 +532,12 @@ static void parse_args(int argc, char **argv)
 		case 'q':
 			env.quiet = true;
 			break;
+		case 'f':
+			env.follow = true;
+			break;
+		case 'o':
+			env.output = optarg;
+			break;
 		case 'v':
 			env.verbose++;
 			break;
@@ -525,7 +549,7 @@ static void parse_args(int argc, char **argv)
 				fprintf(stderr,
 					"memscope-bpf: option '-%c' %s (see memscope-bpf --help)\n",
 					optopt,
-					strchr("pidn", optopt) ? "needs a value" : "is unknown");
+					strchr("pidno", optopt) ? "needs a value" : "is unknown");
 			else
 				fprintf(stderr,
 					"memscope-bpf: unknown or incomplete option '%s' "
@@ -544,6 +568,21 @@ static void parse_args(int argc, char **argv)
 		die_usage("%s", "--replay reads a recording: no -p, COMMAND or --record with it");
 	if (env.replay && env.prometheus)
 		die_usage("%s", "--prometheus serves a live trace: not with --replay");
+	if (env.follow && !env.command && !env.npids)
+		die_usage("%s", "-f follows the children of -p processes or of a COMMAND: every "
+				"process is traced without it");
+	if (env.follow && env.replay)
+		die_usage("%s", "-f follows live processes: not with --replay");
+}
+
+/* Whether the kernel's BTF has a function (a kfunc) named name */
+static bool kernel_has_func(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool has = btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+
+	btf__free(btf);
+	return has;
 }
 
 /* One clear line for each thing the kernel or the privileges lack */
@@ -579,9 +618,19 @@ static int check_system(void)
 	return 0;
 }
 
-/* How long a record waits for the other rings' earlier ones: far longer than a BPF
- * program takes from its timestamp to its commit */
-#define MERGE_DELAY_NS (20 * 1000 * 1000ULL)
+/*
+ * A record waits in the merge until every ring has been seen empty since its time (see
+ * merge.h), at most MERGE_MAX_WAIT_NS: a ring held back longer than that (a thread
+ * preempted for a second inside a BPF program) no longer holds the others, and what it
+ * brings later than a newer record already applied is counted (lost.late). So is what
+ * comes past MERGE_MAX_QUEUED records waiting (64 MiB).
+ */
+#define MERGE_MAX_WAIT_NS (1000 * 1000 * 1000ULL)
+#define MERGE_MAX_QUEUED (1u << 20)
+/* A ring seen empty at time T holds no record reserved before T; a record's timestamp
+ * is taken after its reservation, and this margin covers the producer position's store
+ * reaching this CPU */
+#define MERGE_QUIET_MARGIN_NS (1000 * 1000ULL)
 
 struct tracer;
 
@@ -590,6 +639,10 @@ struct ring {
 	struct tracer *t;
 	int index;
 	int fd;
+	void *pos; /* its first two pages, read-only: consumer and producer positions */
+	size_t pos_len;
+	uint64_t mark_ts;	/* a time at which the producer was at mark_pos (0: none): */
+	unsigned long mark_pos; /* once the consumer passes it, all reserved before is read */
 };
 
 struct tracer {
@@ -598,6 +651,7 @@ struct tracer {
 	struct ring *rings; /* one per possible CPU */
 	int nrings;
 	struct ms_merge merge; /* their records, in timestamp order */
+	size_t pos_page;       /* the page size: a ring's producer position is on its second */
 	struct ms_probes *probes;
 	struct ms_stats stats;
 	struct ms_output out;
@@ -625,6 +679,21 @@ struct tracer {
 	double replay_next;	      /* when the next interval record is due */
 	uint64_t lost_by[MS_CNT_MAX]; /* the BPF loss counters, as last read */
 	struct ms_prom *prom;	      /* --prometheus */
+	bool filtering;		      /* -p or COMMAND: only chosen processes are traced */
+	struct held *held; /* -f: processes the kernel stopped until the daemon attaches */
+	size_t nheld, cap_held;
+	uint64_t untraced_children; /* children of traced processes not traced (no -f) */
+	bool attached;		    /* the "attached" line was said: tracing has begun */
+	FILE *out_file;		    /* -o FILE */
+	int guard;		    /* the guard's handle (guard.h), or -1 */
+	FILE *folded;		    /* --folded FILE, written at the end */
+	bool rec_failed;	    /* --record: a write failed (said once) */
+};
+
+/* -f: a process the kernel stopped for the daemon (a FORK, EXEC or DLSTATE record) */
+struct held {
+	pid_t pid;
+	uint8_t why; /* the record type */
 };
 
 static double now_s(void)
@@ -635,34 +704,89 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 /* The tracer's clock: monotonic time, or the recorded time of a replay */
 static double clock_of(const struct tracer *t)
 {
 	return t->replaying ? t->replay_now : now_s();
 }
 
+/*
+ * The name (its thread-group leader's) and start time (clock ticks since boot) of process
+ * pid, from /proc/PID/stat: 0, or -1 when it is gone. The start time tells a process
+ * from a later one with the same pid.
+ */
+static int proc_ident(pid_t pid, char comm[MS_COMM_LEN + 1], uint64_t *start)
+{
+	char path[64], buf[1024], *open_paren, *close_paren, *f;
+	unsigned long long ticks = 0;
+	ssize_t n;
+	size_t len;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return -1;
+	len = close_paren - open_paren - 1;
+	if (len > MS_COMM_LEN)
+		len = MS_COMM_LEN;
+	memcpy(comm, open_paren + 1, len);
+	comm[len] = '\0';
+	/* starttime is the 20th field after the name */
+	for (f = close_paren + 1, i = 0; f && i < 19; i++)
+		f = strchr(f + 1, ' ');
+	if (!f || sscanf(f, " %llu", &ticks) != 1)
+		return -1;
+	*start = ticks;
+	return 0;
+}
+
 static void read_comm(pid_t pid, char *comm, size_t len)
 {
-	char path[64];
-	FILE *f;
+	char name[MS_COMM_LEN + 1];
+	uint64_t start;
 
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	f = fopen(path, "re");
-	if (!f || !fgets(comm, len, f))
-		snprintf(comm, len, "?");
-	comm[strcspn(comm, "\n")] = '\0';
-	if (f)
-		fclose(f);
+	snprintf(comm, len, "%s", proc_ident(pid, name, &start) ? "?" : name);
 }
 
 static void fill_comm(struct ms_proc *p, void *ctx)
 {
 	struct tracer *t = ctx;
 
+	char comm[MS_COMM_LEN + 1];
+	uint64_t start;
+
 	if (t->replaying)
 		return;
+	/* a process that renamed itself (prctl PR_SET_NAME in its leader) is shown under its
+	 * new name, once it is sure the pid is still that process */
+	if (!p->exited && (p->active || p->listed || !p->comm[0]) &&
+	    !proc_ident(p->pid, comm, &start) && (!p->start_ticks || p->start_ticks == start)) {
+		p->start_ticks = start;
+		if (strcmp(comm, p->comm)) {
+			memcpy(p->comm, comm, sizeof(p->comm));
+			p->comm_recorded = false;
+		}
+	}
 	if (!p->comm[0])
-		read_comm(p->pid, p->comm, sizeof(p->comm));
+		snprintf(p->comm, sizeof(p->comm), "?");
 	if (t->rec && !p->comm_recorded) {
 		ms_recorder_comm(t->rec, p->pid, p->comm, 0);
 		p->comm_recorded = true;
@@ -704,26 +828,34 @@ static void read_counters(struct tracer *t)
 		ms_recorder_lost(t->rec, t->lost_by);
 }
 
-static void report_of(struct tracer *t, struct ms_report *r)
+/* What a record of kind says about the tracer. Rates cover the time since the last
+ * report, but a final record's cover the whole run (see rates_from_start) */
+static void report_of(struct tracer *t, struct ms_report *r, enum ms_record_kind kind)
 {
 	double now = clock_of(t);
+	bool whole = kind == MS_REC_FINAL;
 
 	memset(r, 0, sizeof(*r));
 	r->ts = now - t->t0;
-	r->interval_s = now - t->last_report;
+	r->interval_s = now - (whole ? t->t0 : t->last_report);
 	r->events = t->stats.events;
-	r->events_per_s = r->interval_s > 0 ? (r->events - t->last_events) / r->interval_s : 0;
+	r->events_per_s =
+		r->interval_s > 0 ? (r->events - (whole ? 0 : t->last_events)) / r->interval_s : 0;
+	r->untraced_children = t->untraced_children;
 	memcpy(r->lost_by, t->lost_by, sizeof(r->lost_by));
 	r->untracked = t->stats.oom;
 	r->tracked_blocks = t->stats.blocks;
 	r->tracked_blocks_peak = t->stats.blocks_peak;
+	r->missed_frees = t->stats.missed_frees;
+	r->late = t->merge.late;
 	r->lost = r->lost_by[MS_CNT_RINGBUF_FULL] + r->lost_by[MS_CNT_THREADS_FULL] +
-		  r->lost_by[MS_CNT_DEPTH] + r->lost_by[MS_CNT_STALE_FRAME] + r->untracked;
+		  r->lost_by[MS_CNT_DEPTH] + r->lost_by[MS_CNT_STALE_FRAME] + r->untracked +
+		  r->missed_frees + r->late;
 }
 
 static void check_stdout(struct tracer *t)
 {
-	if (ferror(stdout) && !t->stdout_gone) {
+	if (ferror(t->out.f) && !t->stdout_gone) {
 		t->stdout_gone = true; /* e.g. a pipe into head closed: detach and stop */
 		exiting = 1;
 	}
@@ -732,6 +864,17 @@ static void check_stdout(struct tracer *t)
 static void mark_one(struct ms_proc *p, void *ctx)
 {
 	ms_output_mark(p);
+}
+
+/* The final record's rates are averages over the whole run, not over the sliver of
+ * time since the last interval record: counted from no calls at the start */
+static void rates_from_start(struct ms_proc *p, void *ctx)
+{
+	unsigned i;
+
+	memset(&p->last, 0, sizeof(p->last));
+	for (i = 0; i < p->nalloc; i++)
+		memset(&p->alloc[i].last, 0, sizeof(p->alloc[i].last));
 }
 
 #define PAGE_SAMPLE 256 /* live blocks whose pages are looked up per process and report */
@@ -803,7 +946,9 @@ static void report(struct tracer *t, enum ms_record_kind kind)
 		if (env.numa_pages)
 			ms_stats_for_each(&t->stats, sample_pages, t);
 	}
-	report_of(t, &r);
+	if (kind == MS_REC_FINAL)
+		ms_stats_for_each(&t->stats, rates_from_start, NULL);
+	report_of(t, &r, kind);
 	ms_stats_for_each(&t->stats, fill_comm, t);
 	if (!env.quiet)
 		ms_output_report(&t->out, kind, &r, &t->stats);
@@ -840,7 +985,7 @@ static void leaks(struct tracer *t)
 			"memscope-bpf: SIGUSR1 asks for a leak report: it needs --stacks\n");
 		return;
 	}
-	report_of(t, &r);
+	report_of(t, &r, MS_REC_LEAKS);
 	ms_stats_for_each(&t->stats, fill_comm, t);
 	ms_output_leaks(&t->out, &r, &t->stats, clock_of(t) * 1e9, env.min_age * 1e9);
 	check_stdout(t);
@@ -851,7 +996,7 @@ static void on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 	struct tracer *t = ctx;
 	struct ms_report r;
 
-	report_of(t, &r);
+	report_of(t, &r, MS_REC_EXIT);
 	if (!env.quiet)
 		ms_output_end(&t->out, &r, p, why);
 	if (t->prom)
@@ -875,14 +1020,30 @@ static void queue_rescan(struct tracer *t, pid_t pid)
 	t->rescan[t->nrescan++] = pid;
 }
 
-/* One record, in timestamp order: recorded, then applied to the statistics */
+/* -f: the kernel stopped pid for the daemon (why: the record that said so) */
+static void hold(struct tracer *t, pid_t pid, uint8_t why)
+{
+	if (t->nheld == t->cap_held) {
+		size_t cap = t->cap_held ? t->cap_held * 2 : 16;
+		struct held *v = realloc(t->held, cap * sizeof(*v));
+
+		if (!v) {
+			kill(pid, SIGCONT); /* untraced rather than stopped for good */
+			return;
+		}
+		t->held = v;
+		t->cap_held = cap;
+	}
+	t->held[t->nheld++] = (struct held){ .pid = pid, .why = why };
+}
+
+/* One record, in timestamp order: its node checked, recorded, applied to the statistics */
 static void apply_event(void *ctx, const struct ms_event *e)
 {
 	struct tracer *t = ctx;
 	struct ms_event fixed;
+	int err;
 
-	if (t->rec)
-		ms_recorder_event(t->rec, e);
 	if (e->node >= t->numa.nnodes && t->numa.nnodes) {
 		/* the record's node is not one the machine has: take the CPU's */
 		int node = ms_numa_node_of(&t->numa, e->cpu);
@@ -890,6 +1051,14 @@ static void apply_event(void *ctx, const struct ms_event *e)
 		fixed = *e;
 		fixed.node = node < 0 ? 0 : node;
 		e = &fixed;
+	}
+	if (t->rec && (err = ms_recorder_event(t->rec, e)) && !t->rec_failed) {
+		/* said when it happens (a full disk), not only at the end */
+		t->rec_failed = true;
+		fprintf(stderr,
+			"memscope-bpf: cannot write %s: %s; the recording ends here, the "
+			"figures go on\n",
+			env.record, strerror(-err));
 	}
 	ms_stats_apply(&t->stats, e);
 }
@@ -901,22 +1070,59 @@ static int on_event(void *ctx, void *data, size_t len)
 	struct ring *r = ctx;
 	struct tracer *t = r->t;
 	const struct ms_event *e = data;
+	bool launched;
 
 	if (len < sizeof(*e))
 		return 0;
+	launched = t->launched && (pid_t)e->tgid == t->launch.pid;
+
+	if (e->type == MS_EV_FORK && t->filtering && !(e->flags & MS_EVF_STOPPED))
+		t->untraced_children++; /* no -f (or the kernel's table of them was full) */
+	if ((e->flags & MS_EVF_STOPPED) && !launched)
+		hold(t, e->tgid, e->type); /* -f: a child, or what it exec'd or loaded */
 	/* new objects: a process started (every-process mode) or its loader mapped more */
-	if ((t->every && e->type == MS_EV_EXEC) || (e->type == MS_EV_DLSTATE && !t->launched))
+	else if ((t->every && e->type == MS_EV_EXEC) || (e->type == MS_EV_DLSTATE && !launched))
 		queue_rescan(t, e->tgid);
 	if (ms_merge_push(&t->merge, r->index, e))
 		apply_event(t, e); /* no memory to wait in: out of order rather than lost */
 	return 0;
 }
 
-/* Gives the merged records older than the merge delay (all of them: upto UINT64_MAX)
- * to the statistics */
-static void drain(struct tracer *t, uint64_t upto)
+/*
+ * After the rings were read: a ring whose consumer has passed where its producer was at
+ * time T (or that is empty now) holds no record reserved before T and can only bring
+ * newer ones, so the merged records no ring can precede go to the statistics, in
+ * timestamp order. A ring that is never empty (a steady stream) still moves on: a check
+ * notes where its producer is, and a later one sees the consumer pass it.
+ */
+static void drain_ready(struct tracer *t)
 {
-	ms_merge_drain(&t->merge, upto, apply_event, t);
+	uint64_t now = now_ns(), force = now - MERGE_MAX_WAIT_NS;
+	int i;
+
+	for (i = 0; i < t->nrings; i++) {
+		struct ring *r = &t->rings[i];
+		const unsigned long *cons_p = r->pos;
+		const unsigned long *prod_p =
+			(const unsigned long *)((const char *)r->pos + t->pos_page);
+		uint64_t at = now_ns() - MERGE_QUIET_MARGIN_NS; /* before the producer is read */
+		unsigned long prod = __atomic_load_n(prod_p, __ATOMIC_ACQUIRE);
+		unsigned long cons = __atomic_load_n(cons_p, __ATOMIC_ACQUIRE);
+
+		if (r->mark_ts && cons >= r->mark_pos) {
+			ms_merge_quiet(&t->merge, i, r->mark_ts);
+			r->mark_ts = 0;
+		}
+		if (prod == cons) {
+			ms_merge_quiet(&t->merge, i, at);
+		} else if (!r->mark_ts) {
+			r->mark_ts = at;
+			r->mark_pos = prod;
+		}
+	}
+	if (t->merge.queued > MERGE_MAX_QUEUED)
+		force = now;
+	ms_merge_drain_ready(&t->merge, force, apply_event, t);
 }
 
 #define RING_MIN (256 << 10)
@@ -956,6 +1162,13 @@ static int open_rings(struct tracer *t)
 
 		if (bpf_map_update_elem(outer, &i, &r->fd, BPF_ANY))
 			return -errno;
+		/* where the consumer and the producer are: whether the ring is empty */
+		r->pos_len = 2 * t->pos_page;
+		r->pos = mmap(NULL, r->pos_len, PROT_READ, MAP_SHARED, r->fd, 0);
+		if (r->pos == MAP_FAILED) {
+			r->pos = NULL;
+			return -errno;
+		}
 		if (!t->rb)
 			t->rb = ring_buffer__new(r->fd, on_event, r, NULL);
 		else if (ring_buffer__add(t->rb, r->fd, on_event, r))
@@ -964,14 +1177,6 @@ static int open_rings(struct tracer *t)
 			return -errno;
 	}
 	return 0;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static void do_rescans(struct tracer *t)
@@ -1003,6 +1208,7 @@ static void attached_line(struct tracer *t, int nprocs)
 	fprintf(stderr, "memscope-bpf: attached %zu probe%s in %zu object%s for %d process%s\n",
 		links, links == 1 ? "" : "s", objs, objs == 1 ? "" : "s", nprocs,
 		nprocs == 1 ? "" : "es");
+	t->attached = true;
 }
 
 /* A named function found nowhere is an error: say which */
@@ -1037,6 +1243,7 @@ static bool missing_spec(struct tracer *t)
 struct loader_ctx {
 	struct tracer *t;
 	pid_t pid;
+	bool stop;
 	int err;
 };
 
@@ -1049,16 +1256,17 @@ static int loader_one(const struct ms_mapping *m, void *arg)
 	if (!ms_is_loader_path(m->path) || m->deleted)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->pid, m->path);
-	err = ms_probes_attach_loader(c->t->probes, path, c->pid, false);
+	err = ms_probes_attach_loader(c->t->probes, path, c->pid, c->stop);
 	if (err && err != -ENOENT)
 		c->err = err;
 	return 1;
 }
 
-/* The loader probe of a -p process, for the libraries it loads later */
-static int attach_loader_of(struct tracer *t, pid_t pid)
+/* The loader probe of a -p process, for the libraries it loads later; with stop, it
+ * stops at each change until the daemon has attached (-f) */
+static int attach_loader_of(struct tracer *t, pid_t pid, bool stop)
 {
-	struct loader_ctx c = { .t = t, .pid = pid };
+	struct loader_ctx c = { .t = t, .pid = pid, .stop = stop };
 
 	ms_maps_for_each_exec("/proc", pid, loader_one, &c);
 	if (c.err)
@@ -1067,10 +1275,47 @@ static int attach_loader_of(struct tracer *t, pid_t pid)
 	return c.err;
 }
 
+/*
+ * -f: attaches to each process the kernel stopped for the daemon and lets it go on: a
+ * new child (its objects and its loader, which stops it at each change), an exec'd
+ * image (the same: its libraries are mapped at the loader's stops) or a loader change
+ * (what it mapped). The kernel stops it before the record is sent, so the SIGCONT
+ * comes after the stop (or cancels it while it is pending, probes already there).
+ */
+static void serve_held(struct tracer *t)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < t->nheld; i++) {
+		struct held *h = &t->held[i];
+
+		if (h->why != MS_EV_DLSTATE)
+			pin(t, h->pid);
+		err = ms_probes_attach_pid(t->probes, h->pid, h->pid, false);
+		if (h->why != MS_EV_DLSTATE && err != -ESRCH)
+			attach_loader_of(t, h->pid, true);
+		ms_symcache_snapshot(t->syms, h->pid);
+		if (err < 0 && err != -ENOENT && err != -ESRCH)
+			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)h->pid,
+				strerror(-err));
+		else if (err > 0 && env.verbose)
+			fprintf(stderr, "memscope-bpf: attached to %d new object%s for pid %d\n",
+				err, err == 1 ? "" : "s", (int)h->pid);
+		kill(h->pid, SIGCONT);
+	}
+	t->nheld = 0;
+}
+
+/* Whether pid maps a C library: its start-up objects are all mapped */
+static int maps_libc(const struct ms_mapping *m, void *ctx)
+{
+	return ms_is_libc_path(m->path);
+}
+
 /* The launched command stopped itself at a link-map change: attach, continue it */
 static int serve_child(struct tracer *t)
 {
-	static bool announced;
 	int status, err;
 	pid_t r;
 
@@ -1092,8 +1337,9 @@ static int serve_child(struct tracer *t)
 		kill(t->launch.pid, SIGKILL);
 		return err;
 	}
-	if (err > 0 && !announced) {
-		announced = true;
+	/* the start-up objects are all there once libc is: the probes' total, and the
+	 * named functions found or not (at the loader's first stop nothing is mapped) */
+	if (!t->attached && ms_maps_for_each_exec("/proc", t->launch.pid, maps_libc, NULL) == 1) {
 		if (missing_spec(t)) {
 			kill(t->launch.pid, SIGKILL);
 			return -ENOENT;
@@ -1102,6 +1348,21 @@ static int serve_child(struct tracer *t)
 	}
 	kill(t->launch.pid, SIGCONT);
 	return 0;
+}
+
+/* Every-process mode: a process running before tracing began is named now, so that an
+ * exec of it later (which renames it) shows the name it had */
+static void name_running(struct tracer *t, pid_t pid)
+{
+	struct ms_proc *p = ms_stats_proc(&t->stats, pid, true);
+
+	if (!p || p->comm[0])
+		return;
+	read_comm(pid, p->comm, sizeof(p->comm));
+	if (t->rec) {
+		ms_recorder_comm(t->rec, pid, p->comm, 0);
+		p->comm_recorded = true;
+	}
 }
 
 static int attach_every(struct tracer *t)
@@ -1119,9 +1380,10 @@ static int attach_every(struct tracer *t)
 		if (pid <= 0 || pid == getpid())
 			continue;
 		err = ms_probes_attach_pid(t->probes, pid, -1, true);
-		if (err >= 0)
+		if (err >= 0) {
 			n++;
-		else if (err != -ENOENT && err != -ESRCH && err != -EACCES)
+			name_running(t, pid);
+		} else if (err != -ENOENT && err != -ESRCH && err != -EACCES)
 			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)pid,
 				strerror(-err));
 	}
@@ -1163,8 +1425,9 @@ static int attach_pids(struct tracer *t)
 		}
 		pin(t, pid);
 		ms_symcache_snapshot(t->syms, pid);
-		/* libraries it loads later (dlopen) are found when its loader says so */
-		err = attach_loader_of(t, pid);
+		/* libraries it loads later (dlopen) are found when its loader says so; with
+		 * -f, its children are held at their loader's changes too */
+		err = attach_loader_of(t, pid, env.follow);
 		if (err)
 			return err;
 	}
@@ -1229,9 +1492,13 @@ static void replay_event(const struct ms_event *e, void *ctx)
 		t->t0 = t->last_report = ts;
 		t->replay_next = ts + env.interval;
 	}
-	/* interval records at the recorded times, a long quiet gap shown as one */
-	if (ts >= t->replay_next) {
-		t->replay_now = t->replay_next;
+	/* interval records at the recorded times, a long quiet gap shown as one, and an
+	 * interval with fewer records than the record would hold figures merged into the
+	 * next: the output grows with the records read, not with the recorded time */
+	if (ts >= t->replay_next && ms_stats_worth_report(&t->stats, t->last_events)) {
+		/* at the boundary, or at the last record of the intervals merged */
+		if (t->replay_now < t->replay_next)
+			t->replay_now = t->replay_next;
 		report(t, MS_REC_INTERVAL);
 		t->replay_next += env.interval;
 		if (ts >= t->replay_next)
@@ -1244,7 +1511,7 @@ static void replay_event(const struct ms_event *e, void *ctx)
 static void replay_comm(pid_t pid, const char *comm, uint32_t flags, void *ctx)
 {
 	struct tracer *t = ctx;
-	struct ms_proc *p = ms_stats_proc(&t->stats, pid, flags & MS_PROC_LISTED);
+	struct ms_proc *p = ms_stats_proc(&t->stats, pid, true);
 
 	if (!p)
 		return;
@@ -1258,6 +1525,36 @@ static void replay_lost(const uint64_t lost_by[MS_CNT_MAX], void *ctx)
 	struct tracer *t = ctx;
 
 	memcpy(t->lost_by, lost_by, sizeof(t->lost_by));
+}
+
+/* A file the tracer writes (see outfile.h), line-buffered or not; NULL with errno set,
+ * said on stderr */
+static FILE *create_file(const char *path, bool lines)
+{
+	int fd = ms_outfile_create(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (!f) {
+		if (fd >= 0) {
+			int e = errno;
+
+			close(fd);
+			fd = -e;
+		}
+		fprintf(stderr, "memscope-bpf: cannot create %s: %s\n", path,
+			ms_outfile_strerror(fd));
+		errno = -fd;
+		return NULL;
+	}
+	if (lines)
+		setvbuf(f, NULL, _IOLBF, 0);
+	return f;
+}
+
+/* -o FILE: the records' file, line-buffered like stdout; NULL with errno set */
+static FILE *open_output(void)
+{
+	return create_file(env.output, true);
 }
 
 /* --replay: the recorded stream through the same statistics and output */
@@ -1276,21 +1573,26 @@ static int replay_main(void)
 	ms_stats_init(&t.stats, on_end, &t);
 	t.stats.max_blocks = env.max_live;
 	t.stats.max_procs = env.max_procs;
-	t.out.f = stdout;
+	if (env.output && !(t.out_file = open_output()))
+		return 1;
+	t.out.f = t.out_file ? t.out_file : stdout;
+	t.attached = true;
 	t.out.json = env.json;
 	t.out.max_rows = env.top;
 	t.out.pool = env.pool;
 	err = ms_replay(env.replay, &fns, &t, &info);
 	if (err == -EBADMSG)
 		fprintf(stderr,
-			"memscope-bpf: %s is corrupt or cut short; the figures cover what "
+			"memscope-bpf: %s is corrupt or cut short (%s); the figures cover what "
 			"came before\n",
-			env.replay);
+			env.replay, info.damage);
 	else if (err) {
 		fprintf(stderr, "memscope-bpf: cannot replay %s: %s\n", env.replay,
 			err == -ENOEXEC ? "not a memscope-bpf recording of this version" :
 					  strerror(-err));
 		ms_stats_free(&t.stats);
+		if (t.out_file)
+			fclose(t.out_file);
 		return 1;
 	}
 	report(&t, MS_REC_FINAL);
@@ -1304,6 +1606,10 @@ static int replay_main(void)
 			secs > 0 ? t.stats.events / secs : 0);
 	}
 	ms_stats_free(&t.stats);
+	if (t.out_file && fclose(t.out_file)) {
+		fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env.output, strerror(errno));
+		return 1;
+	}
 	return err ? 1 : 0;
 }
 
@@ -1319,6 +1625,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < MAX_PIDS; i++)
 		t.pidfds[i] = -1;
 	t.launch.gate = -1;
+	t.guard = -1;
 	parse_args(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* symbols come from the machine's files: never from the network (debuginfod) */
@@ -1345,6 +1652,12 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* the files it writes are created first: a bad one is a start-up error */
+	if ((env.output && !(t.out_file = open_output())) ||
+	    (env.folded && !(t.folded = create_file(env.folded, false)))) {
+		err = -errno;
+		goto cleanup;
+	}
 	t.skel = memscope__open();
 	if (!t.skel) {
 		fprintf(stderr, "memscope-bpf: cannot open the BPF object: %s\n", strerror(errno));
@@ -1352,8 +1665,21 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	t.skel->rodata->self_tgid = getpid();
-	t.skel->rodata->filter_pids = !!(env.npids || env.command);
+	t.filtering = env.npids || env.command;
+	t.skel->rodata->filter_pids = t.filtering;
+	t.skel->rodata->follow = env.follow;
+	/* -f: the fork program that follows children (and holds them) replaces the plain one */
+	if (env.follow && !kernel_has_func("bpf_send_signal_task")) {
+		fprintf(stderr,
+			"memscope-bpf: -f needs Linux 6.13 or later (bpf_send_signal_task), "
+			"this kernel has not\n");
+		err = -ENOTSUP;
+		goto cleanup;
+	}
+	bpf_program__set_autoload(t.skel->progs.ms_fork, !env.follow);
+	bpf_program__set_autoload(t.skel->progs.ms_fork_follow, env.follow);
 	/* --ringbuf-size over the CPUs' rings: a power of two each, 256 KiB at least */
+	t.pos_page = sysconf(_SC_PAGESIZE);
 	t.nrings = libbpf_num_possible_cpus();
 	if (t.nrings <= 0) {
 		err = t.nrings ? t.nrings : -EINVAL;
@@ -1400,18 +1726,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "memscope-bpf: cannot load the BPF programs: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	/* before any probe: processes this tracer stops are let go even if it is killed */
+	if (env.command || env.follow) {
+		t.guard = ms_guard_start(bpf_map__fd(t.skel->maps.ms_pids));
+		if (t.guard < 0) {
+			err = t.guard;
+			fprintf(stderr, "memscope-bpf: cannot start the guard process: %s\n",
+				strerror(-err));
+			goto cleanup;
+		}
+	}
 	t.every = !env.npids && !env.command;
 	if (env.record) {
 		t.rec = ms_recorder_open(env.record);
 		if (!t.rec) {
 			err = -errno;
 			fprintf(stderr, "memscope-bpf: cannot create %s: %s\n", env.record,
-				strerror(errno));
+				ms_outfile_strerror(err));
 			goto cleanup;
 		}
 	}
 	ms_stats_init(&t.stats, on_end, &t);
-	t.out.f = stdout;
+	t.out.f = t.out_file ? t.out_file : stdout;
 	t.out.json = env.json;
 	t.out.max_rows = env.top;
 	t.out.pool = env.pool;
@@ -1435,6 +1771,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	t.out.symbolize = ms_symcache_resolve;
+	t.out.object = ms_symcache_object;
 	t.out.symbolize_ctx = t.syms;
 	t.specs = env.specs;
 	cfg.specs = env.specs;
@@ -1501,10 +1838,12 @@ int main(int argc, char **argv)
 	while (!exiting) {
 		/* records come without a wakeup each: past a fill threshold the poll
 		 * returns early, otherwise the timeout bounds how late a record is seen */
-		err = ring_buffer__poll(t.rb, 10 /* ms */);
+		err = ring_buffer__poll(t.rb, t.nheld ? 1 : 10 /* ms */);
 		if (err >= 0)
 			err = ring_buffer__consume(t.rb);
-		drain(&t, now_ns() - MERGE_DELAY_NS);
+		if (t.nheld)
+			serve_held(&t);
+		drain_ready(&t);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "memscope-bpf: ring buffer: %s\n", strerror(-err));
 			break;
@@ -1518,7 +1857,9 @@ int main(int argc, char **argv)
 		}
 		if (t.launched) {
 			err = serve_child(&t);
-			if (err || t.child_done)
+			if (err)
+				goto cleanup; /* a start-up error: said alone, no figures */
+			if (t.child_done)
 				break;
 		}
 		if (env.npids) {
@@ -1537,28 +1878,32 @@ int main(int argc, char **argv)
 	}
 	/* what is still in the ring buffers belongs to the final figures */
 	ring_buffer__consume(t.rb);
-	drain(&t, UINT64_MAX);
-	if (env.verbose && t.merge.late)
+	ms_merge_drain(&t.merge, UINT64_MAX, apply_event, &t);
+	if (t.merge.late)
 		fprintf(stderr,
-			"memscope-bpf: %llu records came more than %llu ms after their time: "
-			"applied out of order\n",
-			(unsigned long long)t.merge.late, MERGE_DELAY_NS / 1000000);
-	if (!t.stdout_gone) {
+			"memscope-bpf: %llu records came after newer ones were applied (a CPU's "
+			"ring held back more than %llu ms): counted in lost.late\n",
+			(unsigned long long)t.merge.late, MERGE_MAX_WAIT_NS / 1000000);
+	if (!t.stdout_gone && t.attached) {
 		report(&t, MS_REC_FINAL);
 		if (env.stacks)
 			leaks(&t);
 	}
-	if (env.folded) {
-		FILE *f = fopen(env.folded, "we");
+	if (t.untraced_children)
+		fprintf(stderr,
+			"memscope-bpf: %" PRIu64 " child process%s ran untraced (-f traces them)\n",
+			t.untraced_children, t.untraced_children == 1 ? "" : "es");
+	if (t.folded) {
+		int werr = ms_output_folded(&t.out, t.folded, &t.stats, env.folded_what,
+					    env.folded_count, clock_of(&t) * 1e9,
+					    env.min_age * 1e9);
 
-		if (!f || ms_output_folded(&t.out, f, &t.stats, env.folded_what, env.folded_count,
-					   clock_of(&t) * 1e9, env.min_age * 1e9)) {
+		if (fclose(t.folded) || werr) {
 			fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env.folded,
-				strerror(errno));
+				strerror(werr ? -werr : errno));
 			err = -EIO;
 		}
-		if (f)
-			fclose(f);
+		t.folded = NULL;
 	}
 	if (t.launched && t.child_done) {
 		if (WIFEXITED(t.child_status))
@@ -1570,28 +1915,44 @@ int main(int argc, char **argv)
 cleanup:
 	if (t.launch.gate >= 0)
 		ms_launch_abort(&t.launch);
-	if (t.launched && !t.child_done) {
-		if (err) {
-			kill(t.launch.pid, SIGKILL);
-			waitpid(t.launch.pid, NULL, 0);
-		} else {
-			/* it may be held at a loader stop: let it run on untraced */
-			kill(t.launch.pid, SIGCONT);
-		}
+	if (t.launched && !t.child_done && err) {
+		kill(t.launch.pid, SIGKILL);
+		waitpid(t.launch.pid, NULL, 0);
 	}
 	ring_buffer__free(t.rb);
-	for (i = 0; t.rings && i < t.nrings; i++)
+	for (i = 0; t.rings && i < t.nrings; i++) {
+		if (t.rings[i].pos)
+			munmap(t.rings[i].pos, t.rings[i].pos_len);
 		if (t.rings[i].fd >= 0)
 			close(t.rings[i].fd);
+	}
 	free(t.rings);
 	ms_merge_free(&t.merge);
 	if (t.rec && ms_recorder_close(t.rec) && !err) {
-		fprintf(stderr, "memscope-bpf: cannot write %s\n", env.record);
+		if (!t.rec_failed)
+			fprintf(stderr, "memscope-bpf: cannot write %s\n", env.record);
 		err = -EIO;
 	}
 	ms_prom_free(t.prom);
+	/* the probes go first: then nothing can stop a process any more, and the ones held
+	 * at a stop (or with one pending, which SIGCONT cancels) run on untraced */
 	ms_probes_free(t.probes);
+	if (t.skel) {
+		memscope__detach(t.skel);
+		if (t.guard >= 0)
+			ms_guard_release(bpf_map__fd(t.skel->maps.ms_pids));
+	}
+	if (t.launched && !t.child_done && !err)
+		kill(t.launch.pid, SIGCONT);
+	ms_guard_done(t.guard);
 	memscope__destroy(t.skel);
+	free(t.held);
+	if (t.folded)
+		fclose(t.folded); /* never written: the run failed */
+	if (t.out_file && fclose(t.out_file) && !err) {
+		fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env.output, strerror(errno));
+		err = -EIO;
+	}
 	ms_stats_free(&t.stats);
 	ms_symcache_free(t.syms);
 	ms_numa_free(&t.numa);

@@ -67,9 +67,22 @@ static void sift_down(struct ms_merge *m, int i)
 	}
 }
 
+/* Queue q's first record became older: it moves up in the heap */
+static void head_moved_up(struct ms_merge *m, int q)
+{
+	int i;
+
+	for (i = 0; i < m->nheap; i++)
+		if (m->heap[i] == q) {
+			sift_up(m, i);
+			return;
+		}
+}
+
 int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e)
 {
 	struct ms_merge_queue *mq;
+	size_t at;
 
 	if (q < 0 || q >= m->nq)
 		return -EINVAL;
@@ -90,13 +103,39 @@ int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e)
 			mq->cap = cap;
 		}
 	}
-	mq->v[mq->n++] = *e;
+	/* in timestamp order: almost always at the end */
+	for (at = mq->n; at > mq->head && mq->v[at - 1].ts_ns > e->ts_ns; at--)
+		;
+	memmove(mq->v + at + 1, mq->v + at, (mq->n - at) * sizeof(*mq->v));
+	mq->v[at] = *e;
+	mq->n++;
+	m->queued++;
 	if (mq->n - mq->head == 1) {
 		/* the queue had nothing waiting: it joins the heap */
 		m->heap[m->nheap++] = q;
 		sift_up(m, m->nheap - 1);
+	} else if (at == mq->head) {
+		head_moved_up(m, q);
 	}
 	return 0;
+}
+
+void ms_merge_quiet(struct ms_merge *m, int q, uint64_t ts)
+{
+	if (q >= 0 && q < m->nq && ts > m->q[q].quiet_ts)
+		m->q[q].quiet_ts = ts;
+}
+
+size_t ms_merge_drain_ready(struct ms_merge *m, uint64_t force_upto,
+			    void (*fn)(void *ctx, const struct ms_event *e), void *ctx)
+{
+	uint64_t upto = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < m->nq; i++)
+		if (m->q[i].quiet_ts < upto)
+			upto = m->q[i].quiet_ts;
+	return ms_merge_drain(m, upto > force_upto ? upto : force_upto, fn, ctx);
 }
 
 size_t ms_merge_drain(struct ms_merge *m, uint64_t upto,
@@ -117,6 +156,7 @@ size_t ms_merge_drain(struct ms_merge *m, uint64_t upto,
 			m->last_ts = e->ts_ns;
 		fn(ctx, e);
 		out++;
+		m->queued--;
 		if (++mq->head == mq->n) {
 			mq->head = mq->n = 0;
 			m->heap[0] = m->heap[--m->nheap];

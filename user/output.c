@@ -66,6 +66,27 @@ static double rate(uint64_t now, uint64_t then, double secs)
 	return secs > 0 ? (double)(now - then) / secs : 0;
 }
 
+/* The word for n of something: one ("block") for 1, else many ("blocks") */
+static const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
+/*
+ * The trend a record claims for site t of p. A process attached while it ran refills what
+ * it held before the attach (a bounded cache replacing its entries): its sites' live bytes
+ * rise for a while from zero. Its site is called growing only with a full history
+ * (MS_SITE_HISTORY samples), not in its first records.
+ */
+static enum ms_trend shown_trend(const struct ms_proc *p, const struct ms_stack_site *t)
+{
+	enum ms_trend tr = ms_site_trend(t);
+
+	if (tr == MS_TREND_GROWING && !p->from_start && t->nhistory < MS_SITE_HISTORY)
+		return MS_TREND_UNKNOWN;
+	return tr;
+}
+
 void ms_output_mark(struct ms_proc *p)
 {
 	unsigned i;
@@ -240,7 +261,7 @@ static void json_site(struct ms_json *j, struct ms_output *o, const struct ms_pr
 	ms_json_u64(j, "live_bytes", t->live_bytes);
 	ms_json_double(j, "allocs_per_s", secs > 0 ? (t->allocs - t->last_allocs) / secs : 0);
 	ms_json_u64(j, "peak_contribution", ms_site_peak_contribution(p->sites, t));
-	ms_json_str(j, "trend", ms_trend_name(ms_site_trend(t)));
+	ms_json_str(j, "trend", ms_trend_name(shown_trend(p, t)));
 	ms_json_close(j);
 }
 
@@ -299,8 +320,10 @@ static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_p
 
 static void json_pools(struct ms_json *j, struct ms_output *o, struct ms_proc *p)
 {
-	struct ms_finding f[MAX_FINDINGS];
-	unsigned n = ms_find(p, &o->pool, o->symbolize, o->symbolize_ctx, f, MAX_FINDINGS), i, k;
+	static struct ms_finding f[MAX_FINDINGS];
+	unsigned n = ms_find(p, &o->pool, o->symbolize, o->object, o->symbolize_ctx, f,
+			     MAX_FINDINGS),
+		 i, k;
 
 	ms_json_array(j, "pools");
 	for (i = 0; i < n; i++) {
@@ -322,12 +345,14 @@ static void json_pools(struct ms_json *j, struct ms_output *o, struct ms_proc *p
 static void json_counts(struct ms_json *j, const char *prefix, const struct ms_counts *c)
 {
 	static const char *const names[] = {
-		"allocs",      "frees",	      "unmatched_frees", "dead_frees", "alloc_bytes",
-		"freed_bytes", "live_allocs", "live_bytes",	 "peak_bytes", "failed_allocs",
+		"allocs",	"frees",       "unmatched_frees", "dead_frees",
+		"missed_frees", "alloc_bytes", "freed_bytes",	  "live_allocs",
+		"live_bytes",	"peak_bytes",  "failed_allocs",
 	};
 	const uint64_t v[] = {
-		c->allocs,	c->frees,	c->unmatched_frees, c->dead_frees, c->alloc_bytes,
-		c->freed_bytes, c->live_allocs, c->live_bytes,	    c->peak_bytes, c->failed_allocs,
+		c->allocs,	 c->frees,	 c->unmatched_frees, c->dead_frees,
+		c->missed_frees, c->alloc_bytes, c->freed_bytes,     c->live_allocs,
+		c->live_bytes,	 c->peak_bytes,	 c->failed_allocs,
 	};
 	char key[48];
 	unsigned i;
@@ -477,6 +502,8 @@ static void json_proc(struct ms_json *j, struct ms_output *o, struct ms_proc *p,
 	ms_json_open(j, NULL);
 	ms_json_i64(j, "pid", p->pid);
 	ms_json_str(j, "comm", p->comm);
+	/* what live_* cover: the whole heap of its image, or what was allocated since attaching */
+	ms_json_str(j, "live_since", p->from_start ? "start" : "attach");
 	json_counts(j, "", &p->c);
 	json_by_func(j, p, 0);
 	ms_proc_size_hist(p, hist);
@@ -504,9 +531,13 @@ static void json_head(struct ms_json *j, enum ms_record_kind kind, const struct 
 	for (i = 0; i < MS_CNT_MAX; i++)
 		ms_json_u64(j, ms_lost_name(i), r->lost_by[i]);
 	ms_json_u64(j, "untracked", r->untracked);
+	ms_json_u64(j, "missed_free", r->missed_frees);
+	ms_json_u64(j, "late", r->late);
 	ms_json_close(j);
 	ms_json_u64(j, "tracked_blocks", r->tracked_blocks);
 	ms_json_u64(j, "tracked_blocks_peak", r->tracked_blocks_peak);
+	if (kind == MS_REC_FINAL)
+		ms_json_u64(j, "untraced_children", r->untraced_children);
 }
 
 struct collect {
@@ -581,17 +612,31 @@ static void text_comm(const char *in, char *out, size_t len)
 	out[i] = '\0';
 }
 
-static void text_row(FILE *f, struct ms_proc *p, double secs)
+/* p's row into buf; its comm is marked '*' when p was attached while it ran: its live
+ * figures cover what it allocated since */
+static void text_row(char *buf, size_t len, struct ms_proc *p, double secs)
 {
-	char a[16], fr[16], lb[16], pb[16], comm[MS_COMM_LEN + 1], allocs[96];
+	char a[16], fr[16], lb[16], pb[16], comm[MS_COMM_LEN + 2], allocs[96];
 
-	text_comm(p->comm, comm, sizeof(comm));
+	text_comm(p->comm, comm, sizeof(comm) - 1);
+	if (!p->from_start)
+		strcat(comm, "*");
 	text_allocators(p, allocs, sizeof(allocs));
-	fprintf(f, TEXT_ROW, (int)p->pid, comm,
-		ms_human_count(rate(p->c.allocs, p->last.allocs, secs), a, sizeof(a)),
-		ms_human_count(rate(p->c.frees, p->last.frees, secs), fr, sizeof(fr)), p->c.allocs,
-		p->c.frees, p->c.live_allocs, ms_human_bytes(p->c.live_bytes, lb, sizeof(lb)),
-		ms_human_bytes(p->c.peak_bytes, pb, sizeof(pb)), p->c.failed_allocs, allocs);
+	snprintf(buf, len, TEXT_ROW, (int)p->pid, comm,
+		 ms_human_count(rate(p->c.allocs, p->last.allocs, secs), a, sizeof(a)),
+		 ms_human_count(rate(p->c.frees, p->last.frees, secs), fr, sizeof(fr)), p->c.allocs,
+		 p->c.frees, p->c.live_allocs, ms_human_bytes(p->c.live_bytes, lb, sizeof(lb)),
+		 ms_human_bytes(p->c.peak_bytes, pb, sizeof(pb)), p->c.failed_allocs, allocs);
+}
+
+#define TEXT_ROW_MAX 256
+
+static void text_row_out(FILE *f, struct ms_proc *p, double secs)
+{
+	char row[TEXT_ROW_MAX];
+
+	text_row(row, sizeof(row), p, secs);
+	fputs(row, f);
 }
 
 static void text_head(FILE *f, const char *what, const struct ms_report *r, size_t nprocs)
@@ -652,25 +697,107 @@ static void text_top_site(struct ms_output *o, const struct ms_proc *p)
 			top = &p->sites->v[i];
 	if (!top || !site_frames(o, p->pid, top, frames, 1))
 		return;
-	fprintf(o->f, "%7s   top site %s: %s live in %" PRIu64 " blocks (%s)\n", "", frames[0],
+	fprintf(o->f, "%7s   top site %s: %s live in %" PRIu64 " %s (%s)\n", "", frames[0],
 		ms_human_bytes(top->live_bytes, b, sizeof(b)), top->live_allocs,
-		ms_trend_name(ms_site_trend(top)));
+		plural(top->live_allocs, "block", "blocks"), ms_trend_name(shown_trend(p, top)));
 }
 
-/* The final report's findings of a process, one paragraph each */
+/* The final report's findings of a process, one line each: "kind name: advice", with the
+ * call site of a pool candidate ("kind name at where: advice") unless the advice says it */
 static void text_findings(struct ms_output *o, struct ms_proc *p)
 {
-	struct ms_finding f[MAX_FINDINGS];
-	unsigned n = ms_find(p, &o->pool, o->symbolize, o->symbolize_ctx, f, MAX_FINDINGS), i;
+	static struct ms_finding f[MAX_FINDINGS];
+	unsigned n = ms_find(p, &o->pool, o->symbolize, o->object, o->symbolize_ctx, f,
+			     MAX_FINDINGS),
+		 i;
 	char comm[MS_COMM_LEN + 1];
 
 	if (!n)
 		return;
 	text_comm(p->comm, comm, sizeof(comm));
 	fprintf(o->f, "\nfindings for %d (%s):\n", (int)p->pid, comm);
-	for (i = 0; i < n; i++)
-		fprintf(o->f, "  %s %s: %s\n", ms_finding_kind_name(f[i].kind), f[i].name,
-			f[i].advice);
+	for (i = 0; i < n; i++) {
+		bool at = f[i].where[0] && !strstr(f[i].advice, f[i].where);
+
+		fprintf(o->f, "  %s %s%s%s: %s\n", ms_finding_kind_name(f[i].kind), f[i].name,
+			at ? " at " : "", at ? f[i].where : "", f[i].advice);
+	}
+}
+
+static int by_allocs(const void *a, const void *b)
+{
+	const struct ms_ended_comm *x = a, *y = b;
+
+	if (x->allocs != y->allocs)
+		return x->allocs > y->allocs ? -1 : 1;
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	return strcmp(x->comm, y->comm);
+}
+
+/* Holds a process that ended for the next table: its row, and its name in the counts */
+static void ended_hold(struct ms_output *o, enum ms_end_reason why, struct ms_proc *p, double secs)
+{
+	struct ms_ended *e = &o->ended[why == MS_END_EXEC];
+	char comm[MS_COMM_LEN + 1];
+	unsigned i;
+
+	if (e->n < MS_ENDED_ROWS) {
+		int k = snprintf(e->rows[e->n], sizeof(e->rows[e->n]),
+				 "%s: ", why == MS_END_EXEC ? "exec" : "exit");
+
+		text_row(e->rows[e->n] + k, sizeof(e->rows[e->n]) - k, p, secs);
+	}
+	e->n++;
+	e->allocs += p->c.allocs;
+	text_comm(p->comm, comm, sizeof(comm));
+	for (i = 0; i < e->ncomm && strcmp(e->comm[i].comm, comm); i++)
+		;
+	if (i == e->ncomm && e->ncomm < MS_ENDED_COMMS) {
+		snprintf(e->comm[i].comm, sizeof(e->comm[i].comm), "%s", comm);
+		e->comm[i].n = 0;
+		e->comm[i].allocs = 0;
+		e->ncomm++;
+	}
+	if (i < e->ncomm) {
+		e->comm[i].n++;
+		e->comm[i].allocs += p->c.allocs;
+	}
+}
+
+#define ENDED_NAMES 8 /* names in a summary line, those with the most allocations */
+
+/* The processes that ended since the previous table: their rows when a few, else a line
+ * "12 processes exited (3.1k allocations): bash(5) date(4) ... and 3 more" */
+static void ended_flush(struct ms_output *o)
+{
+	unsigned why, i, shown;
+
+	for (why = 0; why < 2; why++) {
+		struct ms_ended *e = &o->ended[why];
+		char allocs[16];
+
+		if (e->n <= MS_ENDED_ROWS) {
+			for (i = 0; i < e->n; i++)
+				fputs(e->rows[i], o->f);
+		} else {
+			qsort(e->comm, e->ncomm, sizeof(e->comm[0]), by_allocs);
+			fprintf(o->f, "%u processes %s (%s %s):", e->n,
+				why == MS_END_EXEC ? "called exec" : "exited",
+				ms_human_count(e->allocs, allocs, sizeof(allocs)),
+				plural(e->allocs, "allocation", "allocations"));
+			for (i = shown = 0; i < e->ncomm && i < ENDED_NAMES; i++) {
+				fprintf(o->f, " %s(%u)", e->comm[i].comm, e->comm[i].n);
+				shown += e->comm[i].n;
+			}
+			if (shown < e->n)
+				fprintf(o->f, " and %u more", e->n - shown);
+			fputc('\n', o->f);
+		}
+		e->n = 0;
+		e->allocs = 0;
+		e->ncomm = 0;
+	}
 }
 
 void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struct ms_report *r,
@@ -694,17 +821,27 @@ void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struc
 		ms_json_close(&j);
 		ms_json_line(&j);
 	} else {
+		bool attached = false;
+
+		ended_flush(o);
 		text_head(o->f, record_type[kind], r, c.n);
 		fprintf(o->f, TEXT_HEAD, "PID", "COMM", "ALLOC/s", "FREE/s", "ALLOCS", "FREES",
 			"LIVE", "LIVE_BYTES", "PEAK_BYTES", "FAILED", "ALLOCATORS");
 		rows = o->max_rows && o->max_rows < c.n && kind != MS_REC_FINAL ? o->max_rows : c.n;
 		for (i = 0; i < rows; i++) {
-			text_row(o->f, c.v[i], r->interval_s);
+			text_row_out(o->f, c.v[i], r->interval_s);
 			text_patterns(o->f, c.v[i]);
 			text_top_site(o, c.v[i]);
+			attached |= !c.v[i]->from_start;
 		}
 		if (rows < c.n)
-			fprintf(o->f, "%7s (%zu more processes)\n", "", c.n - rows);
+			fprintf(o->f, "%7s (%zu more %s)\n", "", c.n - rows,
+				plural(c.n - rows, "process", "processes"));
+		if (attached)
+			fprintf(o->f,
+				"%7s * attached while running: live figures cover the blocks "
+				"allocated since\n",
+				"");
 		if (kind == MS_REC_FINAL)
 			for (i = 0; i < c.n; i++)
 				text_findings(o, c.v[i]);
@@ -730,9 +867,11 @@ void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_pro
 		ms_json_end(&j);
 		ms_json_close(&j);
 		ms_json_line(&j);
-	} else {
+	} else if (p->pinned) {
 		fprintf(o->f, "%s: ", reason);
-		text_row(o->f, p, r->interval_s);
+		text_row_out(o->f, p, r->interval_s);
+	} else {
+		ended_hold(o, why, p, r->interval_s);
 	}
 	fflush(o->f);
 }
@@ -779,7 +918,7 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 		}
 		for (k = 0; k < n; k++) {
 			const struct ms_stack_site *t = &p->sites->v[leaks[k].site];
-			enum ms_trend tr = ms_site_trend(t);
+			enum ms_trend tr = shown_trend(p, t);
 
 			nf = site_frames(o, p->pid, t, frames, MAX_FRAMES);
 			if (o->json) {
@@ -802,10 +941,10 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 				ms_json_end(&j);
 				ms_json_close(&j);
 			} else {
-				fprintf(o->f, "  %s in %" PRIu64 " blocks, oldest %.1f s, %s%s\n",
+				fprintf(o->f, "  %s in %" PRIu64 " %s, oldest %.1f s, %s%s\n",
 					ms_human_bytes(leaks[k].bytes, b, sizeof(b)),
-					leaks[k].blocks, (now_ns - leaks[k].oldest_ts) / 1e9,
-					ms_trend_name(tr),
+					leaks[k].blocks, plural(leaks[k].blocks, "block", "blocks"),
+					(now_ns - leaks[k].oldest_ts) / 1e9, ms_trend_name(tr),
 					tr == MS_TREND_GROWING ? ": a leak" :
 					tr == MS_TREND_LEVELED ? ": levels off, a cache" :
 								 "");
@@ -819,7 +958,8 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 			ms_json_u64(&j, "more_sites", total - n);
 			ms_json_close(&j);
 		} else if (total > n) {
-			fprintf(o->f, "  (%u more sites, smaller)\n", total - n);
+			fprintf(o->f, "  (%u more %s, smaller)\n", total - n,
+				plural(total - n, "site", "sites"));
 		}
 	}
 	if (o->json) {

@@ -20,7 +20,30 @@ struct ms_report {
 	uint64_t lost;		      /* records lost so far (all causes) */
 	uint64_t lost_by[MS_CNT_MAX]; /* the BPF counters */
 	uint64_t untracked;	      /* events the daemon could not track (out of memory) */
+	uint64_t missed_frees;	      /* blocks allocated again with no free seen: lost frees */
+	uint64_t late;		      /* records applied after newer ones (a ring held back) */
+	uint64_t untraced_children;   /* children of traced processes left untraced (no -f) */
 	uint64_t tracked_blocks, tracked_blocks_peak; /* entries in the live tables */
+};
+
+#define MS_ENDED_ROWS 4	  /* text: up to this many ended processes an interval get a row each */
+#define MS_ENDED_COMMS 32 /* names the summary of more of them keeps */
+
+/* Ended processes of one name */
+struct ms_ended_comm {
+	char comm[MS_COMM_LEN + 1];
+	unsigned n;
+	uint64_t allocs;
+};
+
+/* Text: the processes that exited (or called exec) since the last table, other than -p
+ * processes and a launched COMMAND, which get their row at once */
+struct ms_ended {
+	unsigned n;				   /* processes */
+	uint64_t allocs;			   /* their allocations */
+	char rows[MS_ENDED_ROWS][256];		   /* the first ones' rows */
+	struct ms_ended_comm comm[MS_ENDED_COMMS]; /* names past the last: only in n */
+	unsigned ncomm;
 };
 
 struct ms_output {
@@ -29,17 +52,22 @@ struct ms_output {
 	unsigned max_rows;	    /* text: processes shown per interval, 0 for all */
 	struct ms_pool_opts pool;   /* thresholds of the findings */
 	ms_symbolize_fn symbolize;  /* call sites to function names, or NULL */
+	ms_object_fn object;	    /* call sites to the objects that hold them, or NULL */
 	bool numa_pages;	    /* --numa-pages: where the pages of live blocks are */
 	struct ms_stackmap *stacks; /* --stacks: user stacks of the allocation sites, or NULL */
 	unsigned top_sites;	    /* sites per ranking in interval records (5) */
-	void *symbolize_ctx;
+	void *symbolize_ctx;	    /* of symbolize and object */
+	struct ms_ended ended[2];   /* text, by enum ms_end_reason: shown before the next table */
 };
 
-/* Writes one interval or final record covering every active process of s */
+/* Writes one interval or final record covering every active process of s; in text, first the
+ * processes that ended since the previous one (a row each when a few, else a line per reason
+ * that counts them by name) */
 void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struct ms_report *r,
 		      struct ms_stats *s);
 
-/* Writes the exit record of one process (reason: exit or exec) */
+/* Writes the exit record of one process (reason: exit or exec). In text, a -p process or a
+ * launched COMMAND (pinned) gets its row at once; another is held for the next table. */
 void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_proc *p,
 		   enum ms_end_reason why);
 

@@ -397,7 +397,7 @@ int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_pat
 	if (err < 0)
 		goto out;
 	if (p->cfg.place)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		fd = ms_elf_open_file(path, NULL);
 	for (i = 0; i < p->ntargets; i++) {
 		const struct target *t = &p->targets[i];
 
@@ -411,9 +411,21 @@ int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_pat
 		if (k < n) {
 			size_t len = strlen(pts[k].name);
 
+			/* a function the user named takes it over from a preset's */
+			if (t->spec >= 0 && pts[k].spec < 0) {
+				snprintf(pts[k].name, sizeof(pts[k].name), "%s", t->display);
+				pts[k].fn = t->fn;
+				pts[k].allocator = t->allocator;
+				pts[k].fixed_size = t->fixed_size;
+				pts[k].spec = t->spec;
+				continue;
+			}
 			if (pts[k].allocator == t->allocator && !strstr(pts[k].name, t->display))
 				snprintf(pts[k].name + len, sizeof(pts[k].name) - len, "/%s",
 					 t->display);
+			/* named twice, or by two aliases: found, with one probe */
+			if (t->spec >= 0 && pts[k].allocator == t->allocator)
+				p->spec_found[t->spec] = true;
 			continue;
 		}
 		if (n == max)
@@ -562,6 +574,12 @@ static const struct plan *plan_of(struct ms_probes *p, dev_t dev, ino_t ino, con
 	if (!pl.pts)
 		return NULL;
 	pl.n = ms_probes_plan(p, path, mapped_path, pl.pts, MAX_POINTS);
+	if (pl.n == -EFBIG)
+		fprintf(stderr,
+			"memscope-bpf: skipping %s: reading its symbols is past the bound of one "
+			"object (%u MiB of symbol tables, %u symbols, %u headers)\n",
+			mapped_path, MS_ELF_TABLE_BYTES_MAX >> 20, MS_ELF_SYMS_MAX,
+			MS_ELF_HEADERS_MAX);
 	if (push((void **)&p->plans, &p->nplans, sizeof(pl), &pl)) {
 		free(pl.pts);
 		return NULL;
@@ -575,7 +593,9 @@ static bool has_frame(const struct ms_fn_spec *s)
 	return s->kind != MS_FN_FREE || (s->flags & MS_FNF_FRAME);
 }
 
-static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *path, pid_t scope)
+/* Attaches the plan's probes to the file at path (shown as display) */
+static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *path,
+		       const char *display, pid_t scope)
 {
 	uint64_t ent_off[MAX_POINTS], ent_ck[MAX_POINTS], ret_off[MAX_POINTS], ret_ck[MAX_POINTS];
 	size_t nent = 0, nret = 0;
@@ -620,7 +640,7 @@ static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *p
 		if (p->cfg.verbose)
 			fprintf(stderr,
 				"memscope-bpf: probe %s (%s) at %s+0x%llx (entry+0x%llx%s%s%s%s)%s%s\n",
-				pt->name, ms_allocators_get(pt->allocator)->name, path,
+				pt->name, ms_allocators_get(pt->allocator)->name, display,
 				(unsigned long long)pt->file_off,
 				(unsigned long long)(pt->file_off - pt->entry_off),
 				pt->insn[0] ? ": " : "", pt->insn,
@@ -631,7 +651,7 @@ static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *p
 	if (p->cfg.verbose && p->cfg.multi)
 		fprintf(stderr,
 			"memscope-bpf: %zu entry and %zu return probes of %s in %d uprobe_multi link%s\n",
-			nent, nret, path, nret ? 2 : 1, nret ? "s" : "");
+			nent, nret, display, nret ? 2 : 1, nret ? "s" : "");
 	return 0;
 }
 
@@ -642,27 +662,36 @@ struct scan_ctx {
 	int objects, added, err;
 };
 
-static int scan_one(const struct ms_mapping *m, void *arg)
+static int attach_loader_at(struct ms_probes *p, const char *path, const char *display,
+			    const struct stat *st, pid_t pid, bool stop);
+
+/* "/proc/self/fd/N": the file pinned at fd, reached without resolving its path again */
+static void fd_path(char *buf, size_t len, int fd)
 {
-	struct scan_ctx *c = arg;
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+/* How a mapped object is shown: as the process sees it, or the mapping when deleted */
+static void display_path(char *buf, size_t len, pid_t pid, const struct ms_mapping *m)
+{
+	if (m->deleted)
+		snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", (int)pid,
+			 (unsigned long long)m->start, (unsigned long long)m->end);
+	else
+		snprintf(buf, len, "/proc/%d/root%s", (int)pid, m->path);
+}
+
+static int scan_pinned(struct scan_ctx *c, const struct ms_mapping *m, const char *path,
+		       const char *display, const struct stat *st)
+{
 	const struct plan *pl;
 	size_t i;
-	char path[PATH_MAX];
-	struct stat st;
 	long obj;
 	int err;
 
-	/* reach the file as the process sees it: its own root, or the mapping itself */
-	if (m->deleted)
-		snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)c->pid,
-			 (unsigned long long)m->start, (unsigned long long)m->end);
-	else
-		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->pid, m->path);
-	if (stat(path, &st) || st.st_ino != m->inode)
-		return 0; /* replaced since it was mapped */
 	if (c->loaders && ms_is_loader_path(m->path)) {
-		err = ms_probes_attach_loader(c->p, path, c->scope, false);
-		if (err && err != -ENOENT)
+		err = attach_loader_at(c->p, path, display, st, c->scope, false);
+		if (err && err != -ENOENT && err != -ENOEXEC && err != -EFBIG)
 			return c->err = err;
 	}
 	for (i = 0; i < c->p->ntargets; i++) {
@@ -672,24 +701,42 @@ static int scan_one(const struct ms_mapping *m, void *arg)
 		    !strcmp(c->p->groups[t->group].object, m->path))
 			c->p->spec_object_seen[t->spec] = true;
 	}
-	pl = plan_of(c->p, st.st_dev, st.st_ino, path, m->path);
+	pl = plan_of(c->p, st->st_dev, st->st_ino, path, m->path);
 	if (!pl)
 		return c->err = -ENOMEM;
 	if (pl->n <= 0)
 		return 0;
 	c->objects++;
-	obj = object_index(c->p, st.st_dev, st.st_ino, path);
+	obj = object_index(c->p, st->st_dev, st->st_ino, display);
 	if (obj < 0)
 		return c->err = obj;
 	if (attached(c->p, obj, c->scope, false))
 		return 0;
-	err = attach_plan(c->p, pl, path, c->scope);
+	err = attach_plan(c->p, pl, path, display, c->scope);
 	if (!err)
 		err = add_scope(c->p, obj, c->scope, false);
 	if (err)
 		return c->err = err;
 	c->added++;
 	return 0;
+}
+
+static int scan_one(const struct ms_mapping *m, void *arg)
+{
+	struct scan_ctx *c = arg;
+	char path[64], display[PATH_MAX];
+	struct stat st;
+	int fd, err;
+
+	/* the mapped file itself, never what its path names now (a FIFO would block) */
+	fd = ms_maps_pin("/proc", c->pid, m, &st);
+	if (fd < 0)
+		return 0; /* gone, or replaced since it was mapped */
+	fd_path(path, sizeof(path), fd);
+	display_path(display, sizeof(display), c->pid, m);
+	err = scan_pinned(c, m, path, display, &st);
+	close(fd);
+	return err;
 }
 
 int ms_probes_attach_pid(struct ms_probes *p, pid_t pid, pid_t scope, bool loaders)
@@ -709,18 +756,17 @@ int ms_probes_attach_pid(struct ms_probes *p, pid_t pid, pid_t scope, bool loade
 	return c.added;
 }
 
-int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bool stop)
+/* Attaches the loader probe to the loader at path (pinned, with identity st) */
+static int attach_loader_at(struct ms_probes *p, const char *path, const char *display,
+			    const struct stat *st, pid_t pid, bool stop)
 {
 	static const char *const names[] = { "_dl_debug_state" };
 	struct ms_elf_func f;
-	struct stat st;
 	uint64_t cookie;
 	long obj;
 	int err;
 
-	if (stat(path, &st))
-		return -errno;
-	obj = object_index(p, st.st_dev, st.st_ino, path);
+	obj = object_index(p, st->st_dev, st->st_ino, display);
 	if (obj < 0)
 		return obj;
 	if (attached(p, obj, pid, true))
@@ -737,7 +783,51 @@ int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bo
 	if (err)
 		return err;
 	if (p->cfg.verbose)
-		fprintf(stderr, "memscope-bpf: loader probe at %s+0x%llx%s\n", path,
+		fprintf(stderr, "memscope-bpf: loader probe at %s+0x%llx%s\n", display,
 			(unsigned long long)f.file_off, pid == -1 ? "" : " for one process");
 	return add_scope(p, obj, pid, true);
+}
+
+struct loader_find {
+	const char *mapped; /* the path as /proc/PID/maps spells it */
+	pid_t pid;
+	int fd; /* the mapping's file, pinned */
+	struct stat st;
+};
+
+static int loader_mapping(const struct ms_mapping *m, void *arg)
+{
+	struct loader_find *l = arg;
+
+	if (strcmp(m->path, l->mapped))
+		return 0;
+	l->fd = ms_maps_pin("/proc", l->pid, m, &l->st);
+	return 1;
+}
+
+int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bool stop)
+{
+	struct loader_find l = { .pid = pid, .fd = -ENOENT };
+	char prefix[64], pinned[64];
+	size_t n;
+	int err;
+
+	/* a loader named by a process (/proc/PID/root + the path it maps): that mapping's
+	 * file, whatever its path names now; else (a launched command's PT_INTERP) the path,
+	 * when it is a regular file */
+	n = snprintf(prefix, sizeof(prefix), "/proc/%d/root/", (int)pid);
+	if (pid > 0 && !strncmp(path, prefix, n)) {
+		l.mapped = path + n - 1;
+		err = ms_maps_for_each_exec("/proc", pid, loader_mapping, &l);
+		if (err < 0)
+			return err;
+	} else {
+		l.fd = ms_elf_pin_file(path, &l.st);
+	}
+	if (l.fd < 0)
+		return l.fd == -ESTALE ? -ENOENT : l.fd;
+	fd_path(pinned, sizeof(pinned), l.fd);
+	err = attach_loader_at(p, pinned, path, &l.st, pid, stop);
+	close(l.fd);
+	return err;
 }

@@ -48,7 +48,8 @@ void ms_probes_free(struct ms_probes *p);
  * Plans the probes of the ELF object at path (mapped as mapped_path): libc's functions
  * when it is a libc, each known allocator whose marker function it defines, and the
  * named functions. Aliases of one address get one probe, their names joined by '/'.
- * Returns the number of points (at most max), or -errno when the file cannot be read.
+ * Returns the number of points (at most max), or -errno when the file cannot be read
+ * (-ENOEXEC: not a regular file or not ELF; -EFBIG: past the bounds of elfsym.h).
  */
 int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_path,
 		   struct ms_probe_point *pts, size_t max);
@@ -57,6 +58,8 @@ int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_pat
  * Attaches to the allocator functions of every object process pid maps, scoped to
  * pid (or to every process when scope is -1); with loaders, also the loader probe
  * (without stopping) of its dynamic loader, so that libraries loaded later are found.
+ * Each object is the mapped file itself (procmaps.h's ms_maps_pin), never what its path
+ * names now; an object past the bounds of elfsym.h is skipped, said once on stderr.
  * An object already attached in that scope is not attached again. Returns the number
  * of objects newly attached (0 or more), -ENOENT when pid maps no allocator at all,
  * -ESRCH when pid is gone, or another -errno from the kernel.
@@ -66,7 +69,11 @@ int ms_probes_attach_pid(struct ms_probes *p, pid_t pid, pid_t scope, bool loade
 /*
  * Attaches the loader probe to _dl_debug_state in the dynamic loader at path, for
  * pid (-1: every process); with stop, the process is stopped at each link-map change
- * until the daemon has attached to what was mapped and continues it.
+ * until the daemon has attached to what was mapped and continues it. A path under
+ * /proc/PID/root (PID = pid) names a loader pid maps: the probe goes to that mapping's
+ * file (ms_maps_pin), whatever the path names now (-ENOENT when it maps none there);
+ * another path (a launched command's PT_INTERP) must be a regular file. Nothing is
+ * opened in a way that can block.
  */
 int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bool stop);
 

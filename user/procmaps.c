@@ -1,9 +1,13 @@
 /* procmaps.c: /proc/PID/maps parsing */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 #include "procmaps.h"
 
 static int parse_hex(const char **s, uint64_t *v)
@@ -81,4 +85,51 @@ int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void 
 	free(line);
 	fclose(f);
 	return err;
+}
+
+bool ms_maps_same_file(const struct stat *st, unsigned dev_major, unsigned dev_minor,
+		       uint64_t inode)
+{
+	return st->st_dev == makedev(dev_major, dev_minor) && (uint64_t)st->st_ino == inode;
+}
+
+/* path, resolved once, when it is a regular file: an O_PATH descriptor, or -errno */
+static int pin_regular(const char *path, struct stat *st)
+{
+	int fd = open(path, O_PATH | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+int ms_maps_pin(const char *proc_root, pid_t pid, const struct ms_mapping *m, struct stat *st)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%d/map_files/%" PRIx64 "-%" PRIx64, proc_root, (int)pid,
+		 m->start, m->end);
+	fd = pin_regular(path, st);
+	if (fd >= 0 || fd == -ESTALE || m->deleted || m->path[0] != '/')
+		return fd;
+	/* no map_files (no CAP_SYS_ADMIN): the path, checked against the mapping */
+	if ((size_t)snprintf(path, sizeof(path), "%s/%d/root%s", proc_root, (int)pid, m->path) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	fd = pin_regular(path, st);
+	if (fd >= 0 && !ms_maps_same_file(st, m->dev_major, m->dev_minor, m->inode)) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct ms_mapping {
@@ -31,5 +32,20 @@ int ms_maps_parse_line(char *line, struct ms_mapping *m);
  */
 typedef int (*ms_maps_fn)(const struct ms_mapping *m, void *ctx);
 int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void *ctx);
+
+/*
+ * The file of mapping m of pid, pinned without trusting the path the process names:
+ * /proc/PID/map_files/START-END, which is the mapped file itself whatever replaced its
+ * path since (it needs CAP_SYS_ADMIN); else the path as the process sees it,
+ * /proc/PID/root/PATH, when that is a regular file with the mapping's device and inode.
+ * Nothing is opened for reading (O_PATH): a FIFO or a device put in the file's place
+ * never blocks or wakes. Returns the descriptor, its file's identity in st; -ESTALE when
+ * the path names another file now, or -errno. Read it through "/proc/self/fd/N".
+ */
+int ms_maps_pin(const char *proc_root, pid_t pid, const struct ms_mapping *m, struct stat *st);
+
+/* Whether st is the file /proc/PID/maps names by device major:minor and inode */
+bool ms_maps_same_file(const struct stat *st, unsigned dev_major, unsigned dev_minor,
+		       uint64_t inode);
 
 #endif

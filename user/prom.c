@@ -1,22 +1,24 @@
 /* prom.c: the Prometheus endpoint: the exposition text, rendered in the daemon thread,
- * served by libmicrohttpd's thread from a copy under a mutex */
+ * served by the server's thread (libmicrohttpd, run by us) from a copy under a mutex */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
 #include "allocators.h"
 #include "prom.h"
 
-#define HTTP_CONNECTIONS 16		     /* at once; more wait in the listen queue */
-#define HTTP_TIMEOUT 10			     /* s: an idle or slow connection is closed */
 #define HTTP_MEMORY (32 << 10)		     /* bytes per connection: request line and headers */
 #define COMM_LABEL_LEN (MS_COMM_LEN * 3 + 8) /* every byte could become U+FFFD */
 #define CONTAINER_ID_LEN 64
@@ -25,6 +27,7 @@
 struct ent_alloc {
 	bool used;
 	struct ms_counts user, backing;
+	uint64_t size_hist[MS_HIST_BUCKETS]; /* its users' successful calls per size class */
 };
 
 /* The figures of one exported process, an exited process' final ones, or a sum per comm */
@@ -51,7 +54,7 @@ struct cg {
 struct ms_prom {
 	struct ms_prom_opts o;
 	char proc_root[256];
-	struct MHD_Daemon *mhd;
+	struct http *http; /* the server; NULL without a listener */
 	char url[96];
 	pthread_mutex_t lock; /* guards text and len, the only data the HTTP thread reads */
 	char *text;
@@ -60,6 +63,7 @@ struct ms_prom {
 	size_t ncg, cap_cg, ncg_sorted;
 	struct entry **gone; /* exited processes' final figures */
 	size_t ngone, cap_gone;
+	unsigned nbounds; /* the size histogram's finite bounds: classes 0..nbounds-1 (grows) */
 };
 
 /* ---------------------------------------------------------------- families */
@@ -68,12 +72,13 @@ enum fam_src {
 	SRC_USER,    /* per allocator: its users' calls */
 	SRC_BACKING, /* per allocator: its backing, where it has any */
 	SRC_PROC,    /* per process: all allocators together */
+	SRC_SIZES,   /* per allocator: its users' calls per size class, a histogram */
 };
 
 struct family {
 	const char *name, *type, *help;
 	enum fam_src src;
-	size_t off; /* of the figure in struct ms_counts */
+	size_t off; /* of the figure in struct ms_counts (a histogram's _sum) */
 };
 
 #define FIG(f) offsetof(struct ms_counts, f)
@@ -98,6 +103,10 @@ static const struct family families[] = {
 	  FIG(live_bytes) },
 	{ "memscope_peak_bytes", "gauge", "Highest live bytes since tracing began", SRC_USER,
 	  FIG(peak_bytes) },
+	{ "memscope_allocation_size_bytes", "histogram",
+	  "Requested sizes of successful allocation calls, in power-of-two size classes (le: a "
+	  "class' largest size, 2^k-1)",
+	  SRC_SIZES, FIG(alloc_bytes) },
 	{ "memscope_backing_allocations_total", "counter",
 	  "Allocations the allocator made from others inside its own calls (pool refills)",
 	  SRC_BACKING, FIG(allocs) },
@@ -150,6 +159,44 @@ static void put_sample(FILE *f, const char *name, const struct label *l, unsigne
 		fputc('"', f);
 	}
 	fprintf(f, "%s %" PRIu64 "\n", n ? "}" : "", v);
+}
+
+/* The largest size of size class k (stats.h): 0, then 2^k - 1 for [2^(k-1), 2^k) */
+static uint64_t class_max(unsigned k)
+{
+	return k ? UINT64_MAX >> (64 - k) : 0;
+}
+
+/*
+ * One series of the size histogram: cumulative buckets le="0", "1", "3", ..., "2^k-1" for
+ * the classes 0..nbounds-1, le="+Inf", then _sum (requested bytes) and _count. A size is a
+ * whole number, so a class' largest size is its exact upper bound: the bucket le="2^k-1"
+ * holds exactly the calls of classes 0..k. +Inf and _count are the classes' total, which
+ * stats.c keeps equal to allocs (both are counted at the same places). l has room for le
+ * after its n labels. Cost: nbounds + 3 lines.
+ */
+static void put_sizes(FILE *f, const struct family *fam, struct label *l, unsigned n,
+		      const struct ent_alloc *a, unsigned nbounds)
+{
+	char series[128], le[24];
+	uint64_t cum = 0, total = 0;
+	unsigned k;
+
+	for (k = 0; k < MS_HIST_BUCKETS; k++)
+		total += a->size_hist[k];
+	snprintf(series, sizeof(series), "%s_bucket", fam->name);
+	l[n] = (struct label){ "le", le };
+	for (k = 0; k < nbounds; k++) {
+		cum += a->size_hist[k];
+		snprintf(le, sizeof(le), "%" PRIu64, class_max(k));
+		put_sample(f, series, l, n + 1, cum);
+	}
+	snprintf(le, sizeof(le), "+Inf");
+	put_sample(f, series, l, n + 1, total);
+	snprintf(series, sizeof(series), "%s_sum", fam->name);
+	put_sample(f, series, l, n, fig(&a->user, fam->off));
+	snprintf(series, sizeof(series), "%s_count", fam->name);
+	put_sample(f, series, l, n, total);
 }
 
 static void put_head(FILE *f, const char *name, const char *type, const char *help)
@@ -221,9 +268,9 @@ static unsigned entry_labels(const struct entry *e, const char *allocator, char 
 	return n;
 }
 
-static void put_entry(FILE *f, const struct family *fam, const struct entry *e)
+static void put_entry(FILE *f, const struct family *fam, const struct entry *e, unsigned nbounds)
 {
-	struct label l[6];
+	struct label l[6]; /* pid, comm, allocator, cgroup, container, le */
 	char pid[16];
 	unsigned id, n;
 
@@ -239,14 +286,18 @@ static void put_entry(FILE *f, const struct family *fam, const struct entry *e)
 		if (!a->used || !al || (fam->src == SRC_BACKING && !backing_used(&a->backing)))
 			continue;
 		n = entry_labels(e, al->name, pid, sizeof(pid), l);
-		put_sample(f, fam->name, l, n,
-			   fig(fam->src == SRC_USER ? &a->user : &a->backing, fam->off));
+		if (fam->src == SRC_SIZES)
+			put_sizes(f, fam, l, n, a, nbounds);
+		else
+			put_sample(f, fam->name, l, n,
+				   fig(fam->src == SRC_USER ? &a->user : &a->backing, fam->off));
 	}
 }
 
-/* The whole exposition into a new buffer */
+/* The whole exposition into a new buffer; nbounds: the size histogram's finite bounds */
 static int render(struct entry *const *ex, size_t nex, const struct entry *agg, size_t nagg,
-		  const struct ms_report *r, size_t nprocs, char **out, size_t *outlen)
+		  const struct ms_report *r, size_t nprocs, unsigned nbounds, char **out,
+		  size_t *outlen)
 {
 	char *buf = NULL;
 	size_t len = 0, i, k;
@@ -257,9 +308,9 @@ static int render(struct entry *const *ex, size_t nex, const struct entry *agg, 
 	for (k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
 		put_head(f, families[k].name, families[k].type, families[k].help);
 		for (i = 0; i < nex; i++)
-			put_entry(f, &families[k], ex[i]);
+			put_entry(f, &families[k], ex[i], nbounds);
 		for (i = 0; i < nagg; i++)
-			put_entry(f, &families[k], &agg[i]);
+			put_entry(f, &families[k], &agg[i], nbounds);
 	}
 	put_head(f, "memscope_events_total", "counter", "Records the daemon received");
 	put_sample(f, "memscope_events_total", NULL, 0, r->events);
@@ -273,6 +324,9 @@ static int render(struct entry *const *ex, size_t nex, const struct entry *agg, 
 	}
 	put_sample(f, "memscope_lost_events_total", &(struct label){ "cause", "untracked" }, 1,
 		   r->untracked);
+	put_sample(f, "memscope_lost_events_total", &(struct label){ "cause", "missed_free" }, 1,
+		   r->missed_frees);
+	put_sample(f, "memscope_lost_events_total", &(struct label){ "cause", "late" }, 1, r->late);
 	put_head(f, "memscope_processes", "gauge", "Processes traced now");
 	put_sample(f, "memscope_processes", NULL, 0, nprocs);
 	put_head(f, "memscope_exported_processes", "gauge",
@@ -493,6 +547,7 @@ static struct entry *entry_of(const struct ms_proc *p, const struct cg *c)
 		e->a[id].used = true;
 		e->a[id].user = p->alloc[id].user.c;
 		e->a[id].backing = p->alloc[id].backing.c;
+		ms_side_size_hist(&p->alloc[id].user, e->a[id].size_hist);
 	}
 	return e;
 nomem:
@@ -527,7 +582,7 @@ static void counts_add(struct ms_counts *d, const struct ms_counts *s)
 /* Adds e's figures to the sum d (its comm is d's); -ENOMEM */
 static int entry_add(struct entry *d, const struct entry *e)
 {
-	unsigned id;
+	unsigned id, k;
 
 	if (e->nalloc > d->nalloc) {
 		struct ent_alloc *a = realloc(d->a, e->nalloc * sizeof(*a));
@@ -545,6 +600,8 @@ static int entry_add(struct entry *d, const struct entry *e)
 		d->a[id].used = true;
 		counts_add(&d->a[id].user, &e->a[id].user);
 		counts_add(&d->a[id].backing, &e->a[id].backing);
+		for (k = 0; k < MS_HIST_BUCKETS; k++)
+			d->a[id].size_hist[k] += e->a[id].size_hist[k];
 	}
 	return 0;
 }
@@ -638,6 +695,33 @@ static void expire_gone(struct ms_prom *p, struct entry **live, size_t nlive, do
 	p->ngone = k;
 }
 
+/*
+ * The size histogram's bounds: one layout for every series, classes 0 to the largest any
+ * series has had since the start. The same bounds everywhere let sum by (le) add series
+ * bucket by bucket (a series without le="4095" would be missing from that bucket of a sum
+ * but not from its +Inf), so histogram_quantile() over an aggregate is right; a layout
+ * that never shrinks keeps every bucket series alive as long as its process. Classes past
+ * the largest are empty in every series and would only add series; sizes are kept to 40
+ * bits (stats.c), so there are at most 41 bounds.
+ */
+static void grow_bounds(struct ms_prom *p, struct entry *const *v, size_t n)
+{
+	unsigned id, k;
+	size_t i;
+
+	if (!p->nbounds)
+		p->nbounds = 1; /* le="0": histogram_quantile() needs a finite bucket */
+	for (i = 0; i < n; i++) {
+		for (id = 1; id < v[i]->nalloc; id++) {
+			const struct ent_alloc *a = &v[i]->a[id];
+
+			for (k = p->nbounds; a->used && k < MS_HIST_BUCKETS; k++)
+				if (a->size_hist[k])
+					p->nbounds = k + 1;
+		}
+	}
+}
+
 /* Sums the entries v[0..n) (sorted by comm) per comm into *agg; -ENOMEM */
 static int aggregate(struct entry **v, size_t n, struct entry **agg, size_t *nagg)
 {
@@ -702,6 +786,7 @@ int ms_prom_update(struct ms_prom *p, struct ms_stats *s, const struct ms_report
 		all[c.n + i] = p->gone[i];
 	if (n)
 		qsort(all, n, sizeof(*all), by_live);
+	grow_bounds(p, all, n);
 	nex = n < p->o.max_processes ? n : p->o.max_processes; /* 0: every one summed */
 	if (n > nex) {
 		qsort(all + nex, n - nex, sizeof(*all), by_comm);
@@ -709,7 +794,7 @@ int ms_prom_update(struct ms_prom *p, struct ms_stats *s, const struct ms_report
 		if (err)
 			goto out;
 	}
-	err = render(all, nex, agg, nagg, r, c.nprocs, &text, &len);
+	err = render(all, nex, agg, nagg, r, c.nprocs, p->nbounds, &text, &len);
 	if (!err)
 		publish(p, text, len);
 
@@ -778,6 +863,258 @@ void ms_prom_process_exited(struct ms_prom *p, const struct ms_proc *proc)
 
 /* ---------------------------------------------------------------- HTTP */
 
+/*
+ * The server. libmicrohttpd parses and answers, run from a thread of ours on its epoll
+ * set, so that the bounds it lacks are kept between its runs: its timeout is one of
+ * inactivity, renewed by every byte received (a client sending a header line every few
+ * seconds holds a connection for ever), and its limit per IP refuses a scraper that
+ * shares an attacker's address (loopback). Here every connection has a slot with its
+ * state and an absolute deadline; one past its deadline, or chosen to make room for a new
+ * one, is shut down, and libmicrohttpd closes it on its next run. The callbacks are
+ * called from MHD_run in that thread: the slots need no lock.
+ */
+
+enum conn_state {
+	C_HEAD,	  /* its first request head is not complete */
+	C_KEPT,	  /* kept alive after a response: the next request head is not complete */
+	C_ANSWER, /* a request head is complete, its response is not sent yet */
+};
+
+/* A client: its address, IPv4-mapped IPv6 as IPv4 */
+struct client {
+	uint8_t a[16];
+	uint8_t len; /* 4 or 16 */
+};
+
+struct conn {
+	bool used;
+	bool closing; /* shut down here, libmicrohttpd closes it: it counts no more */
+	enum conn_state state;
+	int fd;
+	struct client from;
+	uint64_t since;	   /* ms: when the state began */
+	uint64_t deadline; /* ms: when the connection is shut down */
+};
+
+struct http {
+	struct MHD_Daemon *mhd;
+	struct ms_prom_http b;
+	struct conn *conn; /* as many slots as libmicrohttpd's connection limit */
+	unsigned nconn;
+	int epoll_fd; /* libmicrohttpd's */
+	int wake;     /* eventfd: ms_prom_free ends the thread */
+	pthread_t thread;
+	bool running;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void client_of(const struct sockaddr *sa, struct client *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (sa && sa->sa_family == AF_INET) {
+		memcpy(c->a, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		c->len = 4;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		c->len = IN6_IS_ADDR_V4MAPPED(a6) ? 4 : 16;
+		memcpy(c->a, a6->s6_addr + 16 - c->len, c->len);
+	}
+}
+
+static bool same_client(const struct client *a, const struct client *b)
+{
+	return a->len == b->len && !memcmp(a->a, b->a, a->len);
+}
+
+static bool counted(const struct conn *x)
+{
+	return x->used && !x->closing;
+}
+
+/* The connections counted now from client c (NULL: from every client) */
+static unsigned count_from(const struct http *h, const struct client *c)
+{
+	unsigned i, n = 0;
+
+	for (i = 0; i < h->nconn; i++)
+		n += counted(&h->conn[i]) && (!c || same_client(&h->conn[i].from, c));
+	return n;
+}
+
+/* x enters state s now; its deadline is s's bound from now */
+static void conn_enter(const struct http *h, struct conn *x, enum conn_state s)
+{
+	x->state = s;
+	x->since = now_ms();
+	x->deadline = x->since + (s == C_HEAD ? h->b.request_ms :
+				  s == C_KEPT ? h->b.idle_ms :
+						h->b.response_ms);
+}
+
+/* Shuts x down: libmicrohttpd sees the end of the stream on its next run and closes it */
+static void conn_close(struct conn *x)
+{
+	shutdown(x->fd, SHUT_RDWR);
+	x->closing = true;
+}
+
+static struct conn *conn_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Which of two connections goes first to make room: one whose first request head is
+ * incomplete (a slow or idle client, as slowloris holds them), then an idle kept-alive
+ * one, then one being answered; the oldest in its state first */
+static bool goes_first(const struct conn *a, const struct conn *b)
+{
+	if (a->state != b->state)
+		return a->state < b->state;
+	return a->since < b->since;
+}
+
+/* The connection to close for room: the first to go of client c's, or (c NULL) of the
+ * connections of the clients that have the most. Cost: O(slots^2) */
+static struct conn *first_to_go(struct http *h, const struct client *c)
+{
+	struct conn *v = NULL;
+	unsigned i, n, most = 0;
+
+	for (i = 0; !c && i < h->nconn; i++)
+		if (counted(&h->conn[i]) && (n = count_from(h, &h->conn[i].from)) > most)
+			most = n;
+	for (i = 0; i < h->nconn; i++) {
+		struct conn *x = &h->conn[i];
+
+		if (!counted(x) || (c ? !same_client(&x->from, c) : count_from(h, &x->from) < most))
+			continue;
+		if (!v || goes_first(x, v))
+			v = x;
+	}
+	return v;
+}
+
+/*
+ * A new connection from sa, before libmicrohttpd takes it: always let in. At the limit per
+ * client, the client's first to go is closed: a client cannot hold more, and a scraper
+ * behind the same address as a flood of slow connections still gets in. At the total
+ * limit, the first to go of the clients with the most connections is closed.
+ */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *sa, socklen_t len)
+{
+	struct http *h = cls;
+	struct conn *v = NULL;
+	struct client c;
+
+	client_of(sa, &c);
+	if (count_from(h, &c) >= h->b.per_client)
+		v = first_to_go(h, &c);
+	else if (count_from(h, NULL) >= h->b.connections)
+		v = first_to_go(h, NULL);
+	if (v)
+		conn_close(v);
+	return MHD_YES;
+}
+
+/* A connection starts (a slot of its own, its request deadline) or ends */
+static void on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
+			  enum MHD_ConnectionNotificationCode what)
+{
+	struct http *h = cls;
+	const union MHD_ConnectionInfo *fd, *sa;
+	struct conn *x = *ctx;
+	unsigned i;
+
+	if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (x)
+			x->used = false;
+		*ctx = NULL;
+		return;
+	}
+	fd = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	sa = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	for (i = 0; i < h->nconn && h->conn[i].used; i++)
+		;
+	if (!fd)
+		return;
+	if (i == h->nconn || !sa) { /* never: libmicrohttpd holds no more than the slots */
+		shutdown(fd->connect_fd, SHUT_RDWR);
+		return;
+	}
+	x = &h->conn[i];
+	*x = (struct conn){ .used = true, .fd = fd->connect_fd };
+	client_of(sa->client_addr, &x->from);
+	conn_enter(h, x, C_HEAD);
+	*ctx = x;
+}
+
+/* A response is sent: the connection is kept alive for the next request (or closes) */
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct conn *x = conn_of(mc);
+
+	if (x && counted(x) && why == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		conn_enter(cls, x, C_KEPT);
+}
+
+/* Shuts down the connections past their deadline; returns the next deadline (UINT64_MAX:
+ * none) */
+static uint64_t enforce(struct http *h, uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+	unsigned i;
+
+	for (i = 0; i < h->nconn; i++) {
+		struct conn *x = &h->conn[i];
+
+		if (!counted(x))
+			continue;
+		if (now >= x->deadline)
+			conn_close(x);
+		else if (x->deadline < next)
+			next = x->deadline;
+	}
+	return next;
+}
+
+/* The server's thread: waits on libmicrohttpd's epoll set until its timeout or the next
+ * deadline, runs it, keeps the deadlines; until ms_prom_free wakes it */
+static void *serve(void *arg)
+{
+	struct http *h = arg;
+	struct pollfd fds[2] = { { .fd = h->epoll_fd, .events = POLLIN },
+				 { .fd = h->wake, .events = POLLIN } };
+
+	for (;;) {
+		MHD_UNSIGNED_LONG_LONG mhd_ms;
+		uint64_t now = now_ms(), next = enforce(h, now);
+		uint64_t wait = next == UINT64_MAX ? UINT64_MAX : next - now;
+		int ms;
+
+		if (MHD_get_timeout(h->mhd, &mhd_ms) == MHD_YES && mhd_ms < wait)
+			wait = mhd_ms;
+		ms = wait == UINT64_MAX ? -1 : wait > INT_MAX ? INT_MAX : (int)wait;
+		if (poll(fds, 2, ms) < 0 && errno != EINTR)
+			usleep(10000); /* ENOMEM: try again */
+		if (fds[1].revents)
+			break;
+		MHD_run(h->mhd);
+	}
+	return NULL;
+}
+
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *body,
 			     bool allow)
 {
@@ -795,7 +1132,15 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 	return ret;
 }
 
-/* GET or HEAD /metrics: a copy of the latest text; nothing else is read here */
+static char head_seen; /* *req of a request whose head has been seen */
+
+/*
+ * GET or HEAD /metrics: a copy of the latest text; nothing else is read here. The first
+ * call comes with the request head: the response's deadline starts, and an error is
+ * answered at once (libmicrohttpd then closes the connection, unread body and all). 200 is
+ * queued at the last call, after the body (none, or dropped): libmicrohttpd 0.9.75 closes a
+ * connection whose response was queued with the head, and keep-alive needs it open.
+ */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **req)
@@ -803,13 +1148,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct ms_prom *p = cls;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	struct conn *x;
 
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD /metrics\n",
-			     true);
-	if (strcmp(url, "/metrics"))
-		return reply(conn, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n",
-			     false);
+	if (!*req) {
+		*req = &head_seen;
+		x = conn_of(conn);
+		if (x && counted(x))
+			conn_enter(p->http, x, C_ANSWER);
+		if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+			return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				     "only GET and HEAD /metrics\n", true);
+		if (strcmp(url, "/metrics"))
+			return reply(conn, MHD_HTTP_NOT_FOUND,
+				     "not found: the metrics are at /metrics\n", false);
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
 	pthread_mutex_lock(&p->lock);
 	resp = MHD_create_response_from_buffer(p->len, p->text, MHD_RESPMEM_MUST_COPY);
 	pthread_mutex_unlock(&p->lock);
@@ -911,12 +1268,92 @@ static int listen_on(const struct sockaddr_storage *sa, socklen_t len)
 	return fd;
 }
 
+static unsigned or_default(unsigned v, unsigned def)
+{
+	return v ? v : def;
+}
+
+/* Stops the server's thread and libmicrohttpd (which closes the listening socket) */
+static void http_free(struct http *h)
+{
+	uint64_t one = 1;
+
+	if (!h)
+		return;
+	if (h->running && write(h->wake, &one, sizeof(one)) == sizeof(one))
+		pthread_join(h->thread, NULL);
+	if (h->mhd)
+		MHD_stop_daemon(h->mhd);
+	if (h->wake >= 0)
+		close(h->wake);
+	free(h->conn);
+	free(h);
+}
+
+/* The server on the listening socket fd (which it owns from then on, even on failure);
+ * -errno */
+static int http_start(struct ms_prom *p, int fd)
+{
+	const union MHD_DaemonInfo *di;
+	unsigned longest;
+	sigset_t all, old;
+	struct http *h;
+	int err;
+
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		close(fd);
+		return -ENOMEM;
+	}
+	h->wake = -1;
+	h->b.connections = or_default(p->o.http.connections, MS_PROM_HTTP_CONNECTIONS);
+	h->b.per_client = or_default(p->o.http.per_client, MS_PROM_HTTP_PER_CLIENT);
+	h->b.request_ms = or_default(p->o.http.request_ms, MS_PROM_HTTP_REQUEST_MS);
+	h->b.response_ms = or_default(p->o.http.response_ms, MS_PROM_HTTP_RESPONSE_MS);
+	h->b.idle_ms = or_default(p->o.http.idle_ms, MS_PROM_HTTP_IDLE_MS);
+	/* room for the connections shut down here until libmicrohttpd's next run closes them;
+	 * at its limit, libmicrohttpd leaves new ones in the listen queue until then */
+	h->nconn = 2 * h->b.connections;
+	h->conn = calloc(h->nconn, sizeof(*h->conn));
+	longest = h->b.request_ms > h->b.idle_ms ? h->b.request_ms : h->b.idle_ms;
+	longest = longest > h->b.response_ms ? longest : h->b.response_ms;
+	if (h->conn)
+		/* its inactivity timeout only backs the deadlines up */
+		h->mhd = MHD_start_daemon(MHD_USE_EPOLL | (p->o.verbose ? MHD_USE_ERROR_LOG : 0), 0,
+					  on_accept, h, on_request, p, MHD_OPTION_EXTERNAL_LOGGER,
+					  on_mhd_log, p, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+					  MHD_OPTION_CONNECTION_LIMIT, h->nconn,
+					  MHD_OPTION_CONNECTION_TIMEOUT, longest / 1000 + 1,
+					  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY,
+					  MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+					  MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+					  MHD_OPTION_END);
+	if (!h->mhd) {
+		err = h->conn ? -EIO : -ENOMEM;
+		close(fd);
+		http_free(h);
+		return err;
+	}
+	p->http = h;
+	di = MHD_get_daemon_info(h->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	h->epoll_fd = di ? di->epoll_fd : -1;
+	h->wake = eventfd(0, EFD_CLOEXEC);
+	if (h->epoll_fd < 0 || h->wake < 0)
+		return h->wake < 0 ? -errno : -EIO;
+	/* the server's thread takes no signal: Ctrl-C stays the daemon's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&h->thread, NULL, serve, h);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	h->running = !err;
+	return -err;
+}
+
 static int start_http(struct ms_prom *p, const char *addr_port)
 {
 	struct sockaddr_storage sa, bound;
 	socklen_t len, blen = sizeof(bound);
 	char err[256], host[INET6_ADDRSTRLEN];
-	sigset_t all, old;
 	unsigned port;
 	int fd;
 
@@ -936,23 +1373,7 @@ static int start_http(struct ms_prom *p, const char *addr_port)
 		port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
 		snprintf(p->url, sizeof(p->url), "http://%s:%u/metrics", host, port);
 	}
-	/* the server's thread takes no signal: Ctrl-C stays the daemon's */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	p->mhd = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
-					  (p->o.verbose ? MHD_USE_ERROR_LOG : 0),
-				  0, NULL, NULL, on_request, p, MHD_OPTION_EXTERNAL_LOGGER,
-				  on_mhd_log, p, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT,
-				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY,
-				  MHD_OPTION_END);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!p->mhd) {
-		close(fd);
-		return -EIO;
-	}
-	return 0; /* the server owns fd now: MHD_stop_daemon closes it */
+	return http_start(p, fd);
 }
 
 struct ms_prom *ms_prom_new(const char *addr_port, const struct ms_prom_opts *o)
@@ -976,7 +1397,7 @@ struct ms_prom *ms_prom_new(const char *addr_port, const struct ms_prom_opts *o)
 		 p->o.proc_root ? p->o.proc_root : "/proc");
 	p->o.proc_root = p->proc_root;
 	/* scrapes before the first update see the tracer's families, no process */
-	err = render(NULL, 0, NULL, 0, &zero, 0, &text, &len);
+	err = render(NULL, 0, NULL, 0, &zero, 0, 0, &text, &len);
 	if (err)
 		goto fail;
 	publish(p, text, len);
@@ -1003,8 +1424,7 @@ void ms_prom_free(struct ms_prom *p)
 
 	if (!p)
 		return;
-	if (p->mhd)
-		MHD_stop_daemon(p->mhd);
+	http_free(p->http);
 	for (i = 0; i < p->ncg; i++)
 		free(p->cg[i].path);
 	free(p->cg);

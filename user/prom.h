@@ -12,6 +12,29 @@
 #define MS_PROM_DEFAULT_GRACE 60.0 /* seconds */
 #define MS_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
+/* The HTTP server's bounds (defaults): connections at once, all clients together and from one
+ * client address; ms for a request head to be complete after the accept, for a response to
+ * be sent after its request head, and for a kept-alive connection's next request head to be
+ * complete after the previous response */
+#define MS_PROM_HTTP_CONNECTIONS 32
+#define MS_PROM_HTTP_PER_CLIENT 8
+#define MS_PROM_HTTP_REQUEST_MS 5000
+#define MS_PROM_HTTP_RESPONSE_MS 10000
+#define MS_PROM_HTTP_IDLE_MS 30000
+
+/*
+ * What one HTTP client can hold, and for how long; 0 in a field: its default. The
+ * deadlines are absolute: bytes that trickle in do not move them. A new connection is
+ * always let in: past a limit, the oldest connection of the client (at the per-client
+ * limit) or of the client with the most connections (at the total) is closed, one whose
+ * first request head is incomplete first, then an idle kept-alive one, then one being
+ * answered.
+ */
+struct ms_prom_http {
+	unsigned connections, per_client;
+	unsigned request_ms, response_ms, idle_ms;
+};
+
 struct ms_prom_opts {
 	unsigned max_processes; /* --prometheus-max-processes: processes with series of their
 				   own: running ones first, the most live bytes first; the rest
@@ -21,6 +44,8 @@ struct ms_prom_opts {
 				   stay exported (0: dropped at the next update) */
 	int verbose;		/* -v: libmicrohttpd's messages (malformed requests) on stderr */
 	const char *proc_root;	/* where /proc/PID/cgroup is read; "/proc" when NULL */
+	/* the server's bounds (tests shorten them) */
+	struct ms_prom_http http;
 };
 
 /*
@@ -32,6 +57,11 @@ struct ms_prom_opts {
  *     memscope_failed_allocations_total, memscope_allocated_bytes_total,
  *     memscope_freed_bytes_total (counters); memscope_live_allocations,
  *     memscope_live_bytes, memscope_peak_bytes (gauges): the calls of the allocator's users;
+ *     memscope_allocation_size_bytes (histogram): their successful calls per size class,
+ *     bucket le="2^k-1" for the class [2^(k-1), 2^k) (le="0": size 0), _sum the requested
+ *     bytes, _count the calls (= memscope_allocations_total); every series has the same
+ *     bounds, from le="0" to the largest class any series has had (at most 41; they never
+ *     shrink): the bounds + 3 series (+Inf, _sum, _count) per process and allocator;
  *     memscope_backing_allocations_total, memscope_backing_live_bytes: what the allocator
  *     took from others inside its own calls (its pool figures), where it took any
  *   per process (pid, comm, cgroup, container):
@@ -59,9 +89,10 @@ int ms_prom_parse_addr(const char *text, struct sockaddr_storage *sa, socklen_t 
 
 /*
  * Starts serving /metrics on addr_port (see ms_prom_parse_addr; NULL: no listener, the
- * text only, for tests) from a thread of libmicrohttpd's; o NULL for the defaults.
- * Returns NULL with errno set: EINVAL for a bad value, else the bind's or listen's
- * (EADDRINUSE, EADDRNOTAVAIL, EACCES).
+ * text only, for tests) from a thread of its own that runs libmicrohttpd and enforces
+ * o->http; o NULL for the defaults. HTTP/1.1 connections are kept alive. Returns NULL
+ * with errno set: EINVAL for a bad value, else the bind's or listen's (EADDRINUSE,
+ * EADDRNOTAVAIL, EACCES), or the server's start's.
  */
 struct ms_prom *ms_prom_new(const char *addr_port, const struct ms_prom_opts *o);
 
@@ -72,8 +103,9 @@ const char *ms_prom_url(const struct ms_prom *p);
  * Renders the exposition of s and r in the calling (daemon) thread and makes it the one
  * served; drops the exited processes whose grace period has passed, measured on r->ts.
  * Call after each report (comms filled in). Reads /proc/PID/cgroup once per new process.
- * Cost: O(n log n) in the processes, the text in memory. Returns 0 or -ENOMEM (the
- * previous text stays served).
+ * Cost: O(n log n) in the processes plus O(MS_HIST_BUCKETS) per process and allocator
+ * (the size histograms), the text in memory. Returns 0 or -ENOMEM (the previous text stays
+ * served).
  */
 int ms_prom_update(struct ms_prom *p, struct ms_stats *s, const struct ms_report *r);
 

@@ -1,13 +1,19 @@
 /* record.c: --record and --replay, a zlib-compressed frame stream */
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/utsname.h>
 #include <zlib.h>
 #include "allocators.h"
 #include "funcs.h"
+#include "numa.h"
+#include "outfile.h"
 #include "record.h"
 
 static const char magic[8] = "MSCOPE\0R";
@@ -133,10 +139,20 @@ struct ms_recorder *ms_recorder_open(const char *path)
 	struct timespec ts;
 	struct utsname u;
 
+	int fd;
+
 	if (!r)
 		return NULL;
-	r->gz = gzopen(path, "wb1");
+	/* not through a link another user planted to a file (outfile.h) */
+	fd = ms_outfile_create(path);
+	if (fd < 0) {
+		free(r);
+		errno = -fd;
+		return NULL;
+	}
+	r->gz = gzdopen(fd, "wb1");
 	if (!r->gz) {
+		close(fd);
 		free(r);
 		if (!errno)
 			errno = ENOMEM;
@@ -200,6 +216,77 @@ int ms_recorder_close(struct ms_recorder *r)
 	return err;
 }
 
+/* The function kind an allocator record comes from, or 0 for the records of no function */
+static unsigned kind_of_type(unsigned type)
+{
+	switch (type) {
+	case MS_EV_ALLOC:
+		return MS_FN_ALLOC;
+	case MS_EV_FREE:
+		return MS_FN_FREE;
+	case MS_EV_REALLOC_ENTER:
+	case MS_EV_REALLOC:
+		return MS_FN_REALLOC;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * What is wrong with e, a record of the recording, into why (empty when nothing is):
+ * every field is one the BPF programs write (include/memscope.h), every function id
+ * one the recording defined before the record. A record that fails here would index
+ * the statistics' tables with an id they were never told about.
+ */
+static bool bad_event(const struct ms_event *e, char *why, size_t len)
+{
+	unsigned kind = kind_of_type(e->type), count = ms_funcs_count();
+	const struct ms_func *f = ms_funcs_get(e->func), *outer = ms_funcs_get(e->outer_func);
+	bool nested = e->flags & MS_EVF_NESTED;
+
+	if (e->type < MS_EV_ALLOC || e->type >= MS_EV_TYPE_MAX)
+		snprintf(why, len, "type %u of 1 to %u", e->type, MS_EV_TYPE_MAX - 1);
+	else if (e->flags & ~(MS_EVF_NESTED | MS_EVF_STOPPED))
+		snprintf(why, len, "flags 0x%x", e->flags);
+	else if ((e->flags & MS_EVF_STOPPED) && e->type != MS_EV_FORK && e->type != MS_EV_EXEC &&
+		 e->type != MS_EV_DLSTATE)
+		snprintf(why, len, "flags 0x%x on a record of type %u", e->flags, e->type);
+	/* an allocator's record names a function of its kind; the others none, but for the
+	 * loader's, which may name a function of the loader kind */
+	else if (kind && (!f || f->kind != kind))
+		snprintf(why, len, "function %u (%s) of %u for a record of type %u", e->func,
+			 f ? "another kind" : "not defined", count, e->type);
+	else if (!kind && e->func && !(e->type == MS_EV_DLSTATE && f && f->kind == MS_FN_DLSTATE))
+		snprintf(why, len, "function %u for a record of type %u", e->func, e->type);
+	/* a nested call names the call it was made in, an outermost one none */
+	else if (nested && (!kind || !outer || outer->kind == MS_FN_DLSTATE))
+		snprintf(why, len, "outer function %u (%s) of %u", e->outer_func,
+			 outer ? "not an allocator's" : "not defined", count);
+	else if (!nested && e->outer_func)
+		snprintf(why, len, "outer function %u of a call not nested", e->outer_func);
+	else if (e->node >= MS_MAX_NODES)
+		snprintf(why, len, "node %u of at most %u", e->node, MS_MAX_NODES);
+	else if (e->depth > MS_MAX_DEPTH)
+		snprintf(why, len, "depth %u of at most %u", e->depth, MS_MAX_DEPTH);
+	/* the programs send no release of NULL */
+	else if (!e->a.ptr && (e->type == MS_EV_FREE || e->type == MS_EV_REALLOC_ENTER))
+		snprintf(why, len, "a release of address 0");
+	else
+		return false;
+	return true;
+}
+
+/* Says where and what the damage is, for ms_replay_info's damage; returns -EBADMSG */
+static int damaged(char *damage, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(damage, sizeof(((struct ms_replay_info *)0)->damage), fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
 /* Reads exactly len bytes: 1, 0 at a clean end of file, or -EBADMSG */
 static int get(gzFile gz, void *buf, size_t len)
 {
@@ -215,15 +302,21 @@ static int get(gzFile gz, void *buf, size_t len)
 int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 	      struct ms_replay_info *info)
 {
+	struct ms_replay_info local;
 	struct file_header h;
 	struct frame f;
 	uint64_t lost[MS_CNT_MAX], events = 0, recorded;
 	bool ended = false;
 	uint8_t *buf = NULL;
+	char *damage;
 	gzFile gz;
 	uint32_t i;
 	int err;
 
+	if (!info)
+		info = &local;
+	memset(info, 0, sizeof(*info));
+	damage = info->damage;
 	gz = gzopen(path, "rb");
 	if (!gz)
 		return errno ? -errno : -ENOMEM;
@@ -237,14 +330,12 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 		err = -ENOEXEC;
 		goto out;
 	}
-	if (info) {
-		info->version = h.version;
-		memcpy(info->host, h.host, sizeof(h.host));
-		info->host[64] = '\0';
-		memcpy(info->kernel, h.kernel, sizeof(h.kernel));
-		info->kernel[64] = '\0';
-		info->start_realtime_ns = h.start_realtime_ns;
-	}
+	info->version = h.version;
+	memcpy(info->host, h.host, sizeof(h.host));
+	info->host[64] = '\0';
+	memcpy(info->kernel, h.kernel, sizeof(h.kernel));
+	info->kernel[64] = '\0';
+	info->start_realtime_ns = h.start_realtime_ns;
 	buf = malloc(MAX_FRAME);
 	if (!buf) {
 		err = -ENOMEM;
@@ -252,12 +343,14 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 	}
 	while (!ended && (err = get(gz, &f, sizeof(f))) == 1) {
 		if (f.len > MAX_FRAME) {
-			err = -EBADMSG;
+			err = damaged(damage, "after record %" PRIu64 ": a frame of %u bytes",
+				      events, f.len);
 			break;
 		}
 		err = get(gz, buf, f.len);
 		if (err != 1 && f.len) {
-			err = -EBADMSG;
+			err = damaged(damage, "after record %" PRIu64 ": a frame cut short",
+				      events);
 			break;
 		}
 		switch (f.tag) {
@@ -267,9 +360,18 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 
 			memcpy(name, fa->name, sizeof(name));
 			name[sizeof(name) - 1] = '\0';
-			if (f.len != sizeof(*fa) || fa->id != ms_allocators_count() + 1 ||
+			if (f.len != sizeof(*fa)) {
+				err = damaged(damage,
+					      "after record %" PRIu64 ": an allocator of %u bytes",
+					      events, f.len);
+				goto out;
+			}
+			if (fa->id != ms_allocators_count() + 1 || fa->kind >= MS_AK_MAX ||
 			    ms_allocators_get_or_add(name, fa->kind) != fa->id) {
-				err = -EBADMSG;
+				err = damaged(damage,
+					      "after record %" PRIu64 ": allocator %u of kind %u "
+					      "(expected allocator %u)",
+					      events, fa->id, fa->kind, ms_allocators_count() + 1);
 				goto out;
 			}
 			break;
@@ -279,10 +381,21 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 			struct ms_func fn = { 0 };
 
 			/* a function of an allocator the recording defined, of a known kind */
-			if (f.len != sizeof(*ff) || ff->id != ms_funcs_count() + 1 ||
-			    !ms_allocators_get(ff->allocator) || ff->kind < MS_FN_ALLOC ||
-			    ff->kind > MS_FN_DLSTATE) {
-				err = -EBADMSG;
+			if (f.len != sizeof(*ff)) {
+				err = damaged(damage,
+					      "after record %" PRIu64 ": a function of %u bytes",
+					      events, f.len);
+				goto out;
+			}
+			if (ff->id != ms_funcs_count() + 1 || !ms_allocators_get(ff->allocator) ||
+			    ff->kind < MS_FN_ALLOC || ff->kind > MS_FN_DLSTATE ||
+			    ff->backing_only > 1) {
+				err = damaged(damage,
+					      "after record %" PRIu64
+					      ": function %u of allocator %u, "
+					      "kind %u (expected function %u)",
+					      events, ff->id, ff->allocator, ff->kind,
+					      ms_funcs_count() + 1);
 				goto out;
 			}
 			fn.allocator = ff->allocator;
@@ -291,7 +404,9 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 			fn.fixed_size = ff->fixed_size;
 			memcpy(fn.name, ff->name, sizeof(fn.name) - 1);
 			if (ms_funcs_add(&fn) < 0) {
-				err = -EBADMSG;
+				err = damaged(damage,
+					      "after record %" PRIu64 ": more than %u functions",
+					      events, MS_MAX_FUNCS - 1);
 				goto out;
 			}
 			break;
@@ -300,8 +415,13 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 			struct frame_comm *c = (void *)buf;
 			char comm[MS_COMM_LEN + 1];
 
-			if (f.len != sizeof(*c)) {
-				err = -EBADMSG;
+			if (f.len != sizeof(*c) ||
+			    (c->flags & ~(MS_PROC_LISTED | MS_PROC_PINNED))) {
+				err = damaged(damage,
+					      "after record %" PRIu64
+					      ": a process frame of %u bytes, "
+					      "shown as 0x%x",
+					      events, f.len, f.len == sizeof(*c) ? c->flags : 0);
 				goto out;
 			}
 			memcpy(comm, c->comm, MS_COMM_LEN);
@@ -312,7 +432,9 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 		}
 		case TAG_LOST:
 			if (f.len != sizeof(lost)) {
-				err = -EBADMSG;
+				err = damaged(damage,
+					      "after record %" PRIu64 ": loss counters of %u bytes",
+					      events, f.len);
 				goto out;
 			}
 			memcpy(lost, buf, sizeof(lost));
@@ -321,28 +443,53 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 			break;
 		case TAG_EVENTS:
 			if (f.len % sizeof(struct ms_event)) {
-				err = -EBADMSG;
+				err = damaged(damage,
+					      "after record %" PRIu64 ": records of %u bytes",
+					      events, f.len);
 				goto out;
 			}
-			for (i = 0; i < f.len / sizeof(struct ms_event); i++)
-				fns->event((struct ms_event *)buf + i, ctx);
-			events += f.len / sizeof(struct ms_event);
+			/* each record checked before it is handed on: what came before a bad one
+			 * is replayed, nothing after it */
+			for (i = 0; i < f.len / sizeof(struct ms_event); i++) {
+				const struct ms_event *e = (struct ms_event *)buf + i;
+				char why[96];
+
+				if (bad_event(e, why, sizeof(why))) {
+					err = damaged(damage, "record %" PRIu64 ": %s", events + 1,
+						      why);
+					goto out;
+				}
+				fns->event(e, ctx);
+				events++;
+			}
 			break;
 		case TAG_END:
+			if (f.len != sizeof(recorded)) {
+				err = damaged(damage, "an end frame of %u bytes", f.len);
+				goto out;
+			}
 			memcpy(&recorded, buf, sizeof(recorded));
-			if (f.len != sizeof(recorded) || recorded != events) {
-				err = -EBADMSG;
+			if (recorded != events) {
+				err = damaged(damage,
+					      "the end frame counts %" PRIu64
+					      " records, the recording "
+					      "holds %" PRIu64,
+					      recorded, events);
 				goto out;
 			}
 			ended = true;
 			break;
 		default:
-			err = -EBADMSG;
+			err = damaged(damage,
+				      "after record %" PRIu64 ": a frame of unknown tag 0x%08x",
+				      events, f.tag);
 			goto out;
 		}
 	}
+	if (err < 0 && !damage[0])
+		damaged(damage, "after record %" PRIu64 ": a frame cut short", events);
 	if (err == 0 && !ended)
-		err = -EBADMSG; /* cut short: the tracer did not end cleanly */
+		err = damaged(damage, "cut short after record %" PRIu64 ": no end frame", events);
 out:
 	free(buf);
 	gzclose(gz);

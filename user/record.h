@@ -46,13 +46,20 @@ struct ms_replay_info {
 	char host[65];
 	char kernel[65];
 	uint64_t start_realtime_ns; /* when recording started */
+	char damage[128];	    /* -EBADMSG: where and what ("record 12: function 9 of 3") */
 };
 
 /*
  * Reads a recording, registering its functions (funcs.h) and calling fns for every
- * element in order. Returns 0, -ENOEXEC for a file that is not a recording (or of
- * another version), -EBADMSG for a corrupt or truncated one (what came before the
- * damage has been handed back), or -errno.
+ * element in order. Each record is checked before it is handed on: a type and flags
+ * the BPF programs write, for an allocator's record a function of its kind that the
+ * recording defined before it (and, nested, the enclosing one), a node below
+ * MS_MAX_NODES, a depth of at most MS_MAX_DEPTH, a release of an address; a record
+ * that fails ends the replay as damage does. Returns 0, -ENOEXEC for a file that is
+ * not a recording (or of another version), -EBADMSG for a corrupt or truncated one
+ * (what came before the damage has been handed back, info->damage says where and
+ * what), or -errno. info may be NULL. O(1) per record, a frame of at most 256 KiB in
+ * memory.
  */
 int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 	      struct ms_replay_info *info);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <stddef.h>
 #include "funcs.h"
+#include "numa.h"
 #include "stats.h"
 
 void ms_stats_init(struct ms_stats *s, ms_end_fn on_end, void *ctx)
@@ -12,11 +13,21 @@ void ms_stats_init(struct ms_stats *s, ms_end_fn on_end, void *ctx)
 	s->ctx = ctx;
 }
 
+static void pendings_free(struct ms_pendings *pp)
+{
+	if (!pp)
+		return;
+	free(pp->v);
+	ms_livetab_free(&pp->by_tid);
+	ms_livetab_free(&pp->by_addr);
+	free(pp);
+}
+
 static void side_free(struct ms_side *d)
 {
 	free(d->numa.node);
 	ms_livetab_free(&d->live);
-	free(d->pending);
+	pendings_free(d->pending);
 	free(d->pat);
 	if (d->sites) {
 		free(d->sites->v);
@@ -32,17 +43,36 @@ static inline unsigned site_hash(uint64_t caller, uint64_t size, unsigned cap)
 	       (cap - 1);
 }
 
-/* The site of (caller, size), created when new; NULL past MS_MAX_SITES or out of memory */
+/* Rebuilds the index of ss with cap slots (a power of two, more than twice ss->n); 0 or
+ * -1 when memory runs out */
+static int site_index(struct ms_sites *ss, unsigned cap)
+{
+	uint32_t *index = calloc(cap, sizeof(*index));
+	unsigned i, j;
+
+	if (!index)
+		return -1;
+	for (i = 0; i < ss->n; i++) {
+		for (j = site_hash(ss->v[i].caller, ss->v[i].size, cap); index[j];
+		     j = (j + 1) & (cap - 1))
+			;
+		index[j] = i + 1;
+	}
+	free(ss->index);
+	ss->index = index;
+	ss->index_cap = cap;
+	return 0;
+}
+
+/* The site of (caller, size), created when new; NULL past MS_MAX_SITES or out of memory.
+ * The index grows with the sites, at most half full (32 KiB at MS_MAX_SITES) */
 static struct ms_site *site_get(struct ms_sites *ss, uint64_t caller, uint64_t size)
 {
 	unsigned i;
 
-	if (!ss->index_cap) {
-		ss->index = calloc(2 * MS_MAX_SITES, sizeof(*ss->index));
-		if (!ss->index)
-			return NULL;
-		ss->index_cap = 2 * MS_MAX_SITES;
-	}
+	if ((ss->n + 1) * 2 > ss->index_cap && ss->n < MS_MAX_SITES &&
+	    site_index(ss, ss->index_cap ? ss->index_cap * 2 : 16))
+		return NULL;
 	for (i = site_hash(caller, size, ss->index_cap); ss->index[i];
 	     i = (i + 1) & (ss->index_cap - 1)) {
 		struct ms_site *t = &ss->v[ss->index[i] - 1];
@@ -115,10 +145,12 @@ static size_t proc_blocks(const struct ms_proc *p)
 }
 
 /* Back to no figures at all, keeping who the process is and how it is shown */
-static void proc_reset(struct ms_proc *p)
+static void proc_reset(struct ms_stats *s, struct ms_proc *p)
 {
 	unsigned i;
 
+	s->figures -= p->figures - 1;
+	p->figures = 1;
 	for (i = 0; i < p->nalloc; i++) {
 		side_free(&p->alloc[i].user);
 		side_free(&p->alloc[i].backing);
@@ -142,9 +174,10 @@ static void proc_reset(struct ms_proc *p)
 	p->active = false;
 }
 
-static void proc_free(struct ms_proc *p)
+static void proc_free(struct ms_stats *s, struct ms_proc *p)
 {
-	proc_reset(p);
+	proc_reset(s, p);
+	s->figures--;
 	free(p);
 }
 
@@ -154,7 +187,10 @@ void ms_stats_free(struct ms_stats *s)
 
 	for (i = 0; i < s->cap; i++)
 		if (s->procs[i])
-			proc_free(s->procs[i]);
+			proc_free(s, s->procs[i]);
+	for (i = 0; i < s->nretired; i++)
+		proc_free(s, s->retired[i]);
+	free(s->retired);
 	free(s->procs);
 	memset(s, 0, sizeof(*s));
 }
@@ -208,6 +244,8 @@ struct ms_proc *ms_stats_proc(struct ms_stats *s, pid_t pid, bool create)
 	if (!p)
 		return NULL;
 	p->pid = pid;
+	p->figures = 1;
+	s->figures++;
 	for (i = pid_slot(s->cap, pid); s->procs[i]; i = (i + 1) & (s->cap - 1))
 		;
 	s->procs[i] = p;
@@ -215,21 +253,22 @@ struct ms_proc *ms_stats_proc(struct ms_stats *s, pid_t pid, bool create)
 	return s->last = p;
 }
 
-void ms_stats_forget(struct ms_stats *s, pid_t pid)
+/* Takes the process with pid out of the table and returns it (NULL: none) */
+static struct ms_proc *unlink_proc(struct ms_stats *s, pid_t pid)
 {
 	size_t i, j, home, mask = s->cap - 1;
+	struct ms_proc *p;
 
 	if (!s->cap)
-		return;
+		return NULL;
 	for (i = pid_slot(s->cap, pid); s->procs[i]; i = (i + 1) & mask)
 		if (s->procs[i]->pid == pid)
 			break;
 	if (!s->procs[i])
-		return;
-	if (s->last == s->procs[i])
+		return NULL;
+	p = s->procs[i];
+	if (s->last == p)
 		s->last = NULL;
-	s->blocks -= proc_blocks(s->procs[i]);
-	proc_free(s->procs[i]);
 	s->nprocs--;
 	/* backward shift */
 	for (j = i;;) {
@@ -243,6 +282,40 @@ void ms_stats_forget(struct ms_stats *s, pid_t pid)
 		}
 	}
 	s->procs[i] = NULL;
+	return p;
+}
+
+void ms_stats_forget(struct ms_stats *s, pid_t pid)
+{
+	struct ms_proc *p = unlink_proc(s, pid);
+
+	if (p) {
+		s->blocks -= proc_blocks(p);
+		proc_free(s, p);
+	}
+}
+
+/*
+ * A pinned process that exited is kept for the final record, but its pid is free: when
+ * the pid comes back (a new process' fork, exec or calls), the old entry moves out of the
+ * table to the retired list, with its figures, and the pid gets a new one. Returns the
+ * new entry, or NULL when memory or --max-processes runs out.
+ */
+static struct ms_proc *renew(struct ms_stats *s, struct ms_proc *p)
+{
+	pid_t pid = p->pid;
+
+	if (s->nretired == s->cap_retired) {
+		size_t cap = s->cap_retired ? s->cap_retired * 2 : 8;
+		struct ms_proc **v = realloc(s->retired, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		s->retired = v;
+		s->cap_retired = cap;
+	}
+	s->retired[s->nretired++] = unlink_proc(s, pid);
+	return ms_stats_proc(s, pid, true);
 }
 
 unsigned ms_size_bucket(uint64_t size)
@@ -274,13 +347,26 @@ static int grow(void **v, unsigned *n, unsigned i, size_t sz)
 	return 0;
 }
 
+/* Something new a record of p shows: an allocator, a function, a size class or a NUMA
+ * node (ms_stats_worth_report) */
+static inline void add_figure(struct ms_stats *s, struct ms_proc *p)
+{
+	p->figures++;
+	s->figures++;
+}
+
+/* An outermost call of function func: by_func grows only to the functions the table has
+ * (an id past it, a corrupt record's, would make it as large as the id says) */
 static void count_call(struct ms_stats *s, struct ms_proc *p, unsigned func)
 {
+	if (!ms_funcs_get(func))
+		return;
 	if (grow((void **)&p->by_func, &p->nby_func, func, sizeof(*p->by_func))) {
 		s->oom++;
 		return;
 	}
-	p->by_func[func]++;
+	if (!p->by_func[func]++)
+		add_figure(s, p);
 }
 
 /* Where an event's block lives: the user side of its function's allocator, or, for a
@@ -303,15 +389,19 @@ static struct ms_side *side_of(struct ms_stats *s, struct ms_proc *p, const stru
 		s->oom++;
 		return NULL;
 	}
-	p->alloc[id].used = true;
+	if (!p->alloc[id].used) {
+		p->alloc[id].used = true;
+		add_figure(s, p);
+	}
 	*user = !nested;
 	return nested ? &p->alloc[id].backing : &p->alloc[id].user;
 }
 
-/* The node counters of node, grown to hold it; NULL when memory runs out */
+/* The node counters of node, grown to hold it; NULL when memory runs out or for a node
+ * past MS_MAX_NODES (a corrupt record's) */
 static struct ms_node_counts *node_of(struct ms_numa_counts *nc, unsigned node)
 {
-	if (grow((void **)&nc->node, &nc->nnodes, node, sizeof(*nc->node)))
+	if (node >= MS_MAX_NODES || grow((void **)&nc->node, &nc->nnodes, node, sizeof(*nc->node)))
 		return NULL;
 	return &nc->node[node];
 }
@@ -322,8 +412,8 @@ static struct ms_node_counts *node_of(struct ms_numa_counts *nc, unsigned node)
 				     **nc##_i = nc##_v;                                            \
 	     nc##_i < nc##_v + 2 && (nc = *nc##_i); nc##_i++)
 
-static void numa_alloc(struct ms_proc *p, struct ms_side *d, bool user, unsigned node,
-		       uint64_t size)
+static void numa_alloc(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
+		       unsigned node, uint64_t size)
 {
 	struct ms_numa_counts *nc;
 	struct ms_node_counts *n;
@@ -332,6 +422,8 @@ static void numa_alloc(struct ms_proc *p, struct ms_side *d, bool user, unsigned
 	{
 		if (!(n = node_of(nc, node)))
 			continue;
+		if (!n->allocs && !n->frees)
+			add_figure(s, p);
 		n->allocs++;
 		n->alloc_bytes += size;
 		n->live_allocs++;
@@ -441,6 +533,85 @@ static void kill_block(struct ms_side *d, struct ms_block *b)
 	b->ts_ns = d->c.allocs;
 }
 
+/* The side of p's allocator id: its user side, or its backing side */
+static struct ms_side *side_at(struct ms_proc *p, unsigned id, bool user)
+{
+	return user ? &p->alloc[id].user : &p->alloc[id].backing;
+}
+
+/* The allocator id of side d of p */
+static unsigned side_id(const struct ms_proc *p, const struct ms_side *d)
+{
+	return ((const char *)d - (const char *)p->alloc) / sizeof(*p->alloc);
+}
+
+/*
+ * The live block at addr in a side of p other than d (user sides first), its allocator
+ * id and side in *id and *user; NULL when there is none. A block allocated through one
+ * allocator's function may be released through another's: CPython's inlined
+ * PyObject_Free calls free on what the PyObject_Malloc symbol returned, and the
+ * PyObject_Free symbol passes libc's blocks on to free. O(allocators) lookups, made only
+ * for a release its own side does not know.
+ */
+static struct ms_block *find_elsewhere(struct ms_proc *p, const struct ms_side *d, uint64_t addr,
+				       unsigned *id, bool *user)
+{
+	struct ms_block *b;
+	unsigned i, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < p->nalloc; i++) {
+			struct ms_side *x = side_at(p, i, !pass);
+
+			if (!p->alloc[i].used || x == d || !x->live.used)
+				continue;
+			b = ms_livetab_find(&x->live, addr);
+			if (b && !ms_block_dead(b)) {
+				*id = i;
+				*user = !pass;
+				return b;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* A call of thread tid took the block at addr from another side: the same release
+ * seen again inside that call (its nested free or realloc) is an echo */
+static void note_echo(struct ms_proc *p, uint32_t tid, uint64_t addr)
+{
+	p->echo_tid = tid;
+	p->echo_addr = addr;
+}
+
+static bool take_echo(struct ms_proc *p, bool user, const struct ms_event *e)
+{
+	if (user || p->echo_tid != e->tid || p->echo_addr != e->a.ptr)
+		return false;
+	p->echo_addr = 0;
+	return true;
+}
+
+/* Releases every live block at e's address that sides of p other than d hold; returns
+ * how many there were */
+static unsigned release_elsewhere(struct ms_proc *p, struct ms_side *d, const struct ms_event *e)
+{
+	struct ms_block *b;
+	unsigned id, n = 0;
+	bool user;
+
+	while ((b = find_elsewhere(p, d, e->a.ptr, &id, &user))) {
+		struct ms_side *x = side_at(p, id, user);
+
+		count_release(p, x, user, b, e->ts_ns, e->node);
+		kill_block(x, b);
+		n++;
+	}
+	if (n)
+		note_echo(p, e->tid, e->a.ptr);
+	return n;
+}
+
 static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
 		      uint64_t addr, uint64_t size, const struct ms_event *e)
 {
@@ -453,16 +624,16 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 	struct ms_counts *c;
 	struct ms_class *k;
 	struct ms_block *b;
-	unsigned i;
 
 	/* a realloc in flight in another thread released this address already */
-	for (i = 0; i < d->npending; i++) {
-		struct ms_pending *q = &d->pending[i];
+	if (d->pending && (b = ms_livetab_find(&d->pending->by_addr, addr))) {
+		struct ms_pending *q = &d->pending->v[b->meta - 1];
 
-		if (q->tracked && !q->released && q->old.addr == addr) {
-			q->released = true;
-			count_release(p, d, user, &q->old, ts, q->node);
-		}
+		ms_livetab_remove(&d->pending->by_addr, b);
+		q->indexed = false;
+		q->released = true;
+		count_release(p, side_at(p, q->from_alloc, q->from_user), q->from_user, &q->old, ts,
+			      q->node);
 	}
 	if (!d->pat && !(d->pat = calloc(1, sizeof(*d->pat)))) {
 		s->oom++;
@@ -475,7 +646,8 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 			c->allocs++;
 			c->alloc_bytes += size;
 		}
-		d->pat->cls[ms_size_bucket(size)].allocs++;
+		if (!d->pat->cls[ms_size_bucket(size)].allocs++)
+			add_figure(s, p);
 		d->pat->cls[ms_size_bucket(size)].alloc_bytes += size;
 		s->capped = true;
 		s->oom++;
@@ -495,15 +667,12 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		else
 			k->reused_other++;
 	} else if (b->meta) {
-		/* allocated twice without a free in between: a lost free record */
+		/* allocated twice without a free in between: its free was missed. Released
+		 * here, so that allocs - frees = live holds, and counted as a loss */
+		count_release(p, d, user, b, ts, ms_block_node(b));
 		FOR_COUNTS(p, d, user, c)
-		{
-			c->live_allocs--;
-			c->live_bytes -= ms_block_size(b);
-		}
-		numa_release(p, d, user, ms_block_node(b), ms_block_node(b), ms_block_size(b));
-		d->pat->cls[ms_size_bucket(ms_block_size(b))].live_allocs--;
-		d->pat->cls[ms_size_bucket(ms_block_size(b))].live_bytes -= ms_block_size(b);
+		c->missed_frees++;
+		s->missed_frees++;
 	}
 	FOR_COUNTS(p, d, user, c)
 	{
@@ -521,8 +690,9 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		else if (p->c.peak_bytes > peak)
 			ms_sites_peak(p->sites);
 	}
-	numa_alloc(p, d, user, e->node, size);
-	k->allocs++;
+	numa_alloc(s, p, d, user, e->node, size);
+	if (!k->allocs++)
+		add_figure(s, p);
 	k->alloc_bytes += size;
 	d->pat->small += size <= MS_SMALL_MAX;
 	d->pat->large += size >= MS_LARGE_MIN;
@@ -545,103 +715,240 @@ static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, const st
 	const struct ms_func *f;
 	struct ms_counts *c;
 
+	if (b && !ms_block_dead(b)) {
+		count_release(p, d, user, b, e->ts_ns, e->node);
+		kill_block(d, b);
+		return true;
+	}
+	/* an munmap of a region this backing never held is not its backing: the libc
+	 * free between the allocator and it has no frame (glibc unmapping its own) */
+	if (!b && !user && (f = ms_funcs_get(e->func)) && f->backing_only)
+		return false;
+	/* a block of another allocator (or of the other side) released through this one */
+	if (release_elsewhere(p, d, e))
+		return true;
+	/* the block its outer call already released, passed on */
+	if (take_echo(p, user, e))
+		return false;
 	if (!b) {
-		/* an munmap of a region this backing never held is not its backing: the libc
-		 * free between the allocator and it has no frame (glibc unmapping its own) */
-		if (!user && (f = ms_funcs_get(e->func)) && f->backing_only)
-			return false;
 		FOR_COUNTS(p, d, user, c)
 		c->unmatched_frees++;
 		return true;
 	}
-	if (ms_block_dead(b)) {
-		FOR_COUNTS(p, d, user, c)
-		c->dead_frees++;
-		return false;
-	}
-	count_release(p, d, user, b, e->ts_ns, e->node);
-	kill_block(d, b);
-	return true;
+	FOR_COUNTS(p, d, user, c)
+	c->dead_frees++;
+	return false;
 }
 
-static struct ms_pending *pending_get(struct ms_stats *s, struct ms_side *d, uint32_t tid,
-				      bool create)
+/* Puts the block a realloc took out of its side's table back */
+static void restore(struct ms_stats *s, struct ms_proc *p, const struct ms_pending *q)
 {
-	unsigned i;
+	struct ms_side *x = side_at(p, q->from_alloc, q->from_user);
+	struct ms_block *b = track_insert(s, x, q->old.addr);
 
-	for (i = 0; i < d->npending; i++)
-		if (d->pending[i].tid == tid)
-			return &d->pending[i];
+	if (b)
+		ms_livetab_store(&x->live, b, q->old.meta, q->old.ts_ns);
+	else
+		s->oom++;
+}
+
+/* Makes q (tracked, not released) found by its block's address, unless another entry
+ * already is (two threads' reallocs of one block: a double free) */
+static void pending_index(struct ms_stats *s, struct ms_pendings *pp, struct ms_pending *q)
+{
+	struct ms_block *b;
+
+	q->indexed = false;
+	if (!q->tracked || q->released)
+		return;
+	b = ms_livetab_insert(&pp->by_addr, q->old.addr);
+	if (!b) {
+		s->oom++;
+		return;
+	}
+	if (b->meta)
+		return;
+	ms_livetab_store(&pp->by_addr, b, q - pp->v + 1, 0);
+	q->indexed = true;
+}
+
+static void pending_unindex(struct ms_pendings *pp, struct ms_pending *q)
+{
+	struct ms_block *b;
+
+	if (q->indexed && (b = ms_livetab_find(&pp->by_addr, q->old.addr)))
+		ms_livetab_remove(&pp->by_addr, b);
+	q->indexed = false;
+}
+
+/* Forgets q; the last entry takes its place */
+static void pending_drop(struct ms_side *d, struct ms_pending *q)
+{
+	struct ms_pendings *pp = d->pending;
+	struct ms_pending *last = &pp->v[pp->n - 1];
+	struct ms_block *b;
+
+	pending_unindex(pp, q);
+	if ((b = ms_livetab_find(&pp->by_tid, (uint64_t)q->tid + 1)))
+		ms_livetab_remove(&pp->by_tid, b);
+	if (q != last) {
+		*q = *last;
+		if ((b = ms_livetab_find(&pp->by_tid, (uint64_t)q->tid + 1)))
+			b->meta = q - pp->v + 1;
+		if (q->indexed && (b = ms_livetab_find(&pp->by_addr, q->old.addr)))
+			b->meta = q - pp->v + 1;
+	}
+	pp->n--;
+}
+
+/* Drops a realloc in flight whose return will not come: its block, still live, goes
+ * back to its table */
+static void pending_abandon(struct ms_stats *s, struct ms_proc *p, struct ms_side *d,
+			    struct ms_pending *q)
+{
+	if (q->tracked && !q->released)
+		restore(s, p, q);
+	pending_drop(d, q);
+}
+
+/* The realloc in flight of thread tid on side d; with create, a new one when there is
+ * none (at MS_MAX_PENDING, another is dropped first). NULL when there is none, or out
+ * of memory. O(1) expected. */
+static struct ms_pending *pending_get(struct ms_stats *s, struct ms_proc *p, struct ms_side *d,
+				      uint32_t tid, bool create)
+{
+	struct ms_pendings *pp = d->pending;
+	struct ms_pending *q;
+	struct ms_block *b;
+
+	if (pp && (b = ms_livetab_find(&pp->by_tid, (uint64_t)tid + 1)))
+		return &pp->v[b->meta - 1];
 	if (!create)
 		return NULL;
-	if (d->npending == d->cap_pending) {
-		unsigned n = d->cap_pending ? d->cap_pending * 2 : 4;
-		struct ms_pending *v = realloc(d->pending, n * sizeof(*v));
+	if (!pp && !(pp = d->pending = calloc(1, sizeof(*pp)))) {
+		s->oom++;
+		return NULL;
+	}
+	if (pp->n >= MS_MAX_PENDING) {
+		/* threads that died inside realloc, or lost their return records, left their
+		 * entries: one goes (round robin: each in turn, whatever the order) */
+		pending_abandon(s, p, d, &pp->v[pp->victim++ % pp->n]);
+		s->stale_reallocs++;
+		s->oom++;
+	}
+	if (pp->n == pp->cap) {
+		unsigned n = pp->cap ? pp->cap * 2 : 4;
+		struct ms_pending *v = realloc(pp->v, n * sizeof(*v));
 
 		if (!v) {
 			s->oom++;
 			return NULL;
 		}
-		d->pending = v;
-		d->cap_pending = n;
+		pp->v = v;
+		pp->cap = n;
 	}
-	memset(&d->pending[d->npending], 0, sizeof(d->pending[0]));
-	d->pending[d->npending].tid = tid;
-	return &d->pending[d->npending++];
-}
-
-static void pending_drop(struct ms_side *d, struct ms_pending *q)
-{
-	*q = d->pending[--d->npending];
-}
-
-/* Puts a block taken out by realloc_enter back */
-static void restore(struct ms_stats *s, struct ms_side *d, const struct ms_block *old)
-{
-	struct ms_block *b = track_insert(s, d, old->addr);
-
-	if (b)
-		ms_livetab_store(&d->live, b, old->meta, old->ts_ns);
-	else
+	b = ms_livetab_insert(&pp->by_tid, (uint64_t)tid + 1);
+	if (!b) {
 		s->oom++;
+		return NULL;
+	}
+	ms_livetab_store(&pp->by_tid, b, pp->n + 1, 0);
+	q = &pp->v[pp->n++];
+	memset(q, 0, sizeof(*q));
+	q->tid = tid;
+	return q;
 }
 
-/* A realloc-kind call entered with a block: take the block out of the table so that
- * another thread's malloc returning the same address meanwhile finds it free */
-static void realloc_enter(struct ms_stats *s, struct ms_side *d, const struct ms_event *e)
+/* Drops every realloc in flight of p: its process has ended, no thread returns */
+static void proc_drop_pending(struct ms_stats *s, struct ms_proc *p)
 {
-	struct ms_pending *q = pending_get(s, d, e->tid, true);
+	unsigned i, user;
+
+	for (i = 0; i < p->nalloc; i++) {
+		for (user = 0; user < 2; user++) {
+			struct ms_side *d = side_at(p, i, user);
+
+			while (d->pending && d->pending->n)
+				pending_abandon(s, p, d, &d->pending->v[d->pending->n - 1]);
+			pendings_free(d->pending);
+			d->pending = NULL;
+		}
+	}
+}
+
+void ms_stats_thread_exit(struct ms_stats *s, pid_t pid, uint32_t tid)
+{
+	struct ms_proc *p = ms_stats_proc(s, pid, false);
+	struct ms_pending *q;
+	unsigned i, user;
+
+	for (i = 0; p && i < p->nalloc; i++) {
+		for (user = 0; user < 2; user++) {
+			struct ms_side *d = side_at(p, i, user);
+
+			if ((q = pending_get(s, p, d, tid, false)))
+				pending_abandon(s, p, d, q);
+		}
+	}
+}
+
+/* A realloc-kind call entered with a block: take the block out of the table that holds
+ * it (its own side's, or another's: see find_elsewhere) so that another thread's malloc
+ * returning the same address meanwhile finds it free */
+static void realloc_enter(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
+			  const struct ms_event *e)
+{
+	struct ms_pending *q = pending_get(s, p, d, e->tid, true);
+	struct ms_side *x = d;
 	struct ms_block *b;
+	unsigned id = side_id(p, d);
+	bool xuser = user;
 
 	if (!q)
 		return;
 	if (q->tracked && !q->released)
-		restore(s, d, &q->old); /* the return of this thread's last realloc was lost */
+		restore(s, p, q); /* the return of this thread's last realloc was lost */
+	pending_unindex(d->pending, q);
 	memset(&q->old, 0, sizeof(q->old));
 	q->old.addr = e->a.ptr;
 	q->node = e->node;
 	q->tracked = false;
 	q->released = false;
+	q->echo = false;
 	b = ms_livetab_find(&d->live, e->a.ptr);
+	if (!b || ms_block_dead(b)) {
+		b = find_elsewhere(p, d, e->a.ptr, &id, &xuser);
+		x = b ? side_at(p, id, xuser) : d;
+	}
 	if (b && !ms_block_dead(b)) {
 		q->old = *b;
 		q->tracked = true;
-		track_remove(s, d, b);
+		q->from_alloc = id;
+		q->from_user = xuser;
+		track_remove(s, x, b);
+		if (x != d) {
+			/* other copies (a pool's chunk at its first object's address) go too */
+			release_elsewhere(p, d, e);
+			note_echo(p, e->tid, e->a.ptr);
+		}
+	} else {
+		q->echo = take_echo(p, user, e);
 	}
+	pending_index(s, d->pending, q);
 }
 
 static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
 			   const struct ms_event *e)
 {
-	struct ms_pending *q = e->a.ptr ? pending_get(s, d, e->tid, false) : NULL;
+	struct ms_pending *q = e->a.ptr ? pending_get(s, p, d, e->tid, false) : NULL;
 	uint64_t old = e->a.ptr, new = e->a.ret;
 	bool freed = new != 0 || e->a.size == 0; /* realloc(p, 0) frees and returns NULL */
 	struct ms_counts *c;
 
 	if (old && !q) {
 		/* the entry record is missing (attached mid-call): do it now */
-		realloc_enter(s, d, e);
-		q = pending_get(s, d, e->tid, false);
+		realloc_enter(s, p, d, user, e);
+		q = pending_get(s, p, d, e->tid, false);
 	}
 	if (!old) {
 		if (new)
@@ -656,20 +963,24 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 		FOR_COUNTS(p, d, user, c)
 		c->failed_allocs++;
 		if (q && q->tracked && !q->released)
-			restore(s, d, &q->old);
+			restore(s, p, q);
 	} else if (q && q->tracked) {
 		if (!q->released) {
-			count_release(p, d, user, &q->old, e->ts_ns, q->node);
+			struct ms_side *x = side_at(p, q->from_alloc, q->from_user);
+
+			count_release(p, x, q->from_user, &q->old, e->ts_ns, q->node);
 			if (old != new) {
 				/* remember the old address as freed */
-				struct ms_block *b = track_insert(s, d, old);
+				struct ms_block *b = track_insert(s, x, old);
 
 				if (b && (!b->meta || ms_block_dead(b))) {
-					ms_livetab_store(&d->live, b, q->old.meta, q->old.ts_ns);
-					kill_block(d, b);
+					ms_livetab_store(&x->live, b, q->old.meta, q->old.ts_ns);
+					kill_block(x, b);
 				}
 			}
 		}
+	} else if (q && q->echo) {
+		/* its outer call released the block */
 	} else {
 		FOR_COUNTS(p, d, user, c)
 		c->unmatched_frees++;
@@ -707,6 +1018,8 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 	case MS_EV_ALLOC:
 	case MS_EV_REALLOC:
 		p = ms_stats_proc(s, e->tgid, true);
+		if (p && p->exited)
+			p = renew(s, p); /* a new process with the pid of one that exited */
 		if (!p) {
 			s->oom++;
 			return;
@@ -715,16 +1028,36 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		break;
 	case MS_EV_EXEC:
 		p = ms_stats_proc(s, e->tgid, true);
+		if (p && p->exited)
+			p = renew(s, p);
 		if (p && p->active) {
 			/* the old image's heap is gone: its figures end here */
 			if (s->on_end)
 				s->on_end(p, MS_END_EXEC, s->ctx);
 			s->blocks -= proc_blocks(p);
-			proc_reset(p);
+			proc_reset(s, p);
 		}
 		if (p) {
 			memcpy(p->comm, e->comm, MS_COMM_LEN);
 			p->comm[MS_COMM_LEN] = '\0';
+			p->from_start = true;
+		}
+		return;
+	case MS_EV_FORK:
+		p = ms_stats_proc(s, e->tgid, false);
+		if (p && p->exited)
+			p = renew(s, p); /* the pid of a process kept for the final record */
+		if (p && p->active && !p->pinned) {
+			/* an entry left by a process whose exit record was lost */
+			ms_stats_forget(s, e->tgid);
+			p = NULL;
+		}
+		if (!p)
+			p = ms_stats_proc(s, e->tgid, true);
+		if (p) {
+			memcpy(p->comm, e->comm, MS_COMM_LEN);
+			p->comm[MS_COMM_LEN] = '\0';
+			p->ppid = e->ppid;
 		}
 		return;
 	case MS_EV_EXIT:
@@ -735,10 +1068,12 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		p->comm[MS_COMM_LEN] = '\0';
 		if (p->active && s->on_end && !p->exited)
 			s->on_end(p, MS_END_EXIT, s->ctx);
-		if (p->pinned)
+		if (p->pinned) {
 			p->exited = true;
-		else
+			proc_drop_pending(s, p); /* no thread of it returns from realloc */
+		} else {
 			ms_stats_forget(s, e->tgid);
+		}
 		return;
 	default:
 		return;
@@ -762,7 +1097,7 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 			count_call(s, p, e->func);
 		break;
 	case MS_EV_REALLOC_ENTER:
-		realloc_enter(s, d, e);
+		realloc_enter(s, p, d, user, e);
 		break;
 	case MS_EV_REALLOC:
 		if (user)
@@ -798,4 +1133,6 @@ void ms_stats_for_each(struct ms_stats *s, void (*fn)(struct ms_proc *p, void *c
 	for (i = 0; i < s->cap; i++)
 		if (s->procs[i])
 			fn(s->procs[i], ctx);
+	for (i = 0; i < s->nretired; i++)
+		fn(s->retired[i], ctx);
 }

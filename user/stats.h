@@ -19,6 +19,8 @@ struct ms_counts {
 	uint64_t frees;		  /* releases of blocks allocated while tracing */
 	uint64_t unmatched_frees; /* releases of blocks older than the trace */
 	uint64_t dead_frees;	  /* frees of blocks already freed (tcache release, double free) */
+	uint64_t missed_frees;	  /* blocks whose free was never seen: their address was
+				     allocated again (counted in frees too, and in the losses) */
 	uint64_t alloc_bytes;	  /* requested bytes */
 	uint64_t freed_bytes;
 	uint64_t failed_allocs;
@@ -43,10 +45,33 @@ struct ms_numa_counts {
 /* A realloc between its entry and its return, per thread */
 struct ms_pending {
 	uint32_t tid;
-	uint8_t node;  /* where the realloc runs: where its old block is freed */
-	bool tracked;  /* the old block was live and has been taken out of the table */
-	bool released; /* its release is already counted (another thread got its address) */
+	uint8_t node;	     /* where the realloc runs: where its old block is freed */
+	bool tracked;	     /* the old block was live and has been taken out of the table */
+	bool released;	     /* its release is already counted (another thread got its address) */
+	bool echo;	     /* a nested call passing on a block its outer call already took */
+	uint16_t from_alloc; /* tracked: the allocator whose table held it ... */
+	bool from_user;	     /* ... on its user side (else its backing side) */
+	bool indexed;	     /* in by_addr: tracked, not released, its address no other's */
 	struct ms_block old;
+};
+
+/*
+ * A side keeps at most this many reallocs in flight. A thread that dies inside realloc,
+ * or whose return record was lost, leaves its entry behind until its thread id reallocs
+ * again on the side or the process ends; past the cap the next realloc drops one of the
+ * others (its block back in its table, counted in stale_reallocs and oom).
+ */
+#define MS_MAX_PENDING 4096
+
+/* The reallocs of one side in flight: one per thread, found by thread id, and by the
+ * address of the block it took out of the table (another thread's allocation at that
+ * address means the realloc released it). O(1) each, no scan. */
+struct ms_pendings {
+	struct ms_pending *v; /* in no order */
+	unsigned n, cap;
+	struct ms_livetab by_tid;  /* tid + 1 -> index in v + 1 (the entry's meta) */
+	struct ms_livetab by_addr; /* old.addr of the indexed entries -> index in v + 1 */
+	unsigned victim;	   /* at MS_MAX_PENDING: the entry dropped next, round robin */
 };
 
 /*
@@ -81,8 +106,7 @@ struct ms_side {
 	struct ms_sites *sites;	 /* NULL until a block of MS_SITE_MIN bytes */
 	struct ms_patterns *pat; /* size classes, lifetimes, reuse; NULL before the first block */
 	struct ms_livetab live;
-	struct ms_pending *pending;
-	unsigned npending, cap_pending;
+	struct ms_pendings *pending; /* NULL before the side's first realloc of a block */
 };
 
 struct ms_astats {
@@ -108,6 +132,9 @@ struct ms_proc {
 	bool listed; /* reported even before its first call (-p, a launched command) */
 	bool pinned; /* kept after its exit, for the final record */
 	bool exited;
+	bool from_start; /* its image was traced from its exec: live figures cover its whole heap;
+			    else since attaching to it running (-p, every-process mode's processes
+			    running at start) */
 	bool comm_recorded;	    /* --record: its name is in the recording */
 	struct ms_counts c;	    /* all allocators' user calls together */
 	struct ms_numa_counts numa; /* the same per NUMA node */
@@ -120,6 +147,12 @@ struct ms_proc {
 	struct ms_stack_sites *sites; /* --stacks: allocation sites by user stack */
 	uint64_t recent[2];	      /* the last two user allocations: a block freed while it is
 				    one of them is temporary */
+	unsigned figures;	      /* what a record of it shows: see ms_stats.figures */
+	pid_t ppid;		      /* the parent, when its fork was seen; else 0 */
+	uint64_t start_ticks;	      /* its start time (/proc/PID/stat), once read; else 0 */
+	uint64_t echo_addr;	      /* a block a call took from another allocator's table ... */
+	uint32_t echo_tid;	      /* ... in this thread: the same block passed on inside
+					 that call is not released twice */
 };
 
 enum ms_end_reason { MS_END_EXIT, MS_END_EXEC };
@@ -129,16 +162,23 @@ typedef void (*ms_end_fn)(struct ms_proc *p, enum ms_end_reason why, void *ctx);
 struct ms_stats {
 	struct ms_proc **procs; /* open addressing by pid */
 	size_t cap, nprocs;
-	struct ms_proc *last; /* the process of the previous event */
-	uint64_t events;      /* records applied */
-	uint64_t oom;	      /* events that could not be tracked: out of memory or a cap */
-	bool stacks;	      /* --stacks: keep allocation sites per process */
-	size_t blocks;	      /* entries in every live table (live and dead blocks) */
-	size_t blocks_peak;   /* the most there were */
-	size_t max_blocks;    /* --max-live: past it, new blocks are counted, not tracked */
-	size_t max_procs;     /* --max-processes: past it, new processes are not tracked */
-	bool capped;	      /* a cap was reached (the daemon says so once) */
-	ms_end_fn on_end;     /* called before an exited or exec'd process is reset */
+	struct ms_proc *last;	  /* the process of the previous event */
+	uint64_t events;	  /* records applied */
+	uint64_t oom;		  /* events that could not be tracked: out of memory or a cap */
+	uint64_t missed_frees;	  /* blocks allocated again with no free seen, all processes */
+	uint64_t stale_reallocs;  /* reallocs in flight dropped past MS_MAX_PENDING (also in oom) */
+	size_t figures;		  /* what a record of every process shows: a process, and each
+			   allocator, function, size class and NUMA node one shows, count
+			   one each (ms_stats_worth_report) */
+	struct ms_proc **retired; /* pinned processes that exited and whose pid came back: */
+	size_t nretired, cap_retired; /* kept, with their figures, for the final record */
+	bool stacks;		      /* --stacks: keep allocation sites per process */
+	size_t blocks;		      /* entries in every live table (live and dead blocks) */
+	size_t blocks_peak;	      /* the most there were */
+	size_t max_blocks;	      /* --max-live: past it, new blocks are counted, not tracked */
+	size_t max_procs;	      /* --max-processes: past it, new processes are not tracked */
+	bool capped;		      /* a cap was reached (the daemon says so once) */
+	ms_end_fn on_end;	      /* called before an exited or exec'd process is reset */
 	void *ctx;
 };
 
@@ -147,11 +187,34 @@ void ms_stats_free(struct ms_stats *s);
 
 /*
  * Applies one record. The hot path: no system call, no allocation in the steady
- * state (tables grow geometrically). EXIT calls on_end for an active process and
- * forgets it (unless pinned); EXEC calls on_end with MS_END_EXEC and starts the
- * process afresh.
+ * state (tables grow geometrically), O(1) expected but for a release its side does not
+ * know (O(allocators the process used)). EXIT calls on_end for an active process and
+ * forgets it (unless pinned: then its reallocs in flight are dropped); EXEC calls
+ * on_end with MS_END_EXEC and starts the process afresh. A function id past the table
+ * (funcs.h) or a node past MS_MAX_NODES grows nothing: such a call is counted, not in
+ * by_func, and its node is in no per-node figure.
  */
 void ms_stats_apply(struct ms_stats *s, const struct ms_event *e);
+
+/*
+ * Whether the records applied since `since` (s->events at the previous report) are at
+ * least the figures a record of every process would hold now. A replay writes an
+ * interval record only then: its clock is the recording's, which can step one interval
+ * per record, and the output must grow with the records read, not with the recorded
+ * time times the processes. O(1).
+ */
+static inline bool ms_stats_worth_report(const struct ms_stats *s, uint64_t since)
+{
+	return s->events - since >= s->figures;
+}
+
+/*
+ * Thread tid of process pid ended inside a traced call: its reallocs in flight are
+ * dropped, their blocks back in their tables, live (a thread that dies inside realloc
+ * otherwise keeps its entry until its id reallocs again on that side, or until its
+ * process ends). O(allocators the process used).
+ */
+void ms_stats_thread_exit(struct ms_stats *s, pid_t pid, uint32_t tid);
 
 /* The process with pid, or NULL; creates it when create is set */
 struct ms_proc *ms_stats_proc(struct ms_stats *s, pid_t pid, bool create);
@@ -177,7 +240,7 @@ unsigned ms_size_bucket(uint64_t size);
 /* The lower bound in bytes of bucket b */
 uint64_t ms_bucket_floor(unsigned b);
 
-/* Calls fn for every process; fn may not add or forget processes */
+/* Calls fn for every process, retired ones too; fn may not add or forget processes */
 void ms_stats_for_each(struct ms_stats *s, void (*fn)(struct ms_proc *p, void *ctx), void *ctx);
 
 #endif

@@ -13,6 +13,8 @@
 #include <elfutils/libdwfl.h>
 #include <gelf.h>
 #include <libiberty/demangle.h>
+#include <zlib.h>
+#include "elfsym.h"
 #include "symbolizer.h"
 
 /*
@@ -78,9 +80,14 @@ struct module {
 	Dwfl *dwfl;
 	Dwfl_Module *mod;
 	Dwfl_Callbacks cb;
-	char *debug_path; /* cb.debuginfo_path points here; lives as long as dwfl */
+	char *debug_path; /* where find_debuginfo looks: the debug path, and the copies of its
+			   * absolute directories under the object's /proc/PID/root */
+	char *own_path;	  /* cb.debuginfo_path points here (libdwfl's own searches, for a
+			   * dwz file: the debug path alone); lives as long as dwfl */
 	size_t nsegs;
 	struct seg *segs;
+	bool alt_found; /* find_debuginfo gave libdwfl the dwz file the DWARF names */
+	int dwarf_ok;	/* dwarf_safe's answer: 1, 0, or -1 before it is asked */
 };
 
 struct ms_symbolizer {
@@ -318,6 +325,7 @@ static void module_free(struct module *m)
 	if (m->dwfl)
 		dwfl_end(m->dwfl);
 	free(m->debug_path);
+	free(m->own_path);
 	free(m->segs);
 	free(m);
 }
@@ -421,6 +429,191 @@ static int read_segments(Elf *elf, struct module *m)
 	return m->nsegs ? 0 : -ENOEXEC;
 }
 
+/* ---- separate debug files ---- */
+
+/* The GNU debuglink CRC (zlib's CRC-32) of the file at fd, of size bytes; false when it
+ * cannot be read or is larger than the inflate bound */
+static bool file_crc(int fd, uint64_t size, uint32_t *crc)
+{
+	static unsigned char buf[65536];
+	uint64_t off = 0;
+	ssize_t n;
+
+	if (size > MS_ELF_INFLATE_MAX)
+		return false;
+	*crc = crc32(0, NULL, 0);
+	while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+		*crc = crc32(*crc, buf, n);
+		off += n;
+	}
+	return n == 0;
+}
+
+/*
+ * The debug file candidate at path, opened as a regular file without blocking (a FIFO put
+ * there by a traced process is never opened), within the bounds of elfsym.h, not the main
+ * file itself, and the module's: the same build-id (bid), or without one the debuglink's
+ * CRC when check is asked. Returns the descriptor, or -1.
+ */
+static int debug_candidate(const char *path, const struct stat *main_st, const void *bid,
+			   int bidlen, bool check, GElf_Word crc)
+{
+	struct stat st;
+	const void *id = NULL;
+	uint32_t sum;
+	Elf *elf;
+	bool ok;
+	int fd;
+
+	fd = ms_elf_open_file(path, &st);
+	if (fd < 0)
+		return -1;
+	ok = !(main_st && st.st_dev == main_st->st_dev && st.st_ino == main_st->st_ino) &&
+	     !ms_elf_check_headers(fd);
+	elf = ok ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
+	ok = elf && elf_kind(elf) == ELF_K_ELF &&
+	     !ms_elf_within_bounds(elf, st.st_size, MS_ELFB_INFLATE);
+	if (ok && bidlen > 0)
+		ok = dwelf_elf_gnu_build_id(elf, &id) == bidlen && !memcmp(id, bid, bidlen);
+	else if (ok && check)
+		ok = file_crc(fd, st.st_size, &sum) && sum == crc;
+	elf_end(elf);
+	if (!ok) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* dir/.build-id/xx/yyyy.debug for each absolute directory of path, for build-id bid */
+static int by_build_id(const char *path, const unsigned char *bid, int bidlen, char **found)
+{
+	char *copy = strdup(path), *dir, *save = NULL, hex[2 * KEY_BYTES + 2], name[4096];
+	int i, fd = -1;
+
+	if (!copy || bidlen < 2)
+		goto out;
+	for (i = 0; i < bidlen && i < KEY_BYTES; i++)
+		sprintf(hex + 2 * i, "%02x", bid[i]);
+	for (dir = strtok_r(copy, ":", &save); dir && fd < 0; dir = strtok_r(NULL, ":", &save)) {
+		if (dir[0] == '+' || dir[0] == '-')
+			dir++;
+		if (dir[0] != '/')
+			continue;
+		snprintf(name, sizeof(name), "%s/.build-id/%.2s/%s.debug", dir, hex, hex + 2);
+		fd = debug_candidate(name, NULL, bid, bidlen, false, 0);
+		if (fd >= 0)
+			*found = strdup(name);
+	}
+out:
+	free(copy);
+	return fd;
+}
+
+/* The debuglink file link by name: in the object's directory, its subdirectories named
+ * by relative elements of path, and under absolute ones (D/DIR/link, then D/link) */
+static int by_debuglink(const char *path, const char *file_name, const char *link,
+			const unsigned char *bid, int bidlen, GElf_Word crc, char **found)
+{
+	char *copy = strdup(path), *el, *rest, dir[4096], name[8192];
+	const char *slash = strrchr(file_name, '/');
+	struct stat main_st;
+	bool defcheck = true, check;
+	int fd = -1, k;
+
+	if (!copy || !slash || strchr(link, '/'))
+		goto out;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - file_name), file_name);
+	if (stat(file_name, &main_st))
+		memset(&main_st, 0, sizeof(main_st));
+	rest = copy;
+	if (rest[0] == '+' || rest[0] == '-')
+		defcheck = *rest++ == '+';
+	/* strsep: an empty element is the object's own directory */
+	while (fd < 0 && (el = strsep(&rest, ":"))) {
+		check = defcheck;
+		if (el[0] == '+' || el[0] == '-')
+			check = *el++ == '+';
+		for (k = 0; k < 2 && fd < 0; k++) {
+			if (el[0] != '/' && k)
+				break;
+			if (el[0] == '\0')
+				snprintf(name, sizeof(name), "%s/%s", dir, link);
+			else if (el[0] != '/')
+				snprintf(name, sizeof(name), "%s/%s/%s", dir, el, link);
+			else if (!k && dir[0] == '/')
+				snprintf(name, sizeof(name), "%s%s/%s", el, dir, link);
+			else
+				snprintf(name, sizeof(name), "%s/%s", el, link);
+			fd = debug_candidate(name, &main_st, bid, bidlen, check, crc);
+			if (fd >= 0)
+				*found = strdup(name);
+		}
+	}
+out:
+	free(copy);
+	return fd;
+}
+
+/* Whether libdw takes the file at fd as DWARF (so that libdwfl gives it to the module) */
+static bool dwarf_opens(int fd)
+{
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	Dwarf *dw = dup >= 0 ? dwarf_begin(dup, DWARF_C_READ) : NULL;
+
+	if (dw)
+		dwarf_end(dw);
+	if (dup >= 0)
+		close(dup);
+	return dw != NULL;
+}
+
+/*
+ * libdwfl's find_debuginfo callback, the search of dwfl_standard_find_debuginfo (build-id,
+ * then .gnu_debuglink) over the module's debug path, with every candidate opened without
+ * blocking and checked (debug_candidate): libdwfl's own opens are plain blocking open()s,
+ * and under /proc/PID/root the directories are the traced process'. For a dwz file
+ * (.gnu_debugaltlink, asked with no CRC), its build-id under the debug path alone.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, GElf_Addr base,
+			  const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	struct module *m = *userdata;
+	const unsigned char *bid = NULL;
+	const void *alt_id = NULL;
+	const char *altname;
+	GElf_Addr vaddr;
+	Dwarf_Addr bias;
+	Dwarf *dw;
+	int bidlen, fd;
+
+	errno = 0;
+	if (!m)
+		return -1;
+	bidlen = dwfl_module_build_id(mod, &bid, &vaddr);
+	if (debuglink_file && !debuglink_crc && (dw = dwfl_module_getdwarf(mod, &bias))) {
+		bidlen = dwelf_dwarf_gnu_debugaltlink(dw, &altname, &alt_id);
+		fd = bidlen > 0 ? by_build_id(m->own_path, alt_id, bidlen, debuginfo_file_name) :
+				  -1;
+		m->alt_found = fd >= 0 && dwarf_opens(fd);
+		if (fd >= 0 && !m->alt_found) {
+			close(fd);
+			free(*debuginfo_file_name);
+			*debuginfo_file_name = NULL;
+			fd = -1;
+		}
+		errno = 0;
+		return fd;
+	}
+	fd = bidlen > 0 ? by_build_id(m->debug_path, bid, bidlen, debuginfo_file_name) : -1;
+	if (fd < 0 && debuglink_file && file_name)
+		fd = by_debuglink(m->debug_path, file_name, debuglink_file, bid, bidlen,
+				  debuglink_crc, debuginfo_file_name);
+	errno = 0;
+	return fd;
+}
+
 /* Loads the object open at fd/elf (identified by k) into a Dwfl of its own */
 static int module_load(struct ms_symbolizer *s, const char *path, int fd, Elf *elf,
 		       const struct objkey *k, struct module **out)
@@ -432,17 +625,19 @@ static int module_load(struct ms_symbolizer *s, const char *path, int fd, Elf *e
 	if (!m)
 		return -ENOMEM;
 	m->key = *k;
+	m->dwarf_ok = -1;
 	err = read_segments(elf, m);
 	if (err)
 		goto fail;
 	err = -ENOMEM;
 	m->debug_path = module_debug_path(s, path);
-	if (!m->debug_path)
+	m->own_path = strdup(s->debug_path ? s->debug_path : "-:.debug:/usr/lib/debug");
+	if (!m->debug_path || !m->own_path)
 		goto fail;
 	m->cb.find_elf = dwfl_build_id_find_elf;
-	m->cb.find_debuginfo = dwfl_standard_find_debuginfo;
+	m->cb.find_debuginfo = find_debuginfo;
 	m->cb.section_address = dwfl_offline_section_address;
-	m->cb.debuginfo_path = &m->debug_path;
+	m->cb.debuginfo_path = &m->own_path;
 	m->dwfl = dwfl_begin(&m->cb);
 	if (!m->dwfl)
 		goto fail;
@@ -459,6 +654,14 @@ static int module_load(struct ms_symbolizer *s, const char *path, int fd, Elf *e
 		close(dfd);
 		err = -ENOEXEC;
 		goto fail;
+	}
+	/* find_debuginfo's userdata: this module */
+	{
+		void **ud = NULL;
+
+		dwfl_module_info(m->mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+		if (ud)
+			*ud = m;
 	}
 	if (dwfl_report_end(m->dwfl, NULL, NULL)) {
 		err = -ENOEXEC;
@@ -529,6 +732,35 @@ static void inlined_call_site(struct module *m, uint64_t addr, struct ms_frame_i
 	free(scopes);
 }
 
+/*
+ * Whether m's DWARF can be read without libdw opening files by itself with plain blocking
+ * open()s at paths the traced program's DWARF names: the .dwo of a split unit (its
+ * skeleton's DW_AT_dwo_name), or a dwz file find_debuginfo did not give it. A module whose
+ * DWARF has skeleton units, or names a dwz file not found, is resolved from its symbols
+ * alone (no lines). Asked once per module: a walk over its unit headers.
+ */
+static bool dwarf_safe(struct module *m)
+{
+	const void *alt_id;
+	const char *altname;
+	Dwarf_CU *cu = NULL;
+	Dwarf_Addr bias;
+	uint8_t type;
+	Dwarf *dw;
+
+	if (m->dwarf_ok >= 0)
+		return m->dwarf_ok;
+	m->dwarf_ok = 0;
+	dw = dwfl_module_getdwarf(m->mod, &bias);
+	if (!dw || (dwelf_dwarf_gnu_debugaltlink(dw, &altname, &alt_id) > 0 && !m->alt_found))
+		return false;
+	while (!dwarf_get_units(dw, cu, &cu, NULL, &type, NULL, NULL))
+		if (type == DW_UT_skeleton)
+			return false;
+	m->dwarf_ok = 1;
+	return true;
+}
+
 /* The answer for file_off in module m */
 static void module_resolve(struct module *m, uint64_t file_off, struct ms_frame_info *out)
 {
@@ -558,6 +790,8 @@ static void module_resolve(struct module *m, uint64_t file_off, struct ms_frame_
 		ms_demangle(name, out->function, sizeof(out->function));
 		out->offset = into;
 	}
+	if (!dwarf_safe(m))
+		return;
 	line = dwfl_module_getsrc(m->mod, addr);
 	if (line && (src = dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL)) && lineno > 0) {
 		source_path(line, src, out->file, sizeof(out->file));
@@ -588,18 +822,15 @@ static int object_open(struct ms_symbolizer *s, const char *path, int *fdp, Elf 
 	Elf *elf;
 	int fd, err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	/* a regular file, resolved once and opened without blocking (never a FIFO) */
+	fd = ms_elf_open_file(path, st);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	s->st.file_opens++;
-	if (fstat(fd, st)) {
-		err = -errno;
+	err = ms_elf_check_headers(fd);
+	if (err) {
 		close(fd);
 		return err;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return -ENOEXEC;
 	}
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
@@ -607,6 +838,13 @@ static int object_open(struct ms_symbolizer *s, const char *path, int *fdp, Elf 
 		elf_end(elf);
 		close(fd);
 		return -ENOEXEC;
+	}
+	/* what libelf and libdw would read: symbol tables, inflated debug sections */
+	err = ms_elf_within_bounds(elf, st->st_size, MS_ELFB_INFLATE);
+	if (err) {
+		elf_end(elf);
+		close(fd);
+		return err;
 	}
 	*fdp = fd;
 	*elfp = elf;
@@ -721,7 +959,8 @@ int ms_symbolizer_set_limits(struct ms_symbolizer *s, size_t addr_max, size_t mo
 	return 0;
 }
 
-static int resolve(struct ms_symbolizer *s, const char *path, uint64_t file_off,
+/* resolve for the object opened at path, named (debug files, the Dwfl) as name */
+static int resolve(struct ms_symbolizer *s, const char *path, const char *name, uint64_t file_off,
 		   struct ms_frame_info *out)
 {
 	struct file_ent *f;
@@ -740,7 +979,7 @@ static int resolve(struct ms_symbolizer *s, const char *path, uint64_t file_off,
 	if (!f) {
 		/* a file not seen: its build-id, read once per identity */
 		err = object_open(s, path, &fd, &elf, &st);
-		if (err == -ENOEXEC && (f = file_insert(s, &st)))
+		if ((err == -ENOEXEC || err == -EFBIG) && (f = file_insert(s, &st)))
 			f->err = err;
 		if (err)
 			return err;
@@ -774,7 +1013,7 @@ static int resolve(struct ms_symbolizer *s, const char *path, uint64_t file_off,
 				goto out;
 			}
 		}
-		err = module_load(s, path, fd, elf, &k, &m);
+		err = module_load(s, name, fd, elf, &k, &m);
 		if (err) {
 			if (err == -ENOEXEC)
 				f->err = err;
@@ -794,14 +1033,20 @@ out:
 int ms_symbolizer_resolve(struct ms_symbolizer *s, const char *path, uint64_t file_off,
 			  struct ms_frame_info *out)
 {
+	return ms_symbolizer_resolve_as(s, path, path, file_off, out);
+}
+
+int ms_symbolizer_resolve_as(struct ms_symbolizer *s, const char *path, const char *name,
+			     uint64_t file_off, struct ms_frame_info *out)
+{
 	int err;
 
-	if (!s || !path || !out)
+	if (!s || !path || !name || !out)
 		return -EINVAL;
 	s->st.resolves++;
 	memset(out, 0, sizeof(*out));
-	object_name(path, out->object, sizeof(out->object));
-	err = resolve(s, path, file_off, out);
+	object_name(name, out->object, sizeof(out->object));
+	err = resolve(s, path, name, file_off, out);
 	if (err) {
 		s->st.errors++;
 		out->function[0] = '\0';

@@ -84,6 +84,17 @@ int ms_symbolizer_resolve(struct ms_symbolizer *s, const char *path, uint64_t fi
 			  struct ms_frame_info *out);
 
 /*
+ * ms_symbolizer_resolve for an object opened at path ("/proc/self/fd/N" of a pinned file,
+ * or "/proc/PID/map_files/START-END") and named name: out->object is name's basename, and
+ * separate debug files are searched as if the object were at name (its directory for
+ * .gnu_debuglink, its /proc/PID/root/usr/lib/debug). Every file is opened without
+ * blocking, and only a regular file (a FIFO put at a debug path is never opened); an
+ * object past the bounds of elfsym.h gives -EFBIG.
+ */
+int ms_symbolizer_resolve_as(struct ms_symbolizer *s, const char *path, const char *name,
+			     uint64_t file_off, struct ms_frame_info *out);
+
+/*
  * "function+0x12 (file.c:42)" style one-line rendering used by reports and folded
  * stacks: "+0x.." only for a nonzero offset, the line only when with_line and known,
  * "object+0xFILEOFF" when the function is unknown, "[unknown]" when nothing is.

@@ -1,10 +1,13 @@
 /* symcache.c: per-process copies of the executable mappings, resolved with ELF symbols */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "elfsym.h"
 #include "procmaps.h"
@@ -13,7 +16,10 @@
 
 struct map {
 	uint64_t start, end, offset;
-	char *path; /* as the process maps it */
+	char *path;   /* as the process maps it */
+	dev_t dev;    /* the mapped file's identity: as stat() shows it through map_files */
+	ino_t ino;    /* when it could be read, else as /proc/PID/maps names it */
+	bool deleted; /* its path names nothing, or another file */
 };
 
 struct snap {
@@ -75,15 +81,29 @@ static int add_map(const struct ms_mapping *m, void *arg)
 {
 	struct snap *s = arg;
 	struct map *v = realloc(s->maps, (s->n + 1) * sizeof(*v));
+	struct stat st;
+	int fd;
 
 	if (!v)
 		return -ENOMEM;
 	s->maps = v;
-	v[s->n].start = m->start;
-	v[s->n].end = m->end;
-	v[s->n].offset = m->offset;
-	v[s->n].path = strdup(m->path);
-	if (!v[s->n].path)
+	v += s->n;
+	v->start = m->start;
+	v->end = m->end;
+	v->offset = m->offset;
+	v->deleted = m->deleted;
+	/* the file itself, while it is mapped: what a path must name later to be read */
+	fd = ms_maps_pin("/proc", s->pid, m, &st);
+	if (fd >= 0) {
+		v->dev = st.st_dev;
+		v->ino = st.st_ino;
+		close(fd);
+	} else {
+		v->dev = makedev(m->dev_major, m->dev_minor);
+		v->ino = m->inode;
+	}
+	v->path = strdup(m->path);
+	if (!v->path)
 		return -ENOMEM;
 	s->n++;
 	return 0;
@@ -126,47 +146,119 @@ void ms_symcache_forget(struct ms_symcache *c, pid_t pid)
 	*s = c->v[--c->n];
 }
 
-int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache)
+/* The mapping of pid's copy that holds addr (taking the copy if there is none) */
+static const struct map *map_of(struct ms_symcache *c, pid_t pid, uint64_t addr)
 {
-	struct ms_symcache *c = cache;
 	struct snap *s = find(c, pid);
-	char path[PATH_MAX], fn[256];
-	uint64_t off, into;
 	size_t i;
 
 	if (!s && ms_symcache_snapshot(c, pid) == 0)
 		s = find(c, pid);
-	for (i = 0; s && i < s->n; i++) {
-		const struct map *m = &s->maps[i];
-		const char *base;
+	for (i = 0; s && i < s->n; i++)
+		if (addr >= s->maps[i].start && addr < s->maps[i].end)
+			return &s->maps[i];
+	return NULL;
+}
 
-		if (addr < m->start || addr >= m->end)
-			continue;
-		off = addr - m->start + m->offset;
-		/* through the process' root while it lives, else the path as mapped */
-		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
-		if (access(path, R_OK))
-			snprintf(path, sizeof(path), "%s", m->path);
+/* path, pinned (O_PATH), when it is a regular file with m's identity; else -1 */
+static int pin_same(const char *path, const struct map *m)
+{
+	struct stat st;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_dev != m->dev || st.st_ino != m->ino) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * m's object, without trusting what its path names now (a FIFO put there would block
+ * the daemon): its name into name (/proc/PID/root + the path while pid lives, else the
+ * path as mapped) and a pinned descriptor of the file itself (-1 when neither
+ * /proc/PID/map_files nor the name still leads to it). *named: whether name does.
+ */
+static int object_of(pid_t pid, const struct map *m, char *name, size_t len, bool *named)
+{
+	char mf[96];
+	int fd;
+
+	snprintf(name, len, "/proc/%d/root%s", (int)pid, m->path);
+	if (access(name, F_OK) && errno != EACCES)
+		snprintf(name, len, "%s", m->path);
+	*named = false;
+	if (!m->deleted) {
+		fd = pin_same(name, m);
+		if (fd >= 0) {
+			*named = true;
+			return fd;
+		}
+	}
+	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, m->start,
+		 m->end);
+	return pin_same(mf, m);
+}
+
+int ms_symcache_object(pid_t pid, uint64_t addr, char *path, size_t len, void *cache)
+{
+	const struct map *m = map_of(cache, pid, addr);
+	bool named;
+	int fd;
+
+	if (!m)
+		return -ENOENT;
+	fd = object_of(pid, m, path, len, &named);
+	if (fd < 0)
+		return -ENOENT;
+	close(fd);
+	/* a path that reads the object and carries its name; else the mapping itself */
+	if (!named)
+		snprintf(path, len, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, m->start,
+			 m->end);
+	return 0;
+}
+
+int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache)
+{
+	struct ms_symcache *c = cache;
+	const struct map *m = map_of(c, pid, addr);
+	char path[PATH_MAX], pinned[64], fn[256];
+	uint64_t off, into;
+	const char *base;
+	bool named;
+	int fd, err = -1;
+
+	if (!m)
+		return -ENOENT;
+	off = addr - m->start + m->offset;
+	fd = object_of(pid, m, path, sizeof(path), &named);
+	if (fd >= 0) {
+		snprintf(pinned, sizeof(pinned), "/proc/self/fd/%d", fd);
 		if (c->sym && off > 0) {
 			struct ms_frame_info f;
 
 			/* a return address: the call is the byte before it (its line) */
-			if (!ms_symbolizer_resolve(c->sym, path, off - 1, &f)) {
+			if (!ms_symbolizer_resolve_as(c->sym, pinned, path, off - 1, &f)) {
+				close(fd);
 				f.offset++;
 				ms_frame_format(&f, true, name, len);
 				return f.function[0] ? 0 : 1;
 			}
 		}
-		if (!ms_elf_symbolize(path, off, fn, sizeof(fn), &into)) {
-			if (into)
-				snprintf(name, len, "%s+0x%" PRIx64, fn, into);
-			else
-				snprintf(name, len, "%s", fn);
-			return 0;
-		}
-		base = strrchr(m->path, '/');
-		snprintf(name, len, "%s+0x%" PRIx64, base ? base + 1 : m->path, off);
-		return 1;
+		err = ms_elf_symbolize(pinned, off, fn, sizeof(fn), &into);
+		close(fd);
 	}
-	return -ENOENT;
+	if (!err) {
+		if (into)
+			snprintf(name, len, "%s+0x%" PRIx64, fn, into);
+		else
+			snprintf(name, len, "%s", fn);
+		return 0;
+	}
+	base = strrchr(m->path, '/');
+	snprintf(name, len, "%s+0x%" PRIx64, base ? base + 1 : m->path, off);
+	return 1;
 }

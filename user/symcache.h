@@ -13,7 +13,9 @@ void ms_symcache_free(struct ms_symcache *c);
 
 /*
  * Takes a copy of pid's executable mappings, so that its addresses can be resolved
- * after it exits (or execs). Replaces an older copy. Returns 0 or -errno.
+ * after it exits (or execs): each with its file's identity (device and inode), which a
+ * path must still lead to for the file to be read. Replaces an older copy. Returns 0 or
+ * -errno.
  */
 int ms_symcache_snapshot(struct ms_symcache *c, pid_t pid);
 
@@ -22,9 +24,20 @@ void ms_symcache_forget(struct ms_symcache *c, pid_t pid);
 
 /*
  * "function+0x1c (file.c:42)" for address addr of pid (through its copy, taken now if
- * there is none): returns 0; "object+0x1234" when no symbol covers it: returns 1;
- * -ENOENT when addr is in no mapped object. Matches ms_symbolize_fn (ctx: the cache).
+ * there is none): returns 0; "object+0x1234" when no symbol covers it, or when neither
+ * its path nor /proc/PID/map_files leads to the mapped file any more: returns 1; -ENOENT
+ * when addr is in no mapped object. The file is read without blocking, whatever the
+ * process put at its path (a FIFO). Matches ms_symbolize_fn (ctx: the cache).
  */
 int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache);
+
+/*
+ * The object that holds address addr of pid (through its copy, taken now if there is
+ * none): a path that leads to the mapped file now into path (through /proc/PID/root while
+ * pid lives, else as it was mapped; /proc/PID/map_files/START-END when that path names
+ * another file now): 0; -ENOENT when no mapped object holds it or no path leads to it.
+ * Matches ms_object_fn.
+ */
+int ms_symcache_object(pid_t pid, uint64_t addr, char *path, size_t len, void *cache);
 
 #endif

@@ -10,8 +10,9 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-MMD -MP -Iinclude -Ibuild -Iuser -Itests/fuzz
 FUZZ_LDLIBS := -lbpf -lelf -lz -lcapstone -lmicrohttpd -lstdc++ -lpthread -lm
 
-# The symbolizer (libdwfl, libiberty) goes into the ELF and demangling harnesses once
-# user/symbolizer.c exists; the other sources form one archive, so each harness links
+# The symbolizer (libdwfl, libiberty) is linked into every harness once user/symbolizer.c
+# exists (probes.c, which findings.c reaches, demangles through it), and the ELF and
+# demangling harnesses call it; the other sources form one archive, so each harness links
 # only the objects it uses
 SYM_SRC := $(wildcard user/symbolizer.c)
 LIB_SRCS := $(filter-out user/main.c $(SYM_SRC),$(wildcard user/*.c))
@@ -23,8 +24,9 @@ all: $(HARNESSES)
 
 ifneq ($(SYM_SRC),)
 SYM_OBJ := $(FUZZ_OUT)/obj/symbolizer.o
-$(FUZZ_OUT)/fuzz_elf $(FUZZ_OUT)/fuzz_demangle: EXTRA := -DMS_FUZZ_SYMBOLIZER $(SYM_OBJ) -ldw -liberty
-$(FUZZ_OUT)/fuzz_elf $(FUZZ_OUT)/fuzz_demangle: $(SYM_OBJ)
+SYM_LIBS := -ldw -liberty
+$(FUZZ_OUT)/fuzz_elf $(FUZZ_OUT)/fuzz_demangle: EXTRA := -DMS_FUZZ_SYMBOLIZER
+$(HARNESSES): $(SYM_OBJ)
 endif
 
 $(FUZZ_OUT)/obj/%.o: user/%.c
@@ -36,7 +38,7 @@ $(FUZZ_OUT)/libmemscope-fuzz.a: $(LIB_OBJS)
 	ar rcs $@ $^
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OUT)/libmemscope-fuzz.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(EXTRA) $(FUZZ_OUT)/libmemscope-fuzz.a \
-		$(FUZZ_LDLIBS) -o $@
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(EXTRA) $(SYM_OBJ) \
+		$(FUZZ_OUT)/libmemscope-fuzz.a $(SYM_LIBS) $(FUZZ_LDLIBS) -o $@
 
 -include $(wildcard $(FUZZ_OUT)/obj/*.d $(FUZZ_OUT)/*.d)

@@ -9,6 +9,7 @@
 #include "allocators.h"
 #include "funcs.h"
 #include "fuzz.h"
+#include "numa.h"
 #include "output.h"
 #include "record.h"
 #include "stats.h"
@@ -141,9 +142,9 @@ struct run {
 	size_t len;
 	bool json;
 	bool started;
-	bool implausible; /* a record the BPF side never emits: invariants not checked */
 	double t0, now, next, last_report;
 	uint64_t last_events;
+	uint64_t listed; /* processes the interval records listed, all together */
 	uint64_t lost_by[MS_CNT_MAX];
 };
 
@@ -173,8 +174,8 @@ static void report_of(struct run *r, struct ms_report *rep)
 	rep->ts = r->now - r->t0;
 	rep->interval_s = r->now - r->last_report;
 	rep->events = r->stats.events;
-	rep->events_per_s =
-		rep->interval_s > 0 ? (rep->events - r->last_events) / rep->interval_s : 0;
+	rep->events_per_s = rep->interval_s > 0 ? (rep->events - r->last_events) / rep->interval_s :
+						  0;
 	memcpy(rep->lost_by, r->lost_by, sizeof(rep->lost_by));
 	rep->untracked = r->stats.oom;
 	rep->lost = rep->lost_by[MS_CNT_RINGBUF_FULL] + rep->lost_by[MS_CNT_THREADS_FULL] +
@@ -201,9 +202,13 @@ static void check_side(const struct ms_proc *p, unsigned id, const char *what,
 	while ((b = ms_livetab_iter(&d->live, &pos)))
 		if (!ms_block_dead(b))
 			n++, bytes += ms_block_size(b);
-	for (i = 0; i < d->npending; i++)
-		if (d->pending[i].tracked && !d->pending[i].released)
-			n++, bytes += ms_block_size(&d->pending[i].old);
+	for (i = 0; d->pending && i < d->pending->n; i++)
+		if (d->pending->v[i].tracked && !d->pending->v[i].released)
+			n++, bytes += ms_block_size(&d->pending->v[i].old);
+	FZ_CHECK(!d->pending || d->pending->n <= MS_MAX_PENDING,
+		 "pid %d allocator %u %s: %u "
+		 "reallocs in flight",
+		 (int)p->pid, id, what, d->pending ? d->pending->n : 0);
 	FZ_CHECK(d->c.live_allocs == n && d->c.live_bytes == bytes,
 		 "pid %d allocator %u %s: live_allocs %llu live_bytes %llu, but the table holds "
 		 "%llu blocks of %llu bytes",
@@ -216,6 +221,12 @@ static void check_proc(struct ms_proc *p, void *ctx)
 {
 	uint64_t n = 0, bytes = 0;
 	unsigned id;
+
+	/* no table grown past what the recording defined */
+	FZ_CHECK(p->nby_func <= 8 || p->nby_func <= 2 * (ms_funcs_count() + 1),
+		 "pid %d: by_func of %u for %u functions", (int)p->pid, p->nby_func,
+		 ms_funcs_count());
+	FZ_CHECK(p->numa.nnodes <= MS_MAX_NODES, "pid %d: %u nodes", (int)p->pid, p->numa.nnodes);
 
 	for (id = 0; id < p->nalloc; id++) {
 		if (!p->alloc[id].used)
@@ -236,7 +247,7 @@ static void report(struct run *r, enum ms_record_kind kind)
 {
 	struct ms_report rep;
 
-	if (!r->implausible && !r->stats.oom)
+	if (!r->stats.oom)
 		ms_stats_for_each(&r->stats, check_proc, NULL);
 	report_of(r, &rep);
 	ms_output_report(&r->out, kind, &rep, &r->stats);
@@ -255,6 +266,11 @@ static void on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 	ms_output_end(&r->out, &rep, p, why);
 }
 
+static void count_listed(struct ms_proc *p, void *ctx)
+{
+	*(uint64_t *)ctx += p->active || p->listed;
+}
+
 static void on_event(const struct ms_event *e, void *ctx)
 {
 	struct run *r = ctx;
@@ -269,20 +285,35 @@ static void on_event(const struct ms_event *e, void *ctx)
 			 "function %u '%.64s': allocator %u of %u, kind %u", e->func, f->name,
 			 f->allocator, ms_allocators_count(), f->kind);
 
-	/* the BPF programs give every allocator record a function and a block address
-	 * (a FREE or REALLOC_ENTER of NULL is not recorded); a recording that does not
-	 * is only required not to crash or hang the replay */
-	if (e->type >= MS_EV_ALLOC && e->type <= MS_EV_REALLOC &&
-	    (!f || (!e->a.ptr && (e->type == MS_EV_FREE || e->type == MS_EV_REALLOC_ENTER))))
-		r->implausible = true;
+	/* ms_replay hands on only records the programs write: an allocator's record names a
+	 * function of its kind the recording defined, and a block (a FREE or REALLOC_ENTER
+	 * of NULL is not recorded), a node the statistics have room for */
+	if (e->type >= MS_EV_ALLOC && e->type <= MS_EV_REALLOC)
+		FZ_CHECK(f &&
+				 f->kind == (e->type == MS_EV_ALLOC ? MS_FN_ALLOC :
+					     e->type == MS_EV_FREE  ? MS_FN_FREE :
+								      MS_FN_REALLOC) &&
+				 (e->a.ptr || e->type == MS_EV_ALLOC || e->type == MS_EV_REALLOC),
+			 "record of type %u, function %u of %u, address 0x%llx handed on", e->type,
+			 e->func, ms_funcs_count(), (unsigned long long)e->a.ptr);
+	FZ_CHECK(e->type >= MS_EV_ALLOC && e->type < MS_EV_TYPE_MAX && e->node < MS_MAX_NODES,
+		 "record of type %u, node %u handed on", e->type, e->node);
 
 	if (!r->started) {
 		r->started = true;
 		r->t0 = r->last_report = ts;
 		r->next = ts + 1.0;
 	}
-	if (ts >= r->next) { /* interval records at the recorded times, as main.c does */
-		r->now = r->next;
+	/* interval records at the recorded times, as main.c does: a quiet gap shown as one,
+	 * an interval with fewer records than the record would show figures merged into the
+	 * next. So the interval records list no more processes than there were records */
+	if (ts >= r->next && ms_stats_worth_report(&r->stats, r->last_events)) {
+		if (r->now < r->next)
+			r->now = r->next;
+		ms_stats_for_each(&r->stats, count_listed, &r->listed);
+		FZ_CHECK(r->listed <= r->stats.events,
+			 "interval records listed %llu processes in all, for %llu records",
+			 (unsigned long long)r->listed, (unsigned long long)r->stats.events);
 		report(r, MS_REC_INTERVAL);
 		r->next += 1.0;
 		if (ts >= r->next)

@@ -111,6 +111,14 @@ head -c 64 "$C/elf/tiny_stripped" >"$C/elf/cut_ehdr"
 head -c 1000 "$C/elf/tiny_symtab" >"$C/elf/cut_1000"
 head -c $(($(stat -c %s "$C/elf/tiny_symtab") - 200)) "$C/elf/tiny_symtab" >"$C/elf/cut_shdrs"
 printf '\x7fELF\x02\x01\x01' | put elf magic_only
+# hostile objects built to cost (issue 15): huge header counts, tables over or past the
+# file, a section inflating to 1 GiB; from the generator of tests/e2e/t_faults_files.py
+python3 - "$C/elf" <<'EOF'
+import sys
+ns = {"test": lambda fn: fn}
+exec(compile(open("tests/e2e/t_faults_files.py").read(), "t_faults_files.py", "exec"), ns)
+ns["elf_write_corpus"](sys.argv[1])
+EOF
 
 # ---- replay: recordings of real runs (root, a built tracer), raw and gzip, and damaged
 bin=${MEMSCOPE_BIN:-build/memscope-bpf}
@@ -136,4 +144,13 @@ if [ "$(id -u)" = 0 ] && [ -x "$bin" ] && [ -x "$w/launched" ]; then
 else
 	echo "seeds.sh: not root or no $bin: the replay recordings are left as they are" >&2
 fi
+# ---- replay: hostile recordings no tracer writes (issue 15), from the generator of
+# tests/e2e/t_faults_replay.py, small enough for -max_len: functions the recording never
+# defined, reallocs that never return, many processes over many recorded seconds
+python3 - "$C/replay" <<'EOF'
+import sys
+ns = {"test": lambda fn: fn}
+exec(compile(open("tests/e2e/t_faults_replay.py").read(), "t_faults_replay.py", "exec"), ns)
+ns["msr_write_corpus"](sys.argv[1])
+EOF
 du -sh "$C"

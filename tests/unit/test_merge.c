@@ -167,6 +167,90 @@ START_TEST(many_queues_random)
 }
 END_TEST
 
+/*
+ * A ring whose head record is held back (a thread preempted between reserving it and
+ * committing it) holds every ring back: nothing newer than the last moment it was seen
+ * empty comes out, however long it takes, so the held record still comes out in order.
+ */
+START_TEST(held_ring_holds_all)
+{
+	struct ms_merge m;
+	struct seen *s = seen_new();
+	struct ms_event e;
+
+	ck_assert_int_eq(ms_merge_init(&m, 2), 0);
+	ms_merge_quiet(&m, 0, 1000);
+	ms_merge_quiet(&m, 1, 1000);
+	e = ev(900, 1);
+	ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	ms_merge_quiet(&m, 0, 5000);
+	/* ring 1 is not empty from 1000 on: its held record comes a second later */
+	e = ev(3000, 1);
+	ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	ms_merge_quiet(&m, 0, 1000000000);
+	ck_assert_uint_eq(ms_merge_drain_ready(&m, 0, collect, s), 1); /* 900 only */
+	ck_assert_uint_eq(s->ts[0], 900);
+	e = ev(1500, 2); /* the held one */
+	ck_assert_int_eq(ms_merge_push(&m, 1, &e), 0);
+	ms_merge_quiet(&m, 1, 1000000000);
+	ck_assert_uint_eq(ms_merge_drain_ready(&m, 0, collect, s), 2);
+	ck_assert_uint_eq(s->ts[1], 1500);
+	ck_assert_uint_eq(s->ts[2], 3000);
+	ck_assert_uint_eq(m.late, 0);
+	ms_merge_free(&m);
+	free(s);
+}
+END_TEST
+
+/* Within one ring, a record reserved first can carry the later timestamp: queued in order */
+START_TEST(order_within_queue)
+{
+	struct ms_merge m;
+	struct seen *s = seen_new();
+	struct ms_event e;
+	uint64_t ts[] = { 100, 300, 200, 400, 250, 500 };
+	unsigned i;
+
+	ck_assert_int_eq(ms_merge_init(&m, 1), 0);
+	for (i = 0; i < 6; i++) {
+		e = ev(ts[i], i);
+		ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	}
+	ms_merge_quiet(&m, 0, 1000);
+	ck_assert_uint_eq(ms_merge_drain_ready(&m, 0, collect, s), 6);
+	for (i = 1; i < 6; i++)
+		ck_assert_uint_le(s->ts[i - 1], s->ts[i]);
+	ck_assert_uint_eq(m.late, 0);
+	ms_merge_free(&m);
+	free(s);
+}
+END_TEST
+
+/* Past the bound on waiting (force_upto), records come out anyway; one that comes later
+ * than a newer one given out is counted late, never silently applied as if in order */
+START_TEST(forced_and_late_counted)
+{
+	struct ms_merge m;
+	struct seen *s = seen_new();
+	struct ms_event e;
+
+	ck_assert_int_eq(ms_merge_init(&m, 2), 0);
+	ms_merge_quiet(&m, 1, 100); /* ring 1 held from 100 on */
+	e = ev(200, 1);
+	ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	ms_merge_quiet(&m, 0, 10000);
+	ck_assert_uint_eq(ms_merge_drain_ready(&m, 0, collect, s), 0);
+	ck_assert_uint_eq(ms_merge_drain_ready(&m, 5000, collect, s), 1);
+	e = ev(150, 2); /* older than what came out */
+	ck_assert_int_eq(ms_merge_push(&m, 1, &e), 0);
+	ms_merge_quiet(&m, 1, 10000);
+	ck_assert_uint_eq(ms_merge_drain_ready(&m, 0, collect, s), 1);
+	ck_assert_uint_eq(m.late, 1);
+	ms_merge_free(&m);
+	free(s);
+}
+END_TEST
+
 START_TEST(init_bad)
 {
 	struct ms_merge m;
@@ -186,6 +270,9 @@ Suite *merge_suite(void)
 	tcase_add_test(tc, late_record);
 	tcase_add_test(tc, many_queues_random);
 	tcase_add_test(tc, init_bad);
+	tcase_add_test(tc, held_ring_holds_all);
+	tcase_add_test(tc, order_within_queue);
+	tcase_add_test(tc, forced_and_late_counted);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -59,19 +59,21 @@ START_TEST(record_fields)
 		"{\"type\":\"interval\",\"ts\":2,\"interval_s\":1,\"events\":5,\"events_lost\":1,"
 		"\"lost\":{\"ringbuf_full\":1,\"threads_full\":0,\"too_deep\":0,"
 		"\"unmatched_returns\":0,\"stale_calls\":0,\"stack_collisions\":0,"
-		"\"stack_map_full\":0,\"untracked\":0},\"tracked_blocks\":0,"
+		"\"stack_map_full\":0,\"untracked\":0,\"missed_free\":0,\"late\":0},\"tracked_blocks\":0,"
 		"\"tracked_blocks_peak\":0,\"processes\":[{"
-		"\"pid\":42,\"comm\":\"we\\\"ird\\u0001\",\"allocs\":1,\"frees\":0,"
-		"\"unmatched_frees\":0,\"dead_frees\":0,\"alloc_bytes\":24,\"freed_bytes\":0,"
+		"\"pid\":42,\"comm\":\"we\\\"ird\\u0001\",\"live_since\":\"attach\","
+		"\"allocs\":1,\"frees\":0,"
+		"\"unmatched_frees\":0,\"dead_frees\":0,\"missed_frees\":0,\"alloc_bytes\":24,\"freed_bytes\":0,"
 		"\"live_allocs\":1,\"live_bytes\":24,\"peak_bytes\":24,\"failed_allocs\":0,"
 		"\"by_func\":{\"malloc\":1},\"size_hist\":{\"16\":1},\"allocs_per_s\":1,"
 		"\"frees_per_s\":0,\"alloc_bytes_per_s\":24,\"allocators\":[{\"name\":\"libc\","
 		"\"kind\":\"libc\",\"allocs\":1,\"frees\":0,\"unmatched_frees\":0,\"dead_frees\":0,"
-		"\"alloc_bytes\":24,\"freed_bytes\":0,\"live_allocs\":1,\"live_bytes\":24,"
+		"\"missed_frees\":0,\"alloc_bytes\":24,\"freed_bytes\":0,\"live_allocs\":1,\"live_bytes\":24,"
 		"\"peak_bytes\":24,\"failed_allocs\":0,\"by_func\":{\"malloc\":1},"
 		"\"size_hist\":{\"16\":1},\"allocs_per_s\":1,\"frees_per_s\":0,"
 		"\"alloc_bytes_per_s\":24,\"backing_allocs\":0,\"backing_frees\":0,"
-		"\"backing_unmatched_frees\":0,\"backing_dead_frees\":0,\"backing_bytes\":0,"
+		"\"backing_unmatched_frees\":0,\"backing_dead_frees\":0,"
+		"\"backing_missed_frees\":0,\"backing_bytes\":0,"
 		"\"backing_freed_bytes\":0,\"backing_live_allocs\":0,\"backing_live_bytes\":0,"
 		"\"backing_peak_bytes\":0,\"backing_failed_allocs\":0,"
 		"\"numa\":{\"nodes\":{\"0\":{\"allocs\":1,\"alloc_bytes\":24,\"frees\":0,"
@@ -99,8 +101,11 @@ START_TEST(record_fields)
 	out = render(false, MS_REC_FINAL, &s);
 	ck_assert_ptr_nonnull(strstr(out, " final  events 5 "));
 	ck_assert_ptr_nonnull(strstr(out, "PID COMM"));
-	ck_assert_ptr_nonnull(strstr(out, "     42 we\"ird?  "));
+	/* attached to it, not traced from its exec: marked, and the mark explained once */
+	ck_assert_ptr_nonnull(strstr(out, "     42 we\"ird?* "));
 	ck_assert_ptr_nonnull(strstr(out, "24 B"));
+	ck_assert_ptr_nonnull(strstr(out, "\n        * attached while running: live figures "
+					  "cover the blocks allocated since\n"));
 	free(out);
 	ms_stats_free(&s);
 	ms_funcs_reset();
@@ -144,6 +149,246 @@ START_TEST(by_func_one_key_per_name)
 }
 END_TEST
 
+/* One allocation of size bytes at ptr by process pid, from call site caller */
+static void alloc_ev(struct ms_stats *s, int func, pid_t pid, uint64_t ptr, uint64_t size,
+		     uint64_t caller)
+{
+	struct ms_event e = { .type = MS_EV_ALLOC, .tgid = pid, .tid = pid, .func = func };
+
+	e.a.ptr = ptr;
+	e.a.size = size;
+	e.caller = caller;
+	e.stack_id = -1;
+	ms_stats_apply(s, &e);
+}
+
+static char *render_with(struct ms_output *o, enum ms_record_kind kind, struct ms_stats *s)
+{
+	struct ms_report r = { .ts = 2.0, .interval_s = 1.0, .events = 5 };
+	char *buf = NULL;
+	size_t len = 0;
+
+	o->f = open_memstream(&buf, &len);
+	ms_output_report(o, kind, &r, s);
+	fclose(o->f);
+	return buf;
+}
+
+/* live_since says what live_* cover; one process more is "process", not "processes" */
+START_TEST(live_since_and_plurals)
+{
+	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
+	struct ms_output o = { .json = true };
+	struct ms_stats s;
+	char *out;
+	int id;
+
+	ms_funcs_reset();
+	id = ms_funcs_add(&malloc_fn);
+	ms_stats_init(&s, NULL, NULL);
+	alloc_ev(&s, id, 42, 0x1000, 24, 0);
+	alloc_ev(&s, id, 43, 0x1000, 24, 0);
+	alloc_ev(&s, id, 43, 0x2000, 24, 0);
+	ms_stats_proc(&s, 43, false)->from_start = true;
+	out = render_with(&o, MS_REC_INTERVAL, &s);
+	ck_assert_ptr_nonnull(strstr(out, "\"pid\":42,\"comm\":\"\",\"live_since\":\"attach\","));
+	ck_assert_ptr_nonnull(strstr(out, "\"pid\":43,\"comm\":\"\",\"live_since\":\"start\","));
+	free(out);
+	/* text, one row shown: the other is "1 more process"; the row shown is traced from
+	 * its start: no mark, no footnote */
+	o.json = false;
+	o.max_rows = 1;
+	out = render_with(&o, MS_REC_INTERVAL, &s);
+	ck_assert_msg(strstr(out, "\n        (1 more process)\n") != NULL, "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "     43                  "));
+	ck_assert_ptr_null(strstr(out, "*"));
+	free(out);
+	o.max_rows = 0;
+	out = render_with(&o, MS_REC_INTERVAL, &s);
+	ck_assert_ptr_nonnull(strstr(out, "     42 *                "));
+	ck_assert_ptr_nonnull(strstr(out, "attached while running"));
+	ck_assert_ptr_null(strstr(out, "more process"));
+	free(out);
+	ms_stats_free(&s);
+	ms_funcs_reset();
+}
+END_TEST
+
+/* The exit of a process: held in text until the next table, a row each when a few, one
+ * line by name when more; a pinned process' row at once; JSON: one record each */
+START_TEST(exits_summed_up)
+{
+	static const struct {
+		const char *comm;
+		unsigned allocs;
+	} procs[] = {
+		{ "bash", 1 }, { "bash", 1 }, { "date", 5 }, { "sed", 1 },
+		{ "bash", 1 }, { "date", 5 }, { "a", 1 },    { "b", 1 },
+		{ "c", 1 },    { "d", 1 },    { "e", 1 },    { "f\x01", 1 },
+	};
+	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
+	struct ms_report r = { .ts = 2.0, .interval_s = 1.0 };
+	struct ms_output o = { .json = false };
+	struct ms_stats s;
+	char *buf = NULL, *out, *row;
+	size_t len = 0, n = sizeof(procs) / sizeof(procs[0]), i;
+	unsigned k;
+	int id;
+
+	ms_funcs_reset();
+	id = ms_funcs_add(&malloc_fn);
+	ms_stats_init(&s, NULL, NULL);
+	for (i = 0; i < n; i++) {
+		struct ms_proc *p;
+
+		for (k = 0; k < procs[i].allocs; k++)
+			alloc_ev(&s, id, 100 + i, 0x1000 + k * 16, 8, 0);
+		p = ms_stats_proc(&s, 100 + i, false);
+		snprintf(p->comm, sizeof(p->comm), "%s", procs[i].comm);
+	}
+	/* three exits: held, then a row each before the next table */
+	o.f = open_memstream(&buf, &len);
+	for (i = 0; i < 3; i++)
+		ms_output_end(&o, &r, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
+	fflush(o.f);
+	ck_assert_uint_eq(len, 0);
+	ms_output_report(&o, MS_REC_INTERVAL, &r, &s);
+	fclose(o.f);
+	row = strstr(buf, "exit:     102 date*");
+	ck_assert_msg(row && strstr(buf, "exit:     100 bash*") == buf && row < strstr(buf, "PID"),
+		      "%s", buf);
+	free(buf);
+	/* twelve exits and a pinned process' exec: the exec's row at once, the exits summed up
+	 * by name, the most allocations first, at most 8 names; control characters as '?' */
+	buf = NULL;
+	o.f = open_memstream(&buf, &len);
+	ms_stats_proc(&s, 111, false)->pinned = true;
+	ms_output_end(&o, &r, ms_stats_proc(&s, 111, false), MS_END_EXEC);
+	fflush(o.f);
+	ck_assert_msg(!strncmp(buf, "exec:     111 f?*", strlen("exec:     111 f?*")), "%s", buf);
+	for (i = 0; i < n - 1; i++)
+		ms_output_end(&o, &r, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
+	out = strchr(buf, '\n') + 1;
+	ck_assert_str_eq(out, "");
+	ms_output_report(&o, MS_REC_INTERVAL, &r, &s);
+	fclose(o.f);
+	out = strchr(buf, '\n') + 1;
+	ck_assert_msg(!strncmp(out,
+			       "11 processes exited (19 allocations): date(2) bash(3) a(1) "
+			       "b(1) c(1) d(1) e(1) sed(1)\n",
+			       strlen("11 processes exited (19 allocations): date(2) bash(3) "
+				      "a(1) b(1) c(1) d(1) e(1) sed(1)\n")),
+		      "%s", out);
+	ck_assert_ptr_null(strstr(out, "exit:"));
+	free(buf);
+	/* the next table has nothing held */
+	o.max_rows = 1;
+	out = render_with(&o, MS_REC_INTERVAL, &s);
+	ck_assert_msg(strstr(out, "exited") == NULL && strstr(out, "exit:") == NULL, "%s", out);
+	free(out);
+	/* JSON: an exit record at once, every one */
+	o.json = true;
+	buf = NULL;
+	o.f = open_memstream(&buf, &len);
+	for (i = 0; i < n; i++)
+		ms_output_end(&o, &r, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
+	fclose(o.f);
+	for (i = 0, out = buf; (out = strstr(out, "\"type\":\"exit\"")); i++, out++)
+		;
+	ck_assert_uint_eq(i, n);
+	free(buf);
+	ms_stats_free(&s);
+	ms_funcs_reset();
+}
+END_TEST
+
+/* Nine names and more: the first 8 by allocations, then how many processes are left */
+START_TEST(exits_summed_up_many_names)
+{
+	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
+	struct ms_report r = { .ts = 2.0, .interval_s = 1.0 };
+	struct ms_output o = { .json = false };
+	struct ms_stats s;
+	char *buf = NULL;
+	size_t len = 0;
+	unsigned i;
+	int id;
+
+	ms_funcs_reset();
+	id = ms_funcs_add(&malloc_fn);
+	ms_stats_init(&s, NULL, NULL);
+	o.f = open_memstream(&buf, &len);
+	for (i = 0; i < 40; i++) {
+		struct ms_proc *p;
+
+		alloc_ev(&s, id, 100 + i, 0x1000, 8, 0);
+		p = ms_stats_proc(&s, 100 + i, false);
+		snprintf(p->comm, sizeof(p->comm), "p%02u", i);
+		ms_output_end(&o, &r, p, i % 2 ? MS_END_EXIT : MS_END_EXEC);
+		ms_stats_forget(&s, 100 + i);
+	}
+	ms_output_report(&o, MS_REC_FINAL, &r, &s);
+	fclose(o.f);
+	ck_assert_msg(!strncmp(buf,
+			       "20 processes exited (20 allocations): p01(1) p03(1) p05(1) p07(1) "
+			       "p09(1) p11(1) p13(1) p15(1) and 12 more\n"
+			       "20 processes called exec (20 allocations): p00(1) p02(1) p04(1) "
+			       "p06(1) p08(1) p10(1) p12(1) p14(1) and 12 more\n",
+			       strlen("20 processes exited (20 allocations): p01(1) p03(1) p05(1) "
+				      "p07(1) p09(1) p11(1) p13(1) p15(1) and 12 more\n"
+				      "20 processes called exec (20 allocations): p00(1) p02(1) "
+				      "p04(1) p06(1) p08(1) p10(1) p12(1) p14(1) and 12 more\n")),
+		      "%s", buf);
+	free(buf);
+	ms_stats_free(&s);
+	ms_funcs_reset();
+}
+END_TEST
+
+/* The trend claimed for a site of a process attached while it ran: growing only with a
+ * full history (a cache refilling after the attach rises for a while) */
+START_TEST(trend_after_attach)
+{
+	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
+	struct ms_output o = { .json = true };
+	struct ms_stackmap m;
+	struct ms_stats s;
+	struct ms_proc *p;
+	unsigned i;
+	char *out;
+	int id;
+
+	ms_funcs_reset();
+	id = ms_funcs_add(&malloc_fn);
+	ms_stats_init(&s, NULL, NULL);
+	s.stacks = true;
+	ck_assert_int_eq(ms_stackmap_init(&m, -1, 8, 16), 0);
+	o.stacks = &m;
+	for (i = 0; i < MS_SITE_HISTORY; i++) {
+		alloc_ev(&s, id, 42, 0x1000 + i * 0x100, 100, 0x401000);
+		p = ms_stats_proc(&s, 42, false);
+		ms_output_mark(p);
+		out = render_with(&o, MS_REC_INTERVAL, &s);
+		/* 4 samples show the rise; attached: not growing until 16 */
+		ck_assert_msg(strstr(out, i + 1 < MS_SITE_HISTORY ?
+						  "\"trend\":\"unknown\"" :
+						  "\"trend\":\"growing\"") != NULL,
+			      "%u samples: %s", i + 1, out);
+		free(out);
+		if (i == 3) {
+			p->from_start = true;
+			out = render_with(&o, MS_REC_INTERVAL, &s);
+			ck_assert_ptr_nonnull(strstr(out, "\"trend\":\"growing\""));
+			free(out);
+			p->from_start = false;
+		}
+	}
+	ms_stackmap_free(&m);
+	ms_stats_free(&s);
+	ms_funcs_reset();
+}
+END_TEST
+
 Suite *output_suite(void)
 {
 	Suite *s = suite_create("output");
@@ -152,6 +397,10 @@ Suite *output_suite(void)
 	tcase_add_test(tc, human_units);
 	tcase_add_test(tc, record_fields);
 	tcase_add_test(tc, by_func_one_key_per_name);
+	tcase_add_test(tc, live_since_and_plurals);
+	tcase_add_test(tc, exits_summed_up);
+	tcase_add_test(tc, exits_summed_up_many_names);
+	tcase_add_test(tc, trend_after_attach);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,7 @@
 #define MS 1000000ULL /* ns */
 
 static struct ms_stats st;
+static bool from_start; /* the process was traced from its exec (else: attached to it) */
 static int f_malloc, f_free, f_realloc, f_palloc, f_pfree, f_aalloc;
 static int a_pool, a_arena;
 static uint64_t now; /* the clock of the helpers without an explicit time */
@@ -48,6 +49,7 @@ static void setup(void)
 	ck_assert_int_gt(f_aalloc, 0);
 	ms_stats_init(&st, NULL, NULL);
 	now = 0;
+	from_start = true;
 }
 
 static void teardown(void)
@@ -79,6 +81,8 @@ static void put(pid_t pid, uint8_t type, int func, int outer, uint64_t ts, uint6
 		e.outer_func = outer;
 	}
 	ms_stats_apply(&st, &e);
+	if (ms_stats_proc(&st, pid, false))
+		ms_stats_proc(&st, pid, false)->from_start = from_start;
 }
 
 /* libc user calls of process PID */
@@ -215,12 +219,40 @@ static int fake_sym(pid_t pid, uint64_t addr, char *name, size_t len, void *ctx)
 		snprintf(name, len, "grow_arena");
 		return 0;
 	}
+	if (addr == 0x401240) {
+		snprintf(name, len, "chunk_owner+0x2c (owner.c:12)");
+		return 0;
+	}
+	if (addr == 0x405000) { /* in an object, no symbol */
+		snprintf(name, len, "libx.so+0x1234");
+		return 1;
+	}
 	return -ENOENT;
+}
+
+/* The objects of the call sites: 0x7f.. in the dynamic loader, 0x7e.. in libc, 0x7d.. in a
+ * library with a known allocator (built by the test), the rest in the program */
+static char allocator_lib[256];
+
+static int fake_obj(pid_t pid, uint64_t addr, char *path, size_t len, void *ctx)
+{
+	ck_assert_int_eq(pid, PID);
+	if (addr >> 40 == 0x7f)
+		snprintf(path, len, "/lib64/ld-linux-x86-64.so.2");
+	else if (addr >> 40 == 0x7e)
+		snprintf(path, len, "/usr/lib/x86_64-linux-gnu/libc.so.6");
+	else if (addr >> 40 == 0x7d)
+		snprintf(path, len, "%s", allocator_lib);
+	else if (addr >> 40 == 0x7c)
+		return -ENOENT;
+	else
+		snprintf(path, len, "/proc/self/exe");
+	return 0;
 }
 
 static unsigned find_opts(const struct ms_pool_opts *o)
 {
-	return ms_find(proc(), o, fake_sym, NULL, fnd, 32);
+	return ms_find(proc(), o, fake_sym, fake_obj, NULL, fnd, 32);
 }
 
 static unsigned find(void)
@@ -940,7 +972,7 @@ START_TEST(pool_candidate_chunks)
 			 "carves objects out of them, trace it with --alloc 'chunk_owner(ROLES)', "
 			 "naming its size parameter (e.g. --alloc 'chunk_owner(_, size)')");
 	/* without a symbolizer, or one that fails: the address, and no flag to propose */
-	ck_assert_uint_eq(ms_find(proc(), &o, NULL, NULL, fnd, 32), 1);
+	ck_assert_uint_eq(ms_find(proc(), &o, NULL, NULL, NULL, fnd, 32), 1);
 	ck_assert_str_eq(fnd[0].name, "0x401234");
 	ck_assert_ptr_null(strstr(fnd[0].advice, "--alloc"));
 }
@@ -1147,10 +1179,10 @@ START_TEST(findings_order)
 	{
 		struct ms_pool_opts o = MS_POOL_OPTS_DEFAULT;
 
-		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, NULL, fnd, 1), 1);
+		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, fake_obj, NULL, fnd, 1), 1);
 		ck_assert_int_eq(fnd[0].kind, MS_FIND_POOL_CANDIDATE);
-		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, NULL, fnd, 2), 2);
-		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, NULL, fnd, 0), 0);
+		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, fake_obj, NULL, fnd, 2), 2);
+		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, fake_obj, NULL, fnd, 0), 0);
 	}
 	/* the size class name of class 0 and of a large class */
 	teardown();
@@ -1231,6 +1263,210 @@ START_TEST(findings_in_exit_record)
 }
 END_TEST
 
+/* A shared library defining the function fn, built into dir; 0 when cc is missing */
+static int build_lib(const char *dir, const char *lib, const char *fn, char *path, size_t len)
+{
+	char src[512], cmd[2048];
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/%s.c", dir, lib);
+	f = fopen(src, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "void *%s(unsigned long n, int flags) { return (void *)n; }\n", fn);
+	fclose(f);
+	snprintf(path, len, "%s/%s.so", dir, lib);
+	snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -o %s %s 2>/dev/null", path, src);
+	return system(cmd) == 0;
+}
+
+/* pool_candidate: never a call site in the dynamic loader, a C library, or an object that
+ * defines a known allocator (not Rust's: its shim is in every Rust program) */
+START_TEST(pool_candidate_runtime_objects)
+{
+	char dir[] = "/tmp/ms-findings-XXXXXX", rust_lib[256], cmd[300];
+	unsigned i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	site_chunks(0x7f0000401000, 0x1000000, 1360, 5); /* _dl_new_object's link maps */
+	site_chunks(0x7e0000401000, 0x2000000, 4096, 4); /* stdio buffers */
+	site_chunks(0x401234, 0x3000000, 4096, 4);	 /* the program's */
+	ck_assert_uint_eq(find(), 1);
+	ck_assert_str_eq(fnd[0].name, "chunk_owner");
+	/* without the objects' paths nothing is left out */
+	{
+		struct ms_pool_opts o = MS_POOL_OPTS_DEFAULT;
+
+		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, NULL, NULL, fnd, 32), 3);
+	}
+	/* an object that defines jemalloc's marker (with its prefix) is jemalloc's; pymalloc's
+	 * (CPython's executable) likewise; Rust's allocator shim is the program's own */
+	if (build_lib(dir, "libjem", "je_mallocx", allocator_lib, sizeof(allocator_lib))) {
+		site_chunks(0x7d0000401000, 0x4000000, 8192, 4);
+		ck_assert_uint_eq(find(), 1);
+		ck_assert(ms_runtime_object(allocator_lib));
+		ck_assert(build_lib(dir, "libpy", "PyObject_Malloc", allocator_lib,
+				    sizeof(allocator_lib)));
+		ck_assert(ms_runtime_object(allocator_lib));
+		ck_assert(build_lib(dir, "librs", "__rust_alloc", rust_lib, sizeof(rust_lib)));
+		ck_assert(!ms_runtime_object(rust_lib));
+		snprintf(allocator_lib, sizeof(allocator_lib), "%s", rust_lib);
+		ck_assert_uint_eq(find(), 2);
+		ck_assert_str_eq(fnd[1].name, "0x7d0000401000");
+	} else {
+		fprintf(stderr, "test_patterns: cc not found, allocator objects not built\n");
+	}
+	ck_assert(ms_runtime_object("/lib64/ld-linux-x86-64.so.2"));
+	ck_assert(ms_runtime_object("/proc/9/root/usr/lib/x86_64-linux-gnu/libc.so.6"));
+	ck_assert(ms_runtime_object("/lib/ld-musl-x86_64.so.1"));
+	ck_assert(!ms_runtime_object("/nonexistent/libapp.so"));
+	/* an address in no object: kept, named by its address */
+	teardown();
+	setup();
+	for (i = 0; i < 4; i++)
+		mal_from(0x7c0000001000, 0x1000000 + i * 0x10000, 2048);
+	ck_assert_uint_eq(find(), 1);
+	ck_assert_str_eq(fnd[0].name, "0x7c0000001000");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
+/* pool_candidate: one finding per function, its call sites of every size and allocator
+ * merged; said once in the text too */
+START_TEST(pool_candidate_merged)
+{
+	struct ms_finding *f = &fnd[0];
+	unsigned i;
+	char *out;
+
+	site_chunks(0x401234, 0x1000000, 4096, 4);
+	site_chunks(0x401234, 0x2000000, 1024, 4);
+	ck_assert_uint_eq(find(), 1);
+	ck_assert_str_eq(f->name, "chunk_owner");
+	ck_assert_str_eq(ev_keys(f), SITE_KEYS);
+	ck_assert_double_eq(ev(f, "chunk_size"), (4 * 4096 + 4 * 1024) / 8.0);
+	ck_assert_double_eq(ev(f, "chunks"), 8);
+	ck_assert_double_eq(ev(f, "live_chunks"), 8);
+	ck_assert_double_eq(ev(f, "live_bytes"), 4 * 4096 + 4 * 1024);
+	ck_assert_str_eq(f->where, "chunk_owner+0x1c");
+	ck_assert_str_eq(f->advice,
+			 "chunk_owner obtains chunks of 1.0 KiB to 4.0 KiB from libc and keeps 8 "
+			 "of 8: if it carves objects out of them, trace it with --alloc "
+			 "'chunk_owner(ROLES)', naming its size parameter (e.g. --alloc "
+			 "'chunk_owner(_, size)')");
+	/* another call site in the function, and chunks from another allocator */
+	site_chunks(0x401240, 0x3000000, 4096, 4);
+	for (i = 0; i < 4; i++)
+		put(PID, MS_EV_ALLOC, f_aalloc, 0, ++now, 0x4000000 + i * 0x10000, 8192, 0,
+		    0x401234);
+	ck_assert_uint_eq(find(), 1);
+	ck_assert_str_eq(ev_keys(f), SITE_KEYS ",call_sites");
+	ck_assert_double_eq(ev(f, "call_sites"), 2);
+	ck_assert_double_eq(ev(f, "chunks"), 16);
+	ck_assert_str_eq(
+		f->advice,
+		"chunk_owner obtains chunks of 1.0 KiB to 8.0 KiB from libc, arena at 2 "
+		"call sites and keeps 16 of 16: if it carves objects out of them, trace it "
+		"with --alloc 'chunk_owner(ROLES)', naming its size parameter (e.g. --alloc "
+		"'chunk_owner(_, size)')");
+	strcpy(proc()->comm, "owner");
+	out = render(false, MS_REC_FINAL);
+	ck_assert_msg(strstr(out, "\nfindings for 10 (owner):\n  pool_candidate chunk_owner at "
+				  "chunk_owner+0x1c: chunk_owner obtains chunks of 1.0 KiB to 8.0 "
+				  "KiB from libc, arena at 2 call sites") != NULL,
+		      "%s", out);
+	ck_assert_ptr_null(strstr(strstr(out, "pool_candidate") + 1, "pool_candidate"));
+	free(out);
+}
+END_TEST
+
+/* pool_candidate: a call site in an object without a symbol says its address and object */
+START_TEST(pool_candidate_no_symbol)
+{
+	char *out;
+
+	site_chunks(0x405000, 0x1000000, 2048, 4);
+	ck_assert_uint_eq(find(), 1);
+	ck_assert_str_eq(fnd[0].name, "libx.so+0x1234");
+	ck_assert_str_eq(fnd[0].where, "0x405000 (libx.so+0x1234)");
+	ck_assert_str_eq(
+		fnd[0].advice,
+		"code without a symbol at 0x405000 (libx.so+0x1234) obtains 2.0 KiB chunks "
+		"from libc and keeps 4 of 4: it may be a pool; with the object's symbols "
+		"memscope-bpf names the function to trace");
+	/* the text line: the call site once (in the advice) */
+	out = render(false, MS_REC_FINAL);
+	ck_assert_msg(strstr(out, "  pool_candidate libx.so+0x1234: code without a symbol at "
+				  "0x405000 (libx.so+0x1234) obtains") != NULL,
+		      "%s", out);
+	free(out);
+}
+END_TEST
+
+/* pool: attached to a running process, backing obtained before is unknown: utilisation is
+ * a bound, never above 1, and the advice says so */
+START_TEST(pool_finding_attached)
+{
+	struct ms_finding *f = &fnd[0];
+	unsigned i;
+
+	from_start = false;
+	/* 40 objects of 64 bytes after the attach, one 1000-byte chunk obtained since: most
+	 * objects came from chunks obtained before */
+	chunk(0x100000, 1000);
+	for (i = 0; i < 40; i++)
+		obj(0x200000 + i * 64, 64);
+	ck_assert(!proc()->from_start);
+	ck_assert_uint_eq(find(), 1);
+	ck_assert_double_eq(ev(f, "live_object_bytes"), 2560);
+	ck_assert_double_eq(ev(f, "backing_live_bytes"), 1000);
+	ck_assert_double_eq(ev(f, "utilization"), 1);
+	ck_assert_str_eq(
+		f->advice,
+		"objpool served 40.0 objects per 1000 B chunk; at most 100% of the 1000 B "
+		"of live backing it obtained since attaching holds live objects; 98% of its "
+		"allocations needed no new chunk; backing obtained before attaching is "
+		"unknown");
+	/* a bound below one half is still idle memory: the chunks obtained since hold at most
+	 * the objects allocated since */
+	for (i = 0; i < 38; i++)
+		obj_free(0x200000 + i * 64);
+	ck_assert_uint_eq(find(), 1);
+	ck_assert_double_eq(ev(f, "utilization"), 128 / 1000.0);
+	ck_assert_str_eq(
+		f->advice,
+		"objpool served 40.0 objects per 1000 B chunk; at most 13% of the 1000 B of "
+		"live backing it obtained since attaching holds live objects; 98% of its "
+		"allocations needed no new chunk: most of its memory is idle, consider "
+		"returning empty chunks or smaller chunks; backing obtained before "
+		"attaching is unknown");
+}
+END_TEST
+
+/* pool: a known allocator's chunks are its own policy: figures, no advice on them */
+START_TEST(pool_finding_known_allocator)
+{
+	struct ms_func je = { .name = "je_malloc", .kind = MS_FN_ALLOC };
+	int a_je = ms_allocators_get_or_add("jemalloc", MS_AK_JEMALLOC), f_je;
+	unsigned i;
+
+	ck_assert_int_gt(a_je, 0);
+	je.allocator = a_je;
+	f_je = ms_funcs_add(&je);
+	ck_assert_int_gt(f_je, 0);
+	/* one 2 MiB extent (malloc inside its call: its backing), 10 objects of 64 bytes */
+	put(PID, MS_EV_ALLOC, f_malloc, f_je, ++now, 0x10000000, 2 << 20, 0, 0x401000);
+	for (i = 0; i < 10; i++)
+		put(PID, MS_EV_ALLOC, f_je, 0, ++now, 0x10000000 + i * 64, 64, 0, 0x401000);
+	ck_assert_uint_eq(find(), 1);
+	ck_assert_str_eq(fnd[0].name, "jemalloc");
+	ck_assert_str_eq(
+		fnd[0].advice,
+		"jemalloc served 10.0 objects per 2.0 MiB chunk; 0% of its 2.0 MiB of live "
+		"backing holds live objects; 90% of its allocations needed no new chunk");
+}
+END_TEST
+
 Suite *patterns_suite(void)
 {
 	Suite *s = suite_create("patterns");
@@ -1262,6 +1498,11 @@ Suite *patterns_suite(void)
 	tcase_add_test(tf, findings_order);
 	tcase_add_test(tf, findings_rendered);
 	tcase_add_test(tf, findings_in_exit_record);
+	tcase_add_test(tf, pool_candidate_runtime_objects);
+	tcase_add_test(tf, pool_candidate_merged);
+	tcase_add_test(tf, pool_candidate_no_symbol);
+	tcase_add_test(tf, pool_finding_attached);
+	tcase_add_test(tf, pool_finding_known_allocator);
 	suite_add_tcase(s, tf);
 	return s;
 }

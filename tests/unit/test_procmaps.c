@@ -1,6 +1,13 @@
-/* test_procmaps.c: /proc/PID/maps lines, ordinary and odd */
+/* test_procmaps.c: /proc/PID/maps lines, ordinary and odd; a mapping's file pinned */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include "procmaps.h"
 #include "unit.h"
@@ -91,6 +98,105 @@ START_TEST(own_maps)
 }
 END_TEST
 
+static int find_mapping(const struct ms_mapping *m, void *ctx)
+{
+	struct ms_mapping *want = ctx;
+
+	if (strcmp(m->path, want->path))
+		return 0;
+	*want = *m;
+	return 1;
+}
+
+/* ms_maps_pin on the mapping m of this process (through proc_root): the descriptor's file
+ * identity compared with want's, or the error */
+static int pin_is(const char *proc_root, const struct ms_mapping *m, const struct stat *want)
+{
+	struct stat st;
+	int fd = ms_maps_pin(proc_root, getpid(), m, &st);
+
+	if (fd < 0)
+		return fd;
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_uint_eq(st.st_dev, want->st_dev);
+	ck_assert_uint_eq(st.st_ino, want->st_ino);
+	close(fd);
+	return 0;
+}
+
+/* A mapped file's path turned into a FIFO, another file, the file again: pinned only
+ * when it is the mapping's file, and never opened (a FIFO would block) */
+START_TEST(pin_mapping)
+{
+	char dir[] = "/tmp/ms-procmaps-XXXXXX", path[64], keep[64], proc[128], root[160], mf[256];
+	static char page[8192];
+	struct ms_mapping m = { 0 };
+	struct stat orig;
+	void *at;
+	int fd;
+
+	alarm(20); /* a blocking open would hang here */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/lib.so", dir);
+	snprintf(keep, sizeof(keep), "%s/keep", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0700);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, page, sizeof(page)), sizeof(page));
+	at = mmap(NULL, sizeof(page), PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (at == MAP_FAILED) {
+		/* /tmp mounted noexec: nothing to pin here */
+		unlink(path);
+		rmdir(dir);
+		return;
+	}
+	ck_assert_int_eq(stat(path, &orig), 0);
+	m.path = path;
+	ck_assert_int_eq(ms_maps_for_each_exec("/proc", getpid(), find_mapping, &m), 1);
+	ck_assert_uint_eq(m.inode, orig.st_ino);
+	ck_assert(ms_maps_same_file(&orig, m.dev_major, m.dev_minor, m.inode));
+	m.path = path; /* the parsed one pointed into the reader's line */
+
+	/* a /proc without map_files (as without CAP_SYS_ADMIN): the path, checked */
+	snprintf(proc, sizeof(proc), "%s/proc/%d", dir, (int)getpid());
+	snprintf(root, sizeof(root), "%s/root", proc);
+	snprintf(mf, sizeof(mf), "mkdir -p %s", proc);
+	ck_assert_int_eq(system(mf), 0);
+	ck_assert_int_eq(symlink("/", root), 0);
+	snprintf(proc, sizeof(proc), "%s/proc", dir);
+	ck_assert_int_eq(pin_is(proc, &m, &orig), 0);
+	ck_assert_int_eq(link(path, keep), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(pin_is(proc, &m, &orig), -ESTALE);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0700);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(pin_is(proc, &m, &orig), -ESTALE); /* a regular file, another one */
+	unlink(path);
+	ck_assert_int_eq(pin_is(proc, &m, &orig), -ENOENT);
+
+	/* the real /proc: map_files is the mapped file itself, whatever the path names (it
+	 * needs CAP_SYS_ADMIN; without it, the path is checked as above) */
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	snprintf(mf, sizeof(mf), "/proc/self/map_files/%llx-%llx", (unsigned long long)m.start,
+		 (unsigned long long)m.end);
+	if (!access(mf, F_OK))
+		ck_assert_int_eq(pin_is("/proc", &m, &orig), 0);
+	else
+		ck_assert_int_eq(pin_is("/proc", &m, &orig), -ESTALE);
+	unlink(path);
+	ck_assert_int_eq(link(keep, path), 0);
+	ck_assert_int_eq(pin_is("/proc", &m, &orig), 0);
+
+	munmap(at, sizeof(page));
+	snprintf(mf, sizeof(mf), "rm -rf %s", dir);
+	ck_assert_int_eq(system(mf), 0);
+	alarm(0);
+}
+END_TEST
+
 Suite *procmaps_suite(void)
 {
 	Suite *s = suite_create("procmaps");
@@ -100,6 +206,7 @@ Suite *procmaps_suite(void)
 	tcase_add_test(tc, odd_paths);
 	tcase_add_test(tc, bad_lines);
 	tcase_add_test(tc, own_maps);
+	tcase_add_test(tc, pin_mapping);
 	suite_add_tcase(s, tc);
 	return s;
 }

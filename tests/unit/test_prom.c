@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "allocators.h"
 #include "funcs.h"
@@ -143,11 +144,22 @@ static bool parse_name(const char **s, char *out, size_t len)
 	return true;
 }
 
+/* A histogram family's sample name: the family's with _bucket, _sum or _count */
+static bool hist_sample(const char *name, const char *fam)
+{
+	size_t k = strlen(fam);
+
+	return !strncmp(name, fam, k) && (!strcmp(name + k, "_bucket") ||
+					  !strcmp(name + k, "_sum") || !strcmp(name + k, "_count"));
+}
+
 /*
  * Checks the text format 0.0.4 as Prometheus reads it, and more: every sample's family
  * has HELP then TYPE before it, a family's samples are together, no family or series
- * twice, counters end in _total and gauges do not, label values use only the three
- * escapes, values are numbers, the text ends with a newline
+ * twice, counters end in _total and gauges and histograms do not, a histogram's samples
+ * are its _bucket (with le), _sum and _count, label values use only the three escapes,
+ * values are numbers, the text ends with a newline (check_hist checks the histograms'
+ * figures)
  */
 static bool check_text(const char *text, struct parsed *r)
 {
@@ -191,7 +203,8 @@ static bool check_text(const char *text, struct parsed *r)
 			if (strcmp(fam, help))
 				BAD("TYPE %s without its HELP just before", fam);
 			type = s;
-			if (strcmp(type, "counter") && strcmp(type, "gauge"))
+			if (strcmp(type, "counter") && strcmp(type, "gauge") &&
+			    strcmp(type, "histogram"))
 				BAD("type %s of %s", type, fam);
 			k = strlen(fam);
 			if (!strcmp(type, "counter") != (k > 6 && !strcmp(fam + k - 6, "_total")))
@@ -205,9 +218,12 @@ static bool check_text(const char *text, struct parsed *r)
 			BAD("comment line: %s", line);
 		if (!parse_name(&s, name, sizeof(name)))
 			BAD("no metric name: %s", line);
-		if (strcmp(name, fam))
+		if (strcmp(type, "histogram") ? strcmp(name, fam) != 0 : !hist_sample(name, fam))
 			BAD("sample %s outside its family (after TYPE %s)", name,
 			    fam[0] ? fam : "-");
+		if (!strcmp(type, "histogram") && !strcmp(name + strlen(fam), "_bucket") &&
+		    !strstr(s, "{le=\"") && !strstr(s, ",le=\""))
+			BAD("a bucket without le: %s", line);
 		snprintf(key, sizeof(key), "\n%s", line); /* "\nname{labels} " once parsed */
 		if (*s == '{') {
 			s++;
@@ -253,10 +269,130 @@ out:
 #undef BAD
 }
 
+/* The value of the sample whose line starts with head (name and labels) in text, or -1 */
+static double value_of(const char *text, const char *head)
+{
+	size_t k = strlen(head);
+	const char *s;
+
+	for (s = text; (s = strstr(s, head)); s += k)
+		if ((s == text || s[-1] == '\n') && s[k] == ' ')
+			return strtod(s + k + 1, NULL);
+	return -1;
+}
+
+#define HIST_FAMILY "memscope_allocation_size_bytes"
+
+/*
+ * Checks the figures of the histogram family HIST_FAMILY (check_text checks the syntax):
+ * per series (its labels but le, which comes last), the buckets in ascending le ending
+ * with +Inf, cumulative counts that never go down, then _sum and _count, +Inf equal to
+ * _count; every series with the same bounds; _count and _sum equal to
+ * memscope_allocations_total and memscope_allocated_bytes_total of the same labels.
+ * *nseries: the series (label sets) found.
+ */
+static bool check_hist(const char *text, unsigned *nseries, char *err, size_t errlen)
+{
+	char *copy = strdup(text), *line, *save = NULL, group[512] = "", les[2048] = "",
+	     first_les[2048] = "", head[640];
+	double last_le = -1, last_n = -1, inf = -1, v;
+	bool ok = false, in = false, sum = false;
+
+	*nseries = 0;
+#define HBAD(...)                                                                                  \
+	do {                                                                                       \
+		snprintf(err, errlen, __VA_ARGS__);                                                \
+		goto out;                                                                          \
+	} while (0)
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *sp = strrchr(line, ' '), *le;
+		size_t k;
+
+		if (strncmp(line, HIST_FAMILY "_", sizeof(HIST_FAMILY)) || !sp)
+			continue;
+		v = strtod(sp + 1, NULL);
+		if (!strncmp(line, HIST_FAMILY "_bucket{", sizeof(HIST_FAMILY "_bucket{") - 1)) {
+			for (le = NULL, k = 0; strstr(line + k, ",le=\""); k = le - line + 1)
+				le = strstr(line + k, ",le=\"") + 1; /* the last: comms are free */
+			if (!le || !strchr(le + 4, '"') || strncmp(strchr(le + 4, '"'), "\"} ", 3))
+				HBAD("le not the last label: %.100s", line);
+			k = le - 1 - strchr(line, '{');
+			if (!in) { /* a new series */
+				if (k >= sizeof(group))
+					HBAD("labels too long: %.100s", line);
+				memcpy(group, strchr(line, '{'), k);
+				group[k] = '\0';
+				in = true;
+				sum = false;
+				les[0] = '\0';
+				last_le = last_n = inf = -1;
+				++*nseries;
+			} else if (strncmp(strchr(line, '{'), group, k) || strlen(group) != k) {
+				HBAD("series %.100s} ends without +Inf, _sum and _count", group);
+			}
+			if (inf >= 0)
+				HBAD("a bucket after +Inf: %.100s", line);
+			snprintf(les + strlen(les), sizeof(les) - strlen(les), "%.*s,",
+				 (int)(strchr(le + 4, '"') - le - 4), le + 4);
+			if (!strncmp(le + 4, "+Inf\"", 5)) {
+				inf = v;
+			} else {
+				double b = strtod(le + 4, NULL);
+
+				if (b <= last_le)
+					HBAD("le not ascending: %.100s", line);
+				last_le = b;
+			}
+			if (v < last_n)
+				HBAD("buckets not cumulative: %.100s", line);
+			last_n = v;
+			continue;
+		}
+		if (!in || inf < 0)
+			HBAD("%.100s outside a series' buckets", line);
+		snprintf(head, sizeof(head), "%s}", group);
+		if (strncmp(strchr(line, '{') ? strchr(line, '{') : "", head, strlen(head)) ||
+		    strchr(line, '{')[strlen(head)] != ' ')
+			HBAD("%.100s does not follow its series' buckets (%.100s)", line, head);
+		if (!strncmp(line, HIST_FAMILY "_sum{", sizeof(HIST_FAMILY "_sum{") - 1)) {
+			snprintf(head, sizeof(head), "memscope_allocated_bytes_total%s}", group);
+			if (v != value_of(text, head))
+				HBAD("%.100s: not %.100s (%g)", line, head, value_of(text, head));
+			sum = true;
+			continue;
+		}
+		if (strncmp(line, HIST_FAMILY "_count{", sizeof(HIST_FAMILY "_count{") - 1))
+			HBAD("not a sample of the histogram: %.100s", line);
+		if (!sum)
+			HBAD("%.100s without _sum before it", line);
+		if (v != inf)
+			HBAD("%.100s: le=\"+Inf\" is %g", line, inf);
+		snprintf(head, sizeof(head), "memscope_allocations_total%s}", group);
+		if (v != value_of(text, head))
+			HBAD("%.100s: not %.100s (%g)", line, head, value_of(text, head));
+		if (!first_les[0])
+			snprintf(first_les, sizeof(first_les), "%s", les);
+		else if (strcmp(les, first_les))
+			HBAD("series %.60s}: bounds %.60s, the first series' %.60s", group, les,
+			     first_les);
+		in = false;
+	}
+	if (in)
+		HBAD("series %.100s} ends without _count", group);
+	ok = true;
+out:
+	free(copy);
+	return ok;
+#undef HBAD
+}
+
 #define ck_text(t)                                                                                 \
 	do {                                                                                       \
 		struct parsed pr_;                                                                 \
+		unsigned nh_;                                                                      \
 		ck_assert_msg(check_text(t, &pr_), "exposition: %s", pr_.err);                     \
+		ck_assert_msg(check_hist(t, &nh_, pr_.err, sizeof(pr_.err)), "histogram: %s",      \
+			      pr_.err);                                                            \
 	} while (0)
 
 /* ---------------------------------------------------------------- tests */
@@ -291,6 +427,22 @@ static const char small_expected[] =
 	"# HELP memscope_peak_bytes Highest live bytes since tracing began\n"
 	"# TYPE memscope_peak_bytes gauge\n"
 	"memscope_peak_bytes{pid=\"42\",comm=\"app\",allocator=\"libc\"} 400\n"
+	"# HELP memscope_allocation_size_bytes Requested sizes of successful allocation calls, in "
+	"power-of-two size classes (le: a class' largest size, 2^k-1)\n"
+	"# TYPE memscope_allocation_size_bytes histogram\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"0\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"1\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"3\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"7\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"15\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"31\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"63\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"127\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"255\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"511\"} 2\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"+Inf\"} 2\n"
+	"memscope_allocation_size_bytes_sum{pid=\"42\",comm=\"app\",allocator=\"libc\"} 400\n"
+	"memscope_allocation_size_bytes_count{pid=\"42\",comm=\"app\",allocator=\"libc\"} 2\n"
 	"# HELP memscope_backing_allocations_total Allocations the allocator made from others "
 	"inside its own calls (pool refills)\n"
 	"# TYPE memscope_backing_allocations_total counter\n"
@@ -315,6 +467,8 @@ static const char small_expected[] =
 	"memscope_lost_events_total{cause=\"stack_collisions\"} 0\n"
 	"memscope_lost_events_total{cause=\"stack_map_full\"} 0\n"
 	"memscope_lost_events_total{cause=\"untracked\"} 0\n"
+	"memscope_lost_events_total{cause=\"missed_free\"} 0\n"
+	"memscope_lost_events_total{cause=\"late\"} 0\n"
 	"# HELP memscope_processes Processes traced now\n"
 	"# TYPE memscope_processes gauge\n"
 	"memscope_processes 1\n"
@@ -342,6 +496,225 @@ START_TEST(small_exact)
 	t = update(p, &s, 1);
 	ck_assert_str_eq(t, small_expected);
 	ck_text(t);
+	free(t);
+	ms_stats_free(&s);
+	ms_prom_free(p);
+	remove_proc_dir();
+}
+END_TEST
+
+/* memscope_allocation_size_bytes: one bucket per size class, le its largest size; every
+ * series of the family with the bounds up to the largest class any series has */
+#define HB HIST_FAMILY "_bucket"
+
+/* libc: 0 (le 0), 1 (le 1), 2 and 3 (le 3), 100 (le 127), 4096 and 5000 (le 8191);
+ * objpool: 32 (le 63); both up to le 8191, the largest class of the two */
+static const char hist_expected[] =
+	"# HELP memscope_allocation_size_bytes Requested sizes of successful allocation calls, in "
+	"power-of-two size classes (le: a class' largest size, 2^k-1)\n"
+	"# TYPE memscope_allocation_size_bytes histogram\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"0\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"1\"} 2\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"3\"} 4\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"7\"} 4\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"15\"} 4\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"31\"} 4\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"63\"} 4\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"127\"} 5\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"255\"} 5\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"511\"} 5\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"1023\"} 5\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"2047\"} 5\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"4095\"} 5\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"8191\"} 7\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"libc\",le=\"+Inf\"} 7\n"
+	"memscope_allocation_size_bytes_sum{pid=\"42\",comm=\"app\",allocator=\"libc\"} 9202\n"
+	"memscope_allocation_size_bytes_count{pid=\"42\",comm=\"app\",allocator=\"libc\"} 7\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"0\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"1\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"3\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"7\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"15\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"31\"} 0\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"63\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"127\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"255\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"511\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"1023\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"2047\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"4095\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"8191\"} 1\n"
+	"memscope_allocation_size_bytes_bucket{pid=\"42\",comm=\"app\",allocator=\"objpool\",le=\"+Inf\"} 1\n"
+	"memscope_allocation_size_bytes_sum{pid=\"42\",comm=\"app\",allocator=\"objpool\"} 32\n"
+	"memscope_allocation_size_bytes_count{pid=\"42\",comm=\"app\",allocator=\"objpool\"} 1\n";
+
+/* The family's lines in text (HELP to the next HELP), a copy to free(), or NULL */
+static char *family_of(const char *text, const char *name)
+{
+	char head[160];
+	const char *s, *end;
+
+	snprintf(head, sizeof(head), "# HELP %s ", name);
+	s = strstr(text, head);
+	if (!s)
+		return NULL;
+	end = strstr(s + 1, "# HELP ");
+	return strndup(s, end ? (size_t)(end - s) : strlen(s));
+}
+
+START_TEST(size_histogram)
+{
+	static const uint64_t sizes[] = { 0, 1, 2, 3, 100, 4096, 5000 };
+	struct ms_stats s;
+	struct ms_prom *p;
+	unsigned i, nh;
+	char *t, *fam, err[256];
+
+	setup_funcs();
+	make_proc_dir();
+	p = new_prom(100, 60);
+	ms_stats_init(&s, on_end, p);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		ALLOC(&s, 42, 0x1000 * (i + 1), sizes[i]);
+	FREE(&s, 42, 0x5000);	      /* a free changes no bucket */
+	ALLOC(&s, 42, 0, 1ULL << 62); /* nor does a failed call */
+	apply(&s, MS_EV_ALLOC, f_pool_get, 42, 0x90000, 32);
+	set_comm(&s, 42, "app");
+	t = update(p, &s, 1);
+	ck_text(t);
+	fam = family_of(t, HIST_FAMILY);
+	ck_assert_ptr_nonnull(fam);
+	ck_assert_str_eq(fam, hist_expected);
+	free(fam);
+	ck_assert(check_hist(t, &nh, err, sizeof(err)));
+	ck_assert_uint_eq(nh, 2);
+	free(t);
+
+	/* exited: the final histogram stays for the grace period */
+	exit_event(&s, 42, "app");
+	t = update(p, &s, 2);
+	ck_text(t);
+	fam = family_of(t, HIST_FAMILY);
+	ck_assert_str_eq(fam, hist_expected);
+	free(fam);
+	free(t);
+	ms_stats_free(&s);
+	ms_prom_free(p);
+	remove_proc_dir();
+}
+END_TEST
+
+/* The histogram check itself: a valid text passes, each kind of fault is caught */
+START_TEST(check_hist_catches)
+{
+#define A "{pid=\"1\",comm=\"le=\\\"\",allocator=\"libc\"" /* a comm with le=" in it */
+#define B "{pid=\"2\",comm=\"b\",allocator=\"libc\""
+	static const char good[] =
+		"memscope_allocations_total{pid=\"1\",comm=\"le=\\\"\",allocator=\"libc\"} 2\n"
+		"memscope_allocations_total{pid=\"2\",comm=\"b\",allocator=\"libc\"} 1\n"
+		"memscope_allocated_bytes_total{pid=\"1\",comm=\"le=\\\"\",allocator=\"libc\"} 5\n"
+		"memscope_allocated_bytes_total{pid=\"2\",comm=\"b\",allocator=\"libc\"} 0\n"
+		"# TYPE memscope_allocation_size_bytes histogram\n"
+		"memscope_allocation_size_bytes_bucket{pid=\"1\",comm=\"le=\\\"\",allocator=\"libc\",le=\"0\"} 0\n"
+		"memscope_allocation_size_bytes_bucket{pid=\"1\",comm=\"le=\\\"\",allocator=\"libc\",le=\"3\"} 2\n"
+		"memscope_allocation_size_bytes_bucket{pid=\"1\",comm=\"le=\\\"\",allocator=\"libc\",le=\"+Inf\"} 2\n"
+		"memscope_allocation_size_bytes_sum{pid=\"1\",comm=\"le=\\\"\",allocator=\"libc\"} 5\n"
+		"memscope_allocation_size_bytes_count{pid=\"1\",comm=\"le=\\\"\",allocator=\"libc\"} 2\n"
+		"memscope_allocation_size_bytes_bucket{pid=\"2\",comm=\"b\",allocator=\"libc\",le=\"0\"} 1\n"
+		"memscope_allocation_size_bytes_bucket{pid=\"2\",comm=\"b\",allocator=\"libc\",le=\"3\"} 1\n"
+		"memscope_allocation_size_bytes_bucket{pid=\"2\",comm=\"b\",allocator=\"libc\",le=\"+Inf\"} 1\n"
+		"memscope_allocation_size_bytes_sum{pid=\"2\",comm=\"b\",allocator=\"libc\"} 0\n"
+		"memscope_allocation_size_bytes_count{pid=\"2\",comm=\"b\",allocator=\"libc\"} 1\n";
+	static const struct {
+		const char *from, *to, *what;
+	} bad[] = {
+		{ A ",le=\"0\"} 0", A ",le=\"0\"} 3", "not cumulative" },
+		{ A ",le=\"+Inf\"} 2", A ",le=\"+Inf\"} 3", "+Inf is not _count" },
+		{ "allocations_total" A "} 2", "allocations_total" A "} 3",
+		  "_count is not allocations_total" },
+		{ A "} 5\n" HIST_FAMILY, A "} 4\n" HIST_FAMILY, "_sum is not allocated_bytes" },
+		{ A ",le=\"3\"", A ",le=\"0\"", "le not ascending" },
+		{ B ",le=\"3\"", B ",le=\"7\"", "other bounds" },
+		{ HIST_FAMILY "_sum" B "} 0\n", "", "no _sum" },
+		{ HB B ",le=\"+Inf\"} 1\n", "", "no +Inf" },
+		{ A ",le=\"3\"} 2\n", A ",le=\"3\",x=\"y\"} 2\n", "le not last" },
+	};
+	char text[4096], err[256];
+	unsigned i, nh;
+
+	ck_assert_msg(check_hist(good, &nh, err, sizeof(err)), "%s", err);
+	ck_assert_uint_eq(nh, 2);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *at = strstr(good, bad[i].from);
+
+		ck_assert_ptr_nonnull(at);
+		snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - good), good, bad[i].to,
+			 at + strlen(bad[i].from));
+		ck_assert_msg(!check_hist(text, &nh, err, sizeof(err)), "%s passes", bad[i].what);
+	}
+#undef A
+#undef B
+}
+END_TEST
+
+/* pid="other": the sum of the histograms per comm, with the same bounds as the rest;
+ * the bounds never shrink, so no bucket series goes away while its process stays */
+START_TEST(size_histogram_other)
+{
+	struct ms_stats s;
+	struct ms_prom *p;
+	char *t, *fam, err[256];
+	unsigned nh;
+
+	setup_funcs();
+	make_proc_dir();
+	p = new_prom(1, 0);
+	ms_stats_init(&s, on_end, p);
+	ALLOC(&s, 1, 0x1000, 1 << 20); /* the most live bytes, class [2^20, 2^21) */
+	ALLOC(&s, 2, 0x1000, 10);
+	ALLOC(&s, 2, 0x2000, 20);
+	ALLOC(&s, 3, 0x1000, 20);
+	ALLOC(&s, 3, 0x2000, 700);
+	FREE(&s, 3, 0x2000);
+	set_comm(&s, 1, "big");
+	set_comm(&s, 2, "w");
+	set_comm(&s, 3, "w");
+	t = update(p, &s, 1);
+	ck_text(t);
+	ck_assert(check_hist(t, &nh, err, sizeof(err)));
+	ck_assert_uint_eq(nh, 2);
+	fam = family_of(t, HIST_FAMILY);
+	ck_assert_ptr_nonnull(
+		strstr(fam, HB "{pid=\"1\",comm=\"big\",allocator=\"libc\",le=\"1048575\"} 0\n" HB
+			       "{pid=\"1\",comm=\"big\",allocator=\"libc\",le=\"2097151\"} 1\n" HB
+			       "{pid=\"1\",comm=\"big\",allocator=\"libc\",le=\"+Inf\"} 1\n"));
+	ck_assert_ptr_nonnull(
+		strstr(fam, HB "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"7\"} 0\n" HB
+			       "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"15\"} 1\n" HB
+			       "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"31\"} 3\n" HB
+			       "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"63\"} 3\n"));
+	ck_assert_ptr_nonnull(
+		strstr(fam, HB "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"511\"} 3\n" HB
+			       "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"1023\"} 4\n"));
+	ck_assert_ptr_nonnull(strstr(
+		fam, HB "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"2097151\"} 4\n" HB
+			"{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"+Inf\"} 4\n" HIST_FAMILY
+			"_sum{pid=\"other\",comm=\"w\",allocator=\"libc\"} 750\n" HIST_FAMILY
+			"_count{pid=\"other\",comm=\"w\",allocator=\"libc\"} 4\n"));
+	ck_assert_ptr_null(strstr(fam, "le=\"4194303\""));
+	free(fam);
+	free(t);
+
+	/* the big one ends (no grace): the bounds stay up to its class */
+	exit_event(&s, 1, "big");
+	t = update(p, &s, 2);
+	ck_text(t);
+	ck_assert_ptr_null(strstr(t, "pid=\"1\""));
+	ck_assert_ptr_nonnull(
+		strstr(t, "\n" HB "{pid=\"2\",comm=\"w\",allocator=\"libc\",le=\"2097151\"} 2\n" HB
+			  "{pid=\"2\",comm=\"w\",allocator=\"libc\",le=\"+Inf\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(
+		t, "\n" HB "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"2097151\"} 2\n"));
 	free(t);
 	ms_stats_free(&s);
 	ms_prom_free(p);
@@ -504,10 +877,11 @@ START_TEST(top_n_aggregation)
 	ck_assert_ptr_null(strstr(t, "pid=\"6\""));
 	ck_assert_ptr_nonnull(strstr(t, "\nmemscope_processes 6\n"));
 	ck_assert_ptr_nonnull(strstr(t, "\nmemscope_exported_processes 3\n"));
-	/* 3 exported + 2 sums: 10 families of one series each (no backing), the lost causes
-	 * (the BPF counters and untracked), 3 */
-	ck_assert_uint_eq(pr.samples, 5 * 10 + MS_CNT_MAX + 1 + 3);
-	ck_assert_uint_eq(pr.families, 16);
+	/* 3 exported + 2 sums: 10 families of one series each (no backing) and the size
+	 * histogram's le 0 to 1023 (the class of 1000), +Inf, _sum and _count; the lost
+	 * causes (the BPF counters, untracked, missed_free and late), 3 */
+	ck_assert_uint_eq(pr.samples, 5 * 10 + 5 * (11 + 3) + MS_CNT_MAX + 3 + 3);
+	ck_assert_uint_eq(pr.families, 17);
 	free(t);
 
 	/* max 0: every process summed */
@@ -726,6 +1100,9 @@ START_TEST(cgroup_labels)
 	ck_assert_ptr_nonnull(strstr(
 		t, "\nmemscope_process_peak_bytes{pid=\"2\",comm=\"c\",cgroup=\"/system.slice/"
 		   "docker-" CID ".scope\",container=\"" CID "\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(t, "\n" HB "{pid=\"2\",comm=\"c\",allocator=\"libc\","
+					"cgroup=\"/system.slice/docker-" CID
+					".scope\",container=\"" CID "\",le=\"3\"} 1\n"));
 	free(t);
 	/* read once: a changed file is not read again while the process lives */
 	snprintf(path, sizeof(path), "%s/4/cgroup", proc_dir);
@@ -936,12 +1313,255 @@ START_TEST(port_in_use)
 }
 END_TEST
 
+/* ---- the server's bounds, shortened */
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A connection to port from loopback address 127.0.0.src */
+static int connect_from(unsigned src, unsigned port)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	me.sin_addr.s_addr = htonl(0x7f000000 | src);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, sizeof(me)), 0);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&in, sizeof(in)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+/* Whether the server has closed fd (end of stream or reset); what it sent is dropped */
+static bool closed_by_server(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		;
+	return n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Waits until the server closes fd, at most max_s; the seconds it took from t0, or -1 */
+static double closed_after(int fd, double t0, double max_s)
+{
+	while (mono_s() - t0 < max_s) {
+		if (closed_by_server(fd))
+			return mono_s() - t0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void send_all(int fd, const char *s)
+{
+	ck_assert_int_eq(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+/* One response on a kept-alive connection, read to its Content-Length (HEAD: its head);
+ * its status, 0 when the server closed the connection first */
+static unsigned response_on(int fd, bool head_only, bool *keeps)
+{
+	char buf[1 << 16];
+	size_t len = 0, want = 0;
+	const char *end = NULL, *cl;
+	unsigned status = 0;
+	ssize_t n;
+
+	while (!end || len < want) {
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n <= 0)
+			return 0;
+		len += n;
+		buf[len] = '\0';
+		if (!end && (end = strstr(buf, "\r\n\r\n"))) {
+			cl = strcasestr(buf, "\r\nContent-Length: ");
+			ck_assert_ptr_nonnull(cl);
+			want = end + 4 - buf + (head_only ? 0 : strtoul(cl + 18, NULL, 10));
+			*keeps = !strcasestr(buf, "\r\nConnection: close\r\n");
+			ck_assert_int_eq(sscanf(buf, "HTTP/1.1 %u ", &status), 1);
+		}
+	}
+	ck_assert_uint_eq(len, want); /* nothing more: no response was asked for */
+	return status;
+}
+
+static struct ms_prom *bounded_server(const struct ms_prom_http *b)
+{
+	struct ms_prom_opts o = { .max_processes = 100, .grace_s = 60, .http = *b };
+	struct ms_prom *p = ms_prom_new("127.0.0.1:0", &o);
+
+	ck_assert_msg(p != NULL, "cannot listen on loopback: %s", strerror(errno));
+	return p;
+}
+
+#define GET_KEEP "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+
+/* HTTP/1.1 connections serve one request after another; the next request head has its own
+ * (idle) bound, counted from the previous response */
+START_TEST(http_keep_alive)
+{
+	struct ms_prom_http b = { .request_ms = 300, .idle_ms = 900 };
+	struct ms_prom *p = bounded_server(&b);
+	unsigned port = port_of(p);
+	int fd = connect_from(1, port);
+	bool keeps = false;
+	double t0, took;
+
+	send_all(fd, GET_KEEP);
+	ck_assert_uint_eq(response_on(fd, false, &keeps), 200);
+	ck_assert(keeps);
+	send_all(fd, GET_KEEP);
+	ck_assert_uint_eq(response_on(fd, false, &keeps), 200);
+	ck_assert(keeps);
+	send_all(fd, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+	ck_assert_uint_eq(response_on(fd, true, &keeps), 200);
+	ck_assert(keeps);
+	/* idle: still open past the request bound, closed at the idle bound */
+	t0 = mono_s();
+	took = closed_after(fd, t0, 3);
+	ck_assert_msg(took >= 0.85 && took <= 1.5, "idle kept-alive connection closed after %.2f s",
+		      took);
+	close(fd);
+	/* "Connection: close" is honoured */
+	fd = connect_from(1, port);
+	send_all(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	ck_assert_uint_eq(response_on(fd, false, &keeps), 200);
+	ck_assert(!keeps);
+	ck_assert(closed_after(fd, mono_s(), 1) >= 0);
+	close(fd);
+	ms_prom_free(p);
+}
+END_TEST
+
+/* A request head trickled a line at a time is closed at the request bound from the accept
+ * (the bytes do not renew it); the next one on a kept-alive connection at the idle bound */
+START_TEST(http_deadlines)
+{
+	struct ms_prom_http b = { .request_ms = 400, .idle_ms = 800 };
+	struct ms_prom *p = bounded_server(&b);
+	unsigned port = port_of(p);
+	int slow = connect_from(1, port), kept = connect_from(1, port);
+	double t0 = mono_s(), t_slow = -1, t_kept = -1, t1;
+	bool keeps;
+
+	send_all(kept, GET_KEEP);
+	ck_assert_uint_eq(response_on(kept, false, &keeps), 200);
+	t1 = mono_s();
+	send_all(slow, "GET /metrics HTTP/1.1\r\n");
+	send_all(kept, "GET /metrics HTTP/1.1\r\n");
+	while ((t_slow < 0 || t_kept < 0) && mono_s() - t0 < 3) {
+		usleep(50000);
+		if (t_slow < 0 && closed_by_server(slow))
+			t_slow = mono_s() - t0;
+		else if (t_slow < 0)
+			send(slow, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+		if (t_kept < 0 && closed_by_server(kept))
+			t_kept = mono_s() - t1;
+		else if (t_kept < 0)
+			send(kept, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+	}
+	ck_assert_msg(t_slow >= 0.35 && t_slow <= 0.8, "trickled head closed after %.2f s", t_slow);
+	ck_assert_msg(t_kept >= 0.75 && t_kept <= 1.2, "trickled second head closed after %.2f s",
+		      t_kept);
+	close(slow);
+	close(kept);
+	ms_prom_free(p);
+}
+END_TEST
+
+/* Returns how many of fds[0..n) the server has not closed, after 200 ms */
+static unsigned open_of(const int *fds, unsigned n)
+{
+	unsigned i, k = 0;
+
+	usleep(200000);
+	for (i = 0; i < n; i++)
+		k += !closed_by_server(fds[i]);
+	return k;
+}
+
+/* One GET /metrics from 127.0.0.src with "Connection: close": its status */
+static unsigned get_from(unsigned src, unsigned port)
+{
+	int fd = connect_from(src, port);
+	bool keeps;
+	unsigned st;
+
+	send_all(fd, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	st = response_on(fd, false, &keeps);
+	close(fd);
+	return st;
+}
+
+/* One client address holds at most per_client connections, all together at most
+ * connections; a newcomer is always let in, the first to go being an incomplete first
+ * request, then an idle kept-alive connection */
+START_TEST(http_limits)
+{
+	struct ms_prom_http b = { .connections = 6, .per_client = 3 };
+	struct ms_prom *p = bounded_server(&b);
+	unsigned port = port_of(p), i;
+	int hog[10], spread[9], kept, fresh[2];
+	bool keeps;
+
+	for (i = 0; i < 10; i++)
+		hog[i] = connect_from(2, port);
+	ck_assert_uint_eq(open_of(hog, 10), 3);
+	/* the newest are kept: the oldest went first */
+	ck_assert_uint_eq(open_of(hog + 7, 3), 3);
+	/* the same address and another one get in */
+	ck_assert_uint_eq(get_from(2, port), 200);
+	ck_assert_uint_eq(get_from(3, port), 200);
+	ck_assert_uint_le(open_of(hog, 10), 3);
+	for (i = 0; i < 10; i++)
+		close(hog[i]);
+	usleep(100000); /* the server sees them end */
+	/* three addresses, three each: 6 in all; the newcomer from a fourth gets in */
+	for (i = 0; i < 9; i++)
+		spread[i] = connect_from(10 + i % 3, port);
+	ck_assert_uint_eq(open_of(spread, 9), 6);
+	ck_assert_uint_eq(get_from(20, port), 200);
+	for (i = 0; i < 9; i++)
+		close(spread[i]);
+	usleep(100000);
+	/* a kept-alive connection outlives newer incomplete ones of its client */
+	kept = connect_from(4, port);
+	send_all(kept, GET_KEEP);
+	ck_assert_uint_eq(response_on(kept, false, &keeps), 200);
+	fresh[0] = connect_from(4, port);
+	fresh[1] = connect_from(4, port);
+	ck_assert_uint_eq(open_of(fresh, 2), 2);
+	ck_assert_uint_eq(get_from(4, port), 200);
+	ck_assert_uint_eq(open_of(&kept, 1), 1);
+	ck_assert_uint_eq(open_of(fresh, 2), 1);
+	send_all(kept, GET_KEEP);
+	ck_assert_uint_eq(response_on(kept, false, &keeps), 200);
+	close(kept);
+	close(fresh[0]);
+	close(fresh[1]);
+	ms_prom_free(p);
+}
+END_TEST
+
 Suite *prom_suite(void)
 {
 	Suite *s = suite_create("prom");
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, small_exact);
+	tcase_add_test(tc, size_histogram);
+	tcase_add_test(tc, check_hist_catches);
+	tcase_add_test(tc, size_histogram_other);
 	tcase_add_test(tc, before_first_update);
 	tcase_add_test(tc, hostile_comms);
 	tcase_add_test(tc, backing_series);
@@ -953,6 +1573,9 @@ Suite *prom_suite(void)
 	tcase_add_test(tc, addresses);
 	tcase_add_test(tc, http_server);
 	tcase_add_test(tc, port_in_use);
+	tcase_add_test(tc, http_keep_alive);
+	tcase_add_test(tc, http_deadlines);
+	tcase_add_test(tc, http_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }

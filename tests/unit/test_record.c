@@ -5,7 +5,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
+#include "allocators.h"
 #include "funcs.h"
+#include "numa.h"
 #include "record.h"
 #include "unit.h"
 
@@ -52,8 +54,8 @@ static void on_lost(const uint64_t lost[MS_CNT_MAX], void *ctx)
 
 static const struct ms_replay_fns fns = { on_event, on_comm, on_lost };
 
-/* Events 0..EVENTS-1 with ptr i and size 3i: the first half all malloc (id 1), then
- * free (id 2) is defined mid-recording and the second half uses it */
+/* Events 0..EVENTS-1 with ptr i and size 3i: the first half all malloc's (id 1), then
+ * free (id 2) is defined mid-recording and the second half are its records */
 static void make_recording(const char *path)
 {
 	struct ms_func f = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
@@ -74,7 +76,7 @@ static void make_recording(const char *path)
 			ck_assert_int_eq(ms_funcs_add(&f), 2);
 		}
 		memset(&e, 0, sizeof(e));
-		e.type = MS_EV_ALLOC;
+		e.type = i < EVENTS / 2 ? MS_EV_ALLOC : MS_EV_FREE;
 		e.func = i < EVENTS / 2 ? 1 : 2;
 		e.a.ptr = i;
 		e.a.size = 3 * i;
@@ -181,6 +183,200 @@ START_TEST(damaged_files)
 }
 END_TEST
 
+static void count_event(const struct ms_event *e, void *ctx)
+{
+	(*(unsigned *)ctx)++;
+}
+
+static const struct ms_replay_fns count_fns = { .event = count_event };
+
+static struct ms_event rec_event(uint8_t type, uint16_t func, uint64_t ptr)
+{
+	struct ms_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.type = type;
+	e.func = func;
+	e.tgid = e.tid = 7;
+	e.a.ptr = ptr;
+	e.stack_id = -1;
+	return e;
+}
+
+/*
+ * Writes a recording of malloc (1), free (2) and realloc (3) holding a good record, e,
+ * and another good one, and replays it: returns what ms_replay did, the records handed
+ * back in *n and what it said was wrong in info
+ */
+static int replay_one(const struct ms_event *e, unsigned *n, struct ms_replay_info *info)
+{
+	static const char *const names[] = { "malloc", "free", "realloc" };
+	struct ms_event good = rec_event(MS_EV_ALLOC, 1, 0x1000);
+	char *path = temp_path();
+	struct ms_recorder *r;
+	unsigned i;
+	int err;
+
+	ms_funcs_reset();
+	for (i = 0; i < 3; i++) {
+		struct ms_func f = { .kind = MS_FN_ALLOC + i, .allocator = 1 };
+
+		strcpy(f.name, names[i]);
+		ck_assert_int_eq(ms_funcs_add(&f), i + 1);
+	}
+	r = ms_recorder_open(path);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(ms_recorder_event(r, &good), 0);
+	ck_assert_int_eq(ms_recorder_event(r, e), 0);
+	ck_assert_int_eq(ms_recorder_event(r, &good), 0);
+	ck_assert_int_eq(ms_recorder_close(r), 0);
+	ms_funcs_reset();
+	*n = 0;
+	memset(info, 0, sizeof(*info));
+	err = ms_replay(path, &count_fns, n, info);
+	ms_funcs_reset();
+	unlink(path);
+	return err;
+}
+
+/* Every field of every record is checked against the recording's own tables: a record
+ * no tracer writes (an id it never defined, an unknown type or flag, a node past
+ * MS_MAX_NODES) ends the replay as corrupt, before it is handed on */
+START_TEST(bad_records_refused)
+{
+	struct {
+		struct ms_event e;
+		const char *why; /* in info.damage */
+	} bad[] = {
+		{ rec_event(MS_EV_ALLOC, 4, 0x2000), "function 4" },
+		{ rec_event(MS_EV_ALLOC, 65535, 0x2000), "function 65535" },
+		{ rec_event(MS_EV_ALLOC, 0, 0x2000), "function 0" },
+		{ rec_event(MS_EV_FREE, 1, 0x2000), "function 1" },	     /* malloc's kind */
+		{ rec_event(MS_EV_REALLOC, 2, 0x2000), "function 2" },	     /* free's */
+		{ rec_event(MS_EV_REALLOC_ENTER, 1, 0x2000), "function 1" }, /* malloc's */
+		{ rec_event(MS_EV_FREE, 2, 0), "address 0" },
+		{ rec_event(MS_EV_REALLOC_ENTER, 3, 0), "address 0" },
+		{ rec_event(0, 1, 0x2000), "type 0" },
+		{ rec_event(MS_EV_TYPE_MAX, 0, 0), "type" },
+		{ rec_event(200, 1, 0x2000), "type 200" },
+		{ rec_event(MS_EV_EXEC, 1, 0), "function 1" },
+		{ rec_event(MS_EV_EXIT, 2, 0), "function 2" },
+		{ rec_event(MS_EV_FORK, 3, 0), "function 3" },
+		{ rec_event(MS_EV_DLSTATE, 1, 0), "function 1" },
+		{ rec_event(MS_EV_ALLOC, 1, 0x2000), "flags" },
+		{ rec_event(MS_EV_ALLOC, 1, 0x2000), "flags" },
+		{ rec_event(MS_EV_ALLOC, 1, 0x2000), "outer function 9" },
+		{ rec_event(MS_EV_ALLOC, 1, 0x2000), "outer function 0" },
+		{ rec_event(MS_EV_ALLOC, 1, 0x2000), "outer function 2" },
+		{ rec_event(MS_EV_EXIT, 0, 0), "outer function 1" },
+		{ rec_event(MS_EV_ALLOC, 1, 0x2000), "node 64" },
+		{ rec_event(MS_EV_ALLOC, 1, 0x2000), "node 255" },
+		{ rec_event(MS_EV_ALLOC, 1, 0x2000), "depth 5" },
+	};
+	struct ms_replay_info info;
+	unsigned i, n;
+
+	bad[15].e.flags = 0x80;
+	bad[16].e.flags = MS_EVF_STOPPED; /* only FORK, EXEC and DLSTATE stop a process */
+	bad[17].e.flags = MS_EVF_NESTED;
+	bad[17].e.outer_func = 9;
+	bad[17].e.depth = 1;
+	bad[18].e.flags = MS_EVF_NESTED;
+	bad[18].e.depth = 1;
+	bad[19].e.outer_func = 2; /* an enclosing call, but not nested */
+	bad[20].e.outer_func = 1;
+	bad[21].e.node = 64;
+	bad[22].e.node = 255;
+	bad[23].e.depth = MS_MAX_DEPTH + 1;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int err = replay_one(&bad[i].e, &n, &info);
+
+		ck_assert_msg(err == -EBADMSG, "bad record %u (%s): replay returned %d", i,
+			      bad[i].why, err);
+		ck_assert_msg(n == 1, "bad record %u (%s): %u records handed on", i, bad[i].why, n);
+		ck_assert_msg(strstr(info.damage, "record 2") && strstr(info.damage, bad[i].why),
+			      "bad record %u: damage '%s' (expected record 2 and '%s')", i,
+			      info.damage, bad[i].why);
+	}
+}
+END_TEST
+
+/* What the programs do write is accepted: nested calls, stopped processes, the loader's
+ * records without a function, a free function's record, the nodes up to MS_MAX_NODES */
+START_TEST(good_records_accepted)
+{
+	struct ms_event good[] = {
+		rec_event(MS_EV_ALLOC, 1, 0x2000), rec_event(MS_EV_ALLOC, 1, 0),
+		rec_event(MS_EV_FREE, 2, 0x2000),  rec_event(MS_EV_REALLOC_ENTER, 3, 0x2000),
+		rec_event(MS_EV_REALLOC, 3, 0),	   rec_event(MS_EV_EXEC, 0, 0),
+		rec_event(MS_EV_EXIT, 0, 0),	   rec_event(MS_EV_FORK, 0, 0),
+		rec_event(MS_EV_DLSTATE, 0, 0),	   rec_event(MS_EV_ALLOC, 1, 0x2000),
+		rec_event(MS_EV_EXEC, 0, 0),	   rec_event(MS_EV_DLSTATE, 0, 0),
+		rec_event(MS_EV_ALLOC, 1, 0x2000),
+	};
+	struct ms_replay_info info;
+	unsigned i, n;
+
+	good[9].flags = MS_EVF_NESTED;
+	good[9].outer_func = 3;
+	good[9].depth = MS_MAX_DEPTH;
+	good[10].flags = MS_EVF_STOPPED;
+	good[11].flags = MS_EVF_STOPPED;
+	good[12].node = MS_MAX_NODES - 1;
+	good[12].cpu = 65535;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int err = replay_one(&good[i], &n, &info);
+
+		ck_assert_msg(err == 0, "good record %u: replay returned %d (%s)", i, err,
+			      info.damage);
+		ck_assert_uint_eq(n, 3);
+		ck_assert_str_eq(info.damage, "");
+	}
+}
+END_TEST
+
+/* The frames that define the tables are checked too: an allocator of an unknown kind, a
+ * function with a backing-only flag past 1, a process shown in an unknown way */
+START_TEST(bad_definitions_refused)
+{
+	struct ms_event good = rec_event(MS_EV_ALLOC, 1, 0x1000);
+	struct ms_func f = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
+	struct ms_replay_info info;
+	struct ms_recorder *r;
+	char *path = temp_path();
+	unsigned n, which;
+
+	for (which = 0; which < 3; which++) {
+		ms_funcs_reset();
+		ms_allocators_reset();
+		if (which == 0)
+			f.allocator = ms_allocators_get_or_add("pool", MS_AK_MAX);
+		else
+			f.allocator = 1;
+		f.backing_only = which == 1 ? 2 : 0;
+		ck_assert_int_eq(ms_funcs_add(&f), 1);
+		r = ms_recorder_open(path);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(ms_recorder_event(r, &good), 0);
+		if (which == 2)
+			ck_assert_int_eq(ms_recorder_comm(r, 7, "x", 0x4), 0);
+		ck_assert_int_eq(ms_recorder_close(r), 0);
+		ms_funcs_reset();
+		ms_allocators_reset();
+		n = 0;
+		memset(&info, 0, sizeof(info));
+		ck_assert_int_eq(ms_replay(path, &count_fns, &n, &info), -EBADMSG);
+		ck_assert_msg(strstr(info.damage, which == 0 ? "allocator" :
+						  which == 1 ? "function" :
+							       "process"),
+			      "definition %u: damage '%s'", which, info.damage);
+	}
+	ms_funcs_reset();
+	ms_allocators_reset();
+	unlink(path);
+}
+END_TEST
+
 Suite *record_suite(void)
 {
 	Suite *s = suite_create("record");
@@ -188,6 +384,9 @@ Suite *record_suite(void)
 
 	tcase_add_test(tc, round_trip);
 	tcase_add_test(tc, damaged_files);
+	tcase_add_test(tc, bad_records_refused);
+	tcase_add_test(tc, good_records_accepted);
+	tcase_add_test(tc, bad_definitions_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,7 @@
 /* test_stats.c: per-process statistics from synthetic event streams */
 #include <string.h>
 #include "funcs.h"
+#include "numa.h"
 #include "stats.h"
 #include "unit.h"
 
@@ -55,6 +56,23 @@ static uint64_t calls(struct ms_stats *s, pid_t pid, unsigned func)
 	struct ms_proc *p = ms_stats_proc(s, pid, false);
 
 	return p && func < p->nby_func ? p->by_func[func] : 0;
+}
+
+/* F_MALLOC .. F_PMA, libc's: the statistics count calls only of the functions they
+ * were told about (tests of other functions reset the table and add their own) */
+static void libc_funcs(void)
+{
+	static const struct ms_func f[] = {
+		{ .name = "malloc", .allocator = 1, .kind = MS_FN_ALLOC },
+		{ .name = "free", .allocator = 1, .kind = MS_FN_FREE },
+		{ .name = "realloc", .allocator = 1, .kind = MS_FN_REALLOC },
+		{ .name = "posix_memalign", .allocator = 1, .kind = MS_FN_ALLOC },
+	};
+	unsigned i;
+
+	ms_funcs_reset();
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		ck_assert_int_eq(ms_funcs_add(&f[i]), F_MALLOC + i);
 }
 
 START_TEST(alloc_free_peak)
@@ -334,6 +352,276 @@ START_TEST(backing_of_outer_allocator)
 }
 END_TEST
 
+/* The number of live blocks in side d's table and the reallocs in flight that took one */
+static uint64_t side_live(struct ms_side *d)
+{
+	const struct ms_block *b;
+	uint64_t n = 0, pos = 0;
+	unsigned i;
+
+	while ((b = ms_livetab_iter(&d->live, &pos)))
+		n += !ms_block_dead(b);
+	for (i = 0; d->pending && i < d->pending->n; i++)
+		n += d->pending->v[i].tracked && !d->pending->v[i].released;
+	return n;
+}
+
+/* An id the statistics were not told about (a function the recording never defined, a
+ * node past MS_MAX_NODES) grows no table to it */
+START_TEST(unknown_ids_not_grown)
+{
+	struct ms_stats s;
+	struct ms_event e;
+	struct ms_proc *p;
+
+	ms_stats_init(&s, NULL, NULL);
+	apply(&s, ev(MS_EV_ALLOC, 65535, 10, 10, 0x1000, 16, 0));
+	apply(&s, ev(MS_EV_ALLOC, F_PMA + 1, 10, 10, 0x2000, 16, 0));
+	e = ev(MS_EV_ALLOC, F_MALLOC, 10, 10, 0x3000, 16, 0);
+	e.node = 255;
+	ms_stats_apply(&s, &e);
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_uint_le(p->nby_func, 8);
+	ck_assert_uint_eq(calls(&s, 10, F_MALLOC), 1);
+	ck_assert_uint_le(p->numa.nnodes, MS_MAX_NODES);
+	ck_assert_uint_le(p->alloc[1].user.numa.nnodes, MS_MAX_NODES);
+	/* the calls are counted all the same */
+	ck_assert_uint_eq(p->c.allocs, 3);
+	ck_assert_uint_eq(p->c.live_allocs, 3);
+	FREE(&s, 10, 0x3000);
+	ck_assert_uint_eq(counts(&s, 10).live_allocs, 2);
+	ms_stats_free(&s);
+}
+END_TEST
+
+/* Threads that die inside realloc (or whose return record is lost) leave a realloc in
+ * flight each: a side keeps at most MS_MAX_PENDING, the others are dropped and counted
+ * (their blocks back in the table), and the returns that come later still balance */
+START_TEST(pending_reallocs_bounded)
+{
+	const unsigned n = 3 * MS_MAX_PENDING;
+	struct ms_stats s;
+	struct ms_counts c;
+	struct ms_proc *p;
+	unsigned i;
+
+	ms_stats_init(&s, NULL, NULL);
+	for (i = 0; i < n; i++) {
+		apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 100 + i, 0x100000 + 16 * i, 16, 0));
+		apply(&s,
+		      ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 100 + i, 0x100000 + 16 * i, 32, 0));
+	}
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_ptr_nonnull(p->alloc[1].user.pending);
+	ck_assert_uint_eq(p->alloc[1].user.pending->n, MS_MAX_PENDING);
+	ck_assert_uint_eq(s.oom, n - MS_MAX_PENDING);
+	ck_assert_uint_eq(s.stale_reallocs, n - MS_MAX_PENDING);
+	c = counts(&s, 10);
+	ck_assert_uint_eq(c.allocs, n);
+	ck_assert_uint_eq(c.live_allocs, n);
+	ck_assert_uint_eq(side_live(&p->alloc[1].user), n);
+	ck_assert_uint_eq(s.blocks, p->alloc[1].user.live.used);
+	/* the returns come after all: every block moves, none is lost or counted twice */
+	for (i = 0; i < n; i++)
+		apply(&s, ev(MS_EV_REALLOC, F_REALLOC, 10, 100 + i, 0x100000 + 16 * i, 32,
+			     0x10000000 + 64 * i));
+	c = counts(&s, 10);
+	ck_assert_uint_eq(p->alloc[1].user.pending->n, 0);
+	ck_assert_uint_eq(c.allocs, 2 * n);
+	ck_assert_uint_eq(c.frees, n);
+	ck_assert_uint_eq(c.unmatched_frees, 0);
+	ck_assert_uint_eq(c.live_allocs, n);
+	ck_assert_uint_eq(c.live_bytes, 32 * n);
+	ck_assert_uint_eq(side_live(&p->alloc[1].user), n);
+	ms_stats_free(&s);
+}
+END_TEST
+
+/* The release of a block by a realloc in flight is found by its address, whichever of
+ * many reallocs in flight took it, and an entry reused by its thread leaves no trace */
+START_TEST(pending_found_by_address)
+{
+	struct ms_stats s;
+	struct ms_counts c;
+	struct ms_proc *p;
+	unsigned i;
+
+	ms_stats_init(&s, NULL, NULL);
+	for (i = 0; i < 100; i++) {
+		apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 100 + i, 0x1000 * (i + 1), 10, 0));
+		apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 100 + i, 0x1000 * (i + 1), 20, 0));
+	}
+	/* thread 1000 gets back the blocks of threads 100..149 before their reallocs return */
+	for (i = 0; i < 50; i++)
+		apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 1000, 0x1000 * (i + 1), 5, 0));
+	c = counts(&s, 10);
+	ck_assert_uint_eq(c.frees, 50);
+	ck_assert_uint_eq(c.live_allocs, 100); /* 50 reallocs' blocks and 50 new ones */
+	ck_assert_uint_eq(c.live_bytes, 50 * 10 + 50 * 5);
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_uint_eq(side_live(&p->alloc[1].user), 100);
+	/* thread 150 enters realloc again: its last realloc's return was lost, its block
+	 * goes back to the table, and the new entry takes it again */
+	apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 150, 0x1000 * 51, 20, 0));
+	ck_assert_uint_eq(p->alloc[1].user.pending->n, 100);
+	ck_assert_uint_eq(side_live(&p->alloc[1].user), 100);
+	/* every realloc returns, moving its block */
+	for (i = 0; i < 100; i++)
+		apply(&s, ev(MS_EV_REALLOC, F_REALLOC, 10, 100 + i, 0x1000 * (i + 1), 20,
+			     0x900000 + 0x1000 * i));
+	c = counts(&s, 10);
+	ck_assert_uint_eq(p->alloc[1].user.pending->n, 0);
+	ck_assert_uint_eq(c.frees, 100);
+	ck_assert_uint_eq(c.allocs, 250);
+	ck_assert_uint_eq(c.live_allocs, 150);
+	ck_assert_uint_eq(c.live_bytes, 50 * 5 + 100 * 20);
+	ck_assert_uint_eq(c.unmatched_frees, 0);
+	ck_assert_uint_eq(s.oom, 0);
+	ms_stats_free(&s);
+}
+END_TEST
+
+/* A process kept after its exit (-p, COMMAND, -f) keeps no realloc in flight: a thread
+ * can no longer return from it. Its block stays counted live, in the table */
+START_TEST(pending_dropped_at_exit)
+{
+	struct ms_stats s;
+	struct ms_event e;
+	struct ms_proc *p;
+
+	ms_stats_init(&s, NULL, NULL);
+	p = ms_stats_proc(&s, 10, true);
+	p->pinned = true;
+	apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 11, 0x1000, 10, 0));
+	apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 11, 0x1000, 20, 0));
+	ck_assert_uint_eq(p->alloc[1].user.pending->n, 1);
+	e = ev(MS_EV_EXIT, 0, 10, 10, 0, 0, 0);
+	ms_stats_apply(&s, &e);
+	ck_assert(p->exited);
+	ck_assert(!p->alloc[1].user.pending || p->alloc[1].user.pending->n == 0);
+	ck_assert_uint_eq(counts(&s, 10).live_allocs, 1);
+	ck_assert_uint_eq(side_live(&p->alloc[1].user), 1);
+	ck_assert_uint_eq(s.blocks, 1);
+	ms_stats_free(&s);
+}
+END_TEST
+
+/* A thread that ended inside realloc (the programs say so when a thread exits with calls
+ * pending) leaves no realloc in flight: its block back in the table, live */
+START_TEST(pending_dropped_at_thread_exit)
+{
+	struct ms_stats s;
+	struct ms_proc *p;
+
+	ms_stats_init(&s, NULL, NULL);
+	apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 11, 0x1000, 10, 0));
+	apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 11, 0x1000, 20, 0));
+	apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 12, 0x2000, 10, 0));
+	apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 12, 0x2000, 20, 0));
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_uint_eq(p->alloc[1].user.pending->n, 2);
+	ms_stats_thread_exit(&s, 10, 11);
+	ck_assert_uint_eq(p->alloc[1].user.pending->n, 1);
+	ck_assert_uint_eq(p->alloc[1].user.pending->v[0].tid, 12);
+	ck_assert_uint_eq(side_live(&p->alloc[1].user), 2);
+	ck_assert_uint_eq(counts(&s, 10).live_allocs, 2);
+	ms_stats_thread_exit(&s, 10, 99); /* a thread with none, a process never seen */
+	ms_stats_thread_exit(&s, 99, 11);
+	ck_assert_uint_eq(p->alloc[1].user.pending->n, 1);
+	/* its block is freed by another thread: a plain free */
+	apply(&s, ev(MS_EV_FREE, F_FREE, 10, 13, 0x1000, 0, 0));
+	ck_assert_uint_eq(counts(&s, 10).frees, 1);
+	ck_assert_uint_eq(counts(&s, 10).unmatched_frees, 0);
+	ck_assert_uint_eq(s.oom, 0);
+	ms_stats_free(&s);
+}
+END_TEST
+
+/* What a record of every process would show (a process, each allocator, function, size
+ * class and NUMA node it shows) is counted as it changes: a replay writes no more of it
+ * than it reads records */
+START_TEST(figures_counted)
+{
+	struct ms_stats s;
+	struct ms_event e;
+
+	ms_stats_init(&s, NULL, NULL);
+	ck_assert_uint_eq(s.figures, 0);
+	/* pid 10, libc, malloc, the class of 8 to 15 bytes, node 0 (libc's, pid 10's) */
+	ALLOC(&s, 10, 0x1000, 10);
+	ck_assert_uint_eq(s.figures, 6);
+	ALLOC(&s, 10, 0x2000, 12);
+	ck_assert_uint_eq(s.figures, 6);
+	FREE(&s, 10, 0x2000);
+	ck_assert_uint_eq(s.figures, 7); /* free */
+	ALLOC(&s, 10, 0x3000, 100);
+	ck_assert_uint_eq(s.figures, 8); /* the class of 64 to 127 bytes */
+	e = ev(MS_EV_ALLOC, F_MALLOC, 10, 10, 0x4000, 100, 0);
+	e.node = 1;
+	ms_stats_apply(&s, &e);
+	ck_assert_uint_eq(s.figures, 10); /* node 1, twice */
+	ALLOC(&s, 11, 0x1000, 10);
+	ck_assert_uint_eq(s.figures, 16);
+	ck_assert(!ms_stats_worth_report(&s, s.events - 15));
+	ck_assert(ms_stats_worth_report(&s, s.events - 16));
+	e = ev(MS_EV_EXEC, 0, 10, 10, 0, 0, 0);
+	ms_stats_apply(&s, &e); /* pid 10 starts afresh */
+	ck_assert_uint_eq(s.figures, 7);
+	ms_stats_forget(&s, 11);
+	ck_assert_uint_eq(s.figures, 1);
+	ms_stats_proc(&s, 12, true); /* named (a comm frame), no call yet */
+	ck_assert_uint_eq(s.figures, 2);
+	ms_stats_free(&s);
+}
+END_TEST
+
+/* The sites of a side's large blocks (for the findings) cost with their number: a side
+ * with one such block holds a small index, not one sized for MS_MAX_SITES */
+START_TEST(site_index_grows)
+{
+	const unsigned n = MS_MAX_SITES + 1000;
+	struct ms_sites *ss;
+	struct ms_stats s;
+	struct ms_event e;
+	unsigned i, frees = 0;
+
+	ms_stats_init(&s, NULL, NULL);
+	ALLOC(&s, 10, 0x1000, MS_SITE_MIN);
+	ss = ms_stats_proc(&s, 10, false)->alloc[1].user.sites;
+	ck_assert_ptr_nonnull(ss);
+	ck_assert_uint_eq(ss->n, 1);
+	ck_assert_uint_le(ss->index_cap, 16);
+	for (i = 0; i < n; i++) {
+		e = ev(MS_EV_ALLOC, F_MALLOC, 11, 11, 0x100000 + 0x1000 * i, MS_SITE_MIN, 0);
+		e.caller = 0x400000 + i;
+		ms_stats_apply(&s, &e);
+	}
+	ss = ms_stats_proc(&s, 11, false)->alloc[1].user.sites;
+	ck_assert_uint_eq(ss->n, MS_MAX_SITES);
+	ck_assert_uint_eq(ss->index_cap, 2 * MS_MAX_SITES);
+	ck_assert_uint_eq(ss->untracked, n - MS_MAX_SITES);
+	/* each site still found: a second block of each of the first 100 */
+	for (i = 0; i < 100; i++) {
+		e = ev(MS_EV_ALLOC, F_MALLOC, 11, 11, 0x90000000 + 0x1000 * i, MS_SITE_MIN, 0);
+		e.caller = 0x400000 + i;
+		ms_stats_apply(&s, &e);
+	}
+	ck_assert_uint_eq(ss->n, MS_MAX_SITES);
+	for (i = 0; i < MS_MAX_SITES; i++) {
+		ck_assert_uint_eq(ss->v[i].allocs, ss->v[i].caller < 0x400000 + 100 ? 2 : 1);
+		frees += ss->v[i].frees;
+	}
+	ck_assert_uint_eq(frees, 0);
+	for (i = 0; i < n; i++)
+		FREE(&s, 11, 0x100000 + 0x1000 * i);
+	for (i = frees = 0; i < MS_MAX_SITES; i++)
+		frees += ss->v[i].frees;
+	ck_assert_uint_eq(frees, MS_MAX_SITES);
+	ms_stats_free(&s);
+}
+END_TEST
+
 /* Past --max-live, calls are counted and blocks not tracked; past --max-processes,
  * new processes are not tracked; both say so */
 START_TEST(caps)
@@ -388,10 +676,251 @@ START_TEST(size_buckets)
 }
 END_TEST
 
+/* allocs - frees = live for side d */
+static void assert_balanced(const struct ms_counts *c)
+{
+	ck_assert_uint_eq(c->allocs - c->frees, c->live_allocs);
+	ck_assert_uint_eq(c->alloc_bytes - c->freed_bytes, c->live_bytes);
+}
+
+/*
+ * CPython under --preset pymalloc: a block allocated through PyObject_Malloc (its
+ * malloc nested: the pymalloc backing) is freed by an inlined PyObject_Free that calls
+ * free directly; a libc block is freed through the PyObject_Free symbol, whose nested
+ * free is the second view of the same release. A free finds its block whatever side
+ * holds it, and nothing freed stays live.
+ */
+START_TEST(frees_across_allocators)
+{
+	struct ms_func pmalloc = { .name = "PyObject_Malloc", .allocator = 2, .kind = MS_FN_ALLOC };
+	struct ms_func pfree = { .name = "PyObject_Free", .allocator = 2, .kind = MS_FN_FREE };
+	struct ms_func prealloc = { .name = "PyObject_Realloc",
+				    .allocator = 2,
+				    .kind = MS_FN_REALLOC };
+	struct ms_func lmalloc = { .name = "malloc", .allocator = 1, .kind = MS_FN_ALLOC };
+	struct ms_func lfree = { .name = "free", .allocator = 1, .kind = MS_FN_FREE };
+	struct ms_func lrealloc = { .name = "realloc", .allocator = 1, .kind = MS_FN_REALLOC };
+	int pa, pf, pr, lm, lf, lr;
+	struct ms_stats s;
+	struct ms_event e;
+	struct ms_proc *p;
+
+	ms_funcs_reset();
+	pa = ms_funcs_add(&pmalloc);
+	pf = ms_funcs_add(&pfree);
+	pr = ms_funcs_add(&prealloc);
+	lm = ms_funcs_add(&lmalloc);
+	lf = ms_funcs_add(&lfree);
+	lr = ms_funcs_add(&lrealloc);
+	ms_stats_init(&s, NULL, NULL);
+
+	/* PyObject_Malloc(1000) -> malloc(1000): both sides hold 0x1000 */
+	e = ev(MS_EV_ALLOC, lm, 10, 10, 0x1000, 1000, 0);
+	e.flags = MS_EVF_NESTED;
+	e.outer_func = pa;
+	ms_stats_apply(&s, &e);
+	apply(&s, ev(MS_EV_ALLOC, pa, 10, 10, 0x1000, 1000, 0));
+	/* an inlined PyObject_Free: free(0x1000) outside any traced call */
+	apply(&s, ev(MS_EV_FREE, lf, 10, 10, 0x1000, 0, 0));
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_uint_eq(p->alloc[2].user.c.frees, 1);
+	ck_assert_uint_eq(p->alloc[2].user.c.live_allocs, 0);
+	ck_assert_uint_eq(p->alloc[2].backing.c.frees, 1);
+	ck_assert_uint_eq(p->alloc[2].backing.c.live_allocs, 0);
+	ck_assert_uint_eq(p->alloc[1].user.c.unmatched_frees, 0);
+	ck_assert_uint_eq(p->c.frees, 1);
+	ck_assert_uint_eq(p->c.live_allocs, 0);
+	ck_assert_uint_eq(calls(&s, 10, lf), 1);
+
+	/* a libc block freed through PyObject_Free, which passes it on to free */
+	apply(&s, ev(MS_EV_ALLOC, lm, 10, 10, 0x2000, 64, 0));
+	apply(&s, ev(MS_EV_FREE, pf, 10, 10, 0x2000, 0, 0));
+	e = ev(MS_EV_FREE, lf, 10, 10, 0x2000, 0, 0);
+	e.flags = MS_EVF_NESTED;
+	e.outer_func = pf;
+	ms_stats_apply(&s, &e);
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_uint_eq(p->alloc[1].user.c.frees, 1);
+	ck_assert_uint_eq(p->alloc[1].user.c.live_allocs, 0);
+	ck_assert_uint_eq(p->alloc[2].user.c.unmatched_frees, 0);
+	ck_assert_uint_eq(p->alloc[2].backing.c.unmatched_frees, 0);
+	ck_assert_uint_eq(p->alloc[2].backing.c.dead_frees, 0);
+	ck_assert_uint_eq(p->c.frees, 2);
+	ck_assert_uint_eq(calls(&s, 10, pf), 1);
+
+	/* the address comes back from malloc: nothing to correct, nothing missed */
+	apply(&s, ev(MS_EV_ALLOC, lm, 10, 10, 0x2000, 32, 0));
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_uint_eq(p->c.missed_frees, 0);
+	ck_assert_uint_eq(p->c.live_allocs, 1);
+
+	/* libc's realloc moves a block PyObject_Malloc handed out */
+	e = ev(MS_EV_ALLOC, lm, 10, 10, 0x3000, 600, 0);
+	e.flags = MS_EVF_NESTED;
+	e.outer_func = pa;
+	ms_stats_apply(&s, &e);
+	apply(&s, ev(MS_EV_ALLOC, pa, 10, 10, 0x3000, 600, 0));
+	apply(&s, ev(MS_EV_REALLOC_ENTER, lr, 10, 10, 0x3000, 900, 0));
+	apply(&s, ev(MS_EV_REALLOC, lr, 10, 10, 0x3000, 900, 0x4000));
+	/* PyObject_Realloc of a libc block: passed on to realloc (nested) */
+	apply(&s, ev(MS_EV_REALLOC_ENTER, pr, 10, 10, 0x4000, 2000, 0));
+	e = ev(MS_EV_REALLOC_ENTER, lr, 10, 10, 0x4000, 2000, 0);
+	e.flags = MS_EVF_NESTED;
+	e.outer_func = pr;
+	ms_stats_apply(&s, &e);
+	e = ev(MS_EV_REALLOC, lr, 10, 10, 0x4000, 2000, 0x5000);
+	e.flags = MS_EVF_NESTED;
+	e.outer_func = pr;
+	ms_stats_apply(&s, &e);
+	apply(&s, ev(MS_EV_REALLOC, pr, 10, 10, 0x4000, 2000, 0x5000));
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert_uint_eq(p->alloc[1].user.c.live_allocs, 1); /* 0x2000 */
+	ck_assert_uint_eq(p->alloc[2].user.c.live_allocs, 1); /* 0x5000 */
+	ck_assert_uint_eq(p->alloc[2].user.c.live_bytes, 2000);
+	ck_assert_uint_eq(p->alloc[2].backing.c.live_allocs, 1); /* 0x5000 */
+	ck_assert_uint_eq(p->c.live_allocs, 2);
+	ck_assert_uint_eq(p->c.live_bytes, 32 + 2000);
+	ck_assert_uint_eq(p->c.unmatched_frees, 0);
+	ck_assert_uint_eq(p->alloc[2].backing.c.unmatched_frees, 0);
+	assert_balanced(&p->c);
+	assert_balanced(&p->alloc[1].user.c);
+	assert_balanced(&p->alloc[1].backing.c);
+	assert_balanced(&p->alloc[2].user.c);
+	assert_balanced(&p->alloc[2].backing.c);
+	ck_assert_uint_eq(s.missed_frees, 0);
+	ms_stats_free(&s);
+	ms_funcs_reset();
+}
+END_TEST
+
+/* An address allocated twice without a free seen: the free was missed. The block is
+ * released, counted as a missed free (in the process, its side and the tracer's
+ * losses), and allocs - frees = live still holds. */
+START_TEST(missed_free_counted)
+{
+	struct ms_stats s;
+	struct ms_counts c;
+
+	ms_stats_init(&s, NULL, NULL);
+	ALLOC(&s, 10, 0x1000, 100);
+	ALLOC(&s, 10, 0x1000, 40); /* its free was never seen */
+	c = counts(&s, 10);
+	ck_assert_uint_eq(c.allocs, 2);
+	ck_assert_uint_eq(c.missed_frees, 1);
+	ck_assert_uint_eq(c.frees, 1);
+	ck_assert_uint_eq(c.freed_bytes, 100);
+	ck_assert_uint_eq(c.live_allocs, 1);
+	ck_assert_uint_eq(c.live_bytes, 40);
+	ck_assert_uint_eq(s.missed_frees, 1);
+	assert_balanced(&c);
+	FREE(&s, 10, 0x1000);
+	c = counts(&s, 10);
+	ck_assert_uint_eq(c.frees, 2);
+	ck_assert_uint_eq(c.live_allocs, 0);
+	assert_balanced(&c);
+	ms_stats_free(&s);
+}
+END_TEST
+
+/* A process' image is traced from its start once its exec is seen */
+START_TEST(from_start_on_exec)
+{
+	struct ms_stats s;
+	struct ms_event e;
+
+	ms_stats_init(&s, NULL, NULL);
+	ALLOC(&s, 10, 0x1000, 100);
+	ck_assert(!ms_stats_proc(&s, 10, false)->from_start);
+	e = ev(MS_EV_EXEC, 0, 10, 10, 0, 0, 0);
+	memcpy(e.comm, "late", 5);
+	ms_stats_apply(&s, &e);
+	ck_assert(ms_stats_proc(&s, 10, false)->from_start);
+	ms_stats_free(&s);
+}
+END_TEST
+
+static void count_procs(struct ms_proc *p, void *ctx)
+{
+	(*(unsigned *)ctx)++;
+}
+
+/* A pinned process that exited keeps its figures for the final record, and a new process
+ * that gets its pid (a fork, an exec, or simply its calls) gets an entry of its own */
+START_TEST(pid_reuse_keeps_exited)
+{
+	struct ms_stats s;
+	struct ms_event e;
+	struct ms_proc *p;
+	unsigned n = 0;
+
+	ms_stats_init(&s, NULL, NULL);
+	p = ms_stats_proc(&s, 10, true);
+	p->pinned = p->listed = true;
+	ALLOC(&s, 10, 0x1000, 100);
+	e = ev(MS_EV_EXIT, 0, 10, 10, 0, 0, 0);
+	memcpy(e.comm, "old", 4);
+	ms_stats_apply(&s, &e);
+	ck_assert(ms_stats_proc(&s, 10, false)->exited);
+	/* the pid comes back: a fork, then an exec */
+	e = ev(MS_EV_FORK, 0, 10, 10, 0, 0, 0);
+	memcpy(e.comm, "new", 4);
+	ms_stats_apply(&s, &e);
+	ALLOC(&s, 10, 0x2000, 7);
+	e = ev(MS_EV_EXEC, 0, 10, 10, 0, 0, 0);
+	memcpy(e.comm, "newer", 6);
+	ms_stats_apply(&s, &e);
+	p = ms_stats_proc(&s, 10, false);
+	ck_assert(!p->exited);
+	ck_assert_str_eq(p->comm, "newer");
+	ck_assert_uint_eq(p->c.allocs, 0);
+	ms_stats_for_each(&s, count_procs, &n);
+	ck_assert_uint_eq(n, 2);
+	/* the old one is still there for the final record, with its figures */
+	ck_assert_uint_eq(s.nretired, 1);
+	ck_assert_str_eq(s.retired[0]->comm, "old");
+	ck_assert_uint_eq(s.retired[0]->c.allocs, 1);
+	ck_assert_uint_eq(s.retired[0]->c.live_bytes, 100);
+	/* calls of a pid whose exited process is kept, with no fork seen: a new process */
+	p->pinned = true;
+	e = ev(MS_EV_EXIT, 0, 10, 10, 0, 0, 0);
+	ms_stats_apply(&s, &e);
+	ALLOC(&s, 10, 0x3000, 5);
+	ck_assert_uint_eq(s.nretired, 2);
+	ck_assert_uint_eq(ms_stats_proc(&s, 10, false)->c.allocs, 1);
+	ck_assert_uint_eq(ms_stats_proc(&s, 10, false)->c.alloc_bytes, 5);
+	ms_stats_free(&s);
+}
+END_TEST
+
+/* A forked process is named after its parent until it execs; threads keep the name of
+ * their process' leader */
+START_TEST(fork_names_child)
+{
+	struct ms_stats s;
+	struct ms_event e;
+	struct ms_proc *p;
+
+	ms_stats_init(&s, NULL, NULL);
+	e = ev(MS_EV_FORK, 0, 11, 11, 0, 0, 0);
+	memcpy(e.comm, "bash", 5);
+	e.ppid = 10;
+	ms_stats_apply(&s, &e);
+	ALLOC(&s, 11, 0x1000, 100);
+	p = ms_stats_proc(&s, 11, false);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_str_eq(p->comm, "bash");
+	ck_assert_int_eq(p->ppid, 10);
+	ck_assert(!p->from_start);
+	ms_stats_free(&s);
+}
+END_TEST
+
 Suite *stats_suite(void)
 {
 	Suite *s = suite_create("stats");
 	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, libc_funcs, ms_funcs_reset);
 
 	tcase_add_test(tc, alloc_free_peak);
 	tcase_add_test(tc, unmatched_and_dead_frees);
@@ -403,6 +932,18 @@ Suite *stats_suite(void)
 	tcase_add_test(tc, backing_of_outer_allocator);
 	tcase_add_test(tc, caps);
 	tcase_add_test(tc, size_buckets);
+	tcase_add_test(tc, frees_across_allocators);
+	tcase_add_test(tc, missed_free_counted);
+	tcase_add_test(tc, from_start_on_exec);
+	tcase_add_test(tc, fork_names_child);
+	tcase_add_test(tc, unknown_ids_not_grown);
+	tcase_add_test(tc, pending_reallocs_bounded);
+	tcase_add_test(tc, pending_found_by_address);
+	tcase_add_test(tc, pending_dropped_at_exit);
+	tcase_add_test(tc, pending_dropped_at_thread_exit);
+	tcase_add_test(tc, figures_counted);
+	tcase_add_test(tc, site_index_grows);
+	tcase_add_test(tc, pid_reuse_keeps_exited);
 	suite_add_tcase(s, tc);
 	return s;
 }

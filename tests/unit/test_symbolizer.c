@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <elfutils/libdwelf.h>
 #include <gelf.h>
@@ -804,6 +806,186 @@ START_TEST(corrupt_debug_files)
 }
 END_TEST
 
+/* A FIFO where a debug file would be (a traced process' /usr/lib/debug, or next to its
+ * object): never opened, the object resolved without it; the real file found in its place */
+START_TEST(fifo_debug_files)
+{
+	struct ms_symbolizer *s;
+	struct ms_frame_info fi;
+	char full[128], split[128], hex[130], dir[256], dbg[512], cmd[4096], src[512], dl[128],
+		dlobj[256], dldbg[256];
+	uint64_t vaddr, off;
+
+	alarm(60); /* a blocking open would hang here */
+	ck_assert(built.split);
+	ck_assert(find_func(path_in(full, sizeof(full), "sym_c"), match_exact,
+			    "fixture_alloc_site_a", &vaddr, &off));
+	path_in(split, sizeof(split), "sym_c_split");
+	ck_assert_int_eq(build_id_hex(split, hex, sizeof(hex)), 0);
+	snprintf(src, sizeof(src), "%s/.build-id/%.2s/%s.debug", debug_dir, hex, hex + 2);
+
+	/* by build-id */
+	snprintf(dir, sizeof(dir), "%s/fifodebug", tmp);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/.build-id/%.2s", dir, hex);
+	ck_assert(run(cmd));
+	snprintf(dbg, sizeof(dbg), "%s/.build-id/%.2s/%s.debug", dir, hex, hex + 2);
+	ck_assert_int_eq(mkfifo(dbg, 0600), 0);
+	s = ms_symbolizer_new();
+	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, dir), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off, &fi), 0);
+	ck_assert_str_eq(fi.function, "");
+	ms_symbolizer_free(s);
+	unlink(dbg);
+	ck_assert_int_eq(link(src, dbg), 0);
+	s = ms_symbolizer_new();
+	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, dir), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off, &fi), 0);
+	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
+	ms_symbolizer_free(s);
+
+	/* by .gnu_debuglink, in the object's directory */
+	snprintf(dl, sizeof(dl), "%s/dl", tmp);
+	snprintf(dlobj, sizeof(dlobj), "%s/sym_c_dl", dl);
+	snprintf(dldbg, sizeof(dldbg), "%s/sym_c_dl.debug", dl);
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %1$s && cp %2$s %3$s && cp %4$s %5$s && "
+		 "objcopy --add-gnu-debuglink=%5$s %3$s && rm %5$s",
+		 dl, split, dlobj, src, dldbg);
+	ck_assert(run(cmd));
+	ck_assert_int_eq(mkfifo(dldbg, 0600), 0);
+	s = ms_symbolizer_new();
+	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, "-:.debug:/nonexistent-ms"), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve(s, dlobj, off, &fi), 0);
+	ck_assert_str_eq(fi.function, "");
+	ms_symbolizer_free(s);
+	unlink(dldbg);
+	ck_assert_int_eq(link(src, dldbg), 0);
+	s = ms_symbolizer_new();
+	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, "-:.debug:/nonexistent-ms"), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve(s, dlobj, off, &fi), 0);
+	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
+	ms_symbolizer_free(s);
+
+	/* the object itself a FIFO */
+	unlink(dldbg);
+	ck_assert_int_eq(mkfifo(dldbg, 0600), 0);
+	s = ms_symbolizer_new();
+	ck_assert_int_eq(ms_symbolizer_resolve(s, dldbg, off, &fi), -ENOEXEC);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, dldbg, split, off, &fi), -ENOEXEC);
+	ms_symbolizer_free(s);
+	alarm(0);
+}
+END_TEST
+
+/* An object read through a pinned descriptor, named by the path it was mapped at */
+START_TEST(resolve_as_named)
+{
+	struct ms_symbolizer *s = ms_symbolizer_new();
+	struct ms_frame_info fi;
+	char full[128], split[128], pinned[64], name[256];
+	uint64_t vaddr, off;
+	int fd;
+
+	ck_assert(built.split);
+	ck_assert(find_func(path_in(full, sizeof(full), "sym_c"), match_exact,
+			    "fixture_static_helper", &vaddr, &off));
+	fd = open(path_in(split, sizeof(split), "sym_c_split"), O_PATH | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	snprintf(pinned, sizeof(pinned), "/proc/self/fd/%d", fd);
+	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, debug_dir), 0);
+	snprintf(name, sizeof(name), "/proc/self/root%s/libnamed.so.1", tmp);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, pinned, name, off, &fi), 0);
+	ck_assert_str_eq(fi.function, "fixture_static_helper");
+	ck_assert_int_gt(fi.line, 0);
+	ck_assert_str_eq(fi.object, "libnamed.so.1");
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, pinned, NULL, off, &fi), -EINVAL);
+	close(fd);
+	ms_symbolizer_free(s);
+}
+END_TEST
+
+/* A 128 MiB object, 8 KiB on disk, with sections e as its section headers (section 0
+ * first), one PT_LOAD */
+static void sparse_object(const char *path, const Elf64_Shdr *e, unsigned n, const void *data,
+			  size_t len, uint64_t at)
+{
+	Elf64_Ehdr eh = { .e_type = ET_DYN, .e_machine = EM_X86_64, .e_version = EV_CURRENT };
+	Elf64_Phdr ph = { .p_type = PT_LOAD,
+			  .p_flags = PF_R | PF_X,
+			  .p_filesz = 4096,
+			  .p_memsz = 4096,
+			  .p_align = 4096 };
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_ident[EI_DATA] = ELFDATA2LSB;
+	eh.e_ident[EI_VERSION] = EV_CURRENT;
+	eh.e_ehsize = sizeof(eh);
+	eh.e_phoff = sizeof(eh);
+	eh.e_phentsize = sizeof(ph);
+	eh.e_phnum = 1;
+	eh.e_shoff = 4096;
+	eh.e_shentsize = sizeof(Elf64_Shdr);
+	eh.e_shnum = n;
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &eh, sizeof(eh), 0), sizeof(eh));
+	ck_assert_int_eq(pwrite(fd, &ph, sizeof(ph), sizeof(eh)), sizeof(ph));
+	ck_assert_int_eq(pwrite(fd, e, n * sizeof(*e), 4096), (ssize_t)(n * sizeof(*e)));
+	if (len)
+		ck_assert_int_eq(pwrite(fd, data, len, at), (ssize_t)len);
+	ck_assert_int_eq(ftruncate(fd, 128 << 20), 0);
+	close(fd);
+}
+
+/* Objects built to cost: eight symbol tables over a sparse 128 MiB file, a compressed
+ * section that would inflate to 1 GiB; refused at once (-EFBIG), in a few MiB */
+START_TEST(costly_objects)
+{
+	Elf64_Chdr ch = { .ch_type = ELFCOMPRESS_ZLIB, .ch_size = 1ull << 30, .ch_addralign = 1 };
+	Elf64_Shdr e[10];
+	struct ms_symbolizer *s;
+	struct ms_frame_info fi;
+	struct rusage ru;
+	char path[128];
+	long rss;
+	time_t t;
+	unsigned i;
+
+	alarm(30);
+	path_in(path, sizeof(path), "costly.so");
+	memset(e, 0, sizeof(e));
+	for (i = 1; i <= 8; i++)
+		e[i] = (Elf64_Shdr){ .sh_type = SHT_SYMTAB,
+				     .sh_size = (128 << 20) / 24 * 24,
+				     .sh_link = 9,
+				     .sh_entsize = sizeof(Elf64_Sym) };
+	e[9] = (Elf64_Shdr){ .sh_type = SHT_STRTAB, .sh_size = 128 << 20 };
+	sparse_object(path, e, 10, NULL, 0, 0);
+	getrusage(RUSAGE_SELF, &ru);
+	rss = ru.ru_maxrss;
+	t = time(NULL);
+	s = ms_symbolizer_new();
+	ck_assert_int_eq(ms_symbolizer_resolve(s, path, 0x100, &fi), -EFBIG);
+	ms_symbolizer_free(s);
+	memset(e, 0, sizeof(e));
+	e[1] = (Elf64_Shdr){ .sh_type = SHT_PROGBITS,
+			     .sh_flags = SHF_COMPRESSED,
+			     .sh_offset = 8192,
+			     .sh_size = 4096,
+			     .sh_addralign = 1 };
+	sparse_object(path, e, 2, &ch, sizeof(ch), 8192);
+	s = ms_symbolizer_new();
+	ck_assert_int_eq(ms_symbolizer_resolve(s, path, 0x100, &fi), -EFBIG);
+	ms_symbolizer_free(s);
+	getrusage(RUSAGE_SELF, &ru);
+	ck_assert_int_lt(ru.ru_maxrss - rss, 16 * 1024);
+	ck_assert_int_le(time(NULL) - t, 2);
+	unlink(path);
+	alarm(0);
+}
+END_TEST
+
 START_TEST(demangling)
 {
 	static const struct {
@@ -897,6 +1079,9 @@ Suite *symbolizer_suite(void)
 	tcase_add_test(tc, truncated_copies);
 	tcase_add_test(tc, corrupt_copies);
 	tcase_add_test(tc, corrupt_debug_files);
+	tcase_add_test(tc, fifo_debug_files);
+	tcase_add_test(tc, resolve_as_named);
+	tcase_add_test(tc, costly_objects);
 	suite_add_tcase(s, tc);
 	tcase_add_test(pure, demangling);
 	tcase_add_test(pure, frame_format);
