@@ -610,6 +610,10 @@ static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname
 	if (fd < 0 && debuglink_file && file_name)
 		fd = by_debuglink(m->debug_path, file_name, debuglink_file, bid, bidlen,
 				  debuglink_crc, debuginfo_file_name);
+	/* libdwfl does not free the name when it then rejects the file (a corrupt one):
+	 * nothing here needs it (the dwz file is looked up by build-id above) */
+	free(*debuginfo_file_name);
+	*debuginfo_file_name = NULL;
 	errno = 0;
 	return fd;
 }
