@@ -16,7 +16,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
 	  -Iinclude -I$(OUT)
-LDLIBS := -lbpf -lelf -ldw -lz -lcapstone -lmicrohttpd -liberty -lstdc++ -lpthread
+LDLIBS := -lbpf -lelf -ldw -lz -llzma -lcapstone -lmicrohttpd -liberty -lstdc++ -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -127,7 +127,7 @@ demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 	$(OUT)/memscope-bpf -i 1 -- $(OUT)/memscope-demo
 
 DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
-	libcapstone-dev libdw-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 util-linux iproute2 \
+	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 \
 	libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -6,30 +6,16 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <lzma.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "elfsym.h"
+#include "safepath.h"
 
 int ms_elf_pin_file(const char *path, struct stat *st)
 {
-	struct stat tmp;
-	int fd, err;
-
-	st = st ? st : &tmp;
-	fd = open(path, O_PATH | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return -ENOEXEC;
-	}
-	return fd;
+	return ms_path_pin(path, st);
 }
 
 int ms_elf_open_file(const char *path, struct stat *st)
@@ -151,8 +137,39 @@ static bool symtab_usable(Elf *elf, const GElf_Shdr *sh, uint64_t size, uint64_t
 	return true;
 }
 
-/* What compressed section scn (named name) inflates to: SHF_COMPRESSED's header, or
- * .zdebug's "ZLIB" and a big-endian size; 0 when it is not compressed */
+/*
+ * What the xz stream of a .gnu_debugdata section (MiniDebugInfo: a symbol table libdwfl
+ * unpacks when the object has none) unpacks to, counted by unpacking it into a scratch
+ * buffer and stopping past MS_ELF_INFLATE_MAX: the stream's index could lie, and libdwfl
+ * unpacks it all without a bound. A stream that needs more than XZ_MEMLIMIT to unpack (its
+ * dictionary), or that is corrupt, counts as over the bound.
+ */
+#define XZ_MEMLIMIT (64u << 20)
+static uint64_t xz_size(const void *buf, size_t len)
+{
+	static uint8_t scratch[65536];
+	lzma_stream z = LZMA_STREAM_INIT;
+	uint64_t total = UINT64_MAX;
+	lzma_ret r;
+
+	if (lzma_stream_decoder(&z, XZ_MEMLIMIT, LZMA_CONCATENATED) != LZMA_OK)
+		return UINT64_MAX;
+	z.next_in = buf;
+	z.avail_in = len;
+	do {
+		z.next_out = scratch;
+		z.avail_out = sizeof(scratch);
+		r = lzma_code(&z, z.avail_in ? LZMA_RUN : LZMA_FINISH);
+	} while (r == LZMA_OK && z.total_out <= MS_ELF_INFLATE_MAX);
+	if (r == LZMA_STREAM_END)
+		total = z.total_out;
+	lzma_end(&z);
+	return total;
+}
+
+/* What compressed section scn (named name) inflates to: SHF_COMPRESSED's header,
+ * .zdebug's "ZLIB" and a big-endian size, or .gnu_debugdata's xz stream unpacked; 0 when
+ * it is not compressed */
 static uint64_t inflated_size(Elf_Scn *scn, const GElf_Shdr *sh, const char *name)
 {
 	Elf_Data *d;
@@ -162,6 +179,10 @@ static uint64_t inflated_size(Elf_Scn *scn, const GElf_Shdr *sh, const char *nam
 		return 0;
 	if (sh->sh_flags & SHF_COMPRESSED)
 		return gelf_getchdr(scn, &ch) ? ch.ch_size : UINT64_MAX;
+	if (name && !strcmp(name, ".gnu_debugdata")) {
+		d = elf_rawdata(scn, NULL);
+		return d && d->d_size ? xz_size(d->d_buf, d->d_size) : UINT64_MAX;
+	}
 	if (!name || strncmp(name, ".zdebug", 7))
 		return 0;
 	d = elf_rawdata(scn, NULL);

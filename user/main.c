@@ -36,6 +36,7 @@
 #include "merge.h"
 #include "guard.h"
 #include "outfile.h"
+#include "safepath.h"
 
 #define MAX_PIDS 1024
 #define MAX_SPECS 64
@@ -52,6 +53,7 @@ static struct env {
 	uint64_t ringbuf_size;		      /* --ringbuf-size, bytes */
 	bool no_placement;		      /* --no-placement: probes at function entries */
 	bool no_multi;			      /* --no-uprobe-multi: a perf-event uprobe each */
+	bool trust_fuse;		      /* --trust-fuse: read files on FUSE too */
 	const char *record;		      /* --record FILE */
 	const char *replay;		      /* --replay FILE */
 	struct ms_allocspec specs[MAX_SPECS]; /* --alloc, --free, --realloc */
@@ -130,6 +132,9 @@ static const char usage[] =
 	"                          kernel emulates   e.g. memscope-bpf --no-placement -p 42\n"
 	"      --no-uprobe-multi   one perf-event uprobe per probe instead of a uprobe_multi\n"
 	"                          link per object (kernels before 6.6 have only those)\n"
+	"      --trust-fuse        also read and probe files on FUSE file systems, whose\n"
+	"                          server (maybe a traced user) can stop any reader\n"
+	"                          e.g. memscope-bpf --trust-fuse -p $(pgrep -n app.AppImage)\n"
 	"\n"
 	"Output\n"
 	"  -i, --interval SECS     print statistics every SECS seconds (default 1)\n"
@@ -327,6 +332,7 @@ static void parse_args(int argc, char **argv)
 		OPT_RINGBUF = 256,
 		OPT_NO_PLACEMENT,
 		OPT_NO_MULTI,
+		OPT_TRUST_FUSE,
 		OPT_RECORD,
 		OPT_REPLAY,
 		OPT_ALLOC,
@@ -360,6 +366,7 @@ static void parse_args(int argc, char **argv)
 		{ "ringbuf-size", required_argument, NULL, OPT_RINGBUF },
 		{ "no-placement", no_argument, NULL, OPT_NO_PLACEMENT },
 		{ "no-uprobe-multi", no_argument, NULL, OPT_NO_MULTI },
+		{ "trust-fuse", no_argument, NULL, OPT_TRUST_FUSE },
 		{ "record", required_argument, NULL, OPT_RECORD },
 		{ "replay", required_argument, NULL, OPT_REPLAY },
 		{ "alloc", required_argument, NULL, OPT_ALLOC },
@@ -426,6 +433,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case OPT_NO_MULTI:
 			env.no_multi = true;
+			break;
+		case OPT_TRUST_FUSE:
+			env.trust_fuse = true;
 			break;
 		case OPT_RECORD:
 			env.record = optarg;
@@ -1627,6 +1637,7 @@ int main(int argc, char **argv)
 	t.launch.gate = -1;
 	t.guard = -1;
 	parse_args(argc, argv);
+	ms_path_trust_fuse(env.trust_fuse);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* symbols come from the machine's files: never from the network (debuginfod) */
 	unsetenv("DEBUGINFOD_URLS");

@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "procmaps.h"
+#include "safepath.h"
 
 static int parse_hex(const char **s, uint64_t *v)
 {
@@ -61,9 +62,85 @@ int ms_maps_parse_line(char *line, struct ms_mapping *m)
 	return 0;
 }
 
+/*
+ * FUSE: every read of a file on it, even a stat, waits for its server, which may be the
+ * traced user's (fusermount, a user namespace) and may never answer. Its mappings are not
+ * read unless the user trusts FUSE servers (--trust-fuse, ms_path_trust_fuse); each
+ * skipped device is said once.
+ */
+#define SAID_MAX 64
+
+/* Says once per device (up to SAID_MAX of them) that mapping m of pid is not read */
+static void say_skipped(pid_t pid, const struct ms_mapping *m, const char *fstype)
+{
+	static dev_t said[SAID_MAX];
+	static size_t nsaid;
+	dev_t dev = makedev(m->dev_major, m->dev_minor);
+	size_t i;
+
+	for (i = 0; i < nsaid; i++)
+		if (said[i] == dev)
+			return;
+	if (nsaid < SAID_MAX)
+		said[nsaid++] = dev;
+	fprintf(stderr,
+		"memscope-bpf: pid %d: not reading %s: it is on a FUSE file system (%s), whose "
+		"server can stop any reader (--trust-fuse reads it)\n",
+		(int)pid, m->path, fstype);
+}
+
+struct mounts {
+	bool loaded;
+	size_t n;
+	struct mount_ent {
+		dev_t dev;
+		char fstype[40];
+	} * v;
+};
+
+/* ms_mount_fn: collects the FUSE mounts */
+static void add_fuse(uint64_t id, dev_t dev, const char *fstype, void *ctx)
+{
+	struct mounts *ms = ctx;
+	struct mount_ent *grown;
+
+	if (!ms_path_fstype_fuse(fstype))
+		return;
+	grown = realloc(ms->v, (ms->n + 1) * sizeof(*ms->v));
+	if (!grown)
+		return;
+	ms->v = grown;
+	ms->v[ms->n].dev = dev;
+	snprintf(ms->v[ms->n].fstype, sizeof(ms->v[ms->n].fstype), "%s", fstype);
+	ms->n++;
+}
+
+/* The FUSE mounts of pid's mount namespace, from its mountinfo (read once per walk) */
+static void mounts_load(const char *proc_root, pid_t pid, struct mounts *ms)
+{
+	char path[64];
+
+	ms->loaded = true;
+	snprintf(path, sizeof(path), "%s/%d/mountinfo", proc_root, (int)pid);
+	ms_mountinfo_read(path, add_fuse, ms);
+}
+
+static const char *fuse_type(const struct mounts *ms, const struct ms_mapping *m)
+{
+	dev_t dev = makedev(m->dev_major, m->dev_minor);
+	size_t i;
+
+	for (i = 0; i < ms->n; i++)
+		if (ms->v[i].dev == dev)
+			return ms->v[i].fstype;
+	return NULL;
+}
+
 int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void *ctx)
 {
 	char path[64], *line = NULL;
+	struct mounts ms = { 0 };
+	const char *fstype;
 	size_t cap = 0;
 	struct ms_mapping m;
 	FILE *f;
@@ -78,10 +155,20 @@ int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void 
 			continue;
 		if (!m.exec || m.inode == 0 || m.path[0] != '/')
 			continue;
+		if (!ms_path_fuse_trusted()) {
+			if (!ms.loaded)
+				mounts_load(proc_root, pid, &ms);
+			fstype = fuse_type(&ms, &m);
+			if (fstype) {
+				say_skipped(pid, &m, fstype);
+				continue;
+			}
+		}
 		err = fn(&m, ctx);
 		if (err)
 			break;
 	}
+	free(ms.v);
 	free(line);
 	fclose(f);
 	return err;
@@ -93,23 +180,13 @@ bool ms_maps_same_file(const struct stat *st, unsigned dev_major, unsigned dev_m
 	return st->st_dev == makedev(dev_major, dev_minor) && (uint64_t)st->st_ino == inode;
 }
 
-/* path, resolved once, when it is a regular file: an O_PATH descriptor, or -errno */
+/* path, resolved without asking a FUSE server, when it is a regular file: an O_PATH
+ * descriptor, -ESTALE when it is another kind of file now, or -errno */
 static int pin_regular(const char *path, struct stat *st)
 {
-	int fd = open(path, O_PATH | O_CLOEXEC), err;
+	int fd = ms_path_pin(path, st);
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, st)) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return -ESTALE;
-	}
-	return fd;
+	return fd == -ENOEXEC ? -ESTALE : fd;
 }
 
 int ms_maps_pin(const char *proc_root, pid_t pid, const struct ms_mapping *m, struct stat *st)

@@ -29,6 +29,9 @@ int ms_maps_parse_line(char *line, struct ms_mapping *m);
  * Calls fn for every file-backed executable mapping of pid (whose /proc entry is
  * read below proc_root, "/proc" outside tests). Stops when fn returns non-zero and
  * returns that value; returns 0 after the last mapping, -errno when maps cannot be read.
+ * Mappings of files on FUSE (pid's mountinfo says which devices) are skipped, and each
+ * such device said once on stderr, unless ms_path_trust_fuse(true): its server, maybe the
+ * traced user, can leave any read of them (a stat, an open, a uprobe) waiting for good.
  */
 typedef int (*ms_maps_fn)(const struct ms_mapping *m, void *ctx);
 int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void *ctx);

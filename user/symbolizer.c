@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,7 @@ struct ms_symbolizer {
 
 	struct module mods; /* sentinel of the module LRU list */
 	size_t nmods;
+	struct module *loading; /* the module module_load is building, until it is cached */
 
 	struct ms_symbolizer_stats st;
 };
@@ -470,7 +473,8 @@ static int debug_candidate(const char *path, const struct stat *main_st, const v
 		return -1;
 	ok = !(main_st && st.st_dev == main_st->st_dev && st.st_ino == main_st->st_ino) &&
 	     !ms_elf_check_headers(fd);
-	elf = ok ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
+	/* read, not mapped: a file its owner truncates now fails a read, it cannot fault */
+	elf = ok ? elf_begin(fd, ELF_C_READ, NULL) : NULL;
 	ok = elf && elf_kind(elf) == ELF_K_ELF &&
 	     !ms_elf_within_bounds(elf, st.st_size, MS_ELFB_INFLATE);
 	if (ok && bidlen > 0)
@@ -628,6 +632,7 @@ static int module_load(struct ms_symbolizer *s, const char *path, int fd, Elf *e
 
 	if (!m)
 		return -ENOMEM;
+	s->loading = m;
 	m->key = *k;
 	m->dwarf_ok = -1;
 	err = read_segments(elf, m);
@@ -676,11 +681,13 @@ static int module_load(struct ms_symbolizer *s, const char *path, int fd, Elf *e
 		s->st.modules_evicted++;
 	}
 	LRU_PUSH_FRONT(&s->mods, m);
+	s->loading = NULL;
 	s->nmods++;
 	s->st.modules_loaded++;
 	*out = m;
 	return 0;
 fail:
+	s->loading = NULL;
 	module_free(m);
 	return err;
 }
@@ -836,7 +843,7 @@ static int object_open(struct ms_symbolizer *s, const char *path, int *fdp, Elf 
 		close(fd);
 		return err;
 	}
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
 	    (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) || !headers_inside(&eh, st->st_size)) {
 		elf_end(elf);
@@ -893,6 +900,40 @@ static void object_name(const char *path, char *buf, size_t len)
 	copy_str(buf, len, base ? base + 1 : path);
 }
 
+/* ---- faults ---- */
+
+/*
+ * libdw maps the files it reads (the object, its debug file). Their owner can truncate one
+ * under it, and reading the mapping past the new end raises SIGBUS: a root tracer must not
+ * die of what a traced user does to their own files. While libdw works for this thread
+ * the handler jumps back to module_answer, which drops the module (its Dwfl) and fails
+ * the address; out of it, the fault is not ours and the previous handler takes it.
+ */
+static __thread sigjmp_buf *fault_jmp;
+static struct sigaction fault_prev;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	if (fault_jmp)
+		siglongjmp(*fault_jmp, 1);
+	/* not ours: the access runs again on return, and faults under the old handler */
+	sigaction(sig, &fault_prev, NULL);
+	(void)si;
+	(void)uc;
+}
+
+static void fault_guard_install(void)
+{
+	static bool done;
+	struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+
+	if (done)
+		return;
+	done = true;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &fault_prev);
+}
+
 /* ---- the API ---- */
 
 struct ms_symbolizer *ms_symbolizer_new(void)
@@ -912,6 +953,7 @@ struct ms_symbolizer *ms_symbolizer_new(void)
 	s->files_max = MS_SYM_FILES_MAX;
 	s->lru.prev = s->lru.next = &s->lru;
 	s->mods.prev = s->mods.next = &s->mods;
+	fault_guard_install();
 	s->files = calloc(2 * s->files_max, sizeof(*s->files));
 	if (!s->files || addr_buckets(s, s->addr_max)) {
 		ms_symbolizer_free(s);
@@ -963,6 +1005,45 @@ int ms_symbolizer_set_limits(struct ms_symbolizer *s, size_t addr_max, size_t mo
 	return 0;
 }
 
+/* The answer for file_off from the module of k: cached, or loaded now from fd/elf when
+ * cached is NULL. -EIO when a file under libdw shrank (the module is dropped: the next
+ * answer loads it again, from what the files are then). */
+static int module_answer(struct ms_symbolizer *s, const char *name, int fd, Elf *elf,
+			 const struct objkey *k, struct module *cached, uint64_t file_off,
+			 struct ms_frame_info *out)
+{
+	struct module *volatile used = cached;
+	volatile int err = 0;
+	sigjmp_buf jb;
+
+	if (sigsetjmp(jb, 1)) {
+		fault_jmp = NULL;
+		if (!s->st.faults++)
+			fprintf(stderr,
+				"memscope-bpf: %s: a file read for its names and lines shrank while "
+				"mapped (SIGBUS caught); its frames are named from what it is now\n",
+				name);
+		if (s->loading) {
+			module_free(s->loading);
+			s->loading = NULL;
+		} else if (used) {
+			module_drop(s, used);
+		}
+		return -EIO;
+	}
+	fault_jmp = &jb;
+	if (!used) {
+		struct module *m = NULL;
+
+		err = module_load(s, name, fd, elf, k, &m);
+		used = err ? NULL : m;
+	}
+	if (used)
+		module_resolve(used, file_off, out);
+	fault_jmp = NULL;
+	return err;
+}
+
 /* resolve for the object opened at path, named (debug files, the Dwfl) as name */
 static int resolve(struct ms_symbolizer *s, const char *path, const char *name, uint64_t file_off,
 		   struct ms_frame_info *out)
@@ -985,6 +1066,12 @@ static int resolve(struct ms_symbolizer *s, const char *path, const char *name, 
 		err = object_open(s, path, &fd, &elf, &st);
 		if ((err == -ENOEXEC || err == -EFBIG) && (f = file_insert(s, &st)))
 			f->err = err;
+		if (err == -EFBIG && f)
+			fprintf(stderr,
+				"memscope-bpf: %s: not read for names and lines: past the bound of "
+				"one object (%u MiB of symbol tables, %u symbols, %u MiB inflated)\n",
+				name, MS_ELF_TABLE_BYTES_MAX >> 20, MS_ELF_SYMS_MAX,
+				MS_ELF_INFLATE_MAX >> 20);
 		if (err)
 			return err;
 		f = file_insert(s, &st);
@@ -1017,14 +1104,13 @@ static int resolve(struct ms_symbolizer *s, const char *path, const char *name, 
 				goto out;
 			}
 		}
-		err = module_load(s, name, fd, elf, &k, &m);
-		if (err) {
-			if (err == -ENOEXEC)
-				f->err = err;
-			goto out;
-		}
 	}
-	module_resolve(m, file_off, out);
+	err = module_answer(s, name, fd, elf, &k, m, file_off, out);
+	if (err) {
+		if (err == -ENOEXEC)
+			f->err = err;
+		goto out;
+	}
 	addr_insert(s, &k, file_off, out);
 out:
 	if (elf)

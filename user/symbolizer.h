@@ -49,6 +49,7 @@ struct ms_symbolizer_stats {
 	uint64_t addr_evicted;	  /* address entries dropped for the address limits */
 	uint64_t addr_cached;	  /* address entries held now */
 	uint64_t modules_cached;  /* modules held now */
+	uint64_t faults;	  /* answers failed as a file under libdw shrank (SIGBUS) */
 };
 
 /* A symbolizer with empty caches and the default debug path. NULL + errno on failure. */

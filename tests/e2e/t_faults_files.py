@@ -74,9 +74,10 @@ def exec_mapping(pid, pred):
 
 
 def final_of(c, tr, pid, gt, comm):
-    """The final record's figures of pid compared with its ground truth; the process object"""
+    """The final record's figures of pid compared with its ground truth; the process object
+    (the leaks records of --stacks apart)"""
     try:
-        recs = records(tr)
+        recs = site_records(tr)[0]
         p = proc_in(final_record(recs), pid, "final record")
     except Fail as e:
         c.fail(str(e))
@@ -230,12 +231,12 @@ def sparse_elf(path, size, symtabs):
         f.truncate(size)
 
 
-def hostile_elf(shdrs, size=16384, phnum=0, shnum=None, data=()):
+def hostile_elf(shdrs, size=16384, phnum=0, shnum=None, data=(), shstrndx=0):
     """An ELF64 shared object of size bytes as bytes: the header, section headers shdrs
     (tuples of the Elf64_Shdr fields, section 0 first) at 4 KiB, (offset, bytes) of data"""
     n = len(shdrs) if shnum is None else shnum
     ehdr = struct.pack("<16sHHIQQQIHHHHHH", b"\x7fELF\x02\x01\x01" + bytes(9), 3, 62, 1, 0,
-                       0, 4096, 0, 64, 56, phnum, 64, n, 0)
+                       0, 4096, 0, 64, 56, phnum, 64, n, shstrndx)
     out = bytearray(size)
     out[:64] = ehdr
     for i, sh in enumerate(shdrs):
@@ -268,9 +269,30 @@ def elf_write_corpus(d):
         "hostile-strtab-outside": hostile_elf([(0,) * 10, (0, 2, 0, 0, 8192, 2400, 2, 0, 8, 24),
                                                (0, 3, 0, 0, 1 << 40, 4096, 0, 0, 1, 0)]),
     }
+    # a .gnu_debugdata whose xz stream asks for a 3 GiB dictionary to unpack
+    names = b"\0.shstrtab\0.gnu_debugdata\0"
+    xz = xz_big_dictionary()
+    seeds["hostile-xz-dict"] = hostile_elf(
+        [(0,) * 10, (1, 3, 0, 0, 8192, len(names), 0, 0, 1, 0),
+         (11, 1, 0, 0, 9216, len(xz), 0, 0, 1, 0)],
+        data=[(8192, names), (9216, xz)], shstrndx=1)
     for name, b in seeds.items():
         with open(os.path.join(d, name), "wb") as f:
             f.write(b)
+
+
+def xz_big_dictionary():
+    """A valid xz stream of one byte whose block header says its LZMA2 dictionary is 3 GiB
+    (properties byte 39): what unpacking it would allocate"""
+    import lzma
+    import zlib
+    b = bytearray(lzma.compress(b"x", format=lzma.FORMAT_XZ, preset=0))
+    hdr = 12  # the stream header; the block header follows
+    size = (b[hdr] + 1) * 4
+    i = b.index(b"\x21\x01", hdr, hdr + size)  # filter LZMA2, one byte of properties
+    b[i + 2] = 39
+    struct.pack_into("<I", b, hdr + size - 4, zlib.crc32(bytes(b[hdr:hdr + size - 4])))
+    return bytes(b)
 
 
 class MemoryLimit:
@@ -327,6 +349,14 @@ class MemoryLimit:
                 time.sleep(0.1)
 
 
+def kill_tracers(ctx):
+    """SIGKILL to the test's tracers, before what they may be using goes (a memory limit's
+    cgroup, a mount)"""
+    for p in ctx.procs:
+        if p.name == TRACER:
+            p.kill()
+
+
 def vm_hwm(pid):
     """The process' peak resident memory in bytes (VmHWM)"""
     with open("/proc/%d/status" % pid) as f:
@@ -377,9 +407,244 @@ def fault_sparse_elf_bounded(ctx):
         else:
             ends_on_one_sigterm(c, tr, "-p, not attached")
     finally:
-        for p in ctx.procs:
-            if p.name == TRACER:
-                p.kill()
+        kill_tracers(ctx)
         lim.remove()
     w.signal(signal.SIGUSR2)
+    c.done()
+
+
+def stripped_with_debuglink(ctx, d, name):
+    """A copy of the mapped workload at d/name, stripped of every symbol, its symbols and
+    DWARF in d/name.debug, found through its .gnu_debuglink: (executable, debug file)"""
+    need_tool("objcopy")
+    exe = copy_exe(ctx, "mapped", os.path.join(d, name))
+    debug = exe + ".debug"
+    subprocess.run(["objcopy", "--only-keep-debug", exe, debug], check=True)
+    subprocess.run(["objcopy", "--strip-all", "--add-gnu-debuglink=" + debug, exe], check=True,
+                   cwd=d)
+    return exe, debug
+
+
+def site_named(rec, pid, func):
+    """Whether a record lists a site of pid whose stack names func with a file:line"""
+    for p in rec.get("processes") or []:
+        if p.get("pid") == pid:
+            for s in proc_sites(p).values():
+                if any(re.match(r"%s\+0x[0-9a-f]+ \(mapped\.c:\d+\)$" % func, f)
+                       for f in s.get("stack") or ()):
+                    return True
+    return False
+
+
+@test
+def fault_debug_file_truncated(ctx):
+    """-p --stacks: the debug file the tracer has mapped for names and lines is truncated
+    by its owner, then the process allocates at a call site not yet named: the tracer
+    lives (a fault, not SIGBUS), traces exactly and ends on one SIGTERM"""
+    d = shared_tmpdir(ctx)
+    exe, debug = stripped_with_debuglink(ctx, d, "trunc_exe")
+    w = ctx.spawn([exe, "-2"], "trunc_exe")
+    pid = ready_pid(w)
+    c = Check()
+    tr = ctx.tracer(["--json", "--stacks", "-i", "0.5", "-p", str(pid)])
+    if not attached_within(c, tr, "-p --stacks"):
+        ends_on_one_sigterm(c, tr, "-p, not attached")
+        c.done()
+    os.kill(pid, signal.SIGUSR1)
+    _, i = w.wait_line("out", lambda l: l.startswith("{"), WINDOW_TIMEOUT, "ground truth")
+    # names and lines from the debug file: the tracer has it mapped
+    wait_json(tr, lambda r: site_named(r, pid, "keep_chunk"),
+              "a record naming keep_chunk (mapped.c:N) from %s" % debug, timeout=FILES_TIMEOUT)
+    os.truncate(debug, 0)
+    os.kill(pid, signal.SIGUSR1)
+    gt = ground_truth(w, start=i + 1)
+    try:
+        wait_json(tr, lambda r: any(q.get("pid") == pid and q.get("allocs") == gt["allocs"]
+                                    for q in r.get("processes") or []),
+                  "a record with pid %d's second window" % pid, timeout=FILES_TIMEOUT)
+        time.sleep(1.5)  # three intervals more, each naming the sites it lists
+    except Fail as e:
+        c.fail(str(e))
+    c.true(tr.p.poll() is None, "the tracer runs after the truncation (exit status %s)" %
+           tr.p.poll())
+    lines = [l for l in tr.err() if "SIGBUS" in l]
+    c.true(len(lines) == 1 and "trunc_exe" in lines[0],
+           "one stderr line naming trunc_exe and the fault it took: %r" % lines)
+    if tr.p.poll() is None and ends_on_one_sigterm(c, tr, "-p --stacks"):
+        final_of(c, tr, pid, gt, "trunc_exe")
+    w.signal(signal.SIGUSR2)
+    c.eq("trunc_exe exit status", 0, w.wait_exit(10))
+    c.done()
+
+
+XZ_BOMB = 1 << 30  # bytes a crafted .gnu_debugdata unpacks to (150 KiB of xz)
+
+
+def xz_zeros(path, size):
+    """An xz stream of size zero bytes at path"""
+    import lzma
+    z = lzma.LZMACompressor(format=lzma.FORMAT_XZ, preset=0)
+    chunk = bytes(1 << 20)
+    with open(path, "wb") as f:
+        for _ in range(size // len(chunk)):
+            f.write(z.compress(chunk))
+        f.write(z.flush())
+
+
+@test
+def fault_xz_bomb_bounded(ctx):
+    """-p --stacks: a program without symbols whose .gnu_debugdata (MiniDebugInfo, which
+    libdwfl unpacks) unpacks to 1 GiB: under a 256 MiB memory limit the tracer names its
+    frames from what it can read, says once that the object is past the bound, and traces
+    the process exactly"""
+    need_tool("objcopy")
+    d = shared_tmpdir(ctx)
+    exe = copy_exe(ctx, "mapped", os.path.join(d, "xz_bomb"))
+    bomb = os.path.join(d, "bomb.xz")
+    xz_zeros(bomb, XZ_BOMB)
+    subprocess.run(["objcopy", "--strip-all", "--add-section", ".gnu_debugdata=" + bomb, exe],
+                   check=True)
+    w = ctx.spawn([exe], "xz_bomb")
+    pid = ready_pid(w)
+    lim = MemoryLimit(MEMORY_BOUND)
+    c = Check()
+    try:
+        tr = ctx.tracer(["--json", "--stacks", "-i", "0.5", "-p", str(pid)], wrap=lim.wrap)
+        if attached_within(c, tr, "-p --stacks under a %d MiB limit (%s)" % (
+                MEMORY_BOUND >> 20, lim.kind)):
+            os.kill(pid, signal.SIGUSR1)
+            gt = ground_truth(w)
+            try:
+                wait_json(tr, lambda r: any(q.get("pid") == pid and q.get("allocs") ==
+                                            gt["allocs"] and proc_sites(q)
+                                            for q in r.get("processes") or []),
+                          "a record with pid %d's window and its sites" % pid,
+                          timeout=FILES_TIMEOUT)
+                time.sleep(1.5)
+            except Fail as e:
+                c.fail(str(e))
+            hwm = vm_hwm(tr.pid) if tr.p.poll() is None else 0
+            print("  %s (.gnu_debugdata of %d KiB, %d MiB unpacked): VmHWM %.1f MiB, "
+                  "cgroup peak %s" % (os.path.basename(exe), os.stat(bomb).st_size >> 10,
+                                      XZ_BOMB >> 20, hwm / 1048576.0,
+                                      "%.1f MiB" % (lim.peak() / 1048576.0)
+                                      if lim.peak() else "-"))
+            c.true(tr.p.poll() is None, "the tracer runs (exit status %s)" % tr.p.poll())
+            c.true(hwm <= MEMORY_BOUND, "the tracer's resident memory (VmHWM %.1f MiB, "
+                   "expected at most %d MiB)" % (hwm / 1048576.0, MEMORY_BOUND >> 20))
+            lines = [l for l in tr.err() if "xz_bomb" in l]
+            c.true(len(lines) == 1 and "bound" in lines[0],
+                   "one stderr line naming xz_bomb and the bound: %r" % lines)
+            if tr.p.poll() is None and ends_on_one_sigterm(c, tr, "-p --stacks"):
+                final_of(c, tr, pid, gt, "xz_bomb")
+        else:
+            ends_on_one_sigterm(c, tr, "-p, not attached")
+    finally:
+        kill_tracers(ctx)
+        lim.remove()
+    w.signal(signal.SIGUSR2)
+    c.done()
+
+
+FUSE_SERVER = "tests/e2e/fuse_stall.py"  # beside run.py
+FUSE_PYTHON = "/usr/bin/python3"  # Debian's, with python3-fusepy
+
+
+class StallingFuse:
+    """fuse_stall.py serving src at mnt: answers until stall(), then never again"""
+
+    def __init__(self, ctx, src, mnt):
+        if subprocess.run([FUSE_PYTHON, "-c", "import fusepy"],
+                          stderr=subprocess.DEVNULL).returncode:
+            raise Skip("no fusepy for %s (apt-get install python3-fusepy)" % FUSE_PYTHON)
+        if not os.path.exists("/dev/fuse"):
+            raise Skip("no /dev/fuse")
+        os.makedirs(mnt, exist_ok=True)
+        self.mnt = mnt
+        server = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])),
+                              os.path.basename(FUSE_SERVER))
+        self.server = ctx.spawn([FUSE_PYTHON, server, src, mnt], "fuse_stall")
+        self.server.wait_line("out", lambda l: l == "mounted", 30, "its 'mounted' line")
+
+    def stall(self):
+        with open(os.path.join(self.mnt, "stall")) as f:
+            f.read()
+        time.sleep(1.5)  # past the kernel's attribute and entry timeouts (1 s)
+
+    def remove(self, ctx):
+        """Ends the tracers (a reader left waiting on FUSE dies of SIGKILL), then the mount"""
+        kill_tracers(ctx)
+        subprocess.run(["umount", "-l", self.mnt], stderr=subprocess.DEVNULL)
+        self.server.kill()
+
+
+def traced_exactly_with_fuse(ctx, c, w, pid, name, what):
+    """-p --stacks on pid: attaches, gets the window exactly, ends on one SIGTERM; the
+    tracer's stderr lines that name FUSE"""
+    tr = ctx.tracer(["--json", "--stacks", "-i", "0.5", "-p", str(pid)])
+    if not attached_within(c, tr, what):
+        ends_on_one_sigterm(c, tr, what + ", not attached")
+        return None
+    os.kill(pid, signal.SIGUSR1)
+    gt = ground_truth(w)
+    try:
+        wait_json(tr, lambda r: any(q.get("pid") == pid and q.get("allocs") == gt["allocs"]
+                                    and proc_sites(q) for q in r.get("processes") or []),
+                  "a record with pid %d's window and its sites" % pid, timeout=FILES_TIMEOUT)
+        time.sleep(1.5)  # three intervals more, each naming the sites it lists
+    except Fail as e:
+        c.fail(str(e))
+    if ends_on_one_sigterm(c, tr, what):
+        final_of(c, tr, pid, gt, name)
+    return [l for l in tr.err() if "FUSE" in l]
+
+
+@test
+def fault_fuse_exe_stalls(ctx):
+    """-p --stacks: a program run from a FUSE mount whose server then stops answering:
+    the tracer attaches within the bound, says once it leaves the file alone, traces the
+    process exactly and ends on one SIGTERM"""
+    d = shared_tmpdir(ctx)
+    src, mnt = os.path.join(d, "src"), os.path.join(d, "mnt")
+    os.mkdir(src)
+    copy_exe(ctx, "mapped", os.path.join(src, "fused_exe"))
+    fs = StallingFuse(ctx, src, mnt)
+    c = Check()
+    try:
+        w = ctx.spawn([os.path.join(mnt, "fused_exe")], "fused_exe")
+        pid = ready_pid(w)
+        fs.stall()
+        lines = traced_exactly_with_fuse(ctx, c, w, pid, "fused_exe", "-p, exe on FUSE")
+        if lines is not None:
+            c.true(len(lines) == 1 and os.path.join(mnt, "fused_exe") in lines[0],
+                   "one stderr line naming the program on FUSE: %r" % lines)
+            w.signal(signal.SIGUSR2)
+            c.eq("fused_exe exit status", 0, w.wait_exit(10))
+    finally:
+        fs.remove(ctx)
+    c.done()
+
+
+@test
+def fault_fuse_debug_dir_stalls(ctx):
+    """-p --stacks: a program whose debug directory (DIR/.debug, where its debuglink is
+    looked for) is a FUSE mount whose server stops answering: the tracer never waits on
+    it, names what it can, traces the process exactly and ends on one SIGTERM"""
+    d = shared_tmpdir(ctx)
+    exe, debug = stripped_with_debuglink(ctx, d, "fuse_dbg")
+    src, mnt = os.path.join(d, "dbgsrc"), os.path.join(d, ".debug")
+    os.mkdir(src)
+    shutil.move(debug, os.path.join(src, os.path.basename(debug)))
+    fs = StallingFuse(ctx, src, mnt)
+    c = Check()
+    try:
+        w = ctx.spawn([exe], "fuse_dbg")
+        pid = ready_pid(w)
+        fs.stall()
+        if traced_exactly_with_fuse(ctx, c, w, pid, "fuse_dbg",
+                                    "-p, debug directory on FUSE") is not None:
+            w.signal(signal.SIGUSR2)
+            c.eq("fuse_dbg exit status", 0, w.wait_exit(10))
+    finally:
+        fs.remove(ctx)
     c.done()

@@ -8,7 +8,7 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 	-MMD -MP -Iinclude -Ibuild -Iuser -Itests/fuzz
-FUZZ_LDLIBS := -lbpf -lelf -lz -lcapstone -lmicrohttpd -lstdc++ -lpthread -lm
+FUZZ_LDLIBS := -lbpf -lelf -lz -llzma -lcapstone -lmicrohttpd -lstdc++ -lpthread -lm
 
 # The symbolizer (libdwfl, libiberty) is linked into every harness once user/symbolizer.c
 # exists (probes.c, which findings.c reaches, demangles through it), and the ELF and

@@ -112,7 +112,8 @@ head -c 1000 "$C/elf/tiny_symtab" >"$C/elf/cut_1000"
 head -c $(($(stat -c %s "$C/elf/tiny_symtab") - 200)) "$C/elf/tiny_symtab" >"$C/elf/cut_shdrs"
 printf '\x7fELF\x02\x01\x01' | put elf magic_only
 # hostile objects built to cost (issue 15): huge header counts, tables over or past the
-# file, a section inflating to 1 GiB; from the generator of tests/e2e/t_faults_files.py
+# file, a section inflating to 1 GiB, an xz .gnu_debugdata asking a 3 GiB dictionary; from
+# the generator of tests/e2e/t_faults_files.py
 python3 - "$C/elf" <<'EOF'
 import sys
 ns = {"test": lambda fn: fn}

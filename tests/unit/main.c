@@ -21,6 +21,7 @@ int main(void)
 	srunner_add_suite(sr, prom_suite());
 	srunner_add_suite(sr, sites_suite());
 	srunner_add_suite(sr, merge_suite());
+	srunner_add_suite(sr, safepath_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

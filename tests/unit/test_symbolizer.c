@@ -806,6 +806,51 @@ START_TEST(corrupt_debug_files)
 }
 END_TEST
 
+/* The debug file libdw has mapped is truncated (by its owner) before the next address:
+ * that answer fails (SIGBUS caught, counted), the module is loaded again without it */
+START_TEST(debug_file_shrinks)
+{
+	char full[128], split[128], hex[130], dir[256], dbg[512], cmd[2048], src[512];
+	uint64_t va, vb, off_a, off_b;
+	struct ms_symbolizer_stats st;
+	struct ms_frame_info fi;
+	struct ms_symbolizer *s;
+
+	ck_assert(built.split);
+	path_in(full, sizeof(full), "sym_c");
+	ck_assert(find_func(full, match_exact, "fixture_alloc_site_a", &va, &off_a));
+	ck_assert(find_func(full, match_exact, "fixture_alloc_site_b", &vb, &off_b));
+	path_in(split, sizeof(split), "sym_c_split");
+	ck_assert_int_eq(build_id_hex(split, hex, sizeof(hex)), 0);
+	snprintf(src, sizeof(src), "%s/.build-id/%.2s/%s.debug", debug_dir, hex, hex + 2);
+	snprintf(dir, sizeof(dir), "%s/shrinks", tmp);
+	snprintf(dbg, sizeof(dbg), "%s/.build-id/%.2s/%s.debug", dir, hex, hex + 2);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/.build-id/%.2s && cp %s %s", dir, hex, src, dbg);
+	ck_assert(run(cmd));
+	s = ms_symbolizer_new();
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, dir), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off_a, &fi), 0);
+	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
+	ck_assert_int_gt(fi.line, 0);
+	ck_assert_int_eq(truncate(dbg, 0), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off_b, &fi), -EIO);
+	ms_symbolizer_stats(s, &st);
+	ck_assert_uint_eq(st.faults, 1);
+	ck_assert_uint_eq(st.modules_cached, 0);
+	/* loaded again: the debug file is no ELF now, the object answers without it */
+	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off_b, &fi), 0);
+	ck_assert_str_eq(fi.object, "sym_c_split");
+	ck_assert_int_eq(fi.line, 0);
+	/* the answer given before the truncation stays */
+	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off_a, &fi), 0);
+	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
+	ms_symbolizer_stats(s, &st);
+	ck_assert_uint_eq(st.faults, 1);
+	ms_symbolizer_free(s);
+}
+END_TEST
+
 /* A FIFO where a debug file would be (a traced process' /usr/lib/debug, or next to its
  * object): never opened, the object resolved without it; the real file found in its place */
 START_TEST(fifo_debug_files)
@@ -1080,6 +1125,7 @@ Suite *symbolizer_suite(void)
 	tcase_add_test(tc, corrupt_copies);
 	tcase_add_test(tc, corrupt_debug_files);
 	tcase_add_test(tc, fifo_debug_files);
+	tcase_add_test(tc, debug_file_shrinks);
 	tcase_add_test(tc, resolve_as_named);
 	tcase_add_test(tc, costly_objects);
 	suite_add_tcase(s, tc);

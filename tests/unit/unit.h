@@ -19,5 +19,6 @@ Suite *patterns_suite(void);
 Suite *prom_suite(void);
 Suite *sites_suite(void);
 Suite *merge_suite(void);
+Suite *safepath_suite(void);
 
 #endif
