@@ -1,5 +1,5 @@
 # memscope-bpf: build the BPF objects, their skeletons, the daemon, tests and demo
-# Targets: all (default), check (unit tests, no root), e2e (root), test, demo, deps,
+# Targets: all (default), check (unit tests and golden replays, no root), e2e (root), test, demo, deps,
 # install, format, format-check, clean.  SANITIZE=1 builds with ASan+UBSan.
 
 PREFIX ?= /usr/local
@@ -99,8 +99,9 @@ $(OUT)/unit/%.o: tests/unit/%.c | $(SKELS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iuser -Itests/unit -c $< -o $@
 
-check: $(OUT)/unit-tests $(WORKLOADS)
+check: $(OUT)/unit-tests $(OUT)/memscope-bpf $(WORKLOADS)
 	$(OUT)/unit-tests
+	tests/golden/check.sh $(OUT)/memscope-bpf
 
 e2e: all
 	python3 tests/e2e/run.py --bin $(OUT)/memscope-bpf --workloads $(OUT)/workloads
