@@ -119,7 +119,7 @@ static __always_inline struct ms_event *reserve(__u8 type, __u64 cookie, __u64 i
 	e->func = MS_CK_FUNC(cookie);
 	e->cpu = cpu;
 	e->node = bpf_get_numa_node_id();
-	e->depth = 0;
+	e->reserved = 0; /* include/memscope.h */
 	e->tgid = id >> 32;
 	e->tid = (__u32)id;
 	e->ts_ns = bpf_ktime_get_ns();
@@ -194,21 +194,37 @@ static __always_inline bool same_allocator(struct ms_frame *outer, __u64 cookie)
 	return outer && MS_CK_ALLOCATOR(outer->cookie) == MS_CK_ALLOCATOR(cookie);
 }
 
-static __always_inline void mark_nested(struct ms_event *e, struct ms_thread *t,
-					struct ms_frame *outer)
+static __always_inline void mark_nested(struct ms_event *e, struct ms_frame *outer)
 {
 	if (!outer)
 		return;
 	e->flags |= MS_EVF_NESTED;
-	e->depth = t->depth;
 	e->outer_func = MS_CK_FUNC(outer->cookie);
+}
+
+/*
+ * Records a block released at a call's entry (FREE, REALLOC_ENTER: ptr != 0, size the
+ * realloc's new size or 0), nested in the pending call `outer` when there is one. A
+ * record that cannot be reserved is counted lost (MS_CNT_RINGBUF_FULL).
+ */
+static __always_inline void emit_release(__u8 type, __u64 cookie, __u64 id, __u64 ptr, __u64 size,
+					 struct ms_frame *outer)
+{
+	struct ms_event *e = reserve(type, cookie, id);
+
+	if (!e)
+		return;
+	e->a.ptr = ptr;
+	e->a.size = size;
+	e->a.ret = 0;
+	mark_nested(e, outer);
+	submit(e);
 }
 
 static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
 {
 	struct ms_thread *t;
 	struct ms_frame *outer = NULL;
-	struct ms_event *e;
 
 	if (!ptr)
 		return 0;
@@ -217,15 +233,7 @@ static __always_inline int on_free(__u64 cookie, __u64 id, __u64 ptr)
 		outer = top(t);
 	if (same_allocator(outer, cookie) || (!outer && (cookie & MS_CK_BACKING_ONLY)))
 		return 0;
-	e = reserve(MS_EV_FREE, cookie, id);
-	if (!e)
-		return 0;
-	e->a.ptr = ptr;
-	e->a.size = 0;
-	e->a.ret = 0;
-	if (t)
-		mark_nested(e, t, outer);
-	submit(e);
+	emit_release(MS_EV_FREE, cookie, id, ptr, 0, outer);
 	return 0;
 }
 
@@ -305,31 +313,11 @@ int BPF_KPROBE(ms_entry)
 
 	/* the old block is released inside the call: say so before another thread can
 	 * get the address back from its own malloc */
-	if (kind == MS_FN_REALLOC && ptr && !same_allocator(outer, cookie)) {
-		struct ms_event *e = reserve(MS_EV_REALLOC_ENTER, cookie, id);
-
-		if (e) {
-			e->a.ptr = ptr;
-			e->a.size = size;
-			e->a.ret = 0;
-			mark_nested(e, t, outer);
-			submit(e);
-		}
-	}
-	if (kind == MS_FN_FREE) {
-		/* a free with a frame (a custom free that may call into libc) */
-		if (ptr && !same_allocator(outer, cookie)) {
-			struct ms_event *e = reserve(MS_EV_FREE, cookie, id);
-
-			if (e) {
-				e->a.ptr = ptr;
-				e->a.size = 0;
-				e->a.ret = 0;
-				mark_nested(e, t, outer);
-				submit(e);
-			}
-		}
-	}
+	if (kind == MS_FN_REALLOC && ptr && !same_allocator(outer, cookie))
+		emit_release(MS_EV_REALLOC_ENTER, cookie, id, ptr, size, outer);
+	/* a free with a frame (a custom free that may call into libc) */
+	if (kind == MS_FN_FREE && ptr && !same_allocator(outer, cookie))
+		emit_release(MS_EV_FREE, cookie, id, ptr, 0, outer);
 
 	d = t->depth;
 	if (d >= MS_MAX_DEPTH) {
@@ -419,7 +407,7 @@ int BPF_KRETPROBE(ms_return)
 		e->a.ptr = (cookie & MS_CK_FAIL_M1) && rc == ~0ULL ? 0 : rc;
 		e->a.ret = 0;
 	}
-	mark_nested(e, t, outer);
+	mark_nested(e, outer);
 	submit(e);
 	return 0;
 }

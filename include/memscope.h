@@ -13,6 +13,10 @@
 #define MS_MAX_STACK_DEPTH 127 /* frames of a user stack (--stack-depth) */
 #define MS_ARG_NONE 7	       /* role not present in the parameter list */
 
+/* the BPF programs index the per-thread call stack with depth & (MS_MAX_DEPTH - 1) */
+_Static_assert(MS_MAX_DEPTH > 0 && (MS_MAX_DEPTH & (MS_MAX_DEPTH - 1)) == 0,
+	       "MS_MAX_DEPTH must be a power of two");
+
 /* Record types. Every record starts with its type; the consumer switches on it. */
 enum ms_ev_type {
 	MS_EV_ALLOC = 1, /* alloc-kind call returned: a.ptr result (0: failed), a.size requested,
@@ -40,15 +44,17 @@ enum ms_ev_type {
  * --record file format, so any change bumps MS_RECORD_VERSION.
  */
 struct ms_event {
-	__u8 type;   /* enum ms_ev_type */
-	__u8 flags;  /* MS_EVF_* */
-	__u16 func;  /* function id (probe table index), from the attach cookie */
-	__u16 cpu;   /* CPU the call ran on */
-	__u8 node;   /* NUMA node of that CPU */
-	__u8 depth;  /* traced calls enclosing this one in the thread */
-	__u32 tgid;  /* process */
-	__u32 tid;   /* thread */
-	__u64 ts_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u8 type;     /* enum ms_ev_type */
+	__u8 flags;    /* MS_EVF_* */
+	__u16 func;    /* function id (probe table index), from the attach cookie */
+	__u16 cpu;     /* CPU the call ran on */
+	__u8 node;     /* NUMA node of that CPU */
+	__u8 reserved; /* 0: kept for the format's sake (recordings made before hold
+			  the nesting depth of a NESTED record here, 1 to MS_MAX_DEPTH;
+			  replay checks only that bound) */
+	__u32 tgid;    /* process */
+	__u32 tid;     /* thread */
+	__u64 ts_ns;   /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	union {
 		struct {
 			__u64 ptr;  /* block: result (ALLOC), freed (FREE), old (REALLOC*) */

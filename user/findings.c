@@ -5,7 +5,7 @@
 #include "allocators.h"
 #include "elfsym.h"
 #include "findings.h"
-#include "output.h"
+#include "format.h"
 #include "presets.h"
 #include "probes.h"
 

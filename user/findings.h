@@ -16,9 +16,13 @@ struct ms_pool_opts {
 	unsigned min_chunks; /* --pool-min-chunks: same-size blocks a pool candidate keeps (4) */
 };
 
+#define MS_POOL_MIN_SHARE 0.8
+#define MS_POOL_MAX_LIFETIME_NS 1000000 /* the usage text says 0.001 (seconds) */
+#define MS_POOL_MIN_ALLOCS 1000
+#define MS_POOL_MIN_CHUNKS 4
 #define MS_POOL_OPTS_DEFAULT                                                                       \
 	{                                                                                          \
-		0.8, 1000000, 1000, 4                                                              \
+		MS_POOL_MIN_SHARE, MS_POOL_MAX_LIFETIME_NS, MS_POOL_MIN_ALLOCS, MS_POOL_MIN_CHUNKS \
 	}
 
 enum ms_finding_kind { MS_FIND_POOL, MS_FIND_POOL_CANDIDATE, MS_FIND_SLAB_CANDIDATE };

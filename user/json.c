@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 #include "json.h"
+#include "utf8.h"
 
 void ms_json_init(struct ms_json *j, FILE *f)
 {
@@ -18,7 +19,7 @@ static void put_string(FILE *f, const char *s, size_t n)
 	fputc('"', f);
 	while (p < end) {
 		unsigned c = *p;
-		size_t len = 0, k;
+		size_t len;
 
 		if (c == '"' || c == '\\') {
 			fputc('\\', f);
@@ -49,19 +50,7 @@ static void put_string(FILE *f, const char *s, size_t n)
 			continue;
 		}
 		/* a well-formed UTF-8 sequence passes through, anything else is escaped */
-		if (c >= 0xc2 && c <= 0xdf)
-			len = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			len = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			len = 4;
-		for (k = 1; len && k < len; k++)
-			if (p + k >= end || (p[k] & 0xc0) != 0x80)
-				len = 0;
-		if (len == 3 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f)))
-			len = 0; /* overlong, or a UTF-16 surrogate */
-		if (len == 4 && ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f)))
-			len = 0;
+		len = ms_utf8_len(p, end - p);
 		if (!len) {
 			fprintf(f, "\\u%04x", c);
 			p++;

@@ -38,3 +38,25 @@ const char *ms_outfile_strerror(int err)
 		return "a symbolic link to a file: give the file itself";
 	return strerror(-err);
 }
+
+FILE *ms_outfile_fopen(const char *path, bool lines)
+{
+	int fd = ms_outfile_create(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	if (!f) {
+		if (fd >= 0) {
+			int e = errno;
+
+			close(fd);
+			fd = -e;
+		}
+		fprintf(stderr, "memscope-bpf: cannot create %s: %s\n", path,
+			ms_outfile_strerror(fd));
+		errno = -fd;
+		return NULL;
+	}
+	if (lines)
+		setvbuf(f, NULL, _IOLBF, 0);
+	return f;
+}

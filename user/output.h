@@ -6,25 +6,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "findings.h"
+#include "format.h"
+#include "report.h"
 #include "stackmap.h"
 #include "stats.h"
 
-enum ms_record_kind { MS_REC_INTERVAL, MS_REC_EXIT, MS_REC_FINAL, MS_REC_LEAKS };
-
-/* What a record says about the tracer itself */
-struct ms_report {
-	double ts;		      /* seconds since tracing started */
-	double interval_s;	      /* seconds the rates cover */
-	uint64_t events;	      /* records received so far */
-	double events_per_s;	      /* over the interval */
-	uint64_t lost;		      /* records lost so far (all causes) */
-	uint64_t lost_by[MS_CNT_MAX]; /* the BPF counters */
-	uint64_t untracked;	      /* events the daemon could not track (out of memory) */
-	uint64_t missed_frees;	      /* blocks allocated again with no free seen: lost frees */
-	uint64_t late;		      /* records applied after newer ones (a ring held back) */
-	uint64_t untraced_children;   /* children of traced processes left untraced (no -f) */
-	uint64_t tracked_blocks, tracked_blocks_peak; /* entries in the live tables */
-};
+struct out_printer;
 
 #define MS_ENDED_ROWS 4	  /* text: up to this many ended processes an interval get a row each */
 #define MS_ENDED_COMMS 32 /* names the summary of more of them keeps */
@@ -58,7 +45,12 @@ struct ms_output {
 	unsigned top_sites;	    /* sites per ranking in interval records (5) */
 	void *symbolize_ctx;	    /* of symbolize and object */
 	struct ms_ended ended[2];   /* text, by enum ms_end_reason: shown before the next table */
+	const struct out_printer *printer; /* json's or text's, chosen at the first record */
 };
+
+/* Chooses the printer: JSON Lines or text (a zeroed ms_output takes json's value at its
+ * first record) */
+void ms_output_set_json(struct ms_output *o, bool json);
 
 /* Writes one interval or final record covering every active process of s; in text, first the
  * processes that ended since the previous one (a row each when a few, else a line per reason
@@ -89,22 +81,5 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
  */
 int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_folded_what what,
 		     bool count, uint64_t now_ns, uint64_t min_age_ns);
-
-/* Rates of p since its previous report: call after a report to start the next one */
-void ms_output_mark(struct ms_proc *p);
-
-/* a / b, or 0 when b is 0: shares, ratios and averages in records and findings */
-static inline double ms_ratio(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / b : 0;
-}
-
-/* The name of a BPF loss counter (enum ms_counter) in records and metrics */
-const char *ms_lost_name(unsigned counter);
-
-/* A size in human units ("1.5 KiB") into buf */
-const char *ms_human_bytes(uint64_t v, char *buf, size_t len);
-/* A count in human units ("12.3k") into buf */
-const char *ms_human_count(double v, char *buf, size_t len);
 
 #endif

@@ -1,39 +1,17 @@
-/* prom.h: the Prometheus endpoint (--prometheus): exposition text and the HTTP server */
+/* prom.h: the Prometheus endpoint (--prometheus): the exposition text, served by httpd.h */
 #ifndef MS_PROM_H
 #define MS_PROM_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include "httpd.h"
 #include "output.h"
 #include "stats.h"
 
 #define MS_PROM_DEFAULT_MAX_PROCESSES 100
-#define MS_PROM_DEFAULT_GRACE 60.0 /* seconds */
+#define MS_PROM_DEFAULT_GRACE 60 /* seconds */
 #define MS_PROM_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-
-/* The HTTP server's bounds (defaults): connections at once, all clients together and from one
- * client address; ms for a request head to be complete after the accept, for a response to
- * be sent after its request head, and for a kept-alive connection's next request head to be
- * complete after the previous response */
-#define MS_PROM_HTTP_CONNECTIONS 32
-#define MS_PROM_HTTP_PER_CLIENT 8
-#define MS_PROM_HTTP_REQUEST_MS 5000
-#define MS_PROM_HTTP_RESPONSE_MS 10000
-#define MS_PROM_HTTP_IDLE_MS 30000
-
-/*
- * What one HTTP client can hold, and for how long; 0 in a field: its default. The
- * deadlines are absolute: bytes that trickle in do not move them. A new connection is
- * always let in: past a limit, the oldest connection of the client (at the per-client
- * limit) or of the client with the most connections (at the total) is closed, one whose
- * first request head is incomplete first, then an idle kept-alive one, then one being
- * answered.
- */
-struct ms_prom_http {
-	unsigned connections, per_client;
-	unsigned request_ms, response_ms, idle_ms;
-};
 
 struct ms_prom_opts {
 	unsigned max_processes; /* --prometheus-max-processes: processes with series of their
@@ -45,7 +23,7 @@ struct ms_prom_opts {
 	int verbose;		/* -v: libmicrohttpd's messages (malformed requests) on stderr */
 	const char *proc_root;	/* where /proc/PID/cgroup is read; "/proc" when NULL */
 	/* the server's bounds (tests shorten them) */
-	struct ms_prom_http http;
+	struct ms_httpd_limits http;
 };
 
 /*
@@ -79,20 +57,19 @@ struct ms_prom_opts {
  * with a per-node source; the label writer (entry_labels, put_sample) takes any labels.
  */
 
-/*
- * Parses an --prometheus value: "PORT", ":PORT" (127.0.0.1), "A.B.C.D:PORT",
- * "[IPv6]:PORT" or "localhost:PORT"; port 0 asks for a free port. Returns 0, or
- * -EINVAL with a lowercase message in err.
- */
-int ms_prom_parse_addr(const char *text, struct sockaddr_storage *sa, socklen_t *len, char *err,
-		       size_t errlen);
+/* Parses an --prometheus value (ms_httpd_parse_addr): 0, or -EINVAL with a lowercase
+ * message in err */
+static inline int ms_prom_parse_addr(const char *text, struct sockaddr_storage *sa, socklen_t *len,
+				     char *err, size_t errlen)
+{
+	return ms_httpd_parse_addr(text, "--prometheus", sa, len, err, errlen);
+}
 
 /*
  * Starts serving /metrics on addr_port (see ms_prom_parse_addr; NULL: no listener, the
- * text only, for tests) from a thread of its own that runs libmicrohttpd and enforces
- * o->http; o NULL for the defaults. HTTP/1.1 connections are kept alive. Returns NULL
- * with errno set: EINVAL for a bad value, else the bind's or listen's (EADDRINUSE,
- * EADDRNOTAVAIL, EACCES), or the server's start's.
+ * text only, for tests) with an HTTP server (ms_httpd_start) bounded by o->http; o NULL
+ * for the defaults. Returns NULL with errno set: EINVAL for a bad value, else the bind's
+ * or listen's (EADDRINUSE, EADDRNOTAVAIL, EACCES), or the server's start's.
  */
 struct ms_prom *ms_prom_new(const char *addr_port, const struct ms_prom_opts *o);
 

@@ -266,8 +266,8 @@ static bool bad_event(const struct ms_event *e, char *why, size_t len)
 		snprintf(why, len, "outer function %u of a call not nested", e->outer_func);
 	else if (e->node >= MS_MAX_NODES)
 		snprintf(why, len, "node %u of at most %u", e->node, MS_MAX_NODES);
-	else if (e->depth > MS_MAX_DEPTH)
-		snprintf(why, len, "depth %u of at most %u", e->depth, MS_MAX_DEPTH);
+	else if (e->reserved > MS_MAX_DEPTH) /* an old recording's nesting depth, or 0 */
+		snprintf(why, len, "depth %u of at most %u", e->reserved, MS_MAX_DEPTH);
 	/* the programs send no release of NULL */
 	else if (!e->a.ptr && (e->type == MS_EV_FREE || e->type == MS_EV_REALLOC_ENTER))
 		snprintf(why, len, "a release of address 0");

@@ -418,8 +418,7 @@ static void numa_alloc(struct ms_stats *s, struct ms_proc *p, struct ms_side *d,
 	struct ms_numa_counts *nc;
 	struct ms_node_counts *n;
 
-	FOR_NUMA(p, d, user, nc)
-	{
+	FOR_NUMA(p, d, user, nc) {
 		if (!(n = node_of(nc, node)))
 			continue;
 		if (!n->allocs && !n->frees)
@@ -439,8 +438,7 @@ static void numa_release(struct ms_proc *p, struct ms_side *d, bool user, unsign
 	struct ms_numa_counts *nc;
 	struct ms_node_counts *n;
 
-	FOR_NUMA(p, d, user, nc)
-	{
+	FOR_NUMA(p, d, user, nc) {
 		if ((n = node_of(nc, alloc_node))) {
 			n->live_allocs--;
 			n->live_bytes -= size;
@@ -465,8 +463,7 @@ static void add_live(struct ms_proc *p, struct ms_side *d, bool user, uint64_t s
 {
 	struct ms_counts *c;
 
-	FOR_COUNTS(p, d, user, c)
-	{
+	FOR_COUNTS(p, d, user, c) {
 		c->live_allocs++;
 		c->live_bytes += size;
 		if (c->live_bytes > c->peak_bytes)
@@ -485,8 +482,7 @@ static void count_release(struct ms_proc *p, struct ms_side *d, bool user, const
 	struct ms_counts *c;
 
 	numa_release(p, d, user, ms_block_node(b), node, size);
-	FOR_COUNTS(p, d, user, c)
-	{
+	FOR_COUNTS(p, d, user, c) {
 		c->frees++;
 		c->freed_bytes += size;
 		c->live_allocs--;
@@ -641,8 +637,7 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 	}
 	if (s->max_blocks && s->blocks >= s->max_blocks && !ms_livetab_find(&d->live, addr)) {
 		/* at --max-live: the call is counted, its block is not tracked */
-		FOR_COUNTS(p, d, user, c)
-		{
+		FOR_COUNTS(p, d, user, c) {
 			c->allocs++;
 			c->alloc_bytes += size;
 		}
@@ -671,11 +666,10 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		 * here, so that allocs - frees = live holds, and counted as a loss */
 		count_release(p, d, user, b, ts, ms_block_node(b));
 		FOR_COUNTS(p, d, user, c)
-		c->missed_frees++;
+			c->missed_frees++;
 		s->missed_frees++;
 	}
-	FOR_COUNTS(p, d, user, c)
-	{
+	FOR_COUNTS(p, d, user, c) {
 		c->allocs++;
 		c->alloc_bytes += size;
 	}
@@ -732,11 +726,11 @@ static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, const st
 		return false;
 	if (!b) {
 		FOR_COUNTS(p, d, user, c)
-		c->unmatched_frees++;
+			c->unmatched_frees++;
 		return true;
 	}
 	FOR_COUNTS(p, d, user, c)
-	c->dead_frees++;
+		c->dead_frees++;
 	return false;
 }
 
@@ -955,13 +949,13 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 			add_block(s, p, d, user, new, e->a.size, e);
 		else
 			FOR_COUNTS(p, d, user, c)
-		c->failed_allocs++;
+				c->failed_allocs++;
 		return;
 	}
 	if (!freed) {
 		/* failed: the old block stays */
 		FOR_COUNTS(p, d, user, c)
-		c->failed_allocs++;
+			c->failed_allocs++;
 		if (q && q->tracked && !q->released)
 			restore(s, p, q);
 	} else if (q && q->tracked) {
@@ -983,7 +977,7 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 		/* its outer call released the block */
 	} else {
 		FOR_COUNTS(p, d, user, c)
-		c->unmatched_frees++;
+			c->unmatched_frees++;
 	}
 	if (q)
 		pending_drop(d, q);
@@ -1090,7 +1084,7 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 			add_block(s, p, d, user, e->a.ptr, alloc_size(e), e);
 		else
 			FOR_COUNTS(p, d, user, c)
-		c->failed_allocs++;
+				c->failed_allocs++;
 		break;
 	case MS_EV_FREE:
 		if (free_block(p, d, user, e) && user)
@@ -1135,4 +1129,33 @@ void ms_stats_for_each(struct ms_stats *s, void (*fn)(struct ms_proc *p, void *c
 			fn(s->procs[i], ctx);
 	for (i = 0; i < s->nretired; i++)
 		fn(s->retired[i], ctx);
+}
+
+void ms_stats_mark(struct ms_proc *p)
+{
+	unsigned i;
+
+	p->last = p->c;
+	if (p->sites) {
+		ms_sites_sample(p->sites);
+		for (i = 0; i < p->sites->n; i++)
+			p->sites->v[i].last_allocs = p->sites->v[i].allocs;
+	}
+	for (i = 0; i < p->nalloc; i++) {
+		struct ms_astats *a = &p->alloc[i];
+
+		a->last = a->user.c;
+		a->last_backing_live = a->backing.c.live_bytes;
+		if (a->user.pat) {
+			uint64_t allocs = 0, temporary = 0;
+			unsigned k;
+
+			for (k = 0; k < MS_CLASSES; k++) {
+				allocs += a->user.pat->cls[k].allocs;
+				temporary += a->user.pat->cls[k].temporary;
+			}
+			a->user.pat->last_allocs = allocs;
+			a->user.pat->last_temporary = temporary;
+		}
+	}
 }

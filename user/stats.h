@@ -13,20 +13,29 @@
 
 #define MS_HIST_BUCKETS 65 /* size 0, then [2^k, 2^(k+1)) for k = 0..63 */
 
+/*
+ * The counters of struct ms_counts, every one a uint64_t: X(name) for each, in the order
+ * the JSON records print them (their names are the output's). The one list of them:
+ * expand it rather than spell the fields out.
+ */
+#define MS_COUNTS_FIELDS(X)                                                                        \
+	X(allocs)	   /* successful allocation calls */                                       \
+	X(frees)	   /* releases of blocks allocated while tracing */                        \
+	X(unmatched_frees) /* releases of blocks older than the trace */                           \
+	X(dead_frees)	   /* frees of blocks already freed (tcache release, double free) */       \
+	X(missed_frees)	   /* blocks allocated again with no free seen (in frees, losses too) */   \
+	X(alloc_bytes)	   /* requested bytes */                                                   \
+	X(freed_bytes)                                                                             \
+	X(live_allocs)                                                                             \
+	X(live_bytes)                                                                              \
+	X(peak_bytes)                                                                              \
+	X(failed_allocs)
+
 /* Counters; field names are the output's */
 struct ms_counts {
-	uint64_t allocs;	  /* successful allocation calls */
-	uint64_t frees;		  /* releases of blocks allocated while tracing */
-	uint64_t unmatched_frees; /* releases of blocks older than the trace */
-	uint64_t dead_frees;	  /* frees of blocks already freed (tcache release, double free) */
-	uint64_t missed_frees;	  /* blocks whose free was never seen: their address was
-				     allocated again (counted in frees too, and in the losses) */
-	uint64_t alloc_bytes;	  /* requested bytes */
-	uint64_t freed_bytes;
-	uint64_t failed_allocs;
-	uint64_t live_allocs;
-	uint64_t live_bytes;
-	uint64_t peak_bytes;
+#define MS_COUNTS_DECLARE(name) uint64_t name;
+	MS_COUNTS_FIELDS(MS_COUNTS_DECLARE)
+#undef MS_COUNTS_DECLARE
 };
 
 /* Per NUMA node: calls made on CPUs of the node, blocks allocated there */
@@ -242,5 +251,9 @@ uint64_t ms_bucket_floor(unsigned b);
 
 /* Calls fn for every process, retired ones too; fn may not add or forget processes */
 void ms_stats_for_each(struct ms_stats *s, void (*fn)(struct ms_proc *p, void *ctx), void *ctx);
+
+/* Starts the next report's rates of p (its counts, its sites' and allocators' as now):
+ * call after a report */
+void ms_stats_mark(struct ms_proc *p);
 
 #endif

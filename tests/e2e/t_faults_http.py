@@ -9,7 +9,7 @@
 import select  # run.py's imports are this file's; select is not among them
 
 HTTP_ANSWER_S = 2.0  # s: the bound a scrape under attack must be answered in
-HTTP_REQUEST_S = 5  # prom.c's bounds: a request head complete this long after the accept,
+HTTP_REQUEST_S = 5  # httpd.h's bounds: a request head complete this long after the accept,
 HTTP_IDLE_S = 30  # the next one on a kept-alive connection this long after a response,
 HTTP_PER_CLIENT = 8  # connections at once from one client address,
 HTTP_CONNECTIONS = 32  # and in all

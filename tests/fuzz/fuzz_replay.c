@@ -184,7 +184,7 @@ static void report_of(struct run *r, struct ms_report *rep)
 
 static void mark_one(struct ms_proc *p, void *ctx)
 {
-	ms_output_mark(p);
+	ms_stats_mark(p);
 }
 
 /*

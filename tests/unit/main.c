@@ -19,9 +19,14 @@ int main(void)
 	srunner_add_suite(sr, symbolizer_suite());
 	srunner_add_suite(sr, patterns_suite());
 	srunner_add_suite(sr, prom_suite());
+	srunner_add_suite(sr, cgroup_suite());
+	srunner_add_suite(sr, httpd_suite());
+	srunner_add_suite(sr, utf8_suite());
 	srunner_add_suite(sr, sites_suite());
 	srunner_add_suite(sr, merge_suite());
 	srunner_add_suite(sr, safepath_suite());
+	srunner_add_suite(sr, env_suite());
+	srunner_add_suite(sr, cookie_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -196,7 +196,7 @@ START_TEST(live_since_and_plurals)
 	free(out);
 	/* text, one row shown: the other is "1 more process"; the row shown is traced from
 	 * its start: no mark, no footnote */
-	o.json = false;
+	ms_output_set_json(&o, false);
 	o.max_rows = 1;
 	out = render_with(&o, MS_REC_INTERVAL, &s);
 	ck_assert_msg(strstr(out, "\n        (1 more process)\n") != NULL, "%s", out);
@@ -287,7 +287,7 @@ START_TEST(exits_summed_up)
 	ck_assert_msg(strstr(out, "exited") == NULL && strstr(out, "exit:") == NULL, "%s", out);
 	free(out);
 	/* JSON: an exit record at once, every one */
-	o.json = true;
+	ms_output_set_json(&o, true);
 	buf = NULL;
 	o.f = open_memstream(&buf, &len);
 	for (i = 0; i < n; i++)
@@ -367,7 +367,7 @@ START_TEST(trend_after_attach)
 	for (i = 0; i < MS_SITE_HISTORY; i++) {
 		alloc_ev(&s, id, 42, 0x1000 + i * 0x100, 100, 0x401000);
 		p = ms_stats_proc(&s, 42, false);
-		ms_output_mark(p);
+		ms_stats_mark(p);
 		out = render_with(&o, MS_REC_INTERVAL, &s);
 		/* 4 samples show the rise; attached: not growing until 16 */
 		ck_assert_msg(strstr(out, i + 1 < MS_SITE_HISTORY ?

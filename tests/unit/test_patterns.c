@@ -728,7 +728,7 @@ START_TEST(patterns_json)
 	fre_at(t + 2 * MS, 0x2000);
 	mal_at(t + 2 * MS + 1, 0x5000, 100);
 	now = t + 3 * MS;
-	ms_output_mark(proc());
+	ms_stats_mark(proc());
 	/* after the mark: one large block, freed at once */
 	mal(0x100000, 300000);
 	fre(0x100000);
@@ -1107,7 +1107,7 @@ START_TEST(pool_finding)
 		"chunks");
 
 	/* growth: since the previous report */
-	ms_output_mark(proc());
+	ms_stats_mark(proc());
 	ck_assert_uint_eq(find(), 1);
 	ck_assert_double_eq(ev(f, "backing_growth_bytes"), 0);
 	chunk(0x200000, 8192);
@@ -1117,7 +1117,7 @@ START_TEST(pool_finding)
 	ck_assert_double_eq(ev(f, "chunk_size"), (3 * 4096 + 8192) / 4.0);
 	ck_assert_double_eq(ev(f, "objects_per_chunk"), 31 / 4.0);
 	ck_assert_double_eq(ev(f, "hit_ratio"), 1 - 4 / 31.0);
-	ms_output_mark(proc());
+	ms_stats_mark(proc());
 	chunk_free(0x110000);
 	chunk_free(0x120000);
 	ck_assert_uint_eq(find(), 1);

@@ -280,14 +280,14 @@ START_TEST(bad_records_refused)
 	bad[16].e.flags = MS_EVF_STOPPED; /* only FORK, EXEC and DLSTATE stop a process */
 	bad[17].e.flags = MS_EVF_NESTED;
 	bad[17].e.outer_func = 9;
-	bad[17].e.depth = 1;
+	bad[17].e.reserved = 1;
 	bad[18].e.flags = MS_EVF_NESTED;
-	bad[18].e.depth = 1;
+	bad[18].e.reserved = 1;
 	bad[19].e.outer_func = 2; /* an enclosing call, but not nested */
 	bad[20].e.outer_func = 1;
 	bad[21].e.node = 64;
 	bad[22].e.node = 255;
-	bad[23].e.depth = MS_MAX_DEPTH + 1;
+	bad[23].e.reserved = MS_MAX_DEPTH + 1;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int err = replay_one(&bad[i].e, &n, &info);
 
@@ -319,7 +319,7 @@ START_TEST(good_records_accepted)
 
 	good[9].flags = MS_EVF_NESTED;
 	good[9].outer_func = 3;
-	good[9].depth = MS_MAX_DEPTH;
+	good[9].reserved = MS_MAX_DEPTH;
 	good[10].flags = MS_EVF_STOPPED;
 	good[11].flags = MS_EVF_STOPPED;
 	good[12].node = MS_MAX_NODES - 1;

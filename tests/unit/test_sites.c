@@ -1037,7 +1037,7 @@ START_TEST(sites_rankings)
 	p = ms_stats_proc(&stats, PID, false);
 	/* the previous report saw alloc_a's first block and tick's: one new of alloc_a, of
 	 * alloc b and of 0xdead since, none of tick */
-	ms_output_mark(p);
+	ms_stats_mark(p);
 	p->sites->v[0].last_allocs = 1; /* alloc_a */
 	p->sites->v[1].last_allocs = 1; /* tick */
 	p->sites->v[2].last_allocs = 0; /* alloc b;x */

@@ -17,8 +17,13 @@ Suite *numa_suite(void);
 Suite *symbolizer_suite(void);
 Suite *patterns_suite(void);
 Suite *prom_suite(void);
+Suite *cgroup_suite(void);
+Suite *httpd_suite(void);
+Suite *utf8_suite(void);
 Suite *sites_suite(void);
 Suite *merge_suite(void);
 Suite *safepath_suite(void);
+Suite *env_suite(void);
+Suite *cookie_suite(void);
 
 #endif

@@ -1,0 +1,376 @@
+/* report.c: what is said of the statistics: interval, exit, final and leak records on
+ * stdout, the metrics, the folded stacks; and the replay of a recording through them */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "clock.h"
+#include "memscope.skel.h"
+#include "outfile.h"
+#include "prom.h"
+#include "record.h"
+#include "report.h"
+#include "tracer.h"
+#include "symcache.h"
+#include "targets.h"
+
+/* The tracer's clock: monotonic time, or the recorded time of a replay */
+static double clock_of(const struct ms_tracer *t)
+{
+	return t->replaying ? t->replay_now : ms_now_s();
+}
+
+static void fill_comm(struct ms_proc *p, void *ctx)
+{
+	struct ms_tracer *t = ctx;
+
+	char comm[MS_COMM_LEN + 1];
+	uint64_t start;
+
+	if (t->replaying)
+		return;
+	/* a process that renamed itself (prctl PR_SET_NAME in its leader) is shown under its
+	 * new name, once it is sure the pid is still that process */
+	if (!p->exited && (p->active || p->listed || !p->comm[0]) &&
+	    !ms_proc_ident(p->pid, comm, &start) && (!p->start_ticks || p->start_ticks == start)) {
+		p->start_ticks = start;
+		if (strcmp(comm, p->comm)) {
+			memcpy(p->comm, comm, sizeof(p->comm));
+			p->comm_recorded = false;
+		}
+	}
+	if (!p->comm[0])
+		snprintf(p->comm, sizeof(p->comm), "?");
+	if (t->rec && !p->comm_recorded) {
+		ms_recorder_comm(t->rec, p->pid, p->comm, 0);
+		p->comm_recorded = true;
+	}
+}
+
+/* Sums the per-CPU loss counters of the BPF programs into t->lost_by */
+static void read_counters(struct ms_tracer *t)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(t->skel->maps.ms_counters);
+	__u64 v[ncpu > 0 ? ncpu : 1];
+	__u32 k;
+	int c;
+
+	for (k = 0; k < MS_CNT_MAX && ncpu > 0; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		t->lost_by[k] = 0;
+		for (c = 0; c < ncpu; c++)
+			t->lost_by[k] += v[c];
+	}
+	if (t->rec)
+		ms_recorder_lost(t->rec, t->lost_by);
+}
+
+/* What a record of kind says about the tracer. Rates cover the time since the last
+ * report, but a final record's cover the whole run (see rates_from_start) */
+static void report_of(struct ms_tracer *t, struct ms_report *r, enum ms_record_kind kind)
+{
+	double now = clock_of(t);
+	bool whole = kind == MS_REC_FINAL;
+
+	memset(r, 0, sizeof(*r));
+	r->ts = now - t->t0;
+	r->interval_s = now - (whole ? t->t0 : t->last_report);
+	r->events = t->stats.events;
+	r->events_per_s =
+		r->interval_s > 0 ? (r->events - (whole ? 0 : t->last_events)) / r->interval_s : 0;
+	r->untraced_children = t->untraced_children;
+	memcpy(r->lost_by, t->lost_by, sizeof(r->lost_by));
+	r->untracked = t->stats.oom;
+	r->tracked_blocks = t->stats.blocks;
+	r->tracked_blocks_peak = t->stats.blocks_peak;
+	r->missed_frees = t->stats.missed_frees;
+	r->late = t->rings.merge.late;
+	r->lost = r->lost_by[MS_CNT_RINGBUF_FULL] + r->lost_by[MS_CNT_THREADS_FULL] +
+		  r->lost_by[MS_CNT_DEPTH] + r->lost_by[MS_CNT_STALE_FRAME] + r->untracked +
+		  r->missed_frees + r->late;
+}
+
+static void check_stdout(struct ms_tracer *t)
+{
+	if (ferror(t->out.f) && !t->stdout_gone) {
+		t->stdout_gone = true; /* e.g. a pipe into head closed: detach and stop */
+		t->stop = true;
+	}
+}
+
+static void mark_one(struct ms_proc *p, void *ctx)
+{
+	ms_stats_mark(p);
+}
+
+/* The final record's rates are averages over the whole run, not over the sliver of
+ * time since the last interval record: counted from no calls at the start */
+static void rates_from_start(struct ms_proc *p, void *ctx)
+{
+	unsigned i;
+
+	memset(&p->last, 0, sizeof(p->last));
+	for (i = 0; i < p->nalloc; i++)
+		memset(&p->alloc[i].last, 0, sizeof(p->alloc[i].last));
+}
+
+#define PAGE_SAMPLE 256 /* live blocks whose pages are looked up per process and report */
+
+/* --numa-pages: where the pages of a sample of p's live blocks are */
+static void sample_pages(struct ms_proc *p, void *ctx)
+{
+	uint64_t addrs[PAGE_SAMPLE], sizes[PAGE_SAMPLE];
+	int alloc_node[PAGE_SAMPLE], where[PAGE_SAMPLE];
+	struct ms_page_sample *ps = &p->pages;
+	size_t n = 0, i, visited = 0, entries = 0;
+	const struct ms_block *b;
+	unsigned a;
+
+	(void)ctx;
+	if (p->exited)
+		return;
+	for (a = 0; a < p->nalloc; a++)
+		entries += p->alloc[a].user.live.used;
+	memset(ps, 0, offsetof(struct ms_page_sample, cursor));
+	/* the user sides' tables one after the other, from where the last sample stopped:
+	 * the cursor's allocator, then its position in that table */
+	for (a = ps->cursor_alloc; entries && visited < entries && n < PAGE_SAMPLE;) {
+		if (a >= p->nalloc) {
+			a = 0;
+			ps->cursor = 0;
+			continue;
+		}
+		b = ms_livetab_iter(&p->alloc[a].user.live, &ps->cursor);
+		if (!b) {
+			a++;
+			continue;
+		}
+		visited++;
+		if (ms_block_dead(b))
+			continue;
+		addrs[n] = b->addr;
+		sizes[n] = ms_block_size(b);
+		alloc_node[n] = ms_block_node(b);
+		n++;
+	}
+	ps->cursor_alloc = a;
+	if (!n || ms_numa_page_nodes(p->pid, addrs, n, where))
+		return;
+	for (i = 0; i < n; i++) {
+		if (where[i] < 0) {
+			ps->not_present++;
+			continue;
+		}
+		ps->blocks++;
+		ps->bytes += sizes[i];
+		if (where[i] != alloc_node[i])
+			ps->remote_bytes += sizes[i];
+	}
+}
+
+void ms_report(struct ms_tracer *t, enum ms_record_kind kind)
+{
+	struct ms_report r;
+
+	if (!t->replaying) {
+		read_counters(t);
+		if (ms_numa_refresh(&t->numa) && t->env->verbose)
+			fprintf(stderr,
+				"memscope-bpf: CPUs came online or went offline: "
+				"%u NUMA node(s) now\n",
+				t->numa.present);
+		if (t->env->numa_pages)
+			ms_stats_for_each(&t->stats, sample_pages, t);
+	}
+	if (kind == MS_REC_FINAL)
+		ms_stats_for_each(&t->stats, rates_from_start, NULL);
+	report_of(t, &r, kind);
+	ms_stats_for_each(&t->stats, fill_comm, t);
+	if (!t->env->quiet)
+		ms_output_report(&t->out, kind, &r, &t->stats);
+	if (t->prom && ms_prom_update(t->prom, &t->stats, &r))
+		fprintf(stderr, "memscope-bpf: cannot update the metrics: out of memory\n");
+	ms_stats_for_each(&t->stats, mark_one, NULL);
+	if (t->stats.capped && !t->cap_warned) {
+		t->cap_warned = true;
+		fprintf(stderr,
+			"memscope-bpf: a cap was reached (--max-live %lu blocks or "
+			"--max-processes %lu): calls are still counted, further blocks or "
+			"processes are not tracked (see \"untracked\")\n",
+			t->env->max_live, t->env->max_procs);
+	}
+	if (r.lost_by[MS_CNT_RINGBUF_FULL] > t->warned_lost) {
+		fprintf(stderr,
+			"memscope-bpf: %" PRIu64 " records dropped; consider increasing "
+			"--ringbuf-size\n",
+			r.lost_by[MS_CNT_RINGBUF_FULL] - t->warned_lost);
+		t->warned_lost = r.lost_by[MS_CNT_RINGBUF_FULL];
+	}
+	t->last_report = clock_of(t);
+	t->last_events = t->stats.events;
+	check_stdout(t);
+}
+
+/* The leak report: sites of blocks older than --min-age */
+void ms_report_leaks(struct ms_tracer *t)
+{
+	struct ms_report r;
+
+	if (!t->env->stacks) {
+		fprintf(stderr,
+			"memscope-bpf: SIGUSR1 asks for a leak report: it needs --stacks\n");
+		return;
+	}
+	report_of(t, &r, MS_REC_LEAKS);
+	ms_stats_for_each(&t->stats, fill_comm, t);
+	ms_output_leaks(&t->out, &r, &t->stats, clock_of(t) * 1e9, t->env->min_age * 1e9);
+	check_stdout(t);
+}
+
+void ms_report_on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
+{
+	struct ms_tracer *t = ctx;
+	struct ms_report r;
+
+	report_of(t, &r, MS_REC_EXIT);
+	if (!t->env->quiet)
+		ms_output_end(&t->out, &r, p, why);
+	if (t->prom)
+		ms_prom_process_exited(t->prom, p);
+	if (t->syms && !p->pinned)
+		ms_symcache_forget(t->syms, p->pid);
+	check_stdout(t);
+}
+
+static void replay_event(const struct ms_event *e, void *ctx)
+{
+	struct ms_tracer *t = ctx;
+	double ts = e->ts_ns / 1e9;
+
+	if (!t->stats.events && t->t0 == 0) {
+		t->t0 = t->last_report = ts;
+		t->replay_next = ts + t->env->interval;
+	}
+	/* interval records at the recorded times, a long quiet gap shown as one, and an
+	 * interval with fewer records than the record would hold figures merged into the
+	 * next: the output grows with the records read, not with the recorded time */
+	if (ts >= t->replay_next && ms_stats_worth_report(&t->stats, t->last_events)) {
+		/* at the boundary, or at the last record of the intervals merged */
+		if (t->replay_now < t->replay_next)
+			t->replay_now = t->replay_next;
+		ms_report(t, MS_REC_INTERVAL);
+		t->replay_next += t->env->interval;
+		if (ts >= t->replay_next)
+			t->replay_next = ts + t->env->interval;
+	}
+	t->replay_now = ts;
+	ms_stats_apply(&t->stats, e);
+}
+
+static void replay_comm(pid_t pid, const char *comm, uint32_t flags, void *ctx)
+{
+	struct ms_tracer *t = ctx;
+	struct ms_proc *p = ms_stats_proc(&t->stats, pid, true);
+
+	if (!p)
+		return;
+	snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	p->listed |= !!(flags & MS_PROC_LISTED);
+	p->pinned |= !!(flags & MS_PROC_PINNED);
+}
+
+static void replay_lost(const uint64_t lost_by[MS_CNT_MAX], void *ctx)
+{
+	struct ms_tracer *t = ctx;
+
+	memcpy(t->lost_by, lost_by, sizeof(t->lost_by));
+}
+
+/* --replay: the recorded stream through the same statistics and output */
+int ms_report_replay(const struct ms_env *env)
+{
+	static const struct ms_replay_fns fns = {
+		.event = replay_event,
+		.comm = replay_comm,
+		.lost = replay_lost,
+	};
+	struct ms_tracer t = { .env = env, .replaying = true };
+	struct ms_replay_info info;
+	double t0 = ms_now_s();
+	int err;
+
+	ms_stats_init(&t.stats, ms_report_on_end, &t);
+	t.stats.max_blocks = env->max_live;
+	t.stats.max_procs = env->max_procs;
+	if (env->output && !(t.out_file = ms_outfile_fopen(env->output, true)))
+		return 1;
+	t.out.f = t.out_file ? t.out_file : stdout;
+	t.attached = true;
+	ms_output_set_json(&t.out, env->json);
+	t.out.max_rows = env->top;
+	t.out.pool = env->pool;
+	err = ms_replay(env->replay, &fns, &t, &info);
+	if (err == -EBADMSG)
+		fprintf(stderr,
+			"memscope-bpf: %s is corrupt or cut short (%s); the figures cover what "
+			"came before\n",
+			env->replay, info.damage);
+	else if (err) {
+		fprintf(stderr, "memscope-bpf: cannot replay %s: %s\n", env->replay,
+			err == -ENOEXEC ? "not a memscope-bpf recording of this version" :
+					  strerror(-err));
+		ms_stats_free(&t.stats);
+		if (t.out_file)
+			fclose(t.out_file);
+		return 1;
+	}
+	ms_report(&t, MS_REC_FINAL);
+	if (env->verbose) {
+		double secs = ms_now_s() - t0;
+
+		fprintf(stderr,
+			"memscope-bpf: replayed %" PRIu64 " records recorded on %s (%s) in %.3f s: "
+			"%.0f records/s\n",
+			t.stats.events, info.host, info.kernel, secs,
+			secs > 0 ? t.stats.events / secs : 0);
+	}
+	ms_stats_free(&t.stats);
+	if (t.out_file && fclose(t.out_file)) {
+		fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env->output,
+			strerror(errno));
+		return 1;
+	}
+	return err ? 1 : 0;
+}
+
+int ms_report_end(struct ms_tracer *t)
+{
+	const struct ms_env *env = t->env;
+	int err = 0, werr;
+
+	if (!t->stdout_gone && t->attached) {
+		ms_report(t, MS_REC_FINAL);
+		if (env->stacks)
+			ms_report_leaks(t);
+	}
+	if (t->untraced_children)
+		fprintf(stderr,
+			"memscope-bpf: %" PRIu64 " child process%s ran untraced (-f traces them)\n",
+			t->untraced_children, t->untraced_children == 1 ? "" : "es");
+	if (t->folded) {
+		werr = ms_output_folded(&t->out, t->folded, &t->stats, env->folded_what,
+					env->folded_count, clock_of(t) * 1e9, env->min_age * 1e9);
+		if (fclose(t->folded) || werr) {
+			fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env->folded,
+				strerror(werr ? -werr : errno));
+			err = -EIO;
+		}
+		t->folded = NULL;
+	}
+	return err;
+}

@@ -1,0 +1,506 @@
+/* targets.c: what is traced: -p processes, a launched COMMAND, or every process; their
+ * loaders, the objects they map later, the children -f holds */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "memscope.skel.h"
+#include "presets.h"
+#include "probes.h"
+#include "procmaps.h"
+#include "record.h"
+#include "symcache.h"
+#include "targets.h"
+
+/*
+ * The name (its thread-group leader's) and start time (clock ticks since boot) of process
+ * pid, from /proc/PID/stat: 0, or -1 when it is gone. The start time tells a process
+ * from a later one with the same pid.
+ */
+int ms_proc_ident(pid_t pid, char comm[MS_COMM_LEN + 1], uint64_t *start)
+{
+	char path[64], buf[1024], *open_paren, *close_paren, *f;
+	unsigned long long ticks = 0;
+	ssize_t n;
+	size_t len;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+	if (!open_paren || !close_paren || close_paren < open_paren)
+		return -1;
+	len = close_paren - open_paren - 1;
+	if (len > MS_COMM_LEN)
+		len = MS_COMM_LEN;
+	memcpy(comm, open_paren + 1, len);
+	comm[len] = '\0';
+	/* starttime is the 20th field after the name */
+	for (f = close_paren + 1, i = 0; f && i < 19; i++)
+		f = strchr(f + 1, ' ');
+	if (!f || sscanf(f, " %llu", &ticks) != 1)
+		return -1;
+	*start = ticks;
+	return 0;
+}
+
+static void read_comm(pid_t pid, char *comm, size_t len)
+{
+	char name[MS_COMM_LEN + 1];
+	uint64_t start;
+
+	snprintf(comm, len, "%s", ms_proc_ident(pid, name, &start) ? "?" : name);
+}
+
+/* A process shown from the start (-p, COMMAND) that stays for the final record */
+static void pin(struct ms_tracer *t, pid_t pid)
+{
+	struct ms_proc *p = ms_stats_proc(&t->stats, pid, true);
+
+	if (!p)
+		return;
+	p->listed = true;
+	p->pinned = true;
+	read_comm(pid, p->comm, sizeof(p->comm));
+	if (t->rec) {
+		ms_recorder_comm(t->rec, pid, p->comm, MS_PROC_LISTED | MS_PROC_PINNED);
+		p->comm_recorded = true;
+	}
+}
+
+static void queue_rescan(struct ms_tracer *t, pid_t pid)
+{
+	if (t->nrescan == t->cap_rescan) {
+		size_t cap = t->cap_rescan ? t->cap_rescan * 2 : 16;
+		pid_t *v = realloc(t->rescan, cap * sizeof(*v));
+
+		if (!v)
+			return;
+		t->rescan = v;
+		t->cap_rescan = cap;
+	}
+	t->rescan[t->nrescan++] = pid;
+}
+
+/* -f: the kernel stopped pid for the daemon (why: the record that said so) */
+static void hold(struct ms_tracer *t, pid_t pid, uint8_t why)
+{
+	if (t->nheld == t->cap_held) {
+		size_t cap = t->cap_held ? t->cap_held * 2 : 16;
+		struct ms_held *v = realloc(t->held, cap * sizeof(*v));
+
+		if (!v) {
+			kill(pid, SIGCONT); /* untraced rather than stopped for good */
+			return;
+		}
+		t->held = v;
+		t->cap_held = cap;
+	}
+	t->held[t->nheld++] = (struct ms_held){ .pid = pid, .why = why };
+}
+
+static void do_rescans(struct ms_tracer *t)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < t->nrescan; i++) {
+		pid_t pid = t->rescan[i];
+
+		err = ms_probes_attach_pid(t->probes, pid, t->every ? -1 : pid, t->every);
+		if (t->syms)
+			ms_symcache_snapshot(t->syms, pid);
+		if (err > 0 && t->env->verbose)
+			fprintf(stderr, "memscope-bpf: attached to %d new object%s for pid %d\n",
+				err, err == 1 ? "" : "s", (int)pid);
+	}
+	t->nrescan = 0;
+}
+
+static void attached_line(struct ms_tracer *t, int nprocs)
+{
+	size_t links = ms_probes_count(t->probes), objs = ms_probes_objects(t->probes);
+
+	if (t->numa.present == 1 && !t->numa_noted) {
+		t->numa_noted = true;
+		fprintf(stderr, "memscope-bpf: one NUMA node: every figure is on node 0\n");
+	}
+	fprintf(stderr, "memscope-bpf: attached %zu probe%s in %zu object%s for %d process%s\n",
+		links, links == 1 ? "" : "s", objs, objs == 1 ? "" : "s", nprocs,
+		nprocs == 1 ? "" : "es");
+	t->attached = true;
+}
+
+/* A named function found nowhere is an error: say which */
+static bool missing_spec(struct ms_tracer *t)
+{
+	int i = ms_probes_missing_spec(t->probes);
+
+	/* a function of a named object that exists but is not mapped yet is found when
+	 * the process loads it (dlopen): the loader's report brings it */
+	while (i >= 0 && t->specs[i].object[0] && !access(t->specs[i].object, R_OK) &&
+	       !ms_probes_spec_object_seen(t->probes, i)) {
+		if (!t->specs[i].noted)
+			fprintf(stderr,
+				"memscope-bpf: %s is not loaded yet: '%s' is traced once "
+				"it is\n",
+				t->specs[i].object, t->specs[i].text);
+		t->specs[i].noted = true;
+		i = ms_probes_missing_spec_after(t->probes, i);
+	}
+	if (i < 0)
+		return false;
+	fprintf(stderr, "memscope-bpf: %s '%s': no function %s in %s\n",
+		t->specs[i].kind == MS_FN_FREE	  ? "--free" :
+		t->specs[i].kind == MS_FN_REALLOC ? "--realloc" :
+						    "--alloc",
+		t->specs[i].text, t->specs[i].function,
+		t->specs[i].object[0] ? t->specs[i].object :
+					"the executable or any library it maps");
+	return true;
+}
+
+struct loader_ctx {
+	struct ms_tracer *t;
+	pid_t pid;
+	bool stop;
+	int err;
+};
+
+static int loader_one(const struct ms_mapping *m, void *arg)
+{
+	struct loader_ctx *c = arg;
+	char path[PATH_MAX];
+	int err;
+
+	if (!ms_is_loader_path(m->path) || m->deleted)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->pid, m->path);
+	err = ms_probes_attach_loader(c->t->probes, path, c->pid, c->stop);
+	if (err && err != -ENOENT)
+		c->err = err;
+	return 1;
+}
+
+/* The loader probe of a -p process, for the libraries it loads later; with stop, it
+ * stops at each change until the daemon has attached (-f) */
+static int attach_loader_of(struct ms_tracer *t, pid_t pid, bool stop)
+{
+	struct loader_ctx c = { .t = t, .pid = pid, .stop = stop };
+
+	ms_maps_for_each_exec("/proc", pid, loader_one, &c);
+	if (c.err)
+		fprintf(stderr, "memscope-bpf: cannot attach to the loader of pid %d: %s\n",
+			(int)pid, strerror(-c.err));
+	return c.err;
+}
+
+/*
+ * -f: attaches to each process the kernel stopped for the daemon and lets it go on: a
+ * new child (its objects and its loader, which stops it at each change), an exec'd
+ * image (the same: its libraries are mapped at the loader's stops) or a loader change
+ * (what it mapped). The kernel stops it before the record is sent, so the SIGCONT
+ * comes after the stop (or cancels it while it is pending, probes already there).
+ */
+static void serve_held(struct ms_tracer *t)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < t->nheld; i++) {
+		struct ms_held *h = &t->held[i];
+
+		if (h->why != MS_EV_DLSTATE)
+			pin(t, h->pid);
+		err = ms_probes_attach_pid(t->probes, h->pid, h->pid, false);
+		if (h->why != MS_EV_DLSTATE && err != -ESRCH)
+			attach_loader_of(t, h->pid, true);
+		ms_symcache_snapshot(t->syms, h->pid);
+		if (err < 0 && err != -ENOENT && err != -ESRCH)
+			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)h->pid,
+				strerror(-err));
+		else if (err > 0 && t->env->verbose)
+			fprintf(stderr, "memscope-bpf: attached to %d new object%s for pid %d\n",
+				err, err == 1 ? "" : "s", (int)h->pid);
+		kill(h->pid, SIGCONT);
+	}
+	t->nheld = 0;
+}
+
+/* Whether pid maps a C library: its start-up objects are all mapped */
+static int maps_libc(const struct ms_mapping *m, void *ctx)
+{
+	return ms_is_libc_path(m->path);
+}
+
+/* The launched command stopped itself at a link-map change: attach, continue it */
+static int serve_child(struct ms_tracer *t)
+{
+	int status, err;
+	pid_t r;
+
+	r = waitpid(t->launch.pid, &status, WNOHANG | WUNTRACED);
+	if (r <= 0)
+		return 0;
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		t->child_status = status;
+		t->child_done = true;
+		return 0;
+	}
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
+		return 0;
+	err = ms_probes_attach_pid(t->probes, t->launch.pid, t->launch.pid, false);
+	ms_symcache_snapshot(t->syms, t->launch.pid);
+	if (err < 0 && err != -ENOENT && err != -ESRCH) {
+		fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)t->launch.pid,
+			strerror(-err));
+		kill(t->launch.pid, SIGKILL);
+		return err;
+	}
+	/* the start-up objects are all there once libc is: the probes' total, and the
+	 * named functions found or not (at the loader's first stop nothing is mapped) */
+	if (!t->attached && ms_maps_for_each_exec("/proc", t->launch.pid, maps_libc, NULL) == 1) {
+		if (missing_spec(t)) {
+			kill(t->launch.pid, SIGKILL);
+			return -ENOENT;
+		}
+		attached_line(t, 1);
+	}
+	kill(t->launch.pid, SIGCONT);
+	return 0;
+}
+
+/* Every-process mode: a process running before tracing began is named now, so that an
+ * exec of it later (which renames it) shows the name it had */
+static void name_running(struct ms_tracer *t, pid_t pid)
+{
+	struct ms_proc *p = ms_stats_proc(&t->stats, pid, true);
+
+	if (!p || p->comm[0])
+		return;
+	read_comm(pid, p->comm, sizeof(p->comm));
+	if (t->rec) {
+		ms_recorder_comm(t->rec, pid, p->comm, 0);
+		p->comm_recorded = true;
+	}
+}
+
+static int attach_every(struct ms_tracer *t)
+{
+	struct dirent *de;
+	int n = 0, err;
+	DIR *d;
+
+	d = opendir("/proc");
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		pid_t pid = atoi(de->d_name);
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		err = ms_probes_attach_pid(t->probes, pid, -1, true);
+		if (err >= 0) {
+			n++;
+			name_running(t, pid);
+		} else if (err != -ENOENT && err != -ESRCH && err != -EACCES)
+			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)pid,
+				strerror(-err));
+	}
+	closedir(d);
+	return n;
+}
+
+static int attach_pids(struct ms_tracer *t)
+{
+	__u8 one = 1;
+	int i, err;
+
+	for (i = 0; i < t->env->npids; i++) {
+		pid_t pid = t->env->pids[i];
+		__u32 key = pid;
+
+		t->pidfds[i] = syscall(SYS_pidfd_open, pid, 0);
+		if (t->pidfds[i] < 0) {
+			fprintf(stderr, "memscope-bpf: no process with pid %d\n", (int)pid);
+			return -ESRCH;
+		}
+		bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
+		err = ms_probes_attach_pid(t->probes, pid, pid, false);
+		if (err == -ENOENT) {
+			fprintf(stderr,
+				"memscope-bpf: pid %d maps no libc or known allocator: "
+				"nothing to trace\n",
+				(int)pid);
+			return err;
+		}
+		if (err == -ESRCH) {
+			fprintf(stderr, "memscope-bpf: no process with pid %d\n", (int)pid);
+			return err;
+		}
+		if (err < 0) {
+			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)pid,
+				strerror(-err));
+			return err;
+		}
+		pin(t, pid);
+		ms_symcache_snapshot(t->syms, pid);
+		/* libraries it loads later (dlopen) are found when its loader says so; with
+		 * -f, its children are held at their loader's changes too */
+		err = attach_loader_of(t, pid, t->env->follow);
+		if (err)
+			return err;
+	}
+	t->nalive = t->env->npids;
+	return missing_spec(t) ? -ENOENT : 0;
+}
+
+/* -p: notices processes that ended even if their exit record was lost */
+static void check_pids(struct ms_tracer *t)
+{
+	struct pollfd pfd[MS_ENV_MAX_PIDS];
+	int i, n = 0;
+
+	for (i = 0; i < t->env->npids; i++) {
+		pfd[i].fd = t->pidfds[i];
+		pfd[i].events = POLLIN;
+		pfd[i].revents = 0;
+	}
+	if (poll(pfd, t->env->npids, 0) <= 0)
+		return;
+	for (i = 0; i < t->env->npids; i++) {
+		if (t->pidfds[i] >= 0 && (pfd[i].revents & POLLIN)) {
+			close(t->pidfds[i]);
+			t->pidfds[i] = -1;
+		}
+		n += t->pidfds[i] >= 0;
+	}
+	t->nalive = n;
+}
+
+static int launch_command(struct ms_tracer *t)
+{
+	__u8 one = 1;
+	__u32 key;
+	int err;
+
+	if (!t->launch.interp[0]) {
+		fprintf(stderr, "memscope-bpf: %s is statically linked: no libc to trace\n",
+			t->launch.path);
+		return -ENOEXEC;
+	}
+	key = t->launch.pid;
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
+	err = ms_probes_attach_loader(t->probes, t->launch.interp, t->launch.pid, true);
+	if (err) {
+		fprintf(stderr, "memscope-bpf: cannot attach to the loader %s: %s\n",
+			t->launch.interp, strerror(-err));
+		return err;
+	}
+	/* the child has not exec'd yet: its libc is attached when the loader reports it */
+	t->launched = true;
+	pin(t, t->launch.pid);
+	return ms_launch_release(&t->launch);
+}
+
+void ms_targets_seen(void *ctx, const struct ms_event *e)
+{
+	struct ms_tracer *t = ctx;
+	bool launched = t->launched && (pid_t)e->tgid == t->launch.pid;
+
+	if (e->type == MS_EV_FORK && t->filtering && !(e->flags & MS_EVF_STOPPED))
+		t->untraced_children++; /* no -f (or the kernel's table of them was full) */
+	if ((e->flags & MS_EVF_STOPPED) && !launched)
+		hold(t, e->tgid, e->type); /* -f: a child, or what it exec'd or loaded */
+	/* new objects: a process started (every-process mode) or its loader mapped more */
+	else if ((t->every && e->type == MS_EV_EXEC) || (e->type == MS_EV_DLSTATE && !launched))
+		queue_rescan(t, e->tgid);
+}
+
+int ms_targets_start(struct ms_tracer *t)
+{
+	const struct ms_env *env = t->env;
+	int err, nprocs = 0;
+
+	if (env->npids) {
+		err = attach_pids(t);
+		nprocs = env->npids;
+	} else if (env->command) {
+		err = launch_command(t);
+	} else {
+		nprocs = attach_every(t);
+		err = nprocs < 0 ? nprocs : 0;
+	}
+	if (err)
+		return err;
+	if (!env->command)
+		attached_line(t, nprocs);
+	return 0;
+}
+
+void ms_targets_serve_held(struct ms_tracer *t)
+{
+	if (t->nheld)
+		serve_held(t);
+}
+
+int ms_targets_serve(struct ms_tracer *t, bool *done)
+{
+	int err;
+
+	*done = false;
+	if (t->nrescan)
+		do_rescans(t);
+	if (t->launched) {
+		err = serve_child(t);
+		if (err)
+			return err;
+		if (t->child_done)
+			*done = true;
+	}
+	if (t->env->npids) {
+		check_pids(t);
+		if (!t->nalive)
+			*done = true;
+	}
+	return 0;
+}
+
+void ms_targets_init(struct ms_tracer *t)
+{
+	int i;
+
+	for (i = 0; i < MS_ENV_MAX_PIDS; i++)
+		t->pidfds[i] = -1;
+	t->launch.gate = -1;
+}
+
+void ms_targets_free(struct ms_tracer *t)
+{
+	int i;
+
+	free(t->held);
+	free(t->rescan);
+	for (i = 0; i < t->env->npids; i++)
+		if (t->pidfds[i] >= 0)
+			close(t->pidfds[i]);
+}
