@@ -8,14 +8,14 @@
 
 #define MAX_PARAMS 6 /* arguments passed in registers on x86-64 */
 
-static const char *kind_option(enum ms_fn_kind kind)
+const char *ms_allocspec_option(enum ms_fn_kind kind)
 {
 	return kind == MS_FN_FREE ? "--free" : kind == MS_FN_REALLOC ? "--realloc" : "--alloc";
 }
 
 #define FAIL(...)                                                                                  \
 	do {                                                                                       \
-		int n_ = snprintf(err, errlen, "%s '%s': ", kind_option(kind), text);              \
+		int n_ = snprintf(err, errlen, "%s '%s': ", ms_allocspec_option(kind), text);      \
 		if (n_ > 0 && (size_t)n_ < errlen)                                                 \
 			snprintf(err + n_, errlen - n_, __VA_ARGS__);                              \
 		return -EINVAL;                                                                    \

@@ -38,6 +38,9 @@ struct ms_allocspec {
 int ms_allocspec_parse(const char *text, enum ms_fn_kind kind, struct ms_allocspec *spec, char *err,
 		       size_t errlen);
 
+/* The option that gives a spec of kind: "--free", "--realloc", else "--alloc" */
+const char *ms_allocspec_option(enum ms_fn_kind kind);
+
 /* Whether a spec names its function as C++ source does (so symbols are demangled) */
 int ms_allocspec_demangled(const struct ms_allocspec *spec);
 

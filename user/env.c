@@ -245,10 +245,7 @@ static void parse_spec(struct ms_env *env, const char *text, enum ms_fn_kind kin
 	if (ms_preset_find(env->specs[env->nspecs].allocator)) {
 		snprintf(err, sizeof(err),
 			 "%s '%s': '%s' names a known allocator: choose another name",
-			 kind == MS_FN_FREE    ? "--free" :
-			 kind == MS_FN_REALLOC ? "--realloc" :
-						 "--alloc",
-			 text, env->specs[env->nspecs].allocator);
+			 ms_allocspec_option(kind), text, env->specs[env->nspecs].allocator);
 		die_usage("%s", err);
 	}
 	env->nspecs++;

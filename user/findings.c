@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "allocators.h"
 #include "elfsym.h"
 #include "findings.h"
 #include "format.h"
@@ -276,15 +275,16 @@ static void slab_finding(const struct ms_class *k, unsigned cls, uint64_t total,
 		 h, ms_ratio(k->alloc_bytes, k->peak_bytes));
 }
 
-unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_fn sym,
-		 ms_object_fn obj, void *ctx, struct ms_finding *out, unsigned max)
+unsigned ms_find(const struct ms_catalog *cat, struct ms_proc *p, const struct ms_pool_opts *o,
+		 ms_symbolize_fn sym, ms_object_fn obj, void *ctx, struct ms_finding *out,
+		 unsigned max)
 {
 	unsigned id, i, n = 0;
 	uint64_t total = p->c.allocs;
 
 	for (id = 1; id < p->nalloc && n < max; id++) {
 		struct ms_astats *a = ms_proc_allocator(p, id);
-		const struct ms_allocator *al = ms_allocators_get(id);
+		const struct ms_allocator *al = ms_catalog_allocator(cat, id);
 
 		if (!a || !al)
 			continue;

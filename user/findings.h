@@ -73,11 +73,12 @@ typedef int (*ms_object_fn)(pid_t pid, uint64_t addr, char *path, size_t len, vo
  *    operators; not Rust's, compiled into each program) are the runtime's, not the
  *    program's: never a candidate. obj may be NULL (then none is left out).
  *  - each size class that takes most allocations and lives briefly (a pool would serve it).
- * sym and obj take ctx. Returns the number written to out (at most max). Cost: per
+ * cat names p's allocators. sym and obj take ctx. Returns the number written to out (at most max). Cost: per
  * candidate call site, a symbol lookup and, once per object file, a look at its symbols.
  */
-unsigned ms_find(struct ms_proc *p, const struct ms_pool_opts *o, ms_symbolize_fn sym,
-		 ms_object_fn obj, void *ctx, struct ms_finding *out, unsigned max);
+unsigned ms_find(const struct ms_catalog *cat, struct ms_proc *p, const struct ms_pool_opts *o,
+		 ms_symbolize_fn sym, ms_object_fn obj, void *ctx, struct ms_finding *out,
+		 unsigned max);
 
 /* Whether code in the object at path belongs to the runtime rather than the program: the
  * dynamic loader, a C library, or an object that defines a known allocator (see ms_find).

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "memscope.h"
 #include "memscope.skel.h"
+#include "catalog.h"
 #include "clock.h"
 #include "env.h"
 #include "guard.h"
@@ -197,8 +198,11 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 		}
 	}
 	t->every = !env->npids && !env->command;
+	t->cat = ms_catalog_new();
+	if (!t->cat)
+		return -ENOMEM;
 	if (env->record) {
-		t->rec = ms_recorder_open(env->record);
+		t->rec = ms_recorder_open(env->record, t->cat);
 		if (!t->rec) {
 			err = -errno;
 			fprintf(stderr, "memscope-bpf: cannot create %s: %s\n", env->record,
@@ -206,7 +210,7 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 			return err;
 		}
 	}
-	ms_stats_init(&t->stats, ms_report_on_end, t);
+	ms_stats_init(&t->stats, t->cat, ms_report_on_end, t);
 	t->out.f = t->out_file ? t->out_file : stdout;
 	ms_output_set_json(&t->out, env->json);
 	t->out.max_rows = env->top;
@@ -238,7 +242,7 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 	cfg->place = !env->no_placement;
 	cfg->cxx = env->stacks;
 	cfg->verbose = env->verbose;
-	t->probes = ms_probes_new(t->skel->progs.ms_entry, t->skel->progs.ms_return, cfg);
+	t->probes = ms_probes_new(t->cat, t->skel->progs.ms_entry, t->skel->progs.ms_return, cfg);
 	if (!t->probes) {
 		fprintf(stderr, "memscope-bpf: cannot set up the probes: %s\n", strerror(errno));
 		return -errno;
@@ -359,6 +363,7 @@ static int clean_up(struct ms_tracer *t, int err, int exit_code)
 		err = -EIO;
 	}
 	ms_stats_free(&t->stats);
+	ms_catalog_free(t->cat);
 	ms_symcache_free(t->syms);
 	ms_numa_free(&t->numa);
 	ms_stackmap_free(&t->stackmap);

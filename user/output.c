@@ -151,18 +151,19 @@ static const struct out_printer *printer(struct ms_output *o)
 
 /* p as record kind shows it: its findings when the printer shows them in such records
  * (f: MAX_FINDINGS of scratch; the findings kept are copied out of it) */
-static void view_of(struct ms_output *o, enum ms_record_kind kind, struct ms_proc *p,
-		    struct out_proc *v)
+static void view_of(struct ms_output *o, enum ms_record_kind kind, const struct ms_catalog *cat,
+		    struct ms_proc *p, struct out_proc *v)
 {
 	static struct ms_finding f[MAX_FINDINGS];
 	struct ms_finding *kept;
 	unsigned n = 0;
 
+	v->cat = cat;
 	v->p = p;
 	v->find = NULL;
 	v->nfind = 0;
 	if (printer(o)->findings & (1u << kind))
-		n = ms_find(p, &o->pool, o->symbolize, o->object, o->symbolize_ctx, f,
+		n = ms_find(cat, p, &o->pool, o->symbolize, o->object, o->symbolize_ctx, f,
 			    MAX_FINDINGS);
 	if (!n || !(kept = malloc(n * sizeof(*kept))))
 		return;
@@ -184,7 +185,7 @@ void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struc
 	v = calloc(c.n ? c.n : 1, sizeof(*v));
 	if (v) {
 		for (i = 0; i < c.n; i++)
-			view_of(o, kind, c.v[i], &v[i]);
+			view_of(o, kind, s->cat, c.v[i], &v[i]);
 		printer(o)->report(o, kind, r, v, c.n);
 		for (i = 0; i < c.n; i++)
 			free((void *)v[i].find);
@@ -194,12 +195,12 @@ void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struc
 	fflush(o->f);
 }
 
-void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_proc *p,
-		   enum ms_end_reason why)
+void ms_output_end(struct ms_output *o, const struct ms_report *r, const struct ms_stats *s,
+		   struct ms_proc *p, enum ms_end_reason why)
 {
 	struct out_proc v;
 
-	view_of(o, MS_REC_EXIT, p, &v);
+	view_of(o, MS_REC_EXIT, s->cat, p, &v);
 	printer(o)->end(o, r, &v, why);
 	free((void *)v.find);
 	fflush(o->f);

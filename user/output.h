@@ -13,6 +13,7 @@
 
 struct out_printer;
 
+#define MS_TOP_SITES 5	  /* JSON: sites per ranking in interval records (--stacks) */
 #define MS_ENDED_ROWS 4	  /* text: up to this many ended processes an interval get a row each */
 #define MS_ENDED_COMMS 32 /* names the summary of more of them keeps */
 
@@ -42,7 +43,6 @@ struct ms_output {
 	ms_object_fn object;	    /* call sites to the objects that hold them, or NULL */
 	bool numa_pages;	    /* --numa-pages: where the pages of live blocks are */
 	struct ms_stackmap *stacks; /* --stacks: user stacks of the allocation sites, or NULL */
-	unsigned top_sites;	    /* sites per ranking in interval records (5) */
 	void *symbolize_ctx;	    /* of symbolize and object */
 	struct ms_ended ended[2];   /* text, by enum ms_end_reason: shown before the next table */
 	const struct out_printer *printer; /* json's or text's, chosen at the first record */
@@ -58,10 +58,10 @@ void ms_output_set_json(struct ms_output *o, bool json);
 void ms_output_report(struct ms_output *o, enum ms_record_kind kind, const struct ms_report *r,
 		      struct ms_stats *s);
 
-/* Writes the exit record of one process (reason: exit or exec). In text, a -p process or a
+/* Writes the exit record of process p of s (reason: exit or exec). In text, a -p process or a
  * launched COMMAND (pinned) gets its row at once; another is held for the next table. */
-void ms_output_end(struct ms_output *o, const struct ms_report *r, struct ms_proc *p,
-		   enum ms_end_reason why);
+void ms_output_end(struct ms_output *o, const struct ms_report *r, const struct ms_stats *s,
+		   struct ms_proc *p, enum ms_end_reason why);
 
 /* What --folded weighs */
 enum ms_folded_what { MS_FOLDED_ALLOCATED, MS_FOLDED_LIVE, MS_FOLDED_LEAKED };

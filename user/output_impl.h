@@ -16,6 +16,7 @@
 /* A process in a record: its figures, and its findings when the record shows them
  * (computed once by output.c, owned by it) */
 struct out_proc {
+	const struct ms_catalog *cat; /* what p's allocator and function ids name */
 	struct ms_proc *p;
 	const struct ms_finding *find;
 	unsigned nfind;

@@ -2,10 +2,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include "allocators.h"
-#include "funcs.h"
 #include "json.h"
 #include "output_impl.h"
+#include "presets.h"
 
 static void json_patterns(struct ms_json *j, const struct ms_proc *p)
 {
@@ -130,7 +129,7 @@ static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_p
 {
 	static const char *const rank[] = { "by_live_bytes", "by_allocs_per_s", "by_peak" };
 	const struct ms_stack_sites *ss = p->sites;
-	unsigned *order, k, i, top = o->top_sites ? o->top_sites : 5;
+	unsigned *order, k, i;
 
 	if (!o->stacks)
 		return;
@@ -144,7 +143,7 @@ static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_p
 			sort_sites = ss;
 			sort_by = k;
 			qsort(order, ss->n, sizeof(*order), site_order);
-			for (i = 0; i < ss->n && i < top; i++)
+			for (i = 0; i < ss->n && i < MS_TOP_SITES; i++)
 				json_site(j, o, p, &ss->v[order[i]], secs);
 		}
 		ms_json_end(j);
@@ -190,13 +189,14 @@ static void json_counts(struct ms_json *j, const char *prefix, const struct ms_c
 
 /* by_func of p, only the functions of allocator id; with id 0, every allocator's, those
  * of one name summed (libc's malloc and a preloaded jemalloc's are one "malloc") */
-static void json_by_func(struct ms_json *j, const struct ms_proc *p, unsigned id)
+static void json_by_func(struct ms_json *j, const struct ms_catalog *cat, const struct ms_proc *p,
+			 unsigned id)
 {
 	unsigned i, k;
 
 	ms_json_open(j, "by_func");
 	for (i = 0; i < p->nby_func; i++) {
-		const struct ms_func *f = ms_funcs_get(i);
+		const struct ms_func *f = ms_catalog_func(cat, i);
 		uint64_t n = p->by_func[i];
 
 		if (!n || !f || (id && f->allocator != id))
@@ -204,14 +204,14 @@ static void json_by_func(struct ms_json *j, const struct ms_proc *p, unsigned id
 		if (!id) {
 			/* the first function of this name adds up the others */
 			for (k = 0; k < i; k++)
-				if (p->by_func[k] && ms_funcs_get(k) &&
-				    !strcmp(ms_funcs_get(k)->name, f->name))
+				if (p->by_func[k] && ms_catalog_func(cat, k) &&
+				    !strcmp(ms_catalog_func(cat, k)->name, f->name))
 					break;
 			if (k < i)
 				continue;
 			for (k = i + 1; k < p->nby_func; k++)
-				if (p->by_func[k] && ms_funcs_get(k) &&
-				    !strcmp(ms_funcs_get(k)->name, f->name))
+				if (p->by_func[k] && ms_catalog_func(cat, k) &&
+				    !strcmp(ms_catalog_func(cat, k)->name, f->name))
 					n += p->by_func[k];
 		}
 		ms_json_u64(j, f->name, n);
@@ -289,14 +289,15 @@ static void json_numa(struct ms_json *j, const struct ms_numa_counts *nc,
 	ms_json_close(j);
 }
 
-static void json_allocators(struct ms_json *j, struct ms_proc *p, double secs)
+static void json_allocators(struct ms_json *j, const struct ms_catalog *cat, struct ms_proc *p,
+			    double secs)
 {
 	uint64_t hist[MS_HIST_BUCKETS];
 	unsigned id;
 
 	ms_json_array(j, "allocators");
 	for (id = 1; id < p->nalloc; id++) {
-		const struct ms_allocator *a = ms_allocators_get(id);
+		const struct ms_allocator *a = ms_catalog_allocator(cat, id);
 		struct ms_astats *as = ms_proc_allocator(p, id);
 
 		if (!as || !a)
@@ -305,7 +306,7 @@ static void json_allocators(struct ms_json *j, struct ms_proc *p, double secs)
 		ms_json_str(j, "name", a->name);
 		ms_json_str(j, "kind", ms_alloc_kind_name(a->kind));
 		json_counts(j, "", &as->user.c);
-		json_by_func(j, p, id);
+		json_by_func(j, cat, p, id);
 		ms_side_size_hist(&as->user, hist);
 		json_hist(j, hist);
 		json_rates(j, &as->user.c, &as->last, secs);
@@ -327,11 +328,11 @@ static void json_proc(struct ms_json *j, struct ms_output *o, const struct out_p
 	/* what live_* cover: the whole heap of its image, or what was allocated since attaching */
 	ms_json_str(j, "live_since", p->from_start ? "start" : "attach");
 	json_counts(j, "", &p->c);
-	json_by_func(j, p, 0);
+	json_by_func(j, v->cat, p, 0);
 	ms_proc_size_hist(p, hist);
 	json_hist(j, hist);
 	json_rates(j, &p->c, &p->last, secs);
-	json_allocators(j, p, secs);
+	json_allocators(j, v->cat, p, secs);
 	json_numa(j, &p->numa, o->numa_pages ? &p->pages : NULL);
 	json_patterns(j, p);
 	json_pools(j, v->find, v->nfind);

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "allocators.h"
 #include "output_impl.h"
 
 #define TEXT_HEAD "%7s %-16s %8s %8s %10s %10s %9s %11s %11s %7s  %s\n"
@@ -11,7 +10,8 @@
 	"%7d %-16s %8s %8s %10" PRIu64 " %10" PRIu64 " %9" PRIu64 " %11s %11s %7" PRIu64 "  %s\n"
 
 /* The allocators p's users called, "jemalloc" or "libc,objpool(+backing 2.0 MiB)" */
-static void text_allocators(const struct ms_proc *p, char *out, size_t len)
+static void text_allocators(const struct ms_catalog *cat, const struct ms_proc *p, char *out,
+			    size_t len)
 {
 	size_t n = 0;
 	unsigned id;
@@ -22,9 +22,10 @@ static void text_allocators(const struct ms_proc *p, char *out, size_t len)
 		char b[16];
 
 		if (!a->used || !(a->user.c.allocs + a->user.c.frees + a->user.c.failed_allocs) ||
-		    !ms_allocators_get(id))
+		    !ms_catalog_allocator(cat, id))
 			continue;
-		n += snprintf(out + n, len - n, "%s%s", n ? "," : "", ms_allocators_get(id)->name);
+		n += snprintf(out + n, len - n, "%s%s", n ? "," : "",
+			      ms_catalog_allocator(cat, id)->name);
 		if (n < len && a->backing.c.live_bytes)
 			n += snprintf(out + n, len - n, "(+backing %s)",
 				      ms_human_bytes(a->backing.c.live_bytes, b, sizeof(b)));
@@ -33,14 +34,15 @@ static void text_allocators(const struct ms_proc *p, char *out, size_t len)
 
 /* p's row into buf; its comm is marked '*' when p was attached while it ran: its live
  * figures cover what it allocated since */
-static void text_row(char *buf, size_t len, struct ms_proc *p, double secs)
+static void text_row(char *buf, size_t len, const struct out_proc *v, double secs)
 {
+	struct ms_proc *p = v->p;
 	char a[16], fr[16], lb[16], pb[16], comm[MS_COMM_LEN + 2], allocs[96];
 
 	out_comm(p->comm, comm, sizeof(comm) - 1);
 	if (!p->from_start)
 		strcat(comm, "*");
-	text_allocators(p, allocs, sizeof(allocs));
+	text_allocators(v->cat, p, allocs, sizeof(allocs));
 	snprintf(buf, len, TEXT_ROW, (int)p->pid, comm,
 		 ms_human_count(out_rate(p->c.allocs, p->last.allocs, secs), a, sizeof(a)),
 		 ms_human_count(out_rate(p->c.frees, p->last.frees, secs), fr, sizeof(fr)),
@@ -51,11 +53,11 @@ static void text_row(char *buf, size_t len, struct ms_proc *p, double secs)
 
 #define TEXT_ROW_MAX 256
 
-static void text_row_out(FILE *f, struct ms_proc *p, double secs)
+static void text_row_out(FILE *f, const struct out_proc *v, double secs)
 {
 	char row[TEXT_ROW_MAX];
 
-	text_row(row, sizeof(row), p, secs);
+	text_row(row, sizeof(row), v, secs);
 	fputs(row, f);
 }
 
@@ -155,8 +157,10 @@ static int by_allocs(const void *a, const void *b)
 }
 
 /* Holds a process that ended for the next table: its row, and its name in the counts */
-static void ended_hold(struct ms_output *o, enum ms_end_reason why, struct ms_proc *p, double secs)
+static void ended_hold(struct ms_output *o, enum ms_end_reason why, const struct out_proc *v,
+		       double secs)
 {
+	const struct ms_proc *p = v->p;
 	struct ms_ended *e = &o->ended[why == MS_END_EXEC];
 	char comm[MS_COMM_LEN + 1];
 	unsigned i;
@@ -165,7 +169,7 @@ static void ended_hold(struct ms_output *o, enum ms_end_reason why, struct ms_pr
 		int k = snprintf(e->rows[e->n], sizeof(e->rows[e->n]),
 				 "%s: ", why == MS_END_EXEC ? "exec" : "exit");
 
-		text_row(e->rows[e->n] + k, sizeof(e->rows[e->n]) - k, p, secs);
+		text_row(e->rows[e->n] + k, sizeof(e->rows[e->n]) - k, v, secs);
 	}
 	e->n++;
 	e->allocs += p->c.allocs;
@@ -231,7 +235,7 @@ static void text_report(struct ms_output *o, enum ms_record_kind kind, const str
 		"LIVE_BYTES", "PEAK_BYTES", "FAILED", "ALLOCATORS");
 	rows = o->max_rows && o->max_rows < n && kind != MS_REC_FINAL ? o->max_rows : n;
 	for (i = 0; i < rows; i++) {
-		text_row_out(o->f, v[i].p, r->interval_s);
+		text_row_out(o->f, &v[i], r->interval_s);
 		text_patterns(o->f, v[i].p);
 		text_top_site(o, v[i].p);
 		attached |= !v[i].p->from_start;
@@ -254,9 +258,9 @@ static void text_end(struct ms_output *o, const struct ms_report *r, const struc
 {
 	if (v->p->pinned) {
 		fprintf(o->f, "%s: ", why == MS_END_EXEC ? "exec" : "exit");
-		text_row_out(o->f, v->p, r->interval_s);
+		text_row_out(o->f, v, r->interval_s);
 	} else {
-		ended_hold(o, why, v->p, r->interval_s);
+		ended_hold(o, why, v, r->interval_s);
 	}
 }
 

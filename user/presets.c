@@ -173,3 +173,13 @@ const struct ms_preset *ms_preset_find(const char *name)
 			return &ms_presets[i];
 	return NULL;
 }
+
+const char *ms_alloc_kind_name(unsigned kind)
+{
+	size_t i;
+
+	for (i = 0; i < ms_npresets; i++)
+		if (ms_presets[i].kind == kind)
+			return ms_presets[i].name;
+	return kind == MS_AK_CUSTOM ? "custom" : "unknown";
+}

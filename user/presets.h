@@ -5,8 +5,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "allocators.h"
 #include "memscope.h"
+
+/* An allocator's kind, as recordings store it (values never change): a preset's, or custom
+ * for one named by --alloc; its name is the first preset's of that kind */
+enum ms_alloc_kind {
+	MS_AK_LIBC,
+	MS_AK_JEMALLOC,
+	MS_AK_TCMALLOC,
+	MS_AK_MIMALLOC,
+	MS_AK_PYMALLOC,
+	MS_AK_RUST,
+	MS_AK_CUSTOM,
+	MS_AK_MAX,
+};
 
 /* Function flags */
 #define MS_FNF_BACKING_ONLY 0x1 /* recorded only inside another allocator's call (mmap) */
@@ -37,6 +49,9 @@ extern const size_t ms_npresets;
 
 /* The preset called name, or NULL */
 const struct ms_preset *ms_preset_find(const char *name);
+
+/* The kind's name in reports ("libc", ..., "custom"), "unknown" past MS_AK_MAX */
+const char *ms_alloc_kind_name(unsigned kind);
 
 /* The libc preset (the first) */
 #define MS_PRESET_LIBC (&ms_presets[0])

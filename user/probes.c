@@ -9,9 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
-#include "allocators.h"
 #include "elfsym.h"
-#include "funcs.h"
 #include "placement.h"
 #include "probes.h"
 #include "procmaps.h"
@@ -68,6 +66,7 @@ struct ms_link {
 };
 
 struct ms_probes {
+	struct ms_catalog *cat; /* the allocators and functions probed are added to it */
 	struct bpf_program *entry, *ret;
 	struct ms_probe_config cfg;
 	struct target *targets;
@@ -128,8 +127,8 @@ static int add_preset(struct ms_probes *p, const struct ms_preset *ps)
 	size_t i;
 	int id, err;
 
-	/* libc's own presets (libc, libstdc++'s operators) are allocator 1 */
-	id = ps->kind == MS_AK_LIBC ? 1 : ms_allocators_get_or_add(ps->name, ps->kind);
+	/* the allocator of the preset's kind: libc's own (libc, libstdc++'s operators) is 1 */
+	id = ms_catalog_allocator_id(p->cat, ms_alloc_kind_name(ps->kind), ps->kind);
 	if (id < 0)
 		return id;
 	for (pre = ps->prefixes; *pre; pre++) {
@@ -168,7 +167,7 @@ static int add_spec(struct ms_probes *p, const struct ms_allocspec *s, int index
 	err = add_group(p, &g);
 	if (err)
 		return err;
-	id = ms_allocators_get_or_add(s->allocator, MS_AK_CUSTOM);
+	id = ms_catalog_allocator_id(p->cat, s->allocator, MS_AK_CUSTOM);
 	if (id < 0)
 		return id;
 	t.allocator = id;
@@ -186,8 +185,8 @@ static int add_spec(struct ms_probes *p, const struct ms_allocspec *s, int index
 	return push((void **)&p->targets, &p->ntargets, sizeof(t), &t);
 }
 
-struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *ret,
-				const struct ms_probe_config *cfg)
+struct ms_probes *ms_probes_new(struct ms_catalog *cat, struct bpf_program *entry,
+				struct bpf_program *ret, const struct ms_probe_config *cfg)
 {
 	struct ms_probes *p = calloc(1, sizeof(*p));
 	size_t i, k;
@@ -195,6 +194,7 @@ struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *r
 
 	if (!p)
 		return NULL;
+	p->cat = cat;
 	p->entry = entry;
 	p->ret = ret;
 	p->cfg = *cfg;
@@ -544,7 +544,7 @@ static int add_scope(struct ms_probes *p, size_t obj, pid_t pid, bool loader)
 	return push((void **)&p->scopes, &p->nscopes, sizeof(s), &s);
 }
 
-static int func_id(const struct ms_probe_point *pt)
+static int func_id(struct ms_catalog *cat, const struct ms_probe_point *pt)
 {
 	struct ms_func f = {
 		.allocator = pt->allocator,
@@ -552,12 +552,12 @@ static int func_id(const struct ms_probe_point *pt)
 		.fixed_size = pt->fixed_size,
 		.backing_only = !!(pt->fn.flags & MS_FNF_BACKING_ONLY),
 	};
-	unsigned id = ms_funcs_find(pt->name, pt->allocator, pt->fn.kind);
+	unsigned id = ms_catalog_find_func(cat, pt->name, pt->allocator, pt->fn.kind);
 
 	if (id)
 		return id;
 	memcpy(f.name, pt->name, strnlen(pt->name, sizeof(f.name) - 1));
-	return ms_funcs_add(&f);
+	return ms_catalog_add_func(cat, &f);
 }
 
 /* The plan of the object at path (dev/ino), computed on first use */
@@ -607,7 +607,7 @@ static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *p
 		bool frame = has_frame(s);
 		uint64_t cookie;
 
-		id = func_id(pt);
+		id = func_id(p->cat, pt);
 		if (id < 0)
 			return id;
 		cookie = MS_CK_MAKE(id, pt->allocator, s->kind, s->size_arg, s->nmemb_arg,
@@ -640,8 +640,8 @@ static int attach_plan(struct ms_probes *p, const struct plan *pl, const char *p
 		if (p->cfg.verbose)
 			fprintf(stderr,
 				"memscope-bpf: probe %s (%s) at %s+0x%llx (entry+0x%llx%s%s%s%s)%s%s\n",
-				pt->name, ms_allocators_get(pt->allocator)->name, display,
-				(unsigned long long)pt->file_off,
+				pt->name, ms_catalog_allocator(p->cat, pt->allocator)->name,
+				display, (unsigned long long)pt->file_off,
 				(unsigned long long)(pt->file_off - pt->entry_off),
 				pt->insn[0] ? ": " : "", pt->insn,
 				pt->why ? "; stays at the entry: " : "", pt->why ? pt->why : "",

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "allocspec.h"
+#include "catalog.h"
 #include "memscope.h"
 #include "presets.h"
 
@@ -39,9 +40,10 @@ struct ms_probe_config {
 
 struct ms_probes;
 
-/* entry, ret: the programs every function shares. Returns NULL with errno set. */
-struct ms_probes *ms_probes_new(struct bpf_program *entry, struct bpf_program *ret,
-				const struct ms_probe_config *cfg);
+/* entry, ret: the programs every function shares; the allocators and functions probed
+ * are added to cat, which outlives the probes. Returns NULL with errno set. */
+struct ms_probes *ms_probes_new(struct ms_catalog *cat, struct bpf_program *entry,
+				struct bpf_program *ret, const struct ms_probe_config *cfg);
 void ms_probes_free(struct ms_probes *p);
 
 /*

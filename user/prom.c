@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "allocators.h"
 #include "cgroup.h"
 #include "httpd.h"
 #include "prom.h"
@@ -204,7 +203,8 @@ static unsigned entry_labels(const struct entry *e, const char *allocator, char 
 	return n;
 }
 
-static void put_entry(FILE *f, const struct family *fam, const struct entry *e, unsigned nbounds)
+static void put_entry(FILE *f, const struct ms_catalog *cat, const struct family *fam,
+		      const struct entry *e, unsigned nbounds)
 {
 	struct label l[6]; /* pid, comm, allocator, cgroup, container, le */
 	char pid[16];
@@ -217,7 +217,7 @@ static void put_entry(FILE *f, const struct family *fam, const struct entry *e, 
 	}
 	for (id = 1; id < e->nalloc; id++) {
 		const struct ent_alloc *a = &e->a[id];
-		const struct ms_allocator *al = ms_allocators_get(id);
+		const struct ms_allocator *al = ms_catalog_allocator(cat, id);
 
 		if (!a->used || !al || (fam->src == SRC_BACKING && !backing_used(&a->backing)))
 			continue;
@@ -231,9 +231,9 @@ static void put_entry(FILE *f, const struct family *fam, const struct entry *e, 
 }
 
 /* The whole exposition into a new buffer; nbounds: the size histogram's finite bounds */
-static int render(struct entry *const *ex, size_t nex, const struct entry *agg, size_t nagg,
-		  const struct ms_report *r, size_t nprocs, unsigned nbounds, char **out,
-		  size_t *outlen)
+static int render(const struct ms_catalog *cat, struct entry *const *ex, size_t nex,
+		  const struct entry *agg, size_t nagg, const struct ms_report *r, size_t nprocs,
+		  unsigned nbounds, char **out, size_t *outlen)
 {
 	char *buf = NULL;
 	size_t len = 0, i, k;
@@ -244,9 +244,9 @@ static int render(struct entry *const *ex, size_t nex, const struct entry *agg, 
 	for (k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
 		put_head(f, families[k].name, families[k].type, families[k].help);
 		for (i = 0; i < nex; i++)
-			put_entry(f, &families[k], ex[i], nbounds);
+			put_entry(f, cat, &families[k], ex[i], nbounds);
 		for (i = 0; i < nagg; i++)
-			put_entry(f, &families[k], &agg[i], nbounds);
+			put_entry(f, cat, &families[k], &agg[i], nbounds);
 	}
 	put_head(f, "memscope_events_total", "counter", "Records the daemon received");
 	put_sample(f, "memscope_events_total", NULL, 0, r->events);
@@ -571,7 +571,7 @@ int ms_prom_update(struct ms_prom *p, struct ms_stats *s, const struct ms_report
 		if (err)
 			goto out;
 	}
-	err = render(all, nex, agg, nagg, r, c.nprocs, p->nbounds, &text, &len);
+	err = render(s->cat, all, nex, agg, nagg, r, c.nprocs, p->nbounds, &text, &len);
 	if (!err)
 		ms_httpd_publish(p->http, p->metrics, text, len);
 out:
@@ -654,7 +654,7 @@ struct ms_prom *ms_prom_new(const char *addr_port, const struct ms_prom_opts *o)
 	p->metrics = ms_httpd_add_path(p->http, "/metrics", MS_PROM_CONTENT_TYPE,
 				       "the metrics are at /metrics");
 	/* scrapes before the first update see the tracer's families, no process */
-	err = render(NULL, 0, NULL, 0, &zero, 0, 0, &text, &len);
+	err = render(NULL, NULL, 0, NULL, 0, &zero, 0, 0, &text, &len);
 	if (err)
 		goto fail;
 	ms_httpd_publish(p->http, p->metrics, text, len);

@@ -10,10 +10,10 @@
 #include <unistd.h>
 #include <sys/utsname.h>
 #include <zlib.h>
-#include "allocators.h"
-#include "funcs.h"
+#include "catalog.h"
 #include "numa.h"
 #include "outfile.h"
+#include "presets.h"
 #include "record.h"
 
 static const char magic[8] = "MSCOPE\0R";
@@ -70,6 +70,7 @@ struct frame_comm {
 #define MAX_FRAME (BATCH * sizeof(struct ms_event))
 
 struct ms_recorder {
+	const struct ms_catalog *cat; /* what the events name: written before them */
 	gzFile gz;
 	uint64_t events;
 	unsigned funcs_written;	 /* functions 1..funcs_written are in the file */
@@ -99,16 +100,16 @@ static int put_funcs(struct ms_recorder *r)
 
 	if (!r->allocs_written)
 		r->allocs_written = 1;
-	for (id = r->allocs_written + 1; id <= ms_allocators_count() && !err; id++) {
-		const struct ms_allocator *a = ms_allocators_get(id);
+	for (id = r->allocs_written + 1; id <= ms_catalog_nallocators(r->cat) && !err; id++) {
+		const struct ms_allocator *a = ms_catalog_allocator(r->cat, id);
 		struct frame_allocator fa = { .id = id, .kind = a->kind };
 
 		memcpy(fa.name, a->name, sizeof(fa.name));
 		err = put(r, TAG_ALLOCATOR, &fa, sizeof(fa));
 	}
-	r->allocs_written = ms_allocators_count();
-	for (id = r->funcs_written + 1; id <= ms_funcs_count() && !err; id++) {
-		const struct ms_func *f = ms_funcs_get(id);
+	r->allocs_written = ms_catalog_nallocators(r->cat);
+	for (id = r->funcs_written + 1; id <= ms_catalog_nfuncs(r->cat) && !err; id++) {
+		const struct ms_func *f = ms_catalog_func(r->cat, id);
 		struct frame_func ff = { .id = id };
 
 		ff.allocator = f->allocator;
@@ -118,7 +119,7 @@ static int put_funcs(struct ms_recorder *r)
 		memcpy(ff.name, f->name, sizeof(ff.name));
 		err = put(r, TAG_FUNC, &ff, sizeof(ff));
 	}
-	r->funcs_written = ms_funcs_count();
+	r->funcs_written = ms_catalog_nfuncs(r->cat);
 	return err;
 }
 
@@ -132,7 +133,7 @@ static int flush_events(struct ms_recorder *r)
 	return err;
 }
 
-struct ms_recorder *ms_recorder_open(const char *path)
+struct ms_recorder *ms_recorder_open(const char *path, const struct ms_catalog *cat)
 {
 	struct ms_recorder *r = calloc(1, sizeof(*r));
 	struct file_header h = { .version = MS_RECORD_VERSION };
@@ -143,6 +144,7 @@ struct ms_recorder *ms_recorder_open(const char *path)
 
 	if (!r)
 		return NULL;
+	r->cat = cat;
 	/* not through a link another user planted to a file (outfile.h) */
 	fd = ms_outfile_create(path);
 	if (fd < 0) {
@@ -238,10 +240,11 @@ static unsigned kind_of_type(unsigned type)
  * one the recording defined before the record. A record that fails here would index
  * the statistics' tables with an id they were never told about.
  */
-static bool bad_event(const struct ms_event *e, char *why, size_t len)
+static bool bad_event(const struct ms_catalog *cat, const struct ms_event *e, char *why, size_t len)
 {
-	unsigned kind = kind_of_type(e->type), count = ms_funcs_count();
-	const struct ms_func *f = ms_funcs_get(e->func), *outer = ms_funcs_get(e->outer_func);
+	unsigned kind = kind_of_type(e->type), count = ms_catalog_nfuncs(cat);
+	const struct ms_func *f = ms_catalog_func(cat, e->func),
+			     *outer = ms_catalog_func(cat, e->outer_func);
 	bool nested = e->flags & MS_EVF_NESTED;
 
 	if (e->type < MS_EV_ALLOC || e->type >= MS_EV_TYPE_MAX)
@@ -299,7 +302,7 @@ static int get(gzFile gz, void *buf, size_t len)
 	return -EBADMSG;
 }
 
-int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
+int ms_replay(const char *path, struct ms_catalog *cat, const struct ms_replay_fns *fns, void *ctx,
 	      struct ms_replay_info *info)
 {
 	struct ms_replay_info local;
@@ -330,12 +333,10 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 		err = -ENOEXEC;
 		goto out;
 	}
-	info->version = h.version;
 	memcpy(info->host, h.host, sizeof(h.host));
 	info->host[64] = '\0';
 	memcpy(info->kernel, h.kernel, sizeof(h.kernel));
 	info->kernel[64] = '\0';
-	info->start_realtime_ns = h.start_realtime_ns;
 	buf = malloc(MAX_FRAME);
 	if (!buf) {
 		err = -ENOMEM;
@@ -366,12 +367,13 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 					      events, f.len);
 				goto out;
 			}
-			if (fa->id != ms_allocators_count() + 1 || fa->kind >= MS_AK_MAX ||
-			    ms_allocators_get_or_add(name, fa->kind) != fa->id) {
+			if (fa->id != ms_catalog_nallocators(cat) + 1 || fa->kind >= MS_AK_MAX ||
+			    ms_catalog_allocator_id(cat, name, fa->kind) != fa->id) {
 				err = damaged(damage,
 					      "after record %" PRIu64 ": allocator %u of kind %u "
 					      "(expected allocator %u)",
-					      events, fa->id, fa->kind, ms_allocators_count() + 1);
+					      events, fa->id, fa->kind,
+					      ms_catalog_nallocators(cat) + 1);
 				goto out;
 			}
 			break;
@@ -387,15 +389,15 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 					      events, f.len);
 				goto out;
 			}
-			if (ff->id != ms_funcs_count() + 1 || !ms_allocators_get(ff->allocator) ||
-			    ff->kind < MS_FN_ALLOC || ff->kind > MS_FN_DLSTATE ||
-			    ff->backing_only > 1) {
+			if (ff->id != ms_catalog_nfuncs(cat) + 1 ||
+			    !ms_catalog_allocator(cat, ff->allocator) || ff->kind < MS_FN_ALLOC ||
+			    ff->kind > MS_FN_DLSTATE || ff->backing_only > 1) {
 				err = damaged(damage,
 					      "after record %" PRIu64
 					      ": function %u of allocator %u, "
 					      "kind %u (expected function %u)",
 					      events, ff->id, ff->allocator, ff->kind,
-					      ms_funcs_count() + 1);
+					      ms_catalog_nfuncs(cat) + 1);
 				goto out;
 			}
 			fn.allocator = ff->allocator;
@@ -403,7 +405,7 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 			fn.backing_only = ff->backing_only;
 			fn.fixed_size = ff->fixed_size;
 			memcpy(fn.name, ff->name, sizeof(fn.name) - 1);
-			if (ms_funcs_add(&fn) < 0) {
+			if (ms_catalog_add_func(cat, &fn) < 0) {
 				err = damaged(damage,
 					      "after record %" PRIu64 ": more than %u functions",
 					      events, MS_MAX_FUNCS - 1);
@@ -454,7 +456,7 @@ int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
 				const struct ms_event *e = (struct ms_event *)buf + i;
 				char why[96];
 
-				if (bad_event(e, why, sizeof(why))) {
+				if (bad_event(cat, e, why, sizeof(why))) {
 					err = damaged(damage, "record %" PRIu64 ": %s", events + 1,
 						      why);
 					goto out;

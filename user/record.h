@@ -7,6 +7,8 @@
 #include <sys/types.h>
 #include "memscope.h"
 
+struct ms_catalog;
+
 /*
  * A zlib (gzip) stream: a header naming the format version, the record size and the
  * host, then frames of a 4-byte tag and a 4-byte length: function definitions (so that
@@ -17,8 +19,10 @@
 
 struct ms_recorder;
 
-/* Creates FILE and writes the header; NULL with errno set on failure */
-struct ms_recorder *ms_recorder_open(const char *path);
+/* Creates FILE and writes the header; NULL with errno set on failure. The allocators and
+ * functions of cat (which outlives the recorder) are written before the first event
+ * that may name them. */
+struct ms_recorder *ms_recorder_open(const char *path, const struct ms_catalog *cat);
 
 /* Appends one event (buffered; no system call in the steady state). Returns 0 or -errno. */
 int ms_recorder_event(struct ms_recorder *r, const struct ms_event *e);
@@ -42,16 +46,14 @@ struct ms_replay_fns {
 };
 
 struct ms_replay_info {
-	uint32_t version;
 	char host[65];
 	char kernel[65];
-	uint64_t start_realtime_ns; /* when recording started */
-	char damage[128];	    /* -EBADMSG: where and what ("record 12: function 9 of 3") */
+	char damage[128]; /* -EBADMSG: where and what ("record 12: function 9 of 3") */
 };
 
 /*
- * Reads a recording, registering its functions (funcs.h) and calling fns for every
- * element in order. Each record is checked before it is handed on: a type and flags
+ * Reads a recording, adding its allocators and functions to cat (a new catalog: the
+ * recording's ids must come next), and calls fns for every element in order. Each record is checked before it is handed on: a type and flags
  * the BPF programs write, for an allocator's record a function of its kind that the
  * recording defined before it (and, nested, the enclosing one), a node below
  * MS_MAX_NODES, a depth of at most MS_MAX_DEPTH, a release of an address; a record
@@ -61,7 +63,7 @@ struct ms_replay_info {
  * what), or -errno. info may be NULL. O(1) per record, a frame of at most 256 KiB in
  * memory.
  */
-int ms_replay(const char *path, const struct ms_replay_fns *fns, void *ctx,
+int ms_replay(const char *path, struct ms_catalog *cat, const struct ms_replay_fns *fns, void *ctx,
 	      struct ms_replay_info *info);
 
 #endif

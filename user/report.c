@@ -8,6 +8,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "catalog.h"
 #include "clock.h"
 #include "memscope.skel.h"
 #include "outfile.h"
@@ -239,7 +240,7 @@ void ms_report_on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 
 	report_of(t, &r, MS_REC_EXIT);
 	if (!t->env->quiet)
-		ms_output_end(&t->out, &r, p, why);
+		ms_output_end(&t->out, &r, &t->stats, p, why);
 	if (t->prom)
 		ms_prom_process_exited(t->prom, p);
 	if (t->syms && !p->pinned)
@@ -304,17 +305,25 @@ int ms_report_replay(const struct ms_env *env)
 	double t0 = ms_now_s();
 	int err;
 
-	ms_stats_init(&t.stats, ms_report_on_end, &t);
+	t.cat = ms_catalog_new();
+	if (!t.cat) {
+		fprintf(stderr, "memscope-bpf: cannot replay %s: %s\n", env->replay,
+			strerror(ENOMEM));
+		return 1;
+	}
+	ms_stats_init(&t.stats, t.cat, ms_report_on_end, &t);
 	t.stats.max_blocks = env->max_live;
 	t.stats.max_procs = env->max_procs;
-	if (env->output && !(t.out_file = ms_outfile_fopen(env->output, true)))
+	if (env->output && !(t.out_file = ms_outfile_fopen(env->output, true))) {
+		ms_catalog_free(t.cat);
 		return 1;
+	}
 	t.out.f = t.out_file ? t.out_file : stdout;
 	t.attached = true;
 	ms_output_set_json(&t.out, env->json);
 	t.out.max_rows = env->top;
 	t.out.pool = env->pool;
-	err = ms_replay(env->replay, &fns, &t, &info);
+	err = ms_replay(env->replay, t.cat, &fns, &t, &info);
 	if (err == -EBADMSG)
 		fprintf(stderr,
 			"memscope-bpf: %s is corrupt or cut short (%s); the figures cover what "
@@ -325,6 +334,7 @@ int ms_report_replay(const struct ms_env *env)
 			err == -ENOEXEC ? "not a memscope-bpf recording of this version" :
 					  strerror(-err));
 		ms_stats_free(&t.stats);
+		ms_catalog_free(t.cat);
 		if (t.out_file)
 			fclose(t.out_file);
 		return 1;
@@ -340,6 +350,7 @@ int ms_report_replay(const struct ms_env *env)
 			secs > 0 ? t.stats.events / secs : 0);
 	}
 	ms_stats_free(&t.stats);
+	ms_catalog_free(t.cat);
 	if (t.out_file && fclose(t.out_file)) {
 		fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env->output,
 			strerror(errno));

@@ -2,13 +2,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
-#include "funcs.h"
 #include "numa.h"
 #include "stats.h"
 
-void ms_stats_init(struct ms_stats *s, ms_end_fn on_end, void *ctx)
+void ms_stats_init(struct ms_stats *s, const struct ms_catalog *cat, ms_end_fn on_end, void *ctx)
 {
 	memset(s, 0, sizeof(*s));
+	s->cat = cat;
 	s->on_end = on_end;
 	s->ctx = ctx;
 }
@@ -359,7 +359,7 @@ static inline void add_figure(struct ms_stats *s, struct ms_proc *p)
  * (an id past it, a corrupt record's, would make it as large as the id says) */
 static void count_call(struct ms_stats *s, struct ms_proc *p, unsigned func)
 {
-	if (!ms_funcs_get(func))
+	if (!ms_catalog_func(s->cat, func))
 		return;
 	if (grow((void **)&p->by_func, &p->nby_func, func, sizeof(*p->by_func))) {
 		s->oom++;
@@ -379,10 +379,10 @@ static struct ms_side *side_of(struct ms_stats *s, struct ms_proc *p, const stru
 	unsigned id;
 
 	if (nested)
-		f = ms_funcs_get(e->outer_func);
+		f = ms_catalog_func(s->cat, e->outer_func);
 	if (!f) {
 		nested = false;
-		f = ms_funcs_get(e->func);
+		f = ms_catalog_func(s->cat, e->func);
 	}
 	id = f ? f->allocator : 0;
 	if (grow((void **)&p->alloc, &p->nalloc, id, sizeof(*p->alloc))) {
@@ -703,7 +703,8 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 }
 
 /* A free call (e->a.ptr); returns whether it counts as an outermost call */
-static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, const struct ms_event *e)
+static bool free_block(const struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
+		       const struct ms_event *e)
 {
 	struct ms_block *b = ms_livetab_find(&d->live, e->a.ptr);
 	const struct ms_func *f;
@@ -716,7 +717,7 @@ static bool free_block(struct ms_proc *p, struct ms_side *d, bool user, const st
 	}
 	/* an munmap of a region this backing never held is not its backing: the libc
 	 * free between the allocator and it has no frame (glibc unmapping its own) */
-	if (!b && !user && (f = ms_funcs_get(e->func)) && f->backing_only)
+	if (!b && !user && (f = ms_catalog_func(s->cat, e->func)) && f->backing_only)
 		return false;
 	/* a block of another allocator (or of the other side) released through this one */
 	if (release_elsewhere(p, d, e))
@@ -870,22 +871,6 @@ static void proc_drop_pending(struct ms_stats *s, struct ms_proc *p)
 	}
 }
 
-void ms_stats_thread_exit(struct ms_stats *s, pid_t pid, uint32_t tid)
-{
-	struct ms_proc *p = ms_stats_proc(s, pid, false);
-	struct ms_pending *q;
-	unsigned i, user;
-
-	for (i = 0; p && i < p->nalloc; i++) {
-		for (user = 0; user < 2; user++) {
-			struct ms_side *d = side_at(p, i, user);
-
-			if ((q = pending_get(s, p, d, tid, false)))
-				pending_abandon(s, p, d, q);
-		}
-	}
-}
-
 /* A realloc-kind call entered with a block: take the block out of the table that holds
  * it (its own side's, or another's: see find_elsewhere) so that another thread's malloc
  * returning the same address meanwhile finds it free */
@@ -986,9 +971,9 @@ static void realloc_return(struct ms_stats *s, struct ms_proc *p, struct ms_side
 }
 
 /* Requested bytes: the size argument, or the function's fixed size (slab_get(_)=64) */
-static inline uint64_t alloc_size(const struct ms_event *e)
+static inline uint64_t alloc_size(const struct ms_stats *s, const struct ms_event *e)
 {
-	const struct ms_func *f = ms_funcs_get(e->func);
+	const struct ms_func *f = ms_catalog_func(s->cat, e->func);
 
 	return f && f->fixed_size ? f->fixed_size : e->a.size;
 }
@@ -1081,13 +1066,13 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		if (user)
 			count_call(s, p, e->func);
 		if (e->a.ptr)
-			add_block(s, p, d, user, e->a.ptr, alloc_size(e), e);
+			add_block(s, p, d, user, e->a.ptr, alloc_size(s, e), e);
 		else
 			FOR_COUNTS(p, d, user, c)
 				c->failed_allocs++;
 		break;
 	case MS_EV_FREE:
-		if (free_block(p, d, user, e) && user)
+		if (free_block(s, p, d, user, e) && user)
 			count_call(s, p, e->func);
 		break;
 	case MS_EV_REALLOC_ENTER:

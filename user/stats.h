@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "catalog.h"
 #include "livetab.h"
 #include "patterns.h"
 #include "sites.h"
@@ -169,7 +170,8 @@ enum ms_end_reason { MS_END_EXIT, MS_END_EXEC };
 typedef void (*ms_end_fn)(struct ms_proc *p, enum ms_end_reason why, void *ctx);
 
 struct ms_stats {
-	struct ms_proc **procs; /* open addressing by pid */
+	const struct ms_catalog *cat; /* the functions events name, their allocators */
+	struct ms_proc **procs;	      /* open addressing by pid */
 	size_t cap, nprocs;
 	struct ms_proc *last;	  /* the process of the previous event */
 	uint64_t events;	  /* records applied */
@@ -191,7 +193,8 @@ struct ms_stats {
 	void *ctx;
 };
 
-void ms_stats_init(struct ms_stats *s, ms_end_fn on_end, void *ctx);
+/* Empty statistics of the events of cat's functions (cat outlives s) */
+void ms_stats_init(struct ms_stats *s, const struct ms_catalog *cat, ms_end_fn on_end, void *ctx);
 void ms_stats_free(struct ms_stats *s);
 
 /*
@@ -200,7 +203,7 @@ void ms_stats_free(struct ms_stats *s);
  * know (O(allocators the process used)). EXIT calls on_end for an active process and
  * forgets it (unless pinned: then its reallocs in flight are dropped); EXEC calls
  * on_end with MS_END_EXEC and starts the process afresh. A function id past the table
- * (funcs.h) or a node past MS_MAX_NODES grows nothing: such a call is counted, not in
+ * (the catalog's) or a node past MS_MAX_NODES grows nothing: such a call is counted, not in
  * by_func, and its node is in no per-node figure.
  */
 void ms_stats_apply(struct ms_stats *s, const struct ms_event *e);
@@ -216,14 +219,6 @@ static inline bool ms_stats_worth_report(const struct ms_stats *s, uint64_t sinc
 {
 	return s->events - since >= s->figures;
 }
-
-/*
- * Thread tid of process pid ended inside a traced call: its reallocs in flight are
- * dropped, their blocks back in their tables, live (a thread that dies inside realloc
- * otherwise keeps its entry until its id reallocs again on that side, or until its
- * process ends). O(allocators the process used).
- */
-void ms_stats_thread_exit(struct ms_stats *s, pid_t pid, uint32_t tid);
 
 /* The process with pid, or NULL; creates it when create is set */
 struct ms_proc *ms_stats_proc(struct ms_stats *s, pid_t pid, bool create);

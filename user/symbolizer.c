@@ -20,7 +20,7 @@
 #include "symbolizer.h"
 
 /*
- * Three caches, looked up in this order by ms_symbolizer_resolve:
+ * Three caches, looked up in this order by ms_symbolizer_resolve_as:
  *   files:   (dev, ino, size, mtime) -> object key (its build-id), so a known file costs
  *            a stat() and no open
  *   addrs:   (object key, file offset) -> the answer, LRU, bounded in entries and bytes;
@@ -1118,12 +1118,6 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return err;
-}
-
-int ms_symbolizer_resolve(struct ms_symbolizer *s, const char *path, uint64_t file_off,
-			  struct ms_frame_info *out)
-{
-	return ms_symbolizer_resolve_as(s, path, path, file_off, out);
 }
 
 int ms_symbolizer_resolve_as(struct ms_symbolizer *s, const char *path, const char *name,

@@ -40,7 +40,7 @@ struct ms_frame_info {
 struct ms_symbolizer;
 
 struct ms_symbolizer_stats {
-	uint64_t resolves;	  /* ms_symbolizer_resolve calls */
+	uint64_t resolves;	  /* ms_symbolizer_resolve_as calls */
 	uint64_t addr_hits;	  /* of those, answered from the address cache */
 	uint64_t errors;	  /* of those, that returned an error */
 	uint64_t file_opens;	  /* objects opened (build-id read, or module loaded) */
@@ -72,25 +72,19 @@ int ms_symbolizer_set_debug_path(struct ms_symbolizer *s, const char *path);
 int ms_symbolizer_set_limits(struct ms_symbolizer *s, size_t addr_max, size_t modules_max);
 
 /*
- * path: where to open the object now (e.g. "/proc/PID/root/usr/lib/libx.so" for another
- * mount namespace, or "/proc/PID/map_files/START-END"); file_off: the address as an offset
- * into the file (address - mapping start + mapping file offset). For a return address,
- * pass the offset of the call instruction (file_off - 1) to get the caller's line.
- * Returns 0 (out filled; function may be "" when no symbol covers it), or -errno:
- * -ENOENT and the like when path cannot be opened, -ENOEXEC when it is not an ELF
- * executable or shared object (truncated, corrupt). Cost: a stat() when cached; else
- * a symbol and line table lookup, loading the object's tables on its first use.
- */
-int ms_symbolizer_resolve(struct ms_symbolizer *s, const char *path, uint64_t file_off,
-			  struct ms_frame_info *out);
-
-/*
- * ms_symbolizer_resolve for an object opened at path ("/proc/self/fd/N" of a pinned file,
- * or "/proc/PID/map_files/START-END") and named name: out->object is name's basename, and
- * separate debug files are searched as if the object were at name (its directory for
- * .gnu_debuglink, its /proc/PID/root/usr/lib/debug). Every file is opened without
- * blocking, and only a regular file (a FIFO put at a debug path is never opened); an
- * object past the bounds of elfsym.h gives -EFBIG.
+ * Resolves an address of the object opened at path ("/proc/self/fd/N" of a pinned file,
+ * "/proc/PID/map_files/START-END", or a path, "/proc/PID/root/usr/lib/libx.so" for
+ * another mount namespace) and named name: out->object is name's basename, and separate
+ * debug files are searched as if the object were at name (its directory for
+ * .gnu_debuglink, its /proc/PID/root/usr/lib/debug). file_off: the address as an offset
+ * into the file (address - mapping start + mapping file offset); for a return address,
+ * pass the offset of the call instruction (file_off - 1) to get the caller's line. Every
+ * file is opened without blocking, and only a regular file (a FIFO put at a debug path
+ * is never opened). Returns 0 (out filled; function may be "" when no symbol covers
+ * it), or -errno: -ENOENT and the like when path cannot be opened, -ENOEXEC when it is
+ * not an ELF executable or shared object (truncated, corrupt), -EFBIG for an object past
+ * the bounds of elfsym.h. Cost: a stat() when cached; else a symbol and line table
+ * lookup, loading the object's tables on its first use.
  */
 int ms_symbolizer_resolve_as(struct ms_symbolizer *s, const char *path, const char *name,
 			     uint64_t file_off, struct ms_frame_info *out);

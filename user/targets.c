@@ -170,10 +170,7 @@ static bool missing_spec(struct ms_tracer *t)
 	if (i < 0)
 		return false;
 	fprintf(stderr, "memscope-bpf: %s '%s': no function %s in %s\n",
-		t->specs[i].kind == MS_FN_FREE	  ? "--free" :
-		t->specs[i].kind == MS_FN_REALLOC ? "--realloc" :
-						    "--alloc",
-		t->specs[i].text, t->specs[i].function,
+		ms_allocspec_option(t->specs[i].kind), t->specs[i].text, t->specs[i].function,
 		t->specs[i].object[0] ? t->specs[i].object :
 					"the executable or any library it maps");
 	return true;

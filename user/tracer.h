@@ -17,6 +17,7 @@
 #include "stats.h"
 
 struct memscope;
+struct ms_catalog;
 struct ms_probes;
 struct ms_symcache;
 struct ms_recorder;
@@ -34,6 +35,7 @@ struct ms_tracer {
 
 	/* main.c: the BPF object and what reads it */
 	struct memscope *skel;
+	struct ms_catalog *cat; /* the allocators and functions probed (or replayed) */
 	struct ms_rings rings;
 	struct ms_probes *probes;
 	struct ms_allocspec *specs;  /* --alloc, --free, --realloc (env's, noted as said) */

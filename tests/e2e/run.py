@@ -11,6 +11,7 @@ summary; exits 1 when a test failed. Python standard library only.
 """
 import argparse
 import glob
+import importlib
 import json
 import os
 import re
@@ -20,17 +21,14 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-TRACER = "memscope-bpf"
-ATTACH_TIMEOUT = 60  # s: attaching to every process can take a while
-WINDOW_TIMEOUT = 120  # s: a traced workload's window, every call trapped
-EXIT_TIMEOUT = 30  # s: a tracer's detach and final record after SIGINT
+from harness import (ATTACH_TIMEOUT, EXIT_TIMEOUT, TESTS, TRACER, WINDOW_TIMEOUT, Check, Ctx,
+                     Fail, Skip, run_cmd, test)
+
 RECORD_TYPES = ("interval", "exit", "final", "leaks")
 RECORD_FIELDS = ("type", "ts", "interval_s", "events", "events_lost", "processes")
 PROC_COUNTS = ("allocs", "frees", "unmatched_frees", "dead_frees", "alloc_bytes",
@@ -40,176 +38,7 @@ PROC_FIELDS = ("pid", "comm") + PROC_COUNTS + (
 COMM_LEN = 15  # the kernel's task comm: 16 bytes with the NUL
 
 
-class Fail(Exception):
-    """A test failed; the message says what differed"""
-
-
-class Skip(Exception):
-    """A test cannot run here; the message says why"""
-
-
-# ---------------------------------------------------------------- processes
-
-class Proc:
-    """A started process whose stdout and stderr lines are collected by reader threads.
-
-    Each process gets its own session, so that killing its group also kills what it
-    started (a tracer's COMMAND)."""
-
-    def __init__(self, argv, name=None, **kw):
-        self.name = name or os.path.basename(argv[0])
-        self.argv = argv
-        self.lines = {"out": [], "err": []}
-        self.eof = {"out": False, "err": False}
-        self.cv = threading.Condition()
-        self.started = time.monotonic()
-        self.p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, start_new_session=True, **kw)
-        self.pid = self.p.pid
-        self.readers = [threading.Thread(target=self._read, args=(s, f), daemon=True)
-                        for s, f in (("out", self.p.stdout), ("err", self.p.stderr))]
-        for t in self.readers:
-            t.start()
-
-    def _read(self, stream, f):
-        for raw in iter(f.readline, b""):
-            with self.cv:
-                self.lines[stream].append(raw.decode("utf-8", "replace").rstrip("\n"))
-                self.cv.notify_all()
-        with self.cv:
-            self.eof[stream] = True
-            self.cv.notify_all()
-
-    def out(self):
-        with self.cv:
-            return list(self.lines["out"])
-
-    def err(self):
-        with self.cv:
-            return list(self.lines["err"])
-
-    def stderr_text(self):
-        err = self.err()
-        return " | ".join(err[-5:]) if err else "(nothing)"
-
-    def wait_line(self, stream, pred, timeout, what, start=0):
-        """The first line (from index start) of stream satisfying pred, and its index"""
-        deadline = time.monotonic() + timeout
-        with self.cv:
-            while True:
-                lines = self.lines[stream]
-                for i in range(start, len(lines)):
-                    if pred(lines[i]):
-                        return lines[i], i
-                start = len(lines)
-                if self.eof[stream]:
-                    self.p.poll()
-                    raise Fail("%s ended (status %s) before %s; stderr: %s" % (
-                        self.name, self.p.returncode, what, " | ".join(
-                            self.lines["err"][-5:]) or "(nothing)"))
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise Fail("%s: no %s within %d s; stderr: %s" % (
-                        self.name, what, timeout, " | ".join(self.lines["err"][-5:])
-                        or "(nothing)"))
-                self.cv.wait(min(left, 0.5))
-
-    def wait_exit(self, timeout, what="exit"):
-        """The exit status, once both streams are read to the end"""
-        try:
-            rc = self.p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            raise Fail("%s did not %s within %d s; stderr: %s" % (
-                self.name, what, timeout, self.stderr_text()))
-        for t in self.readers:
-            t.join(5)
-        return rc
-
-    def running(self):
-        return self.p.poll() is None
-
-    def signal(self, sig):
-        if self.running():
-            os.kill(self.pid, sig)
-
-    def kill(self):
-        """Kills the process and its group (what it started), then reaps it"""
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if self.running():
-            try:
-                self.p.kill()
-            except ProcessLookupError:
-                pass
-        try:
-            self.p.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-        for t in self.readers:
-            t.join(2)
-
-
-def run_cmd(argv, timeout, **kw):
-    """Runs argv to its end: (status, stdout lines, stderr lines); a hang is a failure"""
-    try:
-        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=timeout, start_new_session=True, **kw)
-    except subprocess.TimeoutExpired:
-        raise Fail("%s did not end within %d s" % (" ".join(argv), timeout))
-    out = r.stdout.decode("utf-8", "replace").splitlines()
-    err = r.stderr.decode("utf-8", "replace").splitlines()
-    return r.returncode, out, err
-
-
-# ---------------------------------------------------------------- the test context
-
-class Ctx:
-    """One test's processes (all killed at its end) and the paths it uses"""
-
-    def __init__(self, args):
-        self.bin = args.bin
-        self.wl_dir = args.workloads
-        self.procs = []
-        self.tmp = None
-
-    def workload_path(self, name):
-        path = os.path.join(self.wl_dir, name)
-        if not os.access(path, os.X_OK):
-            raise Fail("no workload %s (make builds it from tests/e2e/workloads/%s.c)"
-                       % (path, name))
-        return path
-
-    def spawn(self, argv, name=None, **kw):
-        p = Proc(argv, name, **kw)
-        self.procs.append(p)
-        return p
-
-    def workload(self, name, *args):
-        """Starts a gated workload and waits for its "ready <pid>" line"""
-        w = self.spawn([self.workload_path(name)] + [str(a) for a in args])
-        line, _ = w.wait_line("out", lambda l: l.startswith("ready "), 30, "its ready line")
-        if line != "ready %d" % w.pid:
-            raise Fail("%s said %r, expected 'ready %d'" % (name, line, w.pid))
-        return w
-
-    def tracer(self, args, wrap=(), **kw):
-        if not os.access(self.bin, os.X_OK):
-            raise Fail("no tracer binary at %s (make)" % self.bin)
-        return self.spawn(list(wrap) + [self.bin] + list(args), TRACER, **kw)
-
-    def tmpdir(self):
-        if not self.tmp:
-            self.tmp = tempfile.mkdtemp(prefix="memscope-e2e-")
-        return self.tmp
-
-    def cleanup(self):
-        for p in self.procs:
-            p.kill()
-        if self.tmp:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
+# ---------------------------------------------------------------- records
 
 def wait_attached(tr, timeout=ATTACH_TIMEOUT):
     line, _ = tr.wait_line("err", lambda l: "attached" in l, timeout, "'attached' line")
@@ -322,29 +151,6 @@ def exit_records(recs, pid):
 
 
 # ---------------------------------------------------------------- comparisons
-
-class Check:
-    """Collects every difference, so one run names all of them"""
-
-    def __init__(self):
-        self.diffs = []
-
-    def fail(self, msg):
-        self.diffs.append(msg)
-
-    def true(self, cond, msg):
-        if not cond:
-            self.diffs.append(msg)
-        return cond
-
-    def eq(self, field, expected, got):
-        return self.true(expected == got, "%s (expected %s, got %s)" % (
-            field, json.dumps(expected, sort_keys=True), json.dumps(got, sort_keys=True)))
-
-    def done(self):
-        if self.diffs:
-            raise Fail("; ".join(self.diffs))
-
 
 def nonzero(d):
     """A name -> count object without zero counts: a zero and a missing key say the
@@ -486,14 +292,6 @@ def leak_check(before, mine, timeout=5):
 
 
 # ---------------------------------------------------------------- the tests
-
-TESTS = []
-
-
-def test(fn):
-    TESTS.append(fn)
-    return fn
-
 
 def check_attach(tr):
     """With -v: the probes the tracer holds are the ones its lines name, attached the way
@@ -1657,48 +1455,6 @@ def redis_benchmark(port, n=REDIS_N):
                     ",".join(REDIS_TESTS), "-n", str(n), "-c", "20", "-q"], 600)
 
 
-@test
-def redis(ctx):
-    """redis-server (Debian's, jemalloc) under redis-benchmark: jemalloc traffic, consistent"""
-    rs, port = start_redis(ctx)
-    tr = ctx.tracer(["--json", "-i", "1", "-p", str(rs.pid)])
-    wait_attached(tr)
-    rc, out, err = redis_benchmark(port)
-    fin = final_record(stop_tracer(tr))
-    done = [l for l in out if "requests per second" in l]  # progress lines end in \r
-    if rc != 0 or len(done) != len(REDIS_TESTS):
-        raise Fail("redis-benchmark status %s, %d of %d tests done: %s" % (
-            rc, len(done), len(REDIS_TESTS), " | ".join((out + err)[-3:])))
-    requests = REDIS_N * len(REDIS_TESTS)
-    c = Check()
-    no_loss(c, fin)
-    p = proc_in(fin, rs.pid, "final record")
-    je = allocator_in(c, "redis", p, "jemalloc")
-    if je is not None:
-        c.eq("redis: jemalloc kind", "jemalloc", je.get("kind"))
-        # several allocations per request (about 4-5 malloc per request, PITFALLS)
-        c.true(je.get("allocs", 0) > requests, "redis: jemalloc allocs (expected more than "
-               "the %d requests, got %s)" % (requests, je.get("allocs")))
-        for f in ("malloc", "free", "realloc"):  # realloc: LPOP
-            c.true((je.get("by_func") or {}).get(f, 0) > 0,
-                   "redis: jemalloc by_func %s (expected > 0, got %r)" % (f, je.get("by_func")))
-        c.eq("redis: jemalloc allocs - frees (live_allocs)", je.get("live_allocs"),
-             je.get("allocs", 0) - je.get("frees", 0))
-        c.eq("redis: jemalloc dead_frees", 0, je.get("dead_frees"))
-    # redis allocates only through jemalloc: libc's malloc sees nothing (PITFALLS)
-    for a in p.get("allocators") or []:
-        if a.get("kind") == "libc":
-            for f in USER_CALL_COUNTS:
-                c.eq("redis: libc %s" % f, 0, a.get(f))
-    c.eq("redis: process allocs - frees (live_allocs)", p.get("live_allocs"),
-         p.get("allocs", 0) - p.get("frees", 0))
-    for f in PROC_COUNTS:
-        if f != "peak_bytes":
-            c.eq("redis: process %s (the sum over its allocators)" % f, sum(
-                a.get(f, 0) for a in p.get("allocators") or []), p.get(f))
-    c.done()
-
-
 JE_ALLOC_FUNCS = ("malloc", "calloc", "realloc", "posix_memalign", "aligned_alloc", "memalign",
                   "valloc", "mallocx", "rallocx")
 JE_FREE_FUNCS = ("free", "sdallocx", "dallocx")
@@ -1760,8 +1516,10 @@ def redis_oracle(ctx):
         bt.wait_exit(60)
     finally:
         os.kill(rs.pid, signal.SIGCONT)
-    if rc != 0:
-        raise Fail("redis-benchmark status %s: %s" % (rc, " | ".join((out + err)[-3:])))
+    done = [l for l in out if "requests per second" in l]  # progress lines end in \r
+    if rc != 0 or len(done) != len(REDIS_TESTS):
+        raise Fail("redis-benchmark status %s, %d of %d tests done: %s" % (
+            rc, len(done), len(REDIS_TESTS), " | ".join((out + err)[-3:])))
     oracle, moves = {}, 0
     for l in bt.out():
         m = re.match(r"@calls\[uprobe:[^\]]*:(\w+)\]: (\d+)$", l.strip())
@@ -1772,8 +1530,13 @@ def redis_oracle(ctx):
             moves = int(m.group(1))
     c = Check()
     no_loss(c, fin)
-    je = allocator_in(c, "redis", proc_in(fin, rs.pid, "final record"), "jemalloc")
+    p = proc_in(fin, rs.pid, "final record")
+    je = allocator_in(c, "redis", p, "jemalloc")
     if je is not None:
+        c.eq("redis: jemalloc kind", "jemalloc", je.get("kind"))
+        for f in ("malloc", "free", "realloc"):  # realloc: LPOP
+            c.true((je.get("by_func") or {}).get(f, 0) > 0,
+                   "redis: jemalloc by_func %s (expected > 0, got %r)" % (f, je.get("by_func")))
         c.true(oracle.get("malloc", 0) > REDIS_N * len(REDIS_TESTS),
                "redis: bpftrace's jemalloc malloc calls (expected more than the requests, got "
                "%r)" % oracle)
@@ -1787,6 +1550,17 @@ def redis_oracle(ctx):
         c.eq("redis: jemalloc dead_frees", 0, je.get("dead_frees"))
         c.eq("redis: jemalloc allocs - frees (live_allocs)", je.get("live_allocs"),
              je.get("allocs", 0) - je.get("frees", 0))
+    # redis allocates only through jemalloc: libc's malloc sees nothing (PITFALLS)
+    for a in p.get("allocators") or []:
+        if a.get("kind") == "libc":
+            for f in USER_CALL_COUNTS:
+                c.eq("redis: libc %s" % f, 0, a.get(f))
+    c.eq("redis: process allocs - frees (live_allocs)", p.get("live_allocs"),
+         p.get("allocs", 0) - p.get("frees", 0))
+    for f in PROC_COUNTS:
+        if f != "peak_bytes":
+            c.eq("redis: process %s (the sum over its allocators)" % f, sum(
+                a.get(f, 0) for a in p.get("allocators") or []), p.get(f))
     c.done()
 
 
@@ -2952,12 +2726,14 @@ def mount_namespace(ctx):
 
 # ---------------------------------------------------------------- main
 
-# Tests kept in files of their own (t_*.py beside this one) use this harness: they run
-# in this module's namespace, so @test, Check, Ctx and the helpers above are theirs.
+# Tests kept in modules of their own (t_*.py beside this one) import what they use from
+# harness.py and from this module; importing them registers their @test functions after
+# this module's, in the order of their file names. Run as a script, this module is
+# __main__: it is registered as "run" too, so that they import it, not a second copy.
+sys.modules.setdefault("run", sys.modules[__name__])
 for _extra in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                             "t_*.py"))):
-    with open(_extra) as _f:
-        exec(compile(_f.read(), _extra, "exec"), globals())
+    importlib.import_module(os.path.splitext(os.path.basename(_extra))[0])
 
 
 def main():

@@ -1,5 +1,5 @@
 # t_faults_files.py: files a traced process names, and objects built to be costly (issue
-# 15, items 1 and 2); runs inside run.py's namespace.
+# 15, items 1 and 2); a test module imported by run.py.
 #
 # A traced process controls the paths the tracer reads its objects through: it can put a
 # FIFO where a mapped file was (opened for reading, a FIFO blocks until a writer comes), and
@@ -8,8 +8,18 @@
 # SIGTERM with exit status 0.
 
 import os
+import re
+import shutil
+import signal
 import stat as _stat
 import struct
+import subprocess
+import sys
+import time
+
+from harness import TRACER, WINDOW_TIMEOUT, Check, Fail, Skip, test
+from run import (compare_proc, final_record, ground_truth, need_tool, no_loss, proc_in,
+                 proc_sites, site_records, wait_attached, wait_json)
 
 FILES_TIMEOUT = 20  # s: to attach, or to end after one SIGTERM, on a loaded 2-core machine
 SPARSE_SIZE = 128 << 20  # bytes: the crafted object's size (a few KiB of it on disk)

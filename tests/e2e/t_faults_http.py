@@ -1,12 +1,22 @@
-# t_faults_http.py: hostile HTTP clients against --prometheus (issue 15, item 7); runs
-# inside run.py's namespace.
+# t_faults_http.py: hostile HTTP clients against --prometheus (issue 15, item 7); a test
+# module imported by run.py.
 #
 # What must hold: scrapes are answered quickly while slow, idle or numerous connections are
 # open; a request head has an absolute deadline that trickling bytes cannot extend; one
 # client address cannot take every connection; a kept-alive connection serves one request
 # after another and has its own idle bound.
 
-import select  # run.py's imports are this file's; select is not among them
+import re
+import select
+import signal
+import socket
+import threading
+import time
+
+from harness import Check, Fail, test
+from run import (final_record, ground_truth, need, prom_query, promtool_check, sample,
+                 start_prometheus, stop_tracer, tracer_url, wait_attached, wait_intervals,
+                 wait_scraped_after)
 
 HTTP_ANSWER_S = 2.0  # s: the bound a scrape under attack must be answered in
 HTTP_REQUEST_S = 5  # httpd.h's bounds: a request head complete this long after the accept,

@@ -1,4 +1,4 @@
-# t_faults_replay.py: hostile recordings (issue 15, item 6); runs inside run.py's namespace.
+# t_faults_replay.py: hostile recordings (issue 15, item 6); a test module imported by run.py.
 #
 # --replay needs no privileges, so any user can hand memscope-bpf any file. These tests
 # write recordings no tracer would (Python, in the format of user/record.c) that used to
@@ -6,10 +6,18 @@
 # resident memory and the output of each replay. tests/fuzz/seeds.sh writes small copies
 # of them into the replay fuzzer's corpus (msr_write_corpus below).
 
+import json
 import os
 import resource
+import shutil
 import struct
+import subprocess
+import threading
+import time
 import zlib
+
+from harness import TRACER, Check, Skip, test
+from run import proc_in, world_executable
 
 # ---------------------------------------------------------------- the recording format
 

@@ -1,11 +1,20 @@
-# t_findings.py: findings that can be acted on, said once (issue 14, items 8-10); runs
-# inside run.py's namespace.
+# t_findings.py: findings that can be acted on, said once (issue 14, items 8-10); a test
+# module imported by run.py.
 #
 # The dynamic loader's and CPython's own call sites are no pool candidates; a function's
 # call sites make one candidate; a process attached while it ran says that the backing
 # obtained before is unknown and never shows a utilisation above 100%; the bundled demo's
 # pool is found (not named) and measured (named); many processes ending in one interval make
 # one line of text, not a row each.
+
+import os
+import re
+import signal
+import time
+
+from harness import EXIT_TIMEOUT, WINDOW_TIMEOUT, Check, Fail, Skip, run_cmd, test
+from run import (SEED_PYTHON, build_workload, final_record, need_tool, proc_in, records,
+                 spawn_gated, stop_tracer, wait_attached, wait_json)
 
 FINDINGS_PY = """import time
 words = [str(i) * 3 for i in range(20000)]

@@ -1,9 +1,17 @@
 # t_prom_hist.py: memscope_allocation_size_bytes, the size histogram in Prometheus (issue 14,
-# item 11); runs inside run.py's namespace.
+# item 11); a test module imported by run.py.
 #
 # Two workloads with known sizes, one with series of its own and one summed under
 # pid="other" (--prometheus-max-processes 1), scraped by a real Prometheus: every bucket,
 # _sum, _count and histogram_quantile() must be what the ground truth's size_hist says.
+
+import signal
+import time
+
+from harness import Check, Fail, test
+from run import (COMM_LEN, final_record, free_port, ground_truth, http_get, need, prom_query,
+                 promtool_check, start_prometheus, stop_tracer, tracer_url, wait_attached,
+                 wait_intervals, wait_scraped_after)
 
 HIST = "memscope_allocation_size_bytes"
 QUANTILES = (0.25, 0.5, 0.9, 0.99)

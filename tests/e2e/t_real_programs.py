@@ -1,5 +1,5 @@
-# t_real_programs.py: what real programs showed wrong (issue 14, items 1-7); runs inside
-# run.py's namespace (@test, Check, Ctx, Fail and the helpers are run.py's).
+# t_real_programs.py: what real programs showed wrong (issue 14, items 1-7); a test module
+# imported by run.py.
 #
 # 1. --preset pymalloc keeps no freed block live; a missed free (an address allocated
 #    again while live) is counted, and allocs - frees = live_allocs holds with it
@@ -13,6 +13,17 @@
 # 6. -f/--follow traces children; without it they are counted as untraced
 #    (follow_children, follow_children_pid)
 # 7. -o/--output FILE: the records go to FILE (output_file)
+
+import json
+import os
+import re
+import signal
+import time
+
+from harness import ATTACH_TIMEOUT, EXIT_TIMEOUT, TRACER, WINDOW_TIMEOUT, Check, Fail, Skip, test
+from run import (allocator_in, check_exit_run, check_records, compare_proc, exit_records,
+                 final_record, ground_truth, need_tool, no_loss, nonzero, one_error, proc_in,
+                 records, refused, spawn_gated, stop_tracer, wait_attached)
 
 RP_PYTHON = "/usr/bin/python3"
 RP_PY_FREED = "x=[bytes(1000) for i in range(20000)]; del x"

@@ -86,7 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* no separate debug files: nothing outside the input is read */
 		ms_symbolizer_set_debug_path(s, "-:/nonexistent-msfuzz");
 		for (i = 0; i < noffs && i < 4; i++) {
-			err = ms_symbolizer_resolve(s, path, offs[i], &fi);
+			err = ms_symbolizer_resolve_as(s, path, path, offs[i], &fi);
 			FZ_CHECK(err <= 0, "resolve %d", err);
 			check_name(fi.function, sizeof(fi.function));
 			check_name(fi.file, sizeof(fi.file));
@@ -95,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			ms_frame_format(&fi, true, tiny, sizeof(tiny));
 			/* a second time: from the address cache */
 			if (!err)
-				err = ms_symbolizer_resolve(s, path, offs[i], &fi);
+				err = ms_symbolizer_resolve_as(s, path, path, offs[i], &fi);
 		}
 		ms_symbolizer_free(s);
 	}

@@ -7,9 +7,9 @@
 #include <ctype.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "allocators.h"
-#include "funcs.h"
+#include "catalog.h"
 #include "fuzz.h"
+#include "presets.h"
 #include "prom.h"
 #include "stats.h"
 
@@ -58,13 +58,14 @@ static void check_line(const char *line, size_t len, char **seen, size_t *nseen)
 			}
 			FZ_CHECK(s < end, "unterminated label value: %.*s", (int)len, line);
 			n = s - val;
-			FZ_CHECK(fz_utf8_valid(val, n), "label value not valid UTF-8: %.*s", (int)len,
-				 line);
+			FZ_CHECK(fz_utf8_valid(val, n), "label value not valid UTF-8: %.*s",
+				 (int)len, line);
 			s++;
 			if (s < end && *s == ',')
 				s++;
 			else
-				FZ_CHECK(s < end && *s == '}', "bad label list: %.*s", (int)len, line);
+				FZ_CHECK(s < end && *s == '}', "bad label list: %.*s", (int)len,
+					 line);
 		}
 		FZ_CHECK(s < end, "unterminated label list");
 		s++;
@@ -131,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char comm[2][MS_COMM_LEN], path[256];
 	struct ms_prom_opts o = { 0 };
 	struct ms_report r = { 0 };
+	struct ms_catalog *cat;
 	struct ms_stats s;
 	struct ms_prom *p;
 	unsigned f_malloc, f_pool, i;
@@ -157,18 +159,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_write(path, data, size);
 	}
 
-	ms_funcs_reset();
-	ms_allocators_reset();
-	fp.allocator = ms_allocators_get_or_add("objpool", MS_AK_CUSTOM);
-	f_malloc = ms_funcs_add(&fm);
-	f_pool = ms_funcs_add(&fp);
+	cat = ms_catalog_new();
+	if (!cat)
+		abort();
+	fp.allocator = ms_catalog_allocator_id(cat, "objpool", MS_AK_CUSTOM);
+	f_malloc = ms_catalog_add_func(cat, &fm);
+	f_pool = ms_catalog_add_func(cat, &fp);
 	o.max_processes = flags & 3; /* 0: all; else the rest under pid="other" */
 	o.grace_s = flags & 4 ? 60 : 0;
 	o.proc_root = proc;
 	p = ms_prom_new(NULL, &o);
 	if (!p)
 		abort();
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	for (i = 0; i < NPROCS; i++) {
 		struct ms_proc *pr;
 
@@ -202,6 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(text);
 
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	return 0;
 }

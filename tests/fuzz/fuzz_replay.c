@@ -6,8 +6,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
-#include "allocators.h"
-#include "funcs.h"
+#include "catalog.h"
 #include "fuzz.h"
 #include "numa.h"
 #include "output.h"
@@ -136,6 +135,7 @@ static void check_json_lines(const char *buf, size_t len)
 /* ------------------------------------------------------------ the daemon's replay */
 
 struct run {
+	struct ms_catalog *cat; /* what the recording defines */
 	struct ms_stats stats;
 	struct ms_output out;
 	char *buf;
@@ -219,13 +219,14 @@ static void check_side(const struct ms_proc *p, unsigned id, const char *what,
 
 static void check_proc(struct ms_proc *p, void *ctx)
 {
+	const struct ms_catalog *cat = ctx;
 	uint64_t n = 0, bytes = 0;
 	unsigned id;
 
 	/* no table grown past what the recording defined */
-	FZ_CHECK(p->nby_func <= 8 || p->nby_func <= 2 * (ms_funcs_count() + 1),
+	FZ_CHECK(p->nby_func <= 8 || p->nby_func <= 2 * (ms_catalog_nfuncs(cat) + 1),
 		 "pid %d: by_func of %u for %u functions", (int)p->pid, p->nby_func,
-		 ms_funcs_count());
+		 ms_catalog_nfuncs(cat));
 	FZ_CHECK(p->numa.nnodes <= MS_MAX_NODES, "pid %d: %u nodes", (int)p->pid, p->numa.nnodes);
 
 	for (id = 0; id < p->nalloc; id++) {
@@ -248,7 +249,7 @@ static void report(struct run *r, enum ms_record_kind kind)
 	struct ms_report rep;
 
 	if (!r->stats.oom)
-		ms_stats_for_each(&r->stats, check_proc, NULL);
+		ms_stats_for_each(&r->stats, check_proc, r->cat);
 	report_of(r, &rep);
 	ms_output_report(&r->out, kind, &rep, &r->stats);
 	ms_stats_for_each(&r->stats, mark_one, NULL);
@@ -263,7 +264,7 @@ static void on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 	struct ms_report rep;
 
 	report_of(r, &rep);
-	ms_output_end(&r->out, &rep, p, why);
+	ms_output_end(&r->out, &rep, &r->stats, p, why);
 }
 
 static void count_listed(struct ms_proc *p, void *ctx)
@@ -275,15 +276,16 @@ static void on_event(const struct ms_event *e, void *ctx)
 {
 	struct run *r = ctx;
 	double ts = e->ts_ns / 1e9;
-	const struct ms_func *f = ms_funcs_get(e->func);
+	const struct ms_catalog *cat = r->cat;
+	const struct ms_func *f = ms_catalog_func(cat, e->func);
 
 	/* what the recording registered must be in range: a function's allocator is one
-	 * the recording defined (the text table prints ms_allocators_get(id)->name) */
+	 * the recording defined (the text table prints the allocator's name) */
 	if (f)
-		FZ_CHECK(ms_allocators_get(f->allocator) && f->kind >= MS_FN_ALLOC &&
+		FZ_CHECK(ms_catalog_allocator(cat, f->allocator) && f->kind >= MS_FN_ALLOC &&
 				 f->kind <= MS_FN_DLSTATE,
 			 "function %u '%.64s': allocator %u of %u, kind %u", e->func, f->name,
-			 f->allocator, ms_allocators_count(), f->kind);
+			 f->allocator, ms_catalog_nallocators(cat), f->kind);
 
 	/* ms_replay hands on only records the programs write: an allocator's record names a
 	 * function of its kind the recording defined, and a block (a FREE or REALLOC_ENTER
@@ -295,7 +297,7 @@ static void on_event(const struct ms_event *e, void *ctx)
 								      MS_FN_REALLOC) &&
 				 (e->a.ptr || e->type == MS_EV_ALLOC || e->type == MS_EV_REALLOC),
 			 "record of type %u, function %u of %u, address 0x%llx handed on", e->type,
-			 e->func, ms_funcs_count(), (unsigned long long)e->a.ptr);
+			 e->func, ms_catalog_nfuncs(cat), (unsigned long long)e->a.ptr);
 	FZ_CHECK(e->type >= MS_EV_ALLOC && e->type < MS_EV_TYPE_MAX && e->node < MS_MAX_NODES,
 		 "record of type %u, node %u handed on", e->type, e->node);
 
@@ -356,11 +358,12 @@ static void replay(const char *path, bool json)
 	struct run r;
 	int err;
 
-	ms_funcs_reset();
-	ms_allocators_reset();
 	memset(&r, 0, sizeof(r));
+	r.cat = ms_catalog_new();
+	if (!r.cat)
+		abort();
 	r.json = json;
-	ms_stats_init(&r.stats, on_end, &r);
+	ms_stats_init(&r.stats, r.cat, on_end, &r);
 	r.stats.max_blocks = 20000000; /* main.c's defaults */
 	r.stats.max_procs = 100000;
 	r.out.json = json;
@@ -368,19 +371,19 @@ static void replay(const char *path, bool json)
 	r.out.pool = pool;
 	out_open(&r);
 	memset(&info, 0xa5, sizeof(info));
-	err = ms_replay(path, &fns, &r, &info);
+	err = ms_replay(path, r.cat, &fns, &r, &info);
 	FZ_CHECK(err == 0 || err == -ENOEXEC || err == -EBADMSG || err == -ENOMEM,
 		 "replay returned %d", err);
 	if (!err || err == -EBADMSG) {
 		FZ_CHECK(memchr(info.host, '\0', sizeof(info.host)), "host not terminated");
 		FZ_CHECK(memchr(info.kernel, '\0', sizeof(info.kernel)), "kernel not terminated");
-		FZ_CHECK(info.version == MS_RECORD_VERSION, "version %u", info.version);
 		report(&r, MS_REC_FINAL); /* as replay_main: a final record, even when cut */
 	}
 	out_flush(&r);
 	fclose(r.out.f);
 	free(r.buf);
 	ms_stats_free(&r.stats);
+	ms_catalog_free(r.cat);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

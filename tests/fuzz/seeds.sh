@@ -116,9 +116,9 @@ printf '\x7fELF\x02\x01\x01' | put elf magic_only
 # the generator of tests/e2e/t_faults_files.py
 python3 - "$C/elf" <<'EOF'
 import sys
-ns = {"test": lambda fn: fn}
-exec(compile(open("tests/e2e/t_faults_files.py").read(), "t_faults_files.py", "exec"), ns)
-ns["elf_write_corpus"](sys.argv[1])
+sys.path.insert(0, "tests/e2e")
+import t_faults_files
+t_faults_files.elf_write_corpus(sys.argv[1])
 EOF
 
 # ---- replay: recordings of real runs (root, a built tracer), raw and gzip, and damaged
@@ -150,8 +150,8 @@ fi
 # defined, reallocs that never return, many processes over many recorded seconds
 python3 - "$C/replay" <<'EOF'
 import sys
-ns = {"test": lambda fn: fn}
-exec(compile(open("tests/e2e/t_faults_replay.py").read(), "t_faults_replay.py", "exec"), ns)
-ns["msr_write_corpus"](sys.argv[1])
+sys.path.insert(0, "tests/e2e")
+import t_faults_replay
+t_faults_replay.msr_write_corpus(sys.argv[1])
 EOF
 du -sh "$C"

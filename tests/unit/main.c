@@ -27,6 +27,10 @@ int main(void)
 	srunner_add_suite(sr, safepath_suite());
 	srunner_add_suite(sr, env_suite());
 	srunner_add_suite(sr, cookie_suite());
+	srunner_add_suite(sr, catalog_suite());
+	srunner_add_suite(sr, presets_suite());
+	srunner_add_suite(sr, launch_suite());
+	srunner_add_suite(sr, symcache_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

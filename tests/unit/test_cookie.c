@@ -4,8 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "memscope.h"
-#include "allocators.h"
-#include "funcs.h"
+#include "catalog.h"
 #include "unit.h"
 
 /* The flags, each one bit above the fields (bits 48-51) */

@@ -54,7 +54,8 @@ START_TEST(libc_plan)
 {
 	struct ms_probe_config cfg = { .place = true };
 	struct ms_probe_point pts[32];
-	struct ms_probes *p = ms_probes_new(NULL, NULL, &cfg);
+	struct ms_catalog *cat = ms_catalog_new();
+	struct ms_probes *p = ms_probes_new(cat, NULL, NULL, &cfg);
 	char libc[4096] = "";
 	int n, i, k, names = 0;
 
@@ -88,6 +89,7 @@ START_TEST(libc_plan)
 	/* this program is no libc, and has none of the allocators' marker functions */
 	ck_assert_int_eq(ms_probes_plan(p, "/proc/self/exe", "/usr/bin/unit-tests", pts, 32), 0);
 	ms_probes_free(p);
+	ms_catalog_free(cat);
 }
 END_TEST
 
@@ -128,11 +130,13 @@ START_TEST(bad_files)
 	ck_assert_int_le(ms_elf_lookup(path, names, 1, &f), 0);
 	{
 		struct ms_probe_config cfg = { .place = true };
-		struct ms_probes *p = ms_probes_new(NULL, NULL, &cfg);
+		struct ms_catalog *cat = ms_catalog_new();
+		struct ms_probes *p = ms_probes_new(cat, NULL, NULL, &cfg);
 		struct ms_probe_point pts[4];
 
 		ck_assert_int_le(ms_probes_plan(p, path, "/lib/libc.so.6", pts, 4), 0);
 		ms_probes_free(p);
+		ms_catalog_free(cat);
 	}
 	unlink(path);
 	rmdir(dir);
@@ -161,11 +165,13 @@ START_TEST(fifo_never_opened)
 	ck_assert_int_eq(ms_elf_interp(path, buf, sizeof(buf)), -ENOEXEC);
 	{
 		struct ms_probe_config cfg = { .place = true };
-		struct ms_probes *p = ms_probes_new(NULL, NULL, &cfg);
+		struct ms_catalog *cat = ms_catalog_new();
+		struct ms_probes *p = ms_probes_new(cat, NULL, NULL, &cfg);
 		struct ms_probe_point pts[4];
 
 		ck_assert_int_eq(ms_probes_plan(p, path, path, pts, 4), -ENOEXEC);
 		ms_probes_free(p);
+		ms_catalog_free(cat);
 	}
 	/* a directory, and a regular file: the descriptor reads the file */
 	ck_assert_int_eq(ms_elf_open_file(dir, &st), -ENOEXEC);

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "funcs.h"
+#include "catalog.h"
 #include "numa.h"
 #include "stats.h"
 #include "unit.h"
@@ -120,6 +120,7 @@ END_TEST
 /* Blocks allocated on node 1 and freed on node 0 are remote frees */
 START_TEST(per_node_figures)
 {
+	struct ms_catalog *cat;
 	struct ms_func fm = { .name = "malloc", .allocator = 1, .kind = MS_FN_ALLOC };
 	struct ms_func ff = { .name = "free", .allocator = 1, .kind = MS_FN_FREE };
 	struct ms_stats s;
@@ -127,10 +128,11 @@ START_TEST(per_node_figures)
 	struct ms_proc *p;
 	int fmid, ffid, i;
 
-	ms_funcs_reset();
-	fmid = ms_funcs_add(&fm);
-	ffid = ms_funcs_add(&ff);
-	ms_stats_init(&s, NULL, NULL);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	fmid = ms_catalog_add_func(cat, &fm);
+	ffid = ms_catalog_add_func(cat, &ff);
+	ms_stats_init(&s, cat, NULL, NULL);
 	for (i = 0; i < 10; i++) {
 		memset(&e, 0, sizeof(e));
 		e.type = MS_EV_ALLOC;
@@ -169,7 +171,7 @@ START_TEST(per_node_figures)
 	ck_assert_uint_eq(p->alloc[1].user.numa.remote_frees, 4);
 	ck_assert_uint_eq(p->alloc[1].user.numa.node[1].live_bytes, 200);
 	ms_stats_free(&s);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 

@@ -1,9 +1,9 @@
 /* test_output.c: the JSON record and the text table from the same figures */
 #include <stdlib.h>
 #include <string.h>
-#include "allocators.h"
-#include "funcs.h"
+#include "catalog.h"
 #include "output.h"
+#include "presets.h"
 #include "unit.h"
 
 START_TEST(human_units)
@@ -36,6 +36,7 @@ static char *render(bool json, enum ms_record_kind kind, struct ms_stats *s)
 
 START_TEST(record_fields)
 {
+	struct ms_catalog *cat;
 	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
 	struct ms_event e = { .type = MS_EV_ALLOC, .tgid = 42, .tid = 42 };
 	struct ms_stats s;
@@ -45,9 +46,10 @@ START_TEST(record_fields)
 	size_t n;
 	int id;
 
-	ms_funcs_reset();
-	id = ms_funcs_add(&malloc_fn);
-	ms_stats_init(&s, NULL, NULL);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	id = ms_catalog_add_func(cat, &malloc_fn);
+	ms_stats_init(&s, cat, NULL, NULL);
 	e.func = id;
 	e.a.ptr = 0x1000;
 	e.a.size = 24;
@@ -108,7 +110,7 @@ START_TEST(record_fields)
 					  "cover the blocks allocated since\n"));
 	free(out);
 	ms_stats_free(&s);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 
@@ -116,6 +118,7 @@ END_TEST
  * one per allocator in allocators[] */
 START_TEST(by_func_one_key_per_name)
 {
+	struct ms_catalog *cat;
 	struct ms_func libc_malloc = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
 	struct ms_func je_malloc = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 2 };
 	struct ms_event e = { .type = MS_EV_ALLOC, .tgid = 7, .tid = 7 };
@@ -123,12 +126,12 @@ START_TEST(by_func_one_key_per_name)
 	char *out;
 	int a, b;
 
-	ms_funcs_reset();
-	ms_allocators_reset();
-	ck_assert_int_eq(ms_allocators_get_or_add("jemalloc", MS_AK_JEMALLOC), 2);
-	a = ms_funcs_add(&libc_malloc);
-	b = ms_funcs_add(&je_malloc);
-	ms_stats_init(&s, NULL, NULL);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	ck_assert_int_eq(ms_catalog_allocator_id(cat, "jemalloc", MS_AK_JEMALLOC), 2);
+	a = ms_catalog_add_func(cat, &libc_malloc);
+	b = ms_catalog_add_func(cat, &je_malloc);
+	ms_stats_init(&s, cat, NULL, NULL);
 	e.func = a;
 	e.a.ptr = 0x1000;
 	e.a.size = 8;
@@ -144,8 +147,7 @@ START_TEST(by_func_one_key_per_name)
 	ck_assert_ptr_nonnull(strstr(out, "\"by_func\":{\"malloc\":2}"));
 	free(out);
 	ms_stats_free(&s);
-	ms_funcs_reset();
-	ms_allocators_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 
@@ -177,15 +179,17 @@ static char *render_with(struct ms_output *o, enum ms_record_kind kind, struct m
 /* live_since says what live_* cover; one process more is "process", not "processes" */
 START_TEST(live_since_and_plurals)
 {
+	struct ms_catalog *cat;
 	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
 	struct ms_output o = { .json = true };
 	struct ms_stats s;
 	char *out;
 	int id;
 
-	ms_funcs_reset();
-	id = ms_funcs_add(&malloc_fn);
-	ms_stats_init(&s, NULL, NULL);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	id = ms_catalog_add_func(cat, &malloc_fn);
+	ms_stats_init(&s, cat, NULL, NULL);
 	alloc_ev(&s, id, 42, 0x1000, 24, 0);
 	alloc_ev(&s, id, 43, 0x1000, 24, 0);
 	alloc_ev(&s, id, 43, 0x2000, 24, 0);
@@ -210,7 +214,7 @@ START_TEST(live_since_and_plurals)
 	ck_assert_ptr_null(strstr(out, "more process"));
 	free(out);
 	ms_stats_free(&s);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 
@@ -218,6 +222,7 @@ END_TEST
  * line by name when more; a pinned process' row at once; JSON: one record each */
 START_TEST(exits_summed_up)
 {
+	struct ms_catalog *cat;
 	static const struct {
 		const char *comm;
 		unsigned allocs;
@@ -235,9 +240,10 @@ START_TEST(exits_summed_up)
 	unsigned k;
 	int id;
 
-	ms_funcs_reset();
-	id = ms_funcs_add(&malloc_fn);
-	ms_stats_init(&s, NULL, NULL);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	id = ms_catalog_add_func(cat, &malloc_fn);
+	ms_stats_init(&s, cat, NULL, NULL);
 	for (i = 0; i < n; i++) {
 		struct ms_proc *p;
 
@@ -249,7 +255,7 @@ START_TEST(exits_summed_up)
 	/* three exits: held, then a row each before the next table */
 	o.f = open_memstream(&buf, &len);
 	for (i = 0; i < 3; i++)
-		ms_output_end(&o, &r, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
+		ms_output_end(&o, &r, &s, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
 	fflush(o.f);
 	ck_assert_uint_eq(len, 0);
 	ms_output_report(&o, MS_REC_INTERVAL, &r, &s);
@@ -263,11 +269,11 @@ START_TEST(exits_summed_up)
 	buf = NULL;
 	o.f = open_memstream(&buf, &len);
 	ms_stats_proc(&s, 111, false)->pinned = true;
-	ms_output_end(&o, &r, ms_stats_proc(&s, 111, false), MS_END_EXEC);
+	ms_output_end(&o, &r, &s, ms_stats_proc(&s, 111, false), MS_END_EXEC);
 	fflush(o.f);
 	ck_assert_msg(!strncmp(buf, "exec:     111 f?*", strlen("exec:     111 f?*")), "%s", buf);
 	for (i = 0; i < n - 1; i++)
-		ms_output_end(&o, &r, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
+		ms_output_end(&o, &r, &s, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
 	out = strchr(buf, '\n') + 1;
 	ck_assert_str_eq(out, "");
 	ms_output_report(&o, MS_REC_INTERVAL, &r, &s);
@@ -291,20 +297,21 @@ START_TEST(exits_summed_up)
 	buf = NULL;
 	o.f = open_memstream(&buf, &len);
 	for (i = 0; i < n; i++)
-		ms_output_end(&o, &r, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
+		ms_output_end(&o, &r, &s, ms_stats_proc(&s, 100 + i, false), MS_END_EXIT);
 	fclose(o.f);
 	for (i = 0, out = buf; (out = strstr(out, "\"type\":\"exit\"")); i++, out++)
 		;
 	ck_assert_uint_eq(i, n);
 	free(buf);
 	ms_stats_free(&s);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 
 /* Nine names and more: the first 8 by allocations, then how many processes are left */
 START_TEST(exits_summed_up_many_names)
 {
+	struct ms_catalog *cat;
 	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
 	struct ms_report r = { .ts = 2.0, .interval_s = 1.0 };
 	struct ms_output o = { .json = false };
@@ -314,9 +321,10 @@ START_TEST(exits_summed_up_many_names)
 	unsigned i;
 	int id;
 
-	ms_funcs_reset();
-	id = ms_funcs_add(&malloc_fn);
-	ms_stats_init(&s, NULL, NULL);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	id = ms_catalog_add_func(cat, &malloc_fn);
+	ms_stats_init(&s, cat, NULL, NULL);
 	o.f = open_memstream(&buf, &len);
 	for (i = 0; i < 40; i++) {
 		struct ms_proc *p;
@@ -324,7 +332,7 @@ START_TEST(exits_summed_up_many_names)
 		alloc_ev(&s, id, 100 + i, 0x1000, 8, 0);
 		p = ms_stats_proc(&s, 100 + i, false);
 		snprintf(p->comm, sizeof(p->comm), "p%02u", i);
-		ms_output_end(&o, &r, p, i % 2 ? MS_END_EXIT : MS_END_EXEC);
+		ms_output_end(&o, &r, &s, p, i % 2 ? MS_END_EXIT : MS_END_EXEC);
 		ms_stats_forget(&s, 100 + i);
 	}
 	ms_output_report(&o, MS_REC_FINAL, &r, &s);
@@ -341,7 +349,7 @@ START_TEST(exits_summed_up_many_names)
 		      "%s", buf);
 	free(buf);
 	ms_stats_free(&s);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 
@@ -349,6 +357,7 @@ END_TEST
  * full history (a cache refilling after the attach rises for a while) */
 START_TEST(trend_after_attach)
 {
+	struct ms_catalog *cat;
 	struct ms_func malloc_fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
 	struct ms_output o = { .json = true };
 	struct ms_stackmap m;
@@ -358,9 +367,10 @@ START_TEST(trend_after_attach)
 	char *out;
 	int id;
 
-	ms_funcs_reset();
-	id = ms_funcs_add(&malloc_fn);
-	ms_stats_init(&s, NULL, NULL);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	id = ms_catalog_add_func(cat, &malloc_fn);
+	ms_stats_init(&s, cat, NULL, NULL);
 	s.stacks = true;
 	ck_assert_int_eq(ms_stackmap_init(&m, -1, 8, 16), 0);
 	o.stacks = &m;
@@ -385,7 +395,7 @@ START_TEST(trend_after_attach)
 	}
 	ms_stackmap_free(&m);
 	ms_stats_free(&s);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 

@@ -4,17 +4,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "allocators.h"
+#include "catalog.h"
 #include "findings.h"
-#include "funcs.h"
 #include "output.h"
 #include "patterns.h"
+#include "presets.h"
 #include "stats.h"
 #include "unit.h"
 
 #define PID 10
 #define MS 1000000ULL /* ns */
 
+static struct ms_catalog *cat; /* each test's own: setup to teardown */
 static struct ms_stats st;
 static bool from_start; /* the process was traced from its exec (else: attached to it) */
 static int f_malloc, f_free, f_realloc, f_palloc, f_pfree, f_aalloc;
@@ -32,22 +33,22 @@ static void setup(void)
 		{ .name = "arena_alloc", .kind = MS_FN_ALLOC },
 	};
 
-	ms_funcs_reset();
-	ms_allocators_reset();
-	a_pool = ms_allocators_get_or_add("objpool", MS_AK_CUSTOM);
-	a_arena = ms_allocators_get_or_add("arena", MS_AK_CUSTOM);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	a_pool = ms_catalog_allocator_id(cat, "objpool", MS_AK_CUSTOM);
+	a_arena = ms_catalog_allocator_id(cat, "arena", MS_AK_CUSTOM);
 	ck_assert_int_eq(a_pool, 2);
 	ck_assert_int_eq(a_arena, 3);
 	fs[3].allocator = fs[4].allocator = a_pool;
 	fs[5].allocator = a_arena;
-	f_malloc = ms_funcs_add(&fs[0]);
-	f_free = ms_funcs_add(&fs[1]);
-	f_realloc = ms_funcs_add(&fs[2]);
-	f_palloc = ms_funcs_add(&fs[3]);
-	f_pfree = ms_funcs_add(&fs[4]);
-	f_aalloc = ms_funcs_add(&fs[5]);
+	f_malloc = ms_catalog_add_func(cat, &fs[0]);
+	f_free = ms_catalog_add_func(cat, &fs[1]);
+	f_realloc = ms_catalog_add_func(cat, &fs[2]);
+	f_palloc = ms_catalog_add_func(cat, &fs[3]);
+	f_pfree = ms_catalog_add_func(cat, &fs[4]);
+	f_aalloc = ms_catalog_add_func(cat, &fs[5]);
 	ck_assert_int_gt(f_aalloc, 0);
-	ms_stats_init(&st, NULL, NULL);
+	ms_stats_init(&st, cat, NULL, NULL);
 	now = 0;
 	from_start = true;
 }
@@ -55,8 +56,7 @@ static void setup(void)
 static void teardown(void)
 {
 	ms_stats_free(&st);
-	ms_funcs_reset();
-	ms_allocators_reset();
+	ms_catalog_free(cat);
 }
 
 /* One record of process pid; outer: the enclosing call's function (nested: backing) */
@@ -252,7 +252,7 @@ static int fake_obj(pid_t pid, uint64_t addr, char *path, size_t len, void *ctx)
 
 static unsigned find_opts(const struct ms_pool_opts *o)
 {
-	return ms_find(proc(), o, fake_sym, fake_obj, NULL, fnd, 32);
+	return ms_find(cat, proc(), o, fake_sym, fake_obj, NULL, fnd, 32);
 }
 
 static unsigned find(void)
@@ -972,7 +972,7 @@ START_TEST(pool_candidate_chunks)
 			 "carves objects out of them, trace it with --alloc 'chunk_owner(ROLES)', "
 			 "naming its size parameter (e.g. --alloc 'chunk_owner(_, size)')");
 	/* without a symbolizer, or one that fails: the address, and no flag to propose */
-	ck_assert_uint_eq(ms_find(proc(), &o, NULL, NULL, NULL, fnd, 32), 1);
+	ck_assert_uint_eq(ms_find(cat, proc(), &o, NULL, NULL, NULL, fnd, 32), 1);
 	ck_assert_str_eq(fnd[0].name, "0x401234");
 	ck_assert_ptr_null(strstr(fnd[0].advice, "--alloc"));
 }
@@ -1179,10 +1179,10 @@ START_TEST(findings_order)
 	{
 		struct ms_pool_opts o = MS_POOL_OPTS_DEFAULT;
 
-		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, fake_obj, NULL, fnd, 1), 1);
+		ck_assert_uint_eq(ms_find(cat, proc(), &o, fake_sym, fake_obj, NULL, fnd, 1), 1);
 		ck_assert_int_eq(fnd[0].kind, MS_FIND_POOL_CANDIDATE);
-		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, fake_obj, NULL, fnd, 2), 2);
-		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, fake_obj, NULL, fnd, 0), 0);
+		ck_assert_uint_eq(ms_find(cat, proc(), &o, fake_sym, fake_obj, NULL, fnd, 2), 2);
+		ck_assert_uint_eq(ms_find(cat, proc(), &o, fake_sym, fake_obj, NULL, fnd, 0), 0);
 	}
 	/* the size class name of class 0 and of a large class */
 	teardown();
@@ -1253,7 +1253,7 @@ START_TEST(findings_in_exit_record)
 	site_chunks(0x401234, 0x10000000, 4096, 4);
 	o.symbolize = fake_sym;
 	o.f = open_memstream(&buf, &len);
-	ms_output_end(&o, &r, proc(), MS_END_EXIT);
+	ms_output_end(&o, &r, &st, proc(), MS_END_EXIT);
 	fclose(o.f);
 	ck_assert_ptr_nonnull(strstr(buf, "\"pools\":[{\"name\":\"chunk_owner\","
 					  "\"kind\":\"pool_candidate\",\"evidence\":{"
@@ -1296,7 +1296,7 @@ START_TEST(pool_candidate_runtime_objects)
 	{
 		struct ms_pool_opts o = MS_POOL_OPTS_DEFAULT;
 
-		ck_assert_uint_eq(ms_find(proc(), &o, fake_sym, NULL, NULL, fnd, 32), 3);
+		ck_assert_uint_eq(ms_find(cat, proc(), &o, fake_sym, NULL, NULL, fnd, 32), 3);
 	}
 	/* an object that defines jemalloc's marker (with its prefix) is jemalloc's; pymalloc's
 	 * (CPython's executable) likewise; Rust's allocator shim is the program's own */
@@ -1447,12 +1447,12 @@ END_TEST
 START_TEST(pool_finding_known_allocator)
 {
 	struct ms_func je = { .name = "je_malloc", .kind = MS_FN_ALLOC };
-	int a_je = ms_allocators_get_or_add("jemalloc", MS_AK_JEMALLOC), f_je;
+	int a_je = ms_catalog_allocator_id(cat, "jemalloc", MS_AK_JEMALLOC), f_je;
 	unsigned i;
 
 	ck_assert_int_gt(a_je, 0);
 	je.allocator = a_je;
-	f_je = ms_funcs_add(&je);
+	f_je = ms_catalog_add_func(cat, &je);
 	ck_assert_int_gt(f_je, 0);
 	/* one 2 MiB extent (malloc inside its call: its backing), 10 objects of 64 bytes */
 	put(PID, MS_EV_ALLOC, f_malloc, f_je, ++now, 0x10000000, 2 << 20, 0, 0x401000);

@@ -10,12 +10,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include "allocators.h"
-#include "funcs.h"
+#include "catalog.h"
+#include "presets.h"
 #include "prom.h"
 #include "stats.h"
 #include "unit.h"
 
+static struct ms_catalog *cat; /* each test's own: setup_funcs to ms_stats_free */
 static int f_malloc, f_free, f_pool_get, f_pool_put;
 
 /* libc's malloc and free, and a pool ("objpool", allocator 2) refilling from malloc */
@@ -26,13 +27,13 @@ static void setup_funcs(void)
 	struct ms_func pg = { .name = "pool_get", .kind = MS_FN_ALLOC };
 	struct ms_func pp = { .name = "pool_put", .kind = MS_FN_FREE };
 
-	ms_funcs_reset();
-	ms_allocators_reset();
-	pg.allocator = pp.allocator = ms_allocators_get_or_add("objpool", MS_AK_CUSTOM);
-	f_malloc = ms_funcs_add(&m);
-	f_free = ms_funcs_add(&f);
-	f_pool_get = ms_funcs_add(&pg);
-	f_pool_put = ms_funcs_add(&pp);
+	cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(cat);
+	pg.allocator = pp.allocator = ms_catalog_allocator_id(cat, "objpool", MS_AK_CUSTOM);
+	f_malloc = ms_catalog_add_func(cat, &m);
+	f_free = ms_catalog_add_func(cat, &f);
+	f_pool_get = ms_catalog_add_func(cat, &pg);
+	f_pool_put = ms_catalog_add_func(cat, &pp);
 }
 
 static void apply(struct ms_stats *s, uint8_t type, int func, pid_t pid, uint64_t ptr,
@@ -486,7 +487,7 @@ START_TEST(small_exact)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(100, 60);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	ALLOC(&s, 42, 0x1000, 100);
 	ALLOC(&s, 42, 0x2000, 300);
 	FREE(&s, 42, 0x1000);
@@ -498,6 +499,7 @@ START_TEST(small_exact)
 	ck_text(t);
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -573,7 +575,7 @@ START_TEST(size_histogram)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(100, 60);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		ALLOC(&s, 42, 0x1000 * (i + 1), sizes[i]);
 	FREE(&s, 42, 0x5000);	      /* a free changes no bucket */
@@ -599,6 +601,7 @@ START_TEST(size_histogram)
 	free(fam);
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -669,7 +672,7 @@ START_TEST(size_histogram_other)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(1, 0);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	ALLOC(&s, 1, 0x1000, 1 << 20); /* the most live bytes, class [2^20, 2^21) */
 	ALLOC(&s, 2, 0x1000, 10);
 	ALLOC(&s, 2, 0x2000, 20);
@@ -717,6 +720,7 @@ START_TEST(size_histogram_other)
 		t, "\n" HB "{pid=\"other\",comm=\"w\",allocator=\"libc\",le=\"2097151\"} 2\n"));
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -764,7 +768,7 @@ START_TEST(hostile_comms)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(100, 60);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		ALLOC(&s, 100 + i, 0x1000, 10 + i);
 		set_comm(&s, 100 + i, cases[i].comm);
@@ -779,6 +783,7 @@ START_TEST(hostile_comms)
 	}
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -795,7 +800,7 @@ START_TEST(backing_series)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(100, 60);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	memset(&e, 0, sizeof(e));
 	e.type = MS_EV_ALLOC;
 	e.func = f_malloc;
@@ -826,6 +831,7 @@ START_TEST(backing_series)
 		strstr(t, "\nmemscope_process_peak_bytes{pid=\"7\",comm=\"pool\"} 40\n"));
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -851,7 +857,7 @@ START_TEST(top_n_aggregation)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(3, 60);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	for (i = 0; i < sizeof(procs) / sizeof(procs[0]); i++) {
 		ALLOC(&s, procs[i].pid, 0x1000, procs[i].live);
 		ALLOC(&s, procs[i].pid, 0x2000, 1000);
@@ -895,6 +901,7 @@ START_TEST(top_n_aggregation)
 	ck_assert_ptr_nonnull(strstr(t, "\nmemscope_exported_processes 0\n"));
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -910,7 +917,7 @@ START_TEST(grace_period)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(100, 5);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	ALLOC(&s, 10, 0x1000, 64);
 	ALLOC(&s, 11, 0x1000, 32);
 	set_comm(&s, 10, "short");
@@ -964,6 +971,7 @@ START_TEST(grace_period)
 	ck_assert_ptr_null(strstr(t, "} 33\n"));
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -979,7 +987,7 @@ START_TEST(exited_rank_last)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(1, 60);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	ALLOC(&s, 1, 0x1000, 10);
 	ALLOC(&s, 2, 0x1000, 1000);
 	set_comm(&s, 1, "small");
@@ -992,6 +1000,7 @@ START_TEST(exited_rank_last)
 		   "memscope_live_bytes{pid=\"other\",comm=\"big\",allocator=\"libc\"} 1000\n"));
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -1008,7 +1017,7 @@ START_TEST(exec_keeps_old_image)
 	setup_funcs();
 	make_proc_dir();
 	p = new_prom(100, 60);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	ALLOC(&s, 10, 0x1000, 64);
 	set_comm(&s, 10, "sh");
 	memset(&e, 0, sizeof(e));
@@ -1025,6 +1034,7 @@ START_TEST(exec_keeps_old_image)
 		t, "\nmemscope_live_bytes{pid=\"10\",comm=\"python3\",allocator=\"libc\"} 8\n"));
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -1067,7 +1077,7 @@ START_TEST(cgroup_labels)
 	fake_cgroup(6, "0::/a\"b\\c\n"); /* a hostile path: escaped */
 	/* 3, 5, 7: no cgroup file (gone) */
 	p = new_prom(100, 60);
-	ms_stats_init(&s, on_end, p);
+	ms_stats_init(&s, cat, on_end, p);
 	for (pid_t pid = 1; pid <= 7; pid++) {
 		ALLOC(&s, pid, 0x1000, pid);
 		set_comm(&s, pid, "c");
@@ -1111,6 +1121,7 @@ START_TEST(cgroup_labels)
 		   "cgroup=\"/system.slice/docker-" CID ".scope\",container=\"" CID "\"} 2\n"));
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 	remove_proc_dir();
 }
@@ -1229,7 +1240,7 @@ START_TEST(http_server)
 	ck_assert_msg(p != NULL, "cannot listen on loopback: %s", strerror(errno));
 	port = port_of(p);
 	ck_assert_uint_ne(port, 0);
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	ALLOC(&s, 42, 0x1000, 123);
 	set_comm(&s, 42, "served");
 	free(update(p, &s, 1));
@@ -1282,6 +1293,7 @@ START_TEST(http_server)
 	free(r);
 	free(t);
 	ms_stats_free(&s);
+	ms_catalog_free(cat);
 	ms_prom_free(p);
 }
 END_TEST

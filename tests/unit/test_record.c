@@ -5,15 +5,16 @@
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "allocators.h"
-#include "funcs.h"
+#include "catalog.h"
 #include "numa.h"
+#include "presets.h"
 #include "record.h"
 #include "unit.h"
 
 #define EVENTS 10001 /* more than one batch, not a multiple of it */
 
 struct seen {
+	struct ms_catalog *cat; /* the replay's */
 	unsigned events, comms, losts;
 	uint64_t ptr_sum, func_sum;
 	pid_t comm_pid;
@@ -27,7 +28,7 @@ static void on_event(const struct ms_event *e, void *ctx)
 	struct seen *s = ctx;
 
 	/* every function an event names was defined before it */
-	ck_assert_ptr_nonnull(ms_funcs_get(e->func));
+	ck_assert_ptr_nonnull(ms_catalog_func(s->cat, e->func));
 	ck_assert_uint_eq(e->a.size, e->a.ptr * 3);
 	s->ptr_sum += e->a.ptr;
 	s->func_sum += e->func;
@@ -60,20 +61,21 @@ static void make_recording(const char *path)
 {
 	struct ms_func f = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
 	uint64_t lost[MS_CNT_MAX] = { 7 };
+	struct ms_catalog *cat = ms_catalog_new();
 	struct ms_recorder *r;
 	struct ms_event e;
 	unsigned i;
 
-	ms_funcs_reset();
-	ck_assert_int_eq(ms_funcs_add(&f), 1);
-	r = ms_recorder_open(path);
+	ck_assert_ptr_nonnull(cat);
+	ck_assert_int_eq(ms_catalog_add_func(cat, &f), 1);
+	r = ms_recorder_open(path, cat);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(ms_recorder_comm(r, 42, "prog", MS_PROC_LISTED), 0);
 	for (i = 0; i < EVENTS; i++) {
 		if (i == EVENTS / 2) {
 			strcpy(f.name, "free");
 			f.kind = MS_FN_FREE;
-			ck_assert_int_eq(ms_funcs_add(&f), 2);
+			ck_assert_int_eq(ms_catalog_add_func(cat, &f), 2);
 		}
 		memset(&e, 0, sizeof(e));
 		e.type = i < EVENTS / 2 ? MS_EV_ALLOC : MS_EV_FREE;
@@ -84,7 +86,28 @@ static void make_recording(const char *path)
 	}
 	ck_assert_int_eq(ms_recorder_lost(r, lost), 0);
 	ck_assert_int_eq(ms_recorder_close(r), 0);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
+}
+
+/* Replays path into s, with a new catalog (s->cat, for the caller to free) */
+static int replay_seen(const char *path, struct seen *s, struct ms_replay_info *info)
+{
+	s->cat = ms_catalog_new();
+	ck_assert_ptr_nonnull(s->cat);
+	return ms_replay(path, s->cat, &fns, s, info);
+}
+
+/* Replays path with a catalog of its own, freed after */
+static int replay_fresh(const char *path, const struct ms_replay_fns *f, void *ctx,
+			struct ms_replay_info *info)
+{
+	struct ms_catalog *cat = ms_catalog_new();
+	int err;
+
+	ck_assert_ptr_nonnull(cat);
+	err = ms_replay(path, cat, f, ctx, info);
+	ms_catalog_free(cat);
+	return err;
 }
 
 static char *temp_path(void)
@@ -106,9 +129,8 @@ START_TEST(round_trip)
 	struct seen s = { 0 };
 
 	make_recording(path);
-	ck_assert_int_eq(ms_replay(path, &fns, &s, &info), 0);
-	ck_assert_uint_eq(info.version, MS_RECORD_VERSION);
-	ck_assert_uint_gt(info.start_realtime_ns, 0);
+	ck_assert_int_eq(replay_seen(path, &s, &info), 0);
+	ck_assert_str_ne(info.host, "");
 	ck_assert_uint_eq(s.events, EVENTS);
 	ck_assert_uint_eq(s.ptr_sum, (uint64_t)EVENTS * (EVENTS - 1) / 2);
 	ck_assert_uint_eq(s.func_sum, EVENTS / 2 + 2 * (EVENTS - EVENTS / 2));
@@ -118,8 +140,9 @@ START_TEST(round_trip)
 	ck_assert_str_eq(s.comm, "prog");
 	ck_assert_uint_eq(s.losts, 1);
 	ck_assert_uint_eq(s.lost0, 7);
-	ck_assert_str_eq(ms_funcs_get(2)->name, "free");
-	ms_funcs_reset();
+	ck_assert_str_eq(ms_catalog_func(s.cat, 2)->name, "free");
+	ck_assert_uint_eq(ms_catalog_nfuncs(s.cat), 2);
+	ms_catalog_free(s.cat);
 	unlink(path);
 }
 END_TEST
@@ -154,30 +177,29 @@ START_TEST(damaged_files)
 	strcpy(src, temp_path());
 	dst = temp_path();
 	make_recording(src);
-	ck_assert_int_eq(ms_replay("/nonexistent/x.msr", &fns, &s, NULL), -ENOENT);
+	ck_assert_int_eq(replay_fresh("/nonexistent/x.msr", &fns, &s, NULL), -ENOENT);
 	/* not a recording: a wrong magic, an empty file, a text file */
 	damage(src, dst, SIZE_MAX, 0);
-	ck_assert_int_eq(ms_replay(dst, &fns, &s, NULL), -ENOEXEC);
+	ck_assert_int_eq(replay_fresh(dst, &fns, &s, NULL), -ENOEXEC);
 	damage(src, dst, 0, SIZE_MAX);
-	ck_assert_int_eq(ms_replay(dst, &fns, &s, NULL), -ENOEXEC);
+	ck_assert_int_eq(replay_fresh(dst, &fns, &s, NULL), -ENOEXEC);
 	/* another version */
 	damage(src, dst, SIZE_MAX, 8);
-	ck_assert_int_eq(ms_replay(dst, &fns, &s, NULL), -ENOEXEC);
+	ck_assert_int_eq(replay_fresh(dst, &fns, &s, NULL), -ENOEXEC);
 	/* cut anywhere after the header: corrupt, never a crash */
 	for (cut = 160; cut < 200000; cut = cut * 3 / 2 + 1) {
 		memset(&s, 0, sizeof(s));
-		ms_funcs_reset();
 		damage(src, dst, cut, SIZE_MAX);
-		ck_assert_int_eq(ms_replay(dst, &fns, &s, NULL), -EBADMSG);
+		ck_assert_int_eq(replay_seen(dst, &s, NULL), -EBADMSG);
+		ms_catalog_free(s.cat);
 	}
 	/* a frame tag or length changed */
-	ms_funcs_reset();
 	damage(src, dst, SIZE_MAX, 160);
-	ck_assert_int_eq(ms_replay(dst, &fns, &s, NULL), -EBADMSG);
-	ms_funcs_reset();
+	ck_assert_int_eq(replay_seen(dst, &s, NULL), -EBADMSG);
+	ms_catalog_free(s.cat);
 	damage(src, dst, SIZE_MAX, 167);
-	ck_assert_int_eq(ms_replay(dst, &fns, &s, NULL), -EBADMSG);
-	ms_funcs_reset();
+	ck_assert_int_eq(replay_seen(dst, &s, NULL), -EBADMSG);
+	ms_catalog_free(s.cat);
 	unlink(src);
 	unlink(dst);
 }
@@ -212,29 +234,29 @@ static int replay_one(const struct ms_event *e, unsigned *n, struct ms_replay_in
 {
 	static const char *const names[] = { "malloc", "free", "realloc" };
 	struct ms_event good = rec_event(MS_EV_ALLOC, 1, 0x1000);
+	struct ms_catalog *cat = ms_catalog_new();
 	char *path = temp_path();
 	struct ms_recorder *r;
 	unsigned i;
 	int err;
 
-	ms_funcs_reset();
+	ck_assert_ptr_nonnull(cat);
 	for (i = 0; i < 3; i++) {
 		struct ms_func f = { .kind = MS_FN_ALLOC + i, .allocator = 1 };
 
 		strcpy(f.name, names[i]);
-		ck_assert_int_eq(ms_funcs_add(&f), i + 1);
+		ck_assert_int_eq(ms_catalog_add_func(cat, &f), i + 1);
 	}
-	r = ms_recorder_open(path);
+	r = ms_recorder_open(path, cat);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(ms_recorder_event(r, &good), 0);
 	ck_assert_int_eq(ms_recorder_event(r, e), 0);
 	ck_assert_int_eq(ms_recorder_event(r, &good), 0);
 	ck_assert_int_eq(ms_recorder_close(r), 0);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 	*n = 0;
 	memset(info, 0, sizeof(*info));
-	err = ms_replay(path, &count_fns, n, info);
-	ms_funcs_reset();
+	err = replay_fresh(path, &count_fns, n, info);
 	unlink(path);
 	return err;
 }
@@ -342,37 +364,35 @@ START_TEST(bad_definitions_refused)
 	struct ms_event good = rec_event(MS_EV_ALLOC, 1, 0x1000);
 	struct ms_func f = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
 	struct ms_replay_info info;
+	struct ms_catalog *cat;
 	struct ms_recorder *r;
 	char *path = temp_path();
 	unsigned n, which;
 
 	for (which = 0; which < 3; which++) {
-		ms_funcs_reset();
-		ms_allocators_reset();
+		cat = ms_catalog_new();
+		ck_assert_ptr_nonnull(cat);
 		if (which == 0)
-			f.allocator = ms_allocators_get_or_add("pool", MS_AK_MAX);
+			f.allocator = ms_catalog_allocator_id(cat, "pool", MS_AK_MAX);
 		else
 			f.allocator = 1;
 		f.backing_only = which == 1 ? 2 : 0;
-		ck_assert_int_eq(ms_funcs_add(&f), 1);
-		r = ms_recorder_open(path);
+		ck_assert_int_eq(ms_catalog_add_func(cat, &f), 1);
+		r = ms_recorder_open(path, cat);
 		ck_assert_ptr_nonnull(r);
 		ck_assert_int_eq(ms_recorder_event(r, &good), 0);
 		if (which == 2)
 			ck_assert_int_eq(ms_recorder_comm(r, 7, "x", 0x4), 0);
 		ck_assert_int_eq(ms_recorder_close(r), 0);
-		ms_funcs_reset();
-		ms_allocators_reset();
+		ms_catalog_free(cat);
 		n = 0;
 		memset(&info, 0, sizeof(info));
-		ck_assert_int_eq(ms_replay(path, &count_fns, &n, &info), -EBADMSG);
+		ck_assert_int_eq(replay_fresh(path, &count_fns, &n, &info), -EBADMSG);
 		ck_assert_msg(strstr(info.damage, which == 0 ? "allocator" :
 						  which == 1 ? "function" :
 							       "process"),
 			      "definition %u: damage '%s'", which, info.damage);
 	}
-	ms_funcs_reset();
-	ms_allocators_reset();
 	unlink(path);
 }
 END_TEST

@@ -1,6 +1,6 @@
 /* test_stats.c: per-process statistics from synthetic event streams */
 #include <string.h>
-#include "funcs.h"
+#include "catalog.h"
 #include "numa.h"
 #include "stats.h"
 #include "unit.h"
@@ -58,8 +58,22 @@ static uint64_t calls(struct ms_stats *s, pid_t pid, unsigned func)
 	return p && func < p->nby_func ? p->by_func[func] : 0;
 }
 
+static struct ms_catalog *cat; /* the fixture's: libc_funcs to catalog_free */
+
+/* A new catalog of the n functions f, their ids 1 to n in order */
+static struct ms_catalog *catalog_of(const struct ms_func *f, unsigned n)
+{
+	struct ms_catalog *c = ms_catalog_new();
+	unsigned i;
+
+	ck_assert_ptr_nonnull(c);
+	for (i = 0; i < n; i++)
+		ck_assert_int_eq(ms_catalog_add_func(c, &f[i]), i + 1);
+	return c;
+}
+
 /* F_MALLOC .. F_PMA, libc's: the statistics count calls only of the functions they
- * were told about (tests of other functions reset the table and add their own) */
+ * were told about (tests of other functions make a catalog of their own) */
 static void libc_funcs(void)
 {
 	static const struct ms_func f[] = {
@@ -68,11 +82,13 @@ static void libc_funcs(void)
 		{ .name = "realloc", .allocator = 1, .kind = MS_FN_REALLOC },
 		{ .name = "posix_memalign", .allocator = 1, .kind = MS_FN_ALLOC },
 	};
-	unsigned i;
 
-	ms_funcs_reset();
-	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
-		ck_assert_int_eq(ms_funcs_add(&f[i]), F_MALLOC + i);
+	cat = catalog_of(f, sizeof(f) / sizeof(f[0]));
+}
+
+static void catalog_free(void)
+{
+	ms_catalog_free(cat);
 }
 
 START_TEST(alloc_free_peak)
@@ -80,7 +96,7 @@ START_TEST(alloc_free_peak)
 	struct ms_stats s;
 	struct ms_counts c;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	ALLOC(&s, 10, 0x1000, 100);
 	ALLOC(&s, 10, 0x2000, 300);
 	FREE(&s, 10, 0x1000);
@@ -106,7 +122,7 @@ START_TEST(unmatched_and_dead_frees)
 	struct ms_stats s;
 	struct ms_counts c;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	FREE(&s, 10, 0x9000); /* allocated before tracing */
 	ALLOC(&s, 10, 0x1000, 64);
 	FREE(&s, 10, 0x1000);
@@ -130,7 +146,7 @@ START_TEST(realloc_forms)
 	struct ms_stats s;
 	struct ms_counts c;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	/* realloc(NULL, 40): an allocation */
 	apply(&s, ev(MS_EV_REALLOC, F_REALLOC, 10, 10, 0, 40, 0x1000));
 	/* moves: free of the old + alloc of the new */
@@ -182,7 +198,7 @@ START_TEST(realloc_races_malloc)
 	struct ms_stats s;
 	struct ms_counts c;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 11, 0x1000, 100, 0));
 	apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 11, 0x1000, 5000, 0));
 	apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 12, 0x1000, 60, 0));
@@ -214,7 +230,7 @@ START_TEST(realloc_without_entry)
 	struct ms_stats s;
 	struct ms_counts c;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	ALLOC(&s, 10, 0x1000, 10);
 	apply(&s, ev(MS_EV_REALLOC, F_REALLOC, 10, 10, 0x1000, 20, 0x2000));
 	c = counts(&s, 10);
@@ -232,7 +248,7 @@ START_TEST(exit_exec_and_pid_reuse)
 	struct ms_counts c;
 
 	nended = 0;
-	ms_stats_init(&s, on_end, NULL);
+	ms_stats_init(&s, cat, on_end, NULL);
 	ALLOC(&s, 10, 0x1000, 10);
 	e = ev(MS_EV_EXEC, 0, 10, 10, 0, 0, 0);
 	strcpy(e.comm, "newimage");
@@ -271,7 +287,7 @@ START_TEST(many_processes)
 	struct ms_stats s;
 	pid_t pid;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	for (pid = 1; pid <= 3000; pid++)
 		ALLOC(&s, pid, 0x1000 + pid, pid);
 	for (pid = 1; pid <= 3000; pid += 2)
@@ -294,25 +310,20 @@ END_TEST
 /* malloc called inside a pool's alloc is the pool's backing, not a libc user call */
 START_TEST(backing_of_outer_allocator)
 {
-	struct ms_func pool_alloc = { .name = "pool_alloc", .allocator = 2, .kind = MS_FN_ALLOC };
-	struct ms_func pool_free = { .name = "pool_free", .allocator = 2, .kind = MS_FN_FREE };
-	struct ms_func slab = {
-		.name = "slab", .allocator = 2, .kind = MS_FN_ALLOC, .fixed_size = 64
+	static const struct ms_func fs[] = {
+		{ .name = "pool_alloc", .allocator = 2, .kind = MS_FN_ALLOC },
+		{ .name = "pool_free", .allocator = 2, .kind = MS_FN_FREE },
+		{ .name = "slab", .allocator = 2, .kind = MS_FN_ALLOC, .fixed_size = 64 },
+		{ .name = "malloc", .allocator = 1, .kind = MS_FN_ALLOC },
+		{ .name = "free", .allocator = 1, .kind = MS_FN_FREE },
 	};
-	struct ms_func lmalloc = { .name = "malloc", .allocator = 1, .kind = MS_FN_ALLOC };
-	struct ms_func lfree = { .name = "free", .allocator = 1, .kind = MS_FN_FREE };
-	int pa, pf, sl, lm, lf;
+	enum { pa = 1, pf, sl, lm, lf }; /* their ids */
+	struct ms_catalog *cat = catalog_of(fs, sizeof(fs) / sizeof(fs[0]));
 	struct ms_stats s;
 	struct ms_event e;
 	struct ms_proc *p;
 
-	ms_funcs_reset();
-	pa = ms_funcs_add(&pool_alloc);
-	pf = ms_funcs_add(&pool_free);
-	sl = ms_funcs_add(&slab);
-	lm = ms_funcs_add(&lmalloc);
-	lf = ms_funcs_add(&lfree);
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	/* pool_alloc(32) refills from malloc(4096): the chunk's address is the object's */
 	e = ev(MS_EV_ALLOC, lm, 10, 10, 0x10000, 4096, 0);
 	e.flags = MS_EVF_NESTED;
@@ -348,7 +359,7 @@ START_TEST(backing_of_outer_allocator)
 	ck_assert_uint_eq(calls(&s, 10, lf), 0);
 	ck_assert_uint_eq(calls(&s, 10, pa), 2);
 	ms_stats_free(&s);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 
@@ -374,7 +385,7 @@ START_TEST(unknown_ids_not_grown)
 	struct ms_event e;
 	struct ms_proc *p;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	apply(&s, ev(MS_EV_ALLOC, 65535, 10, 10, 0x1000, 16, 0));
 	apply(&s, ev(MS_EV_ALLOC, F_PMA + 1, 10, 10, 0x2000, 16, 0));
 	e = ev(MS_EV_ALLOC, F_MALLOC, 10, 10, 0x3000, 16, 0);
@@ -406,7 +417,7 @@ START_TEST(pending_reallocs_bounded)
 	struct ms_proc *p;
 	unsigned i;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	for (i = 0; i < n; i++) {
 		apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 100 + i, 0x100000 + 16 * i, 16, 0));
 		apply(&s,
@@ -447,7 +458,7 @@ START_TEST(pending_found_by_address)
 	struct ms_proc *p;
 	unsigned i;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	for (i = 0; i < 100; i++) {
 		apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 100 + i, 0x1000 * (i + 1), 10, 0));
 		apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 100 + i, 0x1000 * (i + 1), 20, 0));
@@ -490,7 +501,7 @@ START_TEST(pending_dropped_at_exit)
 	struct ms_event e;
 	struct ms_proc *p;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	p = ms_stats_proc(&s, 10, true);
 	p->pinned = true;
 	apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 11, 0x1000, 10, 0));
@@ -507,37 +518,6 @@ START_TEST(pending_dropped_at_exit)
 }
 END_TEST
 
-/* A thread that ended inside realloc (the programs say so when a thread exits with calls
- * pending) leaves no realloc in flight: its block back in the table, live */
-START_TEST(pending_dropped_at_thread_exit)
-{
-	struct ms_stats s;
-	struct ms_proc *p;
-
-	ms_stats_init(&s, NULL, NULL);
-	apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 11, 0x1000, 10, 0));
-	apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 11, 0x1000, 20, 0));
-	apply(&s, ev(MS_EV_ALLOC, F_MALLOC, 10, 12, 0x2000, 10, 0));
-	apply(&s, ev(MS_EV_REALLOC_ENTER, F_REALLOC, 10, 12, 0x2000, 20, 0));
-	p = ms_stats_proc(&s, 10, false);
-	ck_assert_uint_eq(p->alloc[1].user.pending->n, 2);
-	ms_stats_thread_exit(&s, 10, 11);
-	ck_assert_uint_eq(p->alloc[1].user.pending->n, 1);
-	ck_assert_uint_eq(p->alloc[1].user.pending->v[0].tid, 12);
-	ck_assert_uint_eq(side_live(&p->alloc[1].user), 2);
-	ck_assert_uint_eq(counts(&s, 10).live_allocs, 2);
-	ms_stats_thread_exit(&s, 10, 99); /* a thread with none, a process never seen */
-	ms_stats_thread_exit(&s, 99, 11);
-	ck_assert_uint_eq(p->alloc[1].user.pending->n, 1);
-	/* its block is freed by another thread: a plain free */
-	apply(&s, ev(MS_EV_FREE, F_FREE, 10, 13, 0x1000, 0, 0));
-	ck_assert_uint_eq(counts(&s, 10).frees, 1);
-	ck_assert_uint_eq(counts(&s, 10).unmatched_frees, 0);
-	ck_assert_uint_eq(s.oom, 0);
-	ms_stats_free(&s);
-}
-END_TEST
-
 /* What a record of every process would show (a process, each allocator, function, size
  * class and NUMA node it shows) is counted as it changes: a replay writes no more of it
  * than it reads records */
@@ -546,7 +526,7 @@ START_TEST(figures_counted)
 	struct ms_stats s;
 	struct ms_event e;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	ck_assert_uint_eq(s.figures, 0);
 	/* pid 10, libc, malloc, the class of 8 to 15 bytes, node 0 (libc's, pid 10's) */
 	ALLOC(&s, 10, 0x1000, 10);
@@ -586,7 +566,7 @@ START_TEST(site_index_grows)
 	struct ms_event e;
 	unsigned i, frees = 0;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	ALLOC(&s, 10, 0x1000, MS_SITE_MIN);
 	ss = ms_stats_proc(&s, 10, false)->alloc[1].user.sites;
 	ck_assert_ptr_nonnull(ss);
@@ -629,7 +609,7 @@ START_TEST(caps)
 	struct ms_stats s;
 	struct ms_counts c;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	s.max_blocks = 3;
 	s.max_procs = 2;
 	ALLOC(&s, 10, 0x1000, 10);
@@ -692,27 +672,21 @@ static void assert_balanced(const struct ms_counts *c)
  */
 START_TEST(frees_across_allocators)
 {
-	struct ms_func pmalloc = { .name = "PyObject_Malloc", .allocator = 2, .kind = MS_FN_ALLOC };
-	struct ms_func pfree = { .name = "PyObject_Free", .allocator = 2, .kind = MS_FN_FREE };
-	struct ms_func prealloc = { .name = "PyObject_Realloc",
-				    .allocator = 2,
-				    .kind = MS_FN_REALLOC };
-	struct ms_func lmalloc = { .name = "malloc", .allocator = 1, .kind = MS_FN_ALLOC };
-	struct ms_func lfree = { .name = "free", .allocator = 1, .kind = MS_FN_FREE };
-	struct ms_func lrealloc = { .name = "realloc", .allocator = 1, .kind = MS_FN_REALLOC };
-	int pa, pf, pr, lm, lf, lr;
+	static const struct ms_func fs[] = {
+		{ .name = "PyObject_Malloc", .allocator = 2, .kind = MS_FN_ALLOC },
+		{ .name = "PyObject_Free", .allocator = 2, .kind = MS_FN_FREE },
+		{ .name = "PyObject_Realloc", .allocator = 2, .kind = MS_FN_REALLOC },
+		{ .name = "malloc", .allocator = 1, .kind = MS_FN_ALLOC },
+		{ .name = "free", .allocator = 1, .kind = MS_FN_FREE },
+		{ .name = "realloc", .allocator = 1, .kind = MS_FN_REALLOC },
+	};
+	enum { pa = 1, pf, pr, lm, lf, lr }; /* their ids */
+	struct ms_catalog *cat = catalog_of(fs, sizeof(fs) / sizeof(fs[0]));
 	struct ms_stats s;
 	struct ms_event e;
 	struct ms_proc *p;
 
-	ms_funcs_reset();
-	pa = ms_funcs_add(&pmalloc);
-	pf = ms_funcs_add(&pfree);
-	pr = ms_funcs_add(&prealloc);
-	lm = ms_funcs_add(&lmalloc);
-	lf = ms_funcs_add(&lfree);
-	lr = ms_funcs_add(&lrealloc);
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 
 	/* PyObject_Malloc(1000) -> malloc(1000): both sides hold 0x1000 */
 	e = ev(MS_EV_ALLOC, lm, 10, 10, 0x1000, 1000, 0);
@@ -789,7 +763,7 @@ START_TEST(frees_across_allocators)
 	assert_balanced(&p->alloc[2].backing.c);
 	ck_assert_uint_eq(s.missed_frees, 0);
 	ms_stats_free(&s);
-	ms_funcs_reset();
+	ms_catalog_free(cat);
 }
 END_TEST
 
@@ -801,7 +775,7 @@ START_TEST(missed_free_counted)
 	struct ms_stats s;
 	struct ms_counts c;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	ALLOC(&s, 10, 0x1000, 100);
 	ALLOC(&s, 10, 0x1000, 40); /* its free was never seen */
 	c = counts(&s, 10);
@@ -828,7 +802,7 @@ START_TEST(from_start_on_exec)
 	struct ms_stats s;
 	struct ms_event e;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	ALLOC(&s, 10, 0x1000, 100);
 	ck_assert(!ms_stats_proc(&s, 10, false)->from_start);
 	e = ev(MS_EV_EXEC, 0, 10, 10, 0, 0, 0);
@@ -853,7 +827,7 @@ START_TEST(pid_reuse_keeps_exited)
 	struct ms_proc *p;
 	unsigned n = 0;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	p = ms_stats_proc(&s, 10, true);
 	p->pinned = p->listed = true;
 	ALLOC(&s, 10, 0x1000, 100);
@@ -900,7 +874,7 @@ START_TEST(fork_names_child)
 	struct ms_event e;
 	struct ms_proc *p;
 
-	ms_stats_init(&s, NULL, NULL);
+	ms_stats_init(&s, cat, NULL, NULL);
 	e = ev(MS_EV_FORK, 0, 11, 11, 0, 0, 0);
 	memcpy(e.comm, "bash", 5);
 	e.ppid = 10;
@@ -920,7 +894,7 @@ Suite *stats_suite(void)
 	Suite *s = suite_create("stats");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_checked_fixture(tc, libc_funcs, ms_funcs_reset);
+	tcase_add_checked_fixture(tc, libc_funcs, catalog_free);
 
 	tcase_add_test(tc, alloc_free_peak);
 	tcase_add_test(tc, unmatched_and_dead_frees);
@@ -940,7 +914,6 @@ Suite *stats_suite(void)
 	tcase_add_test(tc, pending_reallocs_bounded);
 	tcase_add_test(tc, pending_found_by_address);
 	tcase_add_test(tc, pending_dropped_at_exit);
-	tcase_add_test(tc, pending_dropped_at_thread_exit);
 	tcase_add_test(tc, figures_counted);
 	tcase_add_test(tc, site_index_grows);
 	tcase_add_test(tc, pid_reuse_keeps_exited);

@@ -264,7 +264,7 @@ static void check_function(struct ms_symbolizer *s, const char *path,
 	ck_assert_msg(find_func(path, match, arg, &vaddr, &off), "%s: no symbol for %s", path,
 		      want_fn);
 	for (i = 0; i < sizeof(into) / sizeof(into[0]); i++) {
-		ck_assert_int_eq(ms_symbolizer_resolve(s, path, off + into[i], &fi), 0);
+		ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off + into[i], &fi), 0);
 		ck_assert_str_eq(fi.function, want_fn);
 		ck_assert_uint_eq(fi.offset, into[i]);
 		ck_assert_str_eq(fi.object, base_name(path));
@@ -302,13 +302,13 @@ START_TEST(frame_format_of_resolved)
 	ck_assert(built.c);
 	path_in(path, sizeof(path), "sym_c");
 	ck_assert(find_func(path, match_exact, "fixture_alloc_site_b", &vaddr, &off));
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off + 0x9, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off + 0x9, &fi), 0);
 	snprintf(want, sizeof(want), "fixture_alloc_site_b+0x9 (sym_fixture.c:%d)", fi.line);
 	ms_frame_format(&fi, true, buf, sizeof(buf));
 	ck_assert_str_eq(buf, want);
 	ms_frame_format(&fi, false, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "fixture_alloc_site_b+0x9");
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off, &fi), 0);
 	ms_frame_format(&fi, false, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "fixture_alloc_site_b");
 	ms_symbolizer_free(s);
@@ -369,7 +369,7 @@ START_TEST(split_debuginfo_by_build_id)
 	ck_assert_int_eq(ms_symbolizer_set_debug_path(none,
 						      path_in(nodebug, sizeof(nodebug), "nodebug")),
 			 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(none, path, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(none, path, path, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "");
 	ck_assert_int_eq(fi.line, 0);
 	ck_assert_uint_eq(fi.offset, off);
@@ -377,7 +377,7 @@ START_TEST(split_debuginfo_by_build_id)
 
 	/* with it, found by build-id alone (no .gnu_debuglink) */
 	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, debug_dir), 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
 	ck_assert_uint_eq(fi.offset, 0);
 	ck_assert_str_eq(fi.file, file);
@@ -401,21 +401,21 @@ START_TEST(cached_per_build_id)
 	ck_assert(find_func(path, match_exact, "fixture_alloc_site_a", &vaddr, &off_a));
 	ck_assert(find_func(path, match_exact, "fixture_alloc_site_b", &vaddr, &off_b));
 
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off_a, &a), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off_a, &a), 0);
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.file_opens, 1);
 	ck_assert_uint_eq(st.modules_loaded, 1);
 	ck_assert_uint_eq(st.addr_hits, 0);
 
 	/* the same address again: from the address cache, the file not reopened */
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off_a, &b), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off_a, &b), 0);
 	ck_assert_mem_eq(&a, &b, sizeof(a));
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.file_opens, 1);
 	ck_assert_uint_eq(st.addr_hits, 1);
 
 	/* another address of a known file: its module, no open */
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off_b, &b), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off_b, &b), 0);
 	ck_assert_str_eq(b.function, "fixture_alloc_site_b");
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.file_opens, 1);
@@ -424,7 +424,8 @@ START_TEST(cached_per_build_id)
 
 	/* a thousand processes of one binary */
 	for (i = 0; i < 1000; i++)
-		ck_assert_int_eq(ms_symbolizer_resolve(s, path, i & 1 ? off_a : off_b, &b), 0);
+		ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, i & 1 ? off_a : off_b, &b),
+				 0);
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.file_opens, 1);
 	ck_assert_uint_eq(st.modules_loaded, 1);
@@ -436,10 +437,10 @@ START_TEST(cached_per_build_id)
 	path_in(link_path, sizeof(link_path), "sym_c_link");
 	snprintf(cmd, sizeof(cmd), "cp %s %s && ln -f %s %s", path, copy, path, link_path);
 	ck_assert(run(cmd));
-	ck_assert_int_eq(ms_symbolizer_resolve(s, copy, off_a, &b), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, copy, copy, off_a, &b), 0);
 	ck_assert_str_eq(b.function, "fixture_alloc_site_a");
 	ck_assert_str_eq(b.object, "sym_c_copy");
-	ck_assert_int_eq(ms_symbolizer_resolve(s, link_path, off_a, &b), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, link_path, link_path, off_a, &b), 0);
 	ck_assert_str_eq(b.object, "sym_c_link");
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.file_opens, 2);
@@ -466,12 +467,12 @@ START_TEST(no_build_id_keyed_by_file)
 	ck_assert(find_func(path, match_exact, "fixture_alloc_site_a", &vaddr, &off));
 	snprintf(cmd, sizeof(cmd), "cp %s %s", path, copy);
 	ck_assert(run(cmd));
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
 	ck_assert_int_gt(fi.line, 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off, &fi), 0);
 	/* without a build-id, a copy cannot be known to be the same object */
-	ck_assert_int_eq(ms_symbolizer_resolve(s, copy, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, copy, copy, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.file_opens, 2);
@@ -502,24 +503,24 @@ START_TEST(bounded_caches)
 
 	/* 3 addresses fit: the 4th evicts the least recently used (the 1st) */
 	for (i = 0; i < 4; i++) {
-		ck_assert_int_eq(ms_symbolizer_resolve(s, path, off[i], &fi), 0);
+		ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off[i], &fi), 0);
 		ck_assert_str_eq(fi.function, fns[i]);
 	}
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.addr_cached, 3);
 	ck_assert_uint_eq(st.addr_evicted, 1);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off[3], &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off[3], &fi), 0);
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.addr_hits, 1);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off[0], &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off[0], &fi), 0);
 	ck_assert_str_eq(fi.function, fns[0]);
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.addr_hits, 1);
 
 	/* one module: the C++ object drops the C one, which comes back when needed */
-	ck_assert_int_eq(ms_symbolizer_resolve(s, cc, cc_off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, cc, cc, cc_off, &fi), 0);
 	ck_assert_str_eq(fi.function, "ns::Arena::Allocate(unsigned long)");
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off[2], &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off[2], &fi), 0);
 	ck_assert_str_eq(fi.function, fns[2]);
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.modules_loaded, 3);
@@ -554,7 +555,7 @@ START_TEST(own_function_through_map_files)
 		/* map_files needs CAP_SYS_ADMIN before Linux 4.3; the path works as well */
 		if (access(mf, R_OK))
 			snprintf(mf, sizeof(mf), "/proc/self/exe");
-		ck_assert_int_eq(ms_symbolizer_resolve(s, mf, addr - start + pgoff, &fi), 0);
+		ck_assert_int_eq(ms_symbolizer_resolve_as(s, mf, mf, addr - start + pgoff, &fi), 0);
 		found = true;
 	}
 	fclose(maps);
@@ -579,7 +580,7 @@ START_TEST(other_root_path)
 			    "fixture_static_helper", &vaddr, &off));
 	snprintf(path, sizeof(path), "/proc/self/root%s/sym_c_split", tmp);
 	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, debug_dir), 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "fixture_static_helper");
 	ck_assert_int_gt(fi.line, 0);
 	ck_assert_str_eq(fi.object, "sym_c_split");
@@ -596,20 +597,21 @@ START_TEST(unusable_files)
 	uint64_t vaddr, off;
 	FILE *f;
 
-	ck_assert_int_eq(ms_symbolizer_resolve(s, "/nonexistent/libnothing.so", 0x1000, &fi),
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, "/nonexistent/libnothing.so",
+						  "/nonexistent/libnothing.so", 0x1000, &fi),
 			 -ENOENT);
 	ck_assert_str_eq(fi.object, "libnothing.so");
 	ck_assert_str_eq(fi.function, "");
 	ms_frame_format(&fi, true, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "libnothing.so+0x1000");
-	ck_assert_int_eq(ms_symbolizer_resolve(s, tmp, 0, &fi), -ENOEXEC);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, tmp, tmp, 0, &fi), -ENOEXEC);
 	f = fopen(path_in(text, sizeof(text), "text"), "w");
 	ck_assert_ptr_nonnull(f);
 	fputs("not an ELF file\n", f);
 	fclose(f);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, text, 0, &fi), -ENOEXEC);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, text, text, 0, &fi), -ENOEXEC);
 	/* known to be bad: not reopened */
-	ck_assert_int_eq(ms_symbolizer_resolve(s, text, 4, &fi), -ENOEXEC);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, text, text, 4, &fi), -ENOEXEC);
 	/* the directory is not opened, the text file once */
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.file_opens, 1);
@@ -619,12 +621,12 @@ START_TEST(unusable_files)
 	ck_assert(built.c);
 	path_in(path, sizeof(path), "sym_c");
 	ck_assert(find_func(path, match_exact, "main", &vaddr, &off));
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, 0x7fffffff, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, 0x7fffffff, &fi), 0);
 	ck_assert_str_eq(fi.function, "");
 	ck_assert_uint_eq(fi.offset, 0x7fffffff);
 	ms_frame_format(&fi, true, buf, sizeof(buf));
 	ck_assert_str_eq(buf, "sym_c+0x7fffffff");
-	ck_assert_int_eq(ms_symbolizer_resolve(NULL, path, 0, &fi), -EINVAL);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(NULL, path, path, 0, &fi), -EINVAL);
 	ms_symbolizer_free(s);
 	ms_symbolizer_free(NULL);
 }
@@ -666,14 +668,14 @@ static int resolve_damaged(const char *path, uint64_t off)
 
 	ck_assert_ptr_nonnull(s);
 	memset(&fi, 0x55, sizeof(fi));
-	err = ms_symbolizer_resolve(s, path, off, &fi);
+	err = ms_symbolizer_resolve_as(s, path, path, off, &fi);
 	ck_assert(err == 0 || (err < 0 && err > -4096));
 	ck_assert_uint_lt(strnlen(fi.function, sizeof(fi.function)), sizeof(fi.function));
 	ck_assert_uint_lt(strnlen(fi.file, sizeof(fi.file)), sizeof(fi.file));
 	ck_assert_uint_lt(strnlen(fi.object, sizeof(fi.object)), sizeof(fi.object));
 	ms_frame_format(&fi, true, buf, sizeof(buf));
 	/* and once more, from whichever cache */
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, off, &fi), err);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off, &fi), err);
 	ms_symbolizer_free(s);
 	return err;
 }
@@ -797,7 +799,7 @@ START_TEST(corrupt_debug_files)
 		fclose(f);
 		/* the object itself is sound: an answer, with or without names */
 		ck_assert_int_eq(ms_symbolizer_set_debug_path(s, dir), 0);
-		ck_assert_int_eq(ms_symbolizer_resolve(s, split, off, &fi), 0);
+		ck_assert_int_eq(ms_symbolizer_resolve_as(s, split, split, off, &fi), 0);
 		ck_assert_str_eq(fi.object, "sym_c_split");
 		ms_symbolizer_free(s);
 	}
@@ -830,20 +832,20 @@ START_TEST(debug_file_shrinks)
 	s = ms_symbolizer_new();
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, dir), 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off_a, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, split, split, off_a, &fi), 0);
 	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
 	ck_assert_int_gt(fi.line, 0);
 	ck_assert_int_eq(truncate(dbg, 0), 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off_b, &fi), -EIO);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, split, split, off_b, &fi), -EIO);
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.faults, 1);
 	ck_assert_uint_eq(st.modules_cached, 0);
 	/* loaded again: the debug file is no ELF now, the object answers without it */
-	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off_b, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, split, split, off_b, &fi), 0);
 	ck_assert_str_eq(fi.object, "sym_c_split");
 	ck_assert_int_eq(fi.line, 0);
 	/* the answer given before the truncation stays */
-	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off_a, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, split, split, off_a, &fi), 0);
 	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
 	ms_symbolizer_stats(s, &st);
 	ck_assert_uint_eq(st.faults, 1);
@@ -877,14 +879,14 @@ START_TEST(fifo_debug_files)
 	ck_assert_int_eq(mkfifo(dbg, 0600), 0);
 	s = ms_symbolizer_new();
 	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, dir), 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, split, split, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "");
 	ms_symbolizer_free(s);
 	unlink(dbg);
 	ck_assert_int_eq(link(src, dbg), 0);
 	s = ms_symbolizer_new();
 	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, dir), 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, split, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, split, split, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
 	ms_symbolizer_free(s);
 
@@ -900,14 +902,14 @@ START_TEST(fifo_debug_files)
 	ck_assert_int_eq(mkfifo(dldbg, 0600), 0);
 	s = ms_symbolizer_new();
 	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, "-:.debug:/nonexistent-ms"), 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, dlobj, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, dlobj, dlobj, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "");
 	ms_symbolizer_free(s);
 	unlink(dldbg);
 	ck_assert_int_eq(link(src, dldbg), 0);
 	s = ms_symbolizer_new();
 	ck_assert_int_eq(ms_symbolizer_set_debug_path(s, "-:.debug:/nonexistent-ms"), 0);
-	ck_assert_int_eq(ms_symbolizer_resolve(s, dlobj, off, &fi), 0);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, dlobj, dlobj, off, &fi), 0);
 	ck_assert_str_eq(fi.function, "fixture_alloc_site_a");
 	ms_symbolizer_free(s);
 
@@ -915,7 +917,7 @@ START_TEST(fifo_debug_files)
 	unlink(dldbg);
 	ck_assert_int_eq(mkfifo(dldbg, 0600), 0);
 	s = ms_symbolizer_new();
-	ck_assert_int_eq(ms_symbolizer_resolve(s, dldbg, off, &fi), -ENOEXEC);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, dldbg, dldbg, off, &fi), -ENOEXEC);
 	ck_assert_int_eq(ms_symbolizer_resolve_as(s, dldbg, split, off, &fi), -ENOEXEC);
 	ms_symbolizer_free(s);
 	alarm(0);
@@ -1011,7 +1013,7 @@ START_TEST(costly_objects)
 	rss = ru.ru_maxrss;
 	t = time(NULL);
 	s = ms_symbolizer_new();
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, 0x100, &fi), -EFBIG);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, 0x100, &fi), -EFBIG);
 	ms_symbolizer_free(s);
 	memset(e, 0, sizeof(e));
 	e[1] = (Elf64_Shdr){ .sh_type = SHT_PROGBITS,
@@ -1021,7 +1023,7 @@ START_TEST(costly_objects)
 			     .sh_addralign = 1 };
 	sparse_object(path, e, 2, &ch, sizeof(ch), 8192);
 	s = ms_symbolizer_new();
-	ck_assert_int_eq(ms_symbolizer_resolve(s, path, 0x100, &fi), -EFBIG);
+	ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, 0x100, &fi), -EFBIG);
 	ms_symbolizer_free(s);
 	getrusage(RUSAGE_SELF, &ru);
 	ck_assert_int_lt(ru.ru_maxrss - rss, 16 * 1024);

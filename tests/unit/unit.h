@@ -25,5 +25,9 @@ Suite *merge_suite(void);
 Suite *safepath_suite(void);
 Suite *env_suite(void);
 Suite *cookie_suite(void);
+Suite *catalog_suite(void);
+Suite *presets_suite(void);
+Suite *launch_suite(void);
+Suite *symcache_suite(void);
 
 #endif
