@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cgroup.h"
+#include "vec.h"
 
 /* The rank of a line "ID:CONTROLLERS:PATH", split in place (*path set): 0 for the unified
  * hierarchy, 1 for name=systemd's, 2 for one with the memory controller, else -1 */
@@ -117,15 +118,8 @@ const struct ms_cgroup *ms_cgroups_get(struct ms_cgroups *c, pid_t pid)
 	struct ms_cgroup *e = find(c, pid);
 
 	if (!e) {
-		if (c->n == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 64;
-			struct ms_cgroup *v = realloc(c->v, cap * sizeof(*v));
-
-			if (!v)
-				return NULL;
-			c->v = v;
-			c->cap = cap;
-		}
+		if (MS_VEC_RESERVE(c->v, c->cap, c->n + 1))
+			return NULL;
 		e = &c->v[c->n++];
 		ms_cgroups_read(c, pid, e);
 	}

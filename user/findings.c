@@ -189,7 +189,7 @@ static void candidate_render(struct ms_finding *f, bool named)
  * or merged into the one of out[0..n) for the same function (or the same unnamed place).
  * Returns the number of findings now, n + 1 or n (merged, or the runtime's code).
  */
-static unsigned site_finding(pid_t pid, const struct ms_site *t, const char *allocator,
+static unsigned site_finding(pid_t pid, const struct ms_size_site *t, const char *allocator,
 			     ms_symbolize_fn sym, ms_object_fn obj, void *ctx,
 			     struct ms_finding *out, unsigned n)
 {
@@ -291,8 +291,8 @@ unsigned ms_find(const struct ms_catalog *cat, struct ms_proc *p, const struct m
 		if (a->backing.c.allocs && a->user.c.allocs)
 			pool_finding(a, al, p->from_start, &out[n++]);
 		/* chunks obtained from this allocator by code nobody named */
-		for (i = 0; a->user.sites && i < a->user.sites->n && n < max; i++) {
-			const struct ms_site *t = &a->user.sites->v[i];
+		for (i = 0; a->user.size_sites && i < a->user.size_sites->n && n < max; i++) {
+			const struct ms_size_site *t = &a->user.size_sites->v[i];
 
 			if (t->allocs >= o->min_chunks &&
 			    (t->allocs - t->frees) * 4 >= t->allocs * 3)

@@ -66,7 +66,7 @@ typedef int (*ms_object_fn)(pid_t pid, uint64_t addr, char *path, size_t len, vo
  *    allocator, Rust's global allocator) gets advice on its chunks: libc's, jemalloc's,
  *    tcmalloc's, mimalloc's and pymalloc's chunk policies are not the program's. For a process not traced from its exec, backing obtained before the
  *    attach is unknown: utilisation is then a bound, at most 1, and the advice says so.
- *  - each function that obtains same-size chunks of MS_SITE_MIN bytes or more and keeps
+ *  - each function that obtains same-size chunks of MS_SIZE_SITE_MIN bytes or more and keeps
  *    most of them (a pool nobody named); its call sites, of every size and allocator,
  *    merged into one finding. Call sites in the dynamic loader or in an object that
  *    defines a known allocator (libc, jemalloc, tcmalloc, mimalloc, pymalloc, C++'s

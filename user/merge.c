@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "merge.h"
+#include "vec.h"
 
 int ms_merge_init(struct ms_merge *m, int nqueues)
 {
@@ -93,14 +94,8 @@ int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e)
 			memmove(mq->v, mq->v + mq->head, (mq->n - mq->head) * sizeof(*mq->v));
 			mq->n -= mq->head;
 			mq->head = 0;
-		} else {
-			size_t cap = mq->cap ? mq->cap * 2 : 4096;
-			struct ms_event *v = realloc(mq->v, cap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			mq->v = v;
-			mq->cap = cap;
+		} else if (MS_VEC_RESERVE(mq->v, mq->cap, mq->n + 1)) {
+			return -ENOMEM;
 		}
 	}
 	/* in timestamp order: almost always at the end */

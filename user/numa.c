@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include "numa.h"
+#include "vec.h"
 
 #define MAX_CPUS 65536
 
@@ -73,20 +74,14 @@ static void assign_cpu(unsigned cpu, void *arg)
 	struct ms_numa *n = a->n;
 
 	if (cpu >= n->ncpus) {
-		unsigned cap = n->ncpus ? n->ncpus : 64, i;
-		int *v;
+		size_t i = n->ncpus;
 
-		while (cap <= cpu)
-			cap *= 2;
-		v = realloc(n->cpu_node, cap * sizeof(*v));
-		if (!v) {
+		if (MS_VEC_RESERVE(n->cpu_node, n->ncpus, cpu + 1)) {
 			a->err = -ENOMEM;
 			return;
 		}
-		for (i = n->ncpus; i < cap; i++)
-			v[i] = -1;
-		n->cpu_node = v;
-		n->ncpus = cap;
+		for (; i < n->ncpus; i++)
+			n->cpu_node[i] = -1;
 	}
 	n->cpu_node[cpu] = a->node;
 }

@@ -12,7 +12,7 @@
 struct ms_numa {
 	char root[128];	  /* "/sys", or a fake tree in tests */
 	int *cpu_node;	  /* node of each CPU, -1 for a CPU no node lists (offline, absent) */
-	unsigned ncpus;	  /* entries in cpu_node */
+	size_t ncpus;	  /* entries in cpu_node */
 	unsigned nnodes;  /* highest node id + 1 */
 	unsigned present; /* nodes that exist */
 	char online[256]; /* cpu/online as last read: a change means re-read */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "output_impl.h"
 #include "utf8.h"
+#include "vec.h"
 
 const char *const out_record_type[] = {
 	[MS_REC_INTERVAL] = "interval",
@@ -110,16 +111,7 @@ static void collect_one(struct ms_proc *p, void *ctx)
 
 	if (!p->active && !p->listed)
 		return;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct ms_proc **v = realloc(c->v, cap * sizeof(*v));
-
-		if (!v)
-			return;
-		c->v = v;
-		c->cap = cap;
-	}
-	c->v[c->n++] = p;
+	MS_VEC_PUSH(c->v, c->n, c->cap, p);
 }
 
 /* Busiest first: calls in the interval, then live bytes, then pid */
@@ -220,12 +212,12 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 			struct ms_proc *p = c.v[i];
 
 			v[i].p = p;
-			v[i].total = p->sites ? ms_sites_leaks(p->sites,
-							       now_ns > min_age_ns ?
-								       now_ns - min_age_ns :
-								       0,
-							       v[i].leaks, MAX_LEAKS) :
-						0;
+			v[i].total = p->stack_sites ? ms_sites_leaks(p->stack_sites,
+								     now_ns > min_age_ns ?
+									     now_ns - min_age_ns :
+									     0,
+								     v[i].leaks, MAX_LEAKS) :
+						      0;
 			v[i].n = v[i].total < MAX_LEAKS ? v[i].total : MAX_LEAKS;
 		}
 		printer(o)->leaks(o, r, v, c.n, now_ns, min_age_ns);
@@ -249,21 +241,22 @@ int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_f
 		struct ms_proc *p = c.v[i];
 		char comm[MS_COMM_LEN + 1];
 
-		if (!p->sites)
+		if (!p->stack_sites)
 			continue;
 		out_comm(p->comm, comm, sizeof(comm));
 		for (x = 0; comm[x]; x++)
 			if (comm[x] == ';' || comm[x] == ' ')
 				comm[x] = '_';
 		n = what == MS_FOLDED_LEAKED ?
-			    ms_sites_leaks(p->sites, now_ns > min_age_ns ? now_ns - min_age_ns : 0,
-					   leaks, sizeof(leaks) / sizeof(leaks[0])) :
-			    p->sites->n;
+			    ms_sites_leaks(p->stack_sites,
+					   now_ns > min_age_ns ? now_ns - min_age_ns : 0, leaks,
+					   sizeof(leaks) / sizeof(leaks[0])) :
+			    p->stack_sites->n;
 		if (what == MS_FOLDED_LEAKED && n > sizeof(leaks) / sizeof(leaks[0]))
 			n = sizeof(leaks) / sizeof(leaks[0]); /* the largest: the rest weigh less */
 		for (k = 0; k < n; k++) {
 			const struct ms_stack_site *t =
-				&p->sites->v[what == MS_FOLDED_LEAKED ? leaks[k].site : k];
+				&p->stack_sites->v[what == MS_FOLDED_LEAKED ? leaks[k].site : k];
 			uint64_t w;
 
 			if (what == MS_FOLDED_LEAKED)

@@ -95,7 +95,7 @@ static void json_site(struct ms_json *j, struct ms_output *o, const struct ms_pr
 	ms_json_u64(j, "live_allocs", t->live_allocs);
 	ms_json_u64(j, "live_bytes", t->live_bytes);
 	ms_json_double(j, "allocs_per_s", secs > 0 ? (t->allocs - t->last_allocs) / secs : 0);
-	ms_json_u64(j, "peak_contribution", ms_site_peak_contribution(p->sites, t));
+	ms_json_u64(j, "peak_contribution", ms_site_peak_contribution(p->stack_sites, t));
 	ms_json_str(j, "trend", ms_trend_name(out_trend(p, t)));
 	ms_json_close(j);
 }
@@ -128,7 +128,7 @@ static int site_order(const void *x, const void *y)
 static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_proc *p, double secs)
 {
 	static const char *const rank[] = { "by_live_bytes", "by_allocs_per_s", "by_peak" };
-	const struct ms_stack_sites *ss = p->sites;
+	const struct ms_stack_sites *ss = p->stack_sites;
 	unsigned *order, k, i;
 
 	if (!o->stacks)
@@ -415,7 +415,7 @@ static void json_leaks(struct ms_output *o, const struct ms_report *r, const str
 		ms_json_array(&j, "sites");
 		for (k = 0; k < v[i].n; k++) {
 			const struct ms_leak *l = &v[i].leaks[k];
-			const struct ms_stack_site *t = &p->sites->v[l->site];
+			const struct ms_stack_site *t = &p->stack_sites->v[l->site];
 			enum ms_trend tr = out_trend(p, t);
 
 			nf = out_site_frames(o, p->pid, t, frames, MAX_FRAMES);

@@ -111,12 +111,12 @@ static void text_top_site(struct ms_output *o, const struct ms_proc *p)
 	char b[16];
 	unsigned i;
 
-	if (!o->stacks || !p->sites)
+	if (!o->stacks || !p->stack_sites)
 		return;
-	for (i = 0; i < p->sites->n; i++)
-		if (p->sites->v[i].live_bytes &&
-		    (!top || p->sites->v[i].live_bytes > top->live_bytes))
-			top = &p->sites->v[i];
+	for (i = 0; i < p->stack_sites->n; i++)
+		if (p->stack_sites->v[i].live_bytes &&
+		    (!top || p->stack_sites->v[i].live_bytes > top->live_bytes))
+			top = &p->stack_sites->v[i];
 	if (!top || !out_site_frames(o, p->pid, top, frames, 1))
 		return;
 	fprintf(o->f, "%7s   top site %s: %s live in %" PRIu64 " %s (%s)\n", "", frames[0],
@@ -283,7 +283,7 @@ static void text_leaks(struct ms_output *o, const struct ms_report *r, const str
 		}
 		for (k = 0; k < v[i].n; k++) {
 			const struct ms_leak *l = &v[i].leaks[k];
-			const struct ms_stack_site *t = &p->sites->v[l->site];
+			const struct ms_stack_site *t = &p->stack_sites->v[l->site];
 			enum ms_trend tr = out_trend(p, t);
 
 			nf = out_site_frames(o, p->pid, t, frames, MAX_FRAMES);

@@ -15,6 +15,7 @@
 #include "procmaps.h"
 #include "symbolizer.h"
 #include "ulink.h"
+#include "vec.h"
 
 #define MAX_POINTS 128 /* probes in one object */
 #define MAX_CODE 65536 /* bytes of a function decoded for placement */
@@ -70,17 +71,17 @@ struct ms_probes {
 	struct bpf_program *entry, *ret;
 	struct ms_probe_config cfg;
 	struct target *targets;
-	size_t ntargets;
+	size_t ntargets, cap_targets;
 	struct group *groups;
-	size_t ngroups;
+	size_t ngroups, cap_groups;
 	bool *spec_found;
 	bool *spec_object_seen; /* a spec's object is mapped by a process scanned */
 	struct plan *plans;
-	size_t nplans;
+	size_t nplans, cap_plans;
 	struct object *objs;
-	size_t nobjs;
+	size_t nobjs, cap_objs;
 	struct scope *scopes;
-	size_t nscopes;
+	size_t nscopes, cap_scopes;
 	struct ms_link *links;
 	size_t nlinks, cap_links;
 	size_t nprobes; /* entry and return probes attached */
@@ -103,22 +104,9 @@ bool ms_is_loader_path(const char *path)
 	return !strncmp(base, "ld-", 3) && strstr(base, ".so") && strncmp(base, "ld-musl-", 8);
 }
 
-/* Appends an element to a growable array; 0 or -ENOMEM */
-static int push(void **v, size_t *n, size_t sz, const void *elem)
-{
-	void *w = realloc(*v, (*n + 1) * sz);
-
-	if (!w)
-		return -ENOMEM;
-	memcpy((char *)w + *n * sz, elem, sz);
-	*v = w;
-	(*n)++;
-	return 0;
-}
-
 static int add_group(struct ms_probes *p, const struct group *g)
 {
-	return push((void **)&p->groups, &p->ngroups, sizeof(*g), g);
+	return MS_VEC_PUSH(p->groups, p->ngroups, p->cap_groups, *g);
 }
 
 static int add_preset(struct ms_probes *p, const struct ms_preset *ps)
@@ -148,7 +136,7 @@ static int add_preset(struct ms_probes *p, const struct ms_preset *ps)
 				ms_demangle(t.symbol, t.display, sizeof(t.display));
 			else
 				snprintf(t.display, sizeof(t.display), "%.63s", t.symbol);
-			err = push((void **)&p->targets, &p->ntargets, sizeof(t), &t);
+			err = MS_VEC_PUSH(p->targets, p->ntargets, p->cap_targets, t);
 		}
 		if (err)
 			return err;
@@ -182,7 +170,7 @@ static int add_spec(struct ms_probes *p, const struct ms_allocspec *s, int index
 	t.fn.out_arg = s->out_arg;
 	/* a custom free may release its chunks with free: that is its backing */
 	t.fn.flags = s->kind == MS_FN_FREE ? MS_FNF_FRAME : 0;
-	return push((void **)&p->targets, &p->ntargets, sizeof(t), &t);
+	return MS_VEC_PUSH(p->targets, p->ntargets, p->cap_targets, t);
 }
 
 struct ms_probes *ms_probes_new(struct ms_catalog *cat, struct bpf_program *entry,
@@ -454,17 +442,7 @@ out:
 
 static int add_link(struct ms_probes *p, struct ms_link l)
 {
-	if (p->nlinks == p->cap_links) {
-		size_t cap = p->cap_links ? p->cap_links * 2 : 64;
-		struct ms_link *v = realloc(p->links, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		p->links = v;
-		p->cap_links = cap;
-	}
-	p->links[p->nlinks++] = l;
-	return 0;
+	return MS_VEC_PUSH(p->links, p->nlinks, p->cap_links, l);
 }
 
 /*
@@ -521,7 +499,7 @@ static long object_index(struct ms_probes *p, dev_t dev, ino_t ino, const char *
 		if (p->objs[i].dev == dev && p->objs[i].ino == ino)
 			return i;
 	snprintf(o.path, sizeof(o.path), "%s", path);
-	err = push((void **)&p->objs, &p->nobjs, sizeof(o), &o);
+	err = MS_VEC_PUSH(p->objs, p->nobjs, p->cap_objs, o);
 	return err ? err : (long)p->nobjs - 1;
 }
 
@@ -541,7 +519,7 @@ static int add_scope(struct ms_probes *p, size_t obj, pid_t pid, bool loader)
 {
 	struct scope s = { .obj = obj, .pid = pid, .loader = loader };
 
-	return push((void **)&p->scopes, &p->nscopes, sizeof(s), &s);
+	return MS_VEC_PUSH(p->scopes, p->nscopes, p->cap_scopes, s);
 }
 
 static int func_id(struct ms_catalog *cat, const struct ms_probe_point *pt)
@@ -580,7 +558,7 @@ static const struct plan *plan_of(struct ms_probes *p, dev_t dev, ino_t ino, con
 			"object (%u MiB of symbol tables, %u symbols, %u headers)\n",
 			mapped_path, MS_ELF_TABLE_BYTES_MAX >> 20, MS_ELF_SYMS_MAX,
 			MS_ELF_HEADERS_MAX);
-	if (push((void **)&p->plans, &p->nplans, sizeof(pl), &pl)) {
+	if (MS_VEC_PUSH(p->plans, p->nplans, p->cap_plans, pl)) {
 		free(pl.pts);
 		return NULL;
 	}

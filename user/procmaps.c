@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "procmaps.h"
 #include "safepath.h"
+#include "vec.h"
 
 static int parse_hex(const char **s, uint64_t *v)
 {
@@ -91,7 +92,7 @@ static void say_skipped(pid_t pid, const struct ms_mapping *m, const char *fstyp
 
 struct mounts {
 	bool loaded;
-	size_t n;
+	size_t n, cap;
 	struct mount_ent {
 		dev_t dev;
 		char fstype[40];
@@ -102,14 +103,11 @@ struct mounts {
 static void add_fuse(uint64_t id, dev_t dev, const char *fstype, void *ctx)
 {
 	struct mounts *ms = ctx;
-	struct mount_ent *grown;
 
 	if (!ms_path_fstype_fuse(fstype))
 		return;
-	grown = realloc(ms->v, (ms->n + 1) * sizeof(*ms->v));
-	if (!grown)
+	if (MS_VEC_RESERVE(ms->v, ms->cap, ms->n + 1))
 		return;
-	ms->v = grown;
 	ms->v[ms->n].dev = dev;
 	snprintf(ms->v[ms->n].fstype, sizeof(ms->v[ms->n].fstype), "%s", fstype);
 	ms->n++;

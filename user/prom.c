@@ -10,6 +10,7 @@
 #include "httpd.h"
 #include "prom.h"
 #include "utf8.h"
+#include "vec.h"
 
 #define COMM_LABEL_LEN (MS_COMM_LEN * 3 + 8) /* every byte could become U+FFFD */
 
@@ -28,7 +29,7 @@ struct entry {
 	char container[MS_CONTAINER_ID_LEN + 1]; /* "" when the path names none */
 	struct ms_counts c;			 /* all allocators' user calls together */
 	struct ent_alloc *a;			 /* indexed by allocator id */
-	unsigned nalloc;
+	size_t nalloc;
 	bool gone;	  /* the process has exited: these are its final figures */
 	double exited_at; /* r->ts of the first update after the exit, < 0 before it */
 };
@@ -365,15 +366,8 @@ static int entry_add(struct entry *d, const struct entry *e)
 {
 	unsigned id, k;
 
-	if (e->nalloc > d->nalloc) {
-		struct ent_alloc *a = realloc(d->a, e->nalloc * sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		memset(a + d->nalloc, 0, (e->nalloc - d->nalloc) * sizeof(*a));
-		d->a = a;
-		d->nalloc = e->nalloc;
-	}
+	if (MS_VEC_RESERVE(d->a, d->nalloc, e->nalloc))
+		return -ENOMEM;
 	counts_add(&d->c, &e->c);
 	for (id = 1; id < e->nalloc; id++) {
 		if (!e->a[id].used)
@@ -439,17 +433,10 @@ static void collect_one(struct ms_proc *proc, void *ctx)
 		entry_free(e);
 		return;
 	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 64;
-		struct entry **v = realloc(c->v, cap * sizeof(*v));
-
-		if (!v) {
-			entry_free(e);
-			c->nomem = true;
-			return;
-		}
-		c->v = v;
-		c->cap = cap;
+	if (MS_VEC_RESERVE(c->v, c->cap, c->n + 1)) {
+		entry_free(e);
+		c->nomem = true;
+		return;
 	}
 	c->v[c->n++] = e;
 }
@@ -614,18 +601,8 @@ void ms_prom_process_exited(struct ms_prom *p, const struct ms_proc *proc)
 			p->gone[k++] = p->gone[i];
 	}
 	p->ngone = k;
-	if (p->ngone == p->cap_gone) {
-		size_t cap = p->cap_gone ? p->cap_gone * 2 : 16;
-		struct entry **v = realloc(p->gone, cap * sizeof(*v));
-
-		if (!v) {
-			entry_free(e);
-			return;
-		}
-		p->gone = v;
-		p->cap_gone = cap;
-	}
-	p->gone[p->ngone++] = e;
+	if (MS_VEC_PUSH(p->gone, p->ngone, p->cap_gone, e))
+		entry_free(e);
 }
 
 struct ms_prom *ms_prom_new(const char *addr_port, const struct ms_prom_opts *o)

@@ -11,6 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "safepath.h"
+#include "vec.h"
 
 #define SYMLINKS_MAX 40	 /* the kernel's own bound (MAXSYMLINKS) */
 #define MOUNTS_MAX 65536 /* mounts remembered; past it the table starts over */
@@ -83,24 +84,13 @@ int ms_mountinfo_read(const char *file, ms_mount_fn fn, void *ctx)
 /* ms_mount_fn: remembers a mount not known yet */
 static void mount_add(uint64_t id, dev_t dev, const char *fstype, void *ctx)
 {
-	struct mount *grown;
-	size_t cap;
+	struct mount m = { id, dev, ms_path_fstype_fuse(fstype) };
 
 	if (mount_find(id, dev))
 		return;
-	if (nmounts == mounts_cap) {
-		cap = mounts_cap ? 2 * mounts_cap : 64;
-		if (cap > MOUNTS_MAX) {
-			nmounts = 0; /* start over: the mounts asked about next are read again */
-			return;
-		}
-		grown = realloc(mounts, cap * sizeof(*mounts));
-		if (!grown)
-			return;
-		mounts = grown;
-		mounts_cap = cap;
-	}
-	mounts[nmounts++] = (struct mount){ id, dev, ms_path_fstype_fuse(fstype) };
+	if (nmounts == MOUNTS_MAX)
+		nmounts = 0; /* start over: the mounts asked about next are read again */
+	MS_VEC_PUSH(mounts, nmounts, mounts_cap, m);
 }
 
 /*

@@ -3,54 +3,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sites.h"
+#include "vec.h"
 
 /* An owner entry's meta: the site's index + 1 (bits 0-19) and the block's size */
 #define OWNER_SITE(m) ((unsigned)((m)&0xfffff) - 1)
 #define OWNER_SIZE(m) ((m) >> 20)
 #define OWNER_META(site, size) (((uint64_t)(site) + 1) | ((uint64_t)(size) << 20))
 
-static inline unsigned site_hash(int32_t stack_id, uint64_t caller, unsigned cap)
-{
-	uint64_t h = (caller ^ ((uint64_t)(uint32_t)stack_id * 0x9E3779B97F4A7C15ULL)) *
-		     0xff51afd7ed558ccdULL;
-
-	return (h >> 32) & (cap - 1);
-}
-
+/* The site of (stack_id, caller), created when new; NULL past MS_MAX_STACK_SITES or out of
+ * memory. Its index grows with the sites (3 MiB at MS_MAX_STACK_SITES) */
 static struct ms_stack_site *site_get(struct ms_stack_sites *ss, int32_t stack_id, uint64_t caller)
 {
-	unsigned i;
+	bool room = ss->n < MS_MAX_STACK_SITES && !MS_VEC_RESERVE(ss->v, ss->cap, ss->n + 1);
+	long i = ms_keyidx_get(&ss->index, caller, (uint64_t)(int64_t)stack_id, room);
 
-	if (!ss->index_cap) {
-		ss->index = calloc(2 * MS_MAX_STACK_SITES, sizeof(*ss->index));
-		if (!ss->index)
-			return NULL;
-		ss->index_cap = 2 * MS_MAX_STACK_SITES;
-	}
-	for (i = site_hash(stack_id, caller, ss->index_cap); ss->index[i];
-	     i = (i + 1) & (ss->index_cap - 1)) {
-		struct ms_stack_site *t = &ss->v[ss->index[i] - 1];
-
-		if (t->stack_id == stack_id && t->caller == caller)
-			return t;
-	}
-	if (ss->n == MS_MAX_STACK_SITES)
+	if (i < 0)
 		return NULL;
-	if (ss->n == ss->cap) {
-		unsigned cap = ss->cap ? ss->cap * 2 : 64;
-		struct ms_stack_site *v = realloc(ss->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		ss->v = v;
-		ss->cap = cap;
-	}
-	memset(&ss->v[ss->n], 0, sizeof(ss->v[0]));
-	ss->v[ss->n].stack_id = stack_id;
-	ss->v[ss->n].caller = caller;
-	ss->v[ss->n].epoch = ss->peak_epoch;
-	ss->index[i] = ++ss->n;
-	return &ss->v[ss->n - 1];
+	if ((size_t)i == ss->n)
+		ss->v[ss->n++] = (struct ms_stack_site){ .stack_id = stack_id,
+							 .caller = caller,
+							 .epoch = ss->peak_epoch };
+	return &ss->v[i];
 }
 
 /* Before t changes: if the process peaked since t last changed, t's figures then were
@@ -211,7 +184,7 @@ unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct
 void ms_sites_free_all(struct ms_stack_sites *ss)
 {
 	free(ss->v);
-	free(ss->index);
+	ms_keyidx_free(&ss->index);
 	ms_livetab_free(&ss->owner);
 	memset(ss, 0, sizeof(*ss));
 }

@@ -1,9 +1,11 @@
-/* sites.h: allocation sites (user stack + caller) of a process, their live blocks and trend */
+/* sites.h: stack sites (user stack + caller) of a process, their live blocks and trend
+ * (the size sites of the pool findings are stats.h's) */
 #ifndef MS_SITES_H
 #define MS_SITES_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "keyidx.h"
 #include "livetab.h"
 
 #define MS_SITE_HISTORY 16	 /* live bytes at the last reports, for the trend */
@@ -22,9 +24,8 @@ struct ms_stack_site {
 
 struct ms_stack_sites {
 	struct ms_stack_site *v;
-	unsigned n, cap;
-	uint32_t *index; /* open addressing over (stack_id, caller): v index + 1 */
-	unsigned index_cap;
+	size_t n, cap;
+	struct ms_keyidx index;	 /* (caller, stack_id) -> index in v */
 	struct ms_livetab owner; /* block address -> site (meta = index + 1), alloc time */
 	uint64_t peak_epoch;	 /* bumped each time the process' peak rises */
 	uint64_t untracked;

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include "numa.h"
 #include "stats.h"
+#include "vec.h"
 
 void ms_stats_init(struct ms_stats *s, const struct ms_catalog *cat, ms_end_fn on_end, void *ctx)
 {
@@ -29,108 +30,61 @@ static void side_free(struct ms_side *d)
 	ms_livetab_free(&d->live);
 	pendings_free(d->pending);
 	free(d->pat);
-	if (d->sites) {
-		free(d->sites->v);
-		free(d->sites->index);
-		ms_livetab_free(&d->sites->owner);
-		free(d->sites);
+	if (d->size_sites) {
+		free(d->size_sites->v);
+		ms_keyidx_free(&d->size_sites->index);
+		ms_livetab_free(&d->size_sites->owner);
+		free(d->size_sites);
 	}
 }
 
-static inline unsigned site_hash(uint64_t caller, uint64_t size, unsigned cap)
+/* The site of (caller, size), created when new; NULL past MS_MAX_SIZE_SITES or out of
+ * memory. Its index grows with the sites (192 KiB at MS_MAX_SIZE_SITES) */
+static struct ms_size_site *site_get(struct ms_size_sites *ss, uint64_t caller, uint64_t size)
 {
-	return ((caller ^ (size * 0x9E3779B97F4A7C15ULL)) * 0xff51afd7ed558ccdULL >> 32) &
-	       (cap - 1);
-}
+	bool room = ss->n < MS_MAX_SIZE_SITES && !MS_VEC_RESERVE(ss->v, ss->cap, ss->n + 1);
+	long i = ms_keyidx_get(&ss->index, caller, size, room);
 
-/* Rebuilds the index of ss with cap slots (a power of two, more than twice ss->n); 0 or
- * -1 when memory runs out */
-static int site_index(struct ms_sites *ss, unsigned cap)
-{
-	uint32_t *index = calloc(cap, sizeof(*index));
-	unsigned i, j;
-
-	if (!index)
-		return -1;
-	for (i = 0; i < ss->n; i++) {
-		for (j = site_hash(ss->v[i].caller, ss->v[i].size, cap); index[j];
-		     j = (j + 1) & (cap - 1))
-			;
-		index[j] = i + 1;
-	}
-	free(ss->index);
-	ss->index = index;
-	ss->index_cap = cap;
-	return 0;
-}
-
-/* The site of (caller, size), created when new; NULL past MS_MAX_SITES or out of memory.
- * The index grows with the sites, at most half full (32 KiB at MS_MAX_SITES) */
-static struct ms_site *site_get(struct ms_sites *ss, uint64_t caller, uint64_t size)
-{
-	unsigned i;
-
-	if ((ss->n + 1) * 2 > ss->index_cap && ss->n < MS_MAX_SITES &&
-	    site_index(ss, ss->index_cap ? ss->index_cap * 2 : 16))
+	if (i < 0)
 		return NULL;
-	for (i = site_hash(caller, size, ss->index_cap); ss->index[i];
-	     i = (i + 1) & (ss->index_cap - 1)) {
-		struct ms_site *t = &ss->v[ss->index[i] - 1];
-
-		if (t->caller == caller && t->size == size)
-			return t;
-	}
-	if (ss->n == MS_MAX_SITES)
-		return NULL;
-	if (ss->n == ss->cap) {
-		unsigned cap = ss->cap ? ss->cap * 2 : 16;
-		struct ms_site *v = realloc(ss->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		ss->v = v;
-		ss->cap = cap;
-	}
-	memset(&ss->v[ss->n], 0, sizeof(ss->v[0]));
-	ss->v[ss->n].caller = caller;
-	ss->v[ss->n].size = size;
-	ss->index[i] = ++ss->n;
-	return &ss->v[ss->n - 1];
+	if ((size_t)i == ss->n)
+		ss->v[ss->n++] = (struct ms_size_site){ .caller = caller, .size = size };
+	return &ss->v[i];
 }
 
-/* A block of MS_SITE_MIN bytes or more allocated at addr from caller */
+/* A block of MS_SIZE_SITE_MIN bytes or more allocated at addr from caller */
 static void site_alloc(struct ms_stats *s, struct ms_side *d, uint64_t addr, uint64_t size,
 		       uint64_t caller)
 {
-	struct ms_site *t;
+	struct ms_size_site *t;
 	struct ms_block *b;
 
-	if (!d->sites && !(d->sites = calloc(1, sizeof(*d->sites)))) {
+	if (!d->size_sites && !(d->size_sites = calloc(1, sizeof(*d->size_sites)))) {
 		s->oom++;
 		return;
 	}
-	t = site_get(d->sites, caller, size);
+	t = site_get(d->size_sites, caller, size);
 	if (!t) {
-		d->sites->untracked++;
+		d->size_sites->untracked++;
 		return;
 	}
 	t->allocs++;
-	b = ms_livetab_insert(&d->sites->owner, addr);
+	b = ms_livetab_insert(&d->size_sites->owner, addr);
 	if (!b) {
 		s->oom++;
 		return;
 	}
-	ms_livetab_store(&d->sites->owner, b, t - d->sites->v + 1, 0);
+	ms_livetab_store(&d->size_sites->owner, b, t - d->size_sites->v + 1, 0);
 }
 
 static void site_free(struct ms_side *d, uint64_t addr)
 {
 	struct ms_block *b;
 
-	if (!d->sites || !(b = ms_livetab_find(&d->sites->owner, addr)))
+	if (!d->size_sites || !(b = ms_livetab_find(&d->size_sites->owner, addr)))
 		return;
-	d->sites->v[b->meta - 1].frees++;
-	ms_livetab_remove(&d->sites->owner, b);
+	d->size_sites->v[b->meta - 1].frees++;
+	ms_livetab_remove(&d->size_sites->owner, b);
 }
 
 /* Entries in p's live tables */
@@ -166,10 +120,10 @@ static void proc_reset(struct ms_stats *s, struct ms_proc *p)
 	memset(p->recent, 0, sizeof(p->recent));
 	free(p->numa.node);
 	memset(&p->numa, 0, sizeof(p->numa));
-	if (p->sites) {
-		ms_sites_free_all(p->sites);
-		free(p->sites);
-		p->sites = NULL;
+	if (p->stack_sites) {
+		ms_sites_free_all(p->stack_sites);
+		free(p->stack_sites);
+		p->stack_sites = NULL;
 	}
 	p->active = false;
 }
@@ -305,15 +259,8 @@ static struct ms_proc *renew(struct ms_stats *s, struct ms_proc *p)
 {
 	pid_t pid = p->pid;
 
-	if (s->nretired == s->cap_retired) {
-		size_t cap = s->cap_retired ? s->cap_retired * 2 : 8;
-		struct ms_proc **v = realloc(s->retired, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		s->retired = v;
-		s->cap_retired = cap;
-	}
+	if (MS_VEC_RESERVE(s->retired, s->cap_retired, s->nretired + 1))
+		return NULL;
 	s->retired[s->nretired++] = unlink_proc(s, pid);
 	return ms_stats_proc(s, pid, true);
 }
@@ -326,25 +273,6 @@ unsigned ms_size_bucket(uint64_t size)
 uint64_t ms_bucket_floor(unsigned b)
 {
 	return b ? 1ULL << (b - 1) : 0;
-}
-
-/* Grows an array of n elements of size sz to hold index i; 0 or -1 */
-static int grow(void **v, unsigned *n, unsigned i, size_t sz)
-{
-	unsigned m = *n ? *n : 8;
-	void *w;
-
-	if (i < *n)
-		return 0;
-	while (m <= i)
-		m *= 2;
-	w = realloc(*v, m * sz);
-	if (!w)
-		return -1;
-	memset((char *)w + *n * sz, 0, (m - *n) * sz);
-	*v = w;
-	*n = m;
-	return 0;
 }
 
 /* Something new a record of p shows: an allocator, a function, a size class or a NUMA
@@ -361,7 +289,7 @@ static void count_call(struct ms_stats *s, struct ms_proc *p, unsigned func)
 {
 	if (!ms_catalog_func(s->cat, func))
 		return;
-	if (grow((void **)&p->by_func, &p->nby_func, func, sizeof(*p->by_func))) {
+	if (MS_VEC_RESERVE(p->by_func, p->nby_func, func + 1)) {
 		s->oom++;
 		return;
 	}
@@ -385,7 +313,7 @@ static struct ms_side *side_of(struct ms_stats *s, struct ms_proc *p, const stru
 		f = ms_catalog_func(s->cat, e->func);
 	}
 	id = f ? f->allocator : 0;
-	if (grow((void **)&p->alloc, &p->nalloc, id, sizeof(*p->alloc))) {
+	if (MS_VEC_RESERVE(p->alloc, p->nalloc, id + 1)) {
 		s->oom++;
 		return NULL;
 	}
@@ -401,7 +329,7 @@ static struct ms_side *side_of(struct ms_stats *s, struct ms_proc *p, const stru
  * past MS_MAX_NODES (a corrupt record's) */
 static struct ms_node_counts *node_of(struct ms_numa_counts *nc, unsigned node)
 {
-	if (node >= MS_MAX_NODES || grow((void **)&nc->node, &nc->nnodes, node, sizeof(*nc->node)))
+	if (node >= MS_MAX_NODES || MS_VEC_RESERVE(nc->node, nc->nnodes, node + 1))
 		return NULL;
 	return &nc->node[node];
 }
@@ -498,10 +426,10 @@ static void count_release(struct ms_proc *p, struct ms_side *d, bool user, const
 		if (user && (b->addr == p->recent[0] || b->addr == p->recent[1]))
 			k->temporary++;
 	}
-	if (size >= MS_SITE_MIN)
+	if (size >= MS_SIZE_SITE_MIN)
 		site_free(d, b->addr);
-	if (user && p->sites)
-		ms_sites_free(p->sites, b->addr, size);
+	if (user && p->stack_sites)
+		ms_sites_free(p->stack_sites, b->addr, size);
 }
 
 /* Inserts addr into d's table, keeping the tracer-wide count of entries */
@@ -677,12 +605,12 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 	peak = p->c.peak_bytes;
 	add_live(p, d, user, size);
 	if (user && s->stacks) {
-		if (!p->sites && !(p->sites = calloc(1, sizeof(*p->sites))))
+		if (!p->stack_sites && !(p->stack_sites = calloc(1, sizeof(*p->stack_sites))))
 			s->oom++;
-		else if (ms_sites_alloc(p->sites, addr, size, e->stack_id, e->caller, ts))
+		else if (ms_sites_alloc(p->stack_sites, addr, size, e->stack_id, e->caller, ts))
 			s->oom++;
 		else if (p->c.peak_bytes > peak)
-			ms_sites_peak(p->sites);
+			ms_sites_peak(p->stack_sites);
 	}
 	numa_alloc(s, p, d, user, e->node, size);
 	if (!k->allocs++)
@@ -698,7 +626,7 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 		p->recent[1] = p->recent[0];
 		p->recent[0] = addr;
 	}
-	if (size >= MS_SITE_MIN)
+	if (size >= MS_SIZE_SITE_MIN)
 		site_alloc(s, d, addr, size, e->caller);
 }
 
@@ -831,16 +759,9 @@ static struct ms_pending *pending_get(struct ms_stats *s, struct ms_proc *p, str
 		s->stale_reallocs++;
 		s->oom++;
 	}
-	if (pp->n == pp->cap) {
-		unsigned n = pp->cap ? pp->cap * 2 : 4;
-		struct ms_pending *v = realloc(pp->v, n * sizeof(*v));
-
-		if (!v) {
-			s->oom++;
-			return NULL;
-		}
-		pp->v = v;
-		pp->cap = n;
+	if (MS_VEC_RESERVE(pp->v, pp->cap, pp->n + 1)) {
+		s->oom++;
+		return NULL;
 	}
 	b = ms_livetab_insert(&pp->by_tid, (uint64_t)tid + 1);
 	if (!b) {
@@ -1121,10 +1042,10 @@ void ms_stats_mark(struct ms_proc *p)
 	unsigned i;
 
 	p->last = p->c;
-	if (p->sites) {
-		ms_sites_sample(p->sites);
-		for (i = 0; i < p->sites->n; i++)
-			p->sites->v[i].last_allocs = p->sites->v[i].allocs;
+	if (p->stack_sites) {
+		ms_sites_sample(p->stack_sites);
+		for (i = 0; i < p->stack_sites->n; i++)
+			p->stack_sites->v[i].last_allocs = p->stack_sites->v[i].allocs;
 	}
 	for (i = 0; i < p->nalloc; i++) {
 		struct ms_astats *a = &p->alloc[i];

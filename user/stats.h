@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "catalog.h"
+#include "keyidx.h"
 #include "livetab.h"
 #include "patterns.h"
 #include "sites.h"
@@ -48,7 +49,7 @@ struct ms_node_counts {
 
 struct ms_numa_counts {
 	struct ms_node_counts *node; /* indexed by node id; NULL before the first block */
-	unsigned nnodes;
+	size_t nnodes;
 	uint64_t remote_frees, remote_free_bytes; /* freed on a node other than allocated */
 };
 
@@ -78,10 +79,31 @@ struct ms_pending {
  * address means the realloc released it). O(1) each, no scan. */
 struct ms_pendings {
 	struct ms_pending *v; /* in no order */
-	unsigned n, cap;
+	size_t n, cap;
 	struct ms_livetab by_tid;  /* tid + 1 -> index in v + 1 (the entry's meta) */
 	struct ms_livetab by_addr; /* old.addr of the indexed entries -> index in v + 1 */
 	unsigned victim;	   /* at MS_MAX_PENDING: the entry dropped next, round robin */
+};
+
+/* A size site: where blocks of one exact size come from (the call site, the size) and
+ * their fate, for the pool findings; a stack site (sites.h) is where blocks of any size
+ * come from by whole stack. Kept for blocks of MS_SIZE_SITE_MIN bytes and more (chunks
+ * a pool might own). */
+#define MS_SIZE_SITE_MIN 1024
+#define MS_MAX_SIZE_SITES 4096
+
+struct ms_size_site {
+	uint64_t caller; /* return address of the allocation call */
+	uint64_t size;
+	uint64_t allocs, frees;
+};
+
+struct ms_size_sites {
+	struct ms_size_site *v;
+	size_t n, cap;
+	struct ms_keyidx index;	 /* (caller, size) -> index in v */
+	struct ms_livetab owner; /* block address -> its site (meta = index + 1) */
+	uint64_t untracked;	 /* blocks of sites past MS_MAX_SIZE_SITES */
 };
 
 /*
@@ -90,30 +112,10 @@ struct ms_pendings {
  * refilling itself from malloc, jemalloc mapping memory). Each side has its own table,
  * so a pool object and the chunk it was carved from may share an address.
  */
-/* Where blocks of one exact size come from: the call site and its blocks' fate.
- * Kept for blocks of MS_SITE_MIN bytes and more (chunks a pool might own). */
-#define MS_SITE_MIN 1024
-#define MS_MAX_SITES 4096
-
-struct ms_site {
-	uint64_t caller; /* return address of the allocation call */
-	uint64_t size;
-	uint64_t allocs, frees;
-};
-
-struct ms_sites {
-	struct ms_site *v;
-	unsigned n, cap;
-	uint32_t *index; /* open addressing over (caller, size): v index + 1 */
-	unsigned index_cap;
-	struct ms_livetab owner; /* block address -> its site (meta = index + 1) */
-	uint64_t untracked;	 /* blocks of sites past MS_MAX_SITES */
-};
-
 struct ms_side {
 	struct ms_counts c;
 	struct ms_numa_counts numa;
-	struct ms_sites *sites;	 /* NULL until a block of MS_SITE_MIN bytes */
+	struct ms_size_sites *size_sites; /* NULL until a block of MS_SIZE_SITE_MIN bytes */
 	struct ms_patterns *pat; /* size classes, lifetimes, reuse; NULL before the first block */
 	struct ms_livetab live;
 	struct ms_pendings *pending; /* NULL before the side's first realloc of a block */
@@ -150,18 +152,18 @@ struct ms_proc {
 	struct ms_numa_counts numa; /* the same per NUMA node */
 	struct ms_counts last;	    /* c at the previous report, for rates */
 	uint64_t *by_func;	    /* outermost calls, indexed by function id */
-	unsigned nby_func;
+	size_t nby_func;
 	struct ms_astats *alloc; /* indexed by allocator id */
-	unsigned nalloc;
-	struct ms_page_sample pages;  /* --numa-pages */
-	struct ms_stack_sites *sites; /* --stacks: allocation sites by user stack */
-	uint64_t recent[2];	      /* the last two user allocations: a block freed while it is
+	size_t nalloc;
+	struct ms_page_sample pages;	    /* --numa-pages */
+	struct ms_stack_sites *stack_sites; /* --stacks: stack sites (sites.h) */
+	uint64_t recent[2];   /* the last two user allocations: a block freed while it is
 				    one of them is temporary */
-	unsigned figures;	      /* what a record of it shows: see ms_stats.figures */
-	pid_t ppid;		      /* the parent, when its fork was seen; else 0 */
-	uint64_t start_ticks;	      /* its start time (/proc/PID/stat), once read; else 0 */
-	uint64_t echo_addr;	      /* a block a call took from another allocator's table ... */
-	uint32_t echo_tid;	      /* ... in this thread: the same block passed on inside
+	unsigned figures;     /* what a record of it shows: see ms_stats.figures */
+	pid_t ppid;	      /* the parent, when its fork was seen; else 0 */
+	uint64_t start_ticks; /* its start time (/proc/PID/stat), once read; else 0 */
+	uint64_t echo_addr;   /* a block a call took from another allocator's table ... */
+	uint32_t echo_tid;    /* ... in this thread: the same block passed on inside
 					 that call is not released twice */
 };
 

@@ -13,6 +13,7 @@
 #include "procmaps.h"
 #include "symcache.h"
 #include "symbolizer.h"
+#include "vec.h"
 
 struct map {
 	uint64_t start, end, offset;
@@ -25,12 +26,12 @@ struct map {
 struct snap {
 	pid_t pid;
 	struct map *maps;
-	size_t n;
+	size_t n, cap;
 };
 
 struct ms_symcache {
 	struct snap *v;
-	size_t n;
+	size_t n, cap;
 	struct ms_symbolizer *sym; /* libdwfl, cached per build-id; NULL: ELF symbols only */
 };
 
@@ -51,7 +52,7 @@ static void snap_clear(struct snap *s)
 		free(s->maps[i].path);
 	free(s->maps);
 	s->maps = NULL;
-	s->n = 0;
+	s->n = s->cap = 0;
 }
 
 void ms_symcache_free(struct ms_symcache *c)
@@ -80,14 +81,13 @@ static struct snap *find(struct ms_symcache *c, pid_t pid)
 static int add_map(const struct ms_mapping *m, void *arg)
 {
 	struct snap *s = arg;
-	struct map *v = realloc(s->maps, (s->n + 1) * sizeof(*v));
 	struct stat st;
+	struct map *v;
 	int fd;
 
-	if (!v)
+	if (MS_VEC_RESERVE(s->maps, s->cap, s->n + 1))
 		return -ENOMEM;
-	s->maps = v;
-	v += s->n;
+	v = &s->maps[s->n];
 	v->start = m->start;
 	v->end = m->end;
 	v->offset = m->offset;
@@ -121,15 +121,11 @@ int ms_symcache_snapshot(struct ms_symcache *c, pid_t pid)
 	}
 	s = find(c, pid);
 	if (!s) {
-		struct snap *v = realloc(c->v, (c->n + 1) * sizeof(*v));
-
-		if (!v) {
+		if (MS_VEC_RESERVE(c->v, c->cap, c->n + 1)) {
 			snap_clear(&fresh);
 			return -ENOMEM;
 		}
-		c->v = v;
 		s = &c->v[c->n++];
-		memset(s, 0, sizeof(*s));
 	}
 	snap_clear(s);
 	*s = fresh;

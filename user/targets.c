@@ -22,6 +22,7 @@
 #include "record.h"
 #include "symcache.h"
 #include "targets.h"
+#include "vec.h"
 
 /*
  * The name (its thread-group leader's) and start time (clock ticks since boot) of process
@@ -89,33 +90,16 @@ static void pin(struct ms_tracer *t, pid_t pid)
 
 static void queue_rescan(struct ms_tracer *t, pid_t pid)
 {
-	if (t->nrescan == t->cap_rescan) {
-		size_t cap = t->cap_rescan ? t->cap_rescan * 2 : 16;
-		pid_t *v = realloc(t->rescan, cap * sizeof(*v));
-
-		if (!v)
-			return;
-		t->rescan = v;
-		t->cap_rescan = cap;
-	}
-	t->rescan[t->nrescan++] = pid;
+	MS_VEC_PUSH(t->rescan, t->nrescan, t->cap_rescan, pid);
 }
 
 /* -f: the kernel stopped pid for the daemon (why: the record that said so) */
 static void hold(struct ms_tracer *t, pid_t pid, uint8_t why)
 {
-	if (t->nheld == t->cap_held) {
-		size_t cap = t->cap_held ? t->cap_held * 2 : 16;
-		struct ms_held *v = realloc(t->held, cap * sizeof(*v));
+	struct ms_held h = { .pid = pid, .why = why };
 
-		if (!v) {
-			kill(pid, SIGCONT); /* untraced rather than stopped for good */
-			return;
-		}
-		t->held = v;
-		t->cap_held = cap;
-	}
-	t->held[t->nheld++] = (struct ms_held){ .pid = pid, .why = why };
+	if (MS_VEC_PUSH(t->held, t->nheld, t->cap_held, h))
+		kill(pid, SIGCONT); /* untraced rather than stopped for good */
 }
 
 static void do_rescans(struct ms_tracer *t)

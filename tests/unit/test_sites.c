@@ -305,16 +305,19 @@ START_TEST(peak_contribution_via_stats)
 	EV_ALLOC(0x4000, 10, 3, 0x403000);
 	p = ms_stats_proc(&s, 7, false);
 	ck_assert_ptr_nonnull(p);
-	ck_assert_ptr_nonnull(p->sites);
+	ck_assert_ptr_nonnull(p->stack_sites);
 	ck_assert_uint_eq(p->c.peak_bytes, 400);
-	ck_assert_uint_eq(p->sites->n, 3);
+	ck_assert_uint_eq(p->stack_sites->n, 3);
 	/* at the peak (400): site 1 held 100, site 2 held 300, site 3 did not exist */
-	ck_assert_uint_eq(ms_site_peak_contribution(p->sites, site(p->sites, 1, 0x401000)), 100);
-	ck_assert_uint_eq(ms_site_peak_contribution(p->sites, site(p->sites, 2, 0x402000)), 300);
-	ck_assert_uint_eq(ms_site_peak_contribution(p->sites, site(p->sites, 3, 0x403000)), 0);
-	CK_SITE(p->sites, 1, 0x401000, 2, 150, 1, 1, 50);
-	CK_SITE(p->sites, 2, 0x402000, 1, 300, 1, 0, 0);
-	CK_SITE(p->sites, 3, 0x403000, 1, 10, 0, 1, 10);
+	ck_assert_uint_eq(
+		ms_site_peak_contribution(p->stack_sites, site(p->stack_sites, 1, 0x401000)), 100);
+	ck_assert_uint_eq(
+		ms_site_peak_contribution(p->stack_sites, site(p->stack_sites, 2, 0x402000)), 300);
+	ck_assert_uint_eq(
+		ms_site_peak_contribution(p->stack_sites, site(p->stack_sites, 3, 0x403000)), 0);
+	CK_SITE(p->stack_sites, 1, 0x401000, 2, 150, 1, 1, 50);
+	CK_SITE(p->stack_sites, 2, 0x402000, 1, 300, 1, 0, 0);
+	CK_SITE(p->stack_sites, 3, 0x403000, 1, 10, 0, 1, 10);
 	/* a realloc-free world: the sites' live bytes are the process' */
 	ck_assert_uint_eq(p->c.live_bytes, 60);
 #undef EV_ALLOC
@@ -929,7 +932,7 @@ static void samples(unsigned n)
 	struct ms_proc *p = ms_stats_proc(&stats, PID, false);
 
 	while (n--)
-		ms_sites_sample(p->sites);
+		ms_sites_sample(p->stack_sites);
 }
 
 START_TEST(leaks_record)
@@ -944,9 +947,9 @@ START_TEST(leaks_record)
 	ms_stats_proc(&stats, PID, false)->from_start = true;
 	samples(4);
 	/* alloc_a 150 B (growing: made so below), alloc b 30 B, 0xdead 7 B; tick's freed */
-	ms_stats_proc(&stats, PID, false)->sites->v[0].history[0] = 10;
-	ms_stats_proc(&stats, PID, false)->sites->v[0].history[1] = 20;
-	ms_stats_proc(&stats, PID, false)->sites->v[0].history[2] = 40;
+	ms_stats_proc(&stats, PID, false)->stack_sites->v[0].history[0] = 10;
+	ms_stats_proc(&stats, PID, false)->stack_sites->v[0].history[1] = 20;
+	ms_stats_proc(&stats, PID, false)->stack_sites->v[0].history[2] = 40;
 	out = leaks_report(&m, true, S(10), S(1));
 	/* the record's head is every record's (tested with them); from min_age_s on, exactly */
 	ck_assert_msg(!strncmp(out,
@@ -1047,10 +1050,10 @@ START_TEST(sites_rankings)
 	/* the previous report saw alloc_a's first block and tick's: one new of alloc_a, of
 	 * alloc b and of 0xdead since, none of tick */
 	ms_stats_mark(p);
-	p->sites->v[0].last_allocs = 1; /* alloc_a */
-	p->sites->v[1].last_allocs = 1; /* tick */
-	p->sites->v[2].last_allocs = 0; /* alloc b;x */
-	p->sites->v[3].last_allocs = 0; /* 0xdead */
+	p->stack_sites->v[0].last_allocs = 1; /* alloc_a */
+	p->stack_sites->v[1].last_allocs = 1; /* tick */
+	p->stack_sites->v[2].last_allocs = 0; /* alloc b;x */
+	p->stack_sites->v[3].last_allocs = 0; /* 0xdead */
 	/* the peak (244 B at 3 s: 100 + 64 + 50 + 30) before tick's free; 0xdead came after;
 	 * all four sites in each ranking (MS_TOP_SITES a ranking) */
 	out = sites_object(&m);

@@ -557,47 +557,47 @@ START_TEST(figures_counted)
 END_TEST
 
 /* The sites of a side's large blocks (for the findings) cost with their number: a side
- * with one such block holds a small index, not one sized for MS_MAX_SITES */
+ * with one such block holds a small index, not one sized for MS_MAX_SIZE_SITES */
 START_TEST(site_index_grows)
 {
-	const unsigned n = MS_MAX_SITES + 1000;
-	struct ms_sites *ss;
+	const unsigned n = MS_MAX_SIZE_SITES + 1000;
+	struct ms_size_sites *ss;
 	struct ms_stats s;
 	struct ms_event e;
 	unsigned i, frees = 0;
 
 	ms_stats_init(&s, cat, NULL, NULL);
-	ALLOC(&s, 10, 0x1000, MS_SITE_MIN);
-	ss = ms_stats_proc(&s, 10, false)->alloc[1].user.sites;
+	ALLOC(&s, 10, 0x1000, MS_SIZE_SITE_MIN);
+	ss = ms_stats_proc(&s, 10, false)->alloc[1].user.size_sites;
 	ck_assert_ptr_nonnull(ss);
 	ck_assert_uint_eq(ss->n, 1);
-	ck_assert_uint_le(ss->index_cap, 16);
+	ck_assert_uint_le(ss->index.cap, 16);
 	for (i = 0; i < n; i++) {
-		e = ev(MS_EV_ALLOC, F_MALLOC, 11, 11, 0x100000 + 0x1000 * i, MS_SITE_MIN, 0);
+		e = ev(MS_EV_ALLOC, F_MALLOC, 11, 11, 0x100000 + 0x1000 * i, MS_SIZE_SITE_MIN, 0);
 		e.caller = 0x400000 + i;
 		ms_stats_apply(&s, &e);
 	}
-	ss = ms_stats_proc(&s, 11, false)->alloc[1].user.sites;
-	ck_assert_uint_eq(ss->n, MS_MAX_SITES);
-	ck_assert_uint_eq(ss->index_cap, 2 * MS_MAX_SITES);
-	ck_assert_uint_eq(ss->untracked, n - MS_MAX_SITES);
+	ss = ms_stats_proc(&s, 11, false)->alloc[1].user.size_sites;
+	ck_assert_uint_eq(ss->n, MS_MAX_SIZE_SITES);
+	ck_assert_uint_eq(ss->index.cap, 2 * MS_MAX_SIZE_SITES);
+	ck_assert_uint_eq(ss->untracked, n - MS_MAX_SIZE_SITES);
 	/* each site still found: a second block of each of the first 100 */
 	for (i = 0; i < 100; i++) {
-		e = ev(MS_EV_ALLOC, F_MALLOC, 11, 11, 0x90000000 + 0x1000 * i, MS_SITE_MIN, 0);
+		e = ev(MS_EV_ALLOC, F_MALLOC, 11, 11, 0x90000000 + 0x1000 * i, MS_SIZE_SITE_MIN, 0);
 		e.caller = 0x400000 + i;
 		ms_stats_apply(&s, &e);
 	}
-	ck_assert_uint_eq(ss->n, MS_MAX_SITES);
-	for (i = 0; i < MS_MAX_SITES; i++) {
+	ck_assert_uint_eq(ss->n, MS_MAX_SIZE_SITES);
+	for (i = 0; i < MS_MAX_SIZE_SITES; i++) {
 		ck_assert_uint_eq(ss->v[i].allocs, ss->v[i].caller < 0x400000 + 100 ? 2 : 1);
 		frees += ss->v[i].frees;
 	}
 	ck_assert_uint_eq(frees, 0);
 	for (i = 0; i < n; i++)
 		FREE(&s, 11, 0x100000 + 0x1000 * i);
-	for (i = frees = 0; i < MS_MAX_SITES; i++)
+	for (i = frees = 0; i < MS_MAX_SIZE_SITES; i++)
 		frees += ss->v[i].frees;
-	ck_assert_uint_eq(frees, MS_MAX_SITES);
+	ck_assert_uint_eq(frees, MS_MAX_SIZE_SITES);
 	ms_stats_free(&s);
 }
 END_TEST

@@ -29,5 +29,6 @@ Suite *catalog_suite(void);
 Suite *presets_suite(void);
 Suite *launch_suite(void);
 Suite *symcache_suite(void);
+Suite *vec_suite(void);
 
 #endif
