@@ -1,4 +1,4 @@
-/* clock.h: the monotonic clock, in seconds and in nanoseconds */
+/* clock.h: the monotonic clock, in seconds and in nanoseconds: the one clock of the daemon */
 #ifndef MS_CLOCK_H
 #define MS_CLOCK_H
 

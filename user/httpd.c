@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
+#include "clock.h"
 #include "httpd.h"
 
 #define HTTP_MEMORY (32 << 10) /* bytes per connection: request line and headers */
@@ -77,14 +78,6 @@ struct ms_httpd {
 	bool running;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void client_of(const struct sockaddr *sa, struct client *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -123,7 +116,7 @@ static unsigned count_from(const struct ms_httpd *h, const struct client *c)
 static void conn_enter(const struct ms_httpd *h, struct conn *x, enum conn_state s)
 {
 	x->state = s;
-	x->since = now_ms();
+	x->since = ms_now_ns() / 1000000;
 	x->deadline = x->since + (s == C_HEAD ? h->b.request_ms :
 				  s == C_KEPT ? h->b.idle_ms :
 						h->b.response_ms);
@@ -269,7 +262,7 @@ static void *serve(void *arg)
 
 	for (;;) {
 		MHD_UNSIGNED_LONG_LONG mhd_ms;
-		uint64_t now = now_ms(), next = enforce(h, now);
+		uint64_t now = ms_now_ns() / 1000000, next = enforce(h, now);
 		uint64_t wait = next == UINT64_MAX ? UINT64_MAX : next - now;
 		int ms;
 

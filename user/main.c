@@ -388,7 +388,7 @@ int main(int argc, char **argv)
 	/* symbols come from the machine's files: never from the network (debuginfod) */
 	unsetenv("DEBUGINFOD_URLS");
 	if (env.replay)
-		return ms_report_replay(&env);
+		return ms_report_replay(&env, NULL);
 	libbpf_set_print(libbpf_log);
 	if (check_system())
 		return 1;

@@ -219,13 +219,13 @@ static void json_by_func(struct ms_json *j, const struct ms_catalog *cat, const 
 	ms_json_close(j);
 }
 
-static void json_hist(struct ms_json *j, const uint64_t hist[MS_HIST_BUCKETS])
+static void json_hist(struct ms_json *j, const uint64_t hist[MS_CLASSES])
 {
 	char key[24];
 	unsigned i;
 
 	ms_json_open(j, "size_hist");
-	for (i = 0; i < MS_HIST_BUCKETS; i++) {
+	for (i = 0; i < MS_CLASSES; i++) {
 		if (!hist[i])
 			continue;
 		snprintf(key, sizeof(key), "%" PRIu64, ms_bucket_floor(i));
@@ -292,7 +292,7 @@ static void json_numa(struct ms_json *j, const struct ms_numa_counts *nc,
 static void json_allocators(struct ms_json *j, const struct ms_catalog *cat, struct ms_proc *p,
 			    double secs)
 {
-	uint64_t hist[MS_HIST_BUCKETS];
+	uint64_t hist[MS_CLASSES];
 	unsigned id;
 
 	ms_json_array(j, "allocators");
@@ -320,7 +320,7 @@ static void json_allocators(struct ms_json *j, const struct ms_catalog *cat, str
 static void json_proc(struct ms_json *j, struct ms_output *o, const struct out_proc *v, double secs)
 {
 	struct ms_proc *p = v->p;
-	uint64_t hist[MS_HIST_BUCKETS];
+	uint64_t hist[MS_CLASSES];
 
 	ms_json_open(j, NULL);
 	ms_json_i64(j, "pid", p->pid);

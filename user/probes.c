@@ -717,14 +717,12 @@ static int scan_one(const struct ms_mapping *m, void *arg)
 	return err;
 }
 
-int ms_probes_attach_pid(struct ms_probes *p, pid_t pid, pid_t scope, bool loaders)
+int ms_probes_attach_pid(struct ms_probes *p, const struct ms_maps *maps, pid_t scope, bool loaders)
 {
-	struct scan_ctx c = { .p = p, .pid = pid, .scope = scope, .loaders = loaders };
+	struct scan_ctx c = { .p = p, .pid = maps->pid, .scope = scope, .loaders = loaders };
 	int err;
 
-	err = ms_maps_for_each_exec("/proc", pid, scan_one, &c);
-	if (err == -ENOENT)
-		return -ESRCH;
+	err = ms_maps_each(maps, scan_one, &c);
 	if (c.err)
 		return c.err;
 	if (err)
@@ -766,46 +764,34 @@ static int attach_loader_at(struct ms_probes *p, const char *path, const char *d
 	return add_scope(p, obj, pid, true);
 }
 
-struct loader_find {
-	const char *mapped; /* the path as /proc/PID/maps spells it */
-	pid_t pid;
-	int fd; /* the mapping's file, pinned */
-	struct stat st;
-};
-
-static int loader_mapping(const struct ms_mapping *m, void *arg)
+/* Attaches the loader probe to the file pinned at fd (a -errno: none), shown as display */
+static int attach_loader_fd(struct ms_probes *p, int fd, const char *display, const struct stat *st,
+			    pid_t pid, bool stop)
 {
-	struct loader_find *l = arg;
+	char pinned[64];
+	int err;
 
-	if (strcmp(m->path, l->mapped))
-		return 0;
-	l->fd = ms_maps_pin("/proc", l->pid, m, &l->st);
-	return 1;
+	if (fd < 0)
+		return fd == -ESTALE ? -ENOENT : fd;
+	fd_path(pinned, sizeof(pinned), fd);
+	err = attach_loader_at(p, pinned, display, st, pid, stop);
+	close(fd);
+	return err;
 }
 
 int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bool stop)
 {
-	struct loader_find l = { .pid = pid, .fd = -ENOENT };
-	char prefix[64], pinned[64];
-	size_t n;
-	int err;
+	struct stat st;
 
-	/* a loader named by a process (/proc/PID/root + the path it maps): that mapping's
-	 * file, whatever its path names now; else (a launched command's PT_INTERP) the path,
-	 * when it is a regular file */
-	n = snprintf(prefix, sizeof(prefix), "/proc/%d/root/", (int)pid);
-	if (pid > 0 && !strncmp(path, prefix, n)) {
-		l.mapped = path + n - 1;
-		err = ms_maps_for_each_exec("/proc", pid, loader_mapping, &l);
-		if (err < 0)
-			return err;
-	} else {
-		l.fd = ms_elf_pin_file(path, &l.st);
-	}
-	if (l.fd < 0)
-		return l.fd == -ESTALE ? -ENOENT : l.fd;
-	fd_path(pinned, sizeof(pinned), l.fd);
-	err = attach_loader_at(p, pinned, path, &l.st, pid, stop);
-	close(l.fd);
-	return err;
+	return attach_loader_fd(p, ms_elf_pin_file(path, &st), path, &st, pid, stop);
+}
+
+int ms_probes_attach_loader_mapped(struct ms_probes *p, pid_t pid, const struct ms_mapping *m,
+				   bool stop)
+{
+	char display[PATH_MAX];
+	struct stat st;
+
+	display_path(display, sizeof(display), pid, m);
+	return attach_loader_fd(p, ms_maps_pin("/proc", pid, m, &st), display, &st, pid, stop);
 }

@@ -10,6 +10,7 @@
 #include "catalog.h"
 #include "memscope.h"
 #include "presets.h"
+#include "procmaps.h"
 
 struct bpf_program;
 
@@ -57,8 +58,8 @@ int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_pat
 		   struct ms_probe_point *pts, size_t max);
 
 /*
- * Attaches to the allocator functions of every object process pid maps, scoped to
- * pid (or to every process when scope is -1); with loaders, also the loader probe
+ * Attaches to the allocator functions of every object a process maps (maps, read by
+ * ms_maps_read), scoped to scope (or to every process when scope is -1); with loaders, also the loader probe
  * (without stopping) of its dynamic loader, so that libraries loaded later are found.
  * Each object is the mapped file itself (procmaps.h's ms_maps_pin), never what its path
  * names now; an object past the bounds of elfsym.h is skipped, said once on stderr.
@@ -66,18 +67,21 @@ int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_pat
  * of objects newly attached (0 or more), -ENOENT when pid maps no allocator at all,
  * -ESRCH when pid is gone, or another -errno from the kernel.
  */
-int ms_probes_attach_pid(struct ms_probes *p, pid_t pid, pid_t scope, bool loaders);
+int ms_probes_attach_pid(struct ms_probes *p, const struct ms_maps *maps, pid_t scope,
+			 bool loaders);
 
 /*
- * Attaches the loader probe to _dl_debug_state in the dynamic loader at path, for
- * pid (-1: every process); with stop, the process is stopped at each link-map change
- * until the daemon has attached to what was mapped and continues it. A path under
- * /proc/PID/root (PID = pid) names a loader pid maps: the probe goes to that mapping's
- * file (ms_maps_pin), whatever the path names now (-ENOENT when it maps none there);
- * another path (a launched command's PT_INTERP) must be a regular file. Nothing is
- * opened in a way that can block.
+ * Attaches the loader probe to _dl_debug_state in the dynamic loader at path (a
+ * launched command's PT_INTERP: a regular file), for pid (-1: every process); with
+ * stop, the process is stopped at each link-map change until the daemon has attached
+ * to what was mapped and continues it. Nothing is opened in a way that can block.
  */
 int ms_probes_attach_loader(struct ms_probes *p, const char *path, pid_t pid, bool stop);
+
+/* The same for the loader pid maps at m: that mapping's file (ms_maps_pin), whatever
+ * its path names now */
+int ms_probes_attach_loader_mapped(struct ms_probes *p, pid_t pid, const struct ms_mapping *m,
+				   bool stop);
 
 /* The first named function (index into cfg->specs) not found in any object so far,
  * or -1 */

@@ -172,6 +172,55 @@ int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void 
 	return err;
 }
 
+static int keep(const struct ms_mapping *m, void *ctx)
+{
+	struct ms_maps *maps = ctx;
+	struct ms_mapping c = *m;
+
+	c.path = strdup(m->path);
+	if (!c.path || MS_VEC_PUSH(maps->v, maps->n, maps->cap, c)) {
+		free((char *)c.path);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int ms_maps_read(const char *proc_root, pid_t pid, struct ms_maps *maps)
+{
+	int err;
+
+	ms_maps_free(maps);
+	maps->pid = pid;
+	err = ms_maps_for_each_exec(proc_root, pid, keep, maps);
+	if (err)
+		ms_maps_free(maps);
+	return err == -ENOENT ? -ESRCH : err;
+}
+
+int ms_maps_each(const struct ms_maps *maps, ms_maps_fn fn, void *ctx)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < maps->n; i++) {
+		err = fn(&maps->v[i], ctx);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void ms_maps_free(struct ms_maps *maps)
+{
+	size_t i;
+
+	for (i = 0; i < maps->n; i++)
+		free((char *)maps->v[i].path);
+	free(maps->v);
+	maps->v = NULL;
+	maps->n = maps->cap = 0;
+}
+
 bool ms_maps_same_file(const struct stat *st, unsigned dev_major, unsigned dev_minor,
 		       uint64_t inode)
 {

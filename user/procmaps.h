@@ -37,6 +37,26 @@ typedef int (*ms_maps_fn)(const struct ms_mapping *m, void *ctx);
 int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void *ctx);
 
 /*
+ * The mappings ms_maps_for_each_exec gives, of one process at one moment: read once per
+ * attach and handed to everything the attach does (the probes, the symbolizer's copy,
+ * the loader probe), so that they all see the same mappings.
+ */
+struct ms_maps {
+	pid_t pid;
+	struct ms_mapping *v; /* each path a copy the maps own */
+	size_t n, cap;
+};
+
+/* Reads pid's mappings into maps (emptied first); 0, -ESRCH when pid is gone, -ENOMEM,
+ * or -errno when its maps cannot be read */
+int ms_maps_read(const char *proc_root, pid_t pid, struct ms_maps *maps);
+
+/* Calls fn for each mapping of maps in order, as ms_maps_for_each_exec does */
+int ms_maps_each(const struct ms_maps *maps, ms_maps_fn fn, void *ctx);
+
+void ms_maps_free(struct ms_maps *maps);
+
+/*
  * The file of mapping m of pid, pinned without trusting the path the process names:
  * /proc/PID/map_files/START-END, which is the mapped file itself whatever replaced its
  * path since (it needs CAP_SYS_ADMIN); else the path as the process sees it,

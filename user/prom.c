@@ -18,7 +18,7 @@
 struct ent_alloc {
 	bool used;
 	struct ms_counts user, backing;
-	uint64_t size_hist[MS_HIST_BUCKETS]; /* its users' successful calls per size class */
+	uint64_t size_hist[MS_CLASSES]; /* its users' successful calls per size class */
 };
 
 /* The figures of one exported process, an exited process' final ones, or a sum per comm */
@@ -161,7 +161,7 @@ static void put_sizes(FILE *f, const struct family *fam, struct label *l, unsign
 	uint64_t cum = 0, total = 0;
 	unsigned k;
 
-	for (k = 0; k < MS_HIST_BUCKETS; k++)
+	for (k = 0; k < MS_CLASSES; k++)
 		total += a->size_hist[k];
 	snprintf(series, sizeof(series), "%s_bucket", fam->name);
 	l[n] = (struct label){ "le", le };
@@ -375,7 +375,7 @@ static int entry_add(struct entry *d, const struct entry *e)
 		d->a[id].used = true;
 		counts_add(&d->a[id].user, &e->a[id].user);
 		counts_add(&d->a[id].backing, &e->a[id].backing);
-		for (k = 0; k < MS_HIST_BUCKETS; k++)
+		for (k = 0; k < MS_CLASSES; k++)
 			d->a[id].size_hist[k] += e->a[id].size_hist[k];
 	}
 	return 0;
@@ -481,7 +481,7 @@ static void grow_bounds(struct ms_prom *p, struct entry *const *v, size_t n)
 		for (id = 1; id < v[i]->nalloc; id++) {
 			const struct ent_alloc *a = &v[i]->a[id];
 
-			for (k = p->nbounds; a->used && k < MS_HIST_BUCKETS; k++)
+			for (k = p->nbounds; a->used && k < MS_CLASSES; k++)
 				if (a->size_hist[k])
 					p->nbounds = k + 1;
 		}

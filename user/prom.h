@@ -80,7 +80,7 @@ const char *ms_prom_url(const struct ms_prom *p);
  * Renders the exposition of s and r in the calling (daemon) thread and makes it the one
  * served; drops the exited processes whose grace period has passed, measured on r->ts.
  * Call after each report (comms filled in). Reads /proc/PID/cgroup once per new process.
- * Cost: O(n log n) in the processes plus O(MS_HIST_BUCKETS) per process and allocator
+ * Cost: O(n log n) in the processes plus O(MS_CLASSES) per process and allocator
  * (the size histograms), the text in memory. Returns 0 or -ENOMEM (the previous text stays
  * served).
  */

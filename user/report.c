@@ -192,6 +192,8 @@ void ms_report(struct ms_tracer *t, enum ms_record_kind kind)
 		ms_stats_for_each(&t->stats, rates_from_start, NULL);
 	report_of(t, &r, kind);
 	ms_stats_for_each(&t->stats, fill_comm, t);
+	if (t->hooks && t->hooks->report)
+		t->hooks->report(&t->stats, t->cat, t->hooks->ctx);
 	if (!t->env->quiet)
 		ms_output_report(&t->out, kind, &r, &t->stats);
 	if (t->prom && ms_prom_update(t->prom, &t->stats, &r))
@@ -270,6 +272,8 @@ static void replay_event(const struct ms_event *e, void *ctx)
 			t->replay_next = ts + t->env->interval;
 	}
 	t->replay_now = ts;
+	if (t->hooks && t->hooks->event)
+		t->hooks->event(e, t->cat, t->hooks->ctx);
 	ms_stats_apply(&t->stats, e);
 }
 
@@ -293,14 +297,14 @@ static void replay_lost(const uint64_t lost_by[MS_CNT_MAX], void *ctx)
 }
 
 /* --replay: the recorded stream through the same statistics and output */
-int ms_report_replay(const struct ms_env *env)
+int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hooks)
 {
 	static const struct ms_replay_fns fns = {
 		.event = replay_event,
 		.comm = replay_comm,
 		.lost = replay_lost,
 	};
-	struct ms_tracer t = { .env = env, .replaying = true };
+	struct ms_tracer t = { .env = env, .replaying = true, .hooks = hooks };
 	struct ms_replay_info info;
 	double t0 = ms_now_s();
 	int err;

@@ -48,6 +48,15 @@ void ms_report_on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx);
 int ms_report_end(struct ms_tracer *t);
 
 /* --replay: the recorded stream through the same statistics and output; the exit status */
-int ms_report_replay(const struct ms_env *env);
+/* What a test sees of a replay, where the fuzzer checks its invariants: each record
+ * ms_replay hands on, before it is applied; the statistics before each record is
+ * written. NULL members are skipped. */
+struct ms_replay_hooks {
+	void (*event)(const struct ms_event *e, const struct ms_catalog *cat, void *ctx);
+	void (*report)(struct ms_stats *s, const struct ms_catalog *cat, void *ctx);
+	void *ctx;
+};
+
+int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hooks);
 
 #endif

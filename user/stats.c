@@ -1007,22 +1007,22 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 	}
 }
 
-void ms_side_size_hist(const struct ms_side *d, uint64_t hist[MS_HIST_BUCKETS])
+void ms_side_size_hist(const struct ms_side *d, uint64_t hist[MS_CLASSES])
 {
 	unsigned k;
 
-	memset(hist, 0, MS_HIST_BUCKETS * sizeof(hist[0]));
-	for (k = 0; d->pat && k < MS_HIST_BUCKETS; k++)
+	memset(hist, 0, MS_CLASSES * sizeof(hist[0]));
+	for (k = 0; d->pat && k < MS_CLASSES; k++)
 		hist[k] = d->pat->cls[k].allocs;
 }
 
-void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_HIST_BUCKETS])
+void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_CLASSES])
 {
 	unsigned i, k;
 
-	memset(hist, 0, MS_HIST_BUCKETS * sizeof(hist[0]));
+	memset(hist, 0, MS_CLASSES * sizeof(hist[0]));
 	for (i = 0; i < p->nalloc; i++)
-		for (k = 0; p->alloc[i].user.pat && k < MS_HIST_BUCKETS; k++)
+		for (k = 0; p->alloc[i].user.pat && k < MS_CLASSES; k++)
 			hist[k] += p->alloc[i].user.pat->cls[k].allocs;
 }
 

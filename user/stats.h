@@ -13,8 +13,6 @@
 #include "sites.h"
 #include "memscope.h"
 
-#define MS_HIST_BUCKETS 65 /* size 0, then [2^k, 2^(k+1)) for k = 0..63 */
-
 /*
  * The counters of struct ms_counts, every one a uint64_t: X(name) for each, in the order
  * the JSON records print them (their names are the output's). The one list of them:
@@ -234,11 +232,11 @@ static inline struct ms_astats *ms_proc_allocator(struct ms_proc *p, unsigned id
 	return id < p->nalloc && p->alloc[id].used ? &p->alloc[id] : NULL;
 }
 
-/* A side's allocations per size class (size_hist), into hist */
-void ms_side_size_hist(const struct ms_side *d, uint64_t hist[MS_HIST_BUCKETS]);
+/* A side's allocations per size class (the patterns' classes: the size histogram), into hist */
+void ms_side_size_hist(const struct ms_side *d, uint64_t hist[MS_CLASSES]);
 
 /* p's size histogram over all allocators' user calls, into hist */
-void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_HIST_BUCKETS]);
+void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_CLASSES]);
 
 /* The histogram bucket of a requested size: 0 for 0, else floor(log2(size)) + 1 */
 unsigned ms_size_bucket(uint64_t size);

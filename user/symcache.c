@@ -109,12 +109,13 @@ static int add_map(const struct ms_mapping *m, void *arg)
 	return 0;
 }
 
-int ms_symcache_snapshot(struct ms_symcache *c, pid_t pid)
+int ms_symcache_snapshot(struct ms_symcache *c, const struct ms_maps *maps)
 {
-	struct snap fresh = { .pid = pid }, *s;
+	struct snap fresh = { .pid = maps->pid }, *s;
+	pid_t pid = maps->pid;
 	int err;
 
-	err = ms_maps_for_each_exec("/proc", pid, add_map, &fresh);
+	err = ms_maps_each(maps, add_map, &fresh);
 	if (err) {
 		snap_clear(&fresh);
 		return err;
@@ -126,6 +127,7 @@ int ms_symcache_snapshot(struct ms_symcache *c, pid_t pid)
 			return -ENOMEM;
 		}
 		s = &c->v[c->n++];
+		memset(s, 0, sizeof(*s)); /* a forgotten copy's slot holds what moved out */
 	}
 	snap_clear(s);
 	*s = fresh;
@@ -146,10 +148,12 @@ void ms_symcache_forget(struct ms_symcache *c, pid_t pid)
 static const struct map *map_of(struct ms_symcache *c, pid_t pid, uint64_t addr)
 {
 	struct snap *s = find(c, pid);
+	struct ms_maps maps = { 0 };
 	size_t i;
 
-	if (!s && ms_symcache_snapshot(c, pid) == 0)
+	if (!s && !ms_maps_read("/proc", pid, &maps) && !ms_symcache_snapshot(c, &maps))
 		s = find(c, pid);
+	ms_maps_free(&maps);
 	for (i = 0; s && i < s->n; i++)
 		if (addr >= s->maps[i].start && addr < s->maps[i].end)
 			return &s->maps[i];

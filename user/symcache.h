@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "procmaps.h"
 
 struct ms_symcache;
 
@@ -12,12 +13,13 @@ struct ms_symcache *ms_symcache_new(void);
 void ms_symcache_free(struct ms_symcache *c);
 
 /*
- * Takes a copy of pid's executable mappings, so that its addresses can be resolved
- * after it exits (or execs): each with its file's identity (device and inode), which a
- * path must still lead to for the file to be read. Replaces an older copy. Returns 0 or
- * -errno.
+ * Takes a copy of a process' executable mappings (maps, read by ms_maps_read), so that
+ * its addresses can be resolved after it exits (or execs): each with its file's
+ * identity (device and inode), which a path must still lead to for the file to be
+ * read. Replaces an older copy. Returns 0 or -errno. A process without a copy gets one
+ * when its first address is resolved.
  */
-int ms_symcache_snapshot(struct ms_symcache *c, pid_t pid);
+int ms_symcache_snapshot(struct ms_symcache *c, const struct ms_maps *maps);
 
 /* Drops pid's copy */
 void ms_symcache_forget(struct ms_symcache *c, pid_t pid);

@@ -102,21 +102,39 @@ static void hold(struct ms_tracer *t, pid_t pid, uint8_t why)
 		kill(pid, SIGCONT); /* untraced rather than stopped for good */
 }
 
+/*
+ * Reads pid's mappings into maps, once for everything an attach does, and attaches to
+ * them (scope and loaders as ms_probes_attach_pid); with snapshot, the symbolizer's copy
+ * is taken from the same mappings. Returns as ms_probes_attach_pid.
+ */
+static int attach_maps(struct ms_tracer *t, struct ms_maps *maps, pid_t pid, pid_t scope,
+		       bool loaders, bool snapshot)
+{
+	int err = ms_maps_read("/proc", pid, maps);
+
+	if (err)
+		return err;
+	err = ms_probes_attach_pid(t->probes, maps, scope, loaders);
+	if (snapshot && t->syms)
+		ms_symcache_snapshot(t->syms, maps);
+	return err;
+}
+
 static void do_rescans(struct ms_tracer *t)
 {
+	struct ms_maps maps = { 0 };
 	size_t i;
 	int err;
 
 	for (i = 0; i < t->nrescan; i++) {
 		pid_t pid = t->rescan[i];
 
-		err = ms_probes_attach_pid(t->probes, pid, t->every ? -1 : pid, t->every);
-		if (t->syms)
-			ms_symcache_snapshot(t->syms, pid);
+		err = attach_maps(t, &maps, pid, t->every ? -1 : pid, t->every, true);
 		if (err > 0 && t->env->verbose)
 			fprintf(stderr, "memscope-bpf: attached to %d new object%s for pid %d\n",
 				err, err == 1 ? "" : "s", (int)pid);
 	}
+	ms_maps_free(&maps);
 	t->nrescan = 0;
 }
 
@@ -170,13 +188,11 @@ struct loader_ctx {
 static int loader_one(const struct ms_mapping *m, void *arg)
 {
 	struct loader_ctx *c = arg;
-	char path[PATH_MAX];
 	int err;
 
 	if (!ms_is_loader_path(m->path) || m->deleted)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", (int)c->pid, m->path);
-	err = ms_probes_attach_loader(c->t->probes, path, c->pid, c->stop);
+	err = ms_probes_attach_loader_mapped(c->t->probes, c->pid, m, c->stop);
 	if (err && err != -ENOENT)
 		c->err = err;
 	return 1;
@@ -184,11 +200,12 @@ static int loader_one(const struct ms_mapping *m, void *arg)
 
 /* The loader probe of a -p process, for the libraries it loads later; with stop, it
  * stops at each change until the daemon has attached (-f) */
-static int attach_loader_of(struct ms_tracer *t, pid_t pid, bool stop)
+static int attach_loader_of(struct ms_tracer *t, const struct ms_maps *maps, bool stop)
 {
-	struct loader_ctx c = { .t = t, .pid = pid, .stop = stop };
+	struct loader_ctx c = { .t = t, .pid = maps->pid, .stop = stop };
+	pid_t pid = maps->pid;
 
-	ms_maps_for_each_exec("/proc", pid, loader_one, &c);
+	ms_maps_each(maps, loader_one, &c);
 	if (c.err)
 		fprintf(stderr, "memscope-bpf: cannot attach to the loader of pid %d: %s\n",
 			(int)pid, strerror(-c.err));
@@ -204,6 +221,7 @@ static int attach_loader_of(struct ms_tracer *t, pid_t pid, bool stop)
  */
 static void serve_held(struct ms_tracer *t)
 {
+	struct ms_maps maps = { 0 };
 	size_t i;
 	int err;
 
@@ -212,10 +230,9 @@ static void serve_held(struct ms_tracer *t)
 
 		if (h->why != MS_EV_DLSTATE)
 			pin(t, h->pid);
-		err = ms_probes_attach_pid(t->probes, h->pid, h->pid, false);
+		err = attach_maps(t, &maps, h->pid, h->pid, false, true);
 		if (h->why != MS_EV_DLSTATE && err != -ESRCH)
-			attach_loader_of(t, h->pid, true);
-		ms_symcache_snapshot(t->syms, h->pid);
+			attach_loader_of(t, &maps, true);
 		if (err < 0 && err != -ENOENT && err != -ESRCH)
 			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)h->pid,
 				strerror(-err));
@@ -224,6 +241,7 @@ static void serve_held(struct ms_tracer *t)
 				err, err == 1 ? "" : "s", (int)h->pid);
 		kill(h->pid, SIGCONT);
 	}
+	ms_maps_free(&maps);
 	t->nheld = 0;
 }
 
@@ -236,7 +254,9 @@ static int maps_libc(const struct ms_mapping *m, void *ctx)
 /* The launched command stopped itself at a link-map change: attach, continue it */
 static int serve_child(struct ms_tracer *t)
 {
+	struct ms_maps maps = { 0 };
 	int status, err;
+	bool libc;
 	pid_t r;
 
 	r = waitpid(t->launch.pid, &status, WNOHANG | WUNTRACED);
@@ -249,17 +269,19 @@ static int serve_child(struct ms_tracer *t)
 	}
 	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
 		return 0;
-	err = ms_probes_attach_pid(t->probes, t->launch.pid, t->launch.pid, false);
-	ms_symcache_snapshot(t->syms, t->launch.pid);
+	err = attach_maps(t, &maps, t->launch.pid, t->launch.pid, false, true);
 	if (err < 0 && err != -ENOENT && err != -ESRCH) {
 		fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)t->launch.pid,
 			strerror(-err));
 		kill(t->launch.pid, SIGKILL);
+		ms_maps_free(&maps);
 		return err;
 	}
 	/* the start-up objects are all there once libc is: the probes' total, and the
 	 * named functions found or not (at the loader's first stop nothing is mapped) */
-	if (!t->attached && ms_maps_for_each_exec("/proc", t->launch.pid, maps_libc, NULL) == 1) {
+	libc = ms_maps_each(&maps, maps_libc, NULL) == 1;
+	ms_maps_free(&maps);
+	if (!t->attached && libc) {
 		if (missing_spec(t)) {
 			kill(t->launch.pid, SIGKILL);
 			return -ENOENT;
@@ -287,6 +309,7 @@ static void name_running(struct ms_tracer *t, pid_t pid)
 
 static int attach_every(struct ms_tracer *t)
 {
+	struct ms_maps maps = { 0 };
 	struct dirent *de;
 	int n = 0, err;
 	DIR *d;
@@ -299,7 +322,7 @@ static int attach_every(struct ms_tracer *t)
 
 		if (pid <= 0 || pid == getpid())
 			continue;
-		err = ms_probes_attach_pid(t->probes, pid, -1, true);
+		err = attach_maps(t, &maps, pid, -1, true, false);
 		if (err >= 0) {
 			n++;
 			name_running(t, pid);
@@ -308,11 +331,39 @@ static int attach_every(struct ms_tracer *t)
 				strerror(-err));
 	}
 	closedir(d);
+	ms_maps_free(&maps);
 	return n;
+}
+
+/* -p: one process, its objects and its loader, from one reading of its mappings */
+static int attach_one_pid(struct ms_tracer *t, struct ms_maps *maps, pid_t pid)
+{
+	int err = attach_maps(t, maps, pid, pid, false, true);
+
+	if (err == -ENOENT) {
+		fprintf(stderr,
+			"memscope-bpf: pid %d maps no libc or known allocator: nothing to trace\n",
+			(int)pid);
+		return err;
+	}
+	if (err == -ESRCH) {
+		fprintf(stderr, "memscope-bpf: no process with pid %d\n", (int)pid);
+		return err;
+	}
+	if (err < 0) {
+		fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)pid,
+			strerror(-err));
+		return err;
+	}
+	pin(t, pid);
+	/* libraries it loads later (dlopen) are found when its loader says so; with -f, its
+	 * children are held at their loader's changes too */
+	return attach_loader_of(t, maps, t->env->follow);
 }
 
 static int attach_pids(struct ms_tracer *t)
 {
+	struct ms_maps maps = { 0 };
 	__u8 one = 1;
 	int i, err;
 
@@ -326,28 +377,8 @@ static int attach_pids(struct ms_tracer *t)
 			return -ESRCH;
 		}
 		bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
-		err = ms_probes_attach_pid(t->probes, pid, pid, false);
-		if (err == -ENOENT) {
-			fprintf(stderr,
-				"memscope-bpf: pid %d maps no libc or known allocator: "
-				"nothing to trace\n",
-				(int)pid);
-			return err;
-		}
-		if (err == -ESRCH) {
-			fprintf(stderr, "memscope-bpf: no process with pid %d\n", (int)pid);
-			return err;
-		}
-		if (err < 0) {
-			fprintf(stderr, "memscope-bpf: cannot attach to pid %d: %s\n", (int)pid,
-				strerror(-err));
-			return err;
-		}
-		pin(t, pid);
-		ms_symcache_snapshot(t->syms, pid);
-		/* libraries it loads later (dlopen) are found when its loader says so; with
-		 * -f, its children are held at their loader's changes too */
-		err = attach_loader_of(t, pid, t->env->follow);
+		err = attach_one_pid(t, &maps, pid);
+		ms_maps_free(&maps);
 		if (err)
 			return err;
 	}

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&n, 0, sizeof(n));
 	err = ms_numa_read(&n, root);
 	FZ_CHECK(err == 0 || err == -EINVAL || err == -ENOMEM, "numa_read %d", err);
-	FZ_CHECK(n.ncpus <= 2 * 65536, "ncpus %u", n.ncpus);
+	FZ_CHECK(n.ncpus <= 2 * 65536, "ncpus %zu", n.ncpus);
 	for (cpu = 0; cpu < n.ncpus && cpu < 70000; cpu += 97) {
 		int node = ms_numa_node_of(&n, cpu);
 

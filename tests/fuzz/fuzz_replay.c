@@ -1,16 +1,18 @@
-/* fuzz_replay.c: --replay FILE (any file a user hands over): ms_replay, then what the
- * daemon does with it (user/main.c's replay_main): the statistics, interval, exit and
- * final records, in text and in JSON. Every JSON line written must be valid JSON.
+/* fuzz_replay.c: --replay FILE (any file a user hands over): the daemon's own replay
+ * driver (report.c's ms_report_replay): ms_replay, the statistics, interval, exit and
+ * final records, in text and in JSON. Every JSON line written must be valid JSON, every
+ * record handed on one the programs write, the figures those of the live tables.
  * Seeds are real recordings, gzip and decompressed (zlib reads both: the raw frame
  * stream is what mutations work best on), and damaged copies. */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
 #include "catalog.h"
+#include "env.h"
 #include "fuzz.h"
 #include "numa.h"
-#include "output.h"
 #include "record.h"
+#include "report.h"
 #include "stats.h"
 
 /* ------------------------------------------------------------ a strict JSON checker */
@@ -134,59 +136,6 @@ static void check_json_lines(const char *buf, size_t len)
 
 /* ------------------------------------------------------------ the daemon's replay */
 
-struct run {
-	struct ms_catalog *cat; /* what the recording defines */
-	struct ms_stats stats;
-	struct ms_output out;
-	char *buf;
-	size_t len;
-	bool json;
-	bool started;
-	double t0, now, next, last_report;
-	uint64_t last_events;
-	uint64_t listed; /* processes the interval records listed, all together */
-	uint64_t lost_by[MS_CNT_MAX];
-};
-
-static void out_open(struct run *r)
-{
-	r->buf = NULL;
-	r->len = 0;
-	r->out.f = open_memstream(&r->buf, &r->len);
-	if (!r->out.f)
-		abort();
-}
-
-/* Checks what was written since the last flush, and starts a new buffer */
-static void out_flush(struct run *r)
-{
-	if (fclose(r->out.f))
-		abort();
-	if (r->json)
-		check_json_lines(r->buf, r->len);
-	free(r->buf);
-	out_open(r);
-}
-
-static void report_of(struct run *r, struct ms_report *rep)
-{
-	memset(rep, 0, sizeof(*rep));
-	rep->ts = r->now - r->t0;
-	rep->interval_s = r->now - r->last_report;
-	rep->events = r->stats.events;
-	rep->events_per_s = rep->interval_s > 0 ? (rep->events - r->last_events) / rep->interval_s :
-						  0;
-	memcpy(rep->lost_by, r->lost_by, sizeof(rep->lost_by));
-	rep->untracked = r->stats.oom;
-	rep->lost = rep->lost_by[MS_CNT_RINGBUF_FULL] + rep->lost_by[MS_CNT_THREADS_FULL] +
-		    rep->lost_by[MS_CNT_DEPTH] + rep->lost_by[MS_CNT_STALE_FRAME] + rep->untracked;
-}
-
-static void mark_one(struct ms_proc *p, void *ctx)
-{
-	ms_stats_mark(p);
-}
-
 /*
  * The figures agree with the live tables: each side's live_allocs and live_bytes are
  * the count and the sizes of its live blocks (those in the table, and those a realloc
@@ -206,9 +155,9 @@ static void check_side(const struct ms_proc *p, unsigned id, const char *what,
 		if (d->pending->v[i].tracked && !d->pending->v[i].released)
 			n++, bytes += ms_block_size(&d->pending->v[i].old);
 	FZ_CHECK(!d->pending || d->pending->n <= MS_MAX_PENDING,
-		 "pid %d allocator %u %s: %u "
+		 "pid %d allocator %u %s: %zu "
 		 "reallocs in flight",
-		 (int)p->pid, id, what, d->pending ? d->pending->n : 0);
+		 (int)p->pid, id, what, d->pending ? d->pending->n : (size_t)0);
 	FZ_CHECK(d->c.live_allocs == n && d->c.live_bytes == bytes,
 		 "pid %d allocator %u %s: live_allocs %llu live_bytes %llu, but the table holds "
 		 "%llu blocks of %llu bytes",
@@ -225,9 +174,9 @@ static void check_proc(struct ms_proc *p, void *ctx)
 
 	/* no table grown past what the recording defined */
 	FZ_CHECK(p->nby_func <= 8 || p->nby_func <= 2 * (ms_catalog_nfuncs(cat) + 1),
-		 "pid %d: by_func of %u for %u functions", (int)p->pid, p->nby_func,
+		 "pid %d: by_func of %zu for %u functions", (int)p->pid, p->nby_func,
 		 ms_catalog_nfuncs(cat));
-	FZ_CHECK(p->numa.nnodes <= MS_MAX_NODES, "pid %d: %u nodes", (int)p->pid, p->numa.nnodes);
+	FZ_CHECK(p->numa.nnodes <= MS_MAX_NODES, "pid %d: %zu nodes", (int)p->pid, p->numa.nnodes);
 
 	for (id = 0; id < p->nalloc; id++) {
 		if (!p->alloc[id].used)
@@ -244,52 +193,36 @@ static void check_proc(struct ms_proc *p, void *ctx)
 		 (unsigned long long)bytes);
 }
 
-static void report(struct run *r, enum ms_record_kind kind)
-{
-	struct ms_report rep;
+/* The daemon's own lines (a damaged recording is said on stderr) go to /dev/null while
+ * it replays; the checks below print their findings to the real stderr */
+static FILE *real_err, *null_err;
 
-	if (!r->stats.oom)
-		ms_stats_for_each(&r->stats, check_proc, r->cat);
-	report_of(r, &rep);
-	ms_output_report(&r->out, kind, &rep, &r->stats);
-	ms_stats_for_each(&r->stats, mark_one, NULL);
-	r->last_report = r->now;
-	r->last_events = r->stats.events;
-	out_flush(r);
+/* Before each record: the figures agree with the tables (unless a cap cut them short) */
+static void on_report(struct ms_stats *s, const struct ms_catalog *cat, void *ctx)
+{
+	stderr = real_err;
+	if (!s->oom)
+		ms_stats_for_each(s, check_proc, (void *)cat);
+	stderr = null_err;
 }
 
-static void on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
+/* Each record handed on is one the programs write, for what the recording defined */
+static void on_event(const struct ms_event *e, const struct ms_catalog *cat, void *ctx)
 {
-	struct run *r = ctx;
-	struct ms_report rep;
-
-	report_of(r, &rep);
-	ms_output_end(&r->out, &rep, &r->stats, p, why);
-}
-
-static void count_listed(struct ms_proc *p, void *ctx)
-{
-	*(uint64_t *)ctx += p->active || p->listed;
-}
-
-static void on_event(const struct ms_event *e, void *ctx)
-{
-	struct run *r = ctx;
-	double ts = e->ts_ns / 1e9;
-	const struct ms_catalog *cat = r->cat;
 	const struct ms_func *f = ms_catalog_func(cat, e->func);
 
-	/* what the recording registered must be in range: a function's allocator is one
-	 * the recording defined (the text table prints the allocator's name) */
+	stderr = real_err;
+	/* a function's allocator is one the recording defined (the text table prints the
+	 * allocator's name) */
 	if (f)
 		FZ_CHECK(ms_catalog_allocator(cat, f->allocator) && f->kind >= MS_FN_ALLOC &&
 				 f->kind <= MS_FN_DLSTATE,
 			 "function %u '%.64s': allocator %u of %u, kind %u", e->func, f->name,
 			 f->allocator, ms_catalog_nallocators(cat), f->kind);
 
-	/* ms_replay hands on only records the programs write: an allocator's record names a
-	 * function of its kind the recording defined, and a block (a FREE or REALLOC_ENTER
-	 * of NULL is not recorded), a node the statistics have room for */
+	/* an allocator's record names a function of its kind the recording defined, and a
+	 * block (a FREE or REALLOC_ENTER of NULL is not recorded), a node the statistics
+	 * have room for */
 	if (e->type >= MS_EV_ALLOC && e->type <= MS_EV_REALLOC)
 		FZ_CHECK(f &&
 				 f->kind == (e->type == MS_EV_ALLOC ? MS_FN_ALLOC :
@@ -300,90 +233,48 @@ static void on_event(const struct ms_event *e, void *ctx)
 			 e->func, ms_catalog_nfuncs(cat), (unsigned long long)e->a.ptr);
 	FZ_CHECK(e->type >= MS_EV_ALLOC && e->type < MS_EV_TYPE_MAX && e->node < MS_MAX_NODES,
 		 "record of type %u, node %u handed on", e->type, e->node);
-
-	if (!r->started) {
-		r->started = true;
-		r->t0 = r->last_report = ts;
-		r->next = ts + 1.0;
-	}
-	/* interval records at the recorded times, as main.c does: a quiet gap shown as one,
-	 * an interval with fewer records than the record would show figures merged into the
-	 * next. So the interval records list no more processes than there were records */
-	if (ts >= r->next && ms_stats_worth_report(&r->stats, r->last_events)) {
-		if (r->now < r->next)
-			r->now = r->next;
-		ms_stats_for_each(&r->stats, count_listed, &r->listed);
-		FZ_CHECK(r->listed <= r->stats.events,
-			 "interval records listed %llu processes in all, for %llu records",
-			 (unsigned long long)r->listed, (unsigned long long)r->stats.events);
-		report(r, MS_REC_INTERVAL);
-		r->next += 1.0;
-		if (ts >= r->next)
-			r->next = ts + 1.0;
-	}
-	r->now = ts;
-	ms_stats_apply(&r->stats, e);
+	stderr = null_err;
 }
 
-static void on_comm(pid_t pid, const char *comm, uint32_t flags, void *ctx)
-{
-	struct run *r = ctx;
-	struct ms_proc *p;
-
-	FZ_CHECK(strlen(comm) <= MS_COMM_LEN, "comm of %zu bytes", strlen(comm));
-	p = ms_stats_proc(&r->stats, pid, flags & MS_PROC_LISTED);
-	if (!p)
-		return;
-	snprintf(p->comm, sizeof(p->comm), "%s", comm);
-	p->listed |= !!(flags & MS_PROC_LISTED);
-	p->pinned |= !!(flags & MS_PROC_PINNED);
-}
-
-static void on_lost(const uint64_t lost_by[MS_CNT_MAX], void *ctx)
-{
-	struct run *r = ctx;
-
-	memcpy(r->lost_by, lost_by, sizeof(r->lost_by));
-}
-
+/* The file as the daemon replays it (-o into a scratch file, as a user would run it);
+ * with json, every line written is checked */
 static void replay(const char *path, bool json)
 {
-	static const struct ms_replay_fns fns = {
-		.event = on_event,
-		.comm = on_comm,
-		.lost = on_lost,
-	};
-	static const struct ms_pool_opts pool = MS_POOL_OPTS_DEFAULT;
-	struct ms_replay_info info;
-	struct run r;
-	int err;
+	static const struct ms_replay_hooks hooks = { .event = on_event, .report = on_report };
+	char out[128], *argv[8], *buf = NULL;
+	struct ms_env env;
+	size_t cap = 0;
+	ssize_t n;
+	int argc = 0, status;
+	FILE *f;
 
-	memset(&r, 0, sizeof(r));
-	r.cat = ms_catalog_new();
-	if (!r.cat)
+	snprintf(out, sizeof(out), "%s/replay.out", fz_tmpdir());
+	unlink(out);
+	argv[argc++] = "memscope-bpf";
+	argv[argc++] = "--replay";
+	argv[argc++] = (char *)path;
+	argv[argc++] = "-o";
+	argv[argc++] = out;
+	if (json)
+		argv[argc++] = "--json";
+	argv[argc] = NULL;
+	ms_env_parse(&env, argc, argv);
+	if (!null_err && !(null_err = fopen("/dev/null", "we")))
 		abort();
-	r.json = json;
-	ms_stats_init(&r.stats, r.cat, on_end, &r);
-	r.stats.max_blocks = 20000000; /* main.c's defaults */
-	r.stats.max_procs = 100000;
-	r.out.json = json;
-	r.out.max_rows = 20;
-	r.out.pool = pool;
-	out_open(&r);
-	memset(&info, 0xa5, sizeof(info));
-	err = ms_replay(path, r.cat, &fns, &r, &info);
-	FZ_CHECK(err == 0 || err == -ENOEXEC || err == -EBADMSG || err == -ENOMEM,
-		 "replay returned %d", err);
-	if (!err || err == -EBADMSG) {
-		FZ_CHECK(memchr(info.host, '\0', sizeof(info.host)), "host not terminated");
-		FZ_CHECK(memchr(info.kernel, '\0', sizeof(info.kernel)), "kernel not terminated");
-		report(&r, MS_REC_FINAL); /* as replay_main: a final record, even when cut */
+	real_err = stderr;
+	stderr = null_err;
+	status = ms_report_replay(&env, &hooks);
+	stderr = real_err;
+	FZ_CHECK(status == 0 || status == 1, "replay exited with %d", status);
+	f = fopen(out, "re");
+	FZ_CHECK(f, "no output file: %s", strerror(errno));
+	if (json) {
+		while ((n = getline(&buf, &cap, f)) > 0) {
+			check_json_lines(buf, n);
+		}
 	}
-	out_flush(&r);
-	fclose(r.out.f);
-	free(r.buf);
-	ms_stats_free(&r.stats);
-	ms_catalog_free(r.cat);
+	free(buf);
+	fclose(f);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -98,6 +98,45 @@ START_TEST(own_maps)
 }
 END_TEST
 
+struct seen {
+	const struct ms_mapping *v;
+	size_t n;
+};
+
+static int same_as_read(const struct ms_mapping *m, void *ctx)
+{
+	struct seen *s = ctx;
+	const struct ms_mapping *k = &s->v[s->n++];
+
+	ck_assert_uint_eq(m->start, k->start);
+	ck_assert_uint_eq(m->end, k->end);
+	ck_assert_uint_eq(m->inode, k->inode);
+	ck_assert_str_eq(m->path, k->path);
+	ck_assert_ptr_ne(m->path, k->path); /* the maps own their copies */
+	return 0;
+}
+
+/* The mappings read once are those the walk gives, in order; a gone pid is -ESRCH */
+START_TEST(read_once)
+{
+	struct ms_maps maps = { 0 };
+	struct seen s;
+	int n = 0;
+
+	ck_assert_int_eq(ms_maps_read("/proc", getpid(), &maps), 0);
+	ck_assert_int_eq(maps.pid, getpid());
+	s = (struct seen){ maps.v, 0 };
+	ck_assert_int_eq(ms_maps_for_each_exec("/proc", getpid(), same_as_read, &s), 0);
+	ck_assert_uint_eq(s.n, maps.n);
+	ck_assert_int_eq(ms_maps_each(&maps, count_self, &n), 0);
+	ck_assert_uint_eq(n, maps.n);
+	ck_assert_int_eq(ms_maps_read("/proc", 0x7ffffff0, &maps), -ESRCH);
+	ck_assert_uint_eq(maps.n, 0);
+	ck_assert_ptr_null(maps.v);
+	ms_maps_free(&maps);
+}
+END_TEST
+
 static int find_mapping(const struct ms_mapping *m, void *ctx)
 {
 	struct ms_mapping *want = ctx;
@@ -206,6 +245,7 @@ Suite *procmaps_suite(void)
 	tcase_add_test(tc, odd_paths);
 	tcase_add_test(tc, bad_lines);
 	tcase_add_test(tc, own_maps);
+	tcase_add_test(tc, read_once);
 	tcase_add_test(tc, pin_mapping);
 	suite_add_tcase(s, tc);
 	return s;

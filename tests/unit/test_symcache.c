@@ -122,6 +122,18 @@ START_TEST(unknown_addresses)
 }
 END_TEST
 
+/* A copy of pid's mappings as the tracer takes it: read once, handed to the cache */
+static int snapshot(struct ms_symcache *c, pid_t pid)
+{
+	struct ms_maps maps = { 0 };
+	int err = ms_maps_read("/proc", pid, &maps);
+
+	if (!err)
+		err = ms_symcache_snapshot(c, &maps);
+	ms_maps_free(&maps);
+	return err;
+}
+
 /* The copy is what resolves: a mapping made after it is not there until the copy is
  * forgotten (the next call takes a new one) or taken again */
 START_TEST(copy_forget_and_retake)
@@ -132,7 +144,7 @@ START_TEST(copy_forget_and_retake)
 	uint64_t addr;
 	char *blob;
 
-	ck_assert_int_eq(ms_symcache_snapshot(c, getpid()), 0);
+	ck_assert_int_eq(snapshot(c, getpid()), 0);
 	blob = map_blob(path);
 	addr = (uint64_t)(uintptr_t)blob + 0x20;
 	ck_assert_int_eq(ms_symcache_resolve(getpid(), addr, name, sizeof(name), c), -ENOENT);
@@ -141,7 +153,7 @@ START_TEST(copy_forget_and_retake)
 	munmap(blob, 2 * page);
 	/* still in the copy taken by the last call */
 	ck_assert_int_eq(ms_symcache_resolve(getpid(), addr, name, sizeof(name), c), 1);
-	ck_assert_int_eq(ms_symcache_snapshot(c, getpid()), 0);
+	ck_assert_int_eq(snapshot(c, getpid()), 0);
 	ck_assert_int_eq(ms_symcache_resolve(getpid(), addr, name, sizeof(name), c), -ENOENT);
 	ms_symcache_forget(c, getpid());
 	ms_symcache_forget(c, getpid()); /* no copy: nothing */
@@ -168,14 +180,43 @@ START_TEST(after_exit)
 		pause();
 		_exit(0);
 	}
-	ck_assert_int_eq(ms_symcache_snapshot(c, pid), 0);
+	ck_assert_int_eq(snapshot(c, pid), 0);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_int_eq(ms_symcache_resolve(pid, target_addr(), name, sizeof(name), c), 0);
 	assert_target(name);
 	ms_symcache_forget(c, pid);
 	ck_assert_int_eq(ms_symcache_resolve(pid, target_addr(), name, sizeof(name), c), -ENOENT);
-	ck_assert_int_lt(ms_symcache_snapshot(c, pid), 0);
+	ck_assert_int_lt(snapshot(c, pid), 0);
+	ms_symcache_free(c);
+}
+END_TEST
+
+/* Copies of two processes, the first forgotten, a new one taken: the new copy takes the
+ * slot the second moved out of, and the second still resolves */
+START_TEST(forget_then_retake)
+{
+	struct ms_symcache *c = ms_symcache_new();
+	char name[512];
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(snapshot(c, getpid()), 0);
+	ck_assert_int_eq(snapshot(c, pid), 0);
+	ms_symcache_forget(c, getpid());
+	ck_assert_int_eq(snapshot(c, getpid()), 0);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(ms_symcache_resolve(pid, target_addr(), name, sizeof(name), c), 0);
+	assert_target(name);
+	ms_symcache_forget(c, pid);
+	ck_assert_int_eq(ms_symcache_resolve(getpid(), target_addr(), name, sizeof(name), c), 0);
 	ms_symcache_free(c);
 }
 END_TEST
@@ -191,6 +232,7 @@ Suite *symcache_suite(void)
 	tcase_add_test(tc, unknown_addresses);
 	tcase_add_test(tc, copy_forget_and_retake);
 	tcase_add_test(tc, after_exit);
+	tcase_add_test(tc, forget_then_retake);
 	suite_add_tcase(s, tc);
 	return s;
 }
