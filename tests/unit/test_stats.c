@@ -318,12 +318,12 @@ START_TEST(backing_of_outer_allocator)
 		{ .name = "free", .allocator = 1, .kind = MS_FN_FREE },
 	};
 	enum { pa = 1, pf, sl, lm, lf }; /* their ids */
-	struct ms_catalog *cat = catalog_of(fs, sizeof(fs) / sizeof(fs[0]));
+	struct ms_catalog *own = catalog_of(fs, sizeof(fs) / sizeof(fs[0]));
 	struct ms_stats s;
 	struct ms_event e;
 	struct ms_proc *p;
 
-	ms_stats_init(&s, cat, NULL, NULL);
+	ms_stats_init(&s, own, NULL, NULL);
 	/* pool_alloc(32) refills from malloc(4096): the chunk's address is the object's */
 	e = ev(MS_EV_ALLOC, lm, 10, 10, 0x10000, 4096, 0);
 	e.flags = MS_EVF_NESTED;
@@ -359,7 +359,7 @@ START_TEST(backing_of_outer_allocator)
 	ck_assert_uint_eq(calls(&s, 10, lf), 0);
 	ck_assert_uint_eq(calls(&s, 10, pa), 2);
 	ms_stats_free(&s);
-	ms_catalog_free(cat);
+	ms_catalog_free(own);
 }
 END_TEST
 
@@ -681,12 +681,12 @@ START_TEST(frees_across_allocators)
 		{ .name = "realloc", .allocator = 1, .kind = MS_FN_REALLOC },
 	};
 	enum { pa = 1, pf, pr, lm, lf, lr }; /* their ids */
-	struct ms_catalog *cat = catalog_of(fs, sizeof(fs) / sizeof(fs[0]));
+	struct ms_catalog *own = catalog_of(fs, sizeof(fs) / sizeof(fs[0]));
 	struct ms_stats s;
 	struct ms_event e;
 	struct ms_proc *p;
 
-	ms_stats_init(&s, cat, NULL, NULL);
+	ms_stats_init(&s, own, NULL, NULL);
 
 	/* PyObject_Malloc(1000) -> malloc(1000): both sides hold 0x1000 */
 	e = ev(MS_EV_ALLOC, lm, 10, 10, 0x1000, 1000, 0);
@@ -763,7 +763,7 @@ START_TEST(frees_across_allocators)
 	assert_balanced(&p->alloc[2].backing.c);
 	ck_assert_uint_eq(s.missed_frees, 0);
 	ms_stats_free(&s);
-	ms_catalog_free(cat);
+	ms_catalog_free(own);
 }
 END_TEST
 
