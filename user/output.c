@@ -78,7 +78,8 @@ void out_sum_patterns(const struct ms_proc *p, struct ms_patterns *sum)
 	}
 }
 
-/* A site's frames as strings: "function+0x1c", innermost first */
+/* A site's frames as strings: "function+0x1c", innermost first; a truncated stack
+ * (t->truncated) only up to its first frame that is not code */
 unsigned out_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_site *t,
 			 char frames[][128], unsigned max)
 {
@@ -87,6 +88,8 @@ unsigned out_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_s
 
 	n = ms_stackmap_frames(o->stacks, t->stack_id, t->caller, ips,
 			       max < MAX_FRAMES ? max : MAX_FRAMES);
+	if (t->checked && n > t->kept)
+		n = t->kept; /* a frame that is not code and all beyond it */
 	for (i = 0; i < n; i++)
 		if (!o->symbolize ||
 		    o->symbolize(pid, ips[i], frames[i], 128, o->symbolize_ctx) < 0)
@@ -269,7 +272,7 @@ int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_f
 				continue;
 			nf = out_site_frames(o, p->pid, t, frames, MAX_FRAMES);
 			/* outermost first; ';' and ' ' would split a frame: replace them */
-			fprintf(f, "%s", comm);
+			fprintf(f, "%s%s", comm, t->truncated ? ";..." : "");
 			for (x = nf; x-- > 0;) {
 				char *q;
 

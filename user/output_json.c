@@ -89,6 +89,7 @@ static void json_site(struct ms_json *j, struct ms_output *o, const struct ms_pr
 	for (i = 0; i < n; i++)
 		ms_json_str(j, NULL, frames[i]);
 	ms_json_end(j);
+	ms_json_bool(j, "truncated", t->truncated);
 	ms_json_u64(j, "allocs", t->allocs);
 	ms_json_u64(j, "alloc_bytes", t->alloc_bytes);
 	ms_json_u64(j, "frees", t->frees);
@@ -150,6 +151,7 @@ static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_p
 	}
 	free(order);
 	ms_json_u64(j, "untracked", ss ? ss->untracked : 0);
+	ms_json_u64(j, "truncated_stacks", ss ? ss->truncated_stacks : 0);
 	ms_json_close(j);
 }
 
@@ -424,6 +426,7 @@ static void json_leaks(struct ms_output *o, const struct ms_report *r, const str
 			for (f = 0; f < nf; f++)
 				ms_json_str(&j, NULL, frames[f]);
 			ms_json_end(&j);
+			ms_json_bool(&j, "truncated", t->truncated);
 			ms_json_u64(&j, "blocks", l->blocks);
 			ms_json_u64(&j, "bytes", l->bytes);
 			ms_json_double(&j, "oldest_age_s", (now_ns - l->oldest_ts) / 1e9);

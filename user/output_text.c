@@ -296,6 +296,8 @@ static void text_leaks(struct ms_output *o, const struct ms_report *r, const str
 							 "");
 			for (f = 0; f < nf; f++)
 				fprintf(o->f, "      %s\n", frames[f]);
+			if (t->truncated)
+				fprintf(o->f, "      ...\n");
 		}
 		if (v[i].total > v[i].n)
 			fprintf(o->f, "  (%u more %s, smaller)\n", v[i].total - v[i].n,

@@ -134,7 +134,9 @@ static const char *fuse_type(const struct mounts *ms, const struct ms_mapping *m
 	return NULL;
 }
 
-int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void *ctx)
+/* Calls fn for the file-backed executable mappings, anon (when set) for the others that
+ * are executable (JIT code, the vDSO) */
+static int walk(const char *proc_root, pid_t pid, ms_maps_fn fn, ms_maps_fn anon, void *ctx)
 {
 	char path[64], *line = NULL;
 	struct mounts ms = { 0 };
@@ -149,10 +151,13 @@ int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void 
 	if (!f)
 		return -errno;
 	while (getline(&line, &cap, f) > 0) {
-		if (ms_maps_parse_line(line, &m))
+		if (ms_maps_parse_line(line, &m) || !m.exec)
 			continue;
-		if (!m.exec || m.inode == 0 || m.path[0] != '/')
+		if (m.inode == 0 || m.path[0] != '/') {
+			if (anon && (err = anon(&m, ctx)))
+				break;
 			continue;
+		}
 		if (!ms_path_fuse_trusted()) {
 			if (!ms.loaded)
 				mounts_load(proc_root, pid, &ms);
@@ -172,6 +177,11 @@ int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void 
 	return err;
 }
 
+int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void *ctx)
+{
+	return walk(proc_root, pid, fn, NULL, ctx);
+}
+
 static int keep(const struct ms_mapping *m, void *ctx)
 {
 	struct ms_maps *maps = ctx;
@@ -185,13 +195,21 @@ static int keep(const struct ms_mapping *m, void *ctx)
 	return 0;
 }
 
+static int keep_anon(const struct ms_mapping *m, void *ctx)
+{
+	struct ms_maps *maps = ctx;
+	struct ms_range r = { m->start, m->end };
+
+	return MS_VEC_PUSH(maps->anon, maps->nanon, maps->cap_anon, r);
+}
+
 int ms_maps_read(const char *proc_root, pid_t pid, struct ms_maps *maps)
 {
 	int err;
 
 	ms_maps_free(maps);
 	maps->pid = pid;
-	err = ms_maps_for_each_exec(proc_root, pid, keep, maps);
+	err = walk(proc_root, pid, keep, keep_anon, maps);
 	if (err)
 		ms_maps_free(maps);
 	return err == -ENOENT ? -ESRCH : err;
@@ -217,8 +235,10 @@ void ms_maps_free(struct ms_maps *maps)
 	for (i = 0; i < maps->n; i++)
 		free((char *)maps->v[i].path);
 	free(maps->v);
+	free(maps->anon);
 	maps->v = NULL;
-	maps->n = maps->cap = 0;
+	maps->anon = NULL;
+	maps->n = maps->cap = maps->nanon = maps->cap_anon = 0;
 }
 
 bool ms_maps_same_file(const struct stat *st, unsigned dev_major, unsigned dev_minor,

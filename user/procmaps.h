@@ -41,10 +41,16 @@ int ms_maps_for_each_exec(const char *proc_root, pid_t pid, ms_maps_fn fn, void 
  * attach and handed to everything the attach does (the probes, the symbolizer's copy,
  * the loader probe), so that they all see the same mappings.
  */
+struct ms_range {
+	uint64_t start, end;
+};
+
 struct ms_maps {
 	pid_t pid;
 	struct ms_mapping *v; /* each path a copy the maps own */
 	size_t n, cap;
+	struct ms_range *anon; /* the other executable mappings: JIT code, the vDSO */
+	size_t nanon, cap_anon;
 };
 
 /* Reads pid's mappings into maps (emptied first); 0, -ESRCH when pid is gone, -ENOMEM,

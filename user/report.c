@@ -25,6 +25,46 @@ static double clock_of(const struct ms_tracer *t)
 	return t->replaying ? t->replay_now : ms_now_s();
 }
 
+struct check_ctx {
+	struct ms_tracer *t;
+	pid_t pid;
+};
+
+static unsigned site_frames(const struct ms_stack_site *s, uint64_t *ips, unsigned max, void *ctx)
+{
+	struct check_ctx *c = ctx;
+
+	return ms_stackmap_frames(&c->t->stackmap, s->stack_id, s->caller, ips, max);
+}
+
+static int site_code(uint64_t addr, void *ctx)
+{
+	struct check_ctx *c = ctx;
+
+	return ms_symcache_code(c->pid, addr, c->t->syms);
+}
+
+static int site_start(uint64_t addr, void *ctx)
+{
+	struct check_ctx *c = ctx;
+
+	return ms_symcache_start(c->pid, addr, c->t->syms);
+}
+
+/* --stacks: the frames of p's new sites checked before anything shows them (sites.h) */
+static void check_stacks(struct ms_proc *p, void *ctx)
+{
+	static const struct ms_frame_ops ops = {
+		.frames = site_frames,
+		.code = site_code,
+		.start = site_start,
+	};
+	struct check_ctx c = { ctx, p->pid };
+
+	if (p->stack_sites && c.t->syms && c.t->env->stacks)
+		ms_sites_check(p->stack_sites, &ops, &c);
+}
+
 static void fill_comm(struct ms_proc *p, void *ctx)
 {
 	struct ms_tracer *t = ctx;
@@ -192,6 +232,7 @@ void ms_report(struct ms_tracer *t, enum ms_record_kind kind)
 		ms_stats_for_each(&t->stats, rates_from_start, NULL);
 	report_of(t, &r, kind);
 	ms_stats_for_each(&t->stats, fill_comm, t);
+	ms_stats_for_each(&t->stats, check_stacks, t);
 	if (t->hooks && t->hooks->report)
 		t->hooks->report(&t->stats, t->cat, t->hooks->ctx);
 	if (!t->env->quiet)
@@ -231,6 +272,7 @@ void ms_report_leaks(struct ms_tracer *t)
 	}
 	report_of(t, &r, MS_REC_LEAKS);
 	ms_stats_for_each(&t->stats, fill_comm, t);
+	ms_stats_for_each(&t->stats, check_stacks, t);
 	ms_output_leaks(&t->out, &r, &t->stats, clock_of(t) * 1e9, t->env->min_age * 1e9);
 	check_stdout(t);
 }
@@ -241,6 +283,7 @@ void ms_report_on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 	struct ms_report r;
 
 	report_of(t, &r, MS_REC_EXIT);
+	check_stacks(p, t);
 	if (!t->env->quiet)
 		ms_output_end(&t->out, &r, &t->stats, p, why);
 	if (t->prom)
@@ -378,6 +421,7 @@ int ms_report_end(struct ms_tracer *t)
 			"memscope-bpf: %" PRIu64 " child process%s ran untraced (-f traces them)\n",
 			t->untraced_children, t->untraced_children == 1 ? "" : "es");
 	if (t->folded) {
+		ms_stats_for_each(&t->stats, check_stacks, t);
 		werr = ms_output_folded(&t->out, t->folded, &t->stats, env->folded_what,
 					env->folded_count, clock_of(t) * 1e9, env->min_age * 1e9);
 		if (fclose(t->folded) || werr) {

@@ -181,6 +181,28 @@ unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct
 	return n;
 }
 
+void ms_sites_check(struct ms_stack_sites *ss, const struct ms_frame_ops *ops, void *ctx)
+{
+	uint64_t ips[UINT8_MAX];
+	unsigned n, k;
+
+	for (; ss->checked < ss->n; ss->checked++) {
+		struct ms_stack_site *t = &ss->v[ss->checked];
+		int c = 1;
+
+		n = ops->frames(t, ips, UINT8_MAX, ctx);
+		for (k = 0; k < n && (c = ops->code(ips[k], ctx)) != 0; k++)
+			if (c < 0) {
+				k = n; /* cannot be told: shown as they are */
+				break;
+			}
+		t->checked = true;
+		t->kept = k;
+		t->truncated = k < n || (c > 0 && n && ops->start(ips[n - 1], ctx) == 0);
+		ss->truncated_stacks += t->truncated;
+	}
+}
+
 void ms_sites_free_all(struct ms_stack_sites *ss)
 {
 	free(ss->v);

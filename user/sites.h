@@ -20,6 +20,9 @@ struct ms_stack_site {
 	uint64_t epoch;			   /* the peak epoch live_at_peak belongs to */
 	uint64_t history[MS_SITE_HISTORY]; /* ring of live bytes at reports */
 	unsigned nhistory;		   /* samples taken (the ring holds the last 16) */
+	bool checked;			   /* its frames were checked (ms_sites_checked) */
+	bool truncated;			   /* a frame was not code: the stack ends before it */
+	uint8_t kept;			   /* frames shown: those before the first non-code one */
 };
 
 struct ms_stack_sites {
@@ -29,6 +32,8 @@ struct ms_stack_sites {
 	struct ms_livetab owner; /* block address -> site (meta = index + 1), alloc time */
 	uint64_t peak_epoch;	 /* bumped each time the process' peak rises */
 	uint64_t untracked;
+	size_t checked;		   /* sites v[0..checked) had their frames checked */
+	uint64_t truncated_stacks; /* of those, the stacks cut at a frame that is not code */
 };
 
 enum ms_trend { MS_TREND_UNKNOWN, MS_TREND_GROWING, MS_TREND_LEVELED, MS_TREND_SHRINKING };
@@ -74,6 +79,27 @@ struct ms_leak {
  * one pass over the live blocks. */
 unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct ms_leak *leaks,
 			unsigned max);
+
+/* What ms_sites_check asks of a process' frames (ctx: the caller's) */
+struct ms_frame_ops {
+	/* a site's frames, innermost first, into ips (at most max); their number */
+	unsigned (*frames)(const struct ms_stack_site *t, uint64_t *ips, unsigned max, void *ctx);
+	/* whether addr is code (1), is not (0: a frame-pointer walk that left the stack, into
+	 * data or text bytes), or cannot be told (< 0: the process' mappings are gone) */
+	int (*code)(uint64_t addr, void *ctx);
+	/* whether addr is in a function a thread starts in (_start, __libc_start_call_main,
+	 * start_thread, clone3: the walk reached the thread's beginning): 1, 0, or < 0 when
+	 * it cannot be told (no symbol) */
+	int (*start)(uint64_t addr, void *ctx);
+};
+
+/*
+ * Checks the frames of the sites new since the last call, once each. A stack is kept up to
+ * its first frame that is not code, and marked truncated; a stack whose frames are all
+ * code but whose outermost frame is not where a thread starts was cut short too (a walk
+ * that met code without frame pointers, or --stack-depth): kept whole, marked truncated.
+ */
+void ms_sites_check(struct ms_stack_sites *ss, const struct ms_frame_ops *ops, void *ctx);
 
 void ms_sites_free_all(struct ms_stack_sites *ss);
 

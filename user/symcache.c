@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 #include "elfsym.h"
+#include "probes.h"
 #include "procmaps.h"
 #include "symcache.h"
 #include "symbolizer.h"
@@ -27,6 +28,8 @@ struct snap {
 	pid_t pid;
 	struct map *maps;
 	size_t n, cap;
+	struct ms_range *anon; /* executable, no file: JIT code, the vDSO */
+	size_t nanon;
 };
 
 struct ms_symcache {
@@ -51,8 +54,10 @@ static void snap_clear(struct snap *s)
 	for (i = 0; i < s->n; i++)
 		free(s->maps[i].path);
 	free(s->maps);
+	free(s->anon);
 	s->maps = NULL;
-	s->n = s->cap = 0;
+	s->anon = NULL;
+	s->n = s->cap = s->nanon = 0;
 }
 
 void ms_symcache_free(struct ms_symcache *c)
@@ -116,6 +121,15 @@ int ms_symcache_snapshot(struct ms_symcache *c, const struct ms_maps *maps)
 	int err;
 
 	err = ms_maps_each(maps, add_map, &fresh);
+	if (!err && maps->nanon) {
+		fresh.anon = malloc(maps->nanon * sizeof(*fresh.anon));
+		if (fresh.anon) {
+			memcpy(fresh.anon, maps->anon, maps->nanon * sizeof(*fresh.anon));
+			fresh.nanon = maps->nanon;
+		} else {
+			err = -ENOMEM;
+		}
+	}
 	if (err) {
 		snap_clear(&fresh);
 		return err;
@@ -144,16 +158,24 @@ void ms_symcache_forget(struct ms_symcache *c, pid_t pid)
 	*s = c->v[--c->n];
 }
 
-/* The mapping of pid's copy that holds addr (taking the copy if there is none) */
-static const struct map *map_of(struct ms_symcache *c, pid_t pid, uint64_t addr)
+/* pid's copy, taken now if there is none; NULL when the process is gone */
+static struct snap *snap_of(struct ms_symcache *c, pid_t pid)
 {
 	struct snap *s = find(c, pid);
 	struct ms_maps maps = { 0 };
-	size_t i;
 
 	if (!s && !ms_maps_read("/proc", pid, &maps) && !ms_symcache_snapshot(c, &maps))
 		s = find(c, pid);
 	ms_maps_free(&maps);
+	return s;
+}
+
+/* The mapping of pid's copy that holds addr (taking the copy if there is none) */
+static const struct map *map_of(struct ms_symcache *c, pid_t pid, uint64_t addr)
+{
+	struct snap *s = snap_of(c, pid);
+	size_t i;
+
 	for (i = 0; s && i < s->n; i++)
 		if (addr >= s->maps[i].start && addr < s->maps[i].end)
 			return &s->maps[i];
@@ -261,4 +283,60 @@ int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *
 	base = strrchr(m->path, '/');
 	snprintf(name, len, "%s+0x%" PRIx64, base ? base + 1 : m->path, off);
 	return 1;
+}
+
+int ms_symcache_code(pid_t pid, uint64_t addr, void *cache)
+{
+	struct snap *s = snap_of(cache, pid);
+	size_t i;
+
+	if (!s)
+		return -ENOENT;
+	for (i = 0; i < s->n; i++)
+		if (addr >= s->maps[i].start && addr < s->maps[i].end)
+			return 1;
+	for (i = 0; i < s->nanon; i++)
+		if (addr >= s->anon[i].start && addr < s->anon[i].end)
+			return 1;
+	return 0;
+}
+
+bool ms_is_thread_start(const char *function)
+{
+	static const char *const starts[] = {
+		"_start",
+		"__libc_start_main",
+		"__libc_start_call_main",
+		"start_thread",
+		"clone",
+		"clone3",
+		"__clone",
+		"__clone3",
+		"_start_c",
+		"start_c",
+		"libc_start_main_stage2", /* musl */
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+		if (!strcmp(function, starts[i]))
+			return true;
+	return false;
+}
+
+int ms_symcache_start(pid_t pid, uint64_t addr, void *cache)
+{
+	const struct map *m = map_of(cache, pid, addr);
+	char name[512];
+	int r;
+
+	if (!m)
+		return -ENOENT;
+	r = ms_symcache_resolve(pid, addr, name, sizeof(name), cache);
+	if (r < 0)
+		return r;
+	if (r == 1) /* "object+0x1234": no symbol */
+		return ms_is_libc_path(m->path) ? -ENODATA : 0;
+	name[strcspn(name, "+ ")] = '\0';
+	return ms_is_thread_start(name);
 }

@@ -2,6 +2,7 @@
 #ifndef MS_SYMCACHE_H
 #define MS_SYMCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,6 +25,11 @@ int ms_symcache_snapshot(struct ms_symcache *c, const struct ms_maps *maps);
 /* Drops pid's copy */
 void ms_symcache_forget(struct ms_symcache *c, pid_t pid);
 
+/* Whether a function name is one a thread starts in: the C library's _start,
+ * __libc_start_main, __libc_start_call_main, start_thread, clone and clone3 (glibc), and
+ * musl's */
+bool ms_is_thread_start(const char *function);
+
 /*
  * "function+0x1c (file.c:42)" for address addr of pid (through its copy, taken now if
  * there is none): returns 0; "object+0x1234" when no symbol covers it, or when neither
@@ -41,5 +47,19 @@ int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *
  * Matches ms_object_fn.
  */
 int ms_symcache_object(pid_t pid, uint64_t addr, char *path, size_t len, void *cache);
+
+/*
+ * Whether addr is code in pid: in one of its executable mappings, a file's or anonymous
+ * (JIT code, the vDSO), as its copy has them (taken now if there is none): 1 or 0;
+ * -ENOENT when there is no copy and none can be taken (the process is gone).
+ */
+int ms_symcache_code(pid_t pid, uint64_t addr, void *cache);
+
+/*
+ * Whether addr of pid is in a function a thread starts in (ms_is_thread_start): 1 or 0;
+ * -ENOENT when it is in no mapped object, -ENODATA when no symbol names it there and it
+ * is in the C library (where those functions are, unnamed when the library is stripped).
+ */
+int ms_symcache_start(pid_t pid, uint64_t addr, void *cache);
 
 #endif

@@ -2084,11 +2084,11 @@ def seed_cpython_pymalloc(ctx):
 # why the figures are exact and the trends certain), leaks_cpp.cc and leaks_rust.rs
 # (demangled names), built here when make does not build them.
 
-SITE_FIELDS = ("stack", "allocs", "alloc_bytes", "frees", "live_allocs", "live_bytes",
+SITE_FIELDS = ("stack", "truncated", "allocs", "alloc_bytes", "frees", "live_allocs", "live_bytes",
                "allocs_per_s", "peak_contribution", "trend")
 SITE_RANKINGS = (("by_live_bytes", "live_bytes"), ("by_allocs_per_s", "allocs_per_s"),
                  ("by_peak", "peak_contribution"))
-LEAK_SITE_FIELDS = ("stack", "blocks", "bytes", "oldest_age_s", "trend", "leak",
+LEAK_SITE_FIELDS = ("stack", "truncated", "blocks", "bytes", "oldest_age_s", "trend", "leak",
                     "live_bytes_history")
 TRENDS = ("growing", "leveled", "shrinking", "unknown")
 SITE_HISTORY = 16  # samples of a site's live bytes kept for its trend
@@ -2185,6 +2185,8 @@ def check_sites_object(c, where, p, top=5):
         return
     c.true(isinstance(sites.get("untracked"), int), "%s: sites.untracked (got %r)" % (
         where, sites.get("untracked")))
+    c.true(isinstance(sites.get("truncated_stacks"), int), "%s: sites.truncated_stacks (got %r)"
+           % (where, sites.get("truncated_stacks")))
     for rank, key in SITE_RANKINGS:
         lst = sites.get(rank)
         if not c.true(isinstance(lst, list) and len(lst) <= top,

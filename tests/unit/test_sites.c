@@ -1,5 +1,6 @@
 /* test_sites.c: allocation sites by stack (sites.c): grouping, peak makeup, trend, leak
  * report, and their renderings (the folded stacks, the leaks record, the sites object) */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,63 @@ START_TEST(grouping_by_stack_and_caller)
 	ms_sites_free_all(&ss);
 	ck_assert_uint_eq(ss.n, 0);
 	ck_assert_ptr_null(ss.v);
+}
+END_TEST
+
+/* Frames of the check: site (stack_id) has stack_id frames at 0x1000, 0x2000, ...;
+ * addresses from 0x3000 on are not code, 0x5000 cannot be told */
+static unsigned fake_frames(const struct ms_stack_site *t, uint64_t *ips, unsigned max, void *ctx)
+{
+	unsigned i, n = (unsigned)t->stack_id;
+
+	for (i = 0; i < n && i < max; i++)
+		ips[i] = 0x1000 * (i + 1) + (t->stack_id == 9 ? 0x4000 : 0);
+	(*(unsigned *)ctx)++;
+	return i;
+}
+
+static int fake_code(uint64_t addr, void *ctx)
+{
+	if (addr >= 0x5000 && addr < 0x6000)
+		return -ENOENT;
+	return addr < 0x3000 || addr >= 0x7000;
+}
+
+/* 0x2000 is where threads start; 0x8000 cannot be told */
+static int fake_start(uint64_t addr, void *ctx)
+{
+	return addr == 0x8000 ? -ENODATA : addr == 0x2000;
+}
+
+static const struct ms_frame_ops fake_ops = { fake_frames, fake_code, fake_start };
+
+/* A stack is kept up to its first frame that is not code and marked truncated; a frame
+ * that cannot be told keeps the stack whole; a stack of code that does not end where a
+ * thread starts is whole and truncated; each site is checked once */
+START_TEST(check_truncates_at_non_code)
+{
+	struct ms_stack_sites ss = { 0 };
+	unsigned looks = 0;
+
+	ck_assert_int_eq(ms_sites_alloc(&ss, 0x10, 8, 2, 0x1000, 1), 0); /* code, code */
+	ck_assert_int_eq(ms_sites_alloc(&ss, 0x20, 8, 4, 0x1000, 1), 0); /* 2 code, 2 not */
+	ck_assert_int_eq(ms_sites_alloc(&ss, 0x30, 8, 9, 0x1000, 1), 0); /* unknown first */
+	ck_assert_int_eq(ms_sites_alloc(&ss, 0x60, 8, 1, 0x1000, 1), 0); /* ends in code */
+	ms_sites_check(&ss, &fake_ops, &looks);
+	ck_assert_uint_eq(looks, 4);
+	ck_assert(ss.v[0].checked && !ss.v[0].truncated && ss.v[0].kept == 2);
+	ck_assert(ss.v[1].checked && ss.v[1].truncated && ss.v[1].kept == 2);
+	ck_assert(ss.v[2].checked && !ss.v[2].truncated && ss.v[2].kept == 9);
+	ck_assert(ss.v[3].checked && ss.v[3].truncated && ss.v[3].kept == 1);
+	ck_assert_uint_eq(ss.truncated_stacks, 2);
+	/* a new site only is looked at */
+	ck_assert_int_eq(ms_sites_alloc(&ss, 0x40, 8, 3, 0x1000, 1), 0);
+	ck_assert_int_eq(ms_sites_alloc(&ss, 0x50, 8, 2, 0x1000, 1), 0); /* an old site */
+	ms_sites_check(&ss, &fake_ops, &looks);
+	ck_assert_uint_eq(looks, 5);
+	ck_assert(ss.v[4].truncated && ss.v[4].kept == 2);
+	ck_assert_uint_eq(ss.truncated_stacks, 3);
+	ms_sites_free_all(&ss);
 }
 END_TEST
 
@@ -964,12 +1022,12 @@ START_TEST(leaks_record)
 		",\"min_age_s\":1,\"processes\":[{"
 		"\"pid\":42,\"comm\":\"leaky\",\"sites\":["
 		"{\"stack\":[\"alloc_a+0x10\",\"tick+0x5\",\"main+0x30 (main.c:12)\","
-		"\"__libc_start_call_main+0x7a\"],\"blocks\":2,\"bytes\":150,\"oldest_age_s\":9,"
+		"\"__libc_start_call_main+0x7a\"],\"truncated\":false,\"blocks\":2,\"bytes\":150,\"oldest_age_s\":9,"
 		"\"trend\":\"growing\",\"leak\":true,\"live_bytes_history\":[10,20,40,150]},"
-		"{\"stack\":[\"alloc b;x+0x20 (b.c:7)\",\"main+0x30 (main.c:12)\"],\"blocks\":1,"
+		"{\"stack\":[\"alloc b;x+0x20 (b.c:7)\",\"main+0x30 (main.c:12)\"],\"truncated\":false,\"blocks\":1,"
 		"\"bytes\":30,\"oldest_age_s\":7,\"trend\":\"leveled\",\"leak\":false,"
 		"\"live_bytes_history\":[30,30,30,30]},"
-		"{\"stack\":[\"0xdead\"],\"blocks\":1,\"bytes\":7,\"oldest_age_s\":2,"
+		"{\"stack\":[\"0xdead\"],\"truncated\":false,\"blocks\":1,\"bytes\":7,\"oldest_age_s\":2,"
 		"\"trend\":\"leveled\",\"leak\":false,\"live_bytes_history\":[7,7,7,7]}],\"more_sites\":0}]}\n");
 	free(out);
 	/* text: the same, readably */
@@ -1058,28 +1116,28 @@ START_TEST(sites_rankings)
 	 * all four sites in each ranking (MS_TOP_SITES a ranking) */
 	out = sites_object(&m);
 /* The four sites as each ranking shows them */
-#define SITE_A                                                                                     \
-	"{\"stack\":[\"alloc_a+0x10\"],\"allocs\":2,\"alloc_bytes\":150,\"frees\":0,"              \
-	"\"live_allocs\":2,\"live_bytes\":150,\"allocs_per_s\":0.5,"                               \
+#define SITE_A                                                                                            \
+	"{\"stack\":[\"alloc_a+0x10\"],\"truncated\":false,\"allocs\":2,\"alloc_bytes\":150,\"frees\":0," \
+	"\"live_allocs\":2,\"live_bytes\":150,\"allocs_per_s\":0.5,"                                      \
 	"\"peak_contribution\":150,\"trend\":\"unknown\"}"
-#define SITE_B                                                                                     \
-	"{\"stack\":[\"alloc b;x+0x20 (b.c:7)\"],\"allocs\":1,\"alloc_bytes\":30,"                 \
-	"\"frees\":0,\"live_allocs\":1,\"live_bytes\":30,\"allocs_per_s\":0.5,"                    \
+#define SITE_B                                                                                         \
+	"{\"stack\":[\"alloc b;x+0x20 (b.c:7)\"],\"truncated\":false,\"allocs\":1,\"alloc_bytes\":30," \
+	"\"frees\":0,\"live_allocs\":1,\"live_bytes\":30,\"allocs_per_s\":0.5,"                        \
 	"\"peak_contribution\":30,\"trend\":\"unknown\"}"
 #define SITE_DEAD                                                                                  \
-	"{\"stack\":[\"0xdead\"],\"allocs\":1,\"alloc_bytes\":7,\"frees\":0,"                      \
+	"{\"stack\":[\"0xdead\"],\"truncated\":false,\"allocs\":1,\"alloc_bytes\":7,\"frees\":0,"  \
 	"\"live_allocs\":1,\"live_bytes\":7,\"allocs_per_s\":0.5,"                                 \
 	"\"peak_contribution\":0,\"trend\":\"unknown\"}"
-#define SITE_TICK                                                                                  \
-	"{\"stack\":[\"tick+0x5\"],\"allocs\":1,\"alloc_bytes\":64,\"frees\":1,"                   \
-	"\"live_allocs\":0,\"live_bytes\":0,\"allocs_per_s\":0,"                                   \
+#define SITE_TICK                                                                                    \
+	"{\"stack\":[\"tick+0x5\"],\"truncated\":false,\"allocs\":1,\"alloc_bytes\":64,\"frees\":1," \
+	"\"live_allocs\":0,\"live_bytes\":0,\"allocs_per_s\":0,"                                     \
 	"\"peak_contribution\":64,\"trend\":\"unknown\"}"
 	ck_assert_str_eq(out,
 			 "\"sites\":{"
 			 "\"by_live_bytes\":[" SITE_A "," SITE_B "," SITE_DEAD "," SITE_TICK "],"
 			 "\"by_allocs_per_s\":[" SITE_A "," SITE_B "," SITE_DEAD "," SITE_TICK "],"
 			 "\"by_peak\":[" SITE_A "," SITE_TICK "," SITE_B "," SITE_DEAD "],"
-			 "\"untracked\":0}");
+			 "\"untracked\":0,\"truncated_stacks\":0}");
 #undef SITE_A
 #undef SITE_B
 #undef SITE_DEAD
@@ -1098,6 +1156,7 @@ Suite *sites_suite(void)
 
 	tcase_add_test(tc, grouping_by_stack_and_caller);
 	tcase_add_test(tc, grouping_cap);
+	tcase_add_test(tc, check_truncates_at_non_code);
 	tcase_add_test(tc, peak_contribution_epochs);
 	tcase_add_test(tc, peak_contribution_random);
 	tcase_add_test(tc, peak_contribution_via_stats);
