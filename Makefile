@@ -53,7 +53,7 @@ $(OUT)/vmlinux/vmlinux.h:
 
 $(OUT)/%.bpf.o: bpf/%.bpf.c include/memscope.h $(VMLINUX_H)
 	@mkdir -p $(dir $@)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	$(CLANG) -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 		-Iinclude -I$(dir $(VMLINUX_H)) -c $< -o $@
 	llvm-strip -g $@
 
@@ -128,7 +128,7 @@ demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 	$(OUT)/memscope-bpf -i 1 -- $(OUT)/memscope-demo
 
 DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
-	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 \
+	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 elfutils \
 	libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

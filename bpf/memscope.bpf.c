@@ -9,11 +9,14 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Load-time settings, written by the daemon between open and load */
-const volatile __u32 self_tgid = 0;	 /* the tracer: never traced (its callback allocates) */
-const volatile bool filter_pids = false; /* exec/exit events only for pids in ms_pids */
-const volatile __u64 wakeup_bytes = 1;	 /* wake the consumer once this much is queued */
-const volatile bool stacks = false;	 /* --stacks: a user stack id per allocation */
-const volatile bool follow = false;	 /* -f: the children of processes in ms_pids join it */
+const volatile __u32 self_tgid = 0;	   /* the tracer: never traced (its callback allocates) */
+const volatile bool filter_pids = false;   /* exec/exit events only for pids in ms_pids */
+const volatile __u64 wakeup_bytes = 1;	   /* wake the consumer once this much is queued */
+const volatile bool stacks = false;	   /* --stacks: a user stack id per allocation */
+const volatile bool follow = false;	   /* -f: the children of processes in ms_pids join it */
+const volatile __u8 unwind = MS_UNWIND_FP; /* --stack-unwind */
+const volatile __u32 stack_depth = 32;	   /* --stack-depth */
+const volatile __u32 stack_entries = 1;	   /* --stack-map-size: ids below it */
 
 /* One pending traced call of a thread */
 struct ms_frame {
@@ -81,6 +84,60 @@ struct {
 	__type(key, __u32); /* tgid */
 	__type(value, __u8);
 } ms_pids SEC(".maps");
+
+/* --stack-unwind dwarf|auto (include/memscope.h): the rows of every object, the objects,
+ * each traced process' executable mappings; all written by the daemon (user/unwind.c) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* sized by the daemon (--unwind-rows) */
+	__type(key, __u32);
+	__type(value, struct ms_cfi_row);
+} ms_cfi_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* sized by the daemon */
+	__type(key, __u32);
+	__type(value, struct ms_cfi_obj);
+} ms_cfi_objs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1); /* sized by the daemon */
+	__type(key, __u32);	/* tgid */
+	__type(value, struct ms_cfi_proc);
+} ms_cfi_procs SEC(".maps");
+
+struct ms_ustack {
+	__u64 ip[MS_MAX_STACK_DEPTH];
+};
+
+/* The stacks the programs unwound, by id (the stack map's layout: frames, then zeros),
+ * and the ids by a hash of their frames */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* --stack-map-size */
+	__type(key, __u32);
+	__type(value, struct ms_ustack);
+} ms_ustacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1); /* --stack-map-size */
+	__type(key, __u64);
+	__type(value, __u32);
+} ms_ustack_ids SEC(".maps");
+
+/* Each CPU's stack being unwound (too large for the BPF stack) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ms_ustack);
+} ms_unwind_scratch SEC(".maps");
+
+__u32 ms_ustack_next = 0; /* the next id to give */
 
 #define MS_SIGSTOP 19
 
@@ -257,6 +314,192 @@ static __always_inline int on_dlstate(__u64 cookie, __u64 id)
 	return 0;
 }
 
+/* ------------------------------------------------------------ CFI unwinding */
+
+struct ms_unwind_walk {
+	__u64 ip, sp, bp;
+	__u64 hash;
+	__u32 tgid;
+	__u32 n; /* frames written */
+};
+
+/* Binary searches, one step per bpf_loop iteration: the verifier looks at a step once
+ * instead of at every unrolled one (unrolled, the searches cost it 300 MiB of memory) */
+struct search {
+	__u32 lo, hi; /* the answer is in [lo, hi) */
+	__u32 tgid;
+	__u64 key;
+};
+
+/* A step over the starts of the mappings of process tgid */
+static long map_step(__u64 i, struct search *s)
+{
+	const struct ms_cfi_proc *proc = bpf_map_lookup_elem(&ms_cfi_procs, &s->tgid);
+	__u32 mid;
+
+	if (!proc || s->lo >= s->hi)
+		return 1;
+	mid = (s->lo + s->hi) / 2;
+	if (proc->m[mid & (MS_UNWIND_MAPS - 1)].start <= s->key)
+		s->lo = mid + 1;
+	else
+		s->hi = mid;
+	return 0;
+}
+
+/* A step over the rows' pcs */
+static long row_step(__u64 i, struct search *s)
+{
+	const struct ms_cfi_row *r;
+	__u32 mid;
+
+	if (s->lo >= s->hi)
+		return 1;
+	mid = s->lo + (s->hi - s->lo) / 2;
+	r = bpf_map_lookup_elem(&ms_cfi_rows, &mid);
+	if (!r)
+		return 1;
+	if (r->pc <= s->key)
+		s->lo = mid + 1;
+	else
+		s->hi = mid;
+	return 0;
+}
+
+/* The mapping of proc (process tgid) that holds ip, or NULL */
+static __always_inline const struct ms_cfi_map *map_of_ip(const struct ms_cfi_proc *proc,
+							  __u32 tgid, __u64 ip)
+{
+	struct search s = { 0, proc->n, tgid, ip };
+	__u32 k;
+
+	if (s.hi > MS_UNWIND_MAPS)
+		return NULL;
+	bpf_loop(10, map_step, &s, 0); /* 2^10 > MS_UNWIND_MAPS */
+	if (!s.lo)
+		return NULL;
+	k = (s.lo - 1) & (MS_UNWIND_MAPS - 1);
+	return ip < proc->m[k].end ? &proc->m[k] : NULL;
+}
+
+/* The row of obj that covers pc, or NULL: the last with row.pc <= pc */
+static __always_inline const struct ms_cfi_row *row_of_pc(__u32 obj, __u32 pc)
+{
+	const struct ms_cfi_obj *o = bpf_map_lookup_elem(&ms_cfi_objs, &obj);
+	struct search s;
+
+	if (!o || !o->count)
+		return NULL;
+	s = (struct search){ o->first, o->first + o->count, 0, pc };
+	bpf_loop(25, row_step, &s, 0); /* 2^25 rows: more than the map holds */
+	if (s.lo == o->first)
+		return NULL;
+	s.lo--;
+	return bpf_map_lookup_elem(&ms_cfi_rows, &s.lo);
+}
+
+/* One frame: the current ip is recorded, then the caller's registers found from its
+ * row (or, with --stack-unwind auto, from the frame pointer where there is no rule);
+ * 1 ends the walk */
+static long unwind_frame(__u64 i, struct ms_unwind_walk *s)
+{
+	const struct ms_cfi_proc *proc;
+	const struct ms_cfi_map *m;
+	const struct ms_cfi_row *r;
+	struct ms_ustack *u;
+	__u32 zero = 0;
+	__u64 cfa, ra, bp = s->bp;
+
+	u = bpf_map_lookup_elem(&ms_unwind_scratch, &zero);
+	if (!u || s->n >= stack_depth || s->n >= MS_MAX_STACK_DEPTH)
+		return 1;
+	u->ip[s->n] = s->ip;
+	s->n++;
+	s->hash = (s->hash ^ s->ip) * 0x100000001b3ULL; /* FNV-1a over the frames */
+	/* a process the daemon has not described yet has no rules: frame pointers (auto) */
+	proc = bpf_map_lookup_elem(&ms_cfi_procs, &s->tgid);
+	m = proc ? map_of_ip(proc, s->tgid, s->ip) : NULL;
+	if (proc && !m)
+		return 1; /* not code: the walk ends here */
+	/* a return address is the instruction after the call: its row is the call's */
+	r = m ? row_of_pc(m->obj, (__u32)(s->ip - m->bias - (i ? 1 : 0))) : NULL;
+	if (r && r->cfa_reg != MS_CFI_NONE) {
+		cfa = (r->cfa_reg == MS_CFI_RSP ? s->sp : s->bp) + (__s64)r->cfa_off;
+		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
+			return 1;
+		if (r->rbp_saved &&
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + (__s64)r->rbp_off)))
+			return 1;
+	} else if (unwind == MS_UNWIND_AUTO && s->bp) {
+		/* no rule here (an object without rows, JIT code, assembly without CFI): its
+		 * frame pointer, if it keeps one */
+		cfa = s->bp + 16;
+		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(s->bp + 8)) ||
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)s->bp))
+			return 1;
+	} else {
+		return 1;
+	}
+	if (!ra || cfa <= s->sp)
+		return 1; /* the outermost frame, or a loop */
+	s->ip = ra;
+	s->sp = cfa;
+	s->bp = bp;
+	return 0;
+}
+
+/* Zeroes frame from + i of this CPU's stack: the frames past the walk's */
+static long zero_frame(__u64 i, __u32 *from)
+{
+	struct ms_ustack *u;
+	__u32 zero = 0;
+	__u64 k = *from + i;
+
+	u = bpf_map_lookup_elem(&ms_unwind_scratch, &zero);
+	if (u && k < MS_MAX_STACK_DEPTH)
+		u->ip[k] = 0;
+	return 0;
+}
+
+/* The user stack of the call being entered, unwound from CFI rows: its id in
+ * ms_ustacks (the same stack gets the same id), or a negative error as
+ * bpf_get_stackid's */
+static __always_inline long unwind_stack(struct pt_regs *ctx, __u32 tgid)
+{
+	struct ms_unwind_walk s = {
+		.ip = PT_REGS_IP(ctx),
+		.sp = PT_REGS_SP(ctx),
+		.bp = ctx->bp,
+		.hash = 0xcbf29ce484222325ULL,
+		.tgid = tgid,
+	};
+	struct ms_ustack *u, *slot;
+	__u32 zero = 0, id, *known;
+
+	bpf_loop(MS_MAX_STACK_DEPTH, unwind_frame, &s, 0);
+	u = bpf_map_lookup_elem(&ms_unwind_scratch, &zero);
+	if (!u || !s.n)
+		return -14; /* -EFAULT */
+	known = bpf_map_lookup_elem(&ms_ustack_ids, &s.hash);
+	if (known)
+		return *known;
+	bpf_loop(MS_MAX_STACK_DEPTH - s.n, zero_frame, &s.n, 0);
+	id = __sync_fetch_and_add(&ms_ustack_next, 1);
+	if (id >= stack_entries)
+		return -12; /* -ENOMEM: full */
+	slot = bpf_map_lookup_elem(&ms_ustacks, &id);
+	if (!slot)
+		return -12;
+	__builtin_memcpy(slot, u, sizeof(*u));
+	/* another CPU that unwound the same stack meanwhile published its id first: use it
+	 * (this id's slot stays unused) */
+	if (bpf_map_update_elem(&ms_ustack_ids, &s.hash, &id, BPF_NOEXIST)) {
+		known = bpf_map_lookup_elem(&ms_ustack_ids, &s.hash);
+		return known ? *known : -17;
+	}
+	return id;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(ms_entry)
 {
@@ -331,12 +574,15 @@ int BPF_KPROBE(ms_entry)
 	f->ptr = ptr;
 	f->stack_id = -1;
 	if (stacks && !outer) {
-		long id = bpf_get_stackid(ctx, &ms_stacks, BPF_F_USER_STACK);
+		long sid = unwind == MS_UNWIND_FP ?
+				   bpf_get_stackid(ctx, &ms_stacks, BPF_F_USER_STACK) :
+				   unwind_stack(ctx, id >> 32);
 
-		if (id >= 0)
-			f->stack_id = id;
+		if (sid >= 0)
+			f->stack_id = sid;
 		else
-			count(id == -17 /* -EEXIST */ ? MS_CNT_STACK_COLLISION : MS_CNT_STACK_FULL);
+			count(sid == -17 /* -EEXIST */ ? MS_CNT_STACK_COLLISION :
+							 MS_CNT_STACK_FULL);
 	}
 	t->depth = d + 1;
 	return 0;

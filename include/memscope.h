@@ -125,4 +125,47 @@ enum ms_counter {
 	MS_CNT_MAX,
 };
 
+/*
+ * --stack-unwind dwarf|auto: the BPF programs unwind user stacks themselves, from rows the
+ * daemon compiles out of each object's call frame information (.eh_frame, user/cfi.c).
+ * A row holds from its pc (an ELF virtual address of its object) up to the next row's:
+ *   CFA = (cfa_reg == MS_CFI_RSP ? rsp : rbp) + cfa_off; the return address at CFA - 8;
+ *   rbp saved at CFA + rbp_off when rbp_saved, else unchanged; the caller's rsp is CFA.
+ * cfa_reg MS_CFI_NONE: no rule here (no CFI, or one the programs cannot follow).
+ */
+enum ms_unwind_mode { MS_UNWIND_FP, MS_UNWIND_DWARF, MS_UNWIND_AUTO };
+
+#define MS_CFI_NONE 0
+#define MS_CFI_RSP 1
+#define MS_CFI_RBP 2
+
+struct ms_cfi_row {
+	__u32 pc;
+	__u8 cfa_reg;
+	__u8 rbp_saved;
+	__s16 rbp_off;
+	__s32 cfa_off;
+};
+
+/* An object's rows: ms_cfi_rows[first .. first + count), sorted by pc */
+struct ms_cfi_obj {
+	__u32 first, count;
+};
+
+#define MS_UNWIND_MAPS 256 /* executable mappings of a process the programs know */
+
+/* One executable mapping of a process: its addresses less bias are its object's */
+struct ms_cfi_map {
+	__u64 start, end, bias;
+	__u32 obj; /* index into ms_cfi_objs; its count is 0 for an object without rows */
+	__u32 pad;
+};
+
+/* A process' executable mappings, sorted by start */
+struct ms_cfi_proc {
+	__u32 n;
+	__u32 pad;
+	struct ms_cfi_map m[MS_UNWIND_MAPS];
+};
+
 #endif /* MEMSCOPE_H */

@@ -45,78 +45,87 @@ static const char usage[] =
 		MS_MAX_STACK_DEPTH) ")\n"
 				    "      --stack-map-size N  distinct stacks kept (default " XSTR(MS_ENV_STACK_ENTRIES) ", at most " XSTR(
 					    MS_ENV_STACK_ENTRIES_MAX) ")\n"
-								      "      --min-age SECS      a live block older than this counts as leaked (default " XSTR(
-									      MS_ENV_MIN_AGE) ")\n"
-											      "                          e.g. --min-age 60\n"
-											      "      --numa-pages        each interval, where the pages of a sample of live blocks\n"
-											      "                          are (move_pages)   e.g. memscope-bpf -p 42 --numa-pages\n"
-											      "      --no-placement      probe function entries, not the first instruction the\n"
-											      "                          kernel emulates   e.g. memscope-bpf --no-placement -p 42\n"
-											      "      --no-uprobe-multi   one perf-event uprobe per probe instead of a uprobe_multi\n"
-											      "                          link per object (kernels before 6.6 have only those)\n"
-											      "      --trust-fuse        also read and probe files on FUSE file systems, whose\n"
-											      "                          server (maybe a traced user) can stop any reader\n"
-											      "                          e.g. memscope-bpf --trust-fuse -p $(pgrep -n app.AppImage)\n"
-											      "\n"
-											      "Output\n"
-											      "  -i, --interval SECS     print statistics every SECS seconds (default " XSTR(
-												      MS_ENV_INTERVAL) ")\n"
-														       "                          e.g. memscope-bpf -i 5\n"
-														       "  -d, --duration SECS     stop after SECS seconds   e.g. memscope-bpf -d 30\n"
-														       "  -j, --json              JSON Lines instead of a table   e.g. memscope-bpf --json\n"
-														       "  -n, --top N             processes per table, busiest first (default " XSTR(
-															       MS_ENV_TOP) ", 0: all)\n"
-																	   "                          e.g. memscope-bpf -n 5\n"
-																	   "  -q, --quiet             no records on stdout   e.g. memscope-bpf -q --prometheus :9464\n"
-																	   "  -o, --output FILE       write the records to FILE, not stdout (which stays the\n"
-																	   "                          COMMAND's)   e.g. memscope-bpf -j -o run.jsonl -- ./app\n"
-																	   "      --folded FILE       at the end, the sites as folded stacks for flamegraph.pl,\n"
-																	   "                          inferno or speedscope (needs --stacks)\n"
-																	   "                          e.g. --stacks --folded app.folded; flamegraph.pl app.folded\n"
-																	   "      --folded-weight bytes|count   (default bytes)\n"
-																	   "      --folded-what allocated|live|leaked   (default live)\n"
-																	   "      --pool-min-share X  findings: a size class with this share of allocations\n"
-																	   "                          (default " XSTR(
-																		   MS_POOL_MIN_SHARE) ") and a median lifetime under\n"
-																				      "      --pool-max-lifetime SECS  (default 0.001) is a slab candidate\n"
-																				      "      --pool-min-allocs N allocations of a process before it is judged (" XSTR(
-																					      MS_POOL_MIN_ALLOCS) ")\n"
-																								  "      --pool-min-chunks N same-size chunks a call site keeps to be a pool candidate\n"
-																								  "                          (default " XSTR(
-																									  MS_POOL_MIN_CHUNKS) ")   e.g. --pool-min-chunks 8\n"
-																											      "      --prometheus ADDR:PORT\n"
-																											      "                          serve /metrics to Prometheus, on loopback unless ADDR\n"
-																											      "                          says otherwise   e.g. memscope-bpf --prometheus :9464\n"
-																											      "                          (every interface: --prometheus 0.0.0.0:9464)\n"
-																											      "      --prometheus-max-processes N\n"
-																											      "                          processes with series of their own, the most live\n"
-																											      "                          bytes first; the rest summed per comm (default " XSTR(
-																												      MS_PROM_DEFAULT_MAX_PROCESSES) ")\n"
-																																     "      --prometheus-grace SECS\n"
-																																     "                          keep an exited process' series SECS (default " XSTR(
-																																	     MS_PROM_DEFAULT_GRACE) ")\n"
-																																				    "      --record FILE       also write the raw event stream to FILE (compressed)\n"
-																																				    "                          e.g. memscope-bpf -p 42 -d 60 --record app.msr\n"
-																																				    "      --replay FILE       print the statistics of a recording; no BPF, no root\n"
-																																				    "                          e.g. memscope-bpf --replay app.msr --json\n"
-																																				    "\n"
-																																				    "Limits\n"
-																																				    "      --ringbuf-size SIZE BPF ring buffers' size, all CPUs' together, K/M/G\n"
-																																				    "                          suffix (default " XSTR(
-																																					    MS_ENV_RINGBUF_MB) "M)\n"
-																																							       "                          e.g. memscope-bpf --ringbuf-size 64M\n"
-																																							       "      --max-live N        blocks tracked at most (default " XSTR(
-																																								       MS_ENV_MAX_LIVE) "; 64 bytes each at\n"
-																																											"                          most, 128 for blocks of 1 KiB or more); past it calls\n"
-																																											"                          are counted, blocks not tracked\n"
-																																											"      --max-processes N   processes tracked at most (default " XSTR(
-																																												MS_ENV_MAX_PROCS) ")\n"
-																																														  "                          e.g. memscope-bpf --max-live 100000000\n"
-																																														  "  -v, --verbose           say where each probe goes; -vv adds libbpf's log\n"
-																																														  "  -h, --help              this help\n"
-																																														  "\n"
-																																														  "Exit status: 0 ok, 1 runtime error, 2 usage error; with COMMAND, the command's.\n"
-																																														  "See memscope-bpf(8) for the figures and the JSON fields.\n";
+								      "      --stack-unwind HOW  how stacks are walked: auto (default) follows each\n"
+								      "                          object's call frame information (.eh_frame: code built\n"
+								      "                          without frame pointers) and frame pointers where an\n"
+								      "                          object has none; dwarf only the former; fp only frame\n"
+								      "                          pointers (bpf_get_stackid)\n"
+								      "      --unwind-rows N     call frame rows kept for auto and dwarf (default " XSTR(
+									      MS_ENV_UNWIND_ROWS) ",\n"
+												  "                          12 bytes each; at most " XSTR(
+													  MS_ENV_UNWIND_ROWS_MAX) ")\n"
+																  "      --min-age SECS      a live block older than this counts as leaked (default " XSTR(
+																	  MS_ENV_MIN_AGE) ")\n"
+																			  "                          e.g. --min-age 60\n"
+																			  "      --numa-pages        each interval, where the pages of a sample of live blocks\n"
+																			  "                          are (move_pages)   e.g. memscope-bpf -p 42 --numa-pages\n"
+																			  "      --no-placement      probe function entries, not the first instruction the\n"
+																			  "                          kernel emulates   e.g. memscope-bpf --no-placement -p 42\n"
+																			  "      --no-uprobe-multi   one perf-event uprobe per probe instead of a uprobe_multi\n"
+																			  "                          link per object (kernels before 6.6 have only those)\n"
+																			  "      --trust-fuse        also read and probe files on FUSE file systems, whose\n"
+																			  "                          server (maybe a traced user) can stop any reader\n"
+																			  "                          e.g. memscope-bpf --trust-fuse -p $(pgrep -n app.AppImage)\n"
+																			  "\n"
+																			  "Output\n"
+																			  "  -i, --interval SECS     print statistics every SECS seconds (default " XSTR(
+																				  MS_ENV_INTERVAL) ")\n"
+																						   "                          e.g. memscope-bpf -i 5\n"
+																						   "  -d, --duration SECS     stop after SECS seconds   e.g. memscope-bpf -d 30\n"
+																						   "  -j, --json              JSON Lines instead of a table   e.g. memscope-bpf --json\n"
+																						   "  -n, --top N             processes per table, busiest first (default " XSTR(
+																							   MS_ENV_TOP) ", 0: all)\n"
+																								       "                          e.g. memscope-bpf -n 5\n"
+																								       "  -q, --quiet             no records on stdout   e.g. memscope-bpf -q --prometheus :9464\n"
+																								       "  -o, --output FILE       write the records to FILE, not stdout (which stays the\n"
+																								       "                          COMMAND's)   e.g. memscope-bpf -j -o run.jsonl -- ./app\n"
+																								       "      --folded FILE       at the end, the sites as folded stacks for flamegraph.pl,\n"
+																								       "                          inferno or speedscope (needs --stacks)\n"
+																								       "                          e.g. --stacks --folded app.folded; flamegraph.pl app.folded\n"
+																								       "      --folded-weight bytes|count   (default bytes)\n"
+																								       "      --folded-what allocated|live|leaked   (default live)\n"
+																								       "      --pool-min-share X  findings: a size class with this share of allocations\n"
+																								       "                          (default " XSTR(
+																									       MS_POOL_MIN_SHARE) ") and a median lifetime under\n"
+																												  "      --pool-max-lifetime SECS  (default 0.001) is a slab candidate\n"
+																												  "      --pool-min-allocs N allocations of a process before it is judged (" XSTR(
+																													  MS_POOL_MIN_ALLOCS) ")\n"
+																															      "      --pool-min-chunks N same-size chunks a call site keeps to be a pool candidate\n"
+																															      "                          (default " XSTR(
+																																      MS_POOL_MIN_CHUNKS) ")   e.g. --pool-min-chunks 8\n"
+																																			  "      --prometheus ADDR:PORT\n"
+																																			  "                          serve /metrics to Prometheus, on loopback unless ADDR\n"
+																																			  "                          says otherwise   e.g. memscope-bpf --prometheus :9464\n"
+																																			  "                          (every interface: --prometheus 0.0.0.0:9464)\n"
+																																			  "      --prometheus-max-processes N\n"
+																																			  "                          processes with series of their own, the most live\n"
+																																			  "                          bytes first; the rest summed per comm (default " XSTR(
+																																				  MS_PROM_DEFAULT_MAX_PROCESSES) ")\n"
+																																								 "      --prometheus-grace SECS\n"
+																																								 "                          keep an exited process' series SECS (default " XSTR(
+																																									 MS_PROM_DEFAULT_GRACE) ")\n"
+																																												"      --record FILE       also write the raw event stream to FILE (compressed)\n"
+																																												"                          e.g. memscope-bpf -p 42 -d 60 --record app.msr\n"
+																																												"      --replay FILE       print the statistics of a recording; no BPF, no root\n"
+																																												"                          e.g. memscope-bpf --replay app.msr --json\n"
+																																												"\n"
+																																												"Limits\n"
+																																												"      --ringbuf-size SIZE BPF ring buffers' size, all CPUs' together, K/M/G\n"
+																																												"                          suffix (default " XSTR(
+																																													MS_ENV_RINGBUF_MB) "M)\n"
+																																															   "                          e.g. memscope-bpf --ringbuf-size 64M\n"
+																																															   "      --max-live N        blocks tracked at most (default " XSTR(
+																																																   MS_ENV_MAX_LIVE) "; 64 bytes each at\n"
+																																																		    "                          most, 128 for blocks of 1 KiB or more); past it calls\n"
+																																																		    "                          are counted, blocks not tracked\n"
+																																																		    "      --max-processes N   processes tracked at most (default " XSTR(
+																																																			    MS_ENV_MAX_PROCS) ")\n"
+																																																					      "                          e.g. memscope-bpf --max-live 100000000\n"
+																																																					      "  -v, --verbose           say where each probe goes; -vv adds libbpf's log\n"
+																																																					      "  -h, --help              this help\n"
+																																																					      "\n"
+																																																					      "Exit status: 0 ok, 1 runtime error, 2 usage error; with COMMAND, the command's.\n"
+																																																					      "See memscope-bpf(8) for the figures and the JSON fields.\n";
 
 static void die_usage(const char *fmt, const char *arg)
 {
@@ -284,6 +293,8 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		OPT_STACKS,
 		OPT_STACK_DEPTH,
 		OPT_STACK_MAP,
+		OPT_STACK_UNWIND,
+		OPT_UNWIND_ROWS,
 		OPT_MIN_AGE,
 		OPT_FOLDED,
 		OPT_FOLDED_WEIGHT,
@@ -318,6 +329,8 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		{ "stacks", no_argument, NULL, OPT_STACKS },
 		{ "stack-depth", required_argument, NULL, OPT_STACK_DEPTH },
 		{ "stack-map-size", required_argument, NULL, OPT_STACK_MAP },
+		{ "stack-unwind", required_argument, NULL, OPT_STACK_UNWIND },
+		{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
 		{ "min-age", required_argument, NULL, OPT_MIN_AGE },
 		{ "folded", required_argument, NULL, OPT_FOLDED },
 		{ "folded-weight", required_argument, NULL, OPT_FOLDED_WEIGHT },
@@ -337,6 +350,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	char err[256];
+	bool unwind_set = false;
 	unsigned long v;
 	int c, err_no;
 
@@ -346,6 +360,8 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		.max_live = MS_ENV_MAX_LIVE,
 		.max_procs = MS_ENV_MAX_PROCS,
 		.stack_entries = MS_ENV_STACK_ENTRIES,
+		.unwind = MS_UNWIND_AUTO,
+		.unwind_rows = MS_ENV_UNWIND_ROWS,
 		.min_age = MS_ENV_MIN_AGE,
 		.folded_what = MS_FOLDED_LIVE,
 		.interval = MS_ENV_INTERVAL,
@@ -450,6 +466,26 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 						  MS_ENV_STACK_ENTRIES_MAX) " stacks",
 					  optarg);
 			break;
+		case OPT_STACK_UNWIND:
+			if (!strcmp(optarg, "fp"))
+				env->unwind = MS_UNWIND_FP;
+			else if (!strcmp(optarg, "dwarf"))
+				env->unwind = MS_UNWIND_DWARF;
+			else if (!strcmp(optarg, "auto"))
+				env->unwind = MS_UNWIND_AUTO;
+			else
+				die_usage("invalid --stack-unwind '%s' (fp, dwarf or auto)",
+					  optarg);
+			unwind_set = true;
+			break;
+		case OPT_UNWIND_ROWS:
+			env->unwind_rows = count(optarg, "--unwind-rows");
+			if (env->unwind_rows > MS_ENV_UNWIND_ROWS_MAX)
+				die_usage("invalid --unwind-rows '%s': at most " XSTR(
+						  MS_ENV_UNWIND_ROWS_MAX) " rows",
+					  optarg);
+			unwind_set = true;
+			break;
 		case OPT_MIN_AGE:
 			/* 0: every live block */
 			env->min_age = strcmp(optarg, "0") ?
@@ -530,6 +566,8 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		die_usage("%s", "-p and a COMMAND cannot be combined");
 	if (env->folded && !env->stacks)
 		die_usage("%s", "--folded needs --stacks");
+	if (unwind_set && !env->stacks)
+		die_usage("%s", "--stack-unwind and --unwind-rows need --stacks");
 	if (env->replay && (env->command || env->npids || env->record))
 		die_usage("%s", "--replay reads a recording: no -p, COMMAND or --record with it");
 	if (env->replay && env->prometheus)

@@ -20,6 +20,10 @@
 #define MS_ENV_STACK_DEPTH 32 /* --stack-depth; at most MS_MAX_STACK_DEPTH */
 #define MS_ENV_STACK_ENTRIES 16384
 #define MS_ENV_STACK_ENTRIES_MAX 4194304 /* 4 GiB of 127-frame stacks */
+#define MS_ENV_UNWIND_ROWS 2097152	 /* --unwind-rows: 24 MiB */
+#define MS_ENV_UNWIND_ROWS_MAX 16777216	 /* 192 MiB */
+#define MS_ENV_UNWIND_OBJECTS 8192	 /* objects with rows */
+#define MS_ENV_UNWIND_PROCS 4096	 /* processes whose mappings the programs know */
 #define MS_ENV_MIN_AGE 5		 /* --min-age, seconds */
 #define MS_ENV_MAX_LIVE 20000000
 #define MS_ENV_MAX_PROCS 100000
@@ -43,16 +47,18 @@ struct ms_env {
 	int nspecs;
 	const struct ms_preset *presets[MS_ENV_MAX_PRESETS]; /* --preset */
 	int npresets;
-	struct ms_pool_opts pool; /* --pool-* thresholds of the findings */
-	bool numa_pages;	  /* --numa-pages */
-	bool stacks;		  /* --stacks */
-	unsigned long max_live;	  /* --max-live: blocks tracked */
-	unsigned long max_procs;  /* --max-processes */
-	unsigned stack_depth;	  /* --stack-depth: frames */
-	unsigned stack_entries;	  /* --stack-map-size: distinct stacks */
-	double min_age;		  /* --min-age: seconds a block lives before it counts as leaked */
-	const char *folded;	  /* --folded FILE */
-	bool folded_count;	  /* --folded-weight count (else bytes) */
+	struct ms_pool_opts pool;   /* --pool-* thresholds of the findings */
+	bool numa_pages;	    /* --numa-pages */
+	bool stacks;		    /* --stacks */
+	unsigned long max_live;	    /* --max-live: blocks tracked */
+	unsigned long max_procs;    /* --max-processes */
+	unsigned stack_depth;	    /* --stack-depth: frames */
+	unsigned stack_entries;	    /* --stack-map-size: distinct stacks */
+	enum ms_unwind_mode unwind; /* --stack-unwind */
+	unsigned long unwind_rows;  /* --unwind-rows */
+	double min_age;	    /* --min-age: seconds a block lives before it counts as leaked */
+	const char *folded; /* --folded FILE */
+	bool folded_count;  /* --folded-weight count (else bytes) */
 	enum ms_folded_what folded_what; /* --folded-what */
 	char **command;			 /* after -- */
 	const char *prometheus;		 /* --prometheus ADDR:PORT */

@@ -26,6 +26,7 @@
 #include "targets.h"
 #include "tracer.h"
 #include "ulink.h"
+#include "unwind.h"
 
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t leak_report; /* SIGUSR1: a leak report now */
@@ -159,9 +160,19 @@ static int open_bpf(struct ms_tracer *t, struct ms_probe_config *cfg)
 	}
 	t->skel->rodata->wakeup_bytes = t->rings.size / 8;
 	t->skel->rodata->stacks = env->stacks;
-	if (env->stacks) {
+	t->skel->rodata->unwind = env->stacks ? env->unwind : MS_UNWIND_FP;
+	t->skel->rodata->stack_depth = env->stack_depth;
+	t->skel->rodata->stack_entries = env->stack_entries;
+	if (env->stacks && env->unwind == MS_UNWIND_FP) {
 		bpf_map__set_max_entries(t->skel->maps.ms_stacks, env->stack_entries);
 		bpf_map__set_value_size(t->skel->maps.ms_stacks, env->stack_depth * sizeof(__u64));
+	} else if (env->stacks) {
+		/* the programs unwind from CFI rows (unwind.h) into ms_ustacks */
+		bpf_map__set_max_entries(t->skel->maps.ms_ustacks, env->stack_entries);
+		bpf_map__set_max_entries(t->skel->maps.ms_ustack_ids, env->stack_entries);
+		bpf_map__set_max_entries(t->skel->maps.ms_cfi_rows, env->unwind_rows);
+		bpf_map__set_max_entries(t->skel->maps.ms_cfi_objs, MS_ENV_UNWIND_OBJECTS);
+		bpf_map__set_max_entries(t->skel->maps.ms_cfi_procs, MS_ENV_UNWIND_PROCS);
 	}
 	/* uprobe_multi links: one per object and kind instead of a perf event per probe,
 	 * cheaper on every hit and detached in one go; the programs are loaded for them */
@@ -219,12 +230,24 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 	t->stats.stacks = env->stacks;
 	t->stats.max_blocks = env->max_live;
 	t->stats.max_procs = env->max_procs;
-	if (env->stacks) {
+	if (env->stacks && env->unwind == MS_UNWIND_FP) {
 		err = ms_stackmap_init(&t->stackmap, bpf_map__fd(t->skel->maps.ms_stacks),
 				       env->stack_depth, env->stack_entries);
 		if (err)
 			return err;
 		t->out.stacks = &t->stackmap;
+	} else if (env->stacks) {
+		err = ms_stackmap_init(&t->stackmap, bpf_map__fd(t->skel->maps.ms_ustacks),
+				       MS_MAX_STACK_DEPTH, env->stack_entries);
+		if (err)
+			return err;
+		t->out.stacks = &t->stackmap;
+		t->unwind = ms_unwind_new(bpf_map__fd(t->skel->maps.ms_cfi_rows), env->unwind_rows,
+					  bpf_map__fd(t->skel->maps.ms_cfi_objs),
+					  MS_ENV_UNWIND_OBJECTS,
+					  bpf_map__fd(t->skel->maps.ms_cfi_procs), env->verbose);
+		if (!t->unwind)
+			return -ENOMEM;
 	}
 	if (ms_numa_read(&t->numa, "/sys"))
 		fprintf(stderr, "memscope-bpf: cannot read the NUMA topology from /sys: per-node "
@@ -367,6 +390,7 @@ static int clean_up(struct ms_tracer *t, int err, int exit_code)
 	ms_symcache_free(t->syms);
 	ms_numa_free(&t->numa);
 	ms_stackmap_free(&t->stackmap);
+	ms_unwind_free(t->unwind);
 	ms_targets_free(t);
 	return err ? 1 : exit_code;
 }

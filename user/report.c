@@ -16,6 +16,7 @@
 #include "record.h"
 #include "report.h"
 #include "tracer.h"
+#include "unwind.h"
 #include "symcache.h"
 #include "targets.h"
 
@@ -290,6 +291,8 @@ void ms_report_on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 		ms_prom_process_exited(t->prom, p);
 	if (t->syms && !p->pinned)
 		ms_symcache_forget(t->syms, p->pid);
+	if (t->unwind && why == MS_END_EXIT)
+		ms_unwind_forget(t->unwind, p->pid);
 	check_stdout(t);
 }
 

@@ -22,6 +22,7 @@
 #include "record.h"
 #include "symcache.h"
 #include "targets.h"
+#include "unwind.h"
 #include "vec.h"
 
 /*
@@ -117,6 +118,8 @@ static int attach_maps(struct ms_tracer *t, struct ms_maps *maps, pid_t pid, pid
 	err = ms_probes_attach_pid(t->probes, maps, scope, loaders);
 	if (snapshot && t->syms)
 		ms_symcache_snapshot(t->syms, maps);
+	if (t->unwind && err >= 0)
+		ms_unwind_add(t->unwind, maps);
 	return err;
 }
 

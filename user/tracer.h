@@ -41,6 +41,7 @@ struct ms_tracer {
 	struct ms_allocspec *specs;  /* --alloc, --free, --realloc (env's, noted as said) */
 	struct ms_symcache *syms;    /* call sites to names */
 	struct ms_stackmap stackmap; /* --stacks */
+	struct ms_unwind *unwind;    /* --stack-unwind dwarf|auto: what the programs unwind with */
 	struct ms_numa numa;	     /* CPU to node: the fallback for a record's node */
 	struct ms_recorder *rec;     /* --record */
 	bool rec_failed;	     /* --record: a write failed (said once) */

@@ -1,18 +1,30 @@
-# t_stacks.py: what a stack shows and whether it is whole (issue 17); a test module
-# imported by run.py.
+# t_stacks.py: whole stacks on code built without frame pointers, and what a stack says
+# when it is not whole (issue 17); a test module imported by run.py.
 #
 # fake_frame.c allocates through a made-up frame whose return address is an address in its
 # own data: a frame-pointer walk from malloc goes caller -> that address. The stack must
 # stop at the caller and say it was cut ("truncated": true, "..." in text and folded), the
 # data address never shown as a frame; its other site's stack reaches the thread's start
 # and is whole; the C library's stdio buffer, allocated in code without frame pointers, is
-# cut short and says so. truncated_stacks counts the sites marked.
+# cut short by a frame-pointer walk (--stack-unwind fp) and says so, and whole from the
+# call frame information (auto).
+#
+# leaks_nofp.c is built like a distribution package (-O2 -fomit-frame-pointer): two
+# functions leak through one wrapper three calls down. From CFI (the default, auto) they
+# are two sites, each with its exact blocks and the whole chain down to _start, the same
+# chain elfutils' unwinder (eu-stack) takes of the stopped process; frame pointers (fp)
+# see one site, cut at the wrapper.
 
 import json
 import os
+import re
+import signal
+import subprocess
+import time
 
 from harness import Check, Fail, test
-from run import WINDOW_TIMEOUT, frame_fns
+from harness import EXIT_TIMEOUT
+from run import WINDOW_TIMEOUT, frame_fns, ground_truth, wait_attached
 
 FAKE, PLAIN = 7, 5  # blocks through the made-up frame (48 B) and through plain_malloc (80 B)
 
@@ -26,10 +38,8 @@ def run_fake_frame(ctx, args):
     return tr
 
 
-@test
-def stack_truncated_at_data(ctx):
-    """--stacks: a walk into data stops at the last code frame, marked truncated"""
-    tr = run_fake_frame(ctx, ["--json", "--stacks"])
+def check_truncated_at_data(ctx, mode):
+    tr = run_fake_frame(ctx, ["--json", "--stacks", "--stack-unwind", mode])
     lines = [json.loads(l) for l in tr.out() if l.startswith("{")]
     gt = next((l for l in lines if "data" in l), None)
     final = next((l for l in lines if l.get("type") == "final"), None)
@@ -57,16 +67,33 @@ def stack_truncated_at_data(ctx):
     c.eq("made-up frame: truncated", True, fake.get("truncated"))
     c.eq("made-up frame: allocs, live bytes", [FAKE, 48 * FAKE],
          [fake.get("allocs"), fake.get("live_bytes")])
-    c.eq("plain: stack", ["plain_malloc", "main", "__libc_start_call_main"],
-         frame_fns(plain.get("stack")))
+    c.eq("plain: stack", ["plain_malloc", "main", "__libc_start_call_main"] +
+         ([] if mode == "fp" else ["__libc_start_main", "_start"]), frame_fns(plain.get("stack")))
     c.eq("plain: truncated", False, plain.get("truncated"))
     c.eq("plain: allocs, live bytes", [PLAIN, 80 * PLAIN],
          [plain.get("allocs"), plain.get("live_bytes")])
-    if stdio:  # stdout's buffer: libc has no frame pointers, its walk ends there
+    if stdio and mode == "fp":  # stdout's buffer: libc has no frame pointers
         c.eq("stdio buffer: truncated", True, stdio.get("truncated"))
+    elif stdio:
+        c.eq("stdio buffer: truncated", False, stdio.get("truncated"))
+        c.eq("stdio buffer: outermost frames", ["main", "__libc_start_call_main",
+                                                "__libc_start_main", "_start"],
+             frame_fns(stdio.get("stack"))[-4:])
     marked = sum(1 for s in sites.get("by_live_bytes") or [] if s.get("truncated"))
     c.eq("truncated_stacks", marked, sites.get("truncated_stacks"))
     c.done()
+
+
+@test
+def stack_truncated_at_data(ctx):
+    """--stacks --stack-unwind fp: a walk into data stops at the last code frame"""
+    check_truncated_at_data(ctx, "fp")
+
+
+@test
+def stack_truncated_at_data_auto(ctx):
+    """--stacks (auto): assembly without CFI by its frame pointer, into data: cut there"""
+    check_truncated_at_data(ctx, "auto")
 
 
 @test
@@ -94,6 +121,110 @@ def stack_truncated_text_and_folded(ctx):
     c.eq("folded: made-up frame", ["fake_frame", "...", "fake_frame_malloc"],
          [f.split("+")[0] for f in fake[0].split(";")])
     c.eq("folded: made-up frame weight", str(48 * FAKE), fake[1])
-    c.eq("folded: plain root", "fake_frame;__libc_start_call_main",
+    c.eq("folded: plain root", "fake_frame;_start",
          ";".join(plain[0].split(";")[:2]).split("+")[0])
+    c.done()
+
+
+# ---------------------------------------------------------------- leaks_nofp.c
+
+INGEST, CACHE = 300, 120  # blocks of 40 and 56 bytes
+CHAIN = ["wrap_alloc", "make_node", "grow_table"]
+OUTER = ["main", "__libc_start_call_main", "__libc_start_main", "_start"]
+
+
+def trace_nofp(ctx, args, stop=False):
+    """leaks_nofp traced by -p with args; its final record's process"""
+    w = ctx.workload("leaks_nofp", INGEST, CACHE, *(["stop"] if stop else []))
+    tr = ctx.tracer(["--json", "--stacks"] + list(args) + ["-p", str(w.pid)])
+    wait_attached(tr)
+    w.signal(signal.SIGUSR1)
+    stacks = []
+    if stop:
+        for _ in range(2):
+            stacks.append(eu_stack(w.pid))
+            os.kill(w.pid, signal.SIGCONT)
+    gt = ground_truth(w)
+    if gt != {"ingest": INGEST, "cache": CACHE}:
+        raise Fail("leaks_nofp's ground truth: %r" % gt)
+    tr.signal(signal.SIGINT)
+    rc = tr.wait_exit(EXIT_TIMEOUT)
+    w.signal(signal.SIGUSR2)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    final = next((r for r in map(json.loads, tr.out()) if r.get("type") == "final"), {})
+    p = next((p for p in final.get("processes", []) if p.get("pid") == w.pid), None)
+    if p is None:
+        raise Fail("leaks_nofp (pid %d) not in the final record" % w.pid)
+    return p, stacks
+
+
+def eu_stack(pid, timeout=10):
+    """The stack of pid, stopped, as elfutils' eu-stack unwinds it: function names from the
+    frame that stopped (wrap_alloc) outward"""
+    deadline = time.time() + timeout
+    while True:
+        with open("/proc/%d/stat" % pid) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] == "T":
+                break
+        if time.time() > deadline:
+            raise Fail("leaks_nofp did not stop itself within %d s" % timeout)
+        time.sleep(0.02)
+    r = subprocess.run(["eu-stack", "-p", str(pid)], capture_output=True, text=True,
+                       timeout=30)
+    fns = [m.group(1).split("@")[0] for m in
+           re.finditer(r"^#\d+\s+0x[0-9a-f]+\s+(\S+)", r.stdout, re.M)]
+    if "wrap_alloc" not in fns:
+        raise Fail("eu-stack -p %d: no wrap_alloc frame: %s %s" % (pid, r.stdout, r.stderr))
+    return fns[fns.index("wrap_alloc"):]
+
+
+def nofp_sites(p):
+    """The process' sites (by_live_bytes), by the function below grow_table"""
+    out = {}
+    for s in (p.get("sites") or {}).get("by_live_bytes") or []:
+        fns = frame_fns(s.get("stack"))
+        out[fns[3] if len(fns) > 3 else fns[0] if fns else None] = s
+    return out
+
+
+@test
+def stacks_without_frame_pointers(ctx):
+    """--stacks on -O2 -fomit-frame-pointer code: two leaks through one wrapper, two sites"""
+    c = Check()
+    p, _ = trace_nofp(ctx, [])
+    sites = nofp_sites(p)
+    for fn, n, size in (("ingest_orders", INGEST, 40), ("cache_sessions", CACHE, 56)):
+        s = sites.get(fn)
+        if not s:
+            c.fail("auto: no site through %s: %s" % (fn, sorted(k or "" for k in sites)))
+            continue
+        c.eq("auto: %s: stack" % fn, CHAIN + [fn] + OUTER, frame_fns(s.get("stack")))
+        c.eq("auto: %s: truncated" % fn, False, s.get("truncated"))
+        c.eq("auto: %s: allocs, live blocks, live bytes" % fn, [n, n, n * size],
+             [s.get("allocs"), s.get("live_allocs"), s.get("live_bytes")])
+    c.eq("auto: truncated_stacks", 0, (p.get("sites") or {}).get("truncated_stacks"))
+    # what frame pointers see: one site, cut at the wrapper
+    p, _ = trace_nofp(ctx, ["--stack-unwind", "fp"])
+    fp = (p.get("sites") or {}).get("by_live_bytes") or []
+    c.eq("fp: sites", 1, len(fp))
+    if fp:
+        c.eq("fp: the one site's stack", ["wrap_alloc"], frame_fns(fp[0].get("stack")))
+        c.eq("fp: truncated", True, fp[0].get("truncated"))
+        c.eq("fp: allocs", INGEST + CACHE, fp[0].get("allocs"))
+    c.done()
+
+
+@test
+def stacks_match_eu_stack(ctx):
+    """--stacks (auto) gives the chain elfutils' eu-stack unwinds from the stopped process"""
+    c = Check()
+    p, stacks = trace_nofp(ctx, ["--stack-unwind", "dwarf"], stop=True)
+    sites = nofp_sites(p)
+    for fn, eu in zip(("ingest_orders", "cache_sessions"), stacks):
+        s = sites.get(fn)
+        if not s:
+            c.fail("no site through %s: %s" % (fn, sorted(k or "" for k in sites)))
+            continue
+        c.eq("%s: eu-stack's frames from wrap_alloc" % fn, eu, frame_fns(s.get("stack")))
     c.done()

@@ -1,12 +1,15 @@
 /* fuzz_elf.c: ELF objects (any binary a traced process maps, or a user names with
  * --alloc /path:func): symbol lookup with exact, C++ and Rust names, PT_INTERP,
- * offset-to-symbol, and (when user/symbolizer.c is built in) the libdwfl symbolizer.
+ * offset-to-symbol, and (when user/symbolizer.c is built in) the libdwfl symbolizer and
+ * the CFI rows the BPF programs unwind with (cfi.c: sorted, within their bounds).
  * Truncated, corrupt and oversized files must give an error, never a crash; objects past
  * the bounds of elfsym.h (huge header counts, tables, inflated sections) give -EFBIG. */
 #include <string.h>
 #include "elfsym.h"
 #include "fuzz.h"
 #ifdef MS_FUZZ_SYMBOLIZER
+#include <fcntl.h>
+#include "cfi.h"
 #include "symbolizer.h"
 #endif
 
@@ -98,6 +101,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				err = ms_symbolizer_resolve_as(s, path, path, offs[i], &fi);
 		}
 		ms_symbolizer_free(s);
+	}
+	{
+		struct ms_cfi_table t;
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			abort();
+		err = ms_cfi_read(fd, &t);
+		close(fd);
+		FZ_CHECK(err == 0 || err == -ENOENT || err == -ENOEXEC || err == -EFBIG ||
+				 err == -ETIME || err == -ENOMEM,
+			 "cfi %d", err);
+		FZ_CHECK(t.n <= MS_CFI_ROWS_MAX && t.nseg <= MS_CFI_SEGMENTS, "cfi: %zu rows",
+			 t.n);
+		for (i = 1; i < t.n; i++)
+			FZ_CHECK(t.v[i - 1].pc < t.v[i].pc, "cfi rows out of order at %zu", i);
+		for (i = 0; i < t.n; i++)
+			FZ_CHECK(t.v[i].cfa_reg <= MS_CFI_RBP, "cfi row %zu: register %u", i,
+				 t.v[i].cfa_reg);
+		ms_cfi_free(&t);
 	}
 #endif
 	return 0;

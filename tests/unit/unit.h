@@ -30,5 +30,6 @@ Suite *presets_suite(void);
 Suite *launch_suite(void);
 Suite *symcache_suite(void);
 Suite *vec_suite(void);
+Suite *cfi_suite(void);
 
 #endif

@@ -1,0 +1,97 @@
+// build: -O2 -fomit-frame-pointer
+/* leaks_nofp.c: built as distributions build their packages (-O2, no frame pointers), two
+ * functions leak through one wrapper three calls down:
+ *   ingest_orders  -> grow_table -> make_node -> wrap_alloc -> malloc
+ *   cache_sessions -> grow_table -> make_node -> wrap_alloc -> malloc
+ * A frame-pointer walk stops in wrap_alloc, so both leaks show as one site; a walk from
+ * the call frame information tells them apart, down to main and _start.
+ *
+ * usage: leaks_nofp N M [stop]
+ * Prints "ready <pid>", waits for SIGUSR1, allocates N blocks of 40 bytes through
+ * ingest_orders and M of 56 bytes through cache_sessions (all kept), prints
+ * {"ingest": N, "cache": M}, waits for SIGUSR2 and exits. With "stop", it stops itself
+ * (SIGSTOP) in wrap_alloc just before the first malloc of each path, so that another
+ * unwinder (eu-stack) can take the same stack.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "gt.h"
+
+#define NOINLINE __attribute__((noinline, noclone))
+/* a call whose result is used after it: never a tail call, its frame stays */
+#define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
+
+static int stop_before[2]; /* path -> stop before its first malloc */
+static int path;
+static void *keep[200000];
+static unsigned nkeep;
+
+NOINLINE static void *wrap_alloc(size_t n)
+{
+	void *p;
+
+	if (stop_before[path]) {
+		stop_before[path] = 0;
+		raise(SIGSTOP);
+	}
+	p = malloc(n);
+	KEEP(p);
+	return p;
+}
+
+NOINLINE static void *make_node(size_t n, unsigned tag)
+{
+	unsigned *p = wrap_alloc(n);
+
+	if (p)
+		p[0] = tag;
+	KEEP(p);
+	return p;
+}
+
+NOINLINE static void grow_table(unsigned count, size_t n, unsigned tag)
+{
+	unsigned i;
+
+	for (i = 0; i < count && nkeep < sizeof(keep) / sizeof(keep[0]); i++)
+		keep[nkeep++] = make_node(n, tag + i);
+	KEEP(keep);
+}
+
+NOINLINE static void ingest_orders(unsigned n)
+{
+	path = 0;
+	grow_table(n, 40, 0x1000);
+	KEEP(keep);
+}
+
+NOINLINE static void cache_sessions(unsigned n)
+{
+	path = 1;
+	grow_table(n, 56, 0x2000);
+	KEEP(&path);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long n = gt_arg(argc, argv, 1, 100), m = gt_arg(argc, argv, 2, 50);
+	sigset_t set;
+	char line[64];
+	int len;
+
+	if (n + m > sizeof(keep) / sizeof(keep[0]))
+		gt_die("usage: leaks_nofp N M [stop] (N + M <= 200000)");
+	if (argc > 3 && !strcmp(argv[3], "stop"))
+		stop_before[0] = stop_before[1] = 1;
+	gt_block_signals(&set);
+	gt_ready();
+	gt_wait_signal(SIGUSR1);
+	ingest_orders((unsigned)n);
+	cache_sessions((unsigned)m);
+	len = snprintf(line, sizeof(line), "{\"ingest\": %lu, \"cache\": %lu}\n", n, m);
+	if (write(1, line, len) != len)
+		return 1;
+	gt_wait_signal(SIGUSR2);
+	return 0;
+}
