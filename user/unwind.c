@@ -110,7 +110,12 @@ static struct object *object_of(struct ms_unwind *u, pid_t pid, const struct ms_
 		fresh.id = publish(u, &t);
 	else
 		u->st.without_rows++;
-	if (u->verbose)
+	if (err == -EFBIG || err == -ETIME)
+		fprintf(stderr,
+			"memscope-bpf: %s: call frame information past the bound of one object "
+			"(%u rows, %u a function, %.0f s to read): frame pointers only there\n",
+			m->path, MS_CFI_ROWS_MAX, MS_CFI_FDE_ROWS_MAX, MS_CFI_TIME_MAX_NS / 1e9);
+	else if (u->verbose)
 		fprintf(stderr, "memscope-bpf: unwind rows of %s: %zu (%s)\n", m->path, t.n,
 			err	 ? strerror(-err) :
 			fresh.id ? "loaded" :
