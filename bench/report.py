@@ -16,7 +16,8 @@ LABELS = {
     "floor-entry": "floor: empty BPF at function entries",
     "memscope": "memscope-bpf -p",
     "memscope-noplace": "memscope-bpf -p --no-placement",
-    "memscope-stacks": "memscope-bpf -p --stacks",
+    "memscope-stacks": "memscope-bpf -p --stacks (call frame information, auto)",
+    "memscope-stacks-fp": "memscope-bpf -p --stacks --stack-unwind fp",
     "bpftrace": "bpftrace, empty probes, pid filter",
     "memleak": "memleak-bpfcc -p (bcc)",
     "heaptrack": "heaptrack (LD_PRELOAD, reference)",
@@ -31,7 +32,7 @@ GROUP_TITLES = {
     "mix/1": "mix of malloc/calloc/realloc/posix_memalign/free, 1 thread: ns per call",
     "bystander": "bystander on the system libc (pairs, 1 thread): ns per pair",
 }
-MS_CONDS = ("memscope", "memscope-noplace", "memscope-stacks")
+MS_CONDS = ("memscope", "memscope-noplace", "memscope-stacks", "memscope-stacks-fp")
 # The micro tables' ratios use the workload threads' CPU time: on a shared machine wall time
 # also counts the waits for a CPU. Both sets of ratios are in the JSON.
 RK = "cpu"

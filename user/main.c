@@ -256,6 +256,7 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 	if (!t->syms)
 		return -ENOMEM;
 	t->out.symbolize = ms_symcache_resolve;
+	t->out.frames_of = ms_symcache_frames;
 	t->out.object = ms_symcache_object;
 	t->out.symbolize_ctx = t->syms;
 	cfg->specs = t->specs;

@@ -78,23 +78,34 @@ void out_sum_patterns(const struct ms_proc *p, struct ms_patterns *sum)
 	}
 }
 
-/* A site's frames as strings: "function+0x1c", innermost first; a truncated stack
- * (t->truncated) only up to its first frame that is not code */
+/* A site's frames as strings: "function+0x1c", innermost first, a call inlined at an
+ * address a frame of its own; a truncated stack (t->truncated) only up to its first frame
+ * that is not code */
 unsigned out_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_site *t,
 			 char frames[][128], unsigned max)
 {
 	uint64_t ips[MAX_FRAMES];
-	unsigned n, i;
+	unsigned n, i, k = 0;
+	int m;
 
 	n = ms_stackmap_frames(o->stacks, t->stack_id, t->caller, ips,
 			       max < MAX_FRAMES ? max : MAX_FRAMES);
 	if (t->checked && n > t->kept)
 		n = t->kept; /* a frame that is not code and all beyond it */
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && k < max; i++) {
+		m = o->frames_of ?
+			    o->frames_of(pid, ips[i], frames + k, max - k, o->symbolize_ctx) :
+			    -ENOENT;
+		if (m > 0) {
+			k += m;
+			continue;
+		}
 		if (!o->symbolize ||
-		    o->symbolize(pid, ips[i], frames[i], 128, o->symbolize_ctx) < 0)
-			snprintf(frames[i], 128, "0x%" PRIx64, ips[i]);
-	return n;
+		    o->symbolize(pid, ips[i], frames[k], 128, o->symbolize_ctx) < 0)
+			snprintf(frames[k], 128, "0x%" PRIx64, ips[i]);
+		k++;
+	}
+	return k;
 }
 
 void out_comm(const char *in, char *out, size_t len)

@@ -34,12 +34,18 @@ struct ms_ended {
 	unsigned ncomm;
 };
 
+/* The frames of address addr of process pid, innermost first: the calls inlined there,
+ * then the function (as symcache.h's ms_symcache_frames); how many, or -errno */
+typedef int (*ms_frames_of_fn)(pid_t pid, uint64_t addr, char (*frames)[128], unsigned max,
+			       void *ctx);
+
 struct ms_output {
 	FILE *f;
 	bool json;
 	unsigned max_rows;	    /* text: processes shown per interval, 0 for all */
 	struct ms_pool_opts pool;   /* thresholds of the findings */
 	ms_symbolize_fn symbolize;  /* call sites to function names, or NULL */
+	ms_frames_of_fn frames_of;  /* a stack's address to its frames (inlined calls), or NULL */
 	ms_object_fn object;	    /* call sites to the objects that hold them, or NULL */
 	bool numa_pages;	    /* --numa-pages: where the pages of live blocks are */
 	struct ms_stackmap *stacks; /* --stacks: user stacks of the allocation sites, or NULL */

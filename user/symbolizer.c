@@ -1,5 +1,6 @@
 /* symbolizer.c: file offsets to function, offset and file:line with libdwfl, cached per build-id */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <setjmp.h>
@@ -68,8 +69,8 @@ struct addr_ent {
 	uint64_t file_off;
 	uint64_t offset;
 	int line;
-	uint16_t func_len, file_len;
-	char str[]; /* function, NUL, file, NUL */
+	uint16_t func_len, file_len, inl_len;
+	char str[]; /* function, NUL, file, NUL, inlined, NUL */
 };
 
 struct seg {
@@ -244,7 +245,7 @@ static void addr_unlink(struct ms_symbolizer *s, struct addr_ent *e)
 	*pp = e->hnext;
 	LRU_UNLINK(e);
 	s->naddrs--;
-	s->addr_bytes -= sizeof(*e) + e->func_len + e->file_len + 2;
+	s->addr_bytes -= sizeof(*e) + e->func_len + e->file_len + e->inl_len + 3;
 	free(e);
 }
 
@@ -274,8 +275,8 @@ static struct addr_ent *addr_lookup(struct ms_symbolizer *s, const struct objkey
 static void addr_insert(struct ms_symbolizer *s, const struct objkey *k, uint64_t file_off,
 			const struct ms_frame_info *f)
 {
-	size_t fl = strlen(f->function), sl = strlen(f->file),
-	       sz = sizeof(struct addr_ent) + fl + sl + 2;
+	size_t fl = strlen(f->function), sl = strlen(f->file), il = strlen(f->inlined),
+	       sz = sizeof(struct addr_ent) + fl + sl + il + 3;
 	struct addr_ent *e, **b;
 
 	while (s->naddrs && (s->naddrs >= s->addr_max || s->addr_bytes + sz > s->addr_bytes_max)) {
@@ -292,8 +293,10 @@ static void addr_insert(struct ms_symbolizer *s, const struct objkey *k, uint64_
 	e->line = f->line;
 	e->func_len = fl;
 	e->file_len = sl;
+	e->inl_len = il;
 	memcpy(e->str, f->function, fl + 1);
 	memcpy(e->str + fl + 1, f->file, sl + 1);
+	memcpy(e->str + fl + sl + 2, f->inlined, il + 1);
 	b = &s->buckets[e->hash & (s->nbuckets - 1)];
 	e->hnext = *b;
 	*b = e;
@@ -710,35 +713,102 @@ static void source_path(Dwfl_Line *line, const char *src, char *buf, size_t len)
 	copy_str(buf + n, len - n, src);
 }
 
-/*
- * When addr lies in code inlined into the function (Box::new inside make_leak), the
- * line that names the allocation site is the outermost inlined call's, in the
- * function itself: DW_AT_call_file and DW_AT_call_line of that inlined subroutine.
- */
-static void inlined_call_site(struct module *m, uint64_t addr, struct ms_frame_info *out)
+/* The call site of inlined subroutine die: its DW_AT_call_file and DW_AT_call_line */
+static bool call_site(Dwarf_Die *cu, Dwarf_Die *die, const char **file, int *line)
 {
-	Dwarf_Addr bias = 0;
-	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, addr, &bias), *scopes = NULL;
 	Dwarf_Attribute at;
 	Dwarf_Word call_line, call_file;
 	Dwarf_Files *files;
-	const char *name;
 	size_t nfiles;
-	int n, k, outer = -1;
 
+	if (dwarf_formudata(dwarf_attr(die, DW_AT_call_line, &at), &call_line) ||
+	    dwarf_formudata(dwarf_attr(die, DW_AT_call_file, &at), &call_file) ||
+	    dwarf_getsrcfiles(cu, &files, &nfiles) || call_file >= nfiles || call_line == 0 ||
+	    call_line > INT_MAX)
+		return false;
+	*file = dwarf_filesrc(files, call_file, NULL, NULL);
+	*line = (int)call_line;
+	return *file != NULL;
+}
+
+/* The name of inlined subroutine die, from its abstract origin: demangled */
+static void inlined_name(Dwarf_Die *die, char *buf, size_t len)
+{
+	Dwarf_Attribute at;
+	const char *s;
+
+	s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &at));
+	if (!s)
+		s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &at));
+	if (!s)
+		s = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &at));
+	ms_demangle(s ? s : "??", buf, len);
+}
+
+/* Appends "function (file:line)\n" to buf (of len, n used) when it fits whole */
+static void inlined_add(char *buf, size_t len, const char *function, const char *file, int line)
+{
+	size_t n = strlen(buf);
+	const char *base = file ? strrchr(file, '/') : NULL;
+	int w;
+
+	if (file && line > 0)
+		w = snprintf(buf + n, len - n, "%s (%s:%d)\n", function, base ? base + 1 : file,
+			     line);
+	else
+		w = snprintf(buf + n, len - n, "%s\n", function);
+	if (w < 0 || (size_t)w >= len - n)
+		buf[n] = '\0'; /* the chain stops at what fits */
+}
+
+/*
+ * When addr lies in code inlined into the function (Box::new inside make_leak), the
+ * inlined calls become frames of their own, innermost first: each inlined function with
+ * the line it was at (the address' own line for the innermost, the call site of the one
+ * inside it for the others); the function itself then shows the line of the outermost
+ * inlined call, its DW_AT_call_file and DW_AT_call_line.
+ */
+static void inlined_calls(struct module *m, uint64_t addr, struct ms_frame_info *out)
+{
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cu = dwfl_module_addrdie(m->mod, addr, &bias), *scopes = NULL, inner;
+	const char *file = out->file[0] ? out->file : NULL;
+	int line = out->line, n, k;
+	char fn[512];
+
+	out->inlined[0] = '\0';
 	if (!cu)
 		return;
+	/* the innermost scope at addr, then the scopes that hold it in the DIE tree (concrete
+	 * inlined instances; dwarf_getscopes goes on into the abstract origin's instead) */
 	n = dwarf_getscopes(cu, addr - bias, &scopes);
-	for (k = 0; k < n; k++)
-		if (dwarf_tag(&scopes[k]) == DW_TAG_inlined_subroutine)
-			outer = k;
-	if (outer >= 0 &&
-	    !dwarf_formudata(dwarf_attr(&scopes[outer], DW_AT_call_line, &at), &call_line) &&
-	    !dwarf_formudata(dwarf_attr(&scopes[outer], DW_AT_call_file, &at), &call_file) &&
-	    !dwarf_getsrcfiles(cu, &files, &nfiles) && call_file < nfiles &&
-	    (name = dwarf_filesrc(files, call_file, NULL, NULL)) && call_line > 0) {
-		copy_str(out->file, sizeof(out->file), name);
-		out->line = call_line;
+	if (n <= 0) {
+		free(scopes);
+		return;
+	}
+	inner = scopes[0];
+	free(scopes);
+	scopes = NULL;
+	n = dwarf_getscopes_die(&inner, &scopes);
+	for (k = 0; k < n; k++) {
+		const char *call_file;
+		int call_line;
+
+		if (dwarf_tag(&scopes[k]) != DW_TAG_inlined_subroutine)
+			continue;
+		inlined_name(&scopes[k], fn, sizeof(fn));
+		inlined_add(out->inlined, sizeof(out->inlined), fn, file, line);
+		if (call_site(cu, &scopes[k], &call_file, &call_line)) {
+			file = call_file;
+			line = call_line;
+		} else {
+			file = NULL;
+			line = 0;
+		}
+	}
+	if (out->inlined[0]) {
+		copy_str(out->file, sizeof(out->file), file ? file : "");
+		out->line = file ? line : 0;
 	}
 	free(scopes);
 }
@@ -808,7 +878,7 @@ static void module_resolve(struct module *m, uint64_t file_off, struct ms_frame_
 		source_path(line, src, out->file, sizeof(out->file));
 		out->line = lineno;
 	}
-	inlined_call_site(m, addr, out);
+	inlined_calls(m, addr, out);
 }
 
 /* ---- opening objects ---- */
@@ -1085,6 +1155,7 @@ static int resolve(struct ms_symbolizer *s, const char *path, const char *name, 
 		s->st.addr_hits++;
 		memcpy(out->function, e->str, e->func_len + 1);
 		memcpy(out->file, e->str + e->func_len + 1, e->file_len + 1);
+		memcpy(out->inlined, e->str + e->func_len + e->file_len + 2, e->inl_len + 1);
 		out->offset = e->offset;
 		out->line = e->line;
 		goto out;

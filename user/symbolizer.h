@@ -35,6 +35,10 @@ struct ms_frame_info {
 	char file[512];	    /* source file as the DWARF names it, "" without debug info */
 	int line;	    /* 0 without debug info */
 	char object[256];   /* the object's file name (basename) */
+	/* the calls inlined at the address, innermost first, each "function (file:line)" and
+	 * a newline, as addr2line -i shows them; function and line above are then the
+	 * function they were inlined into and the line of its outermost inlined call */
+	char inlined[1024];
 };
 
 struct ms_symbolizer;

@@ -243,7 +243,9 @@ int ms_symcache_object(pid_t pid, uint64_t addr, char *path, size_t len, void *c
 	return 0;
 }
 
-int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache)
+/* ms_symcache_resolve, and the calls inlined at addr into inlined (symbolizer.h) */
+static int resolve(pid_t pid, uint64_t addr, char *name, size_t len, char *inlined,
+		   size_t inlined_len, void *cache)
 {
 	struct ms_symcache *c = cache;
 	const struct map *m = map_of(c, pid, addr);
@@ -267,6 +269,8 @@ int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *
 				close(fd);
 				f.offset++;
 				ms_frame_format(&f, true, name, len);
+				if (inlined)
+					snprintf(inlined, inlined_len, "%s", f.inlined);
 				return f.function[0] ? 0 : 1;
 			}
 		}
@@ -283,6 +287,34 @@ int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *
 	base = strrchr(m->path, '/');
 	snprintf(name, len, "%s+0x%" PRIx64, base ? base + 1 : m->path, off);
 	return 1;
+}
+
+int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache)
+{
+	return resolve(pid, addr, name, len, NULL, 0, cache);
+}
+
+int ms_symcache_frames(pid_t pid, uint64_t addr, char (*frames)[MS_FRAME_LEN], unsigned max,
+		       void *cache)
+{
+	char inlined[1024] = "", *p, *nl;
+	unsigned n = 0;
+	int err;
+
+	if (!max)
+		return 0;
+	err = resolve(pid, addr, frames[max - 1], MS_FRAME_LEN, inlined, sizeof(inlined), cache);
+	if (err < 0)
+		return err;
+	for (p = inlined; *p && n < max - 1; p = nl + 1) {
+		nl = strchr(p, '\n');
+		if (!nl)
+			break;
+		snprintf(frames[n++], MS_FRAME_LEN, "%.*s", (int)(nl - p), p);
+	}
+	if (n < max - 1)
+		memmove(frames[n], frames[max - 1], MS_FRAME_LEN);
+	return n + 1;
 }
 
 int ms_symcache_code(pid_t pid, uint64_t addr, void *cache)

@@ -39,6 +39,18 @@ bool ms_is_thread_start(const char *function);
  */
 int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache);
 
+#define MS_FRAME_LEN 128 /* a frame as text, its end cut when longer */
+
+/*
+ * The frames of address addr of pid, innermost first: a frame for each call inlined at
+ * addr ("function (file:line)", as addr2line -i shows them), then ms_symcache_resolve's
+ * frame of the function they are in (the line of its outermost inlined call). At most
+ * max frames (past it, the innermost inlined calls and the function). Returns how many, or
+ * -ENOENT as ms_symcache_resolve. Matches ms_frames_of_fn (output.h).
+ */
+int ms_symcache_frames(pid_t pid, uint64_t addr, char (*frames)[MS_FRAME_LEN], unsigned max,
+		       void *cache);
+
 /*
  * The object that holds address addr of pid (through its copy, taken now if there is
  * none): a path that leads to the mapped file now into path (through /proc/PID/root while

@@ -13,7 +13,8 @@
 # functions leak through one wrapper three calls down. From CFI (the default, auto) they
 # are two sites, each with its exact blocks and the whole chain down to _start, the same
 # chain elfutils' unwinder (eu-stack) takes of the stopped process; frame pointers (fp)
-# see one site, cut at the wrapper.
+# see one site, cut at the wrapper. The wrapper's malloc is in a function inlined into it:
+# a frame of its own with the line of its malloc, the wrapper's frame the line of the call.
 
 import json
 import os
@@ -24,7 +25,7 @@ import time
 
 from harness import Check, Fail, test
 from harness import EXIT_TIMEOUT
-from run import WINDOW_TIMEOUT, frame_fns, ground_truth, wait_attached
+from run import WINDOW_TIMEOUT, frame_fns, frame_parts, ground_truth, marker_line, wait_attached
 
 FAKE, PLAIN = 7, 5  # blocks through the made-up frame (48 B) and through plain_malloc (80 B)
 
@@ -129,7 +130,7 @@ def stack_truncated_text_and_folded(ctx):
 # ---------------------------------------------------------------- leaks_nofp.c
 
 INGEST, CACHE = 300, 120  # blocks of 40 and 56 bytes
-CHAIN = ["wrap_alloc", "make_node", "grow_table"]
+CHAIN = ["alloc_node", "wrap_alloc", "make_node", "grow_table"]  # alloc_node is inlined
 OUTER = ["main", "__libc_start_call_main", "__libc_start_main", "_start"]
 
 
@@ -184,7 +185,7 @@ def nofp_sites(p):
     out = {}
     for s in (p.get("sites") or {}).get("by_live_bytes") or []:
         fns = frame_fns(s.get("stack"))
-        out[fns[3] if len(fns) > 3 else fns[0] if fns else None] = s
+        out[fns[4] if len(fns) > 4 else fns[0] if fns else None] = s
     return out
 
 
@@ -201,6 +202,10 @@ def stacks_without_frame_pointers(ctx):
             continue
         c.eq("auto: %s: stack" % fn, CHAIN + [fn] + OUTER, frame_fns(s.get("stack")))
         c.eq("auto: %s: truncated" % fn, False, s.get("truncated"))
+        lines = [frame_parts(f)[2] for f in s.get("stack")[:2]]
+        c.eq("auto: %s: lines of the inlined malloc and of its call" % fn,
+             [marker_line("leaks_nofp.c", "malloc in alloc_node"),
+              marker_line("leaks_nofp.c", "alloc_node in wrap_alloc")], lines)
         c.eq("auto: %s: allocs, live blocks, live bytes" % fn, [n, n, n * size],
              [s.get("allocs"), s.get("live_allocs"), s.get("live_bytes")])
     c.eq("auto: truncated_stacks", 0, (p.get("sites") or {}).get("truncated_stacks"))
@@ -209,7 +214,8 @@ def stacks_without_frame_pointers(ctx):
     fp = (p.get("sites") or {}).get("by_live_bytes") or []
     c.eq("fp: sites", 1, len(fp))
     if fp:
-        c.eq("fp: the one site's stack", ["wrap_alloc"], frame_fns(fp[0].get("stack")))
+        c.eq("fp: the one site's stack", ["alloc_node", "wrap_alloc"],
+             frame_fns(fp[0].get("stack")))
         c.eq("fp: truncated", True, fp[0].get("truncated"))
         c.eq("fp: allocs", INGEST + CACHE, fp[0].get("allocs"))
     c.done()
@@ -226,5 +232,67 @@ def stacks_match_eu_stack(ctx):
         if not s:
             c.fail("no site through %s: %s" % (fn, sorted(k or "" for k in sites)))
             continue
-        c.eq("%s: eu-stack's frames from wrap_alloc" % fn, eu, frame_fns(s.get("stack")))
+        # eu-stack stopped in wrap_alloc itself, before the inlined alloc_node
+        c.eq("%s: eu-stack's frames from wrap_alloc" % fn, eu, frame_fns(s.get("stack"))[1:])
+    c.done()
+
+
+# ---------------------------------------------------------------- CPython
+
+PY_SCRIPT = """import sys
+def leaf(n):
+    return [bytes(1000 + i % 7) for i in range(n)]
+def mid(n):
+    return leaf(n)
+keep = mid(BLOCKS)
+sys.stdout.write("done\\n")
+"""
+PY_BLOCKS = 3000
+THREAD_STARTS = ("_start", "start_thread", "clone3", "clone")
+
+
+@test
+def stacks_cpython(ctx):
+    """--stacks on Debian's python3.11 (no frame pointers): stacks through the interpreter
+    reach _start, none shows a frame outside code, the cut ones are the depth's"""
+    py = "/usr/bin/python3.11"
+    if not os.access(py, os.X_OK):
+        raise Fail("no %s (python3.11 is Debian 12's python3)" % py)
+    depth = 32
+    tr = ctx.tracer(["--json", "--stacks", "--stack-depth", str(depth), "--", py, "-c",
+                     PY_SCRIPT.replace("BLOCKS", str(PY_BLOCKS))])
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    final = next((r for r in (json.loads(l) for l in tr.out() if l.startswith("{"))
+                  if r.get("type") == "final"), {})
+    p = next((p for p in final.get("processes", []) if p.get("comm") == "python3.11"), None)
+    if p is None:
+        raise Fail("no python3.11 process in the final record: %s" % tr.out()[-3:])
+    sites = p.get("sites") or {}
+    listed = {}
+    for rank in ("by_live_bytes", "by_allocs_per_s", "by_peak"):
+        for s in sites.get(rank) or []:
+            listed[tuple(s.get("stack") or [])] = s
+    c = Check()
+    c.true(listed, "no sites listed")
+    for stack, s in listed.items():
+        fns = frame_fns(stack)
+        c.true(not any(re.match(r"^0x[0-9a-f]+$", f) for f in stack),
+               "a frame outside code: %s" % list(stack))
+        if s.get("truncated"):
+            c.true(len(stack) >= depth - 2, "cut short before --stack-depth %d: %s" % (
+                depth, list(stack)))
+        else:
+            c.true(fns and fns[-1] in THREAD_STARTS, "whole but not from a thread's start: %s"
+                   % list(stack))
+    # the list comprehension's bytes objects: one site, through the interpreter, from _start
+    comp = [s for s in listed.values() if s.get("allocs") == PY_BLOCKS]
+    c.eq("sites of the %d bytes objects" % PY_BLOCKS, 1, len(comp))
+    if comp:
+        fns = frame_fns(comp[0].get("stack"))
+        c.eq("their stack: whole", False, comp[0].get("truncated"))
+        c.true("_PyEval_EvalFrameDefault" in fns and fns[-3:] == [
+            "__libc_start_call_main", "__libc_start_main", "_start"],
+            "their stack goes through the interpreter to _start: %s" % fns)
     c.done()

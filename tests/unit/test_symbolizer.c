@@ -292,6 +292,84 @@ START_TEST(c_functions)
 }
 END_TEST
 
+/* addr2line -a -i -f for each of n addresses of path: for address k, its frames (function,
+ * then "file:line" basename), innermost first, into fr[k] (at most 4); their count */
+static void addr2line_inlined(const char *path, const uint64_t *addrs, size_t n,
+			      char fr[][4][2][256], unsigned *nfr)
+{
+	char cmd[8192], line[1024];
+	size_t len, i, k = (size_t)-1;
+	unsigned j = 0;
+	FILE *p;
+
+	len = snprintf(cmd, sizeof(cmd), "addr2line -a -i -f -e %s", path);
+	for (i = 0; i < n && len < sizeof(cmd) - 32; i++)
+		len += snprintf(cmd + len, sizeof(cmd) - len, " 0x%llx",
+				(unsigned long long)addrs[i]);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "0x", 2)) { /* the next address */
+			k++;
+			nfr[k] = j = 0;
+			continue;
+		}
+		if (k >= n || j >= 8)
+			continue;
+		if (j % 2 == 1) { /* file:line: its basename, the line without a discriminator */
+			line[strcspn(line, " ")] = '\0';
+			snprintf(fr[k][j / 2][1], 256, "%.255s", base_name(line));
+			nfr[k] = j / 2 + 1;
+		} else {
+			snprintf(fr[k][j / 2][0], 256, "%.255s", line);
+		}
+		j++;
+	}
+	ck_assert_int_eq(pclose(p), 0);
+}
+
+/* Calls inlined at an address are frames of their own (the function, "file:line"),
+ * innermost first, as addr2line -i gives them; the function they are in shows the line of
+ * its outermost inlined call. Every address of fixture_inlined_site against addr2line. */
+START_TEST(inlined_frames)
+{
+	static char fr[96][4][2][256];
+	static unsigned nfr[96];
+	struct ms_symbolizer *s = ms_symbolizer_new();
+	struct ms_frame_info fi;
+	uint64_t vaddr, off, addrs[96];
+	char path[128], want[1024], outer[600];
+	size_t i, n = 96, chains = 0;
+	unsigned k;
+
+	ck_assert(built.c);
+	path_in(path, sizeof(path), "sym_c");
+	ck_assert(find_func(path, match_exact, "fixture_inlined_site", &vaddr, &off));
+	for (i = 0; i < n; i++)
+		addrs[i] = vaddr + i;
+	addr2line_inlined(path, addrs, n, fr, nfr);
+	for (i = 0; i < n; i++) {
+		if (strcmp(fr[i][nfr[i] ? nfr[i] - 1 : 0][0], "fixture_inlined_site"))
+			break; /* past the function */
+		ck_assert_int_eq(ms_symbolizer_resolve_as(s, path, path, off + i, &fi), 0);
+		want[0] = '\0';
+		for (k = 0; k + 1 < nfr[i]; k++)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s (%s)\n",
+				 fr[i][k][0], fr[i][k][1]);
+		ck_assert_msg(!strcmp(fi.inlined, want), "+0x%zx: inlined '%s', addr2line '%s'", i,
+			      fi.inlined, want);
+		snprintf(outer, sizeof(outer), "%s:%d", base_name(fi.file), fi.line);
+		ck_assert_str_eq(fi.function, "fixture_inlined_site");
+		ck_assert_msg(!strcmp(outer, fr[i][nfr[i] - 1][1]), "+0x%zx: %s, addr2line %s", i,
+			      outer, fr[i][nfr[i] - 1][1]);
+		chains += nfr[i] >= 3;
+	}
+	ck_assert_uint_gt(chains, 0); /* some addresses are two inlined calls deep */
+	ms_symbolizer_free(s);
+}
+END_TEST
+
 START_TEST(frame_format_of_resolved)
 {
 	struct ms_symbolizer *s = ms_symbolizer_new();
@@ -1114,6 +1192,7 @@ Suite *symbolizer_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, c_functions);
 	tcase_add_test(tc, frame_format_of_resolved);
+	tcase_add_test(tc, inlined_frames);
 	tcase_add_test(tc, cxx_demangled);
 	tcase_add_test(tc, rust_demangled);
 	tcase_add_test(tc, split_debuginfo_by_build_id);

@@ -1,10 +1,13 @@
 // build: -O2 -fomit-frame-pointer
 /* leaks_nofp.c: built as distributions build their packages (-O2, no frame pointers), two
- * functions leak through one wrapper three calls down:
- *   ingest_orders  -> grow_table -> make_node -> wrap_alloc -> malloc
- *   cache_sessions -> grow_table -> make_node -> wrap_alloc -> malloc
+ * functions leak through one wrapper three calls down, whose malloc is in a function
+ * inlined into it:
+ *   ingest_orders  -> grow_table -> make_node -> wrap_alloc -> (alloc_node) -> malloc
+ *   cache_sessions -> grow_table -> make_node -> wrap_alloc -> (alloc_node) -> malloc
  * A frame-pointer walk stops in wrap_alloc, so both leaks show as one site; a walk from
- * the call frame information tells them apart, down to main and _start.
+ * the call frame information tells them apart, down to main and _start, and the inlined
+ * alloc_node is a frame of its own (the line of its malloc; wrap_alloc's line is the call
+ * of alloc_node).
  *
  * usage: leaks_nofp N M [stop]
  * Prints "ready <pid>", waits for SIGUSR1, allocates N blocks of 40 bytes through
@@ -27,17 +30,21 @@ static int path;
 static void *keep[200000];
 static unsigned nkeep;
 
+static inline __attribute__((always_inline)) void *alloc_node(size_t n)
+{
+	void *p = malloc(n); /* malloc in alloc_node */
+
+	KEEP(p);
+	return p;
+}
+
 NOINLINE static void *wrap_alloc(size_t n)
 {
-	void *p;
-
 	if (stop_before[path]) {
 		stop_before[path] = 0;
 		raise(SIGSTOP);
 	}
-	p = malloc(n);
-	KEEP(p);
-	return p;
+	return alloc_node(n); /* alloc_node in wrap_alloc */
 }
 
 NOINLINE static void *make_node(size_t n, unsigned tag)
