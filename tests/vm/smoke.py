@@ -8,7 +8,10 @@ it, then checks: the kernel is 6.1; node 0 has CPUs 0-1 and node 1 CPUs 2-3; the
 BTF; a task pinned with taskset to CPU 3 (node 1) runs there; `memscope-bpf --json --
 build/workloads/launched 10`, pinned to CPU 3, exits 0, says it attached, loses nothing, and
 its final record matches the workload's own ground truth field by field. When the record
-has a `numa` object (issue 6), every allocation and free must be on node 1.
+has a `numa` object (issue 6), every allocation and free must be on node 1. Then
+`memscope-bpf --json --stacks -- build/workloads/fake_frame 3 2`: the stacks walked from call
+frame information in BPF (bpf_loop in bpf_loop) load and run on 6.1: plain_malloc's stack
+goes through main into libc, the made-up frame's is cut and marked truncated.
 Python standard library only; needs root (qemu is not run with KVM, so no /dev/kvm access
 is needed, but build.sh may install packages). Exit status 0 when every check passes.
 """
@@ -49,13 +52,17 @@ def main():
             lines = f.read().splitlines()
 
     tags = {}
-    trace, trace_err, nodes = [], [], {}
+    trace, trace_err, stacks, stacks_err, nodes = [], [], [], [], {}
     for line in lines:
         tag, _, rest = line.partition(" ")
         if tag == "trace":
             trace.append(rest)
         elif tag == "trace_err":
             trace_err.append(rest)
+        elif tag == "stacks":
+            stacks.append(rest)
+        elif tag == "stacks_err":
+            stacks_err.append(rest)
         elif tag == "node":
             n, _, cpus = rest.partition(" ")
             nodes[n] = cpus
@@ -103,6 +110,28 @@ def main():
                 eq("numa.nodes.1.allocs", gt["allocs"], ns.get("1", {}).get("allocs"))
                 eq("numa.nodes.1.frees", gt["frees"], ns.get("1", {}).get("frees"))
                 eq("numa.remote_frees", 0, numa.get("remote_frees"))
+
+    eq("--stacks: tracer exit status", "0", tags.get("stacks_status"))
+    sites = {}
+    for l in stacks:
+        try:
+            rec = json.loads(l)
+        except ValueError:
+            continue
+        for p in rec.get("processes", []) if rec.get("type") == "final" else []:
+            for s in (p.get("sites") or {}).get("by_live_bytes") or []:
+                fns = [f.split("+")[0].split(" ")[0] for f in s.get("stack") or []]
+                if fns:
+                    sites[fns[0]] = (fns, s.get("truncated"))
+    plain, fake = sites.get("plain_malloc"), sites.get("fake_frame_malloc")
+    if not plain or not fake:
+        fails.append("--stacks: no plain_malloc or fake_frame_malloc site: %r; stderr %r" % (
+            sorted(sites), stacks_err[-10:]))
+    else:
+        eq("--stacks: plain_malloc's first frames", ["plain_malloc", "main"], plain[0][:2])
+        if len(plain[0]) < 4:
+            fails.append("--stacks: plain_malloc's stack stops before libc: %r" % plain[0])
+        eq("--stacks: made-up frame's stack", (["fake_frame_malloc"], True), fake)
 
     if fails:
         for f in fails:

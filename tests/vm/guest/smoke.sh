@@ -3,6 +3,7 @@
 # Prints tagged lines for the host to check:
 #   kernel RELEASE | node N CPULIST | btf yes|no | pinned CPU | tracer_status N
 #   trace LINE (the tracer's stdout, with the workload's ground-truth line) | trace_err LINE
+#   stacks_status N | stacks LINE | stacks_err LINE (--stacks, walked from CFI in BPF)
 # usage: sh tests/vm/guest/smoke.sh CPU   (a CPU of the last node; the workload is pinned there)
 cpu=${1:-3}
 echo "kernel $(uname -r)"
@@ -17,3 +18,8 @@ taskset -c "$cpu" build/memscope-bpf --json -- build/workloads/launched 10 \
 echo "tracer_status $?"
 sed 's/^/trace /' /tmp/trace.out
 sed 's/^/trace_err /' /tmp/trace.err
+build/memscope-bpf --json --stacks -- build/workloads/fake_frame 3 2 </dev/null \
+	>/tmp/stacks.out 2>/tmp/stacks.err
+echo "stacks_status $?"
+sed 's/^/stacks /' /tmp/stacks.out
+sed 's/^/stacks_err /' /tmp/stacks.err
