@@ -564,8 +564,8 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		env->command = &argv[optind];
 	if (env->command && env->npids)
 		die_usage("%s", "-p and a COMMAND cannot be combined");
-	if (env->folded && !env->stacks)
-		die_usage("%s", "--folded needs --stacks");
+	if (env->folded && !env->stacks && !env->replay)
+		die_usage("%s", "--folded needs --stacks (or --replay of a recording with them)");
 	if (unwind_set && !env->stacks)
 		die_usage("%s", "--stack-unwind and --unwind-rows need --stacks");
 	if (env->replay && (env->command || env->npids || env->record))

@@ -120,6 +120,8 @@ static void apply(void *ctx, const struct ms_event *e)
 			t->env->record, strerror(-err));
 	}
 	ms_stats_apply(&t->stats, e);
+	if (t->rec && t->env->stacks && !t->rec_failed)
+		ms_report_record_sites(t, e->tgid);
 }
 
 static const struct ms_rings_fns rings_fns = {
@@ -213,7 +215,7 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 	if (!t->cat)
 		return -ENOMEM;
 	if (env->record) {
-		t->rec = ms_recorder_open(env->record, t->cat);
+		t->rec = ms_recorder_open(env->record, t->cat, env->stacks ? MS_RECORD_STACKS : 0);
 		if (!t->rec) {
 			err = -errno;
 			fprintf(stderr, "memscope-bpf: cannot create %s: %s\n", env->record,
@@ -228,6 +230,7 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 	t->out.pool = env->pool;
 	t->out.numa_pages = env->numa_pages;
 	t->stats.stacks = env->stacks;
+	t->out.sites = env->stacks;
 	t->stats.max_blocks = env->max_live;
 	t->stats.max_procs = env->max_procs;
 	if (env->stacks && env->unwind == MS_UNWIND_FP) {

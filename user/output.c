@@ -88,6 +88,10 @@ unsigned out_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_s
 	unsigned n, i, k = 0;
 	int m;
 
+	if (o->recorded_frames)
+		return o->recorded_frames(pid, t, frames, max, o->recorded_ctx);
+	if (!o->stacks)
+		return 0;
 	n = ms_stackmap_frames(o->stacks, t->stack_id, t->caller, ips,
 			       max < MAX_FRAMES ? max : MAX_FRAMES);
 	if (t->checked && n > t->kept)
@@ -106,6 +110,12 @@ unsigned out_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_s
 		k++;
 	}
 	return k;
+}
+
+unsigned ms_output_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_site *t,
+			       char (*frames)[128], unsigned max)
+{
+	return out_site_frames(o, pid, t, frames, max);
 }
 
 void out_comm(const char *in, char *out, size_t len)

@@ -42,10 +42,16 @@ typedef int (*ms_frames_of_fn)(pid_t pid, uint64_t addr, char (*frames)[128], un
 struct ms_output {
 	FILE *f;
 	bool json;
-	unsigned max_rows;	    /* text: processes shown per interval, 0 for all */
-	struct ms_pool_opts pool;   /* thresholds of the findings */
-	ms_symbolize_fn symbolize;  /* call sites to function names, or NULL */
-	ms_frames_of_fn frames_of;  /* a stack's address to its frames (inlined calls), or NULL */
+	unsigned max_rows;	   /* text: processes shown per interval, 0 for all */
+	struct ms_pool_opts pool;  /* thresholds of the findings */
+	ms_symbolize_fn symbolize; /* call sites to function names, or NULL */
+	ms_frames_of_fn frames_of; /* a stack's address to its frames (inlined calls), or NULL */
+	bool sites; /* --stacks (or a replay of a recording with them): sites shown */
+	/* --replay: a site's frames as the recording has them (instead of the stack map and
+	 * the symbolizer), or NULL */
+	unsigned (*recorded_frames)(pid_t pid, const struct ms_stack_site *t, char (*frames)[128],
+				    unsigned max, void *ctx);
+	void *recorded_ctx;
 	ms_object_fn object;	    /* call sites to the objects that hold them, or NULL */
 	bool numa_pages;	    /* --numa-pages: where the pages of live blocks are */
 	struct ms_stackmap *stacks; /* --stacks: user stacks of the allocation sites, or NULL */
@@ -56,6 +62,10 @@ struct ms_output {
 
 /* Chooses the printer: JSON Lines or text (a zeroed ms_output takes json's value at its
  * first record) */
+/* A site's frames as the records show them, innermost first (into frames, at most max) */
+unsigned ms_output_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_site *t,
+			       char (*frames)[128], unsigned max);
+
 void ms_output_set_json(struct ms_output *o, bool json);
 
 /* Writes one interval or final record covering every active process of s; in text, first the

@@ -132,7 +132,7 @@ static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_p
 	const struct ms_stack_sites *ss = p->stack_sites;
 	unsigned *order, k, i;
 
-	if (!o->stacks)
+	if (!o->sites)
 		return;
 	ms_json_open(j, "sites");
 	order = ss && ss->n ? malloc(ss->n * sizeof(*order)) : NULL;

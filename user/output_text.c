@@ -111,7 +111,7 @@ static void text_top_site(struct ms_output *o, const struct ms_proc *p)
 	char b[16];
 	unsigned i;
 
-	if (!o->stacks || !p->stack_sites)
+	if (!o->sites || !p->stack_sites)
 		return;
 	for (i = 0; i < p->stack_sites->n; i++)
 		if (p->stack_sites->v[i].live_bytes &&

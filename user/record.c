@@ -24,7 +24,9 @@ enum frame_tag {
 	TAG_COMM = 0x4d4d4f43,	    /* "COMM": struct frame_comm */
 	TAG_LOST = 0x54534f4c,	    /* "LOST": u64 counters[MS_CNT_MAX] */
 	TAG_EVENTS = 0x53545645,    /* "EVTS": struct ms_event[] */
-	TAG_END = 0x21444e45,	    /* "END!": u64 events recorded; a recording without it is cut */
+	TAG_SITE = 0x45544953,	    /* "SITE": struct frame_site, then its frames */
+	TAG_END = 0x21444e45, /* "END!": u64 events recorded, then (since stacks) u64 the end's
+				 CLOCK_MONOTONIC ns; a recording without it is cut */
 };
 
 struct file_header {
@@ -32,7 +34,7 @@ struct file_header {
 	uint32_t version;
 	uint32_t event_size;
 	uint32_t counters; /* MS_CNT_MAX when written */
-	uint32_t pad;
+	uint32_t flags;	   /* MS_RECORD_* */
 	uint64_t start_realtime_ns;
 	char host[64];
 	char kernel[64];
@@ -58,6 +60,15 @@ struct frame_allocator {
 	uint8_t kind;
 	uint8_t pad[5];
 	char name[MS_ALLOCATOR_NAME_LEN];
+};
+
+struct frame_site {
+	int32_t pid;
+	int32_t stack_id;
+	uint64_t caller;
+	uint8_t truncated;
+	uint8_t pad[3];
+	uint32_t nframes; /* then nframes texts of MS_RECORD_FRAME_LEN bytes, NUL-terminated */
 };
 
 struct frame_comm {
@@ -133,10 +144,10 @@ static int flush_events(struct ms_recorder *r)
 	return err;
 }
 
-struct ms_recorder *ms_recorder_open(const char *path, const struct ms_catalog *cat)
+struct ms_recorder *ms_recorder_open(const char *path, const struct ms_catalog *cat, uint32_t flags)
 {
 	struct ms_recorder *r = calloc(1, sizeof(*r));
-	struct file_header h = { .version = MS_RECORD_VERSION };
+	struct file_header h = { .version = MS_RECORD_VERSION, .flags = flags };
 	struct timespec ts;
 	struct utsname u;
 
@@ -203,6 +214,33 @@ int ms_recorder_lost(struct ms_recorder *r, const uint64_t lost_by[MS_CNT_MAX])
 	return err ? err : put(r, TAG_LOST, lost_by, MS_CNT_MAX * sizeof(uint64_t));
 }
 
+int ms_recorder_site(struct ms_recorder *r, pid_t pid, int32_t stack_id, uint64_t caller,
+		     bool truncated, const char (*frames)[MS_RECORD_FRAME_LEN], unsigned n)
+{
+	static struct {
+		struct frame_site s;
+		char frames[MS_RECORD_FRAMES_MAX][MS_RECORD_FRAME_LEN];
+	} f;
+	unsigned i;
+	int err = flush_events(r);
+
+	if (err)
+		return err;
+	if (n > MS_RECORD_FRAMES_MAX)
+		n = MS_RECORD_FRAMES_MAX;
+	memset(&f.s, 0, sizeof(f.s));
+	f.s.pid = pid;
+	f.s.stack_id = stack_id;
+	f.s.caller = caller;
+	f.s.truncated = truncated;
+	f.s.nframes = n;
+	for (i = 0; i < n; i++) {
+		memset(f.frames[i], 0, MS_RECORD_FRAME_LEN);
+		memcpy(f.frames[i], frames[i], strnlen(frames[i], MS_RECORD_FRAME_LEN - 1));
+	}
+	return put(r, TAG_SITE, &f, sizeof(f.s) + n * MS_RECORD_FRAME_LEN);
+}
+
 int ms_recorder_close(struct ms_recorder *r)
 {
 	int err;
@@ -210,8 +248,14 @@ int ms_recorder_close(struct ms_recorder *r)
 	if (!r)
 		return 0;
 	err = flush_events(r);
-	if (!err)
-		err = put(r, TAG_END, &r->events, sizeof(r->events));
+	if (!err) {
+		struct timespec ts;
+		uint64_t end[2] = { r->events };
+
+		clock_gettime(CLOCK_MONOTONIC, &ts); /* the records' clock (bpf_ktime_get_ns) */
+		end[1] = ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+		err = put(r, TAG_END, end, sizeof(end));
+	}
 	if (gzclose(r->gz) != Z_OK && !err)
 		err = -EIO;
 	free(r);
@@ -308,7 +352,7 @@ int ms_replay(const char *path, struct ms_catalog *cat, const struct ms_replay_f
 	struct ms_replay_info local;
 	struct file_header h;
 	struct frame f;
-	uint64_t lost[MS_CNT_MAX], events = 0, recorded;
+	uint64_t lost[MS_CNT_MAX], events = 0, recorded[2] = { 0 };
 	bool ended = false;
 	uint8_t *buf = NULL;
 	char *damage;
@@ -333,6 +377,11 @@ int ms_replay(const char *path, struct ms_catalog *cat, const struct ms_replay_f
 		err = -ENOEXEC;
 		goto out;
 	}
+	if (h.flags & ~MS_RECORD_STACKS) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	info->flags = h.flags;
 	memcpy(info->host, h.host, sizeof(h.host));
 	info->host[64] = '\0';
 	memcpy(info->kernel, h.kernel, sizeof(h.kernel));
@@ -465,20 +514,51 @@ int ms_replay(const char *path, struct ms_catalog *cat, const struct ms_replay_f
 				events++;
 			}
 			break;
+		case TAG_SITE: {
+			struct frame_site *s = (void *)buf;
+			unsigned k;
+
+			/* its frames whole and terminated, of a recording with stacks */
+			if (f.len < sizeof(*s) || !(h.flags & MS_RECORD_STACKS) ||
+			    s->nframes > MS_RECORD_FRAMES_MAX ||
+			    f.len != sizeof(*s) + s->nframes * MS_RECORD_FRAME_LEN ||
+			    s->truncated > 1 || s->stack_id < -1) {
+				err = damaged(damage,
+					      "after record %" PRIu64 ": a site of %u bytes",
+					      events, f.len);
+				goto out;
+			}
+			for (k = 0; k < s->nframes; k++)
+				if (!memchr(buf + sizeof(*s) + k * MS_RECORD_FRAME_LEN, '\0',
+					    MS_RECORD_FRAME_LEN)) {
+					err = damaged(damage,
+						      "after record %" PRIu64
+						      ": a site's frame %u not terminated",
+						      events, k);
+					goto out;
+				}
+			if (fns->site)
+				fns->site(s->pid, s->stack_id, s->caller, s->truncated,
+					  (const char(*)[MS_RECORD_FRAME_LEN])(buf + sizeof(*s)),
+					  s->nframes, ctx);
+			break;
+		}
 		case TAG_END:
-			if (f.len != sizeof(recorded)) {
+			/* the count, and in recordings since stacks the time of the end */
+			if (f.len != sizeof(recorded[0]) && f.len != sizeof(recorded)) {
 				err = damaged(damage, "an end frame of %u bytes", f.len);
 				goto out;
 			}
-			memcpy(&recorded, buf, sizeof(recorded));
-			if (recorded != events) {
+			memcpy(recorded, buf, f.len);
+			if (recorded[0] != events) {
 				err = damaged(damage,
 					      "the end frame counts %" PRIu64
 					      " records, the recording "
 					      "holds %" PRIu64,
-					      recorded, events);
+					      recorded[0], events);
 				goto out;
 			}
+			info->end_ns = recorded[1];
 			ended = true;
 			break;
 		default:

@@ -12,17 +12,23 @@ struct ms_catalog;
 /*
  * A zlib (gzip) stream: a header naming the format version, the record size and the
  * host, then frames of a 4-byte tag and a 4-byte length: function definitions (so that
- * by_func names survive), process names, the BPF loss counters, and batches of raw
- * struct ms_event records exactly as the ring buffer delivered them.
+ * by_func names survive), process names, the BPF loss counters, batches of raw
+ * struct ms_event records exactly as the ring buffer delivered them, and with --stacks
+ * each stack site's frames as the live run names them (after the record that made it).
  */
 #define MS_RECORD_VERSION 2
+
+#define MS_RECORD_STACKS 0x1	 /* the header's flags: recorded with --stacks, sites' frames */
+#define MS_RECORD_FRAME_LEN 128	 /* a frame's text in a site frame */
+#define MS_RECORD_FRAMES_MAX 128 /* frames of one site */
 
 struct ms_recorder;
 
 /* Creates FILE and writes the header; NULL with errno set on failure. The allocators and
  * functions of cat (which outlives the recorder) are written before the first event
  * that may name them. */
-struct ms_recorder *ms_recorder_open(const char *path, const struct ms_catalog *cat);
+struct ms_recorder *ms_recorder_open(const char *path, const struct ms_catalog *cat,
+				     uint32_t flags);
 
 /* Appends one event (buffered; no system call in the steady state). Returns 0 or -errno. */
 int ms_recorder_event(struct ms_recorder *r, const struct ms_event *e);
@@ -35,6 +41,12 @@ int ms_recorder_event(struct ms_recorder *r, const struct ms_event *e);
 int ms_recorder_comm(struct ms_recorder *r, pid_t pid, const char *comm, uint32_t flags);
 int ms_recorder_lost(struct ms_recorder *r, const uint64_t lost_by[MS_CNT_MAX]);
 
+/* The frames of a stack site of pid (stack_id, caller), innermost first, as the live run
+ * shows them; truncated as sites.h says. Written once per site, after the record that
+ * made it, so that a replay shows the same sites without the binaries. Returns 0 or -errno */
+int ms_recorder_site(struct ms_recorder *r, pid_t pid, int32_t stack_id, uint64_t caller,
+		     bool truncated, const char (*frames)[MS_RECORD_FRAME_LEN], unsigned n);
+
 /* Flushes and closes; returns 0 or -errno (a write error seen earlier included) */
 int ms_recorder_close(struct ms_recorder *r);
 
@@ -43,12 +55,16 @@ struct ms_replay_fns {
 	void (*event)(const struct ms_event *e, void *ctx);
 	void (*comm)(pid_t pid, const char *comm, uint32_t flags, void *ctx);
 	void (*lost)(const uint64_t lost_by[MS_CNT_MAX], void *ctx);
+	void (*site)(pid_t pid, int32_t stack_id, uint64_t caller, bool truncated,
+		     const char (*frames)[MS_RECORD_FRAME_LEN], unsigned n, void *ctx);
 };
 
 struct ms_replay_info {
 	char host[65];
 	char kernel[65];
 	char damage[128]; /* -EBADMSG: where and what ("record 12: function 9 of 3") */
+	uint32_t flags;	  /* MS_RECORD_STACKS: set before the first element is handed back */
+	uint64_t end_ns;  /* when the recording ended (the records' clock), 0 when unknown */
 };
 
 /*

@@ -15,10 +15,11 @@
 #include "prom.h"
 #include "record.h"
 #include "report.h"
-#include "tracer.h"
-#include "unwind.h"
 #include "symcache.h"
 #include "targets.h"
+#include "tracer.h"
+#include "unwind.h"
+#include "vec.h"
 
 /* The tracer's clock: monotonic time, or the recorded time of a replay */
 static double clock_of(const struct ms_tracer *t)
@@ -266,7 +267,7 @@ void ms_report_leaks(struct ms_tracer *t)
 {
 	struct ms_report r;
 
-	if (!t->env->stacks) {
+	if (!t->stats.stacks) {
 		fprintf(stderr,
 			"memscope-bpf: SIGUSR1 asks for a leak report: it needs --stacks\n");
 		return;
@@ -302,6 +303,9 @@ static void replay_event(const struct ms_event *e, void *ctx)
 	double ts = e->ts_ns / 1e9;
 
 	if (!t->stats.events && t->t0 == 0) {
+		/* a recording with stacks has its sites' frames: shown as the live run did */
+		t->stats.stacks = t->out.sites = t->replay_info &&
+						 (t->replay_info->flags & MS_RECORD_STACKS);
 		t->t0 = t->last_report = ts;
 		t->replay_next = ts + t->env->interval;
 	}
@@ -335,6 +339,99 @@ static void replay_comm(pid_t pid, const char *comm, uint32_t flags, void *ctx)
 	p->pinned |= !!(flags & MS_PROC_PINNED);
 }
 
+/* --folded FILE, at the end: 0 or -EIO */
+static int write_folded(struct ms_tracer *t)
+{
+	const struct ms_env *env = t->env;
+	int err = 0, werr;
+
+	ms_stats_for_each(&t->stats, check_stacks, t);
+	werr = ms_output_folded(&t->out, t->folded, &t->stats, env->folded_what, env->folded_count,
+				clock_of(t) * 1e9, env->min_age * 1e9);
+	if (fclose(t->folded) || werr) {
+		fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env->folded,
+			strerror(werr ? -werr : errno));
+		err = -EIO;
+	}
+	t->folded = NULL;
+	return err;
+}
+
+/* --replay: the frames of each stack site as the recording has them, by (pid, stack id,
+ * caller); a later site frame of the same key (a pid reused) replaces the earlier */
+struct ms_recorded_sites {
+	struct recorded_site {
+		unsigned n;
+		char (*frames)[MS_RECORD_FRAME_LEN];
+	} * v;
+	size_t n, cap;
+	struct ms_keyidx index;
+};
+
+static uint64_t site_key(pid_t pid, int32_t stack_id)
+{
+	return (uint64_t)(uint32_t)pid << 32 | (uint32_t)stack_id;
+}
+
+static void replay_site(pid_t pid, int32_t stack_id, uint64_t caller, bool truncated,
+			const char (*frames)[MS_RECORD_FRAME_LEN], unsigned n, void *ctx)
+{
+	struct ms_tracer *t = ctx;
+	struct ms_recorded_sites *rs = t->recorded;
+	struct recorded_site *r;
+	struct ms_proc *p;
+	struct ms_stack_site *s;
+	bool room;
+	long i;
+
+	if (!rs && !(rs = t->recorded = calloc(1, sizeof(*rs))))
+		return;
+	room = !MS_VEC_RESERVE(rs->v, rs->cap, rs->n + 1);
+	i = ms_keyidx_get(&rs->index, caller, site_key(pid, stack_id), room);
+	if (i < 0)
+		return;
+	if ((size_t)i == rs->n)
+		rs->n++;
+	r = &rs->v[i];
+	free(r->frames);
+	r->frames = n ? malloc(n * sizeof(*r->frames)) : NULL;
+	r->n = r->frames ? n : 0;
+	if (r->frames)
+		memcpy(r->frames, frames, n * sizeof(*r->frames));
+	p = ms_stats_proc(&t->stats, pid, false);
+	s = p && p->stack_sites ? ms_sites_find(p->stack_sites, stack_id, caller) : NULL;
+	if (s)
+		ms_sites_set_checked(p->stack_sites, s, truncated);
+}
+
+static unsigned recorded_frames(pid_t pid, const struct ms_stack_site *s, char (*frames)[128],
+				unsigned max, void *ctx)
+{
+	struct ms_recorded_sites *rs = ((struct ms_tracer *)ctx)->recorded;
+	long i = rs ? ms_keyidx_get(&rs->index, s->caller, site_key(pid, s->stack_id), false) : -1;
+	unsigned n, k;
+
+	if (i < 0)
+		return 0;
+	n = rs->v[i].n < max ? rs->v[i].n : max;
+	for (k = 0; k < n; k++)
+		snprintf(frames[k], 128, "%s", rs->v[i].frames[k]);
+	return n;
+}
+
+static void recorded_free(struct ms_recorded_sites *rs)
+{
+	size_t i;
+
+	if (!rs)
+		return;
+	for (i = 0; i < rs->n; i++)
+		free(rs->v[i].frames);
+	free(rs->v);
+	ms_keyidx_free(&rs->index);
+	free(rs);
+}
+
 static void replay_lost(const uint64_t lost_by[MS_CNT_MAX], void *ctx)
 {
 	struct ms_tracer *t = ctx;
@@ -349,9 +446,10 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 		.event = replay_event,
 		.comm = replay_comm,
 		.lost = replay_lost,
+		.site = replay_site,
 	};
 	struct ms_tracer t = { .env = env, .replaying = true, .hooks = hooks };
-	struct ms_replay_info info;
+	struct ms_replay_info info = { 0 };
 	double t0 = ms_now_s();
 	int err;
 
@@ -373,6 +471,15 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 	ms_output_set_json(&t.out, env->json);
 	t.out.max_rows = env->top;
 	t.out.pool = env->pool;
+	t.out.recorded_frames = recorded_frames;
+	t.out.recorded_ctx = &t;
+	t.replay_info = &info;
+	if (env->folded && !(t.folded = ms_outfile_fopen(env->folded, false))) {
+		ms_catalog_free(t.cat);
+		if (t.out_file)
+			fclose(t.out_file);
+		return 1;
+	}
 	err = ms_replay(env->replay, t.cat, &fns, &t, &info);
 	if (err == -EBADMSG)
 		fprintf(stderr,
@@ -385,11 +492,25 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 					  strerror(-err));
 		ms_stats_free(&t.stats);
 		ms_catalog_free(t.cat);
+		recorded_free(t.recorded);
 		if (t.out_file)
 			fclose(t.out_file);
+		if (t.folded)
+			fclose(t.folded);
 		return 1;
 	}
+	/* the run's end, not its last record: the final record's length and the leak report's
+	 * ages are the live run's */
+	if (info.end_ns / 1e9 > t.replay_now && t.stats.events)
+		t.replay_now = info.end_ns / 1e9;
 	ms_report(&t, MS_REC_FINAL);
+	if (t.stats.stacks)
+		ms_report_leaks(&t);
+	if (t.folded && !t.stats.stacks)
+		fprintf(stderr, "memscope-bpf: %s was recorded without --stacks: %s has no sites\n",
+			env->replay, env->folded);
+	if (t.folded && write_folded(&t))
+		err = -EIO;
 	if (env->verbose) {
 		double secs = ms_now_s() - t0;
 
@@ -401,6 +522,7 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 	}
 	ms_stats_free(&t.stats);
 	ms_catalog_free(t.cat);
+	recorded_free(t.recorded);
 	if (t.out_file && fclose(t.out_file)) {
 		fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env->output,
 			strerror(errno));
@@ -411,28 +533,45 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 
 int ms_report_end(struct ms_tracer *t)
 {
-	const struct ms_env *env = t->env;
-	int err = 0, werr;
+	int err = 0;
 
 	if (!t->stdout_gone && t->attached) {
 		ms_report(t, MS_REC_FINAL);
-		if (env->stacks)
+		if (t->stats.stacks)
 			ms_report_leaks(t);
 	}
 	if (t->untraced_children)
 		fprintf(stderr,
 			"memscope-bpf: %" PRIu64 " child process%s ran untraced (-f traces them)\n",
 			t->untraced_children, t->untraced_children == 1 ? "" : "es");
-	if (t->folded) {
-		ms_stats_for_each(&t->stats, check_stacks, t);
-		werr = ms_output_folded(&t->out, t->folded, &t->stats, env->folded_what,
-					env->folded_count, clock_of(t) * 1e9, env->min_age * 1e9);
-		if (fclose(t->folded) || werr) {
-			fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env->folded,
-				strerror(werr ? -werr : errno));
-			err = -EIO;
-		}
-		t->folded = NULL;
-	}
+	if (t->folded)
+		err = write_folded(t);
 	return err;
+}
+
+void ms_report_record_sites(struct ms_tracer *t, pid_t pid)
+{
+	static char frames[MS_RECORD_FRAMES_MAX][MS_RECORD_FRAME_LEN];
+	struct ms_proc *p = ms_stats_proc(&t->stats, pid, false);
+	struct ms_stack_sites *ss = p ? p->stack_sites : NULL;
+	unsigned n;
+	int err;
+
+	if (!ss || ss->recorded == ss->n)
+		return;
+	check_stacks(p, t);
+	for (; ss->recorded < ss->n; ss->recorded++) {
+		const struct ms_stack_site *s = &ss->v[ss->recorded];
+
+		n = ms_output_site_frames(&t->out, pid, s, frames, MS_RECORD_FRAMES_MAX);
+		err = ms_recorder_site(t->rec, pid, s->stack_id, s->caller, s->truncated, frames,
+				       n);
+		if (err && !t->rec_failed) {
+			t->rec_failed = true;
+			fprintf(stderr,
+				"memscope-bpf: cannot write %s: %s; the recording ends here, the "
+				"figures go on\n",
+				t->env->record, strerror(-err));
+		}
+	}
 }

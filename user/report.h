@@ -59,4 +59,8 @@ struct ms_replay_hooks {
 
 int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hooks);
 
+/* --record with --stacks: the frames of pid's stack sites new since the last call, into
+ * the recording (after the record that made them) */
+void ms_report_record_sites(struct ms_tracer *t, pid_t pid);
+
 #endif

@@ -203,6 +203,23 @@ void ms_sites_check(struct ms_stack_sites *ss, const struct ms_frame_ops *ops, v
 	}
 }
 
+struct ms_stack_site *ms_sites_find(struct ms_stack_sites *ss, int32_t stack_id, uint64_t caller)
+{
+	long i = ms_keyidx_get(&ss->index, caller, (uint64_t)(int64_t)stack_id, false);
+
+	return i < 0 ? NULL : &ss->v[i];
+}
+
+void ms_sites_set_checked(struct ms_stack_sites *ss, struct ms_stack_site *t, bool truncated)
+{
+	if (t->checked)
+		ss->truncated_stacks -= t->truncated;
+	t->checked = true;
+	t->truncated = truncated;
+	t->kept = UINT8_MAX;
+	ss->truncated_stacks += truncated;
+}
+
 void ms_sites_free_all(struct ms_stack_sites *ss)
 {
 	free(ss->v);

@@ -33,6 +33,7 @@ struct ms_stack_sites {
 	uint64_t peak_epoch;	 /* bumped each time the process' peak rises */
 	uint64_t untracked;
 	size_t checked;		   /* sites v[0..checked) had their frames checked */
+	size_t recorded;	   /* --record: sites v[0..recorded) are in the recording */
 	uint64_t truncated_stacks; /* of those, the stacks cut at a frame that is not code */
 };
 
@@ -100,6 +101,12 @@ struct ms_frame_ops {
  * that met code without frame pointers, or --stack-depth): kept whole, marked truncated.
  */
 void ms_sites_check(struct ms_stack_sites *ss, const struct ms_frame_ops *ops, void *ctx);
+
+/* The site of (stack_id, caller), or NULL */
+struct ms_stack_site *ms_sites_find(struct ms_stack_sites *ss, int32_t stack_id, uint64_t caller);
+
+/* --replay: t's frames were checked when they were recorded: truncated or not */
+void ms_sites_set_checked(struct ms_stack_sites *ss, struct ms_stack_site *t, bool truncated);
 
 void ms_sites_free_all(struct ms_stack_sites *ss);
 

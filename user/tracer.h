@@ -75,11 +75,13 @@ struct ms_tracer {
 	uint64_t lost_by[MS_CNT_MAX]; /* the BPF loss counters, as last read */
 	bool stdout_gone;
 	bool cap_warned;
-	uint64_t warned_lost;		     /* ring buffer drops said so far */
-	bool replaying;			     /* --replay: the clock is the recorded events' */
-	double replay_now;		     /* seconds, the last replayed event's time */
-	double replay_next;		     /* when the next interval record is due */
-	const struct ms_replay_hooks *hooks; /* --replay under a test (report.h), or NULL */
+	uint64_t warned_lost;			  /* ring buffer drops said so far */
+	bool replaying;				  /* --replay: the clock is the recorded events' */
+	double replay_now;			  /* seconds, the last replayed event's time */
+	double replay_next;			  /* when the next interval record is due */
+	const struct ms_replay_hooks *hooks;	  /* --replay under a test (report.h), or NULL */
+	const struct ms_replay_info *replay_info; /* --replay: the recording's header */
+	struct ms_recorded_sites *recorded;	  /* --replay: its sites' frames (report.c) */
 };
 
 #endif

@@ -24,7 +24,7 @@ import subprocess
 import time
 
 from harness import Check, Fail, test
-from harness import EXIT_TIMEOUT
+from harness import EXIT_TIMEOUT, run_cmd
 from run import WINDOW_TIMEOUT, frame_fns, frame_parts, ground_truth, marker_line, wait_attached
 
 FAKE, PLAIN = 7, 5  # blocks through the made-up frame (48 B) and through plain_malloc (80 B)
@@ -134,7 +134,7 @@ CHAIN = ["alloc_node", "wrap_alloc", "make_node", "grow_table"]  # alloc_node is
 OUTER = ["main", "__libc_start_call_main", "__libc_start_main", "_start"]
 
 
-def trace_nofp(ctx, args, stop=False):
+def trace_nofp(ctx, args, stop=False, want_records=False):
     """leaks_nofp traced by -p with args; its final record's process"""
     w = ctx.workload("leaks_nofp", INGEST, CACHE, *(["stop"] if stop else []))
     tr = ctx.tracer(["--json", "--stacks"] + list(args) + ["-p", str(w.pid)])
@@ -153,10 +153,13 @@ def trace_nofp(ctx, args, stop=False):
     w.signal(signal.SIGUSR2)
     if rc != 0:
         raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
-    final = next((r for r in map(json.loads, tr.out()) if r.get("type") == "final"), {})
+    recs = [json.loads(l) for l in tr.out()]
+    final = next((r for r in recs if r.get("type") == "final"), {})
     p = next((p for p in final.get("processes", []) if p.get("pid") == w.pid), None)
     if p is None:
         raise Fail("leaks_nofp (pid %d) not in the final record" % w.pid)
+    if want_records:
+        return p, stacks, recs
     return p, stacks
 
 
@@ -295,4 +298,53 @@ def stacks_cpython(ctx):
         c.true("_PyEval_EvalFrameDefault" in fns and fns[-3:] == [
             "__libc_start_call_main", "__libc_start_main", "_start"],
             "their stack goes through the interpreter to _start: %s" % fns)
+    c.done()
+
+
+SITE_SAME = ("stack", "truncated", "allocs", "alloc_bytes", "frees", "live_allocs", "live_bytes",
+             "peak_contribution")
+
+
+def site_view(sites):
+    """A sites object's rankings, each site by the fields a replay gives as the live run did
+    (rates and trends depend on the run's wall time and its records)"""
+    return {rank: [{f: s.get(f) for f in SITE_SAME} for s in sites.get(rank) or []]
+            for rank in ("by_live_bytes", "by_allocs_per_s", "by_peak")}
+
+
+def leak_view(recs, pid):
+    leaks = next((r for r in recs if r.get("type") == "leaks"), {})
+    p = next((p for p in leaks.get("processes", []) if p.get("pid") == pid), {})
+    return [{f: s.get(f) for f in ("stack", "truncated", "blocks", "bytes")}
+            for s in p.get("sites") or []]
+
+
+@test
+def stacks_recorded_replay(ctx):
+    """--record with --stacks: --replay shows the live run's sites, frames, leak report and
+    folded stacks, without the binaries"""
+    d = ctx.tmpdir()
+    rec, live_f, replay_f = (os.path.join(d, n) for n in ("nofp.msr", "live.folded",
+                                                          "replay.folded"))
+    p, _, recs = trace_nofp(ctx, ["--record", rec, "--folded", live_f, "--min-age", "0"],
+                            want_records=True)
+    rc, out, err = run_cmd([ctx.bin, "--json", "--replay", rec, "--folded", replay_f,
+                            "--min-age", "0"], WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("--replay exit status %d: %s" % (rc, err))
+    rrecs = [json.loads(l) for l in out]
+    final = next((r for r in rrecs if r.get("type") == "final"), {})
+    rp = next((q for q in final.get("processes", []) if q.get("pid") == p["pid"]), None)
+    if rp is None:
+        raise Fail("the replay's final record has no process %d" % p["pid"])
+    c = Check()
+    live_sites = site_view(p.get("sites") or {})
+    c.true(len(live_sites["by_live_bytes"]) >= 2, "live: sites %s" % live_sites)
+    c.eq("final record: sites", live_sites, site_view(rp.get("sites") or {}))
+    c.eq("final record: truncated_stacks", (p.get("sites") or {}).get("truncated_stacks"),
+         (rp.get("sites") or {}).get("truncated_stacks"))
+    c.eq("leak report: sites", leak_view(recs, p["pid"]), leak_view(rrecs, p["pid"]))
+    c.true(leak_view(recs, p["pid"]), "live: no leak report sites")
+    with open(live_f) as f1, open(replay_f) as f2:
+        c.eq("folded stacks", f1.read(), f2.read())
     c.done()

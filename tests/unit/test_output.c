@@ -374,6 +374,7 @@ START_TEST(trend_after_attach)
 	s.stacks = true;
 	ck_assert_int_eq(ms_stackmap_init(&m, -1, 8, 16), 0);
 	o.stacks = &m;
+	o.sites = true;
 	for (i = 0; i < MS_SITE_HISTORY; i++) {
 		alloc_ev(&s, id, 42, 0x1000 + i * 0x100, 100, 0x401000);
 		p = ms_stats_proc(&s, 42, false);

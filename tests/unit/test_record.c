@@ -53,7 +53,7 @@ static void on_lost(const uint64_t lost[MS_CNT_MAX], void *ctx)
 	s->lost0 = lost[0];
 }
 
-static const struct ms_replay_fns fns = { on_event, on_comm, on_lost };
+static const struct ms_replay_fns fns = { .event = on_event, .comm = on_comm, .lost = on_lost };
 
 /* Events 0..EVENTS-1 with ptr i and size 3i: the first half all malloc's (id 1), then
  * free (id 2) is defined mid-recording and the second half are its records */
@@ -68,7 +68,7 @@ static void make_recording(const char *path)
 
 	ck_assert_ptr_nonnull(cat);
 	ck_assert_int_eq(ms_catalog_add_func(cat, &f), 1);
-	r = ms_recorder_open(path, cat);
+	r = ms_recorder_open(path, cat, 0);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(ms_recorder_comm(r, 42, "prog", MS_PROC_LISTED), 0);
 	for (i = 0; i < EVENTS; i++) {
@@ -247,7 +247,7 @@ static int replay_one(const struct ms_event *e, unsigned *n, struct ms_replay_in
 		strcpy(f.name, names[i]);
 		ck_assert_int_eq(ms_catalog_add_func(cat, &f), i + 1);
 	}
-	r = ms_recorder_open(path, cat);
+	r = ms_recorder_open(path, cat, 0);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(ms_recorder_event(r, &good), 0);
 	ck_assert_int_eq(ms_recorder_event(r, e), 0);
@@ -260,6 +260,90 @@ static int replay_one(const struct ms_event *e, unsigned *n, struct ms_replay_in
 	unlink(path);
 	return err;
 }
+
+struct sites_seen {
+	unsigned n, nframes;
+	pid_t pid;
+	int32_t stack_id;
+	uint64_t caller;
+	bool truncated;
+	char frames[4][MS_RECORD_FRAME_LEN];
+};
+
+static void on_site(pid_t pid, int32_t stack_id, uint64_t caller, bool truncated,
+		    const char (*frames)[MS_RECORD_FRAME_LEN], unsigned n, void *ctx)
+{
+	struct sites_seen *s = ctx;
+	unsigned i;
+
+	s->n++;
+	s->pid = pid;
+	s->stack_id = stack_id;
+	s->caller = caller;
+	s->truncated = truncated;
+	s->nframes = n;
+	for (i = 0; i < n && i < 4; i++)
+		memcpy(s->frames[i], frames[i], MS_RECORD_FRAME_LEN);
+}
+
+static void no_event(const struct ms_event *e, void *ctx)
+{
+}
+
+/* A recording made with MS_RECORD_STACKS (flags) and one site of frames, replayed */
+static int sites_replay(uint32_t flags, const char (*frames)[MS_RECORD_FRAME_LEN], unsigned n,
+			struct sites_seen *seen, struct ms_replay_info *info)
+{
+	static const struct ms_replay_fns f = { .event = no_event, .site = on_site };
+	struct ms_func fn = { .name = "malloc", .kind = MS_FN_ALLOC, .allocator = 1 };
+	struct ms_event e = rec_event(MS_EV_ALLOC, 1, 0x1000);
+	struct ms_catalog *cat = ms_catalog_new();
+	char *path = temp_path();
+	struct ms_recorder *r;
+	int err;
+
+	ck_assert_int_eq(ms_catalog_add_func(cat, &fn), 1);
+	r = ms_recorder_open(path, cat, flags);
+	ck_assert_ptr_nonnull(r);
+	e.stack_id = 5;
+	ck_assert_int_eq(ms_recorder_event(r, &e), 0);
+	ck_assert_int_eq(ms_recorder_site(r, 7, 5, 0x401234, true, frames, n), 0);
+	ck_assert_int_eq(ms_recorder_close(r), 0);
+	ms_catalog_free(cat);
+	memset(seen, 0, sizeof(*seen));
+	err = replay_fresh(path, &f, seen, info);
+	unlink(path);
+	return err;
+}
+
+/* A site's frames come back as written, after its record, with the recording's flag;
+ * a site in a recording without stacks, or a header flag no tracer writes, is refused */
+START_TEST(sites_round_trip)
+{
+	char frames[3][MS_RECORD_FRAME_LEN];
+	struct ms_replay_info info;
+	struct sites_seen seen;
+
+	strcpy(frames[0], "alloc_node (app.c:35)");
+	memset(frames[1], 'x', sizeof(frames[1])); /* not terminated: cut to 127 bytes */
+	strcpy(frames[2], "_start+0x21");
+	ck_assert_int_eq(sites_replay(MS_RECORD_STACKS, frames, 3, &seen, &info), 0);
+	ck_assert_uint_eq(info.flags, MS_RECORD_STACKS);
+	ck_assert_uint_eq(seen.n, 1);
+	ck_assert_int_eq(seen.pid, 7);
+	ck_assert_int_eq(seen.stack_id, 5);
+	ck_assert_uint_eq(seen.caller, 0x401234);
+	ck_assert(seen.truncated);
+	ck_assert_uint_eq(seen.nframes, 3);
+	ck_assert_str_eq(seen.frames[0], "alloc_node (app.c:35)");
+	ck_assert_uint_eq(strlen(seen.frames[1]), MS_RECORD_FRAME_LEN - 1);
+	ck_assert_str_eq(seen.frames[2], "_start+0x21");
+	ck_assert_int_eq(sites_replay(0, frames, 3, &seen, &info), -EBADMSG);
+	ck_assert_uint_eq(seen.n, 0);
+	ck_assert_ptr_nonnull(strstr(info.damage, "a site of"));
+	ck_assert_int_eq(sites_replay(0x80, frames, 3, &seen, &info), -ENOEXEC);
+}
+END_TEST
 
 /* Every field of every record is checked against the recording's own tables: a record
  * no tracer writes (an id it never defined, an unknown type or flag, a node past
@@ -378,7 +462,7 @@ START_TEST(bad_definitions_refused)
 			f.allocator = 1;
 		f.backing_only = which == 1 ? 2 : 0;
 		ck_assert_int_eq(ms_catalog_add_func(cat, &f), 1);
-		r = ms_recorder_open(path, cat);
+		r = ms_recorder_open(path, cat, 0);
 		ck_assert_ptr_nonnull(r);
 		ck_assert_int_eq(ms_recorder_event(r, &good), 0);
 		if (which == 2)
@@ -407,6 +491,7 @@ Suite *record_suite(void)
 	tcase_add_test(tc, bad_records_refused);
 	tcase_add_test(tc, good_records_accepted);
 	tcase_add_test(tc, bad_definitions_refused);
+	tcase_add_test(tc, sites_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }

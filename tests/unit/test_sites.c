@@ -802,9 +802,9 @@ static void map_free(struct ms_stackmap *m)
 static char *folded(struct ms_stackmap *m, enum ms_folded_what what, bool count, uint64_t now,
 		    uint64_t min_age)
 {
-	struct ms_output o = { .stacks = m,
-			       .symbolize = fake_symbolize,
-			       .symbolize_ctx = &sym_ctx };
+	struct ms_output o = {
+		.stacks = m, .sites = true, .symbolize = fake_symbolize, .symbolize_ctx = &sym_ctx
+	};
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
@@ -971,9 +971,11 @@ END_TEST
 
 static char *leaks_report(struct ms_stackmap *m, bool json, uint64_t now, uint64_t min_age)
 {
-	struct ms_output o = {
-		.json = json, .stacks = m, .symbolize = fake_symbolize, .symbolize_ctx = &sym_ctx
-	};
+	struct ms_output o = { .json = json,
+			       .stacks = m,
+			       .sites = true,
+			       .symbolize = fake_symbolize,
+			       .symbolize_ctx = &sym_ctx };
 	struct ms_report r = { .ts = 2.0, .interval_s = 1.0, .events = 5 };
 	char *buf = NULL;
 	size_t len = 0;
@@ -1071,9 +1073,11 @@ END_TEST
 /* The "sites" object of a process in a record, cut out of the rendering */
 static char *sites_object(struct ms_stackmap *m)
 {
-	struct ms_output o = {
-		.json = true, .stacks = m, .symbolize = fake_symbolize, .symbolize_ctx = &sym_ctx
-	};
+	struct ms_output o = { .json = true,
+			       .stacks = m,
+			       .sites = true,
+			       .symbolize = fake_symbolize,
+			       .symbolize_ctx = &sym_ctx };
 	struct ms_report r = { .ts = 2.0, .interval_s = 2.0, .events = 5 };
 	char *buf = NULL, *s, *e, *out;
 	size_t len = 0;
