@@ -165,6 +165,19 @@ START_TEST(copy_forget_and_retake)
 }
 END_TEST
 
+/* A child that waits to be killed */
+static pid_t paused_child(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
 /* A child's copy, taken while it lived, still names its functions after it has exited and
  * been reaped; without a copy, a pid that is gone resolves nothing */
 START_TEST(after_exit)
@@ -174,12 +187,7 @@ START_TEST(after_exit)
 	int status;
 	pid_t pid;
 
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		pause();
-		_exit(0);
-	}
+	pid = paused_child();
 	ck_assert_int_eq(snapshot(c, pid), 0);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -201,12 +209,7 @@ START_TEST(forget_then_retake)
 	int status;
 	pid_t pid;
 
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		pause();
-		_exit(0);
-	}
+	pid = paused_child();
 	ck_assert_int_eq(snapshot(c, getpid()), 0);
 	ck_assert_int_eq(snapshot(c, pid), 0);
 	ms_symcache_forget(c, getpid());
