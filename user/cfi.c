@@ -261,16 +261,17 @@ out:
 	return err;
 }
 
-int ms_cfi_bias(const struct ms_cfi_table *t, uint64_t start, uint64_t offset, uint64_t *bias)
+int ms_cfi_bias(const struct ms_cfi_segment *seg, unsigned nseg, uint64_t start, uint64_t offset,
+		uint64_t *bias)
 {
 	unsigned i;
 
-	for (i = 0; i < t->nseg; i++) {
+	for (i = 0; i < nseg; i++) {
 		/* the mapping starts at the page that holds the segment's first byte */
-		uint64_t first = t->seg[i].offset & ~4095ULL;
+		uint64_t first = seg[i].offset & ~4095ULL;
 
-		if (offset >= first && offset < t->seg[i].offset + t->seg[i].size) {
-			*bias = start - offset - t->seg[i].delta;
+		if (offset >= first && offset < seg[i].offset + seg[i].size) {
+			*bias = start - offset - seg[i].delta;
 			return 0;
 		}
 	}

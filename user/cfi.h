@@ -43,10 +43,11 @@ struct ms_cfi_table {
  */
 int ms_cfi_read(int fd, struct ms_cfi_table *t);
 
-/* The load bias of a mapping of the object at start from file offset offset: its
- * addresses less the bias are the object's. 0 and *bias set, or -ENOENT when no
- * executable segment holds offset. */
-int ms_cfi_bias(const struct ms_cfi_table *t, uint64_t start, uint64_t offset, uint64_t *bias);
+/* The load bias of a mapping at start of file offset offset of an object with the
+ * executable segments seg[0..nseg): its addresses less the bias are the object's. 0 and
+ * *bias set, or -ENOENT when no executable segment holds offset. */
+int ms_cfi_bias(const struct ms_cfi_segment *seg, unsigned nseg, uint64_t start, uint64_t offset,
+		uint64_t *bias);
 
 /* The row that holds pc, or NULL (before the first row) */
 const struct ms_cfi_row *ms_cfi_find(const struct ms_cfi_table *t, uint32_t pc);

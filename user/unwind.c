@@ -138,7 +138,6 @@ static int by_start(const void *x, const void *y)
 int ms_unwind_add(struct ms_unwind *u, const struct ms_maps *maps)
 {
 	struct ms_cfi_proc *proc = calloc(1, sizeof(*proc));
-	struct ms_cfi_table seg = { 0 };
 	__u32 key = maps->pid;
 	size_t i;
 	int err;
@@ -150,11 +149,7 @@ int ms_unwind_add(struct ms_unwind *u, const struct ms_maps *maps)
 		struct object *o = object_of(u, maps->pid, m);
 		uint64_t bias;
 
-		if (!o)
-			continue;
-		memcpy(seg.seg, o->seg, sizeof(seg.seg));
-		seg.nseg = o->nseg;
-		if (ms_cfi_bias(&seg, m->start, m->offset, &bias))
+		if (!o || ms_cfi_bias(o->seg, o->nseg, m->start, m->offset, &bias))
 			continue;
 		if (proc->n == MS_UNWIND_MAPS) {
 			u->st.maps_dropped++;

@@ -105,7 +105,7 @@ static void check_entry(const char *object, uint64_t addr)
 		if (addr < m->start || addr >= m->end)
 			continue;
 		read_rows(m->path, &t);
-		ck_assert_int_eq(ms_cfi_bias(&t, m->start, m->offset, &bias), 0);
+		ck_assert_int_eq(ms_cfi_bias(t.seg, t.nseg, m->start, m->offset, &bias), 0);
 		CK_RULE(&t, (uint32_t)(addr - bias), MS_CFI_RSP, 8, 0, 0);
 		ck_assert_uint_gt(t.n, 10);
 		ms_cfi_free(&t);
