@@ -344,6 +344,8 @@ bool ms_is_thread_start(const char *function)
 		"clone3",
 		"__clone",
 		"__clone3",
+		"_dl_start_user", /* the dynamic loader, running constructors before _start */
+		"_dl_start",
 		"_start_c",
 		"start_c",
 		"libc_start_main_stage2", /* musl */

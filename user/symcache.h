@@ -26,8 +26,8 @@ int ms_symcache_snapshot(struct ms_symcache *c, const struct ms_maps *maps);
 void ms_symcache_forget(struct ms_symcache *c, pid_t pid);
 
 /* Whether a function name is one a thread starts in: the C library's _start,
- * __libc_start_main, __libc_start_call_main, start_thread, clone and clone3 (glibc), and
- * musl's */
+ * __libc_start_main, __libc_start_call_main, start_thread, clone and clone3 (glibc), the
+ * dynamic loader's _dl_start_user (constructors run before _start), and musl's */
 bool ms_is_thread_start(const char *function);
 
 /*

@@ -348,3 +348,52 @@ def stacks_recorded_replay(ctx):
     with open(live_f) as f1, open(replay_f) as f2:
         c.eq("folded stacks", f1.read(), f2.read())
     c.done()
+
+
+# ---------------------------------------------------------------- C++ through libstdc++
+
+STRINGS = 300  # leaks_string.cc: blocks of 201 bytes made by std::string in libstdc++
+
+
+def string_site(ctx, mode):
+    """leaks_string's exit leak report with --stack-unwind mode: its site of STRINGS blocks"""
+    tr = ctx.tracer(["--json", "--stacks", "--stack-unwind", mode, "--min-age", "0", "--",
+                     ctx.workload_path("leaks_string"), str(STRINGS)])
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
+            mode, rc, tr.stderr_text()))
+    recs = [json.loads(l) for l in tr.out() if l.startswith("{")]
+    leaks = [r for r in recs if r.get("type") == "leaks"]
+    sites = [s for r in leaks for p in r.get("processes", []) for s in p.get("sites") or []
+             if s.get("blocks") == STRINGS]
+    if len(sites) != 1:
+        raise Fail("%s: leak report sites of %d blocks (expected 1): %s" % (
+            mode, STRINGS, [(s.get("blocks"), s.get("stack")) for s in leaks]))
+    return sites[0]
+
+
+@test
+def stacks_cpp_through_libstdcxx(ctx):
+    """--stacks: a std::string leak of a frame-pointer program goes on through libstdc++
+    (no frame pointers) to the caller and _start; fp stops in libstdc++, marked cut"""
+    c = Check()
+    s = string_site(ctx, "auto")
+    fns = frame_fns(s.get("stack"))
+    c.eq("auto: bytes", 201 * STRINGS, s.get("bytes"))
+    c.eq("auto: truncated", False, s.get("truncated"))
+    c.true(fns and "_M_construct" in fns[0], "auto: first frame _M_construct: %s" % fns[:1])
+    if "leak_strings(int)" in fns:
+        k = fns.index("leak_strings(int)")
+        c.eq("auto: leak_strings' line", marker_line("leaks_string.cc", "SITE:leak_strings"),
+             frame_parts(s["stack"][k])[2])
+        c.eq("auto: from leak_strings out", ["leak_strings(int)", "main",
+                                             "__libc_start_call_main", "__libc_start_main",
+                                             "_start"], fns[k:])
+    else:
+        c.fail("auto: no leak_strings(int) frame: %s" % fns)
+    s = string_site(ctx, "fp")
+    fns = frame_fns(s.get("stack"))
+    c.eq("fp: truncated", True, s.get("truncated"))
+    c.true("leak_strings(int)" not in fns, "fp: a walk through libstdc++? %s" % fns)
+    c.done()

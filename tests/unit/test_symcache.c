@@ -224,6 +224,25 @@ START_TEST(forget_then_retake)
 }
 END_TEST
 
+/* The functions a thread starts in end a whole stack; others, and near names, do not */
+START_TEST(thread_starts)
+{
+	static const char *const starts[] = {
+		"_start", "__libc_start_main", "__libc_start_call_main", "start_thread",
+		"clone3", "_dl_start_user"
+	};
+	static const char *const others[] = {
+		"main", "_start2", "start", "clone3x", "", "__libc_start_main@@GLIBC_2.34"
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]); i++)
+		ck_assert_msg(ms_is_thread_start(starts[i]), "%s", starts[i]);
+	for (i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		ck_assert_msg(!ms_is_thread_start(others[i]), "%s", others[i]);
+}
+END_TEST
+
 Suite *symcache_suite(void)
 {
 	Suite *s = suite_create("symcache");
@@ -236,6 +255,7 @@ Suite *symcache_suite(void)
 	tcase_add_test(tc, copy_forget_and_retake);
 	tcase_add_test(tc, after_exit);
 	tcase_add_test(tc, forget_then_retake);
+	tcase_add_test(tc, thread_starts);
 	suite_add_tcase(s, tc);
 	return s;
 }
