@@ -17,6 +17,8 @@ const volatile bool follow = false;	   /* -f: the children of processes in ms_pi
 const volatile __u8 unwind = MS_UNWIND_FP; /* --stack-unwind */
 const volatile __u32 stack_depth = 32;	   /* --stack-depth */
 const volatile __u32 stack_entries = 1;	   /* --stack-map-size: ids below it */
+const volatile __u64 sample_bytes = 0;	   /* --sample-bytes: 0, every outermost call */
+const volatile __u32 log2_q16[257];	   /* ms_sample_gap's table, from the daemon */
 
 /* One pending traced call of a thread */
 struct ms_frame {
@@ -30,8 +32,11 @@ struct ms_frame {
 struct ms_thread {
 	__u32 depth;
 	__u32 pad;
+	__s64 sample_left; /* --sample-bytes: bytes until the next sample; 0: not drawn yet */
 	struct ms_frame f[MS_MAX_DEPTH];
 };
+
+#define MS_STACK_UNSAMPLED -2 /* a frame's stack_id: not in the sample */
 
 /* One ring buffer per CPU: a CPU's programs never contend with another's for a
  * ring's lock and positions. The daemon merges the rings by timestamp. */
@@ -461,6 +466,20 @@ static long zero_frame(__u64 i, __u32 *from)
 	return 0;
 }
 
+/* --sample-bytes: whether the thread's outermost call of size bytes is in the sample: its
+ * bytes use up the gap to the next sample, drawn afresh after each (memoryless: a block's
+ * chance is 1 - exp(-size / N) whatever came before, which the daemon's weights undo) */
+static __always_inline bool in_sample(struct ms_thread *t, __u64 size)
+{
+	if (!t->sample_left)
+		t->sample_left = ms_sample_gap(bpf_get_prandom_u32(), sample_bytes, log2_q16) + 1;
+	t->sample_left -= size < (1ULL << 62) ? (__s64)size : (1LL << 62);
+	if (t->sample_left > 0)
+		return false;
+	t->sample_left = ms_sample_gap(bpf_get_prandom_u32(), sample_bytes, log2_q16) + 1;
+	return true;
+}
+
 /* The user stack of the call being entered, unwound from CFI rows: its id in
  * ms_ustacks (the same stack gets the same id), or a negative error as
  * bpf_get_stackid's */
@@ -573,7 +592,9 @@ int BPF_KPROBE(ms_entry)
 	f->size = size;
 	f->ptr = ptr;
 	f->stack_id = -1;
-	if (stacks && !outer) {
+	if (stacks && !outer && sample_bytes && !in_sample(t, size)) {
+		f->stack_id = MS_STACK_UNSAMPLED;
+	} else if (stacks && !outer) {
 		long sid = unwind == MS_UNWIND_FP ?
 				   bpf_get_stackid(ctx, &ms_stacks, BPF_F_USER_STACK) :
 				   unwind_stack(ctx, id >> 32);
@@ -643,6 +664,10 @@ int BPF_KRETPROBE(ms_return)
 	 * return probes: the call site, read from a register instead of user memory */
 	e->caller = PT_REGS_IP(ctx);
 	e->stack_id = f->stack_id;
+	if (f->stack_id == MS_STACK_UNSAMPLED) {
+		e->stack_id = -1;
+		e->flags |= MS_EVF_UNSAMPLED;
+	}
 	if (kind == MS_FN_REALLOC) {
 		e->a.ptr = f->ptr;
 		e->a.ret = rc;

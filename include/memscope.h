@@ -35,6 +35,9 @@ enum ms_ev_type {
 
 /* Record flags */
 #define MS_EVF_NESTED 0x01 /* made inside another traced allocator's call: backing */
+#define MS_EVF_UNSAMPLED                                                                           \
+	0x04 /* ALLOC, REALLOC with --sample-bytes: no stack taken, the
+				   allocation is not in the sample (counted all the same) */
 #define MS_EVF_STOPPED                                                                             \
 	0x02 /* FORK, EXEC, DLSTATE: the process is held stopped (SIGSTOP)
 			       until the daemon has attached to it and sends SIGCONT */
@@ -167,5 +170,52 @@ struct ms_cfi_proc {
 	__u32 pad;
 	struct ms_cfi_map m[MS_UNWIND_MAPS];
 };
+
+/*
+ * --sample-bytes N: the bytes a thread allocates until its next sampled allocation, an
+ * exponential draw of mean N (a Poisson process over the bytes, as tcmalloc and Go take
+ * heap profiles) from a uniform 32-bit u: -ln(u / 2^32) N = (32 - log2 u) N ln 2, log2 u
+ * from its leading bit and tab (log2(1 + i / 256) in Q16, 257 entries, ms_sample_table)
+ * with linear interpolation; within 1e-5 of the exact draw. mean at most 2^32. Shared by
+ * the BPF programs and the daemon's tests.
+ */
+#ifdef __BPF__
+#define MS_SAMPLE_INLINE static __always_inline
+#else
+#define MS_SAMPLE_INLINE static inline
+#endif
+#define MS_SAMPLE_MAX (1ULL << 32)
+
+MS_SAMPLE_INLINE __u64 ms_sample_gap(__u32 u, __u64 mean, const volatile __u32 *tab)
+{
+	__u32 x = u | 1, k = 0, n, m, r, a, b;
+	__u64 l;
+
+	if (x >> 16) {
+		k += 16;
+		x >>= 16;
+	}
+	if (x >> 8) {
+		k += 8;
+		x >>= 8;
+	}
+	if (x >> 4) {
+		k += 4;
+		x >>= 4;
+	}
+	if (x >> 2) {
+		k += 2;
+		x >>= 2;
+	}
+	if (x >> 1)
+		k += 1;
+	n = (u | 1) << (31 - k); /* the leading bit at bit 31 */
+	m = (n >> 23) & 0xff;
+	r = (n >> 15) & 0xff;
+	a = tab[m];
+	b = tab[m + 1];
+	l = ((__u64)k << 16) + a + (((__u64)(b - a) * r) >> 8);	   /* log2 u, Q16 */
+	return ((((32ULL << 16) - l) * mean) >> 16) * 45426 >> 16; /* 45426: ln 2 in Q16 */
+}
 
 #endif /* MEMSCOPE_H */

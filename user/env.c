@@ -1,4 +1,5 @@
 /* env.c: the command line: options, their defaults and bounds, the usage text */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -54,6 +55,10 @@ static const char usage[] =
 									      MS_ENV_UNWIND_ROWS) ",\n"
 												  "                          12 bytes each; at most " XSTR(
 													  MS_ENV_UNWIND_ROWS_MAX) ")\n"
+																  "      --sample-bytes N    stacks for a sample of the allocations, a mean of N bytes\n"
+																  "                          apart per thread (K, M, G: KiB...); site figures are then\n"
+																  "                          unbiased estimates, process and allocator figures stay exact\n"
+																  "                          e.g. --stacks --sample-bytes 512K\n"
 																  "      --min-age SECS      a live block older than this counts as leaked (default " XSTR(
 																	  MS_ENV_MIN_AGE) ")\n"
 																			  "                          e.g. --min-age 60\n"
@@ -156,6 +161,38 @@ static double secs(const char *s, const char *fmt)
 	if (ms_env_parse_secs(s, false, &v))
 		die_usage(fmt, s);
 	return v;
+}
+
+int ms_env_parse_bytes(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	unsigned shift = 0;
+	char *end;
+
+	if (!s || !isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	switch (*end) {
+	case 'K':
+	case 'k':
+		shift = 10, end++;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20, end++;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30, end++;
+		break;
+	}
+	if (*end || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = v << shift;
+	return 0;
 }
 
 int ms_env_parse_size(const char *s, uint64_t *out)
@@ -295,6 +332,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		OPT_STACK_MAP,
 		OPT_STACK_UNWIND,
 		OPT_UNWIND_ROWS,
+		OPT_SAMPLE_BYTES,
 		OPT_MIN_AGE,
 		OPT_FOLDED,
 		OPT_FOLDED_WEIGHT,
@@ -331,6 +369,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		{ "stack-map-size", required_argument, NULL, OPT_STACK_MAP },
 		{ "stack-unwind", required_argument, NULL, OPT_STACK_UNWIND },
 		{ "unwind-rows", required_argument, NULL, OPT_UNWIND_ROWS },
+		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "min-age", required_argument, NULL, OPT_MIN_AGE },
 		{ "folded", required_argument, NULL, OPT_FOLDED },
 		{ "folded-weight", required_argument, NULL, OPT_FOLDED_WEIGHT },
@@ -486,6 +525,14 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 					  optarg);
 			unwind_set = true;
 			break;
+		case OPT_SAMPLE_BYTES:
+			if (ms_env_parse_bytes(optarg, &env->sample_bytes) || !env->sample_bytes ||
+			    env->sample_bytes > MS_SAMPLE_MAX)
+				die_usage("invalid --sample-bytes '%s': a byte count from 1 to 4G "
+					  "(K, M, G)",
+					  optarg);
+			unwind_set = true;
+			break;
 		case OPT_MIN_AGE:
 			/* 0: every live block */
 			env->min_age = strcmp(optarg, "0") ?
@@ -567,7 +614,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 	if (env->folded && !env->stacks && !env->replay)
 		die_usage("%s", "--folded needs --stacks (or --replay of a recording with them)");
 	if (unwind_set && !env->stacks)
-		die_usage("%s", "--stack-unwind and --unwind-rows need --stacks");
+		die_usage("%s", "--stack-unwind, --unwind-rows and --sample-bytes need --stacks");
 	if (env->replay && (env->command || env->npids || env->record))
 		die_usage("%s", "--replay reads a recording: no -p, COMMAND or --record with it");
 	if (env->replay && env->prometheus)

@@ -56,6 +56,7 @@ struct ms_env {
 	unsigned stack_entries;	    /* --stack-map-size: distinct stacks */
 	enum ms_unwind_mode unwind; /* --stack-unwind */
 	unsigned long unwind_rows;  /* --unwind-rows */
+	uint64_t sample_bytes;	    /* --sample-bytes: 0, every outermost allocation */
 	double min_age;	    /* --min-age: seconds a block lives before it counts as leaked */
 	const char *folded; /* --folded FILE */
 	bool folded_count;  /* --folded-weight count (else bytes) */
@@ -83,6 +84,8 @@ int ms_env_parse_secs(const char *s, bool zero_ok, double *out);
 int ms_env_parse_count(const char *s, unsigned long *out);
 /* A number from 0 to 2^32 - 1 */
 int ms_env_parse_u32(const char *s, unsigned long *out);
+/* A byte count, with a K, M or G suffix (KiB, MiB, GiB) */
+int ms_env_parse_bytes(const char *s, uint64_t *out);
 /* A ring buffer size, with a K, M or G suffix; -ERANGE when it is no power of two from 4K
  * to 4G */
 int ms_env_parse_size(const char *s, uint64_t *out);

@@ -22,6 +22,7 @@
 #include "report.h"
 #include "rings.h"
 #include "safepath.h"
+#include "sample.h"
 #include "symcache.h"
 #include "targets.h"
 #include "tracer.h"
@@ -165,6 +166,8 @@ static int open_bpf(struct ms_tracer *t, struct ms_probe_config *cfg)
 	t->skel->rodata->unwind = env->stacks ? env->unwind : MS_UNWIND_FP;
 	t->skel->rodata->stack_depth = env->stack_depth;
 	t->skel->rodata->stack_entries = env->stack_entries;
+	t->skel->rodata->sample_bytes = env->stacks ? env->sample_bytes : 0;
+	ms_sample_table((uint32_t *)t->skel->rodata->log2_q16);
 	if (env->stacks && env->unwind == MS_UNWIND_FP) {
 		bpf_map__set_max_entries(t->skel->maps.ms_stacks, env->stack_entries);
 		bpf_map__set_value_size(t->skel->maps.ms_stacks, env->stack_depth * sizeof(__u64));
@@ -222,6 +225,14 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 				ms_outfile_strerror(err));
 			return err;
 		}
+		err = env->stacks && env->sample_bytes ?
+			      ms_recorder_sampling(t->rec, env->sample_bytes) :
+			      0;
+		if (err) {
+			fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env->record,
+				strerror(-err));
+			return err;
+		}
 	}
 	ms_stats_init(&t->stats, t->cat, ms_report_on_end, t);
 	t->out.f = t->out_file ? t->out_file : stdout;
@@ -230,6 +241,7 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 	t->out.pool = env->pool;
 	t->out.numa_pages = env->numa_pages;
 	t->stats.stacks = env->stacks;
+	t->stats.sample_bytes = env->stacks ? env->sample_bytes : 0;
 	t->out.sites = env->stacks;
 	t->stats.max_blocks = env->max_live;
 	t->stats.max_procs = env->max_procs;

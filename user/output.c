@@ -3,6 +3,7 @@
  * Lines, output_json.c, or text, output_text.c); and the folded stacks */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "output_impl.h"
@@ -283,12 +284,13 @@ int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_f
 				&p->stack_sites->v[what == MS_FOLDED_LEAKED ? leaks[k].site : k];
 			uint64_t w;
 
+			/* whole numbers: with --sample-bytes the estimates, rounded */
 			if (what == MS_FOLDED_LEAKED)
-				w = count ? leaks[k].blocks : leaks[k].bytes;
+				w = llround(count ? leaks[k].blocks : leaks[k].bytes);
 			else if (what == MS_FOLDED_LIVE)
-				w = count ? t->live_allocs : t->live_bytes;
+				w = llround(count ? t->live_allocs : t->live_bytes);
 			else
-				w = count ? t->allocs : t->alloc_bytes;
+				w = llround(count ? t->allocs : t->alloc_bytes);
 			if (!w)
 				continue;
 			nf = out_site_frames(o, p->pid, t, frames, MAX_FRAMES);

@@ -1,5 +1,6 @@
 /* output_json.c: the JSON Lines printer of the records */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "json.h"
@@ -78,9 +79,19 @@ static void json_patterns(struct ms_json *j, const struct ms_proc *p)
 	ms_json_close(j);
 }
 
+/* A site's figure: a whole number, or with --sample-bytes an estimate */
+static void json_figure(struct ms_json *j, const char *name, double v, bool estimated)
+{
+	if (estimated)
+		ms_json_double(j, name, v);
+	else
+		ms_json_u64(j, name, (uint64_t)llround(v));
+}
+
 static void json_site(struct ms_json *j, struct ms_output *o, const struct ms_proc *p,
 		      const struct ms_stack_site *t, double secs)
 {
+	bool est = p->stack_sites->sample_bytes != 0;
 	static char frames[MAX_FRAMES][128];
 	unsigned n = out_site_frames(o, p->pid, t, frames, MAX_FRAMES), i;
 
@@ -90,13 +101,13 @@ static void json_site(struct ms_json *j, struct ms_output *o, const struct ms_pr
 		ms_json_str(j, NULL, frames[i]);
 	ms_json_end(j);
 	ms_json_bool(j, "truncated", t->truncated);
-	ms_json_u64(j, "allocs", t->allocs);
-	ms_json_u64(j, "alloc_bytes", t->alloc_bytes);
-	ms_json_u64(j, "frees", t->frees);
-	ms_json_u64(j, "live_allocs", t->live_allocs);
-	ms_json_u64(j, "live_bytes", t->live_bytes);
+	json_figure(j, "allocs", t->allocs, est);
+	json_figure(j, "alloc_bytes", t->alloc_bytes, est);
+	json_figure(j, "frees", t->frees, est);
+	json_figure(j, "live_allocs", t->live_allocs, est);
+	json_figure(j, "live_bytes", t->live_bytes, est);
 	ms_json_double(j, "allocs_per_s", secs > 0 ? (t->allocs - t->last_allocs) / secs : 0);
-	ms_json_u64(j, "peak_contribution", ms_site_peak_contribution(p->stack_sites, t));
+	json_figure(j, "peak_contribution", ms_site_peak_contribution(p->stack_sites, t), est);
 	ms_json_str(j, "trend", ms_trend_name(out_trend(p, t)));
 	ms_json_close(j);
 }
@@ -108,7 +119,7 @@ static int site_order(const void *x, const void *y)
 {
 	const struct ms_stack_site *a = &sort_sites->v[*(const unsigned *)x];
 	const struct ms_stack_site *b = &sort_sites->v[*(const unsigned *)y];
-	uint64_t va, vb;
+	double va, vb;
 
 	if (sort_by == 0) {
 		va = a->live_bytes;
@@ -152,6 +163,11 @@ static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_p
 	free(order);
 	ms_json_u64(j, "untracked", ss ? ss->untracked : 0);
 	ms_json_u64(j, "truncated_stacks", ss ? ss->truncated_stacks : 0);
+	if (ss && ss->sample_bytes) {
+		/* figures of a sample, weighted: estimates (allocs, bytes), not counts */
+		ms_json_bool(j, "estimated", true);
+		ms_json_u64(j, "sample_bytes", ss->sample_bytes);
+	}
 	ms_json_close(j);
 }
 
@@ -427,15 +443,16 @@ static void json_leaks(struct ms_output *o, const struct ms_report *r, const str
 				ms_json_str(&j, NULL, frames[f]);
 			ms_json_end(&j);
 			ms_json_bool(&j, "truncated", t->truncated);
-			ms_json_u64(&j, "blocks", l->blocks);
-			ms_json_u64(&j, "bytes", l->bytes);
+			json_figure(&j, "blocks", l->blocks, p->stack_sites->sample_bytes);
+			json_figure(&j, "bytes", l->bytes, p->stack_sites->sample_bytes);
 			ms_json_double(&j, "oldest_age_s", (now_ns - l->oldest_ts) / 1e9);
 			ms_json_str(&j, "trend", ms_trend_name(tr));
 			ms_json_bool(&j, "leak", tr == MS_TREND_GROWING);
 			ms_json_array(&j, "live_bytes_history");
 			for (f = t->nhistory < MS_SITE_HISTORY ? t->nhistory : MS_SITE_HISTORY;
 			     f-- > 0;)
-				ms_json_u64(&j, NULL, ms_site_history(t, f));
+				json_figure(&j, NULL, ms_site_history(t, f),
+					    p->stack_sites->sample_bytes);
 			ms_json_end(&j);
 			ms_json_close(&j);
 		}

@@ -1,5 +1,6 @@
 /* output_text.c: the text printer of the records: tables, ended processes, findings */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -119,9 +120,11 @@ static void text_top_site(struct ms_output *o, const struct ms_proc *p)
 			top = &p->stack_sites->v[i];
 	if (!top || !out_site_frames(o, p->pid, top, frames, 1))
 		return;
-	fprintf(o->f, "%7s   top site %s: %s live in %" PRIu64 " %s (%s)\n", "", frames[0],
-		ms_human_bytes(top->live_bytes, b, sizeof(b)), top->live_allocs,
-		out_plural(top->live_allocs, "block", "blocks"), ms_trend_name(out_trend(p, top)));
+	fprintf(o->f, "%7s   top site %s: %s live in %s%" PRIu64 " %s (%s)\n", "", frames[0],
+		ms_human_bytes((uint64_t)llround(top->live_bytes), b, sizeof(b)),
+		p->stack_sites->sample_bytes ? "~" : "", (uint64_t)llround(top->live_allocs),
+		out_plural((uint64_t)llround(top->live_allocs), "block", "blocks"),
+		ms_trend_name(out_trend(p, top)));
 }
 
 /* The final report's findings of a process, one line each: "kind name: advice", with the
@@ -287,9 +290,11 @@ static void text_leaks(struct ms_output *o, const struct ms_report *r, const str
 			enum ms_trend tr = out_trend(p, t);
 
 			nf = out_site_frames(o, p->pid, t, frames, MAX_FRAMES);
-			fprintf(o->f, "  %s in %" PRIu64 " %s, oldest %.1f s, %s%s\n",
-				ms_human_bytes(l->bytes, b, sizeof(b)), l->blocks,
-				out_plural(l->blocks, "block", "blocks"),
+			fprintf(o->f, "  %s%s in %" PRIu64 " %s, oldest %.1f s, %s%s\n",
+				p->stack_sites->sample_bytes ? "~" : "",
+				ms_human_bytes((uint64_t)llround(l->bytes), b, sizeof(b)),
+				(uint64_t)llround(l->blocks),
+				out_plural((uint64_t)llround(l->blocks), "block", "blocks"),
 				(now_ns - l->oldest_ts) / 1e9, ms_trend_name(tr),
 				tr == MS_TREND_GROWING ? ": a leak" :
 				tr == MS_TREND_LEVELED ? ": levels off, a cache" :

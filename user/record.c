@@ -25,6 +25,7 @@ enum frame_tag {
 	TAG_LOST = 0x54534f4c,	    /* "LOST": u64 counters[MS_CNT_MAX] */
 	TAG_EVENTS = 0x53545645,    /* "EVTS": struct ms_event[] */
 	TAG_SITE = 0x45544953,	    /* "SITE": struct frame_site, then its frames */
+	TAG_SAMPLE = 0x4c504d53,    /* "SMPL": u64 --sample-bytes, before the first record */
 	TAG_END = 0x21444e45, /* "END!": u64 events recorded, then (since stacks) u64 the end's
 				 CLOCK_MONOTONIC ns; a recording without it is cut */
 };
@@ -241,6 +242,11 @@ int ms_recorder_site(struct ms_recorder *r, pid_t pid, int32_t stack_id, uint64_
 	return put(r, TAG_SITE, &f, sizeof(f.s) + n * MS_RECORD_FRAME_LEN);
 }
 
+int ms_recorder_sampling(struct ms_recorder *r, uint64_t sample_bytes)
+{
+	return put(r, TAG_SAMPLE, &sample_bytes, sizeof(sample_bytes));
+}
+
 int ms_recorder_close(struct ms_recorder *r)
 {
 	int err;
@@ -293,8 +299,11 @@ static bool bad_event(const struct ms_catalog *cat, const struct ms_event *e, ch
 
 	if (e->type < MS_EV_ALLOC || e->type >= MS_EV_TYPE_MAX)
 		snprintf(why, len, "type %u of 1 to %u", e->type, MS_EV_TYPE_MAX - 1);
-	else if (e->flags & ~(MS_EVF_NESTED | MS_EVF_STOPPED))
+	else if (e->flags & ~(MS_EVF_NESTED | MS_EVF_STOPPED | MS_EVF_UNSAMPLED))
 		snprintf(why, len, "flags 0x%x", e->flags);
+	else if ((e->flags & MS_EVF_UNSAMPLED) && e->type != MS_EV_ALLOC &&
+		 e->type != MS_EV_REALLOC)
+		snprintf(why, len, "flags 0x%x on a record of type %u", e->flags, e->type);
 	else if ((e->flags & MS_EVF_STOPPED) && e->type != MS_EV_FORK && e->type != MS_EV_EXEC &&
 		 e->type != MS_EV_DLSTATE)
 		snprintf(why, len, "flags 0x%x on a record of type %u", e->flags, e->type);
@@ -543,6 +552,21 @@ int ms_replay(const char *path, struct ms_catalog *cat, const struct ms_replay_f
 					  s->nframes, ctx);
 			break;
 		}
+		case TAG_SAMPLE:
+			/* once, before any record, of a recording with stacks */
+			if (f.len != sizeof(info->sample_bytes) || events || info->sample_bytes ||
+			    !(h.flags & MS_RECORD_STACKS)) {
+				err = damaged(damage, "after record %" PRIu64 ": a sample frame",
+					      events);
+				goto out;
+			}
+			memcpy(&info->sample_bytes, buf, sizeof(info->sample_bytes));
+			if (!info->sample_bytes || info->sample_bytes > MS_SAMPLE_MAX) {
+				err = damaged(damage, "a sample of %" PRIu64 " bytes",
+					      info->sample_bytes);
+				goto out;
+			}
+			break;
 		case TAG_END:
 			/* the count, and in recordings since stacks the time of the end */
 			if (f.len != sizeof(recorded[0]) && f.len != sizeof(recorded)) {

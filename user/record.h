@@ -41,6 +41,10 @@ int ms_recorder_event(struct ms_recorder *r, const struct ms_event *e);
 int ms_recorder_comm(struct ms_recorder *r, pid_t pid, const char *comm, uint32_t flags);
 int ms_recorder_lost(struct ms_recorder *r, const uint64_t lost_by[MS_CNT_MAX]);
 
+/* --sample-bytes: the mean gap of the sample the recording's sites weigh; right after
+ * ms_recorder_open, before any record. Returns 0 or -errno */
+int ms_recorder_sampling(struct ms_recorder *r, uint64_t sample_bytes);
+
 /* The frames of a stack site of pid (stack_id, caller), innermost first, as the live run
  * shows them; truncated as sites.h says. Written once per site, after the record that
  * made it, so that a replay shows the same sites without the binaries. Returns 0 or -errno */
@@ -62,9 +66,10 @@ struct ms_replay_fns {
 struct ms_replay_info {
 	char host[65];
 	char kernel[65];
-	char damage[128]; /* -EBADMSG: where and what ("record 12: function 9 of 3") */
-	uint32_t flags;	  /* MS_RECORD_STACKS: set before the first element is handed back */
-	uint64_t end_ns;  /* when the recording ended (the records' clock), 0 when unknown */
+	char damage[128];      /* -EBADMSG: where and what ("record 12: function 9 of 3") */
+	uint32_t flags;	       /* MS_RECORD_STACKS: set before the first element is handed back */
+	uint64_t end_ns;       /* when the recording ended (the records' clock), 0 when unknown */
+	uint64_t sample_bytes; /* --sample-bytes of the recording (before its first record) */
 };
 
 /*

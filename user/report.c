@@ -306,6 +306,7 @@ static void replay_event(const struct ms_event *e, void *ctx)
 		/* a recording with stacks has its sites' frames: shown as the live run did */
 		t->stats.stacks = t->out.sites = t->replay_info &&
 						 (t->replay_info->flags & MS_RECORD_STACKS);
+		t->stats.sample_bytes = t->replay_info ? t->replay_info->sample_bytes : 0;
 		t->t0 = t->last_report = ts;
 		t->replay_next = ts + t->env->interval;
 	}

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sample.h"
 #include "sites.h"
 #include "vec.h"
 
@@ -41,6 +42,7 @@ int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t addr, uint64_t size, int3
 {
 	struct ms_stack_site *t = site_get(ss, stack_id, caller);
 	struct ms_block *b;
+	double w;
 
 	if (!t) {
 		ss->untracked++;
@@ -54,14 +56,16 @@ int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t addr, uint64_t size, int3
 		struct ms_stack_site *old = &ss->v[OWNER_SITE(b->meta)];
 
 		before_change(ss, old);
-		old->live_allocs--;
-		old->live_bytes -= OWNER_SIZE(b->meta);
+		w = ms_sample_weight(OWNER_SIZE(b->meta), ss->sample_bytes);
+		old->live_allocs -= w;
+		old->live_bytes -= w * OWNER_SIZE(b->meta);
 	}
 	before_change(ss, t);
-	t->allocs++;
-	t->alloc_bytes += size;
-	t->live_allocs++;
-	t->live_bytes += size;
+	w = ms_sample_weight(size, ss->sample_bytes);
+	t->allocs += w;
+	t->alloc_bytes += w * size;
+	t->live_allocs += w;
+	t->live_bytes += w * size;
 	/* the owner table's entries are never dead: meta is used whole */
 	b->meta = OWNER_META(t - ss->v, size);
 	b->ts_ns = ts;
@@ -72,19 +76,21 @@ void ms_sites_free(struct ms_stack_sites *ss, uint64_t addr, uint64_t size)
 {
 	struct ms_block *b = ms_livetab_find(&ss->owner, addr);
 	struct ms_stack_site *t;
+	double w;
 
 	if (!b)
 		return;
 	t = &ss->v[OWNER_SITE(b->meta)];
 	before_change(ss, t);
-	t->frees++;
-	t->freed_bytes += size;
-	t->live_allocs--;
-	t->live_bytes -= size;
+	w = ms_sample_weight(size, ss->sample_bytes);
+	t->frees += w;
+	t->freed_bytes += w * size;
+	t->live_allocs -= w;
+	t->live_bytes -= w * size;
 	ms_livetab_remove(&ss->owner, b);
 }
 
-uint64_t ms_site_peak_contribution(const struct ms_stack_sites *ss, const struct ms_stack_site *t)
+double ms_site_peak_contribution(const struct ms_stack_sites *ss, const struct ms_stack_site *t)
 {
 	return t->epoch == ss->peak_epoch ? t->live_at_peak : t->live_bytes;
 }
@@ -101,7 +107,7 @@ void ms_sites_sample(struct ms_stack_sites *ss)
 	}
 }
 
-uint64_t ms_site_history(const struct ms_stack_site *t, unsigned i)
+double ms_site_history(const struct ms_stack_site *t, unsigned i)
 {
 	if (i >= t->nhistory || i >= MS_SITE_HISTORY)
 		return 0;
@@ -111,7 +117,7 @@ uint64_t ms_site_history(const struct ms_stack_site *t, unsigned i)
 enum ms_trend ms_site_trend(const struct ms_stack_site *t)
 {
 	unsigned kept = t->nhistory < MS_SITE_HISTORY ? t->nhistory : MS_SITE_HISTORY;
-	uint64_t a, b, c, d, first;
+	double a, b, c, d, first;
 
 	if (kept < 4)
 		return MS_TREND_UNKNOWN;
@@ -152,6 +158,7 @@ unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct
 	struct ms_leak *all;
 	unsigned n = 0, i;
 	uint64_t pos;
+	double w;
 
 	if (!ss->n)
 		return 0;
@@ -166,8 +173,9 @@ unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct
 		l = &all[OWNER_SITE(b->meta)];
 		if (!l->blocks || b->ts_ns < l->oldest_ts)
 			l->oldest_ts = b->ts_ns;
-		l->blocks++;
-		l->bytes += OWNER_SIZE(b->meta);
+		w = ms_sample_weight(OWNER_SIZE(b->meta), ss->sample_bytes);
+		l->blocks += w;
+		l->bytes += w * OWNER_SIZE(b->meta);
 	}
 	for (i = 0; i < ss->n; i++) {
 		if (!all[i].blocks)

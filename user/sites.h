@@ -14,15 +14,17 @@
 struct ms_stack_site {
 	int32_t stack_id; /* -1: no stack (collision, map full): the caller alone */
 	uint64_t caller;  /* return address of the allocation call */
-	uint64_t allocs, alloc_bytes, frees, freed_bytes, live_allocs, live_bytes;
-	uint64_t last_allocs;		   /* allocs at the previous report: the rate */
-	uint64_t live_at_peak;		   /* live bytes when the process last reached its peak */
-	uint64_t epoch;			   /* the peak epoch live_at_peak belongs to */
-	uint64_t history[MS_SITE_HISTORY]; /* ring of live bytes at reports */
-	unsigned nhistory;		   /* samples taken (the ring holds the last 16) */
-	bool checked;			   /* its frames were checked (ms_sites_checked) */
-	bool truncated;			   /* a frame was not code: the stack ends before it */
-	uint8_t kept;			   /* frames shown: those before the first non-code one */
+	/* exact counts, or with --sample-bytes the sums of the sampled blocks' weights
+	 * (sample.h): unbiased estimates; whole numbers either way without sampling */
+	double allocs, alloc_bytes, frees, freed_bytes, live_allocs, live_bytes;
+	double last_allocs;		 /* allocs at the previous report: the rate */
+	double live_at_peak;		 /* live bytes when the process last reached its peak */
+	uint64_t epoch;			 /* the peak epoch live_at_peak belongs to */
+	double history[MS_SITE_HISTORY]; /* ring of live bytes at reports */
+	unsigned nhistory;		 /* samples taken (the ring holds the last 16) */
+	bool checked;			 /* its frames were checked (ms_sites_checked) */
+	bool truncated;			 /* a frame was not code: the stack ends before it */
+	uint8_t kept;			 /* frames shown: those before the first non-code one */
 };
 
 struct ms_stack_sites {
@@ -32,6 +34,7 @@ struct ms_stack_sites {
 	struct ms_livetab owner; /* block address -> site (meta = index + 1), alloc time */
 	uint64_t peak_epoch;	 /* bumped each time the process' peak rises */
 	uint64_t untracked;
+	uint64_t sample_bytes;	   /* --sample-bytes: the mean gap of the sample, 0: exact */
 	size_t checked;		   /* sites v[0..checked) had their frames checked */
 	size_t recorded;	   /* --record: sites v[0..recorded) are in the recording */
 	uint64_t truncated_stacks; /* of those, the stacks cut at a frame that is not code */
@@ -39,7 +42,8 @@ struct ms_stack_sites {
 
 enum ms_trend { MS_TREND_UNKNOWN, MS_TREND_GROWING, MS_TREND_LEVELED, MS_TREND_SHRINKING };
 
-/* A block of size bytes allocated at addr from (stack_id, caller) at ts. 0 or -ENOMEM. */
+/* A block of size bytes allocated at addr from (stack_id, caller) at ts, sampled with
+ * ss->sample_bytes (counted with its weight). 0 or -ENOMEM. */
 int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t addr, uint64_t size, int32_t stack_id,
 		   uint64_t caller, uint64_t ts);
 
@@ -53,13 +57,13 @@ static inline void ms_sites_peak(struct ms_stack_sites *ss)
 }
 
 /* A site's live bytes at the process' last peak */
-uint64_t ms_site_peak_contribution(const struct ms_stack_sites *ss, const struct ms_stack_site *t);
+double ms_site_peak_contribution(const struct ms_stack_sites *ss, const struct ms_stack_site *t);
 
 /* Takes a sample of every site's live bytes (at each report) */
 void ms_sites_sample(struct ms_stack_sites *ss);
 
 /* The i-th most recent sample (0: the last), or 0 past the samples kept */
-uint64_t ms_site_history(const struct ms_stack_site *t, unsigned i);
+double ms_site_history(const struct ms_stack_site *t, unsigned i);
 
 /*
  * How a site's live bytes moved over its last samples: growing (a leak: up at every
@@ -72,7 +76,8 @@ const char *ms_trend_name(enum ms_trend t);
 /* Blocks of each site allocated before `before` (ns): counts, bytes, the oldest time */
 struct ms_leak {
 	unsigned site;
-	uint64_t blocks, bytes, oldest_ts;
+	double blocks, bytes; /* estimates with --sample-bytes */
+	uint64_t oldest_ts;
 };
 
 /* Fills leaks[] (one per site with old blocks, up to max, sorted by bytes, largest first);

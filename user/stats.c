@@ -605,12 +605,17 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 	peak = p->c.peak_bytes;
 	add_live(p, d, user, size);
 	if (user && s->stacks) {
-		if (!p->stack_sites && !(p->stack_sites = calloc(1, sizeof(*p->stack_sites))))
+		if (!p->stack_sites && !(p->stack_sites = calloc(1, sizeof(*p->stack_sites)))) {
 			s->oom++;
-		else if (ms_sites_alloc(p->stack_sites, addr, size, e->stack_id, e->caller, ts))
-			s->oom++;
-		else if (p->c.peak_bytes > peak)
-			ms_sites_peak(p->stack_sites);
+		} else {
+			p->stack_sites->sample_bytes = s->sample_bytes;
+			/* --sample-bytes: a block not in the sample has no site */
+			if (!(e->flags & MS_EVF_UNSAMPLED) &&
+			    ms_sites_alloc(p->stack_sites, addr, size, e->stack_id, e->caller, ts))
+				s->oom++;
+			else if (p->c.peak_bytes > peak)
+				ms_sites_peak(p->stack_sites);
+		}
 	}
 	numa_alloc(s, p, d, user, e->node, size);
 	if (!k->allocs++)

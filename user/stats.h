@@ -184,6 +184,7 @@ struct ms_stats {
 	struct ms_proc **retired; /* pinned processes that exited and whose pid came back: */
 	size_t nretired, cap_retired; /* kept, with their figures, for the final record */
 	bool stacks;		      /* --stacks: keep allocation sites per process */
+	uint64_t sample_bytes;	      /* --sample-bytes: sites weigh their sampled blocks */
 	size_t blocks;		      /* entries in every live table (live and dead blocks) */
 	size_t blocks_peak;	      /* the most there were */
 	size_t max_blocks;	      /* --max-live: past it, new blocks are counted, not tracked */

@@ -17,6 +17,7 @@
 # a frame of its own with the line of its malloc, the wrapper's frame the line of the call.
 
 import json
+import math
 import os
 import re
 import signal
@@ -307,9 +308,12 @@ SITE_SAME = ("stack", "truncated", "allocs", "alloc_bytes", "frees", "live_alloc
 
 def site_view(sites):
     """A sites object's rankings, each site by the fields a replay gives as the live run did
-    (rates and trends depend on the run's wall time and its records)"""
-    return {rank: [{f: s.get(f) for f in SITE_SAME} for s in sites.get(rank) or []]
+    (rates and trends depend on the run's wall time and its records: the order by rate is
+    not compared, the sites it lists are)"""
+    view = {rank: [{f: s.get(f) for f in SITE_SAME} for s in sites.get(rank) or []]
             for rank in ("by_live_bytes", "by_allocs_per_s", "by_peak")}
+    view["by_allocs_per_s"].sort(key=lambda s: s["stack"] or [])
+    return view
 
 
 def leak_view(recs, pid):
@@ -396,4 +400,59 @@ def stacks_cpp_through_libstdcxx(ctx):
     fns = frame_fns(s.get("stack"))
     c.eq("fp: truncated", True, s.get("truncated"))
     c.true("leak_strings(int)" not in fns, "fp: a walk through libstdc++? %s" % fns)
+    c.done()
+
+
+# ---------------------------------------------------------------- --sample-bytes
+
+SAMPLE = 1024
+S_INGEST, S_CACHE = 100000, 40000  # leaks_nofp's blocks of 40 and 56 bytes
+
+
+@test
+def stacks_sampled(ctx):
+    """--sample-bytes: per-process figures exact, each site's an unbiased estimate (within
+    6 standard deviations of the truth), marked as such; a replay gives the same"""
+    w = ctx.workload("leaks_nofp", S_INGEST, S_CACHE)
+    rec = os.path.join(ctx.tmpdir(), "sampled.msr")
+    tr = ctx.tracer(["--json", "--stacks", "--sample-bytes", "1K", "--record", rec, "-p",
+                     str(w.pid)])
+    wait_attached(tr)
+    w.signal(signal.SIGUSR1)
+    if ground_truth(w) != {"ingest": S_INGEST, "cache": S_CACHE}:
+        raise Fail("leaks_nofp's ground truth")
+    tr.signal(signal.SIGINT)
+    rc = tr.wait_exit(EXIT_TIMEOUT)
+    w.signal(signal.SIGUSR2)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    final = next(r for r in map(json.loads, tr.out()) if r.get("type") == "final")
+    p = next(q for q in final["processes"] if q.get("pid") == w.pid)
+    c = Check()
+    c.eq("process: allocs, live blocks (exact)", [S_INGEST + S_CACHE] * 2,
+         [p.get("allocs"), p.get("live_allocs")])
+    c.eq("process: live bytes (exact)", 40 * S_INGEST + 56 * S_CACHE, p.get("live_bytes"))
+    sites = p.get("sites") or {}
+    c.eq("sites: estimated, sample_bytes", [True, SAMPLE],
+         [sites.get("estimated"), sites.get("sample_bytes")])
+    by = nofp_sites(p)
+    c.eq("sites", ["cache_sessions", "ingest_orders"], sorted(k or "" for k in by))
+    for fn, n, size in (("ingest_orders", S_INGEST, 40), ("cache_sessions", S_CACHE, 56)):
+        s = by.get(fn)
+        if not s:
+            continue
+        q = -math.expm1(-size / SAMPLE)  # a block's chance to be in the sample
+        sd = math.sqrt(n * (1 - q) / q)
+        est = s.get("allocs")
+        c.true(abs(est - n) <= 6 * sd, "%s: estimated allocs %.0f for %d (sd %.0f)" % (
+            fn, est, n, sd))
+        c.true(abs(s.get("live_bytes") - size * s.get("live_allocs")) < 1e-6 * size * n,
+               "%s: live bytes %r for %r blocks of %d" % (fn, s.get("live_bytes"),
+                                                          s.get("live_allocs"), size))
+        c.eq("%s: stack" % fn, CHAIN + [fn] + OUTER, frame_fns(s.get("stack")))
+    rc, out, err = run_cmd([ctx.bin, "--json", "--replay", rec], WINDOW_TIMEOUT)
+    rfinal = next((r for r in map(json.loads, out) if r.get("type") == "final"), {})
+    rp = next((q for q in rfinal.get("processes", []) if q.get("pid") == w.pid), {})
+    c.eq("replay: sites", site_view(sites), site_view(rp.get("sites") or {}))
+    c.eq("replay: estimated", True, (rp.get("sites") or {}).get("estimated"))
     c.done()

@@ -63,6 +63,29 @@ START_TEST(sizes)
 }
 END_TEST
 
+START_TEST(byte_counts)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(ms_env_parse_bytes("4096", &v), 0);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(ms_env_parse_bytes("512K", &v), 0);
+	ck_assert_uint_eq(v, 512 << 10);
+	ck_assert_int_eq(ms_env_parse_bytes("3m", &v), 0);
+	ck_assert_uint_eq(v, 3ULL << 20);
+	ck_assert_int_eq(ms_env_parse_bytes("4G", &v), 0);
+	ck_assert_uint_eq(v, 4ULL << 30);
+	ck_assert_int_eq(ms_env_parse_bytes("0", &v), 0);
+	ck_assert_uint_eq(v, 0);
+	ck_assert_int_eq(ms_env_parse_bytes("1KB", &v), -EINVAL);
+	ck_assert_int_eq(ms_env_parse_bytes("", &v), -EINVAL);
+	ck_assert_int_eq(ms_env_parse_bytes("-1", &v), -EINVAL);
+	ck_assert_int_eq(ms_env_parse_bytes(" 1", &v), -EINVAL);
+	ck_assert_int_eq(ms_env_parse_bytes("99999999999999G", &v), -EINVAL);
+	ck_assert_int_eq(ms_env_parse_bytes("99999999999999999999", &v), -EINVAL);
+}
+END_TEST
+
 START_TEST(pid_lists)
 {
 	pid_t pids[3];
@@ -150,6 +173,7 @@ Suite *env_suite(void)
 	tcase_add_test(tc, secs);
 	tcase_add_test(tc, counts);
 	tcase_add_test(tc, sizes);
+	tcase_add_test(tc, byte_counts);
 	tcase_add_test(tc, pid_lists);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, options);

@@ -31,5 +31,6 @@ Suite *launch_suite(void);
 Suite *symcache_suite(void);
 Suite *vec_suite(void);
 Suite *cfi_suite(void);
+Suite *sample_suite(void);
 
 #endif

@@ -112,6 +112,9 @@ def main():
                 eq("numa.remote_frees", 0, numa.get("remote_frees"))
 
     eq("--stacks: tracer exit status", "0", tags.get("stacks_status"))
+    eq("--stacks --sample-bytes: tracer exit status", "0", tags.get("sampled_status"))
+    if not any('"sample_bytes":1024' in l for l in lines if l.startswith("sampled ")):
+        fails.append("--stacks --sample-bytes: no sites object with sample_bytes 1024")
     sites = {}
     for l in stacks:
         try:

@@ -4,6 +4,7 @@
 #   kernel RELEASE | node N CPULIST | btf yes|no | pinned CPU | tracer_status N
 #   trace LINE (the tracer's stdout, with the workload's ground-truth line) | trace_err LINE
 #   stacks_status N | stacks LINE | stacks_err LINE (--stacks, walked from CFI in BPF)
+#   sampled_status N | sampled LINE (--stacks --sample-bytes: the sampling in BPF loads)
 # usage: sh tests/vm/guest/smoke.sh CPU   (a CPU of the last node; the workload is pinned there)
 cpu=${1:-3}
 echo "kernel $(uname -r)"
@@ -23,3 +24,7 @@ build/memscope-bpf --json --stacks -- build/workloads/fake_frame 3 2 </dev/null 
 echo "stacks_status $?"
 sed 's/^/stacks /' /tmp/stacks.out
 sed 's/^/stacks_err /' /tmp/stacks.err
+build/memscope-bpf --json --stacks --sample-bytes 1K -- build/workloads/fake_frame 3 2 \
+	</dev/null >/tmp/sampled.out 2>/dev/null
+echo "sampled_status $?"
+sed 's/^/sampled /' /tmp/sampled.out
