@@ -18,6 +18,7 @@ LABELS = {
     "memscope-noplace": "memscope-bpf -p --no-placement",
     "memscope-stacks": "memscope-bpf -p --stacks (call frame information, auto)",
     "memscope-stacks-fp": "memscope-bpf -p --stacks --stack-unwind fp",
+    "memscope-stacks-sampled": "memscope-bpf -p --stacks --sample-bytes 524288",
     "bpftrace": "bpftrace, empty probes, pid filter",
     "memleak": "memleak-bpfcc -p (bcc)",
     "heaptrack": "heaptrack (LD_PRELOAD, reference)",
@@ -32,7 +33,8 @@ GROUP_TITLES = {
     "mix/1": "mix of malloc/calloc/realloc/posix_memalign/free, 1 thread: ns per call",
     "bystander": "bystander on the system libc (pairs, 1 thread): ns per pair",
 }
-MS_CONDS = ("memscope", "memscope-noplace", "memscope-stacks", "memscope-stacks-fp")
+MS_CONDS = ("memscope", "memscope-noplace", "memscope-stacks", "memscope-stacks-fp",
+            "memscope-stacks-sampled")
 # The micro tables' ratios use the workload threads' CPU time: on a shared machine wall time
 # also counts the waits for a CPU. Both sets of ratios are in the JSON.
 RK = "cpu"

@@ -16,8 +16,8 @@
 #   BENCH_QUICK=1         a smoke run, 2.5 minutes on an idle machine (default: 8-10)
 #   BENCH_DURATION=SECS   timed seconds per micro run (default 1, quick 0.3)
 #   BENCH_SKIP=a,b        conditions to leave out (untraced floor floor-entry memscope
-#                         memscope-noplace memscope-stacks memscope-stacks-fp bpftrace memleak
-#                         heaptrack) or sections
+#                         memscope-noplace memscope-stacks memscope-stacks-fp
+#                         memscope-stacks-sampled bpftrace memleak heaptrack) or sections
 #                         (micro bystander python redis replay)
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
 #                         arguments: "-e PATH+0xOFF -r PATH:SYMBOL ..."
@@ -349,6 +349,7 @@ MICRO_CONDS+=(memscope)
 if has_opt --no-placement; then MICRO_CONDS+=(memscope-noplace); else note "memscope-bpf has no --no-placement: row left out"; fi
 if has_opt --stacks; then MICRO_CONDS+=(memscope-stacks); else note "memscope-bpf has no --stacks yet: row left out"; fi
 if has_opt --stack-unwind; then MICRO_CONDS+=(memscope-stacks-fp); else note "memscope-bpf has no --stack-unwind: row left out"; fi
+if has_opt --sample-bytes; then MICRO_CONDS+=(memscope-stacks-sampled); else note "memscope-bpf has no --sample-bytes: row left out"; fi
 MICRO_CONDS+=(bpftrace memleak heaptrack)
 conds=()
 for c in "${MICRO_CONDS[@]}"; do skipped "$c" || conds+=("$c"); done
@@ -370,6 +371,7 @@ start_tracer() {
 	memscope-noplace) spawn "$pre" "$MS" -v --json -i 100000 --no-placement -p "$w" ;;
 	memscope-stacks) spawn "$pre" "$MS" -v --json -i 100000 --stacks -p "$w" ;;
 	memscope-stacks-fp) spawn "$pre" "$MS" -v --json -i 100000 --stacks --stack-unwind fp -p "$w" ;;
+	memscope-stacks-sampled) spawn "$pre" "$MS" -v --json -i 100000 --stacks --sample-bytes 524288 -p "$w" ;;
 	bpftrace) spawn "$pre" bpftrace "$WORK/bt-$wl.bt" "$w" ;;
 	memleak) spawn "$pre" PYTHONUNBUFFERED=1 ${KSRC:+BCC_KERNEL_SOURCE=$KSRC} memleak-bpfcc -p "$w" ;;
 	*) die "unknown condition $cond" ;;

@@ -412,7 +412,8 @@ S_INGEST, S_CACHE = 100000, 40000  # leaks_nofp's blocks of 40 and 56 bytes
 @test
 def stacks_sampled(ctx):
     """--sample-bytes: per-process figures exact, each site's an unbiased estimate (within
-    6 standard deviations of the truth), marked as such; a replay gives the same"""
+    10% of the truth, the issue's bound for sites over 50 sampling intervals: 4.7 standard
+    deviations and more here), marked as such; a replay gives the same"""
     w = ctx.workload("leaks_nofp", S_INGEST, S_CACHE)
     rec = os.path.join(ctx.tmpdir(), "sampled.msr")
     tr = ctx.tracer(["--json", "--stacks", "--sample-bytes", "1K", "--record", rec, "-p",
@@ -444,8 +445,8 @@ def stacks_sampled(ctx):
         q = -math.expm1(-size / SAMPLE)  # a block's chance to be in the sample
         sd = math.sqrt(n * (1 - q) / q)
         est = s.get("allocs")
-        c.true(abs(est - n) <= 6 * sd, "%s: estimated allocs %.0f for %d (sd %.0f)" % (
-            fn, est, n, sd))
+        c.true(abs(est - n) <= 0.10 * n and 0.10 * n >= 4.5 * sd,
+               "%s: estimated allocs %.0f for %d (sd %.0f)" % (fn, est, n, sd))
         c.true(abs(s.get("live_bytes") - size * s.get("live_allocs")) < 1e-6 * size * n,
                "%s: live bytes %r for %r blocks of %d" % (fn, s.get("live_bytes"),
                                                           s.get("live_allocs"), size))
