@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include "cfi.h"
 #include "elfsym.h"
+#include "keyidx.h"
 #include "unwind.h"
 #include "vec.h"
 
@@ -25,6 +26,7 @@ struct ms_unwind {
 	uint32_t objs_max, objs_used; /* object 0: none (no rows) */
 	struct object *objs;
 	size_t nobjs, cap;
+	struct ms_keyidx by_file; /* (device, inode) -> index in objs */
 	struct ms_unwind_stats st;
 	bool verbose;
 };
@@ -48,12 +50,9 @@ struct ms_unwind *ms_unwind_new(int rows_fd, uint32_t rows_max, int objs_fd, uin
 
 static struct object *find(struct ms_unwind *u, dev_t dev, ino_t ino)
 {
-	size_t i;
+	long i = ms_keyidx_get(&u->by_file, dev, ino, false);
 
-	for (i = 0; i < u->nobjs; i++)
-		if (u->objs[i].dev == dev && u->objs[i].ino == ino)
-			return &u->objs[i];
-	return NULL;
+	return i < 0 ? NULL : &u->objs[i];
 }
 
 /* Writes t's rows to the programs' maps; the object's id, or 0 when there is no room */
@@ -123,9 +122,12 @@ static struct object *object_of(struct ms_unwind *u, pid_t pid, const struct ms_
 	memcpy(fresh.seg, t.seg, sizeof(fresh.seg));
 	fresh.nseg = t.nseg;
 	ms_cfi_free(&t);
-	if (MS_VEC_PUSH(u->objs, u->nobjs, u->cap, fresh))
+	/* numbered as objs grows: the index' number is the object's place */
+	if (MS_VEC_RESERVE(u->objs, u->cap, u->nobjs + 1) ||
+	    ms_keyidx_get(&u->by_file, fresh.dev, fresh.ino, true) != (long)u->nobjs)
 		return NULL;
-	return &u->objs[u->nobjs - 1];
+	u->objs[u->nobjs] = fresh;
+	return &u->objs[u->nobjs++];
 }
 
 static int by_start(const void *x, const void *y)
@@ -189,5 +191,6 @@ void ms_unwind_free(struct ms_unwind *u)
 	if (!u)
 		return;
 	free(u->objs);
+	ms_keyidx_free(&u->by_file);
 	free(u);
 }
