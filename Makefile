@@ -39,7 +39,9 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 WORKLOAD_SRCS := $(wildcard tests/e2e/workloads/*.c)
 WORKLOAD_CXX := $(wildcard tests/e2e/workloads/*.cc)
 WORKLOADS := $(patsubst tests/e2e/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SRCS)) \
-	     $(patsubst tests/e2e/workloads/%.cc,$(OUT)/workloads/%,$(WORKLOAD_CXX))
+	     $(patsubst tests/e2e/workloads/%.cc,$(OUT)/workloads/%,$(WORKLOAD_CXX)) \
+	     $(patsubst tests/e2e/workloads/plugin/%.c,$(OUT)/workloads/lib%.so,\
+			$(wildcard tests/e2e/workloads/plugin/*.c))
 RUSTC ?= $(shell command -v rustc || echo $$HOME/.cargo/bin/rustc)
 RUST_WORKLOADS := $(if $(wildcard $(RUSTC)),$(OUT)/workloads/rust_alloc)
 
@@ -81,6 +83,11 @@ $(OUT)/workloads/%: tests/e2e/workloads/%.c $(wildcard tests/e2e/workloads/*.h)
 $(OUT)/workloads/%: tests/e2e/workloads/%.cc $(wildcard tests/e2e/workloads/*.h)
 	@mkdir -p $(dir $@)
 	$(CXX) -O1 -g -fno-omit-frame-pointer -pthread -Wall -Werror $< -o $@
+
+# Libraries the workloads load with dlopen, built as distributions build theirs
+$(OUT)/workloads/lib%.so: tests/e2e/workloads/plugin/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -fomit-frame-pointer -fPIC -shared -Wall -Werror $< -o $@
 
 # Rust workloads (built when rustc is there; the tests that need them skip otherwise):
 # the allocations come from a second crate, since rustc inlines the global allocator's
@@ -129,7 +136,7 @@ demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 
 DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
 	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 elfutils \
-	libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
+	libc6-dbg libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
@@ -147,7 +154,7 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/memscope-bpf $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8
 
 FORMAT_SRCS = $(wildcard include/*.h bpf/*.c user/*.c user/*.h tests/unit/*.c tests/unit/*.h \
-	tests/e2e/workloads/*.[ch] tests/e2e/workloads/*.cc demo/*.c)
+	tests/e2e/workloads/*.[ch] tests/e2e/workloads/*.cc tests/e2e/workloads/plugin/*.c demo/*.c)
 format:
 	clang-format -i $(FORMAT_SRCS)
 format-check:

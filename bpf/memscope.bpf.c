@@ -325,7 +325,9 @@ struct ms_unwind_walk {
 	__u64 ip, sp, bp;
 	__u64 hash;
 	__u32 tgid;
-	__u32 n; /* frames written */
+	__u32 n;     /* frames written */
+	__u32 exact; /* ip is where the frame stopped (the first, or one a signal interrupted),
+			not a return address */
 };
 
 /* Binary searches, one step per bpf_loop iteration: the verifier looks at a step once
@@ -427,7 +429,21 @@ static long unwind_frame(__u64 i, struct ms_unwind_walk *s)
 	if (proc && !m)
 		return 1; /* not code: the walk ends here */
 	/* a return address is the instruction after the call: its row is the call's */
-	r = m ? row_of_pc(m->obj, (__u32)(s->ip - m->bias - (i ? 1 : 0))) : NULL;
+	r = m ? row_of_pc(m->obj, (__u32)(s->ip - m->bias - (s->exact ? 0 : 1))) : NULL;
+	s->exact = 0;
+	if (r && r->cfa_reg == MS_CFI_SIGNAL) {
+		/* a handler's return to the restorer: the interrupted registers, saved by the
+		 * kernel on the stack (on the alternate stack too: no ordering check) */
+		if (bpf_probe_read_user(&cfa, sizeof(cfa), (void *)(s->sp + r->cfa_off)) ||
+		    bpf_probe_read_user(&ra, sizeof(ra), (void *)(s->sp + r->cfa_off + 8)) ||
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(s->sp + r->rbp_off)) || !ra)
+			return 1;
+		s->ip = ra;
+		s->sp = cfa;
+		s->bp = bp;
+		s->exact = 1;
+		return 0;
+	}
 	if (r && r->cfa_reg != MS_CFI_NONE) {
 		cfa = (r->cfa_reg == MS_CFI_RSP ? s->sp : s->bp) + (__s64)r->cfa_off;
 		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)))
@@ -491,6 +507,7 @@ static __always_inline long unwind_stack(struct pt_regs *ctx, __u32 tgid)
 		.bp = ctx->bp,
 		.hash = 0xcbf29ce484222325ULL,
 		.tgid = tgid,
+		.exact = 1,
 	};
 	struct ms_ustack *u, *slot;
 	__u32 zero = 0, id, *known;

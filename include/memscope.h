@@ -134,6 +134,10 @@ enum ms_counter {
  * A row holds from its pc (an ELF virtual address of its object) up to the next row's:
  *   CFA = (cfa_reg == MS_CFI_RSP ? rsp : rbp) + cfa_off; the return address at CFA - 8;
  *   rbp saved at CFA + rbp_off when rbp_saved, else unchanged; the caller's rsp is CFA.
+ * cfa_reg MS_CFI_SIGNAL: a signal frame (the restorer a handler returns to, its FDE marked
+ *   "S"): rsp points at the saved registers; the interrupted rsp is at rsp + cfa_off, its
+ *   ip at rsp + cfa_off + 8, its rbp at rsp + rbp_off. The interrupted ip is no return
+ *   address: its own row is looked up, not the one before it.
  * cfa_reg MS_CFI_NONE: no rule here (no CFI, or one the programs cannot follow).
  */
 enum ms_unwind_mode { MS_UNWIND_FP, MS_UNWIND_DWARF, MS_UNWIND_AUTO };
@@ -141,6 +145,7 @@ enum ms_unwind_mode { MS_UNWIND_FP, MS_UNWIND_DWARF, MS_UNWIND_AUTO };
 #define MS_CFI_NONE 0
 #define MS_CFI_RSP 1
 #define MS_CFI_RBP 2
+#define MS_CFI_SIGNAL 3
 
 struct ms_cfi_row {
 	__u32 pc;

@@ -31,6 +31,47 @@ static bool cfa_plus(const Dwarf_Op *ops, size_t n, int64_t *off)
 	return false;
 }
 
+/* The offset N of a location "rsp + N" as libdw gives an expression rule:
+ * [DW_OP_call_frame_cfa, DW_OP_breg7 N] (the CFA pushed first, then the address) */
+static bool rsp_plus(const Dwarf_Op *ops, size_t n, int64_t *off)
+{
+	if (n != 2 || ops[0].atom != DW_OP_call_frame_cfa || ops[1].atom != DW_OP_breg0 + REG_RSP)
+		return false;
+	*off = (int64_t)ops[1].number;
+	return true;
+}
+
+/* A signal frame's rule (glibc's __restore_rt): CFA = *(rsp + N), the interrupted rsp saved
+ * at rsp + N, its ip next to it at rsp + N + 8, its rbp at rsp + M; the kernel's x86-64
+ * signal frame (N 160, M 120) or any other that keeps that shape. MS_CFI_NONE otherwise. */
+static struct ms_cfi_row signal_row(Dwarf_Frame *frame, uint32_t pc)
+{
+	struct ms_cfi_row r = { .pc = pc, .cfa_reg = MS_CFI_NONE };
+	Dwarf_Op mem[3], *ops;
+	int64_t cfa_at, sp_at, ip_at, bp_at;
+	size_t n;
+
+	if (dwarf_frame_cfa(frame, &ops, &n) || n != 2 || ops[0].atom != DW_OP_breg0 + REG_RSP ||
+	    ops[1].atom != DW_OP_deref)
+		return r;
+	cfa_at = (int64_t)ops[0].number;
+	if (dwarf_frame_register(frame, REG_RSP, mem, &ops, &n) || !rsp_plus(ops, n, &sp_at) ||
+	    sp_at != cfa_at)
+		return r;
+	if (dwarf_frame_register(frame, REG_RA, mem, &ops, &n) || !rsp_plus(ops, n, &ip_at) ||
+	    ip_at != sp_at + 8)
+		return r;
+	if (dwarf_frame_register(frame, REG_RBP, mem, &ops, &n) || !rsp_plus(ops, n, &bp_at))
+		return r;
+	if (sp_at < 0 || sp_at > INT16_MAX || bp_at < 0 || bp_at > INT16_MAX)
+		return r;
+	r.cfa_reg = MS_CFI_SIGNAL;
+	r.cfa_off = (int32_t)sp_at;
+	r.rbp_saved = 1;
+	r.rbp_off = (int16_t)bp_at;
+	return r;
+}
+
 /* The rule of frame as a row at pc; MS_CFI_NONE when the programs cannot follow it */
 static struct ms_cfi_row row_of(Dwarf_Frame *frame, uint32_t pc)
 {
@@ -41,8 +82,10 @@ static struct ms_cfi_row row_of(Dwarf_Frame *frame, uint32_t pc)
 	unsigned reg;
 	bool signal;
 
-	if (dwarf_frame_info(frame, NULL, NULL, &signal) < 0 || signal)
+	if (dwarf_frame_info(frame, NULL, NULL, &signal) < 0)
 		return r;
+	if (signal)
+		return signal_row(frame, pc);
 	if (dwarf_frame_cfa(frame, &ops, &n) || n != 1)
 		return r;
 	if (ops[0].atom == DW_OP_bregx) {

@@ -29,14 +29,15 @@ struct ms_cfi_table {
 	unsigned nseg;
 	size_t fdes;	    /* functions (FDEs) described */
 	size_t unsupported; /* rows whose rule the programs cannot follow (expressions,
-			       other registers, signal frames): MS_CFI_NONE */
+			       other registers): MS_CFI_NONE */
 };
 
 /*
  * The rows of the ELF object open at fd (read with pread, never mapped): each FDE of its
  * .eh_frame (found through .eh_frame_hdr's table) walked row by row with libdw, the rules
  * x86-64 code uses (CFA from rsp or rbp plus an offset, the return address at CFA - 8, rbp
- * saved at an offset from the CFA or left alone) kept, others marked MS_CFI_NONE, equal
+ * saved at an offset from the CFA or left alone; signal frames: MS_CFI_SIGNAL) kept, others
+ * marked MS_CFI_NONE, equal
  * neighbours merged; and its executable segments. Returns 0, -ENOENT when the object has no
  * .eh_frame_hdr (its segments are filled all the same), -EFBIG or -ETIME past the bounds
  * above, -ENOEXEC when it is no ELF file, -ENOMEM.

@@ -17,7 +17,7 @@
 #define MS_ENV_INTERVAL 1 /* -i, seconds */
 #define MS_ENV_TOP 20	  /* -n */
 #define MS_ENV_RINGBUF_MB 16
-#define MS_ENV_STACK_DEPTH 32 /* --stack-depth; at most MS_MAX_STACK_DEPTH */
+#define MS_ENV_STACK_DEPTH 127 /* --stack-depth: perf's and bcc's; at most MS_MAX_STACK_DEPTH */
 #define MS_ENV_STACK_ENTRIES 16384
 #define MS_ENV_STACK_ENTRIES_MAX 4194304 /* 4 GiB of 127-frame stacks */
 #define MS_ENV_UNWIND_ROWS 2097152	 /* --unwind-rows: 24 MiB */

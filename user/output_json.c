@@ -141,6 +141,7 @@ static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_p
 {
 	static const char *const rank[] = { "by_live_bytes", "by_allocs_per_s", "by_peak" };
 	const struct ms_stack_sites *ss = p->stack_sites;
+	double allocs, truncated;
 	unsigned *order, k, i;
 
 	if (!o->sites)
@@ -162,7 +163,11 @@ static void json_sites(struct ms_json *j, struct ms_output *o, const struct ms_p
 	}
 	free(order);
 	ms_json_u64(j, "untracked", ss ? ss->untracked : 0);
+	ms_json_u64(j, "stacks", ss ? ss->n : 0);
 	ms_json_u64(j, "truncated_stacks", ss ? ss->truncated_stacks : 0);
+	ms_sites_tally(ss, &allocs, &truncated);
+	json_figure(j, "stack_allocs", allocs, ss && ss->sample_bytes);
+	json_figure(j, "truncated_allocs", truncated, ss && ss->sample_bytes);
 	if (ss && ss->sample_bytes) {
 		/* figures of a sample, weighted: estimates (allocs, bytes), not counts */
 		ms_json_bool(j, "estimated", true);

@@ -228,6 +228,18 @@ void ms_sites_set_checked(struct ms_stack_sites *ss, struct ms_stack_site *t, bo
 	ss->truncated_stacks += truncated;
 }
 
+void ms_sites_tally(const struct ms_stack_sites *ss, double *allocs, double *truncated)
+{
+	size_t i;
+
+	*allocs = *truncated = 0;
+	for (i = 0; ss && i < ss->n; i++) {
+		*allocs += ss->v[i].allocs;
+		if (ss->v[i].truncated)
+			*truncated += ss->v[i].allocs;
+	}
+}
+
 void ms_sites_free_all(struct ms_stack_sites *ss)
 {
 	free(ss->v);

@@ -113,6 +113,11 @@ struct ms_stack_site *ms_sites_find(struct ms_stack_sites *ss, int32_t stack_id,
 /* --replay: t's frames were checked when they were recorded: truncated or not */
 void ms_sites_set_checked(struct ms_stack_sites *ss, struct ms_stack_site *t, bool truncated);
 
+/* The allocations (estimates under --sample-bytes) of all of ss' sites into *allocs and of
+ * those whose stack is truncated into *truncated: the share of stacks that reach a thread's
+ * start, by allocation */
+void ms_sites_tally(const struct ms_stack_sites *ss, double *allocs, double *truncated);
+
 void ms_sites_free_all(struct ms_stack_sites *ss);
 
 #endif

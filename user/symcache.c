@@ -262,12 +262,23 @@ static int resolve(pid_t pid, uint64_t addr, char *name, size_t len, char *inlin
 	if (fd >= 0) {
 		snprintf(pinned, sizeof(pinned), "/proc/self/fd/%d", fd);
 		if (c->sym && off > 0) {
-			struct ms_frame_info f;
+			struct ms_frame_info f, g;
 
-			/* a return address: the call is the byte before it (its line) */
-			if (!ms_symbolizer_resolve_as(c->sym, pinned, path, off - 1, &f)) {
+			/* a return address: the call is the byte before it (its line); one at
+			 * a function's first byte, where nothing calls from before it, is a
+			 * signal handler's return to the restorer (__restore_rt) */
+			uint64_t at = off - 1;
+
+			err = ms_symbolizer_resolve_as(c->sym, pinned, path, at, &f);
+			if (!err && !f.function[0] &&
+			    !ms_symbolizer_resolve_as(c->sym, pinned, path, off, &g) &&
+			    g.function[0]) {
+				f = g;
+				at = off;
+			}
+			if (!err) {
 				close(fd);
-				f.offset++;
+				f.offset += off - at;
 				ms_frame_format(&f, true, name, len);
 				if (inlined)
 					snprintf(inlined, inlined_len, "%s", f.inlined);

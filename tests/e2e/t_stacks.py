@@ -15,6 +15,11 @@
 # chain elfutils' unwinder (eu-stack) takes of the stopped process; frame pointers (fp)
 # see one site, cut at the wrapper. The wrapper's malloc is in a function inlined into it:
 # a frame of its own with the line of its malloc, the wrapper's frame the line of the call.
+#
+# stack_paths.c, built so too, allocates through a dlopen'ed library built without frame
+# pointers, on a second thread and in a signal handler on an alternate stack: each path's
+# stack is whole, exact, and the one eu-stack takes of the stopped process. Debian's
+# python3.11 and redis-server: at least 95% of the stacks reach the thread's start.
 
 import json
 import math
@@ -26,7 +31,8 @@ import time
 
 from harness import Check, Fail, test
 from harness import EXIT_TIMEOUT, run_cmd
-from run import WINDOW_TIMEOUT, frame_fns, frame_parts, ground_truth, marker_line, wait_attached
+from run import (WINDOW_TIMEOUT, frame_fns, frame_parts, ground_truth, marker_line, redis_benchmark,
+                 start_redis, wait_attached)
 
 FAKE, PLAIN = 7, 5  # blocks through the made-up frame (48 B) and through plain_malloc (80 B)
 
@@ -146,7 +152,7 @@ def trace_nofp(ctx, args, stop=False, want_records=False):
     stacks = []
     if stop:
         for _ in range(2):
-            stacks.append(eu_stack(w.pid))
+            stacks.append(eu_stack(w.pid, "wrap_alloc"))
             os.kill(w.pid, signal.SIGCONT)
     gt = ground_truth(w)
     if gt != {"ingest": INGEST, "cache": CACHE}:
@@ -166,24 +172,25 @@ def trace_nofp(ctx, args, stop=False, want_records=False):
     return p, stacks
 
 
-def eu_stack(pid, timeout=10):
+def eu_stack(pid, fn="wrap_alloc", timeout=10):
     """The stack of pid, stopped, as elfutils' eu-stack unwinds it: function names from the
-    frame that stopped (wrap_alloc) outward"""
+    frame that stopped (fn) outward, in the thread that holds it"""
     deadline = time.time() + timeout
     while True:
         with open("/proc/%d/stat" % pid) as f:
             if f.read().rsplit(")", 1)[1].split()[0] == "T":
                 break
         if time.time() > deadline:
-            raise Fail("leaks_nofp did not stop itself within %d s" % timeout)
+            raise Fail("pid %d did not stop itself within %d s" % (pid, timeout))
         time.sleep(0.02)
     r = subprocess.run(["eu-stack", "-p", str(pid)], capture_output=True, text=True,
                        timeout=30)
-    fns = [m.group(1).split("@")[0] for m in
-           re.finditer(r"^#\d+\s+0x[0-9a-f]+\s+(\S+)", r.stdout, re.M)]
-    if "wrap_alloc" not in fns:
-        raise Fail("eu-stack -p %d: no wrap_alloc frame: %s %s" % (pid, r.stdout, r.stderr))
-    return fns[fns.index("wrap_alloc"):]
+    for thread in re.split(r"^TID \d+:$", r.stdout, flags=re.M)[1:]:
+        fns = [m.group(1).split("@")[0] for m in
+               re.finditer(r"^#\d+\s+0x[0-9a-f]+\s+(\S+)", thread, re.M)]
+        if fn in fns:
+            return fns[fns.index(fn):]
+    raise Fail("eu-stack -p %d: no %s frame: %s %s" % (pid, fn, r.stdout, r.stderr))
 
 
 def nofp_sites(p):
@@ -240,6 +247,162 @@ def stacks_match_eu_stack(ctx):
             continue
         # eu-stack stopped in wrap_alloc itself, before the inlined alloc_node
         c.eq("%s: eu-stack's frames from wrap_alloc" % fn, eu, frame_fns(s.get("stack"))[1:])
+    c.done()
+
+
+# ---------------------------------------------------------------- stack_paths.c
+
+# path -> blocks, their size, the stack from the caller of malloc outward
+PATHS = {
+    "plugin": (200, 72, ["plugin_alloc", "plugin_fill", "run_plugin"] + OUTER),
+    "thread": (150, 88, ["thread_alloc", "thread_body", "thread_main", "start_thread",
+                         "__clone3"]),
+    "signal": (100, 104, ["signal_alloc", "on_signal", "__restore_rt",
+                          "__pthread_kill_implementation", "raise", "run_signal"] + OUTER),
+}
+PATH_MARKERS = {"plugin": ("plugin/nofp_plugin.c", "malloc in plugin_alloc"),
+                "thread": ("stack_paths.c", "malloc in thread_alloc"),
+                "signal": ("stack_paths.c", "malloc in signal_alloc")}
+PATH_ARGS = [PATHS[k][0] for k in ("plugin", "thread", "signal")]
+
+
+def path_sites(p):
+    """The process' sites by path (the function that calls malloc)"""
+    first = {v[2][0]: k for k, v in PATHS.items()}
+    out = {}
+    for s in (p.get("sites") or {}).get("by_live_bytes") or []:
+        fns = frame_fns(s.get("stack"))
+        if fns and fns[0] in first:
+            out[first[fns[0]]] = s
+    return out
+
+
+@test
+def stacks_dlopen_thread_signal(ctx):
+    """--stacks (auto) through a dlopen'ed library without frame pointers, on a second thread
+    (to start_thread and clone3) and in a signal handler on an alternate stack (through the
+    kernel's signal frame and __restore_rt): whole stacks, exact blocks"""
+    path = ctx.workload_path("stack_paths")
+    tr = ctx.tracer(["--json", "--stacks", "--", path] + [str(n) for n in PATH_ARGS] + ["run"])
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    lines = [json.loads(l) for l in tr.out() if l.startswith("{")]
+    gt = next((l for l in lines if "plugin" in l), None)
+    if gt != dict(zip(("plugin", "thread", "signal"), PATH_ARGS)):
+        raise Fail("stack_paths' ground truth: %r" % gt)
+    final = next((l for l in lines if l.get("type") == "final"), {})
+    p = next((p for p in final.get("processes", []) if p.get("comm") == "stack_paths"), None)
+    if p is None:
+        raise Fail("no stack_paths process in the final record")
+    c = Check()
+    sites = path_sites(p)
+    for name, (n, size, chain) in sorted(PATHS.items()):
+        s = sites.get(name)
+        if not s:
+            c.fail("%s: no site: %s" % (name, [frame_fns(t.get("stack")) for t in (
+                p.get("sites") or {}).get("by_live_bytes") or []]))
+            continue
+        c.eq("%s: stack" % name, chain, frame_fns(s.get("stack")))
+        c.eq("%s: truncated" % name, False, s.get("truncated"))
+        c.eq("%s: line of its malloc" % name, marker_line(*PATH_MARKERS[name]),
+             frame_parts(s.get("stack")[0])[2])
+        c.eq("%s: allocs, live blocks, live bytes" % name, [n, n, n * size],
+             [s.get("allocs"), s.get("live_allocs"), s.get("live_bytes")])
+    ps = p.get("sites") or {}
+    c.eq("truncated stacks, allocations with one", [0, 0],
+         [ps.get("truncated_stacks"), ps.get("truncated_allocs")])
+    c.eq("every allocation took a stack", p.get("allocs"),
+         ps.get("stack_allocs", 0) + ps.get("untracked", 0))
+    c.done()
+
+
+@test
+def stacks_paths_match_eu_stack(ctx):
+    """The three paths' stacks (dwarf) are the ones eu-stack unwinds from the stopped process,
+    frame by frame, through the plugin, the thread and the signal frame"""
+    w = ctx.workload("stack_paths", *(PATH_ARGS + ["stop"]))
+    tr = ctx.tracer(["--json", "--stacks", "--stack-unwind", "dwarf", "-p", str(w.pid)])
+    wait_attached(tr)
+    w.signal(signal.SIGUSR1)
+    eu = {}
+    for name in ("plugin", "thread", "signal"):
+        eu[name] = eu_stack(w.pid, PATHS[name][2][0])
+        os.kill(w.pid, signal.SIGCONT)
+    gt = ground_truth(w)
+    tr.signal(signal.SIGINT)
+    rc = tr.wait_exit(EXIT_TIMEOUT)
+    w.signal(signal.SIGUSR2)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    if gt != dict(zip(("plugin", "thread", "signal"), PATH_ARGS)):
+        raise Fail("stack_paths' ground truth: %r" % gt)
+    final = next((r for r in map(json.loads, tr.out()) if r.get("type") == "final"), {})
+    p = next((q for q in final.get("processes", []) if q.get("pid") == w.pid), {})
+    sites = path_sites(p)
+    c = Check()
+    for name in ("plugin", "thread", "signal"):
+        s = sites.get(name)
+        if not s:
+            c.fail("%s: no site" % name)
+            continue
+        c.eq("%s: eu-stack's frames" % name, eu[name], frame_fns(s.get("stack")))
+    c.done()
+
+
+def reach_share(p):
+    """The share of p's allocations whose stack reaches its thread's start"""
+    ps = p.get("sites") or {}
+    n = ps.get("stack_allocs") or 0
+    return (1 - (ps.get("truncated_allocs") or 0) / n) if n else 0.0, n
+
+
+PY_IMPORTS = """import json, decimal, email.parser, collections, fractions, textwrap
+keep = [json.dumps({"k%d" % i: [i, str(i)] * 8}) for i in range(2000)]
+keep += [decimal.Decimal(i) / 7 for i in range(2000)]
+print("done")
+"""
+
+
+@test
+def stacks_reach_thread_start(ctx):
+    """--stacks on Debian's python3.11 (importing modules, the deepest stacks it makes) and
+    redis-server under redis-benchmark: at least 95% of the allocations' stacks reach the
+    thread's start (the share is printed), every allocation took a stack"""
+    c = Check()
+    shares = []
+    py = "/usr/bin/python3.11"
+    tr = ctx.tracer(["--json", "--stacks", "--", py, "-c", PY_IMPORTS])
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    final = next((r for r in (json.loads(l) for l in tr.out() if l.startswith("{"))
+                  if r.get("type") == "final"), {})
+    procs = [p for p in final.get("processes", []) if p.get("comm") == "python3.11"]
+    rs, port = start_redis(ctx)
+    tr = ctx.tracer(["--json", "--stacks", "-p", str(rs.pid)])
+    wait_attached(tr)
+    brc, out, err = redis_benchmark(port, 5000)
+    tr.signal(signal.SIGINT)
+    rc = tr.wait_exit(EXIT_TIMEOUT)
+    if rc != 0 or brc != 0:
+        raise Fail("tracer exit status %s, redis-benchmark's %s: %s %s" % (
+            rc, brc, tr.stderr_text(), err[-3:]))
+    final = next((r for r in map(json.loads, tr.out()) if r.get("type") == "final"), {})
+    procs += [p for p in final.get("processes", []) if p.get("pid") == rs.pid]
+    c.eq("processes traced (python3.11, redis-server)", ["python3.11", "redis-server"],
+         [p.get("comm") for p in procs])
+    for p in procs:
+        share, n = reach_share(p)
+        shares.append("%s %.1f%% of %d" % (p.get("comm"), 100 * share, n))
+        c.true(share >= 0.95, "%s: %.1f%% of %d stacks reach the thread's start (at least "
+               "95%%): %d stacks cut short" % (p.get("comm"), 100 * share, n,
+                                               (p.get("sites") or {}).get("truncated_stacks")))
+        c.eq("%s: every allocation took a stack" % p.get("comm"), p.get("allocs"),
+             n + (p.get("sites") or {}).get("untracked", 0))
+        c.true(n > 1000, "%s: %d allocations with a stack (expected more than 1000)" % (
+            p.get("comm"), n))
+    print("  stacks reaching the thread's start: %s" % ", ".join(shares), flush=True)
     c.done()
 
 

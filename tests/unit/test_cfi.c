@@ -56,17 +56,19 @@ static void read_rows(const char *path, struct ms_cfi_table *t)
 /* Each instruction of the fixture has the rule its directives give */
 START_TEST(fixture_rules)
 {
-	static const char *const names[] = { "f_plain", "f_fp", "f_expr", "f_none", "f_after" };
-	struct ms_elf_func f[5];
+	static const char *const names[] = { "f_plain", "f_fp",	 "f_expr",     "f_none",
+					     "f_after", "f_sig", "f_sig_apart" };
+	struct ms_elf_func f[7];
 	struct ms_cfi_table t;
-	uint32_t plain, fp, expr, none, after;
+	uint32_t plain, fp, expr, none, after, sig, apart;
 	size_t i;
 
 	ck_assert_msg(fixture[0], "cc could not build the fixture");
-	ck_assert_int_eq(ms_elf_lookup(fixture, names, 5, f), 5);
+	ck_assert_int_eq(ms_elf_lookup(fixture, names, 7, f), 7);
 	plain = f[0].addr, fp = f[1].addr, expr = f[2].addr, none = f[3].addr, after = f[4].addr;
+	sig = f[5].addr, apart = f[6].addr;
 	read_rows(fixture, &t);
-	ck_assert_uint_eq(t.fdes, 4);
+	ck_assert_uint_eq(t.fdes, 6);
 	for (i = 1; i < t.n; i++)
 		ck_assert_uint_lt(t.v[i - 1].pc, t.v[i].pc);
 	CK_RULE(&t, plain, MS_CFI_RSP, 8, 0, 0);
@@ -81,6 +83,9 @@ START_TEST(fixture_rules)
 	CK_RULE(&t, none, MS_CFI_NONE, 0, 0, 0);      /* between FDEs */
 	CK_RULE(&t, after, MS_CFI_RSP, 8, 0, 0);
 	CK_RULE(&t, after + 1, MS_CFI_NONE, 0, 0, 0); /* past the last FDE */
+	CK_RULE(&t, sig, MS_CFI_SIGNAL, 160, 1, 120); /* the saved rsp; rip next to it; rbp */
+	CK_RULE(&t, sig + 1, MS_CFI_SIGNAL, 160, 1, 120);
+	CK_RULE(&t, apart, MS_CFI_NONE, 0, 0, 0); /* rip elsewhere: not followed */
 	ck_assert_ptr_null(ms_cfi_find(&t, plain - 1));
 	ck_assert_uint_ge(t.unsupported, 1);
 	ck_assert_uint_ge(t.nseg, 1);

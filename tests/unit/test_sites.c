@@ -138,6 +138,7 @@ static const struct ms_frame_ops fake_ops = { fake_frames, fake_code, fake_start
 START_TEST(check_truncates_at_non_code)
 {
 	struct ms_stack_sites ss = { 0 };
+	double allocs, truncated;
 	unsigned looks = 0;
 
 	ck_assert_int_eq(ms_sites_alloc(&ss, 0x10, 8, 2, 0x1000, 1), 0); /* code, code */
@@ -158,7 +159,12 @@ START_TEST(check_truncates_at_non_code)
 	ck_assert_uint_eq(looks, 5);
 	ck_assert(ss.v[4].truncated && ss.v[4].kept == 2);
 	ck_assert_uint_eq(ss.truncated_stacks, 3);
+	/* by allocation: 6 allocations, 3 of them with a truncated stack (sites 1, 3, 4) */
+	ms_sites_tally(&ss, &allocs, &truncated);
+	ck_assert(allocs == 6 && truncated == 3);
 	ms_sites_free_all(&ss);
+	ms_sites_tally(NULL, &allocs, &truncated);
+	ck_assert(allocs == 0 && truncated == 0);
 }
 END_TEST
 
@@ -1141,7 +1147,8 @@ START_TEST(sites_rankings)
 			 "\"by_live_bytes\":[" SITE_A "," SITE_B "," SITE_DEAD "," SITE_TICK "],"
 			 "\"by_allocs_per_s\":[" SITE_A "," SITE_B "," SITE_DEAD "," SITE_TICK "],"
 			 "\"by_peak\":[" SITE_A "," SITE_TICK "," SITE_B "," SITE_DEAD "],"
-			 "\"untracked\":0,\"truncated_stacks\":0}");
+			 "\"untracked\":0,\"stacks\":4,\"truncated_stacks\":0,"
+			 "\"stack_allocs\":5,\"truncated_allocs\":0}");
 #undef SITE_A
 #undef SITE_B
 #undef SITE_DEAD
