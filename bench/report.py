@@ -35,6 +35,10 @@ GROUP_TITLES = {
 }
 MS_CONDS = ("memscope", "memscope-noplace", "memscope-stacks", "memscope-stacks-fp",
             "memscope-stacks-sampled")
+# The sites object's figures of a --stacks run, summed over the traced processes of a run
+STACK_FIELDS = ("stack_allocs", "truncated_allocs", "stacks", "truncated_stacks")
+STACK_CONDS = {"memscope-stacks": "--stacks (auto)", "memscope-stacks-fp": "--stacks --stack-unwind fp",
+               "memscope-stacks-sampled": "--stacks --sample-bytes 524288"}
 # The micro tables' ratios use the workload threads' CPU time: on a shared machine wall time
 # also counts the waits for a CPU. Both sets of ratios are in the JSON.
 RK = "cpu"
@@ -102,6 +106,27 @@ def proc_of(final, pid):
     return None
 
 
+def stack_figures(runs, pick):
+    """Per run, the stacks of the processes pick(run, process) accepts, and the share of their
+    allocations whose stack reached the thread's start: 1 - truncated_allocs / stack_allocs.
+    Only the traced program's processes count: a stack cut short elsewhere (a shell, a helper)
+    says nothing about the program. Runs of a tracer without these figures give none."""
+    per = []
+    for r in runs:
+        sites = [p["sites"] for p in (r.get("tracer_final") or {}).get("processes", [])
+                 if pick(r, p) and "stack_allocs" in (p.get("sites") or {})]
+        if not sites:
+            continue
+        f = {k: sum(x.get(k, 0) or 0 for x in sites) for k in STACK_FIELDS}
+        f["share"] = 1 - f["truncated_allocs"] / f["stack_allocs"] if f["stack_allocs"] > 0 else None
+        per.append(f)
+    out = {k: [f[k] for f in per] for k in STACK_FIELDS}
+    out["share"] = [f["share"] for f in per if f["share"] is not None]
+    out["n"] = len(out["share"])
+    out["share_median"] = med(out["share"])
+    return out
+
+
 def foreign_line(runs, lines):
     """Say which runs other tracers disturbed (not counted) or may have (counted)."""
     bad = [r for r in runs if r.get("ok") and r.get("contaminated")]
@@ -137,6 +162,8 @@ def micro_group(group, runs, lines, summary, targets):
                  "contaminated": sum(1 for r in rs if r.get("contaminated")),
                  "uprobes_mapped": sum(1 for r in ok if r["result"].get("uprobes_mapped") == 1),
                  "wall_median": med(wall), "cpu_median": med(cpu), "errors": errs}
+        if c in STACK_CONDS:
+            st[c]["stacks"] = stack_figures(ok, lambda r, p: p.get("pid") == r["result"]["pid"])
     base = "untraced-sys" if group == "bystander" else "untraced"
     u = st.get(base, {})
     for c, s in st.items():
@@ -239,6 +266,9 @@ def python_group(runs, lines, summary, targets):
         s["allocs"] = [sum(p.get("allocs", 0) for p in f.get("processes", [])) for f in fins]
         s["frees"] = [sum(p.get("frees", 0) for p in f.get("processes", [])) for f in fins]
         s["events_lost"] = sum(f.get("events_lost", 0) or 0 for f in fins)
+        if c in STACK_CONDS:
+            # the tracer follows what python3 starts too: only python's own stacks count
+            s["stacks"] = stack_figures(ok, lambda r, p: (p.get("comm") or "").startswith("python"))
         st[c] = s
     u = st.get("untraced", {})
     for c, s in st.items():
@@ -252,13 +282,13 @@ def python_group(runs, lines, summary, targets):
               "command s median [min-max]", "x untraced: script", "script cpu", "command",
               "allocs counted", "frees counted", "lost"]
     rows = []
+    labels = dict(LABELS, **{"memscope": "memscope-bpf --", "memscope-stacks": "memscope-bpf --stacks --"})
     for c in conds:
         s = st[c]
         if not s["n"]:
-            rows.append([LABELS.get(c, c) if c != "memscope" else "memscope-bpf --", "0",
-                         "unavailable", "", "", "", "", "", "", "", ""])
+            rows.append([labels.get(c, c), "0", "unavailable", "", "", "", "", "", "", "", ""])
             continue
-        rows.append([LABELS.get(c, c) if c != "memscope" else "memscope-bpf --", str(s["n"]),
+        rows.append([labels.get(c, c), str(s["n"]),
                      fmt_spread(s["script_s"], f3), fmt_spread(s["script_cpu_s"], f3),
                      fmt_spread(s["wall_s"], f3),
                      fmt_ratio(s["x_untraced_script"]), fmt_ratio(s["x_untraced_script_cpu"]),
@@ -291,7 +321,7 @@ def redis_groups(groups, lines, summary, targets):
     for g, runs in groups:
         pl = g.split("-P")[1]
         st = {}
-        conds = [c for c in ("untraced", "floor-entry", "floor", "memscope")
+        conds = [c for c in ("untraced", "floor-entry", "floor", "memscope", "memscope-stacks")
                  if c in ("untraced", "memscope") or any(r["cond"] == c for r in runs)]
         for c in conds:
             ok = [r for r in runs if r["cond"] == c and r["ok"]]
@@ -306,6 +336,8 @@ def redis_groups(groups, lines, summary, targets):
                              for p in procs]
             s["by_func"] = [p.get("by_func", {}) for p in procs]
             s["events_lost"] = sum(f.get("events_lost", 0) or 0 for f in fins)
+            if c in STACK_CONDS:
+                s["stacks"] = stack_figures(ok, lambda r, p: p.get("pid") == r["result"].get("pid"))
             errors += ["    -P %s %s: %s" % (pl, c, e) for e in
                        sorted({r["error"] for r in runs if r["cond"] == c and not r["ok"]})]
             st[c] = s
@@ -316,7 +348,8 @@ def redis_groups(groups, lines, summary, targets):
             label = {"untraced": "untraced",
                      "floor-entry": "empty BPF at the function entries (perf-event uprobes)",
                      "floor": "empty BPF at memscope-bpf's points, its links",
-                     "memscope": "memscope-bpf -p $(pidof redis-server)"}[c]
+                     "memscope": "memscope-bpf -p $(pidof redis-server)",
+                     "memscope-stacks": "memscope-bpf --stacks -p $(pidof redis-server)"}[c]
             if not s["n"]:
                 rows.append([label, pl, "0", "unavailable", "", "", "", "", "", "", ""])
                 continue
@@ -328,7 +361,7 @@ def redis_groups(groups, lines, summary, targets):
                          "%d" % med(s["live_allocs"]) if s["live_allocs"] else "-",
                          ("%d/%d runs" % (sum(s["balanced"]), len(s["balanced"])))
                          if s["balanced"] else "-",
-                         str(s["events_lost"]) if c == "memscope" else "-"])
+                         str(s["events_lost"]) if c.startswith("memscope") else "-"])
         summary[g] = st
         targets.append(("redis -P %s: throughput with memscope-bpf -p vs untraced" % pl,
                         st["memscope"].get("x_untraced"), ">= %s" % ("0.60" if pl == "1" else "0.09"),
@@ -336,6 +369,47 @@ def redis_groups(groups, lines, summary, targets):
     lines.extend("  " + l for l in table(header, rows))
     lines.extend(errors)
     foreign_line([r for _, runs in groups for r in runs], lines)
+
+
+def stacks_table(lines, summary):
+    """The share of --stacks allocations whose stack reached the thread's start, by workload,
+    beside what --stacks costs there: a cheap unwinder that stops early would look good on cost
+    alone (the cost is each section's own ratio to untraced)"""
+    cost = lambda s, k, what: "x%s %s" % (fmt_ratio(s[k]), what) if s.get(k) is not None else "-"
+    rows, out = [], []
+    for g in ("pairs/1", "pairs/2", "mix/1", "python", "redis-P1", "redis-P16"):
+        for c, label in STACK_CONDS.items():
+            s = summary.get(g, {}).get(c)
+            if not s or "stacks" not in s:
+                continue
+            f = s["stacks"]
+            if g == "python":
+                where, x = "python3 py_alloc.py", cost(s, "x_untraced_wall", "command time")
+            elif g.startswith("redis"):
+                where, x = "redis-server -P " + g.split("-P")[1], cost(s, "x_untraced", "requests/s")
+            else:
+                where, x = g, cost(s, "x_untraced_" + RK, RK + " ns/op")
+            out.append({"workload": g, "cond": c, "n": f["n"], "share_median": f["share_median"],
+                        "stack_allocs_median": med(f["stack_allocs"]), "cost": x})
+            if not f["n"]:
+                rows.append([where, label, "0", "no stack figures in the tracer's output", "", "", "", "", x])
+                continue
+            rows.append([where, label, str(f["n"]),
+                         fmt_spread(f["share"], lambda v: "%.2f%%" % (100 * v)),
+                         "{:,.0f}".format(med(f["stack_allocs"])),
+                         "{:,.0f}".format(med(f["truncated_allocs"])),
+                         "{:,.0f}".format(med(f["stacks"])),
+                         "{:,.0f}".format(med(f["truncated_stacks"])), x])
+    summary["stacks_reaching_thread_start"] = out
+    if not rows:
+        return
+    lines.append("")
+    lines.append("stacks reaching the thread's start: 1 - truncated_allocs / stack_allocs of the "
+                 "traced program's processes (sites in the final record), median [min-max] over "
+                 "rounds; --sample-bytes allocs are estimates")
+    lines.extend("  " + l for l in table(
+        ["workload", "memscope-bpf", "n", "reaching thread start", "stack allocs",
+         "truncated allocs", "stacks", "truncated stacks", "cost vs untraced"], rows))
 
 
 def replay_group(runs, lines, summary, targets):
@@ -389,6 +463,7 @@ def main():
     rg = [(g, by_group[g]) for g in ("redis-P1", "redis-P16") if g in by_group]
     if rg:
         redis_groups(rg, lines, summary, targets)
+    stacks_table(lines, summary)
     if "replay" in by_group:
         replay_group(by_group["replay"], lines, summary, targets)
 

@@ -18,7 +18,8 @@
 #   BENCH_SKIP=a,b        conditions to leave out (untraced floor floor-entry memscope
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
 #                         memscope-stacks-sampled bpftrace memleak heaptrack) or sections
-#                         (micro bystander python redis replay)
+#                         (micro bystander python redis replay); floor and memscope-stacks
+#                         leave out those rows of the python and redis sections too
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
 #                         arguments: "-e PATH+0xOFF -r PATH:SYMBOL ..."
 #   MEMSCOPE_BPF=PATH     the tracer binary (default build/memscope-bpf)
@@ -549,6 +550,9 @@ done
 [ ${#PY_FLOOR_ARGS[@]} -gt 0 ] && ! skipped floor && PY_CONDS+=(floor)
 has_opt --preset && PY_CONDS+=(memscope-pymalloc)
 has_opt --preset || note "memscope-bpf has no --preset yet: the pymalloc row is left out"
+# what --stacks costs, and how many of its stacks reach the thread's start, on a real program:
+# CPython's interpreter frames and redis' event loop, not the micro loops' two frames
+has_opt --stacks && ! skipped memscope-stacks && PY_CONDS+=(memscope-stacks)
 run_python() {
 	local cond=$1 round=$2 pre=$WORK/py t0 t1 final=null res p
 	rm -f "$pre".*
@@ -558,6 +562,7 @@ run_python() {
 	untraced) env PYTHONHASHSEED=0 $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	memscope) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	memscope-pymalloc) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --preset pymalloc -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
+	memscope-stacks) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --stacks -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	floor)
 		# the empty programs at memscope-bpf's libc points, the way it attaches, on the
 		# private libc copy (in every process: only this python maps that file)
@@ -637,10 +642,13 @@ run_redis() {
 	rm -f "$pre".*
 	TPID=0
 	redis-cli -p "$REDIS_PORT" flushall >/dev/null 2>&1
-	if [ "$cond" = memscope ] && ! start_tracer memscope $REDIS_PID "$pre" redis; then
-		fail "redis-P$pl" redis 1 "$cond" "$round" "$TR_ERR"
-		return
-	fi
+	case $cond in memscope*)
+		if ! start_tracer "$cond" $REDIS_PID "$pre" redis; then
+			fail "redis-P$pl" redis 1 "$cond" "$round" "$TR_ERR"
+			return
+		fi
+		;;
+	esac
 	case $cond in floor | floor-entry)
 		if [ "$cond" = floor ]; then
 			spawn "$pre" "$OUT/floor" -p $REDIS_PID "${REDIS_FLOOR[@]}"
@@ -659,7 +667,7 @@ run_redis() {
 	redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t set,get,lpush,lpop -c 20 -n "$REDIS_N" \
 		-P "$pl" --csv >"$pre.csv" 2>"$pre.bmerr"
 	case $cond in floor*) stop_pid $TPID INT ;; esac
-	if [ "$cond" = memscope ]; then
+	if [[ $cond == memscope* ]]; then
 		c1=$(settled_cpu $TPID)
 		[ "$c0" != null ] && [ "$c1" != null ] && cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.6f", b - a }')
 		stop_pid $TPID INT
@@ -667,9 +675,10 @@ run_redis() {
 		[ -n "$final" ] || final=null
 		probes=$(grep '^memscope-bpf: probe ' "$pre.err" | json_str)
 	fi
-	# "test","rps",...: the throughput of the four tests together is 4 / sum(1 / rps)
-	res=$(awk -F'","' 'NR > 1 { gsub(/"/, "", $1); r[$1] = $2 + 0; inv += 1 / ($2 + 0); n++ }
-		END { if (!n) exit 1; printf "{\"rps\":%.1f,\"tests\":{", n / inv; s = ""
+	# "test","rps",...: the throughput of the four tests together is 4 / sum(1 / rps); the pid
+	# picks redis-server out of the final record's processes
+	res=$(awk -F'","' -v pid=$REDIS_PID 'NR > 1 { gsub(/"/, "", $1); r[$1] = $2 + 0; inv += 1 / ($2 + 0); n++ }
+		END { if (!n) exit 1; printf "{\"pid\":%d,\"rps\":%.1f,\"tests\":{", pid, n / inv; s = ""
 		      for (k in r) { printf "%s\"%s\":%.1f", s, k, r[k]; s = "," } printf "}}" }' "$pre.csv") || {
 		fail "redis-P$pl" redis 1 "$cond" "$round" "redis-benchmark failed: $(tail_err "$pre.bmerr")"
 		return
@@ -791,6 +800,7 @@ if ! skipped redis; then
 	else
 		echo "redis_port=$REDIS_PORT" >>"$META/info"
 		REDIS_CONDS="untraced memscope"
+		has_opt --stacks && ! skipped memscope-stacks && REDIS_CONDS+=" memscope-stacks"
 		if ! redis_points; then
 			note "redis: cannot read memscope-bpf -v's probe points in redis-server: no floor rows"
 		else
