@@ -39,8 +39,9 @@ static const char usage[] =
 	"      --preset NAME       a known allocator: pymalloc (CPython) or rust (the global\n"
 	"                          allocator); libc, jemalloc, tcmalloc, mimalloc need none\n"
 	"                          e.g. memscope-bpf --preset pymalloc -- python3 app.py\n"
-	"      --stacks            the user stack of each allocation: sites in the records,\n"
-	"                          a leak report at exit and on SIGUSR1\n"
+	"      --stacks            the user stack of each allocation: sites by stack (else by\n"
+	"                          caller) in the records, a leak report at exit (and on\n"
+	"                          SIGUSR1, by caller without it), --folded\n"
 	"                          e.g. memscope-bpf -p 42 --stacks\n"
 	"      --stack-depth N     frames per stack (default " XSTR(MS_ENV_STACK_DEPTH) ", at most " XSTR(
 		MS_MAX_STACK_DEPTH) ")\n"
@@ -89,6 +90,8 @@ static const char usage[] =
 																								       "                          e.g. --stacks --folded app.folded; flamegraph.pl app.folded\n"
 																								       "      --folded-weight bytes|count   (default bytes)\n"
 																								       "      --folded-what allocated|live|leaked   (default live)\n"
+																								       "      --folded-lines      frames as function_(file.c:42), one box a line (default:\n"
+																								       "                          by function, one box a function)\n"
 																								       "      --pool-min-share X  findings: a size class with this share of allocations\n"
 																								       "                          (default " XSTR(
 																									       MS_POOL_MIN_SHARE) ") and a median lifetime under\n"
@@ -337,6 +340,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		OPT_FOLDED,
 		OPT_FOLDED_WEIGHT,
 		OPT_FOLDED_WHAT,
+		OPT_FOLDED_LINES,
 		OPT_MAX_LIVE,
 		OPT_MAX_PROCS,
 		OPT_PROMETHEUS,
@@ -374,6 +378,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		{ "folded", required_argument, NULL, OPT_FOLDED },
 		{ "folded-weight", required_argument, NULL, OPT_FOLDED_WEIGHT },
 		{ "folded-what", required_argument, NULL, OPT_FOLDED_WHAT },
+		{ "folded-lines", no_argument, NULL, OPT_FOLDED_LINES },
 		{ "max-live", required_argument, NULL, OPT_MAX_LIVE },
 		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
@@ -552,6 +557,9 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 			if (strcmp(optarg, "bytes") && strcmp(optarg, "count"))
 				die_usage("invalid --folded-weight '%s': bytes or count", optarg);
 			env->folded_count = !strcmp(optarg, "count");
+			break;
+		case OPT_FOLDED_LINES:
+			env->folded_lines = true;
 			break;
 		case OPT_FOLDED_WHAT:
 			if (!strcmp(optarg, "allocated"))

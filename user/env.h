@@ -60,6 +60,7 @@ struct ms_env {
 	double min_age;	    /* --min-age: seconds a block lives before it counts as leaked */
 	const char *folded; /* --folded FILE */
 	bool folded_count;  /* --folded-weight count (else bytes) */
+	bool folded_lines;  /* --folded-lines: frames with their file:line */
 	enum ms_folded_what folded_what; /* --folded-what */
 	char **command;			 /* after -- */
 	const char *prometheus;		 /* --prometheus ADDR:PORT */

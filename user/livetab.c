@@ -207,6 +207,7 @@ void ms_livetab_store(struct ms_livetab *t, struct ms_block *b, uint64_t meta, u
 	}
 	b->meta = meta;
 	b->ts_ns = ts_ns;
+	b->site = 0;
 }
 
 void ms_livetab_kill(struct ms_livetab *t, struct ms_block *b)

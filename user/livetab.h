@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 /*
- * One block, 24 bytes. A freed block stays as a dead entry until its address is
+ * One block, 32 bytes. A freed block stays as a dead entry until its address is
  * allocated again, so that a second free of it (glibc's tcache release at thread
  * exit, a double free) is told apart from a free of a block older than the trace.
  */
@@ -15,6 +15,9 @@ struct ms_block {
 	uint64_t addr;	/* 0: empty slot */
 	uint64_t meta;	/* size (bits 0-39), NUMA node (40-47), function id (48-62), dead (63) */
 	uint64_t ts_ns; /* allocation time; once dead, its side's allocation count at the free */
+	uint32_t site;	/* a live user block: its allocation site in its process' stack sites
+			   (sites.h), index + 1; 0: none */
+	uint32_t pad;
 };
 
 #define MS_BLOCK_SIZE_MASK ((1ULL << 40) - 1) /* 1 TiB: larger requests saturate */
@@ -54,7 +57,7 @@ struct ms_shard {
  * A table is one array until it would pass MS_SHARD_SWITCH slots, then MS_SHARDS
  * arrays chosen by the hash's top bits, each growing on its own: growing copies one
  * shard at a time, so the memory held while a big table grows stays near its size
- * (24 bytes a slot, 3/8 to 3/4 full: 32 to 64 bytes per block).
+ * (32 bytes a slot, 3/8 to 3/4 full: 43 to 86 bytes per block).
  */
 #define MS_SHARD_BITS 6
 #define MS_SHARDS (1u << MS_SHARD_BITS)
@@ -80,7 +83,7 @@ struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr);
 /* Removes the entry b points at (backward shift, no tombstones). */
 void ms_livetab_remove(struct ms_livetab *t, struct ms_block *b);
 
-/* Makes b a live block with meta and ts_ns (b may have been dead) */
+/* Makes b a live block with meta and ts_ns and no site (b may have been dead) */
 void ms_livetab_store(struct ms_livetab *t, struct ms_block *b, uint64_t meta, uint64_t ts_ns);
 
 /*

@@ -240,9 +240,10 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 	t->out.max_rows = env->top;
 	t->out.pool = env->pool;
 	t->out.numa_pages = env->numa_pages;
-	t->stats.stacks = env->stacks;
+	/* sites always: by caller (in every record) without --stacks, whose stacks deepen them */
+	t->stats.sites = t->out.sites = true;
+	t->stacks = env->stacks;
 	t->stats.sample_bytes = env->stacks ? env->sample_bytes : 0;
-	t->out.sites = env->stacks;
 	t->stats.max_blocks = env->max_live;
 	t->stats.max_procs = env->max_procs;
 	if (env->stacks && env->unwind == MS_UNWIND_FP) {
@@ -263,6 +264,10 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 					  bpf_map__fd(t->skel->maps.ms_cfi_procs), env->verbose);
 		if (!t->unwind)
 			return -ENOMEM;
+	} else {
+		/* no stacks: a site is its caller, one frame */
+		ms_stackmap_init(&t->stackmap, -1, 1, 0);
+		t->out.stacks = &t->stackmap;
 	}
 	if (ms_numa_read(&t->numa, "/sys"))
 		fprintf(stderr, "memscope-bpf: cannot read the NUMA topology from /sys: per-node "
@@ -338,7 +343,7 @@ static int run(struct ms_tracer *t)
 		}
 		if (leak_report) {
 			leak_report = 0;
-			ms_report_leaks(t);
+			ms_report_leaks(t, false);
 		}
 		err = ms_targets_serve(t, &done);
 		if (err)

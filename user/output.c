@@ -1,6 +1,7 @@
 /* output.c: the records of the statistics: the processes each one shows, their findings
  * and leaking sites gathered once, written by the printer chosen for the output (JSON
  * Lines, output_json.c, or text, output_text.c); and the folded stacks */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -237,12 +238,12 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 			struct ms_proc *p = c.v[i];
 
 			v[i].p = p;
-			v[i].total = p->stack_sites ? ms_sites_leaks(p->stack_sites,
-								     now_ns > min_age_ns ?
-									     now_ns - min_age_ns :
-									     0,
-								     v[i].leaks, MAX_LEAKS) :
-						      0;
+			v[i].total = p->stack_sites ?
+					     ms_sites_leaks(
+						     p->stack_sites, ms_proc_blocks, p,
+						     now_ns > min_age_ns ? now_ns - min_age_ns : 0,
+						     v[i].leaks, MAX_LEAKS) :
+					     0;
 			v[i].n = v[i].total < MAX_LEAKS ? v[i].total : MAX_LEAKS;
 		}
 		printer(o)->leaks(o, r, v, c.n, now_ns, min_age_ns);
@@ -252,17 +253,90 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 	fflush(o->f);
 }
 
+/* frame (as the symbolizer writes it: "function+0x1c (file.c:42)", "object+0x1c", "0x..")
+ * as --folded names it: the function, without the offset (one function, one box of the flame
+ * graph), and with lines its " (file.c:42)"; ';' and ' ' would split it: '_' */
+static void folded_frame(const char *frame, bool lines, char *out, size_t len)
+{
+	size_t n = strlen(frame), fn = n, x, hex;
+	const char *where = "";
+
+	/* " (file:line)" at the end */
+	if (n && frame[n - 1] == ')') {
+		const char *open = strrchr(frame, '(');
+
+		if (open && open > frame + 1 && open[-1] == ' ' && strchr(open, ':')) {
+			fn = open - 1 - frame;
+			where = lines ? open - 1 : "";
+		}
+	}
+	/* "+0x1c" after the function (or the object) */
+	for (x = fn, hex = 0; x > 0 && isxdigit((unsigned char)frame[x - 1]); x--)
+		hex++;
+	if (hex && x >= 3 && frame[x - 1] == 'x' && frame[x - 2] == '0' && frame[x - 3] == '+')
+		fn = x - 3;
+	snprintf(out, len, "%.*s%s", (int)fn, frame, where);
+	for (x = 0; out[x]; x++)
+		if (out[x] == ';' || out[x] == ' ')
+			out[x] = '_';
+}
+
+/* A line of the folded file: its stack, its weight, its place */
+struct folded_line {
+	char *stack;
+	uint64_t w;
+	size_t order;
+};
+
+static int by_stack(const void *x, const void *y)
+{
+	const struct folded_line *a = x, *b = y;
+	int c = strcmp(a->stack, b->stack);
+
+	return c ? c : a->order < b->order ? -1 : a->order > b->order;
+}
+
+static int by_order(const void *x, const void *y)
+{
+	const struct folded_line *a = x, *b = y;
+
+	return a->order < b->order ? -1 : a->order > b->order;
+}
+
+/* Sites whose frames read the same (by function, lines apart) are one line, weights summed,
+ * where the first of them was */
+static size_t folded_merge(struct folded_line *v, size_t n)
+{
+	size_t i, k = 0;
+
+	qsort(v, n, sizeof(*v), by_stack);
+	for (i = 0; i < n; i++) {
+		if (k && !strcmp(v[k - 1].stack, v[i].stack)) {
+			v[k - 1].w += v[i].w;
+			free(v[i].stack);
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	qsort(v, k, sizeof(*v), by_order);
+	return k;
+}
+
 int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_folded_what what,
-		     bool count, uint64_t now_ns, uint64_t min_age_ns)
+		     bool count, bool lines, uint64_t now_ns, uint64_t min_age_ns)
 {
 	static struct ms_leak leaks[MAX_LEAKS * 16];
 	static char frames[MAX_FRAMES][128];
+	struct folded_line *v = NULL;
+	size_t nv = 0, cap = 0;
 	struct collect c = { 0 };
+	char name[160];
 	size_t i;
 	unsigned k, n, nf, x;
+	int err = 0;
 
 	ms_stats_for_each(s, collect_one, &c);
-	for (i = 0; i < c.n; i++) {
+	for (i = 0; i < c.n && !err; i++) {
 		struct ms_proc *p = c.v[i];
 		char comm[MS_COMM_LEN + 1];
 
@@ -273,40 +347,61 @@ int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_f
 			if (comm[x] == ';' || comm[x] == ' ')
 				comm[x] = '_';
 		n = what == MS_FOLDED_LEAKED ?
-			    ms_sites_leaks(p->stack_sites,
+			    ms_sites_leaks(p->stack_sites, ms_proc_blocks, p,
 					   now_ns > min_age_ns ? now_ns - min_age_ns : 0, leaks,
 					   sizeof(leaks) / sizeof(leaks[0])) :
 			    p->stack_sites->n;
 		if (what == MS_FOLDED_LEAKED && n > sizeof(leaks) / sizeof(leaks[0]))
 			n = sizeof(leaks) / sizeof(leaks[0]); /* the largest: the rest weigh less */
-		for (k = 0; k < n; k++) {
+		for (k = 0; k < n && !err; k++) {
 			const struct ms_stack_site *t =
 				&p->stack_sites->v[what == MS_FOLDED_LEAKED ? leaks[k].site : k];
-			uint64_t w;
+			struct folded_line l = { .order = nv };
+			char *buf = NULL;
+			size_t len = 0;
+			FILE *m;
 
 			/* whole numbers: with --sample-bytes the estimates, rounded */
 			if (what == MS_FOLDED_LEAKED)
-				w = llround(count ? leaks[k].blocks : leaks[k].bytes);
+				l.w = llround(count ? leaks[k].blocks : leaks[k].bytes);
 			else if (what == MS_FOLDED_LIVE)
-				w = llround(count ? t->live_allocs : t->live_bytes);
+				l.w = llround(count ? t->live_allocs : t->live_bytes);
 			else
-				w = llround(count ? t->allocs : t->alloc_bytes);
-			if (!w)
+				l.w = llround(count ? t->allocs : t->alloc_bytes);
+			if (!l.w)
 				continue;
 			nf = out_site_frames(o, p->pid, t, frames, MAX_FRAMES);
-			/* outermost first; ';' and ' ' would split a frame: replace them */
-			fprintf(f, "%s%s", comm, t->truncated ? ";..." : "");
-			for (x = nf; x-- > 0;) {
-				char *q;
-
-				for (q = frames[x]; *q; q++)
-					if (*q == ';' || *q == ' ')
-						*q = '_';
-				fprintf(f, ";%s", frames[x]);
+			m = open_memstream(&buf, &len);
+			if (!m) {
+				err = -ENOMEM;
+				break;
 			}
-			fprintf(f, " %" PRIu64 "\n", w);
+			/* outermost first */
+			fprintf(m, "%s%s", comm, t->truncated ? ";..." : "");
+			for (x = nf; x-- > 0;) {
+				folded_frame(frames[x], lines, name, sizeof(name));
+				fprintf(m, ";%s", name);
+			}
+			if (fclose(m) || !buf) {
+				free(buf);
+				err = -ENOMEM;
+				break;
+			}
+			l.stack = buf;
+			err = MS_VEC_PUSH(v, nv, cap, l);
+			if (err)
+				free(buf);
 		}
 	}
 	free(c.v);
+	nv = folded_merge(v, nv);
+	for (i = 0; i < nv; i++) {
+		if (!err)
+			fprintf(f, "%s %" PRIu64 "\n", v[i].stack, v[i].w);
+		free(v[i].stack);
+	}
+	free(v);
+	if (err)
+		return err;
 	return fflush(f) || ferror(f) ? -EIO : 0;
 }

@@ -93,9 +93,11 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
 /*
  * Writes the sites of every process in the folded-stack format (flamegraph.pl,
  * inferno, speedscope): "comm;outermost;...;innermost WEIGHT" per site, the weight in
- * bytes or in blocks. Returns 0 or -errno.
+ * bytes or in blocks. Frames are named by function (no offsets), with lines their
+ * "_(file.c:42)" too; sites that read the same are one line, weights summed. Returns 0
+ * or -errno.
  */
 int ms_output_folded(struct ms_output *o, FILE *f, struct ms_stats *s, enum ms_folded_what what,
-		     bool count, uint64_t now_ns, uint64_t min_age_ns);
+		     bool count, bool lines, uint64_t now_ns, uint64_t min_age_ns);
 
 #endif

@@ -428,6 +428,8 @@ static void json_leaks(struct ms_output *o, const struct ms_report *r, const str
 	ms_json_init(&j, o->f);
 	json_head(&j, MS_REC_LEAKS, r);
 	ms_json_double(&j, "min_age_s", min_age_ns / 1e9);
+	if (r->min_age_lowered_from > 0) /* a run shorter than --min-age: every live block */
+		ms_json_double(&j, "min_age_lowered_from_s", r->min_age_lowered_from);
 	ms_json_array(&j, "processes");
 	for (i = 0; i < n; i++) {
 		const struct ms_proc *p = v[i].p;

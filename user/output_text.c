@@ -275,8 +275,14 @@ static void text_leaks(struct ms_output *o, const struct ms_report *r, const str
 	unsigned k, f, nf;
 	size_t i;
 
-	fprintf(o->f, "leak report: blocks live for more than %.1f s, by allocation site\n",
-		min_age_ns / 1e9);
+	if (r->min_age_lowered_from > 0)
+		fprintf(o->f,
+			"leak report: the run (%.1f s) was shorter than --min-age %.1f s: every "
+			"block still live, by allocation site\n",
+			r->ts, r->min_age_lowered_from);
+	else
+		fprintf(o->f, "leak report: blocks live for more than %.1f s, by allocation site\n",
+			min_age_ns / 1e9);
 	for (i = 0; i < n; i++) {
 		const struct ms_proc *p = v[i].p;
 

@@ -163,7 +163,10 @@ static int walk(const char *proc_root, pid_t pid, ms_maps_fn fn, ms_maps_fn anon
 				mounts_load(proc_root, pid, &ms);
 			fstype = fuse_type(&ms, &m);
 			if (fstype) {
+				/* still code, whose file is not read: as JIT code is */
 				say_skipped(pid, &m, fstype);
+				if (anon && (err = anon(&m, ctx)))
+					break;
 				continue;
 			}
 		}

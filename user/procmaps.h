@@ -49,7 +49,8 @@ struct ms_maps {
 	pid_t pid;
 	struct ms_mapping *v; /* each path a copy the maps own */
 	size_t n, cap;
-	struct ms_range *anon; /* the other executable mappings: JIT code, the vDSO */
+	struct ms_range *anon; /* the other executable mappings: JIT code, the vDSO, files on
+				  FUSE not read */
 	size_t nanon, cap_anon;
 };
 

@@ -262,20 +262,39 @@ void ms_report(struct ms_tracer *t, enum ms_record_kind kind)
 	check_stdout(t);
 }
 
+/* The age a block must have to count as leaked now: --min-age, or 0 at the end of a run
+ * shorter than that (a two-second program's leaks are the blocks it left live); the age
+ * asked in *lowered_from when lowered, else 0 */
+static double leak_min_age(const struct ms_tracer *t, bool at_end, double *lowered_from)
+{
+	double run_s = clock_of(t) - t->t0;
+
+	*lowered_from = 0;
+	if (at_end && run_s < t->env->min_age) {
+		*lowered_from = t->env->min_age;
+		return 0;
+	}
+	return t->env->min_age;
+}
+
 /* The leak report: sites of blocks older than --min-age */
-void ms_report_leaks(struct ms_tracer *t)
+void ms_report_leaks(struct ms_tracer *t, bool at_end)
 {
 	struct ms_report r;
+	double min_age;
 
-	if (!t->stats.stacks) {
+	if (!t->stats.sites) {
 		fprintf(stderr,
-			"memscope-bpf: SIGUSR1 asks for a leak report: it needs --stacks\n");
+			"memscope-bpf: %s was recorded without --stacks: it has no sites "
+			"for a leak report\n",
+			t->env->replay);
 		return;
 	}
 	report_of(t, &r, MS_REC_LEAKS);
+	min_age = leak_min_age(t, at_end, &r.min_age_lowered_from);
 	ms_stats_for_each(&t->stats, fill_comm, t);
 	ms_stats_for_each(&t->stats, check_stacks, t);
-	ms_output_leaks(&t->out, &r, &t->stats, clock_of(t) * 1e9, t->env->min_age * 1e9);
+	ms_output_leaks(&t->out, &r, &t->stats, clock_of(t) * 1e9, min_age * 1e9);
 	check_stdout(t);
 }
 
@@ -304,8 +323,8 @@ static void replay_event(const struct ms_event *e, void *ctx)
 
 	if (!t->stats.events && t->t0 == 0) {
 		/* a recording with stacks has its sites' frames: shown as the live run did */
-		t->stats.stacks = t->out.sites = t->replay_info &&
-						 (t->replay_info->flags & MS_RECORD_STACKS);
+		t->stats.sites = t->out.sites = t->stacks =
+			t->replay_info && (t->replay_info->flags & MS_RECORD_STACKS);
 		t->stats.sample_bytes = t->replay_info ? t->replay_info->sample_bytes : 0;
 		t->t0 = t->last_report = ts;
 		t->replay_next = ts + t->env->interval;
@@ -344,11 +363,12 @@ static void replay_comm(pid_t pid, const char *comm, uint32_t flags, void *ctx)
 static int write_folded(struct ms_tracer *t)
 {
 	const struct ms_env *env = t->env;
+	double lowered_from, min_age = leak_min_age(t, true, &lowered_from);
 	int err = 0, werr;
 
 	ms_stats_for_each(&t->stats, check_stacks, t);
 	werr = ms_output_folded(&t->out, t->folded, &t->stats, env->folded_what, env->folded_count,
-				clock_of(t) * 1e9, env->min_age * 1e9);
+				env->folded_lines, clock_of(t) * 1e9, min_age * 1e9);
 	if (fclose(t->folded) || werr) {
 		fprintf(stderr, "memscope-bpf: cannot write %s: %s\n", env->folded,
 			strerror(werr ? -werr : errno));
@@ -505,9 +525,9 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 	if (info.end_ns / 1e9 > t.replay_now && t.stats.events)
 		t.replay_now = info.end_ns / 1e9;
 	ms_report(&t, MS_REC_FINAL);
-	if (t.stats.stacks)
-		ms_report_leaks(&t);
-	if (t.folded && !t.stats.stacks)
+	if (t.stacks)
+		ms_report_leaks(&t, true);
+	if (t.folded && !t.stacks)
 		fprintf(stderr, "memscope-bpf: %s was recorded without --stacks: %s has no sites\n",
 			env->replay, env->folded);
 	if (t.folded && write_folded(&t))
@@ -538,8 +558,8 @@ int ms_report_end(struct ms_tracer *t)
 
 	if (!t->stdout_gone && t->attached) {
 		ms_report(t, MS_REC_FINAL);
-		if (t->stats.stacks)
-			ms_report_leaks(t);
+		if (t->stacks)
+			ms_report_leaks(t, true);
 	}
 	if (t->untraced_children)
 		fprintf(stderr,

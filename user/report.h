@@ -26,6 +26,9 @@ struct ms_report {
 	uint64_t late;		      /* records applied after newer ones (a ring held back) */
 	uint64_t untraced_children;   /* children of traced processes left untraced (no -f) */
 	uint64_t tracked_blocks, tracked_blocks_peak; /* entries in the live tables */
+	/* the leak report at the end of a run shorter than --min-age covers every block still
+	 * live: the --min-age it was asked (else 0) */
+	double min_age_lowered_from;
 };
 
 /*
@@ -36,8 +39,9 @@ struct ms_report {
 void ms_report(struct ms_tracer *t, enum ms_record_kind kind);
 
 /* The leak report (SIGUSR1, and at the end with --stacks): sites of blocks older than
- * --min-age */
-void ms_report_leaks(struct ms_tracer *t);
+ * --min-age; at the end of a run shorter than --min-age, of every block still live (the
+ * report says so) */
+void ms_report_leaks(struct ms_tracer *t, bool at_end);
 
 /* The statistics' end callback (ctx: the tracer): an exit record of a process that exited
  * or exec'd, its series let go, its symbols forgotten */

@@ -6,11 +6,6 @@
 #include "sites.h"
 #include "vec.h"
 
-/* An owner entry's meta: the site's index + 1 (bits 0-19) and the block's size */
-#define OWNER_SITE(m) ((unsigned)((m)&0xfffff) - 1)
-#define OWNER_SIZE(m) ((m) >> 20)
-#define OWNER_META(site, size) (((uint64_t)(site) + 1) | ((uint64_t)(size) << 20))
-
 /* The site of (stack_id, caller), created when new; NULL past MS_MAX_STACK_SITES or out of
  * memory. Its index grows with the sites (3 MiB at MS_MAX_STACK_SITES) */
 static struct ms_stack_site *site_get(struct ms_stack_sites *ss, int32_t stack_id, uint64_t caller)
@@ -37,57 +32,44 @@ static void before_change(struct ms_stack_sites *ss, struct ms_stack_site *t)
 	}
 }
 
-int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t addr, uint64_t size, int32_t stack_id,
-		   uint64_t caller, uint64_t ts)
+int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, int32_t stack_id, uint64_t caller,
+		   uint32_t *site)
 {
-	struct ms_stack_site *t = site_get(ss, stack_id, caller);
-	struct ms_block *b;
+	struct ms_stack_site *t;
 	double w;
 
-	if (!t) {
+	*site = 0;
+	if (ss->n >= MS_MAX_STACK_SITES && !ms_sites_find(ss, stack_id, caller)) {
 		ss->untracked++;
 		return 0;
 	}
-	b = ms_livetab_insert(&ss->owner, addr);
-	if (!b)
+	t = site_get(ss, stack_id, caller);
+	if (!t)
 		return -ENOMEM;
-	if (b->meta) {
-		/* a block still recorded there: its free was lost */
-		struct ms_stack_site *old = &ss->v[OWNER_SITE(b->meta)];
-
-		before_change(ss, old);
-		w = ms_sample_weight(OWNER_SIZE(b->meta), ss->sample_bytes);
-		old->live_allocs -= w;
-		old->live_bytes -= w * OWNER_SIZE(b->meta);
-	}
 	before_change(ss, t);
 	w = ms_sample_weight(size, ss->sample_bytes);
 	t->allocs += w;
 	t->alloc_bytes += w * size;
 	t->live_allocs += w;
 	t->live_bytes += w * size;
-	/* the owner table's entries are never dead: meta is used whole */
-	b->meta = OWNER_META(t - ss->v, size);
-	b->ts_ns = ts;
+	*site = t - ss->v + 1;
 	return 0;
 }
 
-void ms_sites_free(struct ms_stack_sites *ss, uint64_t addr, uint64_t size)
+void ms_sites_free(struct ms_stack_sites *ss, uint32_t site, uint64_t size)
 {
-	struct ms_block *b = ms_livetab_find(&ss->owner, addr);
 	struct ms_stack_site *t;
 	double w;
 
-	if (!b)
+	if (!site || site > ss->n)
 		return;
-	t = &ss->v[OWNER_SITE(b->meta)];
+	t = &ss->v[site - 1];
 	before_change(ss, t);
 	w = ms_sample_weight(size, ss->sample_bytes);
 	t->frees += w;
 	t->freed_bytes += w * size;
 	t->live_allocs -= w;
 	t->live_bytes -= w * size;
-	ms_livetab_remove(&ss->owner, b);
 }
 
 double ms_site_peak_contribution(const struct ms_stack_sites *ss, const struct ms_stack_site *t)
@@ -151,32 +133,42 @@ static int by_bytes(const void *x, const void *y)
 	return a->site < b->site ? -1 : a->site > b->site;
 }
 
-unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct ms_leak *leaks,
-			unsigned max)
+struct leak_pass {
+	const struct ms_stack_sites *ss;
+	struct ms_leak *all;
+	uint64_t before;
+};
+
+static void leak_block(const struct ms_block *b, void *arg)
 {
-	const struct ms_block *b;
+	struct leak_pass *lp = arg;
+	uint64_t size = ms_block_size(b);
+	struct ms_leak *l;
+	double w;
+
+	if (!b->site || b->site > lp->ss->n || ms_block_dead(b) || b->ts_ns >= lp->before)
+		return;
+	l = &lp->all[b->site - 1];
+	if (!l->blocks || b->ts_ns < l->oldest_ts)
+		l->oldest_ts = b->ts_ns;
+	w = ms_sample_weight(size, lp->ss->sample_bytes);
+	l->blocks += w;
+	l->bytes += w * size;
+}
+
+unsigned ms_sites_leaks(const struct ms_stack_sites *ss, ms_blocks_fn blocks, void *ctx,
+			uint64_t before, struct ms_leak *leaks, unsigned max)
+{
+	struct leak_pass lp = { ss, NULL, before };
 	struct ms_leak *all;
 	unsigned n = 0, i;
-	uint64_t pos;
-	double w;
 
 	if (!ss->n)
 		return 0;
-	all = calloc(ss->n, sizeof(*all));
+	all = lp.all = calloc(ss->n, sizeof(*all));
 	if (!all)
 		return 0;
-	for (pos = 0; (b = ms_livetab_iter(&ss->owner, &pos));) {
-		struct ms_leak *l;
-
-		if (b->ts_ns >= before)
-			continue;
-		l = &all[OWNER_SITE(b->meta)];
-		if (!l->blocks || b->ts_ns < l->oldest_ts)
-			l->oldest_ts = b->ts_ns;
-		w = ms_sample_weight(OWNER_SIZE(b->meta), ss->sample_bytes);
-		l->blocks += w;
-		l->bytes += w * OWNER_SIZE(b->meta);
-	}
+	blocks(ctx, leak_block, &lp);
 	for (i = 0; i < ss->n; i++) {
 		if (!all[i].blocks)
 			continue;
@@ -244,6 +236,5 @@ void ms_sites_free_all(struct ms_stack_sites *ss)
 {
 	free(ss->v);
 	ms_keyidx_free(&ss->index);
-	ms_livetab_free(&ss->owner);
 	memset(ss, 0, sizeof(*ss));
 }

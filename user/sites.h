@@ -30,9 +30,8 @@ struct ms_stack_site {
 struct ms_stack_sites {
 	struct ms_stack_site *v;
 	size_t n, cap;
-	struct ms_keyidx index;	 /* (caller, stack_id) -> index in v */
-	struct ms_livetab owner; /* block address -> site (meta = index + 1), alloc time */
-	uint64_t peak_epoch;	 /* bumped each time the process' peak rises */
+	struct ms_keyidx index; /* (caller, stack_id) -> index in v */
+	uint64_t peak_epoch;	/* bumped each time the process' peak rises */
 	uint64_t untracked;
 	uint64_t sample_bytes;	   /* --sample-bytes: the mean gap of the sample, 0: exact */
 	size_t checked;		   /* sites v[0..checked) had their frames checked */
@@ -42,13 +41,14 @@ struct ms_stack_sites {
 
 enum ms_trend { MS_TREND_UNKNOWN, MS_TREND_GROWING, MS_TREND_LEVELED, MS_TREND_SHRINKING };
 
-/* A block of size bytes allocated at addr from (stack_id, caller) at ts, sampled with
- * ss->sample_bytes (counted with its weight). 0 or -ENOMEM. */
-int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t addr, uint64_t size, int32_t stack_id,
-		   uint64_t caller, uint64_t ts);
+/* A block of size bytes allocated from (stack_id, caller), sampled with ss->sample_bytes
+ * (counted with its weight): its site's index + 1 in *site, to keep with the block (its
+ * struct ms_block's site), 0 past MS_MAX_STACK_SITES (counted untracked). 0 or -ENOMEM. */
+int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, int32_t stack_id, uint64_t caller,
+		   uint32_t *site);
 
-/* The block at addr (of size bytes) was freed */
-void ms_sites_free(struct ms_stack_sites *ss, uint64_t addr, uint64_t size);
+/* A block of size bytes of site (as ms_sites_alloc gave it; 0: none) was freed */
+void ms_sites_free(struct ms_stack_sites *ss, uint32_t site, uint64_t size);
 
 /* The process just reached a new peak of live bytes: sites' figures now are its makeup */
 static inline void ms_sites_peak(struct ms_stack_sites *ss)
@@ -80,11 +80,16 @@ struct ms_leak {
 	uint64_t oldest_ts;
 };
 
-/* Fills leaks[] (one per site with old blocks, up to max, sorted by bytes, largest first);
- * returns how many sites have old blocks (more than max when some did not fit). Costs
- * one pass over the live blocks. */
-unsigned ms_sites_leaks(const struct ms_stack_sites *ss, uint64_t before, struct ms_leak *leaks,
-			unsigned max);
+/* The live blocks of a process, for ms_sites_leaks: calls visit(b, arg) for each live block
+ * that may have a site (ctx: the process) */
+typedef void (*ms_block_visit)(const struct ms_block *b, void *arg);
+typedef void (*ms_blocks_fn)(void *ctx, ms_block_visit visit, void *arg);
+
+/* Fills leaks[] (one per site with old blocks, up to max, sorted by bytes, largest first)
+ * from the blocks blocks(ctx) visits; returns how many sites have old blocks (more than max
+ * when some did not fit). Costs one pass over the live blocks. */
+unsigned ms_sites_leaks(const struct ms_stack_sites *ss, ms_blocks_fn blocks, void *ctx,
+			uint64_t before, struct ms_leak *leaks, unsigned max);
 
 /* What ms_sites_check asks of a process' frames (ctx: the caller's) */
 struct ms_frame_ops {

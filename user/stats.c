@@ -429,7 +429,7 @@ static void count_release(struct ms_proc *p, struct ms_side *d, bool user, const
 	if (size >= MS_SIZE_SITE_MIN)
 		site_free(d, b->addr);
 	if (user && p->stack_sites)
-		ms_sites_free(p->stack_sites, b->addr, size);
+		ms_sites_free(p->stack_sites, b->site, size);
 }
 
 /* Inserts addr into d's table, keeping the tracer-wide count of entries */
@@ -455,6 +455,7 @@ static void kill_block(struct ms_side *d, struct ms_block *b)
 {
 	ms_livetab_kill(&d->live, b);
 	b->ts_ns = d->c.allocs;
+	b->site = 0;
 }
 
 /* The side of p's allocator id: its user side, or its backing side */
@@ -604,14 +605,15 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 	ms_livetab_store(&d->live, b, ms_block_meta(size, func, e->node), ts);
 	peak = p->c.peak_bytes;
 	add_live(p, d, user, size);
-	if (user && s->stacks) {
+	if (user && s->sites) {
 		if (!p->stack_sites && !(p->stack_sites = calloc(1, sizeof(*p->stack_sites)))) {
 			s->oom++;
 		} else {
 			p->stack_sites->sample_bytes = s->sample_bytes;
-			/* --sample-bytes: a block not in the sample has no site */
+			/* --sample-bytes: a block not in the sample has no site (b is still
+			 * the block's entry: nothing was inserted since) */
 			if (!(e->flags & MS_EVF_UNSAMPLED) &&
-			    ms_sites_alloc(p->stack_sites, addr, size, e->stack_id, e->caller, ts))
+			    ms_sites_alloc(p->stack_sites, size, e->stack_id, e->caller, &b->site))
 				s->oom++;
 			else if (p->c.peak_bytes > peak)
 				ms_sites_peak(p->stack_sites);
@@ -674,10 +676,12 @@ static void restore(struct ms_stats *s, struct ms_proc *p, const struct ms_pendi
 	struct ms_side *x = side_at(p, q->from_alloc, q->from_user);
 	struct ms_block *b = track_insert(s, x, q->old.addr);
 
-	if (b)
+	if (b) {
 		ms_livetab_store(&x->live, b, q->old.meta, q->old.ts_ns);
-	else
+		b->site = q->old.site;
+	} else {
 		s->oom++;
+	}
 }
 
 /* Makes q (tracked, not released) found by its block's address, unless another entry
@@ -1029,6 +1033,19 @@ void ms_proc_size_hist(const struct ms_proc *p, uint64_t hist[MS_CLASSES])
 	for (i = 0; i < p->nalloc; i++)
 		for (k = 0; p->alloc[i].user.pat && k < MS_CLASSES; k++)
 			hist[k] += p->alloc[i].user.pat->cls[k].allocs;
+}
+
+void ms_proc_blocks(void *ctx, ms_block_visit visit, void *arg)
+{
+	const struct ms_proc *p = ctx;
+	const struct ms_block *b;
+	uint64_t pos;
+	size_t i;
+
+	for (i = 0; i < p->nalloc; i++)
+		for (pos = 0; (b = ms_livetab_iter(&p->alloc[i].user.live, &pos));)
+			if (b->site && !ms_block_dead(b))
+				visit(b, arg);
 }
 
 void ms_stats_for_each(struct ms_stats *s, void (*fn)(struct ms_proc *p, void *ctx), void *ctx)

@@ -183,14 +183,14 @@ struct ms_stats {
 			   one each (ms_stats_worth_report) */
 	struct ms_proc **retired; /* pinned processes that exited and whose pid came back: */
 	size_t nretired, cap_retired; /* kept, with their figures, for the final record */
-	bool stacks;		      /* --stacks: keep allocation sites per process */
-	uint64_t sample_bytes;	      /* --sample-bytes: sites weigh their sampled blocks */
-	size_t blocks;		      /* entries in every live table (live and dead blocks) */
-	size_t blocks_peak;	      /* the most there were */
-	size_t max_blocks;	      /* --max-live: past it, new blocks are counted, not tracked */
-	size_t max_procs;	      /* --max-processes: past it, new processes are not tracked */
-	bool capped;		      /* a cap was reached (the daemon says so once) */
-	ms_end_fn on_end;	      /* called before an exited or exec'd process is reset */
+	bool sites; /* keep allocation sites per process: by stack (--stacks), else by caller */
+	uint64_t sample_bytes; /* --sample-bytes: sites weigh their sampled blocks */
+	size_t blocks;	       /* entries in every live table (live and dead blocks) */
+	size_t blocks_peak;    /* the most there were */
+	size_t max_blocks;     /* --max-live: past it, new blocks are counted, not tracked */
+	size_t max_procs;      /* --max-processes: past it, new processes are not tracked */
+	bool capped;	       /* a cap was reached (the daemon says so once) */
+	ms_end_fn on_end;      /* called before an exited or exec'd process is reset */
 	void *ctx;
 };
 
@@ -244,6 +244,10 @@ unsigned ms_size_bucket(uint64_t size);
 
 /* The lower bound in bytes of bucket b */
 uint64_t ms_bucket_floor(unsigned b);
+
+/* The live user blocks of process ctx that have a site, each given to visit (sites.h's
+ * ms_blocks_fn, for ms_sites_leaks) */
+void ms_proc_blocks(void *ctx, ms_block_visit visit, void *arg);
 
 /* Calls fn for every process, retired ones too; fn may not add or forget processes */
 void ms_stats_for_each(struct ms_stats *s, void (*fn)(struct ms_proc *p, void *ctx), void *ctx);

@@ -70,6 +70,8 @@ struct ms_tracer {
 	struct ms_output out;
 	FILE *out_file; /* -o FILE */
 	FILE *folded;	/* --folded FILE, written at the end */
+	bool stacks;	/* sites by stack (--stacks, or a recording with them): the leak report
+			   at the end, the folded file */
 	double t0, last_report;
 	uint64_t last_events;
 	uint64_t lost_by[MS_CNT_MAX]; /* the BPF loss counters, as last read */

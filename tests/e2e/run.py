@@ -2333,8 +2333,17 @@ def parse_folded(c, what, path, comm):
 
 
 def folded_frames(stack):
-    """A record's stack as --folded writes it: outermost first, ';' and ' ' as '_'"""
-    return tuple(f.replace(";", "_").replace(" ", "_") for f in reversed(stack))
+    """A record's stack as --folded writes it: outermost first, by function (no offset, no
+    line), ';' and ' ' as '_'"""
+    return tuple(frame_parts(f)[0].replace(";", "_").replace(" ", "_") for f in reversed(stack))
+
+
+def folded_sum(pairs):
+    """(frames, weight) pairs as --folded sums them: one line per stack of functions"""
+    out = {}
+    for frames, w in pairs:
+        out[frames] = out.get(frames, 0) + w
+    return out
 
 
 def check_three_sites_run(c, label, tr, folded, what, weight):
@@ -2457,13 +2466,13 @@ def check_three_sites_run(c, label, tr, folded, what, weight):
         c.true(frames not in weights, "%s: folded: a stack twice: %s" % (label, frames))
         weights[frames] = w
     if what == "leaked":
-        want = {folded_frames(s["stack"]): s[weight] for s in p.get("sites") or []}
+        want = folded_sum((folded_frames(s["stack"]), s[weight]) for s in p.get("sites") or [])
         total = sum(s[weight] for s in p.get("sites") or [])
     else:
         key = {("live", "bytes"): "live_bytes", ("live", "blocks"): "live_allocs",
                ("allocated", "bytes"): "alloc_bytes",
                ("allocated", "blocks"): "allocs"}[(what, weight)]
-        want = {folded_frames(s["stack"]): s[key] for s in fsites.values() if s[key]}
+        want = folded_sum((folded_frames(s["stack"]), s[key]) for s in fsites.values() if s[key])
         total = fp.get(key)
     c.eq("%s: folded (--folded-what %s, weight %s): sum of the weights" % (
         label, what, weight), total, sum(weights.values()))

@@ -204,9 +204,11 @@ def nofp_sites(p):
 
 @test
 def stacks_without_frame_pointers(ctx):
-    """--stacks on -O2 -fomit-frame-pointer code: two leaks through one wrapper, two sites"""
+    """--stacks on -O2 -fomit-frame-pointer code: two leaks through one wrapper, two sites;
+    the leak report of the short run (under --min-age) and --folded name both owners"""
     c = Check()
-    p, _ = trace_nofp(ctx, [])
+    folded = os.path.join(ctx.tmpdir(), "nofp.folded")
+    p, _, recs = trace_nofp(ctx, ["--folded", folded], want_records=True)
     sites = nofp_sites(p)
     for fn, n, size in (("ingest_orders", INGEST, 40), ("cache_sessions", CACHE, 56)):
         s = sites.get(fn)
@@ -222,6 +224,21 @@ def stacks_without_frame_pointers(ctx):
         c.eq("auto: %s: allocs, live blocks, live bytes" % fn, [n, n, n * size],
              [s.get("allocs"), s.get("live_allocs"), s.get("live_bytes")])
     c.eq("auto: truncated_stacks", 0, (p.get("sites") or {}).get("truncated_stacks"))
+    # the run lasted less than --min-age (5 s): the leak report has every live block
+    leaks = next((r for r in recs if r.get("type") == "leaks"), {})
+    c.eq("leaks: min_age_s, min_age_lowered_from_s", [0, 5],
+         [leaks.get("min_age_s"), leaks.get("min_age_lowered_from_s")])
+    lp = next((q for q in leaks.get("processes") or [] if q.get("pid") == p.get("pid")), {})
+    got = {frame_fns(s.get("stack"))[4]: [s.get("blocks"), s.get("bytes")]
+           for s in lp.get("sites") or [] if len(s.get("stack") or []) > 4}
+    c.eq("leaks: the owners' blocks and bytes",
+         {"ingest_orders": [INGEST, 40 * INGEST], "cache_sessions": [CACHE, 56 * CACHE]}, got)
+    # --folded (live bytes) by function: one line per owner, outermost first
+    with open(folded) as f:
+        lines = dict(l.rsplit(" ", 1) for l in f.read().splitlines())
+    for fn, n, size in (("ingest_orders", INGEST, 40), ("cache_sessions", CACHE, 56)):
+        stack = ";".join(["leaks_nofp"] + list(reversed(CHAIN + [fn] + OUTER)))
+        c.eq("folded: %s" % stack, str(n * size), lines.get(stack))
     # what frame pointers see: one site, cut at the wrapper
     p, _ = trace_nofp(ctx, ["--stack-unwind", "fp"])
     fp = (p.get("sites") or {}).get("by_live_bytes") or []
@@ -347,6 +364,57 @@ def stacks_paths_match_eu_stack(ctx):
             c.fail("%s: no site" % name)
             continue
         c.eq("%s: eu-stack's frames" % name, eu[name], frame_fns(s.get("stack")))
+    c.done()
+
+
+@test
+def sites_without_stacks(ctx):
+    """Without --stacks every record still ranks each process' sites by caller (one frame
+    and its inlined calls), exactly; the table names the top one; SIGUSR1 gives a leak
+    report by caller"""
+    path = ctx.workload_path("stack_paths")
+    tr = ctx.tracer(["--json", "--", path] + [str(n) for n in PATH_ARGS] + ["run"])
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    final = next((r for r in (json.loads(l) for l in tr.out() if l.startswith("{"))
+                  if r.get("type") == "final"), {})
+    p = next((p for p in final.get("processes", []) if p.get("comm") == "stack_paths"), {})
+    c = Check()
+    sites = path_sites(p)
+    for name, (n, size, chain) in sorted(PATHS.items()):
+        s = sites.get(name) or {}
+        c.eq("%s: the caller alone" % name, chain[:1], frame_fns(s.get("stack")))
+        c.eq("%s: allocs, live blocks, live bytes" % name, [n, n, n * size],
+             [s.get("allocs"), s.get("live_allocs"), s.get("live_bytes")])
+    # the table: the top site under the process' row
+    tr = ctx.tracer(["--", path] + [str(n) for n in PATH_ARGS] + ["run"])
+    c.eq("tracer exit status (table)", 0, tr.wait_exit(WINDOW_TIMEOUT))
+    top = [l.strip() for l in tr.out() if l.strip().startswith("top site ")]
+    n, size, _ = PATHS["plugin"]
+    c.true(top and top[-1].startswith("top site plugin_alloc+0x") and
+           top[-1].endswith(" live in %d blocks (unknown)" % n) and
+           "(nofp_plugin.c:%d)" % marker_line("plugin/nofp_plugin.c", "malloc in plugin_alloc")
+           in top[-1], "the final table's top site line: %r" % top[-1:])
+    # a leak report by caller on SIGUSR1, of leaks_nofp by -p, once the tracer has its blocks
+    w = ctx.workload("leaks_nofp", INGEST, CACHE)
+    tr = ctx.tracer(["--json", "-i", "0.2", "--min-age", "0", "-p", str(w.pid)])
+    wait_attached(tr)
+    w.signal(signal.SIGUSR1)
+    ground_truth(w)
+    tr.wait_line("out", lambda l: '"allocs":%d,' % (INGEST + CACHE) in l, WINDOW_TIMEOUT,
+                 "a record with leaks_nofp's allocations")
+    tr.signal(signal.SIGUSR1)
+    tr.wait_line("out", lambda l: l.startswith('{"type":"leaks"'), WINDOW_TIMEOUT, "leaks")
+    tr.signal(signal.SIGINT)
+    c.eq("tracer exit status (-p)", 0, tr.wait_exit(EXIT_TIMEOUT))
+    w.signal(signal.SIGUSR2)
+    leaks = next(json.loads(l) for l in tr.out() if l.startswith('{"type":"leaks"'))
+    lp = next((q for q in leaks.get("processes") or [] if q.get("pid") == w.pid), {})
+    c.eq("leaks on SIGUSR1: by caller (the inlined malloc and its function), blocks, bytes",
+         [[["alloc_node", "wrap_alloc"], INGEST + CACHE, 40 * INGEST + 56 * CACHE]],
+         [[frame_fns(s.get("stack")), s.get("blocks"), s.get("bytes")]
+          for s in lp.get("sites") or []])
     c.done()
 
 

@@ -371,7 +371,7 @@ START_TEST(trend_after_attach)
 	ck_assert_ptr_nonnull(cat);
 	id = ms_catalog_add_func(cat, &malloc_fn);
 	ms_stats_init(&s, cat, NULL, NULL);
-	s.stacks = true;
+	s.sites = true;
 	ck_assert_int_eq(ms_stackmap_init(&m, -1, 8, 16), 0);
 	o.stacks = &m;
 	o.sites = true;
