@@ -138,7 +138,7 @@ def stack_truncated_text_and_folded(ctx):
 
 # ---------------------------------------------------------------- leaks_nofp.c
 
-INGEST, CACHE = 300, 120  # blocks of 40 and 56 bytes
+INGEST, CACHE, SERVED = 300, 120, 50  # blocks of 40 and 56 bytes, kept; of 24, freed
 CHAIN = ["alloc_node", "wrap_alloc", "make_node", "grow_table"]  # alloc_node is inlined
 OUTER = ["main", "__libc_start_call_main", "__libc_start_main", "_start"]
 
@@ -155,7 +155,7 @@ def trace_nofp(ctx, args, stop=False, want_records=False):
             stacks.append(eu_stack(w.pid, "wrap_alloc"))
             os.kill(w.pid, signal.SIGCONT)
     gt = ground_truth(w)
-    if gt != {"ingest": INGEST, "cache": CACHE}:
+    if gt != {"ingest": INGEST, "cache": CACHE, "served": SERVED}:
         raise Fail("leaks_nofp's ground truth: %r" % gt)
     tr.signal(signal.SIGINT)
     rc = tr.wait_exit(EXIT_TIMEOUT)
@@ -194,11 +194,14 @@ def eu_stack(pid, fn="wrap_alloc", timeout=10):
 
 
 def nofp_sites(p):
-    """The process' sites (by_live_bytes), by the function below grow_table"""
+    """The process' sites (in any ranking), by the function below grow_table (or
+    handle_request)"""
     out = {}
-    for s in (p.get("sites") or {}).get("by_live_bytes") or []:
-        fns = frame_fns(s.get("stack"))
-        out[fns[4] if len(fns) > 4 else fns[0] if fns else None] = s
+    sites = p.get("sites") or {}
+    for rank in ("by_live_bytes", "by_allocs_per_s", "by_peak"):
+        for s in sites.get(rank) or []:
+            fns = frame_fns(s.get("stack"))
+            out[fns[4] if len(fns) > 4 else fns[0] if fns else None] = s
     return out
 
 
@@ -224,6 +227,13 @@ def stacks_without_frame_pointers(ctx):
         c.eq("auto: %s: allocs, live blocks, live bytes" % fn, [n, n, n * size],
              [s.get("allocs"), s.get("live_allocs"), s.get("live_bytes")])
     c.eq("auto: truncated_stacks", 0, (p.get("sites") or {}).get("truncated_stacks"))
+    # the freeing path: a site of its own that holds nothing live
+    s = sites.get("serve_requests") or {}
+    c.eq("auto: serve_requests: stack", CHAIN[:3] + ["handle_request", "serve_requests"] + OUTER,
+         frame_fns(s.get("stack")))
+    c.eq("auto: serve_requests: allocs, frees, live blocks, live bytes",
+         [SERVED, SERVED, 0, 0], [s.get("allocs"), s.get("frees"), s.get("live_allocs"),
+                                  s.get("live_bytes")])
     # the run lasted less than --min-age (5 s): the leak report has every live block
     leaks = next((r for r in recs if r.get("type") == "leaks"), {})
     c.eq("leaks: min_age_s, min_age_lowered_from_s", [0, 5],
@@ -239,15 +249,15 @@ def stacks_without_frame_pointers(ctx):
     for fn, n, size in (("ingest_orders", INGEST, 40), ("cache_sessions", CACHE, 56)):
         stack = ";".join(["leaks_nofp"] + list(reversed(CHAIN + [fn] + OUTER)))
         c.eq("folded: %s" % stack, str(n * size), lines.get(stack))
-    # what frame pointers see: one site, cut at the wrapper
+    # what frame pointers see: both leaks in one site, cut at the wrapper
     p, _ = trace_nofp(ctx, ["--stack-unwind", "fp"])
-    fp = (p.get("sites") or {}).get("by_live_bytes") or []
-    c.eq("fp: sites", 1, len(fp))
+    fp = [s for s in (p.get("sites") or {}).get("by_live_bytes") or [] if s.get("live_bytes")]
+    c.eq("fp: sites holding live bytes", 1, len(fp))
     if fp:
         c.eq("fp: the one site's stack", ["alloc_node", "wrap_alloc"],
              frame_fns(fp[0].get("stack")))
         c.eq("fp: truncated", True, fp[0].get("truncated"))
-        c.eq("fp: allocs", INGEST + CACHE, fp[0].get("allocs"))
+        c.eq("fp: live blocks", INGEST + CACHE, fp[0].get("live_allocs"))
     c.done()
 
 
@@ -402,7 +412,7 @@ def sites_without_stacks(ctx):
     wait_attached(tr)
     w.signal(signal.SIGUSR1)
     ground_truth(w)
-    tr.wait_line("out", lambda l: '"allocs":%d,' % (INGEST + CACHE) in l, WINDOW_TIMEOUT,
+    tr.wait_line("out", lambda l: '"allocs":%d,' % (INGEST + CACHE + SERVED) in l, WINDOW_TIMEOUT,
                  "a record with leaks_nofp's allocations")
     tr.signal(signal.SIGUSR1)
     tr.wait_line("out", lambda l: l.startswith('{"type":"leaks"'), WINDOW_TIMEOUT, "leaks")
@@ -653,7 +663,7 @@ def stacks_sampled(ctx):
                      str(w.pid)])
     wait_attached(tr)
     w.signal(signal.SIGUSR1)
-    if ground_truth(w) != {"ingest": S_INGEST, "cache": S_CACHE}:
+    if ground_truth(w) != {"ingest": S_INGEST, "cache": S_CACHE, "served": SERVED}:
         raise Fail("leaks_nofp's ground truth")
     tr.signal(signal.SIGINT)
     rc = tr.wait_exit(EXIT_TIMEOUT)
@@ -663,14 +673,15 @@ def stacks_sampled(ctx):
     final = next(r for r in map(json.loads, tr.out()) if r.get("type") == "final")
     p = next(q for q in final["processes"] if q.get("pid") == w.pid)
     c = Check()
-    c.eq("process: allocs, live blocks (exact)", [S_INGEST + S_CACHE] * 2,
+    c.eq("process: allocs, live blocks (exact)", [S_INGEST + S_CACHE + SERVED, S_INGEST + S_CACHE],
          [p.get("allocs"), p.get("live_allocs")])
     c.eq("process: live bytes (exact)", 40 * S_INGEST + 56 * S_CACHE, p.get("live_bytes"))
     sites = p.get("sites") or {}
     c.eq("sites: estimated, sample_bytes", [True, SAMPLE],
          [sites.get("estimated"), sites.get("sample_bytes")])
     by = nofp_sites(p)
-    c.eq("sites", ["cache_sessions", "ingest_orders"], sorted(k or "" for k in by))
+    c.eq("sites", ["cache_sessions", "ingest_orders"],
+         sorted(k or "" for k in by if k != "serve_requests"))
     for fn, n, size in (("ingest_orders", S_INGEST, 40), ("cache_sessions", S_CACHE, 56)):
         s = by.get(fn)
         if not s:

@@ -4,6 +4,8 @@
  * inlined into it:
  *   ingest_orders  -> grow_table -> make_node -> wrap_alloc -> (alloc_node) -> malloc
  *   cache_sessions -> grow_table -> make_node -> wrap_alloc -> (alloc_node) -> malloc
+ * and a third frees what it allocates the same way (a site that holds nothing live):
+ *   serve_requests -> handle_request -> make_node -> wrap_alloc -> (alloc_node) -> malloc
  * A frame-pointer walk stops in wrap_alloc, so both leaks show as one site; a walk from
  * the call frame information tells them apart, down to main and _start, and the inlined
  * alloc_node is a frame of its own (the line of its malloc; wrap_alloc's line is the call
@@ -11,8 +13,9 @@
  *
  * usage: leaks_nofp N M [stop]
  * Prints "ready <pid>", waits for SIGUSR1, allocates N blocks of 40 bytes through
- * ingest_orders and M of 56 bytes through cache_sessions (all kept), prints
- * {"ingest": N, "cache": M}, waits for SIGUSR2 and exits. With "stop", it stops itself
+ * ingest_orders and M of 56 bytes through cache_sessions (all kept), and 50 of 24 bytes
+ * through serve_requests (each freed), prints {"ingest": N, "cache": M, "served": 50},
+ * waits for SIGUSR2 and exits. With "stop", it stops itself
  * (SIGSTOP) in wrap_alloc just before the first malloc of each path, so that another
  * unwinder (eu-stack) can take the same stack.
  */
@@ -25,7 +28,9 @@
 /* a call whose result is used after it: never a tail call, its frame stays */
 #define KEEP(p) __asm__ volatile("" : : "r"(p) : "memory")
 
-static int stop_before[2]; /* path -> stop before its first malloc */
+#define SERVED 50
+
+static int stop_before[3]; /* path -> stop before its first malloc */
 static int path;
 static void *keep[200000];
 static unsigned nkeep;
@@ -80,6 +85,24 @@ NOINLINE static void cache_sessions(unsigned n)
 	KEEP(&path);
 }
 
+NOINLINE static void handle_request(unsigned tag)
+{
+	void *p = make_node(24, tag);
+
+	KEEP(p);
+	free(p);
+}
+
+NOINLINE static void serve_requests(unsigned n)
+{
+	unsigned i;
+
+	path = 2;
+	for (i = 0; i < n; i++)
+		handle_request(0x3000 + i);
+	KEEP(&path);
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long n = gt_arg(argc, argv, 1, 100), m = gt_arg(argc, argv, 2, 50);
@@ -96,7 +119,9 @@ int main(int argc, char **argv)
 	gt_wait_signal(SIGUSR1);
 	ingest_orders((unsigned)n);
 	cache_sessions((unsigned)m);
-	len = snprintf(line, sizeof(line), "{\"ingest\": %lu, \"cache\": %lu}\n", n, m);
+	serve_requests(SERVED);
+	len = snprintf(line, sizeof(line), "{\"ingest\": %lu, \"cache\": %lu, \"served\": %d}\n", n,
+		       m, SERVED);
 	if (write(1, line, len) != len)
 		return 1;
 	gt_wait_signal(SIGUSR2);
