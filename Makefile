@@ -16,7 +16,8 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
 	  -Iinclude -I$(OUT)
-LDLIBS := -lbpf -lelf -ldw -lz -llzma -lcapstone -lmicrohttpd -liberty -lstdc++ -lpthread -lm
+LDLIBS := -lbpf -lelf -ldw -lz -llzma -lcapstone -lmicrohttpd -liberty -lprotobuf-c -lstdc++ \
+	  -lpthread -lm
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -32,7 +33,11 @@ endif
 
 USER_SRCS := $(wildcard user/*.c)
 LIB_SRCS := $(filter-out user/main.c,$(USER_SRCS))
-LIB_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(LIB_SRCS))
+# pprof's profile.proto, as Debian's golang-github-google-pprof-dev ships it, compiled with
+# protoc-c (protobuf-c-compiler) into $(OUT)/proto
+PPROF_PROTO ?= /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
+PROTO_GEN := $(OUT)/proto/profile.pb-c.h
+LIB_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(LIB_SRCS)) $(OUT)/proto/profile.pb-c.o
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -62,8 +67,15 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c include/memscope.h $(VMLINUX_H)
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@.tmp && mv $@.tmp $@
 
-$(OUT)/user/%.o: user/%.c | $(SKELS)
+$(OUT)/user/%.o: user/%.c | $(SKELS) $(PROTO_GEN)
 	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/proto/profile.pb-c.c $(OUT)/proto/profile.pb-c.h: $(PPROF_PROTO)
+	@mkdir -p $(OUT)/proto
+	protoc-c --c_out=$(OUT)/proto -I$(dir $(PPROF_PROTO)) $(PPROF_PROTO)
+
+$(OUT)/proto/profile.pb-c.o: $(OUT)/proto/profile.pb-c.c $(OUT)/proto/profile.pb-c.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/memscope-bpf: $(OUT)/user/main.o $(LIB_OBJS)
@@ -102,7 +114,7 @@ $(OUT)/workloads/rust_alloc: tests/e2e/workloads/rust_alloc.rs $(OUT)/workloads/
 $(OUT)/unit-tests: $(patsubst tests/unit/%.c,$(OUT)/unit/%.o,$(UNIT_SRCS)) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) $(shell pkg-config --libs check) -o $@
 
-$(OUT)/unit/%.o: tests/unit/%.c | $(SKELS)
+$(OUT)/unit/%.o: tests/unit/%.c | $(SKELS) $(PROTO_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iuser -Itests/unit -c $< -o $@
 
@@ -136,6 +148,7 @@ demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 
 DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
 	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 elfutils \
+	libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev golang-go \
 	libc6-dbg libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -92,6 +92,11 @@ static const char usage[] =
 																								       "      --folded-what allocated|live|leaked   (default live)\n"
 																								       "      --folded-lines      frames as function_(file.c:42), one box a line (default:\n"
 																								       "                          by function, one box a function)\n"
+																								       "      --pprof FILE        at the end, the sites as a gzip'd pprof heap profile for\n"
+																								       "                          go tool pprof, Pyroscope, Parca (needs --stacks)\n"
+																								       "                          e.g. --stacks --pprof heap.pb.gz; go tool pprof -http=: heap.pb.gz\n"
+																								       "      --pprof-dir DIR     at each record, a profile per process in DIR, named\n"
+																								       "                          PID-COMM-TIME.pb.gz (pprof -diff_base) (needs --stacks)\n"
 																								       "      --pool-min-share X  findings: a size class with this share of allocations\n"
 																								       "                          (default " XSTR(
 																									       MS_POOL_MIN_SHARE) ") and a median lifetime under\n"
@@ -341,6 +346,8 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		OPT_FOLDED_WEIGHT,
 		OPT_FOLDED_WHAT,
 		OPT_FOLDED_LINES,
+		OPT_PPROF,
+		OPT_PPROF_DIR,
 		OPT_MAX_LIVE,
 		OPT_MAX_PROCS,
 		OPT_PROMETHEUS,
@@ -379,6 +386,8 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		{ "folded-weight", required_argument, NULL, OPT_FOLDED_WEIGHT },
 		{ "folded-what", required_argument, NULL, OPT_FOLDED_WHAT },
 		{ "folded-lines", no_argument, NULL, OPT_FOLDED_LINES },
+		{ "pprof", required_argument, NULL, OPT_PPROF },
+		{ "pprof-dir", required_argument, NULL, OPT_PPROF_DIR },
 		{ "max-live", required_argument, NULL, OPT_MAX_LIVE },
 		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
@@ -558,6 +567,12 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 				die_usage("invalid --folded-weight '%s': bytes or count", optarg);
 			env->folded_count = !strcmp(optarg, "count");
 			break;
+		case OPT_PPROF:
+			env->pprof = optarg;
+			break;
+		case OPT_PPROF_DIR:
+			env->pprof_dir = optarg;
+			break;
 		case OPT_FOLDED_LINES:
 			env->folded_lines = true;
 			break;
@@ -621,6 +636,9 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		die_usage("%s", "-p and a COMMAND cannot be combined");
 	if (env->folded && !env->stacks && !env->replay)
 		die_usage("%s", "--folded needs --stacks (or --replay of a recording with them)");
+	if ((env->pprof || env->pprof_dir) && !env->stacks && !env->replay)
+		die_usage("%s", "--pprof and --pprof-dir need --stacks (or --replay of a recording "
+				"with them)");
 	if (unwind_set && !env->stacks)
 		die_usage("%s", "--stack-unwind, --unwind-rows and --sample-bytes need --stacks");
 	if (env->replay && (env->command || env->npids || env->record))

@@ -57,10 +57,12 @@ struct ms_env {
 	enum ms_unwind_mode unwind; /* --stack-unwind */
 	unsigned long unwind_rows;  /* --unwind-rows */
 	uint64_t sample_bytes;	    /* --sample-bytes: 0, every outermost allocation */
-	double min_age;	    /* --min-age: seconds a block lives before it counts as leaked */
-	const char *folded; /* --folded FILE */
-	bool folded_count;  /* --folded-weight count (else bytes) */
-	bool folded_lines;  /* --folded-lines: frames with their file:line */
+	double min_age;	       /* --min-age: seconds a block lives before it counts as leaked */
+	const char *folded;    /* --folded FILE */
+	bool folded_count;     /* --folded-weight count (else bytes) */
+	bool folded_lines;     /* --folded-lines: frames with their file:line */
+	const char *pprof;     /* --pprof FILE */
+	const char *pprof_dir; /* --pprof-dir DIR */
 	enum ms_folded_what folded_what; /* --folded-what */
 	char **command;			 /* after -- */
 	const char *prometheus;		 /* --prometheus ADDR:PORT */

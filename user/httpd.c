@@ -54,12 +54,31 @@ struct conn {
 	uint64_t deadline; /* ms: when the connection is shut down */
 };
 
-/* A path served, and the buffer published for it */
+/* A path served, and the buffer published for it (or the handler that answers it) */
 struct path {
 	const char *path, *type, *hint;
 	char *buf; /* under the lock */
 	size_t len;
+	ms_httpd_handler_fn fn;
+	void *ctx;
 };
+
+struct ms_httpd_request {
+	struct MHD_Connection *conn;
+};
+
+const char *ms_httpd_arg(const struct ms_httpd_request *req, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+
+	if (v)
+		return v;
+	/* "?name" without "=": libmicrohttpd keeps the key with a NULL value */
+	return MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name),
+					     NULL, NULL) == MHD_YES ?
+		       "" :
+		       NULL;
+}
 
 struct ms_httpd {
 	struct ms_httpd_limits b;
@@ -313,9 +332,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct ms_httpd *h = cls;
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
+	unsigned i, status;
 	struct path *p;
 	struct conn *x;
-	unsigned i;
 
 	if (!*req) {
 		*req = &answered;
@@ -338,6 +357,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (*req == &answered)
 		return MHD_NO;
 	p = *req;
+	if (p->fn) {
+		struct ms_httpd_request r = { conn };
+		const char *type = "text/plain; charset=utf-8";
+		char *body = NULL;
+		size_t len = 0;
+
+		status = p->fn(p->ctx, &r, &body, &len, &type);
+		resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		if (!resp) {
+			free(body);
+			return MHD_NO;
+		}
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+		ret = MHD_queue_response(conn, status, resp);
+		MHD_destroy_response(resp);
+		return ret;
+	}
 	pthread_mutex_lock(&h->lock);
 	resp = MHD_create_response_from_buffer(p->len, p->buf, MHD_RESPMEM_MUST_COPY);
 	pthread_mutex_unlock(&h->lock);
@@ -473,6 +509,18 @@ int ms_httpd_add_path(struct ms_httpd *h, const char *path, const char *content_
 		return -ENOSPC;
 	h->path[h->npaths] = (struct path){ .path = path, .type = content_type, .hint = hint };
 	return h->npaths++;
+}
+
+int ms_httpd_add_handler(struct ms_httpd *h, const char *path, ms_httpd_handler_fn fn, void *ctx,
+			 const char *hint)
+{
+	int id = ms_httpd_add_path(h, path, NULL, hint);
+
+	if (id >= 0) {
+		h->path[id].fn = fn;
+		h->path[id].ctx = ctx;
+	}
+	return id;
 }
 
 void ms_httpd_publish(struct ms_httpd *h, int id, char *buf, size_t len)

@@ -55,6 +55,26 @@ struct ms_httpd *ms_httpd_new(const struct ms_httpd_limits *limits, int verbose)
 int ms_httpd_add_path(struct ms_httpd *h, const char *path, const char *content_type,
 		      const char *hint);
 
+/* A request to a path a handler answers: its query arguments */
+struct ms_httpd_request;
+
+/* The value of query argument name of req ("" for "?name"), NULL when absent */
+const char *ms_httpd_arg(const struct ms_httpd_request *req, const char *name);
+
+/*
+ * A handler, called in the server's thread for each GET or HEAD of its path: it puts its
+ * body (malloc'd, the server frees it) in *body and *len and its content type in *type (a
+ * constant), and returns the HTTP status (200, 400, 404, ...). It must not block long: the
+ * server answers one request at a time.
+ */
+typedef unsigned (*ms_httpd_handler_fn)(void *ctx, const struct ms_httpd_request *req, char **body,
+					size_t *len, const char **type);
+
+/* Serves GET and HEAD path with fn (ctx its first argument); as ms_httpd_add_path for the
+ * rest: its id, -ENOSPC or -EBUSY */
+int ms_httpd_add_handler(struct ms_httpd *h, const char *path, ms_httpd_handler_fn fn, void *ctx,
+			 const char *hint);
+
 /*
  * Makes buf (len bytes, malloc'd; the server owns it from now on) the one served for path
  * id, and frees the one before. Any thread; a response being sent has a copy of its own.

@@ -16,6 +16,7 @@
 #include "env.h"
 #include "guard.h"
 #include "outfile.h"
+#include "pprofs.h"
 #include "probes.h"
 #include "prom.h"
 #include "record.h"
@@ -201,6 +202,7 @@ static int open_bpf(struct ms_tracer *t, struct ms_probe_config *cfg)
  * symbols, the probes, the rings read, the tracepoints, the metrics server */
 static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 {
+	struct ms_prom_opts po;
 	const struct ms_env *env = t->env;
 	int err;
 
@@ -296,19 +298,23 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 		fprintf(stderr, "memscope-bpf: cannot read the ring buffers: %s\n", strerror(-err));
 		return err;
 	}
+	po = (struct ms_prom_opts){
+		.max_processes = env->prom_max,
+		.grace_s = env->prom_grace,
+		.verbose = env->verbose,
+	};
 	err = memscope__attach(t->skel);
 	if (err) {
 		fprintf(stderr, "memscope-bpf: cannot attach the exec/exit tracepoints: %s\n",
 			strerror(-err));
 		return err;
 	}
+	if (env->pprof || env->pprof_dir || env->prometheus) {
+		t->pprofs = ms_pprofs_new(t, &po);
+		if (!t->pprofs && (env->pprof || env->pprof_dir || env->stacks))
+			return -ENOMEM;
+	}
 	if (env->prometheus) {
-		struct ms_prom_opts po = {
-			.max_processes = env->prom_max,
-			.grace_s = env->prom_grace,
-			.verbose = env->verbose,
-		};
-
 		/* before any process is attached: a busy port fails at once, no process
 		 * was probed for nothing, a COMMAND has not started */
 		t->prom = ms_prom_new(env->prometheus, &po);
@@ -387,6 +393,7 @@ static int clean_up(struct ms_tracer *t, int err, int exit_code)
 		err = -EIO;
 	}
 	ms_prom_free(t->prom);
+	ms_pprofs_free(t->pprofs); /* after the server that serves it */
 	/* the probes go first: then nothing can stop a process any more, and the ones held
 	 * at a stop (or with one pending, which SIGCONT cancels) run on untraced */
 	ms_probes_free(t->probes);

@@ -309,6 +309,8 @@ static size_t folded_merge(struct folded_line *v, size_t n)
 {
 	size_t i, k = 0;
 
+	if (!n)
+		return 0;
 	qsort(v, n, sizeof(*v), by_stack);
 	for (i = 0; i < n; i++) {
 		if (k && !strcmp(v[k - 1].stack, v[i].stack)) {

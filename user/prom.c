@@ -611,6 +611,7 @@ struct ms_prom *ms_prom_new(const char *addr_port, const struct ms_prom_opts *o)
 	struct ms_report zero = { 0 };
 	char *text;
 	size_t len;
+	unsigned i;
 	int err;
 
 	if (!p)
@@ -630,6 +631,9 @@ struct ms_prom *ms_prom_new(const char *addr_port, const struct ms_prom_opts *o)
 	}
 	p->metrics = ms_httpd_add_path(p->http, "/metrics", MS_PROM_CONTENT_TYPE,
 				       "the metrics are at /metrics");
+	for (i = 0; i < p->o.nextra && i < sizeof(p->o.extra) / sizeof(p->o.extra[0]); i++)
+		ms_httpd_add_handler(p->http, p->o.extra[i].path, p->o.extra[i].fn,
+				     p->o.extra[i].ctx, p->o.extra[i].hint);
 	/* scrapes before the first update see the tracer's families, no process */
 	err = render(NULL, NULL, 0, NULL, 0, &zero, 0, 0, &text, &len);
 	if (err)

@@ -24,6 +24,13 @@ struct ms_prom_opts {
 	const char *proc_root;	/* where /proc/PID/cgroup is read; "/proc" when NULL */
 	/* the server's bounds (tests shorten them) */
 	struct ms_httpd_limits http;
+	/* more paths the server answers (the /debug/pprof endpoints, pprofs.c) */
+	struct ms_prom_handler {
+		const char *path, *hint;
+		ms_httpd_handler_fn fn;
+		void *ctx;
+	} extra[2];
+	unsigned nextra;
 };
 
 /*

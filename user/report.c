@@ -14,6 +14,7 @@
 #include "outfile.h"
 #include "prom.h"
 #include "record.h"
+#include "pprofs.h"
 #include "report.h"
 #include "symcache.h"
 #include "targets.h"
@@ -241,6 +242,8 @@ void ms_report(struct ms_tracer *t, enum ms_record_kind kind)
 		ms_output_report(&t->out, kind, &r, &t->stats);
 	if (t->prom && ms_prom_update(t->prom, &t->stats, &r))
 		fprintf(stderr, "memscope-bpf: cannot update the metrics: out of memory\n");
+	if (t->pprofs && ms_pprofs_report(t->pprofs))
+		fprintf(stderr, "memscope-bpf: cannot take the heap profile: out of memory\n");
 	ms_stats_for_each(&t->stats, mark_one, NULL);
 	if (t->stats.capped && !t->cap_warned) {
 		t->cap_warned = true;
@@ -501,6 +504,7 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 			fclose(t.out_file);
 		return 1;
 	}
+	t.pprofs = ms_pprofs_new(&t, NULL);
 	err = ms_replay(env->replay, t.cat, &fns, &t, &info);
 	if (err == -EBADMSG)
 		fprintf(stderr,
@@ -511,6 +515,7 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 		fprintf(stderr, "memscope-bpf: cannot replay %s: %s\n", env->replay,
 			err == -ENOEXEC ? "not a memscope-bpf recording of this version" :
 					  strerror(-err));
+		ms_pprofs_free(t.pprofs);
 		ms_stats_free(&t.stats);
 		ms_catalog_free(t.cat);
 		recorded_free(t.recorded);
@@ -532,6 +537,9 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 			env->replay, env->folded);
 	if (t.folded && write_folded(&t))
 		err = -EIO;
+	if (ms_pprofs_end(t.pprofs))
+		err = -EIO;
+	ms_pprofs_free(t.pprofs);
 	if (env->verbose) {
 		double secs = ms_now_s() - t0;
 
@@ -567,6 +575,8 @@ int ms_report_end(struct ms_tracer *t)
 			t->untraced_children, t->untraced_children == 1 ? "" : "es");
 	if (t->folded)
 		err = write_folded(t);
+	if (ms_pprofs_end(t->pprofs))
+		err = -EIO;
 	return err;
 }
 

@@ -32,8 +32,8 @@ static void before_change(struct ms_stack_sites *ss, struct ms_stack_site *t)
 	}
 }
 
-int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, int32_t stack_id, uint64_t caller,
-		   uint32_t *site)
+int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, unsigned allocator, int32_t stack_id,
+		   uint64_t caller, uint32_t *site)
 {
 	struct ms_stack_site *t;
 	double w;
@@ -46,6 +46,12 @@ int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, int32_t stack_id, u
 	t = site_get(ss, stack_id, caller);
 	if (!t)
 		return -ENOMEM;
+	if (!t->allocs && !t->frees) {
+		t->size = size;
+		t->allocator = allocator;
+	}
+	t->sizes_vary |= t->size != size;
+	t->allocators_vary |= t->allocator != allocator;
 	before_change(ss, t);
 	w = ms_sample_weight(size, ss->sample_bytes);
 	t->allocs += w;

@@ -12,8 +12,11 @@
 #define MS_MAX_STACK_SITES 65536 /* per process; past it, blocks are counted untracked */
 
 struct ms_stack_site {
-	int32_t stack_id; /* -1: no stack (collision, map full): the caller alone */
-	uint64_t caller;  /* return address of the allocation call */
+	int32_t stack_id;		  /* -1: no stack (collision, map full): the caller alone */
+	uint64_t caller;		  /* return address of the allocation call */
+	uint64_t size;			  /* its first block's size ... */
+	uint16_t allocator;		  /* ... and allocator id (catalog.h) */
+	bool sizes_vary, allocators_vary; /* a later block's was another */
 	/* exact counts, or with --sample-bytes the sums of the sampled blocks' weights
 	 * (sample.h): unbiased estimates; whole numbers either way without sampling */
 	double allocs, alloc_bytes, frees, freed_bytes, live_allocs, live_bytes;
@@ -41,11 +44,11 @@ struct ms_stack_sites {
 
 enum ms_trend { MS_TREND_UNKNOWN, MS_TREND_GROWING, MS_TREND_LEVELED, MS_TREND_SHRINKING };
 
-/* A block of size bytes allocated from (stack_id, caller), sampled with ss->sample_bytes
+/* A block of size bytes of allocator (an id) allocated from (stack_id, caller), sampled with ss->sample_bytes
  * (counted with its weight): its site's index + 1 in *site, to keep with the block (its
  * struct ms_block's site), 0 past MS_MAX_STACK_SITES (counted untracked). 0 or -ENOMEM. */
-int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, int32_t stack_id, uint64_t caller,
-		   uint32_t *site);
+int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, unsigned allocator, int32_t stack_id,
+		   uint64_t caller, uint32_t *site);
 
 /* A block of size bytes of site (as ms_sites_alloc gave it; 0: none) was freed */
 void ms_sites_free(struct ms_stack_sites *ss, uint32_t site, uint64_t size);

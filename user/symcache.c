@@ -1,6 +1,8 @@
 /* symcache.c: per-process copies of the executable mappings, resolved with ELF symbols */
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
+#include <elfutils/libdwelf.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -18,10 +20,12 @@
 
 struct map {
 	uint64_t start, end, offset;
-	char *path;   /* as the process maps it */
-	dev_t dev;    /* the mapped file's identity: as stat() shows it through map_files */
-	ino_t ino;    /* when it could be read, else as /proc/PID/maps names it */
-	bool deleted; /* its path names nothing, or another file */
+	char *path;    /* as the process maps it */
+	dev_t dev;     /* the mapped file's identity: as stat() shows it through map_files */
+	ino_t ino;     /* when it could be read, else as /proc/PID/maps names it */
+	bool deleted;  /* its path names nothing, or another file */
+	bool bid_read; /* build_id was looked for */
+	char build_id[MS_BUILD_ID_HEX]; /* its file's GNU build-id in hex, "" when none */
 };
 
 struct snap {
@@ -222,6 +226,50 @@ static int object_of(pid_t pid, const struct map *m, char *name, size_t len, boo
 	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, m->start,
 		 m->end);
 	return pin_same(mf, m);
+}
+
+/* m's file's GNU build-id in hex into m->build_id, looked for once ("" when none) */
+static void read_build_id(pid_t pid, struct map *m)
+{
+	char name[PATH_MAX], pinned[64];
+	const unsigned char *id;
+	bool named;
+	Elf *elf;
+	int fd, rfd, n, i;
+
+	m->bid_read = true;
+	fd = object_of(pid, m, name, sizeof(name), &named);
+	if (fd < 0)
+		return;
+	snprintf(pinned, sizeof(pinned), "/proc/self/fd/%d", fd);
+	rfd = ms_elf_open_file(pinned, NULL);
+	close(fd);
+	if (rfd < 0)
+		return;
+	elf_version(EV_CURRENT);
+	if (!ms_elf_check_headers(rfd) && (elf = elf_begin(rfd, ELF_C_READ, NULL))) {
+		n = dwelf_elf_gnu_build_id(elf, (const void **)&id);
+		for (i = 0; i < n && 2 * i + 2 < MS_BUILD_ID_HEX; i++)
+			snprintf(m->build_id + 2 * i, 3, "%02x", id[i]);
+		elf_end(elf);
+	}
+	close(rfd);
+}
+
+int ms_symcache_mapping(pid_t pid, uint64_t addr, struct ms_symcache_mapping *out, void *cache)
+{
+	struct map *m = (struct map *)map_of(cache, pid, addr);
+
+	if (!m)
+		return -ENOENT;
+	if (!m->bid_read)
+		read_build_id(pid, m);
+	out->start = m->start;
+	out->end = m->end;
+	out->offset = m->offset;
+	out->path = m->path;
+	out->build_id = m->build_id;
+	return 0;
 }
 
 int ms_symcache_object(pid_t pid, uint64_t addr, char *path, size_t len, void *cache)

@@ -60,6 +60,22 @@ int ms_symcache_frames(pid_t pid, uint64_t addr, char (*frames)[MS_FRAME_LEN], u
  */
 int ms_symcache_object(pid_t pid, uint64_t addr, char *path, size_t len, void *cache);
 
+#define MS_BUILD_ID_HEX 81 /* a build-id in hex (40 bytes at most) and its NUL */
+
+/* The mapping of an object: where it is, what file, which build */
+struct ms_symcache_mapping {
+	uint64_t start, end, offset;
+	const char *path;     /* as the process mapped it (the cache's: valid until it forgets) */
+	const char *build_id; /* its GNU build-id in hex, "" when it has none or cannot be read */
+};
+
+/*
+ * The mapped object that holds address addr of pid (through its copy, taken now if there
+ * is none) into out: 0, or -ENOENT when no mapped object holds it. Its build-id is read
+ * from the file once (without blocking, as ms_symcache_resolve reads it).
+ */
+int ms_symcache_mapping(pid_t pid, uint64_t addr, struct ms_symcache_mapping *out, void *cache);
+
 /*
  * Whether addr is code in pid: in one of its executable mappings, a file's or anonymous
  * (JIT code, the vDSO), as its copy has them (taken now if there is none): 1 or 0;

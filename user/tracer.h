@@ -22,6 +22,7 @@ struct ms_probes;
 struct ms_symcache;
 struct ms_recorder;
 struct ms_prom;
+struct ms_pprofs;
 
 /* -f: a process the kernel stopped for the daemon (a FORK, EXEC or DLSTATE record) */
 struct ms_held {
@@ -46,6 +47,7 @@ struct ms_tracer {
 	struct ms_recorder *rec;     /* --record */
 	bool rec_failed;	     /* --record: a write failed (said once) */
 	struct ms_prom *prom;	     /* --prometheus */
+	struct ms_pprofs *pprofs;    /* --pprof, --pprof-dir, /debug/pprof (freed after prom) */
 	int guard;		     /* the guard's handle (guard.h), or -1 */
 
 	/* targets.c: what is traced */

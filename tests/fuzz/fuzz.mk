@@ -8,7 +8,7 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 	-MMD -MP -Iinclude -Ibuild -Iuser -Itests/fuzz
-FUZZ_LDLIBS := -lbpf -lelf -lz -llzma -lcapstone -lmicrohttpd -lstdc++ -lpthread -lm
+FUZZ_LDLIBS := -lbpf -lelf -lz -llzma -lcapstone -lmicrohttpd -lprotobuf-c -lstdc++ -lpthread -lm
 
 # The symbolizer (libdwfl, libiberty) is linked into every harness once user/symbolizer.c
 # exists (probes.c, which findings.c reaches, demangles through it), and the ELF and
@@ -16,7 +16,9 @@ FUZZ_LDLIBS := -lbpf -lelf -lz -llzma -lcapstone -lmicrohttpd -lstdc++ -lpthread
 # only the objects it uses
 SYM_SRC := $(wildcard user/symbolizer.c)
 LIB_SRCS := $(filter-out user/main.c $(SYM_SRC),$(wildcard user/*.c))
-LIB_OBJS := $(patsubst user/%.c,$(FUZZ_OUT)/obj/%.o,$(LIB_SRCS))
+# pprof's profile.proto compiled by protoc-c: the main build's (make's build/proto)
+PROTO_C := build/proto/profile.pb-c.c
+LIB_OBJS := $(patsubst user/%.c,$(FUZZ_OUT)/obj/%.o,$(LIB_SRCS)) $(FUZZ_OUT)/obj/profile.pb-c.o
 HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_OUT)/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all
@@ -29,7 +31,14 @@ $(FUZZ_OUT)/fuzz_elf $(FUZZ_OUT)/fuzz_demangle: EXTRA := -DMS_FUZZ_SYMBOLIZER
 $(HARNESSES): $(SYM_OBJ)
 endif
 
-$(FUZZ_OUT)/obj/%.o: user/%.c
+$(PROTO_C):
+	$(MAKE) $@
+
+$(FUZZ_OUT)/obj/profile.pb-c.o: $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_OUT)/obj/%.o: user/%.c | $(PROTO_C)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 

@@ -32,6 +32,7 @@ int main(void)
 	srunner_add_suite(sr, launch_suite());
 	srunner_add_suite(sr, symcache_suite());
 	srunner_add_suite(sr, vec_suite());
+	srunner_add_suite(sr, pprof_suite());
 	srunner_add_suite(sr, cfi_suite());
 	srunner_add_suite(sr, sample_suite());
 	srunner_run_all(sr, CK_NORMAL);

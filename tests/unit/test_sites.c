@@ -61,7 +61,7 @@ static int blk_alloc(struct ms_stack_sites *ss, uint64_t addr, uint64_t size, in
 	if (b->meta && !ms_block_dead(b)) /* allocated again: its free was lost */
 		ms_sites_free(ss, b->site, ms_block_size(b));
 	ms_livetab_store(&blocks, b, ms_block_meta(size, 0, 0), ts);
-	return ms_sites_alloc(ss, size, stack_id, caller, &b->site);
+	return ms_sites_alloc(ss, size, 0, stack_id, caller, &b->site);
 }
 
 static void blk_free(struct ms_stack_sites *ss, uint64_t addr, uint64_t size)

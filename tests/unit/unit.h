@@ -30,6 +30,7 @@ Suite *presets_suite(void);
 Suite *launch_suite(void);
 Suite *symcache_suite(void);
 Suite *vec_suite(void);
+Suite *pprof_suite(void);
 Suite *cfi_suite(void);
 Suite *sample_suite(void);
 
