@@ -110,6 +110,7 @@ static const char usage[] =
 																																			  "                          serve /metrics to Prometheus, on loopback unless ADDR\n"
 																																			  "                          says otherwise   e.g. memscope-bpf --prometheus :9464\n"
 																																			  "                          (every interface: --prometheus 0.0.0.0:9464)\n"
+																																			  "                          with --stacks also /debug/pprof/heap and /allocs\n"
 																																			  "      --prometheus-max-processes N\n"
 																																			  "                          processes with series of their own, the most live\n"
 																																			  "                          bytes first; the rest summed per comm (default " XSTR(

@@ -436,7 +436,14 @@ int main(int argc, char **argv)
 	t.specs = env.specs;
 	libbpf_verbose = env.verbose;
 	ms_path_trust_fuse(env.trust_fuse);
-	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* a line (a JSON record) is one write: a launched COMMAND that shares stdout cannot
+	 * cut into a record of more than the default buffer (4 KiB on a pipe) */
+	{
+		static char line_buf[MS_OUT_LINE_BUF]; /* glibc sizes a buffer it allocates
+							  itself by the file's block */
+
+		setvbuf(stdout, line_buf, _IOLBF, sizeof(line_buf));
+	}
 	/* symbols come from the machine's files: never from the network (debuginfod) */
 	unsetenv("DEBUGINFOD_URLS");
 	if (env.replay)

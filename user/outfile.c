@@ -56,7 +56,10 @@ FILE *ms_outfile_fopen(const char *path, bool lines)
 		errno = -fd;
 		return NULL;
 	}
-	if (lines)
-		setvbuf(f, NULL, _IOLBF, 0);
+	if (lines) {
+		static char line_buf[MS_OUT_LINE_BUF]; /* -o's: one such file a run */
+
+		setvbuf(f, line_buf, _IOLBF, sizeof(line_buf));
+	}
 	return f;
 }

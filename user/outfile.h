@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* The line buffer of stdout and -o: a record of up to this many bytes is one write */
+#define MS_OUT_LINE_BUF (1 << 20)
+
 /*
  * Creates or truncates path for writing (close-on-exec) and returns its descriptor, or
  * -errno. A symbolic link at path is not followed to a regular file (-ELOOP): a root

@@ -205,9 +205,12 @@ static long mapping_of(struct ms_pprof *s, pid_t pid, uint64_t addr,
 	if (i < 0)
 		return -1;
 	if ((size_t)i == s->nmaps) {
-		pm.start = m.start;
+		/* from where the object's file begins (offset 0): go tool pprof takes a
+		 * mapping's start for the object's load address when it reads the binary
+		 * (-disasm), upstream pprof derives the same from the segments */
+		pm.start = m.offset <= m.start ? m.start - m.offset : m.start;
 		pm.limit = m.end;
-		pm.offset = m.offset;
+		pm.offset = m.offset <= m.start ? 0 : m.offset;
 		pm.file = str_id(&s->str, m.path);
 		pm.build_id = str_id(&s->str, m.build_id);
 		if (pm.file < 0 || pm.build_id < 0 ||

@@ -19,7 +19,7 @@ import time
 
 from harness import Check, Fail, Skip, test
 from harness import EXIT_TIMEOUT
-from run import WINDOW_TIMEOUT, ground_truth, http_get, tracer_url, wait_attached
+from run import WINDOW_TIMEOUT, WL_SRC, ground_truth, http_get, tracer_url, wait_attached
 
 INGEST, CACHE, SERVED = 300, 120, 50  # blocks of 40, 56 (kept) and 24 bytes (freed)
 TYPES = ("alloc_objects", "alloc_space", "inuse_objects", "inuse_space")
@@ -36,6 +36,23 @@ def go_pprof(args, env=None, timeout=120):
         raise Fail("go tool pprof %s: exit %d: %s" % (" ".join(args), r.returncode,
                                                       r.stderr[-500:]))
     return r.stdout
+
+
+def upstream_pprof(ctx):
+    """pprof itself, built (offline, GOPATH mode) from the source Debian's
+    golang-github-google-pprof-dev ships: go tool pprof's copy disassembles only
+    non-PIE Go binaries (its ObjAddr does not translate addresses), this one any ELF"""
+    src = "/usr/share/gocode/src/github.com/google/pprof"
+    if not os.path.isdir(src) or not shutil.which("go"):
+        raise Skip("no pprof source or go (make deps: golang-github-google-pprof-dev)")
+    out = os.path.join(ctx.tmpdir(), "pprof")
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOFLAGS="",
+               GOCACHE=os.path.join(ctx.tmpdir(), "gocache"))
+    r = subprocess.run(["go", "build", "-o", out, "github.com/google/pprof"], env=env,
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        raise Fail("go build github.com/google/pprof: %s" % r.stderr[-500:])
+    return out
 
 
 def parse_raw(text):
@@ -161,6 +178,30 @@ def pprof_file_by_go_tool_pprof(ctx):
         c.eq("-top -tagfocus pid=%d: %s cum" % (w1.pid, fn), WANT[fn][3],
              int(m.group(1)) if m else top)
     c.true("serve_requests" not in top, "-top inuse_space: serve_requests holds nothing")
+    # -traces: the process' stacks, the inlined malloc first, down to _start
+    traces = go_pprof(["-traces", "-tagfocus", "pid=%d" % w1.pid, prof])
+    c.true(re.search(r"alloc_node \(inline\)\n\s+wrap_alloc\n\s+make_node\n\s+grow_table\n"
+                     r"\s+ingest_orders\n\s+main\n", traces),
+           "-traces: ingest_orders' stack: %s" % traces[:800])
+    # -list (the file's name, the sources where -source_path says) and -disasm (the binary,
+    # found through the mapping)
+    focus = ["-unit=B", "-tagfocus", "pid=%d" % w1.pid]
+    listing = go_pprof(["-list", "^ingest_orders$", "-source_path", WL_SRC] + focus + [prof])
+    c.true(re.search(r"^\s+\.\s+%dB\s+\d+:\s+grow_table\(n, 40, 0x1000\);" % (40 * INGEST),
+                     listing, re.M),
+           "-list ingest_orders: its call of grow_table holds %d B: %s" % (40 * INGEST,
+                                                                         listing[:600]))
+    # (this pprof takes a binary's load address from the first address it is asked to
+    # translate, even one of another mapping: the C library's frames are hidden)
+    r = subprocess.run([upstream_pprof(ctx), "-disasm", "wrap_alloc", "-hide", "__libc_start"] +
+                       focus + [prof],
+                       capture_output=True, text=True, timeout=120)
+    live = 40 * INGEST + 56 * CACHE
+    c.true("ROUTINE ======================== wrap_alloc" in r.stdout and
+           re.search(r"call\w*\s+0x[0-9a-f]+ <malloc@plt>", r.stdout) and
+           re.search(r"^\s+%dB\s+%dB\s+[0-9a-f]+: " % (live, live), r.stdout, re.M),
+           "pprof -disasm wrap_alloc: the instruction after its malloc call holds the live "
+           "bytes: %s %s" % (r.stdout[:800], r.stderr[-300:]))
     c.true(re.search(r"Showing nodes accounting for %dB, " % (40 * INGEST + 56 * CACHE), top),
            "-tagfocus pid=%d: the process' inuse bytes: %s" % (w1.pid, top[:500]))
     c.done()
