@@ -10,7 +10,7 @@
 #include "sites.h"
 #include "symcache.h"
 
-#define MS_PPROF_FRAME_LEN 128
+#define MS_PPROF_FRAME_LEN MS_FRAME_PATH_LEN
 #define MS_PPROF_CONTENT_TYPE "application/octet-stream"
 
 /* How the sites' frames are known: by address (a live run), or by name only (a replay) */

@@ -41,7 +41,7 @@ static int frames_at(pid_t pid, uint64_t addr, char (*frames)[MS_PPROF_FRAME_LEN
 {
 	struct ms_tracer *t = ctx;
 
-	return t->syms ? ms_symcache_frames(pid, addr, frames, max, t->syms) : -ENOENT;
+	return t->syms ? ms_symcache_frames_path(pid, addr, frames, max, t->syms) : -ENOENT;
 }
 
 static int mapping_at(pid_t pid, uint64_t addr, struct ms_symcache_mapping *m, void *ctx)
@@ -54,11 +54,16 @@ static int mapping_at(pid_t pid, uint64_t addr, struct ms_symcache_mapping *m, v
 static unsigned site_names(pid_t pid, const struct ms_stack_site *s,
 			   char (*frames)[MS_PPROF_FRAME_LEN], unsigned max, void *ctx)
 {
+	static char names[256][128]; /* as recorded: by file name */
 	struct ms_tracer *t = ctx;
+	unsigned n, k;
 
-	return t->out.recorded_frames ?
-		       t->out.recorded_frames(pid, s, frames, max, t->out.recorded_ctx) :
-		       0;
+	if (!t->out.recorded_frames)
+		return 0;
+	n = t->out.recorded_frames(pid, s, names, max < 256 ? max : 256, t->out.recorded_ctx);
+	for (k = 0; k < n; k++)
+		memcpy(frames[k], names[k], sizeof(names[k])); /* terminated: recorded so */
+	return n;
 }
 
 static const char *allocator_name(unsigned id, void *ctx)

@@ -749,12 +749,10 @@ static void inlined_name(Dwarf_Die *die, char *buf, size_t len)
 static void inlined_add(char *buf, size_t len, const char *function, const char *file, int line)
 {
 	size_t n = strlen(buf);
-	const char *base = file ? strrchr(file, '/') : NULL;
 	int w;
 
 	if (file && line > 0)
-		w = snprintf(buf + n, len - n, "%s (%s:%d)\n", function, base ? base + 1 : file,
-			     line);
+		w = snprintf(buf + n, len - n, "%s (%s:%d)\n", function, file, line);
 	else
 		w = snprintf(buf + n, len - n, "%s\n", function);
 	if (w < 0 || (size_t)w >= len - n)
@@ -1212,7 +1210,8 @@ int ms_symbolizer_resolve_as(struct ms_symbolizer *s, const char *path, const ch
 	return err;
 }
 
-void ms_frame_format(const struct ms_frame_info *f, bool with_line, char *buf, size_t len)
+static void frame_format(const struct ms_frame_info *f, bool with_line, bool full, char *buf,
+			 size_t len)
 {
 	const char *base;
 	int n;
@@ -1229,8 +1228,46 @@ void ms_frame_format(const struct ms_frame_info *f, bool with_line, char *buf, s
 		n = snprintf(buf, len, "[unknown]");
 	if (!with_line || !f->file[0] || f->line <= 0 || n < 0 || (size_t)n >= len)
 		return;
-	base = strrchr(f->file, '/');
+	base = full ? NULL : strrchr(f->file, '/');
 	snprintf(buf + n, len - n, " (%s:%d)", base ? base + 1 : f->file, f->line);
+}
+
+void ms_frame_format(const struct ms_frame_info *f, bool with_line, char *buf, size_t len)
+{
+	frame_format(f, with_line, false, buf, len);
+}
+
+void ms_frame_format_path(const struct ms_frame_info *f, char *buf, size_t len)
+{
+	frame_format(f, true, true, buf, len);
+}
+
+void ms_inlined_base_names(const char *inlined, char *out, size_t len)
+{
+	const char *p = inlined, *nl, *open, *slash;
+	size_t n = 0;
+	int w;
+
+	if (len)
+		out[0] = '\0';
+	for (; *p && (nl = strchr(p, '\n')); p = nl + 1) {
+		/* "function (path:line)": the path's directory out */
+		open = NULL;
+		if (nl > p && nl[-1] == ')')
+			for (open = nl - 1; open > p && *open != '('; open--)
+				;
+		slash = open && *open == '(' ? memrchr(open, '/', nl - open) : NULL;
+		if (slash)
+			w = snprintf(out + n, len - n, "%.*s%.*s\n", (int)(open + 1 - p), p,
+				     (int)(nl - slash - 1), slash + 1);
+		else
+			w = snprintf(out + n, len - n, "%.*s\n", (int)(nl - p), p);
+		if (w < 0 || (size_t)w >= len - n) {
+			out[n] = '\0'; /* the chain stops at what fits */
+			return;
+		}
+		n += w;
+	}
 }
 
 void ms_symbolizer_stats(const struct ms_symbolizer *s, struct ms_symbolizer_stats *out)

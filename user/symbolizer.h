@@ -36,9 +36,10 @@ struct ms_frame_info {
 	int line;	    /* 0 without debug info */
 	char object[256];   /* the object's file name (basename) */
 	/* the calls inlined at the address, innermost first, each "function (file:line)" and
-	 * a newline, as addr2line -i shows them; function and line above are then the
-	 * function they were inlined into and the line of its outermost inlined call */
-	char inlined[1024];
+	 * a newline, as addr2line -i shows them (the file's whole path, as file above);
+	 * function and line above are then the function they were inlined into and the line
+	 * of its outermost inlined call */
+	char inlined[2048];
 };
 
 struct ms_symbolizer;
@@ -99,6 +100,14 @@ int ms_symbolizer_resolve_as(struct ms_symbolizer *s, const char *path, const ch
  * "object+0xFILEOFF" when the function is unknown, "[unknown]" when nothing is.
  */
 void ms_frame_format(const struct ms_frame_info *f, bool with_line, char *buf, size_t len);
+
+/* The same with the line and the file's whole path: "function+0x12 (/src/app/file.c:42)"
+ * (for pprof, whose source views find the file by it) */
+void ms_frame_format_path(const struct ms_frame_info *f, char *buf, size_t len);
+
+/* An inlined-calls text (ms_frame_info.inlined) with each file's directory left out, as
+ * reports show frames: "f (dir/file.c:3)\n" -> "f (file.c:3)\n" into out */
+void ms_inlined_base_names(const char *inlined, char *out, size_t len);
 
 /* Counters since ms_symbolizer_new, for -v output and tests */
 void ms_symbolizer_stats(const struct ms_symbolizer *s, struct ms_symbolizer_stats *out);

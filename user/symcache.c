@@ -291,9 +291,10 @@ int ms_symcache_object(pid_t pid, uint64_t addr, char *path, size_t len, void *c
 	return 0;
 }
 
-/* ms_symcache_resolve, and the calls inlined at addr into inlined (symbolizer.h) */
+/* ms_symcache_resolve, and the calls inlined at addr into inlined (symbolizer.h); with
+ * paths, files by their whole path (else by name) */
 static int resolve(pid_t pid, uint64_t addr, char *name, size_t len, char *inlined,
-		   size_t inlined_len, void *cache)
+		   size_t inlined_len, bool paths, void *cache)
 {
 	struct ms_symcache *c = cache;
 	const struct map *m = map_of(c, pid, addr);
@@ -327,9 +328,14 @@ static int resolve(pid_t pid, uint64_t addr, char *name, size_t len, char *inlin
 			if (!err) {
 				close(fd);
 				f.offset += off - at;
-				ms_frame_format(&f, true, name, len);
-				if (inlined)
+				if (paths)
+					ms_frame_format_path(&f, name, len);
+				else
+					ms_frame_format(&f, true, name, len);
+				if (inlined && paths)
 					snprintf(inlined, inlined_len, "%s", f.inlined);
+				else if (inlined)
+					ms_inlined_base_names(f.inlined, inlined, inlined_len);
 				return f.function[0] ? 0 : 1;
 			}
 		}
@@ -350,30 +356,44 @@ static int resolve(pid_t pid, uint64_t addr, char *name, size_t len, char *inlin
 
 int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache)
 {
-	return resolve(pid, addr, name, len, NULL, 0, cache);
+	return resolve(pid, addr, name, len, NULL, 0, false, cache);
 }
 
-int ms_symcache_frames(pid_t pid, uint64_t addr, char (*frames)[MS_FRAME_LEN], unsigned max,
-		       void *cache)
+/* ms_symcache_frames into frames of flen bytes each; with paths, files by whole path */
+static int frames_at(pid_t pid, uint64_t addr, char *frames, size_t flen, unsigned max, bool paths,
+		     void *cache)
 {
-	char inlined[1024] = "", *p, *nl;
+	char inlined[2048] = "", *p, *nl;
 	unsigned n = 0;
 	int err;
 
 	if (!max)
 		return 0;
-	err = resolve(pid, addr, frames[max - 1], MS_FRAME_LEN, inlined, sizeof(inlined), cache);
+	err = resolve(pid, addr, frames + (max - 1) * flen, flen, inlined, sizeof(inlined), paths,
+		      cache);
 	if (err < 0)
 		return err;
 	for (p = inlined; *p && n < max - 1; p = nl + 1) {
 		nl = strchr(p, '\n');
 		if (!nl)
 			break;
-		snprintf(frames[n++], MS_FRAME_LEN, "%.*s", (int)(nl - p), p);
+		snprintf(frames + n++ * flen, flen, "%.*s", (int)(nl - p), p);
 	}
 	if (n < max - 1)
-		memmove(frames[n], frames[max - 1], MS_FRAME_LEN);
+		memmove(frames + n * flen, frames + (max - 1) * flen, flen);
 	return n + 1;
+}
+
+int ms_symcache_frames(pid_t pid, uint64_t addr, char (*frames)[MS_FRAME_LEN], unsigned max,
+		       void *cache)
+{
+	return frames_at(pid, addr, frames[0], MS_FRAME_LEN, max, false, cache);
+}
+
+int ms_symcache_frames_path(pid_t pid, uint64_t addr, char (*frames)[MS_FRAME_PATH_LEN],
+			    unsigned max, void *cache)
+{
+	return frames_at(pid, addr, frames[0], MS_FRAME_PATH_LEN, max, true, cache);
 }
 
 int ms_symcache_code(pid_t pid, uint64_t addr, void *cache)

@@ -51,6 +51,13 @@ int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *
 int ms_symcache_frames(pid_t pid, uint64_t addr, char (*frames)[MS_FRAME_LEN], unsigned max,
 		       void *cache);
 
+#define MS_FRAME_PATH_LEN 512 /* a frame with its file's whole path */
+
+/* ms_symcache_frames with each file's whole path, "function (/src/app/file.c:42)" (for
+ * pprof's source views) */
+int ms_symcache_frames_path(pid_t pid, uint64_t addr, char (*frames)[MS_FRAME_PATH_LEN],
+			    unsigned max, void *cache);
+
 /*
  * The object that holds address addr of pid (through its copy, taken now if there is
  * none): a path that leads to the mapped file now into path (through /proc/PID/root while

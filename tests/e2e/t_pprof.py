@@ -183,10 +183,12 @@ def pprof_file_by_go_tool_pprof(ctx):
     c.true(re.search(r"alloc_node \(inline\)\n\s+wrap_alloc\n\s+make_node\n\s+grow_table\n"
                      r"\s+ingest_orders\n\s+main\n", traces),
            "-traces: ingest_orders' stack: %s" % traces[:800])
-    # -list (the file's name, the sources where -source_path says) and -disasm (the binary,
+    # -list (the source, found by the whole path the lines carry) and -disasm (the binary,
     # found through the mapping)
     focus = ["-unit=B", "-tagfocus", "pid=%d" % w1.pid]
-    listing = go_pprof(["-list", "^ingest_orders$", "-source_path", WL_SRC] + focus + [prof])
+    listing = go_pprof(["-list", "^ingest_orders$"] + focus + [prof])
+    c.true(os.path.join(WL_SRC, "leaks_nofp.c") in listing,
+           "-list: the source by its whole path: %s" % listing[:300])
     c.true(re.search(r"^\s+\.\s+%dB\s+\d+:\s+grow_table\(n, 40, 0x1000\);" % (40 * INGEST),
                      listing, re.M),
            "-list ingest_orders: its call of grow_table holds %d B: %s" % (40 * INGEST,

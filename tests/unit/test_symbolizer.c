@@ -329,6 +329,28 @@ static void addr2line_inlined(const char *path, const uint64_t *addrs, size_t n,
 	ck_assert_int_eq(pclose(p), 0);
 }
 
+/* Inlined calls by file name for reports, whole paths for pprof */
+START_TEST(inlined_names_and_paths)
+{
+	struct ms_frame_info f = { .function = "grow", .offset = 0x1c, .line = 12 };
+	char out[256];
+
+	ms_inlined_base_names("a (src/x.c:3)\nb(int) (/abs/dir/y.c:4)\nc(int)\nd (z.c:5)\n", out,
+			      sizeof(out));
+	ck_assert_str_eq(out, "a (x.c:3)\nb(int) (y.c:4)\nc(int)\nd (z.c:5)\n");
+	ms_inlined_base_names("", out, sizeof(out));
+	ck_assert_str_eq(out, "");
+	/* what does not fit is left out whole */
+	ms_inlined_base_names("a (x.c:3)\nbbbbbbbb (y.c:4)\n", out, 12);
+	ck_assert_str_eq(out, "a (x.c:3)\n");
+	strcpy(f.file, "/src/app/app.c");
+	ms_frame_format(&f, true, out, sizeof(out));
+	ck_assert_str_eq(out, "grow+0x1c (app.c:12)");
+	ms_frame_format_path(&f, out, sizeof(out));
+	ck_assert_str_eq(out, "grow+0x1c (/src/app/app.c:12)");
+}
+END_TEST
+
 /* Calls inlined at an address are frames of their own (the function, "file:line"),
  * innermost first, as addr2line -i gives them; the function they are in shows the line of
  * its outermost inlined call. Every address of fixture_inlined_site against addr2line. */
@@ -339,7 +361,7 @@ START_TEST(inlined_frames)
 	struct ms_symbolizer *s = ms_symbolizer_new();
 	struct ms_frame_info fi;
 	uint64_t vaddr, off, addrs[96];
-	char path[128], want[1024], outer[600];
+	char path[128], want[1024], outer[600], named[2048];
 	size_t i, n = 96, chains = 0;
 	unsigned k;
 
@@ -357,8 +379,12 @@ START_TEST(inlined_frames)
 		for (k = 0; k + 1 < nfr[i]; k++)
 			snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s (%s)\n",
 				 fr[i][k][0], fr[i][k][1]);
-		ck_assert_msg(!strcmp(fi.inlined, want), "+0x%zx: inlined '%s', addr2line '%s'", i,
-			      fi.inlined, want);
+		/* whole paths (for pprof), by name as reports show them */
+		ms_inlined_base_names(fi.inlined, named, sizeof(named));
+		ck_assert_msg(!strcmp(named, want), "+0x%zx: inlined '%s', addr2line '%s'", i,
+			      named, want);
+		ck_assert_msg(!want[0] || strstr(fi.inlined, " (/"),
+			      "+0x%zx: inlined calls' files by whole path: '%s'", i, fi.inlined);
 		snprintf(outer, sizeof(outer), "%s:%d", base_name(fi.file), fi.line);
 		ck_assert_str_eq(fi.function, "fixture_inlined_site");
 		ck_assert_msg(!strcmp(outer, fr[i][nfr[i] - 1][1]), "+0x%zx: %s, addr2line %s", i,
@@ -1193,6 +1219,7 @@ Suite *symbolizer_suite(void)
 	tcase_add_test(tc, c_functions);
 	tcase_add_test(tc, frame_format_of_resolved);
 	tcase_add_test(tc, inlined_frames);
+	tcase_add_test(tc, inlined_names_and_paths);
 	tcase_add_test(tc, cxx_demangled);
 	tcase_add_test(tc, rust_demangled);
 	tcase_add_test(tc, split_debuginfo_by_build_id);
