@@ -32,7 +32,11 @@
 
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t leak_report; /* SIGUSR1: a leak report now */
-static int libbpf_verbose;		  /* -v count: -vv shows libbpf's log */
+/* stdout's line buffer: a line (a JSON record) is one write, so a launched COMMAND that
+ * shares stdout cannot cut into a record longer than the default buffer (4 KiB on a pipe);
+ * glibc sizes a buffer it allocates itself by the file's block, whatever setvbuf asks */
+static char stdout_buf[MS_OUT_LINE_BUF];
+static int libbpf_verbose; /* -v count: -vv shows libbpf's log */
 
 static void on_usr1(int sig)
 {
@@ -309,11 +313,9 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 			strerror(-err));
 		return err;
 	}
-	if (env->pprof || env->pprof_dir || env->prometheus) {
-		t->pprofs = ms_pprofs_new(t, &po);
-		if (!t->pprofs && (env->pprof || env->pprof_dir || env->stacks))
-			return -ENOMEM;
-	}
+	t->pprofs = ms_pprofs_new(t, &po);
+	if (!t->pprofs && errno)
+		return -errno;
 	if (env->prometheus) {
 		/* before any process is attached: a busy port fails at once, no process
 		 * was probed for nothing, a COMMAND has not started */
@@ -436,14 +438,7 @@ int main(int argc, char **argv)
 	t.specs = env.specs;
 	libbpf_verbose = env.verbose;
 	ms_path_trust_fuse(env.trust_fuse);
-	/* a line (a JSON record) is one write: a launched COMMAND that shares stdout cannot
-	 * cut into a record of more than the default buffer (4 KiB on a pipe) */
-	{
-		static char line_buf[MS_OUT_LINE_BUF]; /* glibc sizes a buffer it allocates
-							  itself by the file's block */
-
-		setvbuf(stdout, line_buf, _IOLBF, sizeof(line_buf));
-	}
+	setvbuf(stdout, stdout_buf, _IOLBF, sizeof(stdout_buf));
 	/* symbols come from the machine's files: never from the network (debuginfod) */
 	unsetenv("DEBUGINFOD_URLS");
 	if (env.replay)

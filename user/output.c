@@ -1,13 +1,13 @@
 /* output.c: the records of the statistics: the processes each one shows, their findings
  * and leaking sites gathered once, written by the printer chosen for the output (JSON
  * Lines, output_json.c, or text, output_text.c); and the folded stacks */
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "output_impl.h"
+#include "symbolizer.h"
 #include "utf8.h"
 #include "vec.h"
 
@@ -92,12 +92,7 @@ unsigned out_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_s
 
 	if (o->recorded_frames)
 		return o->recorded_frames(pid, t, frames, max, o->recorded_ctx);
-	if (!o->stacks)
-		return 0;
-	n = ms_stackmap_frames(o->stacks, t->stack_id, t->caller, ips,
-			       max < MAX_FRAMES ? max : MAX_FRAMES);
-	if (t->checked && n > t->kept)
-		n = t->kept; /* a frame that is not code and all beyond it */
+	n = ms_output_site_addrs(o, t, ips, max < MAX_FRAMES ? max : MAX_FRAMES);
 	for (i = 0; i < n && k < max; i++) {
 		m = o->frames_of ?
 			    o->frames_of(pid, ips[i], frames + k, max - k, o->symbolize_ctx) :
@@ -112,6 +107,17 @@ unsigned out_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_s
 		k++;
 	}
 	return k;
+}
+
+unsigned ms_output_site_addrs(const struct ms_output *o, const struct ms_stack_site *t,
+			      uint64_t *ips, unsigned max)
+{
+	unsigned n;
+
+	if (o->recorded_frames || !o->stacks)
+		return 0;
+	n = ms_stackmap_frames(o->stacks, t->stack_id, t->caller, ips, max);
+	return t->checked && n > t->kept ? t->kept : n; /* a frame that is not code and beyond */
 }
 
 unsigned ms_output_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_site *t,
@@ -258,24 +264,11 @@ void ms_output_leaks(struct ms_output *o, const struct ms_report *r, struct ms_s
  * graph), and with lines its " (file.c:42)"; ';' and ' ' would split it: '_' */
 static void folded_frame(const char *frame, bool lines, char *out, size_t len)
 {
-	size_t n = strlen(frame), fn = n, x, hex;
-	const char *where = "";
+	struct ms_frame_parts p;
+	size_t x;
 
-	/* " (file:line)" at the end */
-	if (n && frame[n - 1] == ')') {
-		const char *open = strrchr(frame, '(');
-
-		if (open && open > frame + 1 && open[-1] == ' ' && strchr(open, ':')) {
-			fn = open - 1 - frame;
-			where = lines ? open - 1 : "";
-		}
-	}
-	/* "+0x1c" after the function (or the object) */
-	for (x = fn, hex = 0; x > 0 && isxdigit((unsigned char)frame[x - 1]); x--)
-		hex++;
-	if (hex && x >= 3 && frame[x - 1] == 'x' && frame[x - 2] == '0' && frame[x - 3] == '+')
-		fn = x - 3;
-	snprintf(out, len, "%.*s%s", (int)fn, frame, where);
+	ms_frame_parse(frame, &p);
+	snprintf(out, len, "%.*s%s", (int)p.fn_len, frame, lines ? frame + p.where : "");
 	for (x = 0; out[x]; x++)
 		if (out[x] == ';' || out[x] == ' ')
 			out[x] = '_';

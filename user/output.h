@@ -62,6 +62,11 @@ struct ms_output {
 
 /* Chooses the printer: JSON Lines or text (a zeroed ms_output takes json's value at its
  * first record) */
+/* A site's addresses, innermost first, up to its first that is not code (at most max); 0
+ * when its frames are known by name only (a replay's) */
+unsigned ms_output_site_addrs(const struct ms_output *o, const struct ms_stack_site *t,
+			      uint64_t *ips, unsigned max);
+
 /* A site's frames as the records show them, innermost first (into frames, at most max) */
 unsigned ms_output_site_frames(struct ms_output *o, pid_t pid, const struct ms_stack_site *t,
 			       char (*frames)[128], unsigned max);

@@ -8,6 +8,7 @@
 #include <zlib.h>
 #include "pprof.h"
 #include "keyidx.h"
+#include "symbolizer.h"
 #include "proto/profile.pb-c.h"
 #include "vec.h"
 
@@ -144,43 +145,18 @@ void ms_pprof_unref(struct ms_pprof *s)
 	free(s);
 }
 
-void ms_pprof_frame_parts(const char *frame, char *function, size_t flen, char *file, size_t len,
-			  int64_t *line)
-{
-	size_t n = strlen(frame), fn = n, x, hex;
-	const char *open = NULL, *colon;
-
-	*line = 0;
-	file[0] = '\0';
-	/* " (file:line)" at the end */
-	if (n && frame[n - 1] == ')') {
-		open = strrchr(frame, '(');
-		colon = open ? strrchr(open, ':') : NULL;
-		if (open && open > frame + 1 && open[-1] == ' ' && colon && colon[1] >= '0' &&
-		    colon[1] <= '9') {
-			fn = open - 1 - frame;
-			snprintf(file, len, "%.*s", (int)(colon - open - 1), open + 1);
-			*line = strtoll(colon + 1, NULL, 10);
-		}
-	}
-	/* "+0x1c" after the function (or the object) */
-	for (x = fn, hex = 0; x > 0 && ((frame[x - 1] >= '0' && frame[x - 1] <= '9') ||
-					(frame[x - 1] >= 'a' && frame[x - 1] <= 'f'));
-	     x--)
-		hex++;
-	if (hex && x >= 3 && frame[x - 1] == 'x' && frame[x - 2] == '0' && frame[x - 3] == '+')
-		fn = x - 3;
-	snprintf(function, flen, "%.*s", (int)fn, frame);
-}
-
 /* The function of a frame string, added when new; its line into *line. -1 on ENOMEM */
 static long func_of(struct ms_pprof *s, const char *frame, int64_t *line)
 {
 	char fn[MS_PPROF_FRAME_LEN], file[MS_PPROF_FRAME_LEN];
+	struct ms_frame_parts p;
 	struct pfunc f;
 	long i;
 
-	ms_pprof_frame_parts(frame, fn, sizeof(fn), file, sizeof(file), line);
+	ms_frame_parse(frame, &p);
+	snprintf(fn, sizeof(fn), "%.*s", (int)p.fn_len, frame);
+	snprintf(file, sizeof(file), "%.*s", (int)p.file_len, frame + p.file_at);
+	*line = p.line;
 	f.name = str_id(&s->str, fn);
 	f.file = str_id(&s->str, file);
 	if (f.name < 0 || f.file < 0)
@@ -546,8 +522,6 @@ int ms_pprof_encode(const struct ms_pprof *s, const struct ms_pprof_filter *f, b
 	}
 	r.nstr += npids;
 #undef EXTRA
-	pr.n_string_table = r.nstr;
-	pr.string_table = strs;
 	pr.n_sample_type = 4;
 	pr.sample_type = vtp;
 	pr.period_type = &period;

@@ -81,9 +81,4 @@ bool ms_pprof_has(const struct ms_pprof *s, const struct ms_pprof_filter *f);
 int ms_pprof_encode(const struct ms_pprof *s, const struct ms_pprof_filter *f, bool allocs,
 		    uint8_t **out, size_t *len);
 
-/* Splits a frame as the symbolizer writes it ("function+0x1c (file.c:42)", "object+0x1c",
- * "0x1c") into function (without the offset), file ("" when none) and line (0) */
-void ms_pprof_frame_parts(const char *frame, char *function, size_t flen, char *file, size_t len,
-			  int64_t *line);
-
 #endif

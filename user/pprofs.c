@@ -28,12 +28,8 @@ static unsigned site_addrs(pid_t pid, const struct ms_stack_site *s, uint64_t *i
 			   void *ctx)
 {
 	struct ms_tracer *t = ctx;
-	unsigned n;
 
-	if (t->out.recorded_frames || !t->out.stacks)
-		return 0;
-	n = ms_stackmap_frames(t->out.stacks, s->stack_id, s->caller, ips, max);
-	return s->checked && n > s->kept ? s->kept : n;
+	return ms_output_site_addrs(&t->out, s, ips, max);
 }
 
 static int frames_at(pid_t pid, uint64_t addr, char (*frames)[MS_PPROF_FRAME_LEN], unsigned max,
@@ -200,6 +196,7 @@ struct ms_pprofs *ms_pprofs_new(struct ms_tracer *t, struct ms_prom_opts *po)
 	const struct ms_env *env = t->env;
 	struct ms_pprofs *pp;
 
+	errno = 0;
 	if (!env->pprof && !env->pprof_dir && !(env->prometheus && env->stacks))
 		return NULL;
 	pp = calloc(1, sizeof(*pp));

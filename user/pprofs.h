@@ -10,8 +10,8 @@
 struct ms_pprofs;
 
 /* The run's profiles, when it asks for any (--pprof, --pprof-dir, or --prometheus with
- * --stacks): NULL when it does not, or on ENOMEM. With po (before the server starts), its
- * endpoints are added to the server's paths. */
+ * --stacks): NULL and errno 0 when it does not, NULL and errno ENOMEM on failure. With po
+ * (before the server starts), its endpoints are added to the server's paths. */
 struct ms_pprofs *ms_pprofs_new(struct ms_tracer *t, struct ms_prom_opts *po);
 
 /* At each record: a new snapshot of every process' sites, served from now on and written

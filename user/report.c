@@ -464,6 +464,20 @@ static void replay_lost(const uint64_t lost_by[MS_CNT_MAX], void *ctx)
 }
 
 /* --replay: the recorded stream through the same statistics and output */
+/* A replay that cannot go on: what it holds freed, its exit status */
+static int replay_failed(struct ms_tracer *t)
+{
+	ms_pprofs_free(t->pprofs);
+	ms_stats_free(&t->stats);
+	ms_catalog_free(t->cat);
+	recorded_free(t->recorded);
+	if (t->out_file)
+		fclose(t->out_file);
+	if (t->folded)
+		fclose(t->folded);
+	return 1;
+}
+
 int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hooks)
 {
 	static const struct ms_replay_fns fns = {
@@ -498,13 +512,14 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 	t.out.recorded_frames = recorded_frames;
 	t.out.recorded_ctx = &t;
 	t.replay_info = &info;
-	if (env->folded && !(t.folded = ms_outfile_fopen(env->folded, false))) {
-		ms_catalog_free(t.cat);
-		if (t.out_file)
-			fclose(t.out_file);
-		return 1;
-	}
+	if (env->folded && !(t.folded = ms_outfile_fopen(env->folded, false)))
+		return replay_failed(&t);
 	t.pprofs = ms_pprofs_new(&t, NULL);
+	if (!t.pprofs && errno) {
+		fprintf(stderr, "memscope-bpf: cannot replay %s: %s\n", env->replay,
+			strerror(errno));
+		return replay_failed(&t);
+	}
 	err = ms_replay(env->replay, t.cat, &fns, &t, &info);
 	if (err == -EBADMSG)
 		fprintf(stderr,
@@ -515,15 +530,7 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 		fprintf(stderr, "memscope-bpf: cannot replay %s: %s\n", env->replay,
 			err == -ENOEXEC ? "not a memscope-bpf recording of this version" :
 					  strerror(-err));
-		ms_pprofs_free(t.pprofs);
-		ms_stats_free(&t.stats);
-		ms_catalog_free(t.cat);
-		recorded_free(t.recorded);
-		if (t.out_file)
-			fclose(t.out_file);
-		if (t.folded)
-			fclose(t.folded);
-		return 1;
+		return replay_failed(&t);
 	}
 	/* the run's end, not its last record: the final record's length and the leak report's
 	 * ages are the live run's */

@@ -32,20 +32,17 @@ static void before_change(struct ms_stack_sites *ss, struct ms_stack_site *t)
 	}
 }
 
-int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, unsigned allocator, int32_t stack_id,
-		   uint64_t caller, uint32_t *site)
+void ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, unsigned allocator, int32_t stack_id,
+		    uint64_t caller, uint32_t *site)
 {
-	struct ms_stack_site *t;
+	struct ms_stack_site *t = site_get(ss, stack_id, caller);
 	double w;
 
 	*site = 0;
-	if (ss->n >= MS_MAX_STACK_SITES && !ms_sites_find(ss, stack_id, caller)) {
+	if (!t) {
 		ss->untracked++;
-		return 0;
+		return;
 	}
-	t = site_get(ss, stack_id, caller);
-	if (!t)
-		return -ENOMEM;
 	if (!t->allocs && !t->frees) {
 		t->size = size;
 		t->allocator = allocator;
@@ -59,7 +56,6 @@ int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, unsigned allocator,
 	t->live_allocs += w;
 	t->live_bytes += w * size;
 	*site = t - ss->v + 1;
-	return 0;
 }
 
 void ms_sites_free(struct ms_stack_sites *ss, uint32_t site, uint64_t size)
@@ -152,7 +148,7 @@ static void leak_block(const struct ms_block *b, void *arg)
 	struct ms_leak *l;
 	double w;
 
-	if (!b->site || b->site > lp->ss->n || ms_block_dead(b) || b->ts_ns >= lp->before)
+	if (b->site > lp->ss->n || b->ts_ns >= lp->before)
 		return;
 	l = &lp->all[b->site - 1];
 	if (!l->blocks || b->ts_ns < l->oldest_ts)

@@ -46,9 +46,9 @@ enum ms_trend { MS_TREND_UNKNOWN, MS_TREND_GROWING, MS_TREND_LEVELED, MS_TREND_S
 
 /* A block of size bytes of allocator (an id) allocated from (stack_id, caller), sampled with ss->sample_bytes
  * (counted with its weight): its site's index + 1 in *site, to keep with the block (its
- * struct ms_block's site), 0 past MS_MAX_STACK_SITES (counted untracked). 0 or -ENOMEM. */
-int ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, unsigned allocator, int32_t stack_id,
-		   uint64_t caller, uint32_t *site);
+ * struct ms_block's site), 0 past MS_MAX_STACK_SITES or out of memory (counted untracked) */
+void ms_sites_alloc(struct ms_stack_sites *ss, uint64_t size, unsigned allocator, int32_t stack_id,
+		    uint64_t caller, uint32_t *site);
 
 /* A block of size bytes of site (as ms_sites_alloc gave it; 0: none) was freed */
 void ms_sites_free(struct ms_stack_sites *ss, uint32_t site, uint64_t size);

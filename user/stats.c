@@ -612,11 +612,10 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 			p->stack_sites->sample_bytes = s->sample_bytes;
 			/* --sample-bytes: a block not in the sample has no site (b is still
 			 * the block's entry: nothing was inserted since) */
-			if (!(e->flags & MS_EVF_UNSAMPLED) &&
-			    ms_sites_alloc(p->stack_sites, size, side_id(p, d), e->stack_id,
-					   e->caller, &b->site))
-				s->oom++;
-			else if (p->c.peak_bytes > peak)
+			if (!(e->flags & MS_EVF_UNSAMPLED))
+				ms_sites_alloc(p->stack_sites, size, side_id(p, d), e->stack_id,
+					       e->caller, &b->site);
+			if (p->c.peak_bytes > peak)
 				ms_sites_peak(p->stack_sites);
 		}
 	}

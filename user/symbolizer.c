@@ -1232,6 +1232,33 @@ static void frame_format(const struct ms_frame_info *f, bool with_line, bool ful
 	snprintf(buf + n, len - n, " (%s:%d)", base ? base + 1 : f->file, f->line);
 }
 
+void ms_frame_parse(const char *frame, struct ms_frame_parts *p)
+{
+	size_t n = strlen(frame), x, hex;
+	const char *open, *colon;
+
+	*p = (struct ms_frame_parts){ .fn_len = n, .where = n };
+	/* " (file:line)" at the end */
+	if (n && frame[n - 1] == ')') {
+		open = strrchr(frame, '(');
+		colon = open ? strrchr(open, ':') : NULL;
+		if (open && open > frame + 1 && open[-1] == ' ' && colon && colon[1] >= '0' &&
+		    colon[1] <= '9') {
+			p->fn_len = p->where = open - 1 - frame;
+			p->file_at = open + 1 - frame;
+			p->file_len = colon - open - 1;
+			p->line = strtoll(colon + 1, NULL, 10);
+		}
+	}
+	/* "+0x1c" after the function (or the object), in the lowercase hex it is written in */
+	for (x = p->fn_len, hex = 0; x > 0 && ((frame[x - 1] >= '0' && frame[x - 1] <= '9') ||
+					       (frame[x - 1] >= 'a' && frame[x - 1] <= 'f'));
+	     x--)
+		hex++;
+	if (hex && x >= 3 && frame[x - 1] == 'x' && frame[x - 2] == '0' && frame[x - 3] == '+')
+		p->fn_len = x - 3;
+}
+
 void ms_frame_format(const struct ms_frame_info *f, bool with_line, char *buf, size_t len)
 {
 	frame_format(f, with_line, false, buf, len);

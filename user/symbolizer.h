@@ -101,6 +101,16 @@ int ms_symbolizer_resolve_as(struct ms_symbolizer *s, const char *path, const ch
  */
 void ms_frame_format(const struct ms_frame_info *f, bool with_line, char *buf, size_t len);
 
+/* The parts of a frame as ms_frame_format writes it ("function+0x12 (file.c:42)",
+ * "object+0x12", "0x12"): frame[0 .. fn_len) is the function (or object) without its
+ * offset; frame[file_at .. file_at + file_len) the file, line its line (file_len 0, line 0:
+ * none); frame[where ..] the " (file.c:42)" (the string's end when none) */
+struct ms_frame_parts {
+	size_t fn_len, file_at, file_len, where;
+	int64_t line;
+};
+void ms_frame_parse(const char *frame, struct ms_frame_parts *p);
+
 /* The same with the line and the file's whole path: "function+0x12 (/src/app/file.c:42)"
  * (for pprof, whose source views find the file by it) */
 void ms_frame_format_path(const struct ms_frame_info *f, char *buf, size_t len);

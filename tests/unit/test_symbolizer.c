@@ -329,6 +329,38 @@ static void addr2line_inlined(const char *path, const uint64_t *addrs, size_t n,
 	ck_assert_int_eq(pclose(p), 0);
 }
 
+/* Frames as ms_frame_format writes them, split back (--folded, pprof) */
+#define CK_PARSE(frame, fn, file, line_)                                                           \
+	do {                                                                                       \
+		struct ms_frame_parts p_;                                                          \
+		const char *f_ = (frame);                                                          \
+                                                                                                   \
+		ms_frame_parse(f_, &p_);                                                           \
+		ck_assert_msg(p_.fn_len == strlen(fn) && !strncmp(f_, fn, p_.fn_len) &&            \
+				      p_.file_len == strlen(file) &&                               \
+				      !strncmp(f_ + p_.file_at, file, p_.file_len) &&              \
+				      p_.line == (line_),                                          \
+			      "%s: '%.*s' '%.*s' %lld", f_, (int)p_.fn_len, f_, (int)p_.file_len,  \
+			      f_ + p_.file_at, (long long)p_.line);                                \
+	} while (0)
+
+START_TEST(frame_parse)
+{
+	struct ms_frame_parts p;
+
+	CK_PARSE("grow+0x1c (app.c:12)", "grow", "app.c", 12);
+	CK_PARSE("grow+0x1c (/src/app/app.c:12)", "grow", "/src/app/app.c", 12);
+	CK_PARSE("operator new(unsigned long)+0x1c", "operator new(unsigned long)", "", 0);
+	CK_PARSE("operator++0x8 (x.cc:3)", "operator+", "x.cc", 3);
+	CK_PARSE("0x7f0012", "0x7f0012", "", 0);
+	CK_PARSE("libfoo.so+0x3000", "libfoo.so", "", 0);
+	CK_PARSE("alloc_node (leaks_nofp.c:35)", "alloc_node", "leaks_nofp.c", 35);
+	CK_PARSE("f(std::pair<int, int>)", "f(std::pair<int, int>)", "", 0);
+	ms_frame_parse("main+0x30 (main.c:40)", &p);
+	ck_assert_str_eq("main+0x30 (main.c:40)" + p.where, " (main.c:40)");
+}
+END_TEST
+
 /* Inlined calls by file name for reports, whole paths for pprof */
 START_TEST(inlined_names_and_paths)
 {
@@ -1220,6 +1252,7 @@ Suite *symbolizer_suite(void)
 	tcase_add_test(tc, frame_format_of_resolved);
 	tcase_add_test(tc, inlined_frames);
 	tcase_add_test(tc, inlined_names_and_paths);
+	tcase_add_test(tc, frame_parse);
 	tcase_add_test(tc, cxx_demangled);
 	tcase_add_test(tc, rust_demangled);
 	tcase_add_test(tc, split_debuginfo_by_build_id);
