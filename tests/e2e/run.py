@@ -782,8 +782,8 @@ def oracle_script(filt):
         "uprobe:%s:free\n/%s/ { if (@d[tid] == 0 && arg0 != 0) { @calls[probe] = count(); }"
         " @d[tid]++; }\n"
         "%s\n/%s/ { @d[tid]--; }\n"
-        "END { print(@calls); clear(@calls); clear(@d); }\n") % (ent, filt, LIBC, filt, ret,
-                                                                 filt)
+        "END { print(@calls); clear(@calls); clear(@d); %s }\n") % (
+            ent, filt, LIBC, filt, ret, filt, ORACLE_END)
 
 
 def oracle_counts(lines):
@@ -793,6 +793,36 @@ def oracle_counts(lines):
         if m:
             counts[ORACLE_FUNCS[m.group(1)]] = int(m.group(2))
     return counts
+
+
+ORACLE_END = 'printf("oracle: end\\n");'
+
+
+def stop_oracle(bt):
+    """Ends a bpftrace oracle (SIGINT) once its END probe has printed the counts. A bpftrace
+    that printed them but hangs in its detach is killed (its counts are complete; what its
+    threads wait on in the kernel is printed); one that never prints them fails the test."""
+    bt.signal(signal.SIGINT)
+    bt.wait_line("out", lambda l: l == "oracle: end", 60, "its END probe's counts")
+    try:
+        bt.wait_exit(30)
+    except Fail:
+        print("  bpftrace printed its counts but did not exit within 30 s; its threads wait "
+              "in: %s" % kernel_stacks(bt.pid))
+        bt.kill()
+
+
+def kernel_stacks(pid):
+    """The innermost kernel frames of each thread of pid, for a hang's diagnosis"""
+    tasks = []
+    for tid in sorted(os.listdir("/proc/%d/task" % pid)):
+        try:
+            with open("/proc/%d/task/%s/stack" % (pid, tid)) as f:
+                frames = [l.split()[-1] for l in f.read().splitlines()[:4]]
+        except OSError as e:
+            frames = [e.strerror]
+        tasks.append("%s: %s" % (tid, " < ".join(frames)))
+    return "; ".join(tasks) or "(no threads)"
 
 
 def need_bpftrace():
@@ -850,8 +880,7 @@ def oracle_window(ctx, name, wargs):
         time.sleep(0.2)
     w.signal(signal.SIGUSR1)
     gt = ground_truth(w)
-    bt.signal(signal.SIGINT)
-    bt.wait_exit(60)
+    stop_oracle(bt)
     c = Check()
     c.eq("%s window: by_func per bpftrace" % name, oracle_expected([gt]),
          oracle_counts(bt.out()))
@@ -1475,8 +1504,8 @@ def jemalloc_oracle_script(lib, pid):
         " if (arg0 != 0) { @moves = count(); } } @d[tid]++; }\n"
         "%s\n/%s/ { if (@d[tid] == 0 && arg0 != 0) { @calls[probe] = count(); } @d[tid]++; }\n"
         "%s\n/%s/ { @d[tid]--; }\n"
-        "END { print(@calls); print(@moves); clear(@calls); clear(@moves); clear(@d); }\n") % (
-            ent, filt, mov, filt, fre, filt, ret, filt)
+        "END { print(@calls); print(@moves); clear(@calls); clear(@moves); clear(@d); %s }\n") % (
+            ent, filt, mov, filt, fre, filt, ret, filt, ORACLE_END)
 
 
 @test
@@ -1512,8 +1541,7 @@ def redis_oracle(ctx):
     os.kill(rs.pid, signal.SIGSTOP)
     try:
         fin = final_record(stop_tracer(tr))
-        bt.signal(signal.SIGINT)
-        bt.wait_exit(60)
+        stop_oracle(bt)
     finally:
         os.kill(rs.pid, signal.SIGCONT)
     done = [l for l in out if "requests per second" in l]  # progress lines end in \r
@@ -1588,7 +1616,7 @@ def pymalloc_oracle_script():
         "uprobe:%s:PyObject_Free\n/pid == cpid/ { if (@d[tid] == 0 && arg0 != 0) "
         "{ @calls[probe] = count(); } @d[tid]++; }\n"
         "%s\n/pid == cpid/ { @d[tid]--; }\n"
-        "END { print(@calls); clear(@calls); clear(@d); }\n") % (allocs, py, rets)
+        "END { print(@calls); clear(@calls); clear(@d); %s }\n") % (allocs, py, rets, ORACLE_END)
 
 
 @test
