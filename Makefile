@@ -16,8 +16,8 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
 	  -Iinclude -I$(OUT)
-LDLIBS := -lbpf -lelf -ldw -lz -llzma -lcapstone -lmicrohttpd -liberty -lprotobuf-c -lstdc++ \
-	  -lpthread -lm
+LDLIBS := -lbpf -lelf -ldw -lz -llzma -lcapstone -lmicrohttpd -liberty -lprotobuf-c -ljansson \
+	  -lstdc++ -lpthread -lm
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
@@ -77,6 +77,13 @@ $(OUT)/proto/profile.pb-c.c $(OUT)/proto/profile.pb-c.h: $(PPROF_PROTO)
 
 $(OUT)/proto/profile.pb-c.o: $(OUT)/proto/profile.pb-c.c $(OUT)/proto/profile.pb-c.h
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# The --html page's style and script (user/html/), as C string literals html.c includes
+HTML_GEN := $(OUT)/html/page.css.h $(OUT)/html/page.js.h
+$(OUT)/html/%.h: user/html/%
+	@mkdir -p $(dir $@)
+	sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$$/\\n"/' $< > $@.tmp && mv $@.tmp $@
+$(OUT)/user/html.o: $(HTML_GEN)
 
 $(OUT)/memscope-bpf: $(OUT)/user/main.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
@@ -149,6 +156,7 @@ demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
 	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 elfutils \
 	libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev golang-go \
+	libjansson-dev chromium \
 	libc6-dbg libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -97,6 +97,9 @@ static const char usage[] =
 																								       "                          e.g. --stacks --pprof heap.pb.gz; go tool pprof -http=: heap.pb.gz\n"
 																								       "      --pprof-dir DIR     at each record, a profile per process in DIR, named\n"
 																								       "                          PID-COMM-TIME.pb.gz (pprof -diff_base) (needs --stacks)\n"
+																								       "      --html FILE         at the end (and on SIGUSR1), a self-contained HTML report:\n"
+																								       "                          timeline, sizes, lifetimes, pools, NUMA, sites, leaks\n"
+																								       "                          e.g. memscope-bpf --html run.html -- ./app\n"
 																								       "      --pool-min-share X  findings: a size class with this share of allocations\n"
 																								       "                          (default " XSTR(
 																									       MS_POOL_MIN_SHARE) ") and a median lifetime under\n"
@@ -349,6 +352,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		OPT_FOLDED_LINES,
 		OPT_PPROF,
 		OPT_PPROF_DIR,
+		OPT_HTML,
 		OPT_MAX_LIVE,
 		OPT_MAX_PROCS,
 		OPT_PROMETHEUS,
@@ -389,6 +393,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		{ "folded-lines", no_argument, NULL, OPT_FOLDED_LINES },
 		{ "pprof", required_argument, NULL, OPT_PPROF },
 		{ "pprof-dir", required_argument, NULL, OPT_PPROF_DIR },
+		{ "html", required_argument, NULL, OPT_HTML },
 		{ "max-live", required_argument, NULL, OPT_MAX_LIVE },
 		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
@@ -574,6 +579,9 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		case OPT_PPROF_DIR:
 			env->pprof_dir = optarg;
 			break;
+		case OPT_HTML:
+			env->html = optarg;
+			break;
 		case OPT_FOLDED_LINES:
 			env->folded_lines = true;
 			break;
@@ -631,6 +639,8 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 			exit(2);
 		}
 	}
+	env->argc = argc;
+	env->argv = argv;
 	if (optind < argc)
 		env->command = &argv[optind];
 	if (env->command && env->npids)

@@ -63,6 +63,9 @@ struct ms_env {
 	bool folded_lines;     /* --folded-lines: frames with their file:line */
 	const char *pprof;     /* --pprof FILE */
 	const char *pprof_dir; /* --pprof-dir DIR */
+	const char *html;      /* --html FILE */
+	int argc;	       /* memscope-bpf's own command line (the --html page's head) */
+	char **argv;
 	enum ms_folded_what folded_what; /* --folded-what */
 	char **command;			 /* after -- */
 	const char *prometheus;		 /* --prometheus ADDR:PORT */

@@ -16,6 +16,7 @@
 #include "env.h"
 #include "guard.h"
 #include "outfile.h"
+#include "html.h"
 #include "pprofs.h"
 #include "probes.h"
 #include "prom.h"
@@ -352,6 +353,7 @@ static int run(struct ms_tracer *t)
 		if (leak_report) {
 			leak_report = 0;
 			ms_report_leaks(t, false);
+			ms_report_html(t);
 		}
 		err = ms_targets_serve(t, &done);
 		if (err)
@@ -396,6 +398,7 @@ static int clean_up(struct ms_tracer *t, int err, int exit_code)
 	}
 	ms_prom_free(t->prom);
 	ms_pprofs_free(t->pprofs); /* after the server that serves it */
+	ms_html_free(t->html);
 	/* the probes go first: then nothing can stop a process any more, and the ones held
 	 * at a stop (or with one pending, which SIGCONT cancels) run on untraced */
 	ms_probes_free(t->probes);
@@ -463,7 +466,8 @@ int main(int argc, char **argv)
 	}
 	/* the files it writes are created first: a bad one is a start-up error */
 	if ((env.output && !(t.out_file = ms_outfile_fopen(env.output, true))) ||
-	    (env.folded && !(t.folded = ms_outfile_fopen(env.folded, false)))) {
+	    (env.folded && !(t.folded = ms_outfile_fopen(env.folded, false))) ||
+	    (env.html && !(t.html = ms_report_html_new(&env)))) {
 		err = -errno;
 		goto cleanup;
 	}

@@ -14,6 +14,7 @@
 #include "outfile.h"
 #include "prom.h"
 #include "record.h"
+#include "html.h"
 #include "pprofs.h"
 #include "report.h"
 #include "symcache.h"
@@ -240,6 +241,7 @@ void ms_report(struct ms_tracer *t, enum ms_record_kind kind)
 		t->hooks->report(&t->stats, t->cat, t->hooks->ctx);
 	if (!t->env->quiet)
 		ms_output_report(&t->out, kind, &r, &t->stats);
+	ms_html_report(t->html, &t->out, kind, &r, &t->stats);
 	if (t->prom && ms_prom_update(t->prom, &t->stats, &r))
 		fprintf(stderr, "memscope-bpf: cannot update the metrics: out of memory\n");
 	if (t->pprofs && ms_pprofs_report(t->pprofs))
@@ -298,6 +300,7 @@ void ms_report_leaks(struct ms_tracer *t, bool at_end)
 	ms_stats_for_each(&t->stats, fill_comm, t);
 	ms_stats_for_each(&t->stats, check_stacks, t);
 	ms_output_leaks(&t->out, &r, &t->stats, clock_of(t) * 1e9, min_age * 1e9);
+	ms_html_leaks(t->html, &t->out, &r, &t->stats, clock_of(t) * 1e9, min_age * 1e9);
 	check_stdout(t);
 }
 
@@ -310,6 +313,7 @@ void ms_report_on_end(struct ms_proc *p, enum ms_end_reason why, void *ctx)
 	check_stacks(p, t);
 	if (!t->env->quiet)
 		ms_output_end(&t->out, &r, &t->stats, p, why);
+	ms_html_end(t->html, &t->out, &r, &t->stats, p, why);
 	if (t->prom)
 		ms_prom_process_exited(t->prom, p);
 	if (t->syms && !p->pinned)
@@ -468,6 +472,7 @@ static void replay_lost(const uint64_t lost_by[MS_CNT_MAX], void *ctx)
 static int replay_failed(struct ms_tracer *t)
 {
 	ms_pprofs_free(t->pprofs);
+	ms_html_free(t->html);
 	ms_stats_free(&t->stats);
 	ms_catalog_free(t->cat);
 	recorded_free(t->recorded);
@@ -514,6 +519,8 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 	t.replay_info = &info;
 	if (env->folded && !(t.folded = ms_outfile_fopen(env->folded, false)))
 		return replay_failed(&t);
+	if (env->html && !(t.html = ms_report_html_new(env)))
+		return replay_failed(&t);
 	t.pprofs = ms_pprofs_new(&t, NULL);
 	if (!t.pprofs && errno) {
 		fprintf(stderr, "memscope-bpf: cannot replay %s: %s\n", env->replay,
@@ -547,6 +554,10 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 	if (ms_pprofs_end(t.pprofs))
 		err = -EIO;
 	ms_pprofs_free(t.pprofs);
+	ms_html_recorded_on(t.html, info.host, info.kernel);
+	if (ms_report_html(&t))
+		err = -EIO;
+	ms_html_free(t.html);
 	if (env->verbose) {
 		double secs = ms_now_s() - t0;
 
@@ -584,7 +595,26 @@ int ms_report_end(struct ms_tracer *t)
 		err = write_folded(t);
 	if (ms_pprofs_end(t->pprofs))
 		err = -EIO;
+	if (ms_report_html(t))
+		err = -EIO;
 	return err;
+}
+
+struct ms_html *ms_report_html_new(const struct ms_env *env)
+{
+	struct ms_html_run run;
+
+	ms_html_run_init(&run, env->argc, env->argv);
+	if (env->replay) {
+		run.replay = env->replay;
+		run.started = 0; /* the recording's start is not known */
+	}
+	return ms_html_new(env->html, &run);
+}
+
+int ms_report_html(struct ms_tracer *t)
+{
+	return ms_html_write(t->html, &t->out, &t->stats, clock_of(t) * 1e9);
 }
 
 void ms_report_record_sites(struct ms_tracer *t, pid_t pid)

@@ -63,6 +63,13 @@ struct ms_replay_hooks {
 
 int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hooks);
 
+/* --html: the page (re)written from what was recorded so far (at the end, on SIGUSR1);
+ * 0 or -errno (said). Accepts t->html NULL. */
+int ms_report_html(struct ms_tracer *t);
+
+/* --html FILE created (a bad path: NULL, errno set, said), its head from env's command line */
+struct ms_html *ms_report_html_new(const struct ms_env *env);
+
 /* --record with --stacks: the frames of pid's stack sites new since the last call, into
  * the recording (after the record that made them) */
 void ms_report_record_sites(struct ms_tracer *t, pid_t pid);

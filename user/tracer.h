@@ -23,6 +23,7 @@ struct ms_symcache;
 struct ms_recorder;
 struct ms_prom;
 struct ms_pprofs;
+struct ms_html;
 
 /* -f: a process the kernel stopped for the daemon (a FORK, EXEC or DLSTATE record) */
 struct ms_held {
@@ -47,6 +48,7 @@ struct ms_tracer {
 	struct ms_recorder *rec;     /* --record */
 	bool rec_failed;	     /* --record: a write failed (said once) */
 	struct ms_prom *prom;	     /* --prometheus */
+	struct ms_html *html;	     /* --html: the page, written at the end and on SIGUSR1 */
 	struct ms_pprofs *pprofs;    /* --pprof, --pprof-dir, /debug/pprof (freed after prom) */
 	int guard;		     /* the guard's handle (guard.h), or -1 */
 
