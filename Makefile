@@ -151,7 +151,8 @@ vm-test: all
 test: check e2e vm-test
 
 demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
-	$(OUT)/memscope-bpf -i 1 -- $(OUT)/memscope-demo
+	$(OUT)/memscope-bpf -i 1 --html $(OUT)/memscope-demo.html -- $(OUT)/memscope-demo
+	@echo "the report: $(OUT)/memscope-demo.html (open it in a browser)"
 
 DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
 	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 elfutils \

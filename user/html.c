@@ -275,10 +275,10 @@ static void fold_into_others(struct ms_html *h, const struct series *s)
 	}
 }
 
-/* A series for process pid whose live bytes are live now: a new one, or one that takes the
- * place of the series with the smallest peak (ended first) when that is smaller; NULL: the
- * process is summed in the others */
-static struct series *series_for(struct ms_html *h, int pid, const char *comm, double live)
+/* A series for process pid whose peak is peak bytes: a new one, or one that takes the place
+ * of the series with the smallest peak (ended first) when that is smaller (its points go to
+ * the others'); NULL: the process is summed in the others */
+static struct series *series_for(struct ms_html *h, int pid, const char *comm, double peak)
 {
 	struct series *s = series_of(h, pid);
 	unsigned i, victim = 0;
@@ -297,7 +297,7 @@ static struct series *series_for(struct ms_html *h, int pid, const char *comm, d
 		if (a->ended != b->ended ? a->ended : a->peak < b->peak)
 			victim = i;
 	}
-	if (!h->series[victim]->ended && h->series[victim]->peak >= live)
+	if (!h->series[victim]->ended && h->series[victim]->peak >= peak)
 		return NULL;
 	fold_into_others(h, h->series[victim]);
 	s = h->series[victim];
@@ -341,7 +341,7 @@ static void add_point(struct ms_html *h, const json_t *rec, bool final)
 		const json_t *allocs = json_object_get(p, "allocators"), *a;
 		int pid = (int)num(p, "pid");
 		double live = num(p, "live_bytes");
-		struct series *s = series_for(h, pid, str(p, "comm"), live);
+		struct series *s = series_for(h, pid, str(p, "comm"), num(p, "peak_bytes"));
 		struct point q = { .set = true, .rates = !final, .live = live };
 		struct point *dst;
 		size_t m;
@@ -1500,10 +1500,10 @@ static void sites(FILE *f, const json_t *all, const char *folded_live, const cha
 
 	section(f, "sites", "Allocation sites");
 	icicle(f, "icicle-live",
-	       "live bytes by stack (click a box to zoom, the top box to zoom "
-	       "out)",
+	       "live bytes by site: the stack with --stacks, else the caller (click a box to "
+	       "zoom, the top one to zoom out)",
 	       folded_live, U_BYTES);
-	icicle(f, "icicle-alloc", "allocated bytes by stack", folded_alloc, U_BYTES);
+	icicle(f, "icicle-alloc", "allocated bytes by site", folded_alloc, U_BYTES);
 	for (i = 0; i < n; i++) {
 		const json_t *st = json_object_get(top[i], "sites");
 

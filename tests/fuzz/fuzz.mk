@@ -8,7 +8,7 @@ FUZZ_CC ?= clang
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
 	-MMD -MP -Iinclude -Ibuild -Iuser -Itests/fuzz
-FUZZ_LDLIBS := -lbpf -lelf -lz -llzma -lcapstone -lmicrohttpd -lprotobuf-c -lstdc++ -lpthread -lm
+FUZZ_LDLIBS := -lbpf -lelf -lz -llzma -lcapstone -lmicrohttpd -lprotobuf-c -ljansson -lstdc++ -lpthread -lm
 
 # The symbolizer (libdwfl, libiberty) is linked into every harness once user/symbolizer.c
 # exists (probes.c, which findings.c reaches, demangles through it), and the ELF and
@@ -37,6 +37,12 @@ $(PROTO_C):
 $(FUZZ_OUT)/obj/profile.pb-c.o: $(PROTO_C)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# the --html page's style and script as C strings: the main build's (make's build/html)
+HTML_GEN := build/html/page.css.h build/html/page.js.h
+$(HTML_GEN):
+	$(MAKE) $@
+$(FUZZ_OUT)/obj/html.o: $(HTML_GEN)
 
 $(FUZZ_OUT)/obj/%.o: user/%.c | $(PROTO_C)
 	@mkdir -p $(dir $@)

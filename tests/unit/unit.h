@@ -33,5 +33,6 @@ Suite *vec_suite(void);
 Suite *pprof_suite(void);
 Suite *cfi_suite(void);
 Suite *sample_suite(void);
+Suite *html_suite(void);
 
 #endif
