@@ -599,11 +599,13 @@ static double tick_step(double hi, unsigned n, enum unit u)
 		f = raw / p;
 		mag = pow(10, floor(log10(f)));
 		f /= mag;
-		return p * mag * (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10);
+		f = mag * (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10);
+		return p * (f >= 1000 ? 1024 : f); /* 1000 KiB reads better as 1 MiB */
 	}
 	mag = pow(10, floor(log10(raw)));
 	f = raw / mag;
-	return mag * (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10);
+	f = mag * (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10);
+	return u != U_RATE && f < 1 ? 1 : f; /* whole bytes and counts */
 }
 
 /* ---------------------------------------------------------------- charts */
@@ -803,6 +805,55 @@ static void bar_chart(FILE *f, const char *title, const char *const *labels, con
 	fputs("</svg></figure>\n", f);
 }
 
+/* Horizontal bars for named things (processes, pools, sites): the name left of its bar, the
+ * figure right of it, a tooltip each */
+static void hbar_chart(FILE *f, const char *title, const char *const *labels, const double *vals,
+		       const char *const *tips, unsigned n, enum unit u)
+{
+	const unsigned lw = 330, row = 22, vw = 90;
+	double hi = 0, bw;
+	unsigned i;
+	char a[64];
+
+	for (i = 0; i < n; i++)
+		if (vals[i] > hi)
+			hi = vals[i];
+	fputs("<figure class=\"chart\"><figcaption>", f);
+	esc(f, title);
+	fprintf(f,
+		"</figcaption>\n<svg class=\"hbars\" viewBox=\"0 0 %d %u\" width=\"%d\" "
+		"height=\"%u\" role=\"img\">\n",
+		CW, n * row + 4, CW, n * row + 4);
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(labels[i]);
+
+		bw = hi > 0 ? (CW - lw - vw) * vals[i] / hi : 0;
+		fprintf(f, "<g class=\"bar\"><text class=\"yl\" x=\"%u\" y=\"%u\">", lw - 8,
+			i * row + 15);
+		if (len > 48) { /* the full name is in the tooltip */
+			char *cut = strndup(labels[i], 46);
+
+			if (cut)
+				esc(f, cut);
+			fputs("..", f);
+			free(cut);
+		} else {
+			esc(f, labels[i]);
+		}
+		fprintf(f, "</text><rect x=\"%u\" y=\"%u\" width=\"%.1f\" height=\"%u\"><title>",
+			lw, i * row + 3, bw, row - 6);
+		esc(f, labels[i]);
+		fprintf(f, ": %s", fmt_unit(u, vals[i], a, sizeof(a)));
+		if (tips && tips[i]) {
+			fputs(", ", f);
+			esc(f, tips[i]);
+		}
+		fprintf(f, "</title></rect><text class=\"vl\" x=\"%.1f\" y=\"%u\">%s</text></g>\n",
+			lw + bw + 6, i * row + 15, a);
+	}
+	fputs("</svg></figure>\n", f);
+}
+
 /* ---------------------------------------------------------------- icicles */
 
 struct node {
@@ -905,7 +956,7 @@ static void icicle_node(struct icicle *ic, const struct node *n, unsigned d, dou
 {
 	const double width = CW;
 	double x = x0 / ic->total * width, w = n->w / ic->total * width;
-	struct node *k, *v[4096];
+	struct node *k, **v;
 	unsigned nk = 0, i;
 	char a[64];
 
@@ -940,13 +991,21 @@ static void icicle_node(struct icicle *ic, const struct node *n, unsigned d, dou
 		}
 	}
 	fputs("</text></g>\n", ic->f);
-	for (k = n->kids; k && nk < sizeof(v) / sizeof(v[0]); k = k->next)
+	for (k = n->kids; k; k = k->next)
+		nk++;
+	v = malloc((nk ? nk : 1) * sizeof(*v));
+	if (!v) {
+		ic->hidden += nk;
+		return;
+	}
+	for (nk = 0, k = n->kids; k; k = k->next)
 		v[nk++] = k;
 	qsort(v, nk, sizeof(v[0]), by_weight);
 	for (i = 0; i < nk; i++) {
 		icicle_node(ic, v[i], d + 1, x0);
 		x0 += v[i]->w;
 	}
+	free(v);
 }
 
 /* An icicle of folded text: the root at the top, callers above callees; a box a tooltip,
@@ -1028,15 +1087,21 @@ static int by_peak(const void *a, const void *b)
 /* The processes drawn one by one: the largest peaks, at most MS_HTML_TOP */
 static unsigned top_procs(const json_t *all, const json_t **top)
 {
-	const json_t *v[4096];
-	size_t i, n = 0;
+	unsigned n = 0, k;
+	size_t i;
 
-	for (i = 0; i < json_array_size(all) && n < sizeof(v) / sizeof(v[0]); i++)
-		v[n++] = json_array_get(all, i);
-	qsort(v, n, sizeof(v[0]), by_peak);
-	for (i = 0; i < n && i < MS_HTML_TOP; i++)
-		top[i] = v[i];
-	return i;
+	/* insertion into the few kept: O(processes x MS_HTML_TOP) */
+	for (i = 0; i < json_array_size(all); i++) {
+		const json_t *p = json_array_get(all, i);
+
+		if (n == MS_HTML_TOP && by_peak(&p, &top[n - 1]) >= 0)
+			continue;
+		k = n < MS_HTML_TOP ? n++ : n - 1;
+		for (; k > 0 && by_peak(&p, &top[k - 1]) < 0; k--)
+			top[k] = top[k - 1];
+		top[k] = p;
+	}
+	return n;
 }
 
 static void proc_name(FILE *f, const json_t *p)
@@ -1123,7 +1188,7 @@ static void processes(FILE *f, const struct ms_html *h, const json_t *all)
 		labels[i] = names[i];
 		vals[i] = num(top[i], "peak_bytes");
 	}
-	bar_chart(f, "peak live bytes, the largest", labels, vals, NULL, n, U_BYTES);
+	hbar_chart(f, "peak live bytes, the largest", labels, vals, NULL, n, U_BYTES);
 	fputs("<table class=\"procs\"><tr><th>pid</th><th>comm</th><th>allocs</th><th>frees</th>"
 	      "<th>live blocks</th><th>live bytes</th><th>peak bytes</th><th>failed</th>"
 	      "<th>allocators</th><th>state</th></tr>\n",
@@ -1133,6 +1198,7 @@ static void processes(FILE *f, const struct ms_html *h, const json_t *all)
 		const json_t *al;
 		size_t j;
 		bool ended = k >= json_array_size(json_object_get(h->last, "processes"));
+		unsigned m, said = 0;
 
 		fprintf(f, "<tr><td>%d</td><td>", (int)num(p, "pid"));
 		esc(f, str(p, "comm"));
@@ -1148,7 +1214,12 @@ static void processes(FILE *f, const struct ms_html *h, const json_t *all)
 				fputs(", ", f);
 			esc(f, str(al, "name"));
 		}
-		fprintf(f, "</td><td>%s</td></tr>\n", ended ? "exited" : "traced");
+		fputs("</td><td>", f);
+		for (m = 0; m < h->nmarks; m++)
+			if (h->marks[m].pid == (int)num(p, "pid"))
+				fprintf(f, "%s%s at %.3f s", said++ ? ", " : "",
+					h->marks[m].exec ? "exec" : "exited", h->marks[m].ts);
+		fprintf(f, "%s</td></tr>\n", said ? "" : ended ? "exited" : "traced");
 	}
 	fputs("</table>", f);
 	if (h->more_ended)
@@ -1373,8 +1444,8 @@ static void pools(FILE *f, const json_t *all)
 		fputs("<p class=\"none\">none found</p></section>\n", f);
 		return;
 	}
-	bar_chart(f, "live bytes held by each", labels, vals, tips, n, U_BYTES);
-	fputs("<table><tr><th>process</th><th>name</th><th>kind</th><th>evidence</th>"
+	hbar_chart(f, "live bytes held by each", labels, vals, tips, n, U_BYTES);
+	fputs("<table class=\"text\"><tr><th>process</th><th>name</th><th>kind</th><th>evidence</th>"
 	      "<th>where</th><th>advice</th></tr>\n",
 	      f);
 	json_array_foreach(all, i, p) json_array_foreach(json_object_get(p, "pools"), j, q)
@@ -1553,16 +1624,74 @@ static void sparkline(FILE *f, const json_t *hist)
 	fputs("\"/></svg>", f);
 }
 
-static void leaks(FILE *f, const struct ms_html *h)
+/* A frame without its offset: "f+0x1c (a.c:3)" as "f (a.c:3)" */
+static size_t frame_label(char *buf, size_t len, const char *frame)
 {
-	const json_t *p, *s;
+	size_t n = 0;
+
+	while (*frame && n + 1 < len) {
+		if (frame[0] == '+' && frame[1] == '0' && frame[2] == 'x') {
+			for (frame += 3;
+			     (*frame >= '0' && *frame <= '9') || (*frame >= 'a' && *frame <= 'f');
+			     frame++)
+				;
+			continue;
+		}
+		buf[n++] = *frame++;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* A site as a bar's name: its innermost frame and that frame's caller, without offsets */
+static void site_label(char *buf, size_t len, const json_t *site)
+{
+	const json_t *st = json_object_get(site, "stack");
+	size_t n = frame_label(buf, len, json_string_value(json_array_get(st, 0)) ?: "?");
+
+	if (json_array_size(st) > 1 && n + 4 < len) {
+		memcpy(buf + n, " < ", 4);
+		frame_label(buf + n + 3, len - n - 3,
+			    json_string_value(json_array_get(st, 1)) ?: "");
+	}
+}
+
+/* The live bytes of the sites with the most, of every process of the last record */
+static void live_sites(FILE *f, const struct ms_html *h)
+{
+	static char names[64][256];
 	const char *labels[64] = { 0 };
-	char names[64][96], a[64];
+	const json_t *p, *s;
 	double vals[64];
 	unsigned n = 0;
 	size_t i, j;
 
-	section(f, "leaks", "Leaks");
+	json_array_foreach(json_object_get(h->last, "processes"), i, p) json_array_foreach(
+		json_object_get(json_object_get(p, "sites"), "by_live_bytes"), j, s)
+	{
+		if (n == 64 || num(s, "live_bytes") <= 0)
+			continue;
+		site_label(names[n], sizeof(names[n]), s);
+		labels[n] = names[n];
+		vals[n++] = num(s, "live_bytes");
+	}
+	if (n)
+		hbar_chart(f, "live bytes by site in the last record (the sites with the most)",
+			   labels, vals, NULL, n, U_BYTES);
+}
+
+static void leaks(FILE *f, const struct ms_html *h)
+{
+	static char names[64][256];
+	const json_t *p, *s;
+	const char *labels[64] = { 0 };
+	char a[64];
+	double vals[64];
+	unsigned n = 0;
+	size_t i, j;
+
+	section(f, "leaks", "Live blocks and leaks");
+	live_sites(f, h);
 	if (!h->leaks) {
 		fputs("<p class=\"none\">no leak report (SIGUSR1, or the end of a run with sites)"
 		      "</p></section>\n",
@@ -1578,16 +1707,14 @@ static void leaks(FILE *f, const struct ms_html *h)
 	json_array_foreach(json_object_get(h->leaks, "processes"), i, p)
 		json_array_foreach(json_object_get(p, "sites"), j, s)
 	{
-		const json_t *st = json_object_get(s, "stack");
-
 		if (n == 64)
 			break;
-		snprintf(names[n], sizeof(names[n]), "%s",
-			 json_string_value(json_array_get(st, 0)) ?: "?");
+		site_label(names[n], sizeof(names[n]), s);
 		labels[n] = names[n];
 		vals[n++] = num(s, "bytes");
 	}
-	bar_chart(f, "bytes leaked by site", labels, vals, NULL, n, U_BYTES);
+	if (n)
+		hbar_chart(f, "bytes leaked by site", labels, vals, NULL, n, U_BYTES);
 	json_array_foreach(json_object_get(h->leaks, "processes"), i, p)
 	{
 		if (!json_array_size(json_object_get(p, "sites")))
@@ -1616,7 +1743,10 @@ static void leaks(FILE *f, const struct ms_html *h)
 				num(p, "more_sites"));
 	}
 	if (!n)
-		fputs("<p class=\"none\">no block old enough</p>", f);
+		fprintf(f,
+			"<p class=\"none\">no block older than %g s (the live blocks by site are under "
+			"<a href=\"#sites\">Allocation sites</a>)</p>",
+			num(h->leaks, "min_age_s"));
 	fputs("</section>\n", f);
 }
 
