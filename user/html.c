@@ -16,6 +16,7 @@
 #include "html.h"
 #include "outfile.h"
 #include "patterns.h"
+#include "vec.h"
 
 /* ---------------------------------------------------------------- what is kept */
 
@@ -45,6 +46,13 @@ struct mark {
 	bool exec;
 };
 
+/* An exit or exec of a process, for the processes' table */
+struct end {
+	int pid;
+	bool exec;
+	double ts;
+};
+
 struct ms_html {
 	FILE *f;
 	struct ms_html_run run;
@@ -62,8 +70,10 @@ struct ms_html {
 	json_t *last;	     /* the last interval or final record */
 	json_t *leaks;	     /* the last leak report */
 	json_t *ended;	     /* array: exit records' processes (the largest peaks) */
-	uint64_t more_ended; /* ended processes left out of it */
-	char *final;	     /* the final record as printed */
+	struct end *ends;    /* every exit and exec, up to MS_HTML_ENDS */
+	size_t nends, cap_ends;
+	uint64_t more_ends;
+	char *final; /* the final record as printed */
 	size_t final_len;
 };
 
@@ -130,6 +140,7 @@ void ms_html_free(struct ms_html *h)
 	json_decref(h->last);
 	json_decref(h->leaks);
 	json_decref(h->ended);
+	free(h->ends);
 	free(h->final);
 	if (h->f)
 		fclose(h->f);
@@ -254,25 +265,29 @@ static struct series *series_of(struct ms_html *h, int pid)
 	return NULL;
 }
 
-/* s's points added into the others' */
-static void fold_into_others(struct ms_html *h, const struct series *s)
+/* p's figures added into o's (the others': their allocators as one) */
+static void add_into(struct point *o, const struct point *p)
 {
-	unsigned i, k;
+	unsigned k;
 
-	for (i = 0; i < h->npts; i++) {
-		const struct point *p = &s->pts[i];
-		struct point *o = &h->others->pts[i];
+	if (!p->set)
+		return;
+	o->set = true;
+	o->rates |= p->rates;
+	o->live += p->live;
+	o->allocs_s += p->allocs_s;
+	o->frees_s += p->frees_s;
+	for (k = 0; k < MS_HTML_ALLOCS; k++)
+		o->by_alloc[0] += p->by_alloc[k];
+}
 
-		if (!p->set)
-			continue;
-		o->set = true;
-		o->rates |= p->rates;
-		o->live += p->live;
-		o->allocs_s += p->allocs_s;
-		o->frees_s += p->frees_s;
-		for (k = 0; k < MS_HTML_ALLOCS; k++)
-			o->by_alloc[0] += p->by_alloc[k];
-	}
+/* s's points (up to point n) added into the others' */
+static void fold_into_others(struct ms_html *h, const struct series *s, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		add_into(&h->others->pts[i], &s->pts[i]);
 }
 
 /* A series for process pid whose peak is peak bytes: a new one, or one that takes the place
@@ -299,7 +314,7 @@ static struct series *series_for(struct ms_html *h, int pid, const char *comm, d
 	}
 	if (!h->series[victim]->ended && h->series[victim]->peak >= peak)
 		return NULL;
-	fold_into_others(h, h->series[victim]);
+	fold_into_others(h, h->series[victim], h->npts);
 	s = h->series[victim];
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
@@ -322,9 +337,19 @@ static unsigned alloc_slot(struct series *s, const char *name)
 	return k;
 }
 
+/* q, one record's figures, into point at of s (merged when the point covers records already) */
+static void put_point(struct ms_html *h, struct series *s, unsigned at, const struct point *q)
+{
+	if (h->cnt[at] == 0)
+		s->pts[at] = *q;
+	else
+		merge_point(&s->pts[at], q, h->cnt[at], 1);
+}
+
 static void add_point(struct ms_html *h, const json_t *rec, bool final)
 {
 	const json_t *procs = json_object_get(rec, "processes"), *p;
+	struct point rest = { 0 }; /* the processes summed in the others */
 	unsigned at;
 	size_t n;
 
@@ -343,7 +368,6 @@ static void add_point(struct ms_html *h, const json_t *rec, bool final)
 		double live = num(p, "live_bytes");
 		struct series *s = series_for(h, pid, str(p, "comm"), num(p, "peak_bytes"));
 		struct point q = { .set = true, .rates = !final, .live = live };
-		struct point *dst;
 		size_t m;
 
 		if (!final) {
@@ -351,8 +375,8 @@ static void add_point(struct ms_html *h, const json_t *rec, bool final)
 			q.frees_s = num(p, "frees_per_s");
 		}
 		if (!s) {
-			s = h->others;
 			q.by_alloc[0] = live;
+			add_into(&rest, &q);
 		} else {
 			snprintf(s->comm, sizeof(s->comm), "%s", str(p, "comm"));
 			json_array_foreach(allocs, m, a)
@@ -360,20 +384,13 @@ static void add_point(struct ms_html *h, const json_t *rec, bool final)
 			if (num(p, "peak_bytes") > s->peak)
 				s->peak = num(p, "peak_bytes");
 		}
-		dst = &s->pts[at];
-		if (s == h->others && dst->set && h->cnt[at] == 0) {
-			/* several processes summed in one record */
-			dst->live += q.live;
-			dst->allocs_s += q.allocs_s;
-			dst->frees_s += q.frees_s;
-			dst->by_alloc[0] += q.by_alloc[0];
-			dst->rates |= q.rates;
-		} else if (h->cnt[at] == 0) {
-			*dst = q;
-		} else {
-			merge_point(dst, &q, h->cnt[at], 1);
-		}
+		if (s)
+			put_point(h, s, at, &q);
 	}
+	if (rest.set && h->cnt[at] == 0)
+		add_into(&h->others->pts[at], &rest); /* with a series folded in this record */
+	else if (rest.set)
+		put_point(h, h->others, at, &rest);
 	h->ts[at] = num(rec, "ts");
 	h->cnt[at]++;
 	h->records++;
@@ -389,10 +406,16 @@ static void add_mark(struct ms_html *h, const json_t *rec)
 	{
 		struct series *s = series_of(h, (int)num(p, "pid"));
 
+		struct end e = { .pid = (int)num(p, "pid"), .exec = exec, .ts = num(rec, "ts") };
+
 		if (s && !exec)
 			s->ended = true;
 		if (!exec)
 			json_array_append(h->ended, (json_t *)p);
+		if (h->nends < MS_HTML_ENDS)
+			MS_VEC_PUSH(h->ends, h->nends, h->cap_ends, e);
+		else
+			h->more_ends++;
 		if (h->nmarks == MS_HTML_MARKS) {
 			h->more_marks++;
 			continue;
@@ -414,7 +437,6 @@ static void add_mark(struct ms_html *h, const json_t *rec)
 			    num(json_array_get(h->ended, small), "peak_bytes"))
 				small = i;
 		json_array_remove(h->ended, small);
-		h->more_ended++;
 	}
 }
 
@@ -465,58 +487,58 @@ int ms_html_take(struct ms_html *h, const char *text, size_t len)
 /* ---------------------------------------------------------------- taking records */
 
 /* o's printer, JSON, into memory: the record handed to ms_html_take */
-static FILE *json_twin(const struct ms_output *o, struct ms_output *twin, char **buf, size_t *len)
+struct twin {
+	struct ms_output o;
+	char *buf; /* open_memstream's: valid after fclose */
+	size_t len;
+};
+
+static bool twin_open(struct twin *tw, const struct ms_output *o)
 {
-	*twin = *o;
-	ms_output_set_json(twin, true);
-	*buf = NULL;
-	twin->f = open_memstream(buf, len);
-	return twin->f;
+	tw->o = *o;
+	ms_output_set_json(&tw->o, true);
+	tw->buf = NULL;
+	tw->o.f = open_memstream(&tw->buf, &tw->len);
+	return tw->o.f;
 }
 
-static void take_twin(struct ms_html *h, struct ms_output *twin, char *buf, size_t len)
+static void twin_take(struct ms_html *h, struct twin *tw)
 {
-	if (fclose(twin->f) == 0 && ms_html_take(h, buf, len) == -ENOMEM)
+	if (fclose(tw->o.f) == 0 && ms_html_take(h, tw->buf, tw->len) == -ENOMEM)
 		fprintf(stderr, "memscope-bpf: --html: out of memory\n");
-	free(buf);
+	free(tw->buf);
 }
 
 void ms_html_report(struct ms_html *h, const struct ms_output *o, enum ms_record_kind kind,
 		    const struct ms_report *r, struct ms_stats *s)
 {
-	struct ms_output twin;
-	char *buf;
-	size_t len;
+	struct twin tw;
 
-	if (h && json_twin(o, &twin, &buf, &len)) {
-		ms_output_report(&twin, kind, r, s);
-		take_twin(h, &twin, buf, len);
+	if (h && twin_open(&tw, o)) {
+		ms_output_report(&tw.o, kind, r, s);
+		twin_take(h, &tw);
 	}
 }
 
 void ms_html_end(struct ms_html *h, const struct ms_output *o, const struct ms_report *r,
 		 const struct ms_stats *s, struct ms_proc *p, enum ms_end_reason why)
 {
-	struct ms_output twin;
-	char *buf;
-	size_t len;
+	struct twin tw;
 
-	if (h && json_twin(o, &twin, &buf, &len)) {
-		ms_output_end(&twin, r, s, p, why);
-		take_twin(h, &twin, buf, len);
+	if (h && twin_open(&tw, o)) {
+		ms_output_end(&tw.o, r, s, p, why);
+		twin_take(h, &tw);
 	}
 }
 
 void ms_html_leaks(struct ms_html *h, const struct ms_output *o, const struct ms_report *r,
 		   struct ms_stats *s, uint64_t now_ns, uint64_t min_age_ns)
 {
-	struct ms_output twin;
-	char *buf;
-	size_t len;
+	struct twin tw;
 
-	if (h && json_twin(o, &twin, &buf, &len)) {
-		ms_output_leaks(&twin, r, s, now_ns, min_age_ns);
-		take_twin(h, &twin, buf, len);
+	if (h && twin_open(&tw, o)) {
+		ms_output_leaks(&tw.o, r, s, now_ns, min_age_ns);
+		twin_take(h, &tw);
 	}
 }
 
@@ -960,7 +982,7 @@ static void icicle_node(struct icicle *ic, const struct node *n, unsigned d, dou
 	unsigned nk = 0, i;
 	char a[64];
 
-	if (d >= ICICLE_ROWS || w < 0.3) {
+	if (d >= ICICLE_ROWS || w < 1) {
 		ic->hidden++;
 		return;
 	}
@@ -1041,7 +1063,7 @@ static void icicle(FILE *f, const char *id, const char *title, const char *folde
 		fputs("</svg>", f);
 		if (ic.hidden)
 			fprintf(f,
-				"<p class=\"note\">%u boxes too narrow to draw (or deeper than %d "
+				"<p class=\"note\">%u boxes narrower than a pixel (or deeper than %d "
 				"frames) left out</p>",
 				ic.hidden, ICICLE_ROWS);
 	}
@@ -1172,8 +1194,77 @@ static void head(FILE *f, const struct ms_html *h)
 	fputs("</td></tr></table></section>\n", f);
 }
 
+static int by_pid(const void *a, const void *b)
+{
+	const struct end *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+/* The exits and execs by pid, then time (the caller frees them); NULL when none */
+static struct end *sorted_ends(const struct ms_html *h)
+{
+	struct end *v = h->nends ? malloc(h->nends * sizeof(*v)) : NULL;
+
+	if (v) {
+		memcpy(v, h->ends, h->nends * sizeof(*v));
+		qsort(v, h->nends, sizeof(*v), by_pid);
+	}
+	return v;
+}
+
+/* The first of pid's exits and execs in v (sorted), or NULL */
+static const struct end *ends_of(const struct end *v, size_t n, int pid)
+{
+	size_t lo = 0, hi = n;
+
+	if (!v)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v[mid].pid < pid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].pid == pid ? &v[lo] : NULL;
+}
+
+static int by_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The processes that exited (v, sorted) but are not in all */
+static size_t not_listed(const struct end *v, size_t n, const json_t *all)
+{
+	size_t i, np = json_array_size(all), missing = 0;
+	int *pids = malloc((np ? np : 1) * sizeof(*pids));
+
+	if (!pids || !v) {
+		free(pids);
+		return 0;
+	}
+	for (i = 0; i < np; i++)
+		pids[i] = (int)num(json_array_get(all, i), "pid");
+	qsort(pids, np, sizeof(*pids), by_int);
+	for (i = 0; i < n; i++)
+		if (!v[i].exec && (i == 0 || v[i - 1].pid != v[i].pid || v[i - 1].exec) &&
+		    !bsearch(&v[i].pid, pids, np, sizeof(*pids), by_int))
+			missing++;
+	free(pids);
+	return missing;
+}
+
 static void processes(FILE *f, const struct ms_html *h, const json_t *all)
 {
+	struct end *ends;
+	size_t missing;
 	const json_t *top[MS_HTML_TOP], *p;
 	const char *labels[MS_HTML_TOP];
 	char names[MS_HTML_TOP][96], a[64], b[64], c[64], d[64];
@@ -1181,6 +1272,7 @@ static void processes(FILE *f, const struct ms_html *h, const json_t *all)
 	unsigned n = top_procs(all, top), i;
 	size_t k;
 
+	ends = sorted_ends(h);
 	section(f, "processes", "Processes");
 	for (i = 0; i < n; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s (%d)", str(top[i], "comm"),
@@ -1198,7 +1290,9 @@ static void processes(FILE *f, const struct ms_html *h, const json_t *all)
 		const json_t *al;
 		size_t j;
 		bool ended = k >= json_array_size(json_object_get(h->last, "processes"));
-		unsigned m, said = 0;
+		int pid = (int)num(p, "pid");
+		const struct end *e;
+		unsigned said = 0;
 
 		fprintf(f, "<tr><td>%d</td><td>", (int)num(p, "pid"));
 		esc(f, str(p, "comm"));
@@ -1215,18 +1309,22 @@ static void processes(FILE *f, const struct ms_html *h, const json_t *all)
 			esc(f, str(al, "name"));
 		}
 		fputs("</td><td>", f);
-		for (m = 0; m < h->nmarks; m++)
-			if (h->marks[m].pid == (int)num(p, "pid"))
-				fprintf(f, "%s%s at %.3f s", said++ ? ", " : "",
-					h->marks[m].exec ? "exec" : "exited", h->marks[m].ts);
+		for (e = ends_of(ends, h->nends, pid); e && e < ends + h->nends && e->pid == pid;
+		     e++)
+			fprintf(f, "%s%s at %.3f s", said++ ? ", " : "",
+				e->exec ? "exec" : "exited", e->ts);
 		fprintf(f, "%s</td></tr>\n", said ? "" : ended ? "exited" : "traced");
 	}
 	fputs("</table>", f);
-	if (h->more_ended)
+	if ((missing = not_listed(ends, h->nends, all)))
 		fprintf(f,
-			"<p class=\"note\">%" PRIu64 " more ended processes (smaller peaks) "
-			"are not listed</p>",
-			h->more_ended);
+			"<p class=\"note\">%zu more ended processes (smaller peaks) are not "
+			"listed</p>",
+			missing);
+	if (h->more_ends)
+		fprintf(f, "<p class=\"note\">%" PRIu64 " more exits and execs not kept</p>",
+			h->more_ends);
+	free(ends);
 	fputs("</section>\n", f);
 }
 
@@ -1303,7 +1401,7 @@ static void timeline(FILE *f, const struct ms_html *h)
 	for (i = 0; i < n; i++) {
 		static struct line al[MS_HTML_ALLOCS];
 		const struct series *s = lines[i].s;
-		char title[160];
+		char title[160], id[48];
 
 		if (!s || s->nalloc < 2)
 			continue;
@@ -1316,7 +1414,8 @@ static void timeline(FILE *f, const struct ms_html *h)
 		}
 		snprintf(title, sizeof(title), "live bytes of %s (%d) by allocator", s->comm,
 			 s->pid);
-		line_chart(f, h, "timeline-allocators", title, U_BYTES, al, s->nalloc, true);
+		snprintf(id, sizeof(id), "timeline-allocators-%d", s->pid);
+		line_chart(f, h, id, title, U_BYTES, al, s->nalloc, true);
 	}
 	if (h->more_marks)
 		fprintf(f, "<p class=\"note\">%" PRIu64 " more exits and execs not marked</p>",

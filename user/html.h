@@ -10,12 +10,13 @@
 #include "report.h"
 #include "stats.h"
 
-#define MS_HTML_POINTS 512 /* points a timeline keeps; more halve it (pairs merged) */
-#define MS_HTML_SERIES 64  /* processes with a timeline of their own; the rest summed */
-#define MS_HTML_TOP 8	   /* processes drawn one by one; the rest summed as "others" */
-#define MS_HTML_ALLOCS 4   /* allocators a timeline keeps apart; the rest summed */
-#define MS_HTML_MARKS 256  /* exits and execs marked on the timeline */
-#define MS_HTML_ENDED 256  /* ended processes kept for the tables (the largest peaks) */
+#define MS_HTML_POINTS 512     /* points a timeline keeps; more halve it (pairs merged) */
+#define MS_HTML_SERIES 64      /* processes with a timeline of their own; the rest summed */
+#define MS_HTML_TOP 8	       /* processes drawn one by one; the rest summed as "others" */
+#define MS_HTML_ALLOCS 4       /* allocators a timeline keeps apart; the rest summed */
+#define MS_HTML_MARKS 256      /* exits and execs marked on the timeline */
+#define MS_HTML_ENDED 256      /* ended processes kept for the tables (the largest peaks) */
+#define MS_HTML_ENDS (1 << 20) /* exits and execs remembered for the table's state column */
 
 /* What the page's head says of the run */
 struct ms_html_run {

@@ -353,7 +353,7 @@ static int run(struct ms_tracer *t)
 		if (leak_report) {
 			leak_report = 0;
 			ms_report_leaks(t, false);
-			ms_report_html(t);
+			ms_report_html(t, true);
 		}
 		err = ms_targets_serve(t, &done);
 		if (err)

@@ -287,6 +287,7 @@ void ms_report_leaks(struct ms_tracer *t, bool at_end)
 {
 	struct ms_report r;
 	double min_age;
+	uint64_t now_ns;
 
 	if (!t->stats.sites) {
 		fprintf(stderr,
@@ -299,8 +300,9 @@ void ms_report_leaks(struct ms_tracer *t, bool at_end)
 	min_age = leak_min_age(t, at_end, &r.min_age_lowered_from);
 	ms_stats_for_each(&t->stats, fill_comm, t);
 	ms_stats_for_each(&t->stats, check_stacks, t);
-	ms_output_leaks(&t->out, &r, &t->stats, clock_of(t) * 1e9, min_age * 1e9);
-	ms_html_leaks(t->html, &t->out, &r, &t->stats, clock_of(t) * 1e9, min_age * 1e9);
+	now_ns = clock_of(t) * 1e9; /* one moment for the printed report and the page's */
+	ms_output_leaks(&t->out, &r, &t->stats, now_ns, min_age * 1e9);
+	ms_html_leaks(t->html, &t->out, &r, &t->stats, now_ns, min_age * 1e9);
 	check_stdout(t);
 }
 
@@ -555,7 +557,7 @@ int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hoo
 		err = -EIO;
 	ms_pprofs_free(t.pprofs);
 	ms_html_recorded_on(t.html, info.host, info.kernel);
-	if (ms_report_html(&t))
+	if (ms_report_html(&t, false))
 		err = -EIO;
 	ms_html_free(t.html);
 	if (env->verbose) {
@@ -595,7 +597,7 @@ int ms_report_end(struct ms_tracer *t)
 		err = write_folded(t);
 	if (ms_pprofs_end(t->pprofs))
 		err = -EIO;
-	if (ms_report_html(t))
+	if (ms_report_html(t, false))
 		err = -EIO;
 	return err;
 }
@@ -612,8 +614,20 @@ struct ms_html *ms_report_html_new(const struct ms_env *env)
 	return ms_html_new(env->html, &run);
 }
 
-int ms_report_html(struct ms_tracer *t)
+int ms_report_html(struct ms_tracer *t, bool now)
 {
+	struct ms_report r;
+
+	if (!t->html)
+		return 0;
+	if (now) { /* the figures of this moment: a point of the timeline of its own */
+		if (!t->replaying)
+			read_counters(t);
+		report_of(t, &r, MS_REC_INTERVAL);
+		ms_stats_for_each(&t->stats, fill_comm, t);
+		ms_stats_for_each(&t->stats, check_stacks, t);
+		ms_html_report(t->html, &t->out, MS_REC_INTERVAL, &r, &t->stats);
+	}
 	return ms_html_write(t->html, &t->out, &t->stats, clock_of(t) * 1e9);
 }
 

@@ -63,9 +63,10 @@ struct ms_replay_hooks {
 
 int ms_report_replay(const struct ms_env *env, const struct ms_replay_hooks *hooks);
 
-/* --html: the page (re)written from what was recorded so far (at the end, on SIGUSR1);
- * 0 or -errno (said). Accepts t->html NULL. */
-int ms_report_html(struct ms_tracer *t);
+/* --html: the page (re)written from the records so far (at the end; on SIGUSR1 with now,
+ * with a point of this moment's figures added to its timeline); 0 or -errno (said). Accepts
+ * t->html NULL. */
+int ms_report_html(struct ms_tracer *t, bool now);
 
 /* --html FILE created (a bad path: NULL, errno set, said), its head from env's command line */
 struct ms_html *ms_report_html_new(const struct ms_env *env);
