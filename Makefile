@@ -15,7 +15,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
-	  -Iinclude -I$(OUT)
+	  -Iinclude -I$(OUT) -DMS_LIBDIR='"$(PREFIX)/lib/memscope-bpf"'
 LDLIBS := -lbpf -lelf -ldw -lz -llzma -lcapstone -lmicrohttpd -liberty -lprotobuf-c -ljansson \
 	  -lstdc++ -lpthread -lm
 ifeq ($(SANITIZE),1)
@@ -52,7 +52,8 @@ RUST_WORKLOADS := $(if $(wildcard $(RUSTC)),$(OUT)/workloads/rust_alloc)
 
 .SECONDARY:
 .PHONY: all check e2e test demo deps install uninstall format format-check clean vm vm-test bench fuzz
-all: $(OUT)/memscope-bpf $(OUT)/memscope-demo $(WORKLOADS) $(RUST_WORKLOADS)
+all: $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so $(OUT)/memscope-demo $(WORKLOADS) \
+     $(RUST_WORKLOADS)
 
 $(OUT)/vmlinux/vmlinux.h:
 	@mkdir -p $(dir $@)
@@ -87,6 +88,13 @@ $(OUT)/user/html.o: $(HTML_GEN)
 
 $(OUT)/memscope-bpf: $(OUT)/user/main.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# --in-process: the library preloaded into the command, never built with the sanitizers
+# (it is the command's malloc)
+$(OUT)/libmemscope-preload.so: preload/preload.c include/memscope_shm.h include/memscope.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -fPIC \
+		-shared -fvisibility=hidden -Iinclude $< -o $@
 
 $(OUT)/memscope-demo: demo/demo.c
 	@mkdir -p $(dir $@)
@@ -125,7 +133,7 @@ $(OUT)/unit/%.o: tests/unit/%.c | $(SKELS) $(PROTO_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iuser -Itests/unit -c $< -o $@
 
-check: $(OUT)/unit-tests $(OUT)/memscope-bpf $(WORKLOADS)
+check: $(OUT)/unit-tests $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so $(WORKLOADS)
 	$(OUT)/unit-tests
 	tests/golden/check.sh $(OUT)/memscope-bpf
 
@@ -168,15 +176,19 @@ deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
-install: $(OUT)/memscope-bpf
+install: $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so
 	install -D -m 0755 $(OUT)/memscope-bpf $(DESTDIR)$(PREFIX)/bin/memscope-bpf
+	install -D -m 0644 $(OUT)/libmemscope-preload.so \
+		$(DESTDIR)$(PREFIX)/lib/memscope-bpf/libmemscope-preload.so
 	install -D -m 0644 man/memscope-bpf.8 $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/memscope-bpf $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8
+	rm -f $(DESTDIR)$(PREFIX)/bin/memscope-bpf $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8 \
+		$(DESTDIR)$(PREFIX)/lib/memscope-bpf/libmemscope-preload.so
 
 FORMAT_SRCS = $(wildcard include/*.h bpf/*.c user/*.c user/*.h tests/unit/*.c tests/unit/*.h \
-	tests/e2e/workloads/*.[ch] tests/e2e/workloads/*.cc tests/e2e/workloads/plugin/*.c demo/*.c)
+	tests/e2e/workloads/*.[ch] tests/e2e/workloads/*.cc tests/e2e/workloads/plugin/*.c demo/*.c \
+	preload/*.c)
 format:
 	clang-format -i $(FORMAT_SRCS)
 format-check:

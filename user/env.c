@@ -26,6 +26,12 @@ static const char usage[] =
 	"  -- COMMAND [ARGS...]    start COMMAND traced from its first instruction, end\n"
 	"                          when it exits   e.g. memscope-bpf -- python3 -c 'pass'\n"
 	"                          (neither: trace every process on the machine)\n"
+	"      --in-process[=lossy|block]\n"
+	"                          with COMMAND: its C library calls are recorded by a library\n"
+	"                          preloaded into it (no kernel entry per call: much cheaper),\n"
+	"                          not by uprobes; a thread whose ring is full loses the record\n"
+	"                          (lossy, counted) or waits (block: exact, the program stalls)\n"
+	"                          e.g. memscope-bpf --in-process=block -- ./app\n"
 	"  -f, --follow            also trace their children, as they fork and exec, each\n"
 	"                          from its first instruction   e.g. memscope-bpf -f -- make\n"
 	"      --alloc SPEC        also trace an allocation function, its parameters named by\n"
@@ -353,6 +359,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		OPT_PPROF,
 		OPT_PPROF_DIR,
 		OPT_HTML,
+		OPT_IN_PROCESS,
 		OPT_MAX_LIVE,
 		OPT_MAX_PROCS,
 		OPT_PROMETHEUS,
@@ -394,6 +401,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		{ "pprof", required_argument, NULL, OPT_PPROF },
 		{ "pprof-dir", required_argument, NULL, OPT_PPROF_DIR },
 		{ "html", required_argument, NULL, OPT_HTML },
+		{ "in-process", optional_argument, NULL, OPT_IN_PROCESS },
 		{ "max-live", required_argument, NULL, OPT_MAX_LIVE },
 		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
@@ -582,6 +590,12 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		case OPT_HTML:
 			env->html = optarg;
 			break;
+		case OPT_IN_PROCESS:
+			if (optarg && strcmp(optarg, "lossy") && strcmp(optarg, "block"))
+				die_usage("invalid --in-process '%s': lossy or block", optarg);
+			env->in_process = true;
+			env->in_process_block = optarg && !strcmp(optarg, "block");
+			break;
 		case OPT_FOLDED_LINES:
 			env->folded_lines = true;
 			break;
@@ -645,6 +659,13 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		env->command = &argv[optind];
 	if (env->command && env->npids)
 		die_usage("%s", "-p and a COMMAND cannot be combined");
+	if (env->in_process && !env->command)
+		die_usage("%s", "--in-process traces a COMMAND it starts: -- COMMAND [ARGS...]");
+	if (env->in_process && (env->follow || env->stacks || env->nspecs || env->npresets))
+		die_usage("%s",
+			  "--in-process does not trace children (-f), stacks (--stacks) or "
+			  "named allocators (--alloc, --free, --realloc, --preset) yet: they need "
+			  "the uprobes (without --in-process)");
 	if (env->folded && !env->stacks && !env->replay)
 		die_usage("%s", "--folded needs --stacks (or --replay of a recording with them)");
 	if ((env->pprof || env->pprof_dir) && !env->stacks && !env->replay)

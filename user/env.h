@@ -73,7 +73,9 @@ struct ms_env {
 	double prom_grace;		 /* --prometheus-grace, seconds */
 	bool quiet;			 /* -q: no records on stdout */
 	bool follow;			 /* -f: the children of the traced processes too */
-	const char *output;		 /* -o FILE: the records go there, not to stdout */
+	bool in_process;       /* --in-process: COMMAND's calls from a preloaded library */
+	bool in_process_block; /* --in-process=block: a full ring stalls its writer */
+	const char *output;    /* -o FILE: the records go there, not to stdout */
 };
 
 /*

@@ -17,6 +17,8 @@
 #include "guard.h"
 #include "outfile.h"
 #include "html.h"
+#include "inproc.h"
+#include "memscope_shm.h"
 #include "pprofs.h"
 #include "probes.h"
 #include "prom.h"
@@ -127,6 +129,8 @@ static void apply(void *ctx, const struct ms_event *e)
 			t->env->record, strerror(-err));
 	}
 	ms_stats_apply(&t->stats, e);
+	if (t->inproc && (e->type == MS_EV_EXIT || e->type == MS_EV_EXEC))
+		ms_inproc_ended(t->inproc, e->tgid, e->ts_ns);
 	if (t->rec && t->env->stacks && !t->rec_failed)
 		ms_report_record_sites(t, e->tgid);
 }
@@ -161,7 +165,8 @@ static int open_bpf(struct ms_tracer *t, struct ms_probe_config *cfg)
 	}
 	bpf_program__set_autoload(t->skel->progs.ms_fork, !env->follow);
 	bpf_program__set_autoload(t->skel->progs.ms_fork_follow, env->follow);
-	err = ms_rings_create(&t->rings, env->ringbuf_size, t->skel->maps.ms_rings);
+	err = ms_rings_create(&t->rings, env->ringbuf_size, t->skel->maps.ms_rings,
+			      env->in_process ? MS_SHM_RINGS : 0);
 	if (err) {
 		fprintf(stderr, "memscope-bpf: cannot create the ring buffers: %s\n",
 			strerror(-err));
@@ -343,7 +348,9 @@ static int run(struct ms_tracer *t)
 	int err;
 
 	while (!exiting && !t->stop) {
-		err = ms_rings_read(&t->rings, t->nheld ? 1 : 10 /* ms */);
+		/* the in-process rings wake nobody: read every millisecond */
+		err = ms_rings_read(&t->rings, t->nheld || t->inproc ? 1 : 10 /* ms */);
+		ms_targets_inproc_read(t);
 		ms_targets_serve_held(t);
 		ms_rings_apply_ready(&t->rings);
 		if (err < 0 && err != -EINTR) {
@@ -361,6 +368,7 @@ static int run(struct ms_tracer *t)
 		if (done)
 			break;
 		if (ms_now_s() >= next) {
+			ms_targets_inproc_refresh(t);
 			ms_report(t, MS_REC_INTERVAL);
 			next += env->interval;
 			if (next < ms_now_s())
@@ -370,6 +378,7 @@ static int run(struct ms_tracer *t)
 			break;
 	}
 	/* what is still in the ring buffers belongs to the final figures */
+	ms_targets_inproc_read(t);
 	ms_rings_drain(&t->rings);
 	if (t->rings.merge.late)
 		fprintf(stderr,
@@ -457,7 +466,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (env.command) {
-		err = ms_launch_prepare(&t.launch, env.command);
+		err = env.in_process ? ms_targets_inproc_prepare(&t, env.command) :
+				       ms_launch_prepare(&t.launch, env.command);
 		if (err) {
 			fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", env.command[0],
 				strerror(-err));

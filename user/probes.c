@@ -565,6 +565,23 @@ static const struct plan *plan_of(struct ms_probes *p, dev_t dev, ino_t ino, con
 	return &p->plans[p->nplans - 1];
 }
 
+int ms_probes_func_at(struct ms_probes *p, const char *path, uint64_t entry_off)
+{
+	const struct plan *pl;
+	struct stat st;
+	int i;
+
+	if (stat(path, &st))
+		return -errno;
+	pl = plan_of(p, st.st_dev, st.st_ino, path, path);
+	if (!pl)
+		return -ENOMEM;
+	for (i = 0; i < pl->n; i++)
+		if (pl->pts[i].entry_off == entry_off)
+			return func_id(p->cat, &pl->pts[i]);
+	return 0;
+}
+
 /* Whether calls of the function keep a frame in BPF, and so have a return probe */
 static bool has_frame(const struct ms_fn_spec *s)
 {

@@ -58,6 +58,14 @@ int ms_probes_plan(struct ms_probes *p, const char *path, const char *mapped_pat
 		   struct ms_probe_point *pts, size_t max);
 
 /*
+ * The catalog id of the function that starts at file offset entry_off of the object at
+ * path, named as its probe would be (aliases joined, its allocator), added to the catalog
+ * when new: what a call the in-process source saw there counts as. 0 when no traced
+ * function starts there, or -errno (the file cannot be read).
+ */
+int ms_probes_func_at(struct ms_probes *p, const char *path, uint64_t entry_off);
+
+/*
  * Attaches to the allocator functions of every object a process maps (maps, read by
  * ms_maps_read), scoped to scope (or to every process when scope is -1); with loaders, also the loader probe
  * (without stopping) of its dynamic loader, so that libraries loaded later are found.

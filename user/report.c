@@ -15,6 +15,7 @@
 #include "prom.h"
 #include "record.h"
 #include "html.h"
+#include "inproc.h"
 #include "pprofs.h"
 #include "report.h"
 #include "symcache.h"
@@ -111,6 +112,16 @@ static void read_counters(struct ms_tracer *t)
 		for (c = 0; c < ncpu; c++)
 			t->lost_by[k] += v[c];
 	}
+	if (t->inproc) {
+		/* the in-process rings' losses are the same causes': a record with no room, a
+		 * thread with no ring (the BPF programs: no per-thread call stack) */
+		struct ms_inproc_lost l;
+
+		ms_inproc_lost(t->inproc, &l);
+		t->lost_by[MS_CNT_RINGBUF_FULL] += l.ring_full;
+		t->lost_by[MS_CNT_THREADS_FULL] += l.no_ring;
+		t->inproc_untracked = l.no_proc + l.unnamed;
+	}
 	if (t->rec)
 		ms_recorder_lost(t->rec, t->lost_by);
 }
@@ -130,7 +141,7 @@ static void report_of(struct ms_tracer *t, struct ms_report *r, enum ms_record_k
 		r->interval_s > 0 ? (r->events - (whole ? 0 : t->last_events)) / r->interval_s : 0;
 	r->untraced_children = t->untraced_children;
 	memcpy(r->lost_by, t->lost_by, sizeof(r->lost_by));
-	r->untracked = t->stats.oom;
+	r->untracked = t->stats.oom + t->inproc_untracked;
 	r->tracked_blocks = t->stats.blocks;
 	r->tracked_blocks_peak = t->stats.blocks_peak;
 	r->missed_frees = t->stats.missed_frees;

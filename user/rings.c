@@ -27,7 +27,7 @@ struct ms_ring {
 	unsigned long mark_pos; /* once the consumer passes it, all reserved before is read */
 };
 
-int ms_rings_create(struct ms_rings *r, uint64_t total, struct bpf_map *outer)
+int ms_rings_create(struct ms_rings *r, uint64_t total, struct bpf_map *outer, int extra)
 {
 	size_t size = total;
 	int i, err;
@@ -52,7 +52,8 @@ int ms_rings_create(struct ms_rings *r, uint64_t total, struct bpf_map *outer)
 		return -ENOMEM;
 	for (i = 0; i < r->n; i++)
 		r->ring[i] = (struct ms_ring){ .rings = r, .index = i, .fd = -1 };
-	err = ms_merge_init(&r->merge, r->n);
+	r->extra = extra;
+	err = ms_merge_init(&r->merge, r->n + extra);
 	if (err)
 		return err;
 	for (i = 0; i < r->n; i++) {
@@ -143,6 +144,21 @@ void ms_rings_apply_ready(struct ms_rings *r)
 	if (r->merge.queued > MS_RINGS_MAX_QUEUED)
 		force = now;
 	ms_merge_drain_ready(&r->merge, force, r->fns->apply, r->ctx);
+}
+
+void ms_rings_push(struct ms_rings *r, int q, const struct ms_event *e)
+{
+	if (q < 0 || q >= r->extra)
+		return;
+	r->fns->seen(r->ctx, e);
+	if (ms_merge_push(&r->merge, r->n + q, e))
+		r->fns->apply(r->ctx, e); /* as on_record: out of order rather than lost */
+}
+
+void ms_rings_quiet(struct ms_rings *r, int q, uint64_t ts)
+{
+	if (q >= 0 && q < r->extra)
+		ms_merge_quiet(&r->merge, r->n + q, ts);
 }
 
 int ms_rings_read(struct ms_rings *r, int timeout_ms)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include "probes.h"
 #include "procmaps.h"
 #include "record.h"
+#include "inproc.h"
+#include "memscope_shm.h"
 #include "symcache.h"
 #include "targets.h"
 #include "unwind.h"
@@ -412,6 +415,33 @@ static void check_pids(struct ms_tracer *t)
 	t->nalive = n;
 }
 
+/* --in-process: the command records its own calls; no uprobe, no stop at its loader */
+static int launch_in_process(struct ms_tracer *t)
+{
+	uint8_t nodes[MS_SHM_MAX_CPUS] = { 0 };
+	__u32 key = t->launch.pid;
+	__u8 one = 1;
+	size_t i;
+
+	/* the exec, fork and exit records still come from the BPF programs */
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
+	for (i = 0; i < t->numa.ncpus && i < MS_SHM_MAX_CPUS; i++)
+		nodes[i] = t->numa.cpu_node[i] < 0 ? 0 : (uint8_t)t->numa.cpu_node[i];
+	ms_inproc_set_nodes(t->inproc, nodes, i);
+	ms_inproc_set_root(t->inproc, t->launch.pid, t->env->follow);
+	ms_inproc_set_block(t->inproc, t->env->in_process_block);
+	t->launched = true;
+	pin(t, t->launch.pid);
+	if (t->numa.present == 1 && !t->numa_noted) {
+		t->numa_noted = true;
+		fprintf(stderr, "memscope-bpf: one NUMA node: every figure is on node 0\n");
+	}
+	fprintf(stderr, "memscope-bpf: attached in-process (%s preloaded) for 1 process\n",
+		t->inproc_lib);
+	t->attached = true;
+	return ms_launch_release(&t->launch);
+}
+
 static int launch_command(struct ms_tracer *t)
 {
 	__u8 one = 1;
@@ -423,6 +453,8 @@ static int launch_command(struct ms_tracer *t)
 			t->launch.path);
 		return -ENOEXEC;
 	}
+	if (t->inproc)
+		return launch_in_process(t);
 	key = t->launch.pid;
 	bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
 	err = ms_probes_attach_loader(t->probes, t->launch.interp, t->launch.pid, true);
@@ -500,6 +532,140 @@ int ms_targets_serve(struct ms_tracer *t, bool *done)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- --in-process */
+
+#ifndef MS_LIBDIR
+#define MS_LIBDIR "/usr/local/lib/memscope-bpf" /* the Makefile's $(PREFIX)/lib/memscope-bpf */
+#endif
+
+/* libmemscope-preload.so: next to the binary (a build tree), else in MS_LIBDIR */
+static int preload_path(char *out, size_t len)
+{
+	char self[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash && (size_t)(slash - self) + sizeof("/" MS_PRELOAD_NAME) <= len) {
+			memcpy(out, self, slash - self);
+			memcpy(out + (slash - self), "/" MS_PRELOAD_NAME,
+			       sizeof("/" MS_PRELOAD_NAME));
+			if (!access(out, R_OK))
+				return 0;
+		}
+	}
+	snprintf(out, len, "%s/" MS_PRELOAD_NAME, MS_LIBDIR);
+	return access(out, R_OK) ? -errno : 0;
+}
+
+int ms_targets_inproc_prepare(struct ms_tracer *t, char *const *command)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *saved = old ? strdup(old) : NULL, *val;
+	struct stat st;
+	int err;
+
+	err = preload_path(t->inproc_lib, sizeof(t->inproc_lib));
+	if (err) {
+		fprintf(stderr, "memscope-bpf: --in-process: cannot find %s: %s\n", t->inproc_lib,
+			strerror(-err));
+		free(saved);
+		return err;
+	}
+	t->inproc = ms_inproc_new("/dev/shm");
+	if (!t->inproc) {
+		err = -errno;
+		fprintf(stderr,
+			"memscope-bpf: --in-process: cannot create its shared memory in "
+			"/dev/shm: %s\n",
+			strerror(errno));
+		free(saved);
+		return err;
+	}
+	/* first: its malloc is the one the program's calls reach, and the next one is the
+	 * allocator the program preloads or links (jemalloc, tcmalloc, mimalloc) */
+	if (asprintf(&val, "%s%s%s", t->inproc_lib, saved ? " " : "", saved ? saved : "") < 0) {
+		free(saved);
+		return -ENOMEM;
+	}
+	setenv("LD_PRELOAD", val, 1);
+	setenv(MS_SHM_ENV, ms_inproc_path(t->inproc), 1);
+	err = ms_launch_prepare(&t->launch, command);
+	if (!err && !stat(t->launch.path, &st) && (st.st_mode & (S_ISUID | S_ISGID))) {
+		/* the loader ignores a preload of its choice in a set-user-ID program */
+		fprintf(stderr,
+			"memscope-bpf: --in-process: %s is set-user-ID or set-group-ID: the "
+			"loader would not preload the library; trace it without --in-process\n",
+			t->launch.path);
+		ms_launch_abort(&t->launch);
+		err = -EPERM;
+	}
+	/* the command has them; the tracer does not keep them */
+	if (saved)
+		setenv("LD_PRELOAD", saved, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	unsetenv(MS_SHM_ENV);
+	free(val);
+	free(saved);
+	return err;
+}
+
+static unsigned inproc_resolve(void *ctx, const char *path, uint64_t file_off)
+{
+	struct ms_tracer *t = ctx;
+	int id = ms_probes_func_at(t->probes, path, file_off);
+
+	return id > 0 ? (unsigned)id : 0;
+}
+
+static void inproc_push(void *ctx, int q, const struct ms_event *e)
+{
+	struct ms_tracer *t = ctx;
+
+	ms_rings_push(&t->rings, q, e);
+}
+
+static void inproc_quiet(void *ctx, int q, uint64_t ts)
+{
+	struct ms_tracer *t = ctx;
+
+	ms_rings_quiet(&t->rings, q, ts);
+}
+
+/* A process (image) that records: its mappings, for the names of its call sites */
+static void inproc_registered(void *ctx, pid_t pid)
+{
+	struct ms_tracer *t = ctx;
+	struct ms_maps maps = { 0 };
+
+	if (t->syms && !ms_maps_read("/proc", pid, &maps))
+		ms_symcache_snapshot(t->syms, &maps);
+	ms_maps_free(&maps);
+}
+
+void ms_targets_inproc_read(struct ms_tracer *t)
+{
+	const struct ms_inproc_fns fns = {
+		.resolve = inproc_resolve,
+		.push = inproc_push,
+		.quiet = inproc_quiet,
+		.registered = inproc_registered,
+		.ctx = t,
+	};
+
+	if (t->inproc)
+		ms_inproc_read(t->inproc, &fns);
+}
+
+void ms_targets_inproc_refresh(struct ms_tracer *t)
+{
+	/* libraries it loaded since (dlopen): no loader probe tells */
+	if (t->inproc && t->launched && !t->child_done)
+		inproc_registered(t, t->launch.pid);
+}
+
 void ms_targets_init(struct ms_tracer *t)
 {
 	int i;
@@ -511,6 +677,8 @@ void ms_targets_init(struct ms_tracer *t)
 
 void ms_targets_free(struct ms_tracer *t)
 {
+	ms_inproc_free(t->inproc);
+	t->inproc = NULL;
 	int i;
 
 	free(t->held);

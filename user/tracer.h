@@ -24,6 +24,7 @@ struct ms_recorder;
 struct ms_prom;
 struct ms_pprofs;
 struct ms_html;
+struct ms_inproc;
 
 /* -f: a process the kernel stopped for the daemon (a FORK, EXEC or DLSTATE record) */
 struct ms_held {
@@ -43,6 +44,9 @@ struct ms_tracer {
 	struct ms_allocspec *specs;  /* --alloc, --free, --realloc (env's, noted as said) */
 	struct ms_symcache *syms;    /* call sites to names */
 	struct ms_stackmap stackmap; /* --stacks */
+	struct ms_inproc *inproc;    /* --in-process: the region the command writes into */
+	char inproc_lib[4096];	     /* --in-process: the library preloaded */
+	uint64_t inproc_untracked;   /* --in-process: processes or records it could not name */
 	struct ms_unwind *unwind;    /* --stack-unwind dwarf|auto: what the programs unwind with */
 	struct ms_numa numa;	     /* CPU to node: the fallback for a record's node */
 	struct ms_recorder *rec;     /* --record */

@@ -36,6 +36,7 @@ int main(void)
 	srunner_add_suite(sr, cfi_suite());
 	srunner_add_suite(sr, sample_suite());
 	srunner_add_suite(sr, html_suite());
+	srunner_add_suite(sr, inproc_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -34,5 +34,6 @@ Suite *pprof_suite(void);
 Suite *cfi_suite(void);
 Suite *sample_suite(void);
 Suite *html_suite(void);
+Suite *inproc_suite(void);
 
 #endif

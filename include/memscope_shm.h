@@ -1,0 +1,104 @@
+/* memscope_shm.h: the in-process source's contract: the shared memory a launched command's
+ * preloaded library (preload/preload.c) writes records into, and the daemon
+ * (user/inproc.c) reads. The records are memscope.h's; only their func differs (below). */
+#ifndef MEMSCOPE_SHM_H
+#define MEMSCOPE_SHM_H
+
+#include <stdint.h>
+#include "memscope.h"
+
+#define MS_SHM_ENV "MEMSCOPE_SHM" /* the region's path, in the command's environment */
+#define MS_PRELOAD_NAME "libmemscope-preload.so"
+#define MS_SHM_MAGIC 0x4d534d53u /* "SMSM" */
+#define MS_SHM_VERSION 1
+#define MS_SHM_RINGS 256	  /* one per thread that allocates, reused when it ends */
+#define MS_SHM_RING_RECORDS 65536 /* records a ring holds: 4 MiB; a power of two */
+#define MS_SHM_PROCS 4096	  /* processes that can register, over the run */
+#define MS_SHM_MAX_CPUS 1024	  /* node_of_cpu's entries */
+
+/* The interposed functions. A record of the in-process source has one of these in func
+ * (and MS_EVF_INPROC set); the daemon turns it into a catalog function id from its
+ * process' entry (the address each one forwards to: which allocator, which aliases). */
+enum ms_ip_fn {
+	MS_IP_MALLOC = 1,
+	MS_IP_CALLOC,
+	MS_IP_REALLOC,
+	MS_IP_FREE,
+	MS_IP_POSIX_MEMALIGN,
+	MS_IP_ALIGNED_ALLOC,
+	MS_IP_MEMALIGN,
+	MS_IP_VALLOC,
+	MS_IP_PVALLOC,
+	MS_IP_REALLOCARRAY,
+	MS_IP_NFN,
+};
+
+#define MS_EVF_INPROC                                                                              \
+	0x08 /* from the in-process source: func is an enum ms_ip_fn, ts_ns the
+			      TSC (the daemon turns both into what the BPF programs write) */
+
+/* A ring's life: FREE -> TAKEN (a thread, by compare-and-swap, at its first record) ->
+ * CLOSED (its exit) -> FREE (the daemon, once it has read it to the end). The daemon also
+ * frees the TAKEN rings of a process that exited or exec'd, once read. */
+enum ms_shm_state { MS_SHM_FREE, MS_SHM_TAKEN, MS_SHM_CLOSED };
+
+/* One writer (a thread), one reader (the daemon). head and tail on lines of their own. */
+struct ms_shm_ring {
+	uint32_t state; /* enum ms_shm_state */
+	uint32_t tgid, tid;
+	uint32_t proc; /* its process' entry (procs[]), or MS_SHM_NO_PROC */
+	uint64_t lost; /* records that found the ring full (written by the writer only) */
+	uint8_t pad0[40];
+	uint64_t head; /* records written: the writer's, stored with release */
+	uint8_t pad1[56];
+	uint64_t tail; /* records read: the daemon's, stored with release */
+	uint8_t pad2[56];
+	struct ms_event rec[MS_SHM_RING_RECORDS];
+};
+
+#define MS_SHM_OBJS 4	   /* objects a process' functions forward into */
+#define MS_SHM_PATH 256	   /* bytes of an object's path */
+#define MS_SHM_NO_OBJ 0xff /* a function the process has none of */
+
+/* A process, registered by its library at its start (and again in a forked child): where
+ * each interposed function forwards to, as an object and a file offset, which the daemon
+ * names as it names a probe there (aliases, allocator) without reading /proc: the process
+ * may be gone by then */
+#define MS_SHM_NO_PROC 0xffffffffu
+
+struct ms_shm_proc {
+	uint32_t tgid;	/* 0: free; claimed by compare-and-swap */
+	uint32_t ready; /* the rest is complete: stored with release */
+	uint64_t since; /* the TSC when it registered: an exec after it ends it */
+	char obj[MS_SHM_OBJS][MS_SHM_PATH];
+	struct {
+		uint8_t obj; /* index into obj, or MS_SHM_NO_OBJ */
+		uint8_t pad[7];
+		uint64_t file_off;
+	} fn[MS_IP_NFN];
+};
+
+struct ms_shm_header {
+	uint32_t magic, version;
+	uint32_t nrings, ring_records, nprocs;
+	uint32_t daemon_pid;
+	uint32_t root_tgid; /* the launched command: the only process that records... */
+	uint32_t follow;    /* ...unless its descendants are traced too (-f) */
+	uint32_t block;	    /* a writer whose ring is full waits for room (else: lost) */
+	uint32_t pad;
+	uint64_t heartbeat; /* the daemon's reads: a writer waits only while it moves */
+	uint64_t no_ring;   /* records lost: every ring was taken */
+	uint64_t no_proc;   /* processes that found no free entry (untraced) */
+	uint8_t node_of_cpu[MS_SHM_MAX_CPUS];
+	struct ms_shm_proc procs[MS_SHM_PROCS];
+};
+
+/* The rings follow the header, each at a multiple of 64 bytes */
+#define MS_SHM_RINGS_OFFSET ((sizeof(struct ms_shm_header) + 63) & ~(size_t)63)
+#define MS_SHM_SIZE (MS_SHM_RINGS_OFFSET + (size_t)MS_SHM_RINGS * sizeof(struct ms_shm_ring))
+
+_Static_assert(sizeof(struct ms_shm_ring) % 64 == 0, "rings must stay 64-byte aligned");
+_Static_assert((MS_SHM_RING_RECORDS & (MS_SHM_RING_RECORDS - 1)) == 0,
+	       "MS_SHM_RING_RECORDS must be a power of two");
+
+#endif

@@ -1,0 +1,167 @@
+# t_inproc.py: --in-process, the launched command's calls recorded by a preloaded library:
+# the same exact figures as the uprobes give, against the workloads' ground truths
+import json
+import os
+import signal
+import time
+from harness import Check, Fail, test
+from run import (WINDOW_TIMEOUT, check_exit_run, nonzero, proc_in, records, stop_tracer)
+
+
+def launched_run(ctx, args, extra=()):
+    tr = ctx.tracer(["--json", "--in-process"] + list(extra) + ["--"] + list(args))
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s); stderr: %s" % (
+            rc, tr.stderr_text()))
+    if not any("attached in-process" in l for l in tr.err()):
+        raise Fail("no 'attached in-process' line on stderr: %s" % tr.stderr_text())
+    return tr
+
+
+@test
+def inproc_launched(ctx):
+    """--in-process -- launched 100: every glibc allocator call (realloc's three outcomes,
+    failed calls, aligned_alloc == memalign, calloc's product, reallocarray), exact"""
+    tr = launched_run(ctx, [ctx.workload_path("launched"), "100"])
+    recs, other = records(tr, allow_other=True)
+    gts = [o for o in other if isinstance(o, dict) and "allocs" in o]
+    if len(gts) != 1:
+        raise Fail("launched's ground truth lines (expected 1, got %d); other output: %r" % (
+            len(gts), other[:3]))
+    c = Check()
+    check_exit_run(c, recs, gts[0], gts[0]["pid"], "launched", "in-process launched")
+    c.done()
+
+
+def interval_after(path, pred, what, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(path) as f:
+            for l in f:
+                if l.startswith("{"):
+                    r = json.loads(l)
+                    if pred(r):
+                        return r
+        time.sleep(0.1)
+    raise Fail("no %s within %d s" % (what, timeout))
+
+
+@test
+def inproc_threads(ctx):
+    """--in-process -- mt_mix 4 500: four threads, cross-thread frees, address reuse; the
+    window's calls (between the interval records around it) equal its ground truth"""
+    out = os.path.join(ctx.tmpdir(), "mt.jsonl")
+    tr = ctx.tracer(["--json", "--in-process", "-i", "0.2", "-o", out, "--",
+                     ctx.workload_path("mt_mix"), "4", "500"])
+    line, _ = tr.wait_line("out", lambda l: l.startswith("ready "), 30, "mt_mix's ready line")
+    pid = int(line.split()[1])
+    # a record after the start-up, before the window
+    before = interval_after(out, lambda r: r.get("type") == "interval" and any(
+        p.get("pid") == pid for p in r.get("processes", [])), "interval record", 10)
+    os.kill(pid, signal.SIGUSR1)
+    gl, _ = tr.wait_line("out", lambda l: l.startswith("{"), WINDOW_TIMEOUT, "ground truth")
+    gt = json.loads(gl)
+    after = interval_after(out, lambda r: r.get("type") == "interval" and r["ts"] > 0 and
+                           (proc_in(r, pid, "interval").get("allocs", 0) -
+                            proc_in(before, pid, "interval").get("allocs", 0)) >=
+                           gt["allocs"], "interval record with the window", 20)
+    os.kill(pid, signal.SIGUSR2)
+    c = Check()
+    c.eq("tracer exit status", 0, tr.wait_exit(WINDOW_TIMEOUT))
+    p0, p1 = proc_in(before, pid, "before"), proc_in(after, pid, "after")
+    delta = lambda f: p1.get(f, 0) - p0.get(f, 0)
+    for f in ("allocs", "alloc_bytes", "failed_allocs"):
+        c.eq("mt_mix window: %s (after - before)" % f, gt[f], delta(f))
+    # the blocks each thread allocated before the window, freed in it, are unmatched to
+    # a tracer that attaches at the window (the ground truth's view); traced from the
+    # start, they are frees of known blocks
+    c.eq("mt_mix window: frees + unmatched_frees (after - before)",
+         gt["frees"] + gt["unmatched_frees"], delta("frees") + delta("unmatched_frees"))
+    c.eq("mt_mix window: unmatched_frees (traced from the start)", 0, delta("unmatched_frees"))
+    c.true(delta("freed_bytes") >= gt["freed_bytes"], "mt_mix window: freed_bytes %d, its "
+           "ground truth's (known blocks only) %d" % (delta("freed_bytes"), gt["freed_bytes"]))
+    c.eq("mt_mix: live blocks after (before + allocated - freed)",
+         p0.get("live_allocs", 0) + delta("allocs") - delta("frees"), p1.get("live_allocs"))
+    d = {k: (p1.get("by_func") or {}).get(k, 0) - (p0.get("by_func") or {}).get(k, 0)
+         for k in set(p1.get("by_func") or {}) | set(p0.get("by_func") or {})}
+    c.eq("mt_mix window: by_func (after - before)", nonzero(gt["by_func"]), nonzero(d))
+    c.eq("mt_mix: events lost", 0, after.get("events_lost"))
+    c.done()
+
+
+@test
+def inproc_no_children(ctx):
+    """--in-process without -f: the command's children (a shell's) record nothing: only
+    the command is in the records"""
+    tr = launched_run(ctx, ["sh", "-c", "%s 10; %s 10" % (
+        ctx.workload_path("launched"), ctx.workload_path("launched"))])
+    recs, other = records(tr, allow_other=True)
+    gts = [o for o in other if isinstance(o, dict) and "allocs" in o]
+    c = Check()
+    c.eq("launched ground truths", 2, len(gts))
+    pids = {p.get("pid") for r in recs for p in r.get("processes", [])}
+    c.eq("processes in the records (the shell only)", 1, len(pids))
+    for g in gts:
+        c.true(g["pid"] not in pids, "child %d is in the records" % g["pid"])
+    c.done()
+
+
+BUSY_PY = """import time
+t0 = time.time()
+n = 0
+while time.time() - t0 < 3:
+    x = [bytearray(600) for _ in range(100)]
+    n += 1
+print("done", n, flush=True)
+"""
+
+
+@test
+def inproc_tracer_killed(ctx):
+    """--in-process=block: the tracer killed while the command allocates: the command runs on
+    to its end (a writer waits only while the tracer reads), nothing is left in /dev/shm"""
+    script = os.path.join(ctx.tmpdir(), "busy.py")
+    with open(script, "w") as f:
+        f.write(BUSY_PY)
+    before = set(os.listdir("/dev/shm"))
+    tr = ctx.tracer(["-q", "--in-process=block", "--", "python3", script])
+    tr.wait_line("err", lambda l: "attached in-process" in l, 30, "'attached in-process' line")
+    time.sleep(1)
+    os.kill(tr.pid, signal.SIGKILL)
+    t0 = time.monotonic()
+    line, _ = tr.wait_line("out", lambda l: l.startswith("done "), 30, "the script's end")
+    c = Check()
+    # 3 s of work, 1 of them traced: a writer gives up waiting a second or two after the
+    # tracer stopped reading, then each full ring's record is lost at once
+    c.true(time.monotonic() - t0 < 10, "the script ended %.1f s after the tracer was "
+           "killed (expected under 10)" % (time.monotonic() - t0))
+    c.eq("files the tracer left in /dev/shm", [],
+         sorted(set(os.listdir("/dev/shm")) - before))
+    c.done()
+
+
+@test
+def inproc_refused(ctx):
+    """--in-process says what it cannot do: without COMMAND, with -f, --stacks, --alloc
+    (usage, exit 2); a set-user-ID command (the loader would not preload: exit 1)"""
+    launched = ctx.workload_path("launched")
+    c = Check()
+    for args in (["--in-process", "-p", "1"], ["--in-process", "-f", "--", launched, "1"],
+                 ["--in-process", "--stacks", "--", launched, "1"],
+                 ["--in-process", "--alloc", "f(size)", "--", launched, "1"],
+                 ["--in-process=never", "--", launched, "1"]):
+        tr = ctx.tracer(args)
+        rc = tr.wait_exit(30)
+        c.eq("%s: exit status" % " ".join(args[:-2]), 2, rc)
+        c.true(any("--in-process" in l for l in tr.err()), "%s: no word of --in-process: "
+               "%s" % (" ".join(args), tr.stderr_text()))
+    suid = os.path.join(ctx.tmpdir(), "launched_suid")
+    with open(launched, "rb") as src, open(suid, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(suid, 0o4755)
+    tr = ctx.tracer(["--in-process", "--", suid, "1"])
+    c.eq("set-user-ID command: exit status", 1, tr.wait_exit(30))
+    c.true(any("set-user-ID" in l for l in tr.err()), "set-user-ID command: said: %s" %
+           tr.stderr_text())
+    c.done()

@@ -1,0 +1,352 @@
+/* test_inproc.c: the in-process source (inproc.c) reading rings written as the preloaded
+ * library writes them: functions named from the process' entry, the TSC on CLOCK_MONOTONIC,
+ * rings and entries let go, losses counted; then the library itself (libmemscope-preload.so)
+ * in a real program, launched, whose ground truth the records must equal */
+#include <dlfcn.h>
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+#include "elfsym.h"
+#include "inproc.h"
+#include "memscope_shm.h"
+#include "unit.h"
+
+extern char **environ;
+
+/* The region as the library sees it: the file mapped by the test */
+#include <sys/mman.h>
+#include <fcntl.h>
+
+static struct ms_shm_header *map_shm(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	void *p;
+
+	ck_assert_int_ge(fd, 0);
+	p = mmap(NULL, MS_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
+}
+
+static struct ms_shm_ring *ring_of(struct ms_shm_header *h, unsigned q)
+{
+	return (struct ms_shm_ring *)((char *)h + MS_SHM_RINGS_OFFSET) + q;
+}
+
+/* What the test's daemon side got */
+struct got {
+	struct ms_event ev[8192];
+	int q[8192];
+	unsigned n, quiet, registered;
+	char path[64];
+};
+
+/* Functions by the offset they start at: malloc at 0x100, free at 0x200, ... */
+static unsigned resolve(void *ctx, const char *path, uint64_t off)
+{
+	struct got *g = ctx;
+
+	snprintf(g->path, sizeof(g->path), "%s", path);
+	return off >= 0x100 && off < 0x1000 ? (unsigned)(off / 0x100) + 40 : 0;
+}
+
+static void push(void *ctx, int q, const struct ms_event *e)
+{
+	struct got *g = ctx;
+
+	ck_assert_uint_lt(g->n, 8192);
+	g->q[g->n] = q;
+	g->ev[g->n++] = *e;
+}
+
+static void quiet(void *ctx, int q, uint64_t ts)
+{
+	struct got *g = ctx;
+
+	g->quiet++;
+}
+
+static void registered(void *ctx, pid_t pid)
+{
+	struct got *g = ctx;
+
+	g->registered++;
+}
+
+static uint64_t mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A process entry at k for pid 77: malloc at 0x100 of /lib/fake.so, free at 0x200, calloc
+ * in no object */
+static void fake_proc(struct ms_shm_header *h, unsigned k)
+{
+	struct ms_shm_proc *p = &h->procs[k];
+	unsigned f;
+
+	p->tgid = 77;
+	p->since = __rdtsc();
+	strcpy(p->obj[0], "/lib/fake.so");
+	for (f = 0; f < MS_IP_NFN; f++)
+		p->fn[f].obj = MS_SHM_NO_OBJ;
+	p->fn[MS_IP_MALLOC].obj = 0;
+	p->fn[MS_IP_MALLOC].file_off = 0x100;
+	p->fn[MS_IP_FREE].obj = 0;
+	p->fn[MS_IP_FREE].file_off = 0x200;
+	p->ready = 1;
+}
+
+static void put(struct ms_shm_ring *r, uint8_t type, uint16_t fn, uint64_t ptr, uint64_t size)
+{
+	struct ms_event *e = &r->rec[r->head & (MS_SHM_RING_RECORDS - 1)];
+
+	memset(e, 0, sizeof(*e));
+	e->type = type;
+	e->flags = MS_EVF_INPROC;
+	e->func = fn;
+	e->tgid = r->tgid;
+	e->tid = r->tid;
+	e->ts_ns = __rdtsc();
+	e->a.ptr = ptr;
+	e->a.size = size;
+	e->stack_id = -1;
+	r->head++;
+}
+
+START_TEST(rings_read_named_and_let_go)
+{
+	static struct got g;
+	struct ms_inproc_fns fns = { resolve, push, quiet, registered, &g };
+	struct ms_inproc *ip = ms_inproc_new("/tmp");
+	struct ms_inproc_lost l;
+	struct ms_shm_header *h;
+	struct ms_shm_ring *r;
+	struct stat st;
+	uint64_t t0;
+
+	ck_assert_ptr_nonnull(ip);
+	ck_assert_int_eq(stat(ms_inproc_path(ip), &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0600);
+	ck_assert_uint_eq(st.st_nlink, 0); /* nothing left behind */
+	ck_assert_uint_eq(st.st_size, MS_SHM_SIZE);
+	h = map_shm(ms_inproc_path(ip));
+	ck_assert_uint_eq(h->magic, MS_SHM_MAGIC);
+	ck_assert_uint_eq(h->nrings, MS_SHM_RINGS);
+
+	/* the TSC on CLOCK_MONOTONIC: within 100 us of a clock read beside it */
+	t0 = mono();
+	ck_assert_uint_lt(llabs((long long)(ms_inproc_tsc_ns(ip, __rdtsc()) - t0)), 100000);
+
+	/* a thread's ring: three records, one of a function the process has not */
+	fake_proc(h, 9);
+	r = ring_of(h, 5);
+	r->tgid = 77;
+	r->tid = 78;
+	r->proc = 9;
+	r->state = MS_SHM_TAKEN;
+	t0 = mono();
+	put(r, MS_EV_ALLOC, MS_IP_MALLOC, 0x5000, 24);
+	put(r, MS_EV_ALLOC, MS_IP_CALLOC, 0x6000, 32);
+	put(r, MS_EV_FREE, MS_IP_FREE, 0x5000, 0);
+	ck_assert_uint_eq(ms_inproc_read(ip, &fns), 2);
+	ck_assert_uint_eq(g.n, 2);
+	ck_assert_uint_eq(g.registered, 1);
+	ck_assert_str_eq(g.path, "/lib/fake.so");
+	/* as the BPF programs write them: catalog ids, no INPROC flag, CLOCK_MONOTONIC */
+	ck_assert_int_eq(g.q[0], 5);
+	ck_assert_uint_eq(g.ev[0].func, 41);
+	ck_assert_uint_eq(g.ev[1].func, 42);
+	ck_assert_uint_eq(g.ev[1].type, MS_EV_FREE);
+	ck_assert_uint_eq(g.ev[0].flags, 0);
+	ck_assert_uint_eq(g.ev[0].tgid, 77);
+	ck_assert_uint_eq(g.ev[0].a.size, 24);
+	ck_assert_uint_le(t0 - 100000, g.ev[0].ts_ns);
+	ck_assert_uint_le(g.ev[0].ts_ns, g.ev[1].ts_ns);
+	ck_assert_uint_lt(g.ev[1].ts_ns, mono());
+	ck_assert_uint_eq(g.quiet, MS_SHM_RINGS);
+	ck_assert_uint_eq(r->tail, 3);
+	ms_inproc_lost(ip, &l);
+	ck_assert_uint_eq(l.unnamed, 1);
+
+	/* the thread ends: its ring is read to the end and freed, its losses kept */
+	r->lost = 4;
+	put(r, MS_EV_ALLOC, MS_IP_MALLOC, 0x7000, 8);
+	__atomic_store_n(&r->state, MS_SHM_CLOSED, __ATOMIC_RELEASE);
+	g.n = 0;
+	ck_assert_uint_eq(ms_inproc_read(ip, &fns), 1);
+	ck_assert_uint_eq(r->state, MS_SHM_FREE);
+	ck_assert_uint_eq(r->head, 0);
+	ck_assert_uint_eq(r->tail, 0);
+	ck_assert_uint_eq(r->proc, MS_SHM_NO_PROC);
+	ms_inproc_lost(ip, &l);
+	ck_assert_uint_eq(l.ring_full, 4);
+
+	/* the process ends: its entry is let go (no ring holds it) */
+	ms_inproc_ended(ip, 77, mono());
+	ms_inproc_read(ip, &fns);
+	ck_assert_uint_eq(h->procs[9].tgid, 0);
+	ck_assert_uint_eq(h->procs[9].ready, 0);
+
+	munmap(h, MS_SHM_SIZE);
+	ms_inproc_free(ip);
+}
+END_TEST
+
+/* The build's directory (of this binary): the library and the workloads are there */
+static void build_dir(char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	ck_assert_int_gt(n, 0);
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	*slash = '\0';
+	snprintf(out, len, "%s", self);
+}
+
+static const char *const libc_fns[] = { "malloc",	"calloc",	  "realloc",
+					"reallocarray", "posix_memalign", "aligned_alloc",
+					"memalign",	"valloc",	  "pvalloc",
+					"free" };
+#define NLIBC (sizeof(libc_fns) / sizeof(libc_fns[0]))
+static uint64_t libc_off[NLIBC];
+
+/* A libc function's id: its index in libc_fns + 1 (aligned_alloc and memalign, one
+ * address: the first's) */
+static unsigned resolve_libc(void *ctx, const char *path, uint64_t off)
+{
+	struct got *g = ctx;
+	unsigned i;
+
+	snprintf(g->path, sizeof(g->path), "%s", path);
+	for (i = 0; i < NLIBC; i++)
+		if (libc_off[i] == off)
+			return i + 1;
+	return 0;
+}
+
+/* launched 20 with the library preloaded (no daemon, no root): per function, the records
+ * that count as calls equal its ground truth's by_func */
+START_TEST(preloaded_program)
+{
+	static struct got g;
+	struct ms_inproc_fns fns = { resolve_libc, push, quiet, registered, &g };
+	struct ms_inproc *ip = ms_inproc_new("/tmp");
+	char dir[PATH_MAX], lib[PATH_MAX + 64], prog[PATH_MAX + 64], pre[PATH_MAX + 80], shm[200],
+		out[] = "/tmp/ms-inproc-unit-XXXXXX", buf[8192], key[64];
+	/* few enough calls for one ring: read only after the program ends */
+	char *argv[] = { prog, (char *)"20", NULL };
+	char *envp[] = { pre, shm, NULL };
+	unsigned calls[NLIBC + 1] = { 0 }, i, nested = 0;
+	struct ms_elf_query q[NLIBC] = { { 0 } };
+	struct ms_elf_func found[NLIBC];
+	posix_spawn_file_actions_t fa;
+	struct ms_inproc_lost lost;
+	Dl_info info;
+	json_t *gt, *by_func;
+	void *libc;
+	int fd, status;
+	ssize_t n;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(ip);
+	/* the functions' offsets in libc's file, from its symbol tables (elfsym.c: where the
+	 * uprobes go), not as the library finds them (its loaded segments) */
+	libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	ck_assert_ptr_nonnull(libc);
+	ck_assert_int_ne(dladdr(dlsym(libc, "malloc"), &info), 0);
+	for (i = 0; i < NLIBC; i++)
+		q[i].name = libc_fns[i];
+	ck_assert_int_eq(ms_elf_lookup_query(info.dli_fname, q, NLIBC, found), NLIBC);
+	for (i = 0; i < NLIBC; i++)
+		libc_off[i] = found[i].file_off;
+	build_dir(dir, sizeof(dir));
+	snprintf(lib, sizeof(lib), "%s/libmemscope-preload.so", dir);
+	snprintf(prog, sizeof(prog), "%s/workloads/launched", dir);
+	ck_assert_msg(!access(lib, R_OK) && !access(prog, X_OK), "no %s or %s: make all", lib,
+		      prog);
+	snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", lib);
+	snprintf(shm, sizeof(shm), "%s=%s", MS_SHM_ENV, ms_inproc_path(ip));
+	ms_inproc_set_root(ip, 0, true);
+	fd = mkstemp(out);
+	ck_assert_int_ge(fd, 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd, 1);
+	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, envp), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	unlink(out);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	gt = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+	ck_assert_ptr_nonnull(gt);
+	by_func = json_object_get(gt, "by_func");
+	ck_assert_ptr_nonnull(by_func);
+
+	ms_inproc_read(ip, &fns);
+	ms_inproc_lost(ip, &lost);
+	ck_assert_uint_eq(lost.ring_full + lost.no_ring + lost.no_proc + lost.unnamed, 0);
+	ck_assert_uint_eq(g.registered, 1);
+	ck_assert_ptr_nonnull(strstr(g.path, "libc.so"));
+	ck_assert_uint_gt(g.n, 0);
+	for (i = 0; i < g.n; i++) {
+		const struct ms_event *e = &g.ev[i];
+
+		ck_assert_uint_eq(e->tgid, (unsigned)pid);
+		ck_assert_uint_ge(e->func, 1);
+		ck_assert_uint_le(e->func, NLIBC);
+		/* a realloc is one call: its return */
+		if (e->type != MS_EV_REALLOC_ENTER)
+			calls[e->func]++;
+		/* glibc's reallocarray calls realloc through the PLT: a second view of the
+		 * program's call, inside libc, not recorded (as the BPF programs do) */
+		nested += !!(e->flags & MS_EVF_NESTED);
+		if (i)
+			ck_assert_uint_le(g.ev[i - 1].ts_ns, e->ts_ns);
+	}
+	for (i = 0; i < NLIBC; i++) {
+		const char *name = libc_fns[i];
+		unsigned want;
+
+		if (!strcmp(name, "memalign"))
+			continue; /* aligned_alloc's address: counted with it */
+		snprintf(key, sizeof(key), "%s",
+			 strcmp(name, "aligned_alloc") ? name : "aligned_alloc/memalign");
+		want = json_integer_value(json_object_get(by_func, key));
+		ck_assert_msg(calls[i + 1] == want, "%s: %u records, its ground truth %u calls",
+			      key, calls[i + 1], want);
+	}
+	ck_assert_uint_eq(nested, 0);
+	json_decref(gt);
+	ms_inproc_free(ip);
+}
+END_TEST
+
+Suite *inproc_suite(void)
+{
+	Suite *s = suite_create("inproc");
+	TCase *tc = tcase_create("rings");
+
+	tcase_add_test(tc, rings_read_named_and_let_go);
+	tcase_add_test(tc, preloaded_program);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,321 @@
+/* inproc.c: the in-process source's daemon side: creates the shared region, reads each
+ * thread's ring, names the records' functions from their process' entry, puts their TSC
+ * on CLOCK_MONOTONIC, and lets rings and entries go when their threads and processes end */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include <x86intrin.h>
+#include "inproc.h"
+#include "memscope_shm.h"
+
+#define ANCHORS 64 /* (TSC, CLOCK_MONOTONIC) pairs kept: one per read */
+/* A writer publishes a record a moment after it read the TSC (longer when preempted in
+ * between): a ring seen empty at T says nothing of records stamped just before T */
+#define QUIET_MARGIN_NS (1000 * 1000ULL)
+
+struct anchor {
+	uint64_t tsc, ns;
+};
+
+/* What the daemon knows of an entry of procs[] */
+struct proc_names {
+	bool named;		  /* func[] is filled */
+	bool ending;		  /* its process ended: let go once its rings are read */
+	uint16_t func[MS_IP_NFN]; /* catalog ids; 0: unnamed */
+};
+
+struct ms_inproc {
+	char path[128]; /* /proc/PID/fd/FD: the file is unlinked at once, nothing is left
+			   behind when the tracer is killed */
+	int fd;
+	struct ms_shm_header *shm;
+	struct ms_shm_ring *rings;
+	struct anchor anchor[ANCHORS]; /* by time, oldest at anchor[first] */
+	unsigned nanchors, first;
+	struct proc_names names[MS_SHM_PROCS];
+	uint64_t unnamed;
+	uint64_t ring_full; /* of the rings let go */
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A (TSC, CLOCK_MONOTONIC) pair: the TSC read on both sides of the clock, the middle */
+static void take_anchor(struct ms_inproc *ip)
+{
+	uint64_t t0 = __rdtsc(), ns = mono_ns(), t1 = __rdtsc();
+	struct anchor a = { t0 + (t1 - t0) / 2, ns };
+	unsigned at;
+
+	if (ip->nanchors) {
+		const struct anchor *last = &ip->anchor[(ip->first + ip->nanchors - 1) % ANCHORS];
+
+		if (a.tsc <= last->tsc || a.ns <= last->ns)
+			return;
+	}
+	if (ip->nanchors < ANCHORS) {
+		at = (ip->first + ip->nanchors++) % ANCHORS;
+	} else {
+		at = ip->first;
+		ip->first = (ip->first + 1) % ANCHORS;
+	}
+	ip->anchor[at] = a;
+}
+
+static const struct anchor *anchor_at(const struct ms_inproc *ip, unsigned i)
+{
+	return &ip->anchor[(ip->first + i) % ANCHORS];
+}
+
+uint64_t ms_inproc_tsc_ns(struct ms_inproc *ip, uint64_t tsc)
+{
+	const struct anchor *a, *b;
+	unsigned lo = 0, hi = ip->nanchors - 1;
+	double slope;
+
+	/* the pair around tsc (or the first or last two) */
+	while (hi - lo > 1) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (anchor_at(ip, mid)->tsc <= tsc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	a = anchor_at(ip, lo);
+	b = anchor_at(ip, hi);
+	slope = (double)(b->ns - a->ns) / (double)(b->tsc - a->tsc);
+	return (uint64_t)((int64_t)a->ns + (int64_t)(slope * (double)(int64_t)(tsc - a->tsc)));
+}
+
+struct ms_inproc *ms_inproc_new(const char *dir)
+{
+	static unsigned seq;
+	struct ms_inproc *ip = calloc(1, sizeof(*ip));
+	char name[128];
+	uint64_t until;
+	void *p;
+	int fd, err;
+
+	if (!ip)
+		return NULL;
+	snprintf(name, sizeof(name), "%s/memscope-%d-%u", dir, (int)getpid(), seq++);
+	fd = open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		err = errno;
+		free(ip);
+		errno = err;
+		return NULL;
+	}
+	unlink(name);
+	p = ftruncate(fd, MS_SHM_SIZE) ?
+		    MAP_FAILED :
+		    mmap(NULL, MS_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		err = errno;
+		close(fd);
+		free(ip);
+		errno = err;
+		return NULL;
+	}
+	ip->fd = fd;
+	snprintf(ip->path, sizeof(ip->path), "/proc/%d/fd/%d", (int)getpid(), fd);
+	ip->shm = p;
+	ip->rings = (struct ms_shm_ring *)((char *)p + MS_SHM_RINGS_OFFSET);
+	ip->shm->version = MS_SHM_VERSION;
+	ip->shm->nrings = MS_SHM_RINGS;
+	ip->shm->ring_records = MS_SHM_RING_RECORDS;
+	ip->shm->nprocs = MS_SHM_PROCS;
+	ip->shm->daemon_pid = getpid();
+	/* two anchors a millisecond apart: the TSC's rate from the start */
+	take_anchor(ip);
+	until = mono_ns() + 1000000;
+	while (mono_ns() < until)
+		;
+	take_anchor(ip);
+	__atomic_store_n(&ip->shm->magic, MS_SHM_MAGIC, __ATOMIC_RELEASE);
+	return ip;
+}
+
+void ms_inproc_set_nodes(struct ms_inproc *ip, const uint8_t *node_of_cpu, unsigned ncpus)
+{
+	memcpy(ip->shm->node_of_cpu, node_of_cpu,
+	       ncpus < MS_SHM_MAX_CPUS ? ncpus : MS_SHM_MAX_CPUS);
+}
+
+void ms_inproc_set_root(struct ms_inproc *ip, pid_t root, bool follow)
+{
+	ip->shm->root_tgid = root;
+	ip->shm->follow = follow;
+}
+
+void ms_inproc_set_block(struct ms_inproc *ip, bool block)
+{
+	ip->shm->block = block;
+}
+
+const char *ms_inproc_path(const struct ms_inproc *ip)
+{
+	return ip->path;
+}
+
+/* Names entry k's functions: a function at the same place as another gets its id */
+static bool name_proc(struct ms_inproc *ip, uint32_t k, const struct ms_inproc_fns *fns)
+{
+	const struct ms_shm_proc *p = &ip->shm->procs[k];
+	struct proc_names *n = &ip->names[k];
+	unsigned f;
+
+	if (n->named)
+		return true;
+	if (!__atomic_load_n(&p->ready, __ATOMIC_ACQUIRE))
+		return false;
+	for (f = 1; f < MS_IP_NFN; f++) {
+		unsigned o = p->fn[f].obj;
+		char path[MS_SHM_PATH];
+
+		if (o >= MS_SHM_OBJS)
+			continue;
+		memcpy(path, p->obj[o], sizeof(path));
+		path[sizeof(path) - 1] = '\0';
+		n->func[f] = fns->resolve(fns->ctx, path, p->fn[f].file_off);
+	}
+	n->named = true;
+	if (fns->registered)
+		fns->registered(fns->ctx, p->tgid);
+	return true;
+}
+
+/* Record e of ring r as the BPF programs write it; false when it cannot be named */
+static bool translate(struct ms_inproc *ip, const struct ms_shm_ring *r, struct ms_event *e,
+		      const struct ms_inproc_fns *fns)
+{
+	const struct proc_names *n;
+
+	if (r->proc >= MS_SHM_PROCS || !name_proc(ip, r->proc, fns))
+		return false;
+	n = &ip->names[r->proc];
+	if (!e->func || e->func >= MS_IP_NFN || !(e->func = n->func[e->func]))
+		return false;
+	if (e->flags & MS_EVF_NESTED)
+		e->outer_func =
+			e->outer_func && e->outer_func < MS_IP_NFN ? n->func[e->outer_func] : 0;
+	e->flags &= ~MS_EVF_INPROC;
+	e->ts_ns = ms_inproc_tsc_ns(ip, e->ts_ns);
+	return true;
+}
+
+/* Ring r, read to its end, goes back to the free ones */
+static void let_go(struct ms_inproc *ip, struct ms_shm_ring *r)
+{
+	ip->ring_full += r->lost;
+	r->lost = 0;
+	r->head = r->tail = 0;
+	r->tgid = r->tid = 0;
+	r->proc = MS_SHM_NO_PROC;
+	__atomic_store_n(&r->state, MS_SHM_FREE, __ATOMIC_RELEASE);
+}
+
+size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
+{
+	static uint32_t state[MS_SHM_RINGS];
+	static uint64_t heads[MS_SHM_RINGS];
+	bool in_use[MS_SHM_PROCS] = { false };
+	uint64_t before = mono_ns() - QUIET_MARGIN_NS;
+	size_t got = 0;
+	unsigned q, k;
+
+	/* where each ring is, then an anchor: every record read now was stamped before it,
+	 * so its time is interpolated between two anchors, never extrapolated (a record read
+	 * later would then be converted on another line, maybe before this one) */
+	for (q = 0; q < MS_SHM_RINGS; q++) {
+		state[q] = __atomic_load_n(&ip->rings[q].state, __ATOMIC_ACQUIRE);
+		heads[q] = __atomic_load_n(&ip->rings[q].head, __ATOMIC_ACQUIRE);
+	}
+	take_anchor(ip);
+	__atomic_fetch_add(&ip->shm->heartbeat, 1, __ATOMIC_RELEASE);
+	for (q = 0; q < MS_SHM_RINGS; q++) {
+		struct ms_shm_ring *r = &ip->rings[q];
+		uint32_t st = state[q];
+		uint64_t head = heads[q], tail;
+		bool ending;
+
+		if (st == MS_SHM_FREE) {
+			fns->quiet(fns->ctx, q, before);
+			continue;
+		}
+		for (tail = r->tail; tail != head; tail++) {
+			struct ms_event e = r->rec[tail & (MS_SHM_RING_RECORDS - 1)];
+
+			if (translate(ip, r, &e, fns)) {
+				fns->push(fns->ctx, q, &e);
+				got++;
+			} else {
+				ip->unnamed++;
+			}
+		}
+		__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+		fns->quiet(fns->ctx, q, before);
+		ending = r->proc < MS_SHM_PROCS && ip->names[r->proc].ending;
+		/* a thread that ended, or a process: nothing more comes */
+		if (st == MS_SHM_CLOSED || ending)
+			let_go(ip, r);
+		else if (r->proc < MS_SHM_PROCS)
+			in_use[r->proc] = true;
+	}
+	for (k = 0; k < MS_SHM_PROCS; k++)
+		if (ip->names[k].ending && !in_use[k]) {
+			memset(&ip->names[k], 0, sizeof(ip->names[k]));
+			__atomic_store_n(&ip->shm->procs[k].ready, 0, __ATOMIC_RELAXED);
+			__atomic_store_n(&ip->shm->procs[k].tgid, 0, __ATOMIC_RELEASE);
+		}
+	return got;
+}
+
+void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts)
+{
+	unsigned k;
+
+	/* its entries registered before ts: not an image that exec started since */
+	for (k = 0; k < MS_SHM_PROCS; k++) {
+		const struct ms_shm_proc *p = &ip->shm->procs[k];
+
+		if (__atomic_load_n(&p->tgid, __ATOMIC_ACQUIRE) == (uint32_t)pid &&
+		    __atomic_load_n(&p->ready, __ATOMIC_ACQUIRE) &&
+		    ms_inproc_tsc_ns(ip, p->since) < ts)
+			ip->names[k].ending = true;
+	}
+}
+
+void ms_inproc_lost(const struct ms_inproc *ip, struct ms_inproc_lost *l)
+{
+	unsigned q;
+
+	memset(l, 0, sizeof(*l));
+	l->ring_full = ip->ring_full;
+	for (q = 0; q < MS_SHM_RINGS; q++)
+		l->ring_full += __atomic_load_n(&ip->rings[q].lost, __ATOMIC_RELAXED);
+	l->no_ring = __atomic_load_n(&ip->shm->no_ring, __ATOMIC_RELAXED);
+	l->no_proc = __atomic_load_n(&ip->shm->no_proc, __ATOMIC_RELAXED);
+	l->unnamed = ip->unnamed;
+}
+
+void ms_inproc_free(struct ms_inproc *ip)
+{
+	if (!ip)
+		return;
+	munmap(ip->shm, MS_SHM_SIZE);
+	close(ip->fd);
+	free(ip);
+}

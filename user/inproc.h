@@ -1,0 +1,77 @@
+/* inproc.h: the in-process source's daemon side: the shared region a launched command's
+ * preloaded library writes records into (include/memscope_shm.h), read into the same
+ * stream as the BPF rings' records */
+#ifndef MS_INPROC_H
+#define MS_INPROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "memscope.h"
+
+struct ms_inproc;
+
+/* The catalog function at file offset file_off of the object at path (as a probe there
+ * would be named: its aliases, its allocator), or 0 when there is none */
+typedef unsigned (*ms_inproc_resolve_fn)(void *ctx, const char *path, uint64_t file_off);
+
+struct ms_inproc_fns {
+	ms_inproc_resolve_fn resolve;
+	/* a record of ring q (0 to MS_SHM_RINGS - 1), as the BPF programs would have written
+	 * it: func a catalog id, ts_ns CLOCK_MONOTONIC */
+	void (*push)(void *ctx, int q, const struct ms_event *e);
+	/* ring q was seen empty at ts (CLOCK_MONOTONIC, taken before looking) */
+	void (*quiet)(void *ctx, int q, uint64_t ts);
+	/* a process registered (an image started): its first records are read now (NULL:
+	 * nothing to do) */
+	void (*registered)(void *ctx, pid_t pid);
+	void *ctx;
+};
+
+/* A new region, in a file under dir (/dev/shm) that only its owner can open. NULL with
+ * errno set. */
+struct ms_inproc *ms_inproc_new(const char *dir);
+
+/* The node of each CPU (node_of_cpu[cpu] for ncpus CPUs), for the records' node */
+void ms_inproc_set_nodes(struct ms_inproc *ip, const uint8_t *node_of_cpu, unsigned ncpus);
+
+/* A writer whose ring is full waits for the daemon to read (exact, the program stalls)
+ * rather than losing the record; never while the daemon does not read */
+void ms_inproc_set_block(struct ms_inproc *ip, bool block);
+
+/* The process that records (the launched command), and whether its descendants do too;
+ * before it starts */
+void ms_inproc_set_root(struct ms_inproc *ip, pid_t root, bool follow);
+
+/* The file the command's library opens (its MEMSCOPE_SHM) */
+const char *ms_inproc_path(const struct ms_inproc *ip);
+
+/*
+ * Reads every ring to its end: each record translated and handed to fns->push, every ring
+ * that was empty to fns->quiet. A record whose process or function cannot be named is
+ * counted (ms_inproc_lost's unnamed) and dropped. Rings of threads that ended, and of
+ * processes said ended, are let go once read. O(records + rings). Returns the records
+ * handed on.
+ */
+size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns);
+
+/* Process pid exited or exec'd at ts (CLOCK_MONOTONIC): its rings and the entries it
+ * registered before are let go once read */
+void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts);
+
+/* What was lost: records that found their ring full, records with no free ring, processes
+ * with no free entry, records that could not be named */
+struct ms_inproc_lost {
+	uint64_t ring_full, no_ring, no_proc, unnamed;
+};
+void ms_inproc_lost(const struct ms_inproc *ip, struct ms_inproc_lost *l);
+
+/* Unmaps and removes the region; accepts NULL */
+void ms_inproc_free(struct ms_inproc *ip);
+
+/* A TSC reading as CLOCK_MONOTONIC nanoseconds, from the anchors taken at each read (for
+ * tests) */
+uint64_t ms_inproc_tsc_ns(struct ms_inproc *ip, uint64_t tsc);
+
+#endif
