@@ -289,6 +289,7 @@ START_TEST(preloaded_program)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, fd, 1);
 	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
