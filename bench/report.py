@@ -22,6 +22,8 @@ LABELS = {
     "bpftrace": "bpftrace, empty probes, pid filter",
     "memleak": "memleak-bpfcc -p (bcc)",
     "heaptrack": "heaptrack (LD_PRELOAD, reference)",
+    "inproc": "memscope-bpf --in-process -- (lossy)",
+    "inproc-block": "memscope-bpf --in-process=block -- (exact)",
     "untraced-sys": "untraced, system libc",
     "bystander": "untraced while memscope-bpf -p traces another",
     "memscope-pymalloc": "memscope-bpf --preset pymalloc --",

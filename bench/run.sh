@@ -17,7 +17,8 @@
 #   BENCH_DURATION=SECS   timed seconds per micro run (default 1, quick 0.3)
 #   BENCH_SKIP=a,b        conditions to leave out (untraced floor floor-entry memscope
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
-#                         memscope-stacks-sampled bpftrace memleak heaptrack) or sections
+#                         memscope-stacks-sampled bpftrace memleak heaptrack inproc
+#                         inproc-block) or sections
 #                         (micro bystander python redis replay); floor and memscope-stacks
 #                         leave out those rows of the python and redis sections too
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
@@ -352,6 +353,7 @@ if has_opt --stacks; then MICRO_CONDS+=(memscope-stacks); else note "memscope-bp
 if has_opt --stack-unwind; then MICRO_CONDS+=(memscope-stacks-fp); else note "memscope-bpf has no --stack-unwind: row left out"; fi
 if has_opt --sample-bytes; then MICRO_CONDS+=(memscope-stacks-sampled); else note "memscope-bpf has no --sample-bytes: row left out"; fi
 MICRO_CONDS+=(bpftrace memleak heaptrack)
+if has_opt --in-process; then MICRO_CONDS+=(inproc inproc-block); else note "memscope-bpf has no --in-process: rows left out"; fi
 conds=()
 for c in "${MICRO_CONDS[@]}"; do skipped "$c" || conds+=("$c"); done
 MICRO_CONDS=("${conds[@]}")
@@ -365,7 +367,7 @@ start_tracer() {
 	local cond=$1 w=$2 pre=$3 wl=$4 n
 	TPID=0 TR_ERR=
 	case $cond in
-	untraced | untraced-sys | heaptrack) return 0 ;;
+	untraced | untraced-sys | heaptrack | inproc*) return 0 ;;
 	floor) spawn "$pre" "$OUT/floor" -p "$w" "${FLOOR_MULTI[@]}" "${FLOOR_ARGS[@]}" ;;
 	floor-entry) spawn "$pre" "$OUT/floor" -p "$w" "${ENTRY_ARGS[@]}" ;;
 	memscope | bystander) spawn "$pre" "$MS" -v --json -i 100000 -p "$w" ;;
@@ -447,6 +449,22 @@ run_micro() {
 		fi
 		w=$(cat "$pre.ready")
 		track "$w" # heaptrack's child: killed on exit too
+	elif [[ $cond == inproc* ]]; then
+		# memscope-bpf starts the workload with its library preloaded; it ends with it
+		local mode=
+		[ "$cond" = inproc-block ] && mode==block
+		"${WL_ENV[@]}" LD_LIBRARY_PATH=$lib "$MS" -v --json -i 100000 --in-process$mode -- \
+			"$OUT/$wl" -t "$t" -d "$DUR" -r "$pre.ready" -o "$pre.wl" >"$pre.out" 2>"$pre.err" &
+		hp=$!
+		track $hp
+		TRACER_PIDS+=($hp)
+		if ! wait_for "$pre.ready" "" 60 $hp; then
+			fail "$group" "$wl" "$t" "$cond" "$round" "the workload did not start: $(tail_err "$pre.err")"
+			stop_pid $hp KILL
+			return
+		fi
+		w=$(cat "$pre.ready")
+		track "$w"
 	else
 		"${WL_ENV[@]}" LD_LIBRARY_PATH=$lib "$OUT/$wl" -t "$t" -d "$DUR" -r "$pre.ready" -o "$pre.wl" \
 			>/dev/null 2>"$pre.wlerr" &
@@ -470,9 +488,18 @@ run_micro() {
 	local scope=private f1
 	[ -z "$lib" ] && scope=system
 	FOREIGN=$(foreign_probes $scope)
-	c0=$(proc_cpu $TPID)
+	[[ $cond == inproc* ]] && c0=$(proc_cpu $hp) || c0=$(proc_cpu $TPID)
 	kill -USR1 "$w"
-	if [ $hp -gt 0 ]; then
+	if [[ $cond == inproc* ]]; then
+		# the tracer's CPU when the workload has ended (it then reads what is left, exits)
+		while kill -0 "$w" 2>/dev/null; do sleep 0.05; done
+		c1=$(proc_cpu $hp)
+		wait $hp
+		unset "LIVE[$hp]" "LIVE[$w]"
+		[ "$c0" != null ] && [ "$c1" != null ] && cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.6f", b - a }')
+		final=$(grep '"type":"final"' "$pre.out" | tail -n 1)
+		[ -n "$final" ] || final=null
+	elif [ $hp -gt 0 ]; then
 		wait $hp
 		unset "LIVE[$hp]" "LIVE[$w]"
 	else
@@ -549,6 +576,8 @@ for ((i = 0; i + 1 < ${#FLOOR_ARGS[@]}; i += 2)); do
 done
 [ ${#PY_FLOOR_ARGS[@]} -gt 0 ] && ! skipped floor && PY_CONDS+=(floor)
 has_opt --preset && PY_CONDS+=(memscope-pymalloc)
+has_opt --in-process && ! skipped inproc && PY_CONDS+=(inproc)
+has_opt --in-process && ! skipped inproc-block && PY_CONDS+=(inproc-block)
 has_opt --preset || note "memscope-bpf has no --preset yet: the pymalloc row is left out"
 # what --stacks costs, and how many of its stacks reach the thread's start, on a real program:
 # CPython's interpreter frames and redis' event loop, not the micro loops' two frames
@@ -563,6 +592,8 @@ run_python() {
 	memscope) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	memscope-pymalloc) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --preset pymalloc -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	memscope-stacks) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --stacks -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
+	inproc) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --in-process -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
+	inproc-block) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --in-process=block -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	floor)
 		# the empty programs at memscope-bpf's libc points, the way it attaches, on the
 		# private libc copy (in every process: only this python maps that file)

@@ -99,14 +99,26 @@ class Proc:
         try:
             rc = self.p.wait(timeout)
         except subprocess.TimeoutExpired:
-            raise Fail("%s did not %s within %d s; stderr: %s" % (
-                self.name, what, timeout, self.stderr_text()))
+            raise Fail("%s did not %s within %d s; stderr: %s; its session: %s" % (
+                self.name, what, timeout, self.stderr_text(), self.session_state()))
         for t in self.readers:
             t.join(5)
         return rc
 
     def running(self):
         return self.p.poll() is None
+
+    def session_state(self):
+        """What the processes of its session (it and what it started) are doing, for a
+        hang's diagnosis: pid, state (T: stopped), what the kernel waits on, command"""
+        try:
+            r = subprocess.run(["ps", "-s", str(self.pid), "-o", "pid=,stat=,wchan:24=,args="],
+                               capture_output=True, timeout=10)
+            lines = [" ".join(l.split()[:3] + [" ".join(l.split()[3:])[:60]])
+                     for l in r.stdout.decode("utf-8", "replace").splitlines()]
+            return " | ".join(lines[:12]) or "(none)"
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return "(ps: %s)" % e
 
     def signal(self, sig):
         if self.running():
