@@ -196,6 +196,9 @@ log "private libc: $PLIBC (copy of $SYSLIBC)"
 # a copy of the tracer: a rebuild in the work tree during the run must not swap it mid-way
 MS_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo -dirty)"
 cp "$MS" "$WORK/memscope-bpf" || die "cannot copy $MS"
+# --in-process finds its library next to the binary
+PRELOAD_LIB=$(dirname "$MS")/libmemscope-preload.so
+[ -f "$PRELOAD_LIB" ] && cp "$PRELOAD_LIB" "$WORK/"
 MS_ORIG=$MS
 MS=$WORK/memscope-bpf
 

@@ -469,8 +469,9 @@ int main(int argc, char **argv)
 		err = env.in_process ? ms_targets_inproc_prepare(&t, env.command) :
 				       ms_launch_prepare(&t.launch, env.command);
 		if (err) {
-			fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", env.command[0],
-				strerror(-err));
+			if (!env.in_process) /* its errors are said where they happen */
+				fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", env.command[0],
+					strerror(-err));
 			return 1;
 		}
 	}

@@ -592,6 +592,8 @@ int ms_targets_inproc_prepare(struct ms_tracer *t, char *const *command)
 	setenv("LD_PRELOAD", val, 1);
 	setenv(MS_SHM_ENV, ms_inproc_path(t->inproc), 1);
 	err = ms_launch_prepare(&t->launch, command);
+	if (err)
+		fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", command[0], strerror(-err));
 	if (!err && !stat(t->launch.path, &st) && (st.st_mode & (S_ISUID | S_ISGID))) {
 		/* the loader ignores a preload of its choice in a set-user-ID program */
 		fprintf(stderr,
