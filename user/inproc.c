@@ -38,6 +38,10 @@ struct ms_inproc {
 	struct ms_shm_ring *rings;
 	struct anchor anchor[ANCHORS]; /* by time, oldest at anchor[first] */
 	unsigned nanchors, first;
+	/* the last pair of anchors a conversion used, its slope as ns per TSC tick times
+	 * 2^32: a read's records almost all fall between the same two */
+	struct anchor seg_a, seg_b;
+	uint64_t seg_mult;
 	struct proc_names names[MS_SHM_PROCS];
 	uint64_t unnamed;
 	uint64_t ring_full; /* of the rings let go */
@@ -84,6 +88,9 @@ uint64_t ms_inproc_tsc_ns(struct ms_inproc *ip, uint64_t tsc)
 	unsigned lo = 0, hi = ip->nanchors - 1;
 	double slope;
 
+	if (tsc >= ip->seg_a.tsc && tsc < ip->seg_b.tsc)
+		return ip->seg_a.ns +
+		       (uint64_t)(((unsigned __int128)(tsc - ip->seg_a.tsc) * ip->seg_mult) >> 32);
 	/* the pair around tsc (or the first or last two) */
 	while (hi - lo > 1) {
 		unsigned mid = (lo + hi) / 2;
@@ -95,6 +102,13 @@ uint64_t ms_inproc_tsc_ns(struct ms_inproc *ip, uint64_t tsc)
 	}
 	a = anchor_at(ip, lo);
 	b = anchor_at(ip, hi);
+	if (tsc >= a->tsc && tsc < b->tsc) { /* inside: the pair is kept for the next */
+		ip->seg_a = *a;
+		ip->seg_b = *b;
+		ip->seg_mult = (uint64_t)((((unsigned __int128)(b->ns - a->ns)) << 32) /
+					  (b->tsc - a->tsc));
+		return ms_inproc_tsc_ns(ip, tsc);
+	}
 	slope = (double)(b->ns - a->ns) / (double)(b->tsc - a->tsc);
 	return (uint64_t)((int64_t)a->ns + (int64_t)(slope * (double)(int64_t)(tsc - a->tsc)));
 }

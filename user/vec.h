@@ -11,8 +11,15 @@
  */
 int ms_vec_reserve(void **v, size_t *cap, size_t need, size_t sz);
 
+/* The room already there, checked inline (the daemon's per-record path asks several
+ * times a record) */
+static inline int ms_vec_room(void **v, size_t *cap, size_t need, size_t sz)
+{
+	return need <= *cap ? 0 : ms_vec_reserve(v, cap, need, sz);
+}
+
 /* The same for an array v with a size_t capacity cap: MS_VEC_RESERVE(s->v, s->cap, s->n + 1) */
-#define MS_VEC_RESERVE(v, cap, need) ms_vec_reserve((void **)&(v), &(cap), (need), sizeof(*(v)))
+#define MS_VEC_RESERVE(v, cap, need) ms_vec_room((void **)&(v), &(cap), (need), sizeof(*(v)))
 
 /* Appends the sz bytes at elem to *v, which holds *n elements and has room for *cap; 0 or
  * -ENOMEM (then nothing changed) */
