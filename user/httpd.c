@@ -52,6 +52,8 @@ struct conn {
 	struct client from;
 	uint64_t since;	   /* ms: when the state began */
 	uint64_t deadline; /* ms: when the connection is shut down */
+	uint64_t order;	   /* when the state began, as a count: the oldest of those that
+			      began in one millisecond */
 };
 
 /* A path served, and the buffer published for it (or the handler that answers it) */
@@ -91,8 +93,9 @@ struct ms_httpd {
 	struct MHD_Daemon *mhd;
 	struct conn *conn; /* as many slots as libmicrohttpd's connection limit */
 	unsigned nconn;
-	int epoll_fd; /* libmicrohttpd's */
-	int wake;     /* eventfd: ms_httpd_free ends the thread */
+	uint64_t entered; /* states entered: conn.order */
+	int epoll_fd;	  /* libmicrohttpd's */
+	int wake;	  /* eventfd: ms_httpd_free ends the thread */
 	pthread_t thread;
 	bool running;
 };
@@ -132,9 +135,10 @@ static unsigned count_from(const struct ms_httpd *h, const struct client *c)
 }
 
 /* x enters state s now; its deadline is s's bound from now */
-static void conn_enter(const struct ms_httpd *h, struct conn *x, enum conn_state s)
+static void conn_enter(struct ms_httpd *h, struct conn *x, enum conn_state s)
 {
 	x->state = s;
+	x->order = ++h->entered;
 	x->since = ms_now_ns() / 1000000;
 	x->deadline = x->since + (s == C_HEAD ? h->b.request_ms :
 				  s == C_KEPT ? h->b.idle_ms :
@@ -163,7 +167,7 @@ static bool goes_first(const struct conn *a, const struct conn *b)
 {
 	if (a->state != b->state)
 		return a->state < b->state;
-	return a->since < b->since;
+	return a->order < b->order;
 }
 
 /* The connection to close for room: the first to go of client c's, or (c NULL) of the
