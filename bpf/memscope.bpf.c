@@ -738,15 +738,20 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 				   bool follow_it)
 {
 	__u32 ptgid = parent->tgid, tgid = child->tgid, pid = child->pid;
+	__u8 how = MS_PID_PROBED, *parent_how;
 	struct ms_event *e;
-	__u8 one = 1;
 	bool held;
 
-	if (pid != tgid || ptgid == self_tgid || !wanted(ptgid))
+	if (pid != tgid || ptgid == self_tgid)
 		return 0;
+	parent_how = filter_pids ? bpf_map_lookup_elem(&ms_pids, &ptgid) : NULL;
+	if (filter_pids && !parent_how)
+		return 0;
+	if (parent_how)
+		how = *parent_how;
 	/* a full table of traced processes leaves the child out: its record is not
-	 * STOPPED, and the daemon counts it untraced */
-	held = follow_it && !bpf_map_update_elem(&ms_pids, &tgid, &one, BPF_ANY);
+	 * STOPPED (nor FOLLOWED), and the daemon counts it untraced */
+	held = follow_it && !bpf_map_update_elem(&ms_pids, &tgid, &how, BPF_ANY);
 	e = reserve(MS_EV_FORK, 0, (__u64)tgid << 32 | pid);
 	if (!e) {
 		/* nobody would let it go on: not held (and counted lost) */
@@ -758,6 +763,13 @@ static __always_inline int on_fork(struct task_struct *parent, struct task_struc
 	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), child->comm);
 	e->ppid = ptgid;
 	if (!held) {
+		submit(e);
+		return 0;
+	}
+	if (how == MS_PID_INPROC) {
+		/* it inherited the preloaded library, which records its calls: it joins
+		 * (its exec and exit come here) and runs on */
+		e->flags |= MS_EVF_FOLLOWED;
 		submit(e);
 		return 0;
 	}

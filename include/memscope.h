@@ -41,6 +41,14 @@ enum ms_ev_type {
 #define MS_EVF_STOPPED                                                                             \
 	0x02 /* FORK, EXEC, DLSTATE: the process is held stopped (SIGSTOP)
 			       until the daemon has attached to it and sends SIGCONT */
+/* 0x08 is the in-process source's own (memscope_shm.h), never in a record applied */
+#define MS_EVF_FOLLOWED                                                                            \
+	0x10 /* FORK: the child of an in-process process joined the traced
+				  ones, not held: the library it inherited records its calls */
+
+/* ms_pids' values: how a traced process' calls reach the daemon */
+#define MS_PID_PROBED 1 /* uprobes */
+#define MS_PID_INPROC 2 /* the preloaded library (--in-process) */
 
 /*
  * One record, 64 bytes. Fixed-width fields, explicit padding; the layout is also the

@@ -30,7 +30,10 @@ static const char usage[] =
 	"                          with COMMAND: its C library calls are recorded by a library\n"
 	"                          preloaded into it (no kernel entry per call: much cheaper),\n"
 	"                          not by uprobes; a thread whose ring is full loses the record\n"
-	"                          (lossy, counted) or waits (block: exact, the program stalls)\n"
+	"                          (lossy, counted) or waits (block: exact, the program stalls);\n"
+	"                          with -f its children too; what the library cannot record\n"
+	"                          (--stacks, --alloc, --preset, a set-user-ID program) falls\n"
+	"                          back to uprobes (-v says why)\n"
 	"                          e.g. memscope-bpf --in-process=block -- ./app\n"
 	"  -f, --follow            also trace their children, as they fork and exec, each\n"
 	"                          from its first instruction   e.g. memscope-bpf -f -- make\n"
@@ -661,11 +664,6 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		die_usage("%s", "-p and a COMMAND cannot be combined");
 	if (env->in_process && !env->command)
 		die_usage("%s", "--in-process traces a COMMAND it starts: -- COMMAND [ARGS...]");
-	if (env->in_process && (env->follow || env->stacks || env->nspecs || env->npresets))
-		die_usage("%s",
-			  "--in-process does not trace children (-f), stacks (--stacks) or "
-			  "named allocators (--alloc, --free, --realloc, --preset) yet: they need "
-			  "the uprobes (without --in-process)");
 	if (env->folded && !env->stacks && !env->replay)
 		die_usage("%s", "--folded needs --stacks (or --replay of a recording with them)");
 	if ((env->pprof || env->pprof_dir) && !env->stacks && !env->replay)

@@ -312,6 +312,15 @@ void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts)
 	}
 }
 
+void ms_inproc_each(const struct ms_inproc *ip, void (*fn)(void *ctx, pid_t pid), void *ctx)
+{
+	unsigned k;
+
+	for (k = 0; k < MS_SHM_PROCS; k++)
+		if (ip->names[k].named && !ip->names[k].ending)
+			fn(ctx, (pid_t)__atomic_load_n(&ip->shm->procs[k].tgid, __ATOMIC_ACQUIRE));
+}
+
 void ms_inproc_lost(const struct ms_inproc *ip, struct ms_inproc_lost *l)
 {
 	unsigned q;

@@ -60,6 +60,9 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns);
  * registered before are let go once read */
 void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts);
 
+/* Calls fn for each process that registered and has not ended (its pid) */
+void ms_inproc_each(const struct ms_inproc *ip, void (*fn)(void *ctx, pid_t pid), void *ctx);
+
 /* What was lost: records that found their ring full, records with no free ring, processes
  * with no free entry, records that could not be named */
 struct ms_inproc_lost {

@@ -166,7 +166,7 @@ static int open_bpf(struct ms_tracer *t, struct ms_probe_config *cfg)
 	bpf_program__set_autoload(t->skel->progs.ms_fork, !env->follow);
 	bpf_program__set_autoload(t->skel->progs.ms_fork_follow, env->follow);
 	err = ms_rings_create(&t->rings, env->ringbuf_size, t->skel->maps.ms_rings,
-			      env->in_process ? MS_SHM_RINGS : 0);
+			      t->inproc ? MS_SHM_RINGS : 0);
 	if (err) {
 		fprintf(stderr, "memscope-bpf: cannot create the ring buffers: %s\n",
 			strerror(-err));
@@ -466,14 +466,9 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (env.command) {
-		err = env.in_process ? ms_targets_inproc_prepare(&t, env.command) :
-				       ms_launch_prepare(&t.launch, env.command);
-		if (err) {
-			if (!env.in_process) /* its errors are said where they happen */
-				fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", env.command[0],
-					strerror(-err));
+		err = ms_targets_prepare_command(&t, env.command);
+		if (err)
 			return 1;
-		}
 	}
 	/* the files it writes are created first: a bad one is a start-up error */
 	if ((env.output && !(t.out_file = ms_outfile_fopen(env.output, true))) ||

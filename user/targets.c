@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "elfsym.h"
 #include "memscope.skel.h"
 #include "presets.h"
 #include "probes.h"
@@ -218,6 +220,103 @@ static int attach_loader_of(struct ms_tracer *t, const struct ms_maps *maps, boo
 	return c.err;
 }
 
+/* Whether the NUL-separated environment env (n bytes) has name=value; with token, whether
+ * value is one of the spaces- or colons-separated words of name's value */
+static bool env_has(const char *env, size_t n, const char *name, const char *value, bool token)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+	const char *e, *end = env + n;
+
+	for (e = env; e < end; e += strlen(e) + 1) {
+		const char *v = e + nlen + 1, *w;
+
+		if (strncmp(e, name, nlen) || e[nlen] != '=')
+			continue;
+		if (!token)
+			return !strcmp(v, value);
+		for (w = v; *w; w += strcspn(w, " :")) {
+			w += strspn(w, " :");
+			if (!strncmp(w, value, vlen) && (w[vlen] == '\0' || strchr(" :", w[vlen])))
+				return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+/* The value of auxiliary vector entry type of pid (0 when it has none) */
+static unsigned long auxv_of(pid_t pid, unsigned long type)
+{
+	unsigned long v[2 * 64];
+	char path[64];
+	ssize_t n;
+	int fd, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/auxv", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, v, sizeof(v));
+	close(fd);
+	for (i = 0; i + 1 < n / (ssize_t)sizeof(v[0]); i += 2)
+		if (v[i] == type)
+			return v[i + 1];
+	return 0;
+}
+
+/*
+ * --in-process -f: why the image pid has just exec'd (held at its first instruction)
+ * will not load the library and record its calls: NULL when it will (a dynamic
+ * program, the loader not in secure mode, the library and the region in its
+ * environment)
+ */
+static const char *no_preload_because(struct ms_tracer *t, pid_t pid)
+{
+	static char env[256 * 1024];
+	char path[64], interp[PATH_MAX];
+	size_t n = 0;
+	ssize_t got;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (ms_elf_interp(path, interp, sizeof(interp)))
+		return "it is statically linked";
+	if (auxv_of(pid, AT_SECURE))
+		return "it is set-user-ID or set-group-ID (the loader ignores the preload)";
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return "its environment cannot be read";
+	while (n < sizeof(env) - 1 && (got = read(fd, env + n, sizeof(env) - 1 - n)) > 0)
+		n += got;
+	close(fd);
+	env[n] = '\0';
+	if (!env_has(env, n, "LD_PRELOAD", t->inproc_lib, true) ||
+	    !env_has(env, n, MS_SHM_ENV, ms_inproc_path(t->inproc), false))
+		return "its environment lost LD_PRELOAD or " MS_SHM_ENV;
+	return NULL;
+}
+
+/*
+ * --in-process -f: pid exec'd. true when its new image records its own calls (it goes
+ * on as is); false when it falls back to uprobes (attached as any held process)
+ */
+static bool inproc_exec(struct ms_tracer *t, pid_t pid)
+{
+	const char *why = no_preload_because(t, pid);
+	__u8 how = why ? MS_PID_PROBED : MS_PID_INPROC;
+	__u32 key = pid;
+	char comm[MS_COMM_LEN + 1];
+
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &how, BPF_EXIST);
+	if (why && t->env->verbose) {
+		read_comm(pid, comm, sizeof(comm));
+		fprintf(stderr, "memscope-bpf: pid %d (%s) exec'd: %s: traced by uprobes\n",
+			(int)pid, comm, why);
+	}
+	return !why;
+}
+
 /*
  * -f: attaches to each process the kernel stopped for the daemon and lets it go on: a
  * new child (its objects and its loader, which stops it at each change), an exec'd
@@ -236,6 +335,10 @@ static void serve_held(struct ms_tracer *t)
 
 		if (h->why != MS_EV_DLSTATE)
 			pin(t, h->pid);
+		if (h->why == MS_EV_EXEC && t->inproc && inproc_exec(t, h->pid)) {
+			kill(h->pid, SIGCONT);
+			continue;
+		}
 		err = attach_maps(t, &maps, h->pid, h->pid, false, true);
 		if (h->why != MS_EV_DLSTATE && err != -ESRCH)
 			attach_loader_of(t, &maps, true);
@@ -273,7 +376,7 @@ static int serve_child(struct ms_tracer *t)
 		t->child_done = true;
 		return 0;
 	}
-	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP || t->inproc)
 		return 0;
 	err = attach_maps(t, &maps, t->launch.pid, t->launch.pid, false, true);
 	if (err < 0 && err != -ENOENT && err != -ESRCH) {
@@ -370,7 +473,7 @@ static int attach_one_pid(struct ms_tracer *t, struct ms_maps *maps, pid_t pid)
 static int attach_pids(struct ms_tracer *t)
 {
 	struct ms_maps maps = { 0 };
-	__u8 one = 1;
+	__u8 one = MS_PID_PROBED;
 	int i, err;
 
 	for (i = 0; i < t->env->npids; i++) {
@@ -420,11 +523,11 @@ static int launch_in_process(struct ms_tracer *t)
 {
 	uint8_t nodes[MS_SHM_MAX_CPUS] = { 0 };
 	__u32 key = t->launch.pid;
-	__u8 one = 1;
+	__u8 how = MS_PID_INPROC;
 	size_t i;
 
 	/* the exec, fork and exit records still come from the BPF programs */
-	bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &one, BPF_ANY);
+	bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &how, BPF_ANY);
 	for (i = 0; i < t->numa.ncpus && i < MS_SHM_MAX_CPUS; i++)
 		nodes[i] = t->numa.cpu_node[i] < 0 ? 0 : (uint8_t)t->numa.cpu_node[i];
 	ms_inproc_set_nodes(t->inproc, nodes, i);
@@ -444,7 +547,7 @@ static int launch_in_process(struct ms_tracer *t)
 
 static int launch_command(struct ms_tracer *t)
 {
-	__u8 one = 1;
+	__u8 one = MS_PID_PROBED;
 	__u32 key;
 	int err;
 
@@ -472,11 +575,16 @@ static int launch_command(struct ms_tracer *t)
 void ms_targets_seen(void *ctx, const struct ms_event *e)
 {
 	struct ms_tracer *t = ctx;
-	bool launched = t->launched && (pid_t)e->tgid == t->launch.pid;
+	/* the launched command's stops are served by serve_child, but for --in-process,
+	 * where they are exec's (-f) and, after a fall back to uprobes, its loader's */
+	bool launched = t->launched && !t->inproc && (pid_t)e->tgid == t->launch.pid;
 
-	if (e->type == MS_EV_FORK && t->filtering && !(e->flags & MS_EVF_STOPPED))
+	if (e->type == MS_EV_FORK && t->filtering &&
+	    !(e->flags & (MS_EVF_STOPPED | MS_EVF_FOLLOWED)))
 		t->untraced_children++; /* no -f (or the kernel's table of them was full) */
-	if ((e->flags & MS_EVF_STOPPED) && !launched)
+	if (e->type == MS_EV_FORK && (e->flags & MS_EVF_FOLLOWED))
+		pin(t, e->tgid); /* --in-process -f: it records its own calls */
+	else if ((e->flags & MS_EVF_STOPPED) && !launched)
 		hold(t, e->tgid, e->type); /* -f: a child, or what it exec'd or loaded */
 	/* new objects: a process started (every-process mode) or its loader mapped more */
 	else if ((t->every && e->type == MS_EV_EXEC) || (e->type == MS_EV_DLSTATE && !launched))
@@ -559,7 +667,26 @@ static int preload_path(char *out, size_t len)
 	return access(out, R_OK) ? -errno : 0;
 }
 
-int ms_targets_inproc_prepare(struct ms_tracer *t, char *const *command)
+/* Why --in-process cannot record this run's calls, whatever the command (NULL: it can) */
+static const char *inproc_not_for_run(const struct ms_env *env)
+{
+	if (env->stacks)
+		return "--stacks: stacks are walked by the BPF programs";
+	if (env->nspecs)
+		return "--alloc, --free and --realloc name functions the probes find, called "
+		       "through the loader or not";
+	if (env->npresets)
+		return "--preset's functions are called inside their own objects, where only "
+		       "probes see them";
+	return NULL;
+}
+
+/*
+ * --in-process: the region, and the command prepared with the library preloaded. -EAGAIN
+ * (why in *why) when the loader would not preload it (a set-user-ID, set-group-ID or
+ * statically linked program): nothing is left prepared
+ */
+static int inproc_prepare(struct ms_tracer *t, char *const *command, const char **why)
 {
 	const char *old = getenv("LD_PRELOAD");
 	char *saved = old ? strdup(old) : NULL, *val;
@@ -592,16 +719,17 @@ int ms_targets_inproc_prepare(struct ms_tracer *t, char *const *command)
 	setenv("LD_PRELOAD", val, 1);
 	setenv(MS_SHM_ENV, ms_inproc_path(t->inproc), 1);
 	err = ms_launch_prepare(&t->launch, command);
-	if (err)
+	if (err) {
 		fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", command[0], strerror(-err));
-	if (!err && !stat(t->launch.path, &st) && (st.st_mode & (S_ISUID | S_ISGID))) {
-		/* the loader ignores a preload of its choice in a set-user-ID program */
-		fprintf(stderr,
-			"memscope-bpf: --in-process: %s is set-user-ID or set-group-ID: the "
-			"loader would not preload the library; trace it without --in-process\n",
-			t->launch.path);
+	} else if (!t->launch.interp[0] || (!stat(t->launch.path, &st) &&
+					    (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+					     ((st.st_mode & S_ISGID) && st.st_gid != getegid())))) {
+		/* no loader, or one that ignores a preload of its caller's choice */
+		*why = !t->launch.interp[0] ? "the command is statically linked" :
+					      "the command is set-user-ID or set-group-ID: the "
+					      "loader would not preload the library";
 		ms_launch_abort(&t->launch);
-		err = -EPERM;
+		err = -EAGAIN;
 	}
 	/* the command has them; the tracer does not keep them */
 	if (saved)
@@ -611,6 +739,31 @@ int ms_targets_inproc_prepare(struct ms_tracer *t, char *const *command)
 	unsetenv(MS_SHM_ENV);
 	free(val);
 	free(saved);
+	if (err == -EAGAIN) {
+		ms_inproc_free(t->inproc);
+		t->inproc = NULL;
+	}
+	return err;
+}
+
+int ms_targets_prepare_command(struct ms_tracer *t, char *const *command)
+{
+	const char *why = NULL;
+	int err;
+
+	if (t->env->in_process) {
+		why = inproc_not_for_run(t->env);
+		if (!why) {
+			err = inproc_prepare(t, command, &why);
+			if (err != -EAGAIN)
+				return err;
+		}
+		if (t->env->verbose)
+			fprintf(stderr, "memscope-bpf: --in-process: %s: traced by uprobes\n", why);
+	}
+	err = ms_launch_prepare(&t->launch, command);
+	if (err)
+		fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", command[0], strerror(-err));
 	return err;
 }
 
@@ -663,9 +816,9 @@ void ms_targets_inproc_read(struct ms_tracer *t)
 
 void ms_targets_inproc_refresh(struct ms_tracer *t)
 {
-	/* libraries it loaded since (dlopen): no loader probe tells */
-	if (t->inproc && t->launched && !t->child_done)
-		inproc_registered(t, t->launch.pid);
+	/* libraries they loaded since (dlopen): no loader probe tells */
+	if (t->inproc)
+		ms_inproc_each(t->inproc, inproc_registered, t);
 }
 
 void ms_targets_init(struct ms_tracer *t)

@@ -35,9 +35,11 @@ int ms_targets_serve(struct ms_tracer *t, bool *done);
 /* The pidfds, the held and rescan lists */
 void ms_targets_free(struct ms_tracer *t);
 
-/* --in-process: the shared region, and COMMAND prepared (ms_launch_prepare) with the
- * preloaded library and the region in its environment. 0 or -errno (said). */
-int ms_targets_inproc_prepare(struct ms_tracer *t, char *const *command);
+/* COMMAND prepared (ms_launch_prepare). With --in-process, the shared region too and
+ * the library and the region in COMMAND's environment, unless the library could not
+ * record its calls (--stacks, named functions, presets, a set-user-ID or static program):
+ * then it runs under uprobes, said with -v. 0 or -errno (said). */
+int ms_targets_prepare_command(struct ms_tracer *t, char *const *command);
 
 /* --in-process: the records written since the last call, into the merge */
 void ms_targets_inproc_read(struct ms_tracer *t);

@@ -5,7 +5,7 @@ import os
 import signal
 import time
 from harness import Check, Fail, test
-from run import (WINDOW_TIMEOUT, check_exit_run, nonzero, proc_in, records, stop_tracer)
+from run import (WINDOW_TIMEOUT, check_exit_run, check_records, nonzero, proc_in, records, stop_tracer)
 
 
 def launched_run(ctx, args, extra=()):
@@ -141,27 +141,108 @@ def inproc_tracer_killed(ctx):
     c.done()
 
 
+def suid_copy(ctx, src, name):
+    """a copy of src, set-user-ID to nobody: run by root, the loader is in secure mode
+    (AT_SECURE) and ignores LD_PRELOAD"""
+    d = ctx.tmpdir()
+    os.chmod(d, 0o755)
+    dst = os.path.join(d, name)
+    with open(src, "rb") as f, open(dst, "wb") as g:
+        g.write(f.read())
+    os.chown(dst, 65534, 65534)
+    os.chmod(dst, 0o4755)
+    return dst
+
+
 @test
-def inproc_refused(ctx):
-    """--in-process says what it cannot do: without COMMAND, with -f, --stacks, --alloc
-    (usage, exit 2); a set-user-ID command (the loader would not preload: exit 1)"""
+def inproc_follow(ctx):
+    """--in-process=block -f -- spawner: the parent, its fork-only child (both record their
+    own calls) and its exec'd child exact; an exec'd child that is set-user-ID to another
+    user falls back to uprobes (said with -v), exact too, in the same run"""
+    from t_real_programs import RP_CHILD_ITERS, RP_CHILD_M, rp_spawner_gts
+    from run import compare_proc, exit_records, final_record, no_loss
+    spawner, launched = ctx.workload_path("spawner"), ctx.workload_path("launched")
+    c = Check()
+    for child, how in ((launched, "in-process"), (suid_copy(ctx, launched, "launched_suid"),
+                                                  "uprobes")):
+        what = "-f, exec'd child by %s" % how
+        tr = ctx.tracer(["--json", "-v", "--in-process=block", "-f", "--", spawner, child,
+                         str(RP_CHILD_ITERS), str(RP_CHILD_M)])
+        rc = tr.wait_exit(WINDOW_TIMEOUT)
+        if rc != 0:
+            raise Fail("%s: tracer exit status (expected 0, got %s); stderr: %s" % (
+                what, rc, tr.stderr_text()))
+        recs, other = records(tr, allow_other=True)
+        gts = [o for o in other if isinstance(o, dict)]
+        if not gts:
+            raise Fail("%s: no ground truth line" % what)
+        parent, execd, forked = rp_spawner_gts(gts, gts[-1]["pid"], what)
+        fin = final_record(recs)
+        no_loss(c, fin)
+        c.eq("%s: final untraced_children" % what, 0, fin.get("untraced_children"))
+        comm = os.path.basename(child)
+        for gt, cm, who in ((parent, "spawner", "parent"), (execd, comm, "exec'd child"),
+                            (forked, "spawner", "fork-only child")):
+            label = "%s: %s %d" % (what, who, gt["pid"])
+            if any(p.get("pid") == gt["pid"] for p in fin.get("processes") or []):
+                compare_proc(c, label + ": final record", gt, proc_in(fin, gt["pid"], "final"),
+                             cm)
+            else:
+                c.fail("%s: not in the final record" % label)
+            ex = [r for r in exit_records(recs, gt["pid"]) if r.get("reason") == "exit"]
+            if c.eq("%s: exit records of reason exit" % label, 1, len(ex)):
+                compare_proc(c, label + ": exit record", gt, ex[0]["processes"][0], cm)
+        fell = [l for l in tr.err() if "pid %d (" % execd["pid"] in l and
+                "traced by uprobes" in l]
+        c.eq("%s: -v lines saying the exec'd child is traced by uprobes" % what,
+             1 if how == "uprobes" else 0, len(fell))
+        if how == "uprobes":
+            c.true(fell and "set-user-ID" in fell[0], "%s: the reason (set-user-ID): %r" % (
+                what, fell))
+        # the children are not held at fork: only the uprobe one has probes
+        probed = [l for l in tr.err() if "return probes of" in l]
+        c.eq("%s: -v lines of probes attached" % what, 1 if how == "uprobes" else 0,
+             len(probed))
+    c.done()
+
+
+@test
+def inproc_fallback(ctx):
+    """--in-process falls back to uprobes, said with -v, for what the library cannot
+    record: --stacks, --alloc, --preset, a command set-user-ID to another user; each
+    exact (launched 20). Without COMMAND or with a bad mode: usage (exit 2)"""
     launched = ctx.workload_path("launched")
     c = Check()
-    for args in (["--in-process", "-p", "1"], ["--in-process", "-f", "--", launched, "1"],
-                 ["--in-process", "--stacks", "--", launched, "1"],
-                 ["--in-process", "--alloc", "f(size)", "--", launched, "1"],
-                 ["--in-process=never", "--", launched, "1"]):
+    for args in (["--in-process", "-p", "1"], ["--in-process=never", "--", launched, "1"]):
         tr = ctx.tracer(args)
         rc = tr.wait_exit(30)
-        c.eq("%s: exit status" % " ".join(args[:-2]), 2, rc)
+        c.eq("%s: exit status" % " ".join(args[:2]), 2, rc)
         c.true(any("--in-process" in l for l in tr.err()), "%s: no word of --in-process: "
                "%s" % (" ".join(args), tr.stderr_text()))
-    suid = os.path.join(ctx.tmpdir(), "launched_suid")
-    with open(launched, "rb") as src, open(suid, "wb") as dst:
-        dst.write(src.read())
-    os.chmod(suid, 0o4755)
-    tr = ctx.tracer(["--in-process", "--", suid, "1"])
-    c.eq("set-user-ID command: exit status", 1, tr.wait_exit(30))
-    c.true(any("set-user-ID" in l for l in tr.err()), "set-user-ID command: said: %s" %
-           tr.stderr_text())
+    suid = suid_copy(ctx, launched, "launched_suid")
+    # a function of a library launched never loads: traced once it is, never here
+    plugin = ctx.workload_path("libnofp_plugin.so") + ":plugin_fill(size)"
+    for extra, cmd, why in ((["--stacks"], launched, "--stacks"),
+                            (["--alloc", plugin], launched, "--alloc"),
+                            (["--preset", "rust"], launched, "--preset"),
+                            ([], suid, "set-user-ID")):
+        what = why
+        tr = ctx.tracer(["--json", "-v", "--in-process"] + extra + ["--", cmd, "20"])
+        rc = tr.wait_exit(WINDOW_TIMEOUT)
+        if not c.eq("%s: exit status" % what, 0, rc):
+            c.fail("%s: stderr: %s" % (what, tr.stderr_text()))
+            continue
+        lines = [l for l in tr.err() if l.startswith("memscope-bpf: --in-process: ") and
+                 "traced by uprobes" in l]
+        c.true(len(lines) == 1 and why in lines[0],
+               "%s: one -v line saying why it is traced by uprobes: %r" % (what, lines))
+        c.true(not any("attached in-process" in l for l in tr.err()),
+               "%s: said attached in-process" % what)
+        lines = [json.loads(l) for l in tr.out() if l.startswith("{")]
+        # --stacks' leak report is a record of its own shape: the figures are the others'
+        recs = [r for r in lines if "type" in r and r["type"] != "leaks"]
+        check_records(recs)
+        gts = [o for o in lines if "type" not in o and "allocs" in o]
+        if c.eq("%s: ground truth lines" % what, 1, len(gts)):
+            check_exit_run(c, recs, gts[0], gts[0]["pid"], os.path.basename(cmd), what)
     c.done()
