@@ -26,15 +26,16 @@ static const char usage[] =
 	"  -- COMMAND [ARGS...]    start COMMAND traced from its first instruction, end\n"
 	"                          when it exits   e.g. memscope-bpf -- python3 -c 'pass'\n"
 	"                          (neither: trace every process on the machine)\n"
-	"      --in-process[=lossy|block]\n"
-	"                          with COMMAND: its C library calls are recorded by a library\n"
-	"                          preloaded into it (no kernel entry per call: much cheaper),\n"
-	"                          not by uprobes; a thread whose ring is full loses the record\n"
-	"                          (lossy, counted) or waits (block: exact, the program stalls);\n"
-	"                          with -f its children too; what the library cannot record\n"
-	"                          (--stacks, --alloc, --preset, a set-user-ID program) falls\n"
-	"                          back to uprobes (-v says why)\n"
-	"                          e.g. memscope-bpf --in-process=block -- ./app\n"
+	"      --in-process[=block|lossy]\n"
+	"                          how COMMAND's C library calls are recorded: by a library\n"
+	"                          preloaded into it (the default for COMMAND: no kernel entry\n"
+	"                          per call, much cheaper than uprobes); a thread whose ring is\n"
+	"                          full waits (block, the default: exact, the program stalls)\n"
+	"                          or loses the record (lossy, counted); with -f its children\n"
+	"                          too; what the library cannot record (--stacks, --alloc,\n"
+	"                          --preset, a set-user-ID program) falls back to uprobes (-v\n"
+	"                          says why)   e.g. memscope-bpf --in-process=lossy -- ./app\n"
+	"      --bpf               COMMAND's calls by uprobes, as for -p, not in-process\n"
 	"  -f, --follow            also trace their children, as they fork and exec, each\n"
 	"                          from its first instruction   e.g. memscope-bpf -f -- make\n"
 	"      --alloc SPEC        also trace an allocation function, its parameters named by\n"
@@ -363,6 +364,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		OPT_PPROF_DIR,
 		OPT_HTML,
 		OPT_IN_PROCESS,
+		OPT_BPF,
 		OPT_MAX_LIVE,
 		OPT_MAX_PROCS,
 		OPT_PROMETHEUS,
@@ -405,6 +407,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		{ "pprof-dir", required_argument, NULL, OPT_PPROF_DIR },
 		{ "html", required_argument, NULL, OPT_HTML },
 		{ "in-process", optional_argument, NULL, OPT_IN_PROCESS },
+		{ "bpf", no_argument, NULL, OPT_BPF },
 		{ "max-live", required_argument, NULL, OPT_MAX_LIVE },
 		{ "max-processes", required_argument, NULL, OPT_MAX_PROCS },
 		{ "prometheus", required_argument, NULL, OPT_PROMETHEUS },
@@ -597,7 +600,10 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 			if (optarg && strcmp(optarg, "lossy") && strcmp(optarg, "block"))
 				die_usage("invalid --in-process '%s': lossy or block", optarg);
 			env->in_process = true;
-			env->in_process_block = optarg && !strcmp(optarg, "block");
+			env->in_process_lossy = optarg && !strcmp(optarg, "lossy");
+			break;
+		case OPT_BPF:
+			env->bpf = true;
 			break;
 		case OPT_FOLDED_LINES:
 			env->folded_lines = true;
@@ -664,6 +670,14 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		die_usage("%s", "-p and a COMMAND cannot be combined");
 	if (env->in_process && !env->command)
 		die_usage("%s", "--in-process traces a COMMAND it starts: -- COMMAND [ARGS...]");
+	if (env->bpf && !env->command)
+		die_usage("%s", "--bpf chooses how a COMMAND is traced: -- COMMAND [ARGS...] (-p "
+				"and every-process mode always use uprobes)");
+	if (env->bpf && env->in_process)
+		die_usage("%s", "--bpf and --in-process choose two ways: one of them");
+	/* a COMMAND records its own calls unless --bpf says otherwise */
+	if (env->command && !env->bpf)
+		env->in_process = true;
 	if (env->folded && !env->stacks && !env->replay)
 		die_usage("%s", "--folded needs --stacks (or --replay of a recording with them)");
 	if ((env->pprof || env->pprof_dir) && !env->stacks && !env->replay)

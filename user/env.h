@@ -73,8 +73,10 @@ struct ms_env {
 	double prom_grace;		 /* --prometheus-grace, seconds */
 	bool quiet;			 /* -q: no records on stdout */
 	bool follow;			 /* -f: the children of the traced processes too */
-	bool in_process;       /* --in-process: COMMAND's calls from a preloaded library */
-	bool in_process_block; /* --in-process=block: a full ring stalls its writer */
+	bool in_process;       /* COMMAND's calls from a preloaded library (the default) */
+	bool in_process_lossy; /* --in-process=lossy: a full ring loses the record (else
+				  its writer waits) */
+	bool bpf;	       /* --bpf: COMMAND's calls from uprobes */
 	const char *output;    /* -o FILE: the records go there, not to stdout */
 };
 

@@ -206,8 +206,6 @@ static bool name_proc(struct ms_inproc *ip, uint32_t k, const struct ms_inproc_f
 		n->func[f] = fns->resolve(fns->ctx, path, p->fn[f].file_off);
 	}
 	n->named = true;
-	if (fns->registered)
-		fns->registered(fns->ctx, p->tgid);
 	return true;
 }
 
@@ -310,15 +308,6 @@ void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts)
 		    ms_inproc_tsc_ns(ip, p->since) < ts)
 			ip->names[k].ending = true;
 	}
-}
-
-void ms_inproc_each(const struct ms_inproc *ip, void (*fn)(void *ctx, pid_t pid), void *ctx)
-{
-	unsigned k;
-
-	for (k = 0; k < MS_SHM_PROCS; k++)
-		if (ip->names[k].named && !ip->names[k].ending)
-			fn(ctx, (pid_t)__atomic_load_n(&ip->shm->procs[k].tgid, __ATOMIC_ACQUIRE));
 }
 
 void ms_inproc_lost(const struct ms_inproc *ip, struct ms_inproc_lost *l)

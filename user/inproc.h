@@ -23,9 +23,6 @@ struct ms_inproc_fns {
 	void (*push)(void *ctx, int q, const struct ms_event *e);
 	/* ring q was seen empty at ts (CLOCK_MONOTONIC, taken before looking) */
 	void (*quiet)(void *ctx, int q, uint64_t ts);
-	/* a process registered (an image started): its first records are read now (NULL:
-	 * nothing to do) */
-	void (*registered)(void *ctx, pid_t pid);
 	void *ctx;
 };
 
@@ -59,9 +56,6 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns);
 /* Process pid exited or exec'd at ts (CLOCK_MONOTONIC): its rings and the entries it
  * registered before are let go once read */
 void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts);
-
-/* Calls fn for each process that registered and has not ended (its pid) */
-void ms_inproc_each(const struct ms_inproc *ip, void (*fn)(void *ctx, pid_t pid), void *ctx);
 
 /* What was lost: records that found their ring full, records with no free ring, processes
  * with no free entry, records that could not be named */

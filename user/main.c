@@ -368,7 +368,6 @@ static int run(struct ms_tracer *t)
 		if (done)
 			break;
 		if (ms_now_s() >= next) {
-			ms_targets_inproc_refresh(t);
 			ms_report(t, MS_REC_INTERVAL);
 			next += env->interval;
 			if (next < ms_now_s())

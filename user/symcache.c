@@ -124,6 +124,9 @@ int ms_symcache_snapshot(struct ms_symcache *c, const struct ms_maps *maps)
 	pid_t pid = maps->pid;
 	int err;
 
+	/* an exiting process maps nothing: what it mapped stays what its addresses name */
+	if (!maps->n && !maps->nanon && find(c, pid))
+		return 0;
 	err = ms_maps_each(maps, add_map, &fresh);
 	if (!err && maps->nanon) {
 		fresh.anon = malloc(maps->nanon * sizeof(*fresh.anon));

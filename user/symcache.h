@@ -17,7 +17,8 @@ void ms_symcache_free(struct ms_symcache *c);
  * Takes a copy of a process' executable mappings (maps, read by ms_maps_read), so that
  * its addresses can be resolved after it exits (or execs): each with its file's
  * identity (device and inode), which a path must still lead to for the file to be
- * read. Replaces an older copy. Returns 0 or -errno. A process without a copy gets one
+ * read. Replaces an older copy, but for mappings of nothing (a process that is exiting).
+ * Returns 0 or -errno. A process without a copy gets one
  * when its first address is resolved.
  */
 int ms_symcache_snapshot(struct ms_symcache *c, const struct ms_maps *maps);

@@ -100,11 +100,11 @@ static void queue_rescan(struct ms_tracer *t, pid_t pid)
 }
 
 /* -f: the kernel stopped pid for the daemon (why: the record that said so) */
-static void hold(struct ms_tracer *t, pid_t pid, uint8_t why)
+static void hold(struct ms_tracer *t, pid_t pid, uint8_t why, bool running)
 {
-	struct ms_held h = { .pid = pid, .why = why };
+	struct ms_held h = { .pid = pid, .why = why, .running = running };
 
-	if (MS_VEC_PUSH(t->held, t->nheld, t->cap_held, h))
+	if (MS_VEC_PUSH(t->held, t->nheld, t->cap_held, h) && !running)
 		kill(pid, SIGCONT); /* untraced rather than stopped for good */
 }
 
@@ -317,6 +317,33 @@ static bool inproc_exec(struct ms_tracer *t, pid_t pid)
 	return !why;
 }
 
+/* Whether pid records its own calls (--in-process) */
+static bool inproc_pid(struct ms_tracer *t, pid_t pid)
+{
+	__u32 key = pid;
+	__u8 how = 0;
+
+	return t->inproc && !bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &how) &&
+	       how == MS_PID_INPROC;
+}
+
+/*
+ * A process that records its own calls, at a stop of its loader (a link-map change:
+ * start-up, dlopen), at its exec, or just forked: its mappings for the names of its call
+ * sites, taken while they are there (it may be gone before its first records are read);
+ * a new image or a new child gets the loader probe that stops it at its link-map changes.
+ * No uprobe else.
+ */
+static void inproc_held(struct ms_tracer *t, struct ms_maps *maps, const struct ms_held *h)
+{
+	if (ms_maps_read("/proc", h->pid, maps))
+		return;
+	if (t->syms)
+		ms_symcache_snapshot(t->syms, maps);
+	if (h->why != MS_EV_DLSTATE)
+		attach_loader_of(t, maps, true);
+}
+
 /*
  * -f: attaches to each process the kernel stopped for the daemon and lets it go on: a
  * new child (its objects and its loader, which stops it at each change), an exec'd
@@ -335,8 +362,12 @@ static void serve_held(struct ms_tracer *t)
 
 		if (h->why != MS_EV_DLSTATE)
 			pin(t, h->pid);
-		if (h->why == MS_EV_EXEC && t->inproc && inproc_exec(t, h->pid)) {
-			kill(h->pid, SIGCONT);
+		if (h->why == MS_EV_EXEC && t->inproc)
+			inproc_exec(t, h->pid);
+		if (inproc_pid(t, h->pid)) {
+			inproc_held(t, &maps, h);
+			if (!h->running)
+				kill(h->pid, SIGCONT);
 			continue;
 		}
 		err = attach_maps(t, &maps, h->pid, h->pid, false, true);
@@ -525,6 +556,7 @@ static int launch_in_process(struct ms_tracer *t)
 	__u32 key = t->launch.pid;
 	__u8 how = MS_PID_INPROC;
 	size_t i;
+	int err;
 
 	/* the exec, fork and exit records still come from the BPF programs */
 	bpf_map_update_elem(bpf_map__fd(t->skel->maps.ms_pids), &key, &how, BPF_ANY);
@@ -532,7 +564,15 @@ static int launch_in_process(struct ms_tracer *t)
 		nodes[i] = t->numa.cpu_node[i] < 0 ? 0 : (uint8_t)t->numa.cpu_node[i];
 	ms_inproc_set_nodes(t->inproc, nodes, i);
 	ms_inproc_set_root(t->inproc, t->launch.pid, t->env->follow);
-	ms_inproc_set_block(t->inproc, t->env->in_process_block);
+	ms_inproc_set_block(t->inproc, !t->env->in_process_lossy);
+	/* its loader stops it at each link-map change: the mappings are read for the names
+	 * of its call sites while they are there */
+	err = ms_probes_attach_loader(t->probes, t->launch.interp, t->launch.pid, true);
+	if (err) {
+		fprintf(stderr, "memscope-bpf: cannot attach to the loader %s: %s\n",
+			t->launch.interp, strerror(-err));
+		return err;
+	}
 	t->launched = true;
 	pin(t, t->launch.pid);
 	if (t->numa.present == 1 && !t->numa_noted) {
@@ -583,9 +623,9 @@ void ms_targets_seen(void *ctx, const struct ms_event *e)
 	    !(e->flags & (MS_EVF_STOPPED | MS_EVF_FOLLOWED)))
 		t->untraced_children++; /* no -f (or the kernel's table of them was full) */
 	if (e->type == MS_EV_FORK && (e->flags & MS_EVF_FOLLOWED))
-		pin(t, e->tgid); /* --in-process -f: it records its own calls */
+		hold(t, e->tgid, e->type, true); /* --in-process -f: it records its own calls */
 	else if ((e->flags & MS_EVF_STOPPED) && !launched)
-		hold(t, e->tgid, e->type); /* -f: a child, or what it exec'd or loaded */
+		hold(t, e->tgid, e->type, false); /* -f: a child, or what it exec'd or loaded */
 	/* new objects: a process started (every-process mode) or its loader mapped more */
 	else if ((t->every && e->type == MS_EV_EXEC) || (e->type == MS_EV_DLSTATE && !launched))
 		queue_rescan(t, e->tgid);
@@ -789,36 +829,17 @@ static void inproc_quiet(void *ctx, int q, uint64_t ts)
 	ms_rings_quiet(&t->rings, q, ts);
 }
 
-/* A process (image) that records: its mappings, for the names of its call sites */
-static void inproc_registered(void *ctx, pid_t pid)
-{
-	struct ms_tracer *t = ctx;
-	struct ms_maps maps = { 0 };
-
-	if (t->syms && !ms_maps_read("/proc", pid, &maps))
-		ms_symcache_snapshot(t->syms, &maps);
-	ms_maps_free(&maps);
-}
-
 void ms_targets_inproc_read(struct ms_tracer *t)
 {
 	const struct ms_inproc_fns fns = {
 		.resolve = inproc_resolve,
 		.push = inproc_push,
 		.quiet = inproc_quiet,
-		.registered = inproc_registered,
 		.ctx = t,
 	};
 
 	if (t->inproc)
 		ms_inproc_read(t->inproc, &fns);
-}
-
-void ms_targets_inproc_refresh(struct ms_tracer *t)
-{
-	/* libraries they loaded since (dlopen): no loader probe tells */
-	if (t->inproc)
-		ms_inproc_each(t->inproc, inproc_registered, t);
 }
 
 void ms_targets_init(struct ms_tracer *t)

@@ -44,9 +44,6 @@ int ms_targets_prepare_command(struct ms_tracer *t, char *const *command);
 /* --in-process: the records written since the last call, into the merge */
 void ms_targets_inproc_read(struct ms_tracer *t);
 
-/* --in-process: the command's mappings again (what it loaded since), at each interval */
-void ms_targets_inproc_refresh(struct ms_tracer *t);
-
 /*
  * The name (its thread-group leader's) and start time (clock ticks since boot) of process
  * pid, from /proc/PID/stat: 0, or -1 when it is gone. The start time tells a process

@@ -29,7 +29,8 @@ struct ms_inproc;
 /* -f: a process the kernel stopped for the daemon (a FORK, EXEC or DLSTATE record) */
 struct ms_held {
 	pid_t pid;
-	uint8_t why; /* the record type */
+	uint8_t why;  /* the record type */
+	bool running; /* not stopped: a child of an in-process process (FOLLOWED) */
 };
 
 struct ms_tracer {

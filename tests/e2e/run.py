@@ -435,27 +435,29 @@ def check_exit_run(c, recs, gt, pid, comm, label):
 
 @test
 def launched(ctx):
-    """memscope-bpf --json -- launched 100: traced from its first instruction"""
+    """memscope-bpf --json -- launched 100: traced from its first instruction, exact, by
+    its preloaded library (the default for a COMMAND) and by uprobes (--bpf)"""
     # A plain glibc 2.36 program makes no libc allocator call of its own at start-up or at
     # exit (bpftrace oracle, see workload_oracle_launched), so the figures are exact with
     # no run at ITERS=0 to subtract.
     path = ctx.workload_path("launched")
-    tr = ctx.tracer(["--json", "--", path, "100"])
-    rc = tr.wait_exit(WINDOW_TIMEOUT)
-    if rc != 0:
-        raise Fail("tracer exit status (expected 0, got %s); stderr: %s" % (
-            rc, tr.stderr_text()))
-    if not any("attached" in l for l in tr.err()):
-        raise Fail("no 'attached' line on stderr: %s" % tr.stderr_text())
-    # the command writes its ground truth to the stdout it shares with the tracer
-    recs, other = records(tr, allow_other=True)
-    gts = [o for o in other if isinstance(o, dict) and "allocs" in o]
-    if len(gts) != 1:
-        raise Fail("launched's ground truth lines (expected 1, got %d); other output: %r" % (
-            len(gts), other[:3]))
-    gt = gts[0]
     c = Check()
-    check_exit_run(c, recs, gt, gt["pid"], "launched", "launched")
+    for how, extra, said in (("in-process", [], "attached in-process"),
+                             ("--bpf", ["--bpf"], "probes in")):
+        tr = ctx.tracer(["--json"] + extra + ["--", path, "100"])
+        rc = tr.wait_exit(WINDOW_TIMEOUT)
+        if rc != 0:
+            raise Fail("%s: tracer exit status (expected 0, got %s); stderr: %s" % (
+                how, rc, tr.stderr_text()))
+        c.true(any(said in l for l in tr.err()), "%s: no '%s' line on stderr: %s" % (
+            how, said, tr.stderr_text()))
+        # the command writes its ground truth to the stdout it shares with the tracer
+        recs, other = records(tr, allow_other=True)
+        gts = [o for o in other if isinstance(o, dict) and "allocs" in o]
+        if len(gts) != 1:
+            raise Fail("%s: launched's ground truth lines (expected 1, got %d); other output: "
+                       "%r" % (how, len(gts), other[:3]))
+        check_exit_run(c, recs, gts[0], gts[0]["pid"], "launched", "launched, " + how)
     c.done()
 
 

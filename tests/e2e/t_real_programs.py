@@ -500,13 +500,14 @@ def rp_untraced_line(c, what, err, n):
 
 @test
 def follow_children(ctx):
-    """-f -- spawner: the parent, its fork+exec child (launched) and its fork-only child
-    each exact in a row of its own; without -f the children are untraced and counted"""
+    """--bpf -f -- spawner: the parent, its fork+exec child (launched) and its fork-only
+    child each exact in a row of its own; without -f the children are untraced and counted"""
     spawner, launched = ctx.workload_path("spawner"), ctx.workload_path("launched")
     cmd = [spawner, launched, str(RP_CHILD_ITERS), str(RP_CHILD_M)]
-    # both at once: they trace different processes
-    tf = ctx.tracer(["--json", "-f", "--"] + cmd)
-    tn = ctx.tracer(["--json", "--"] + cmd)
+    # both at once: they trace different processes. By uprobes (--bpf): t_inproc's
+    # inproc_follow is the same for the default, the preloaded library
+    tf = ctx.tracer(["--json", "--bpf", "-f", "--"] + cmd)
+    tn = ctx.tracer(["--json", "--bpf", "--"] + cmd)
     c = Check()
     ended = []
     for tr, what in ((tf, "-f"), (tn, "without -f")):

@@ -155,6 +155,46 @@ START_TEST(options)
 }
 END_TEST
 
+/* How a COMMAND is traced: in-process and exact by default; lossy on request; --bpf
+ * for uprobes; -p never in-process */
+START_TEST(command_source)
+{
+	static struct ms_env env;
+	char *dflt[] = { "memscope-bpf", "--", "ls", NULL };
+	char *lossy[] = { "memscope-bpf", "--in-process=lossy", "--", "ls", NULL };
+	char *bpf[] = { "memscope-bpf", "--bpf", "--", "ls", NULL };
+	char *pid[] = { "memscope-bpf", "-p", "1", NULL };
+
+	ms_env_parse(&env, 3, dflt);
+	ck_assert(env.in_process && !env.in_process_lossy && !env.bpf);
+	ms_env_parse(&env, 4, lossy);
+	ck_assert(env.in_process && env.in_process_lossy);
+	ms_env_parse(&env, 4, bpf);
+	ck_assert(!env.in_process && env.bpf);
+	ms_env_parse(&env, 3, pid);
+	ck_assert(!env.in_process && !env.bpf);
+}
+END_TEST
+
+/* --bpf chooses for a COMMAND only, and not with --in-process: usage errors */
+START_TEST(bpf_without_command)
+{
+	static struct ms_env env;
+	char *argv[] = { "memscope-bpf", "--bpf", "-p", "1", NULL };
+
+	ms_env_parse(&env, 4, argv);
+}
+END_TEST
+
+START_TEST(bpf_and_in_process)
+{
+	static struct ms_env env;
+	char *argv[] = { "memscope-bpf", "--bpf", "--in-process", "--", "ls", NULL };
+
+	ms_env_parse(&env, 5, argv);
+}
+END_TEST
+
 /* A usage error exits with 2 */
 START_TEST(usage_error)
 {
@@ -177,7 +217,10 @@ Suite *env_suite(void)
 	tcase_add_test(tc, pid_lists);
 	tcase_add_test(tc, defaults);
 	tcase_add_test(tc, options);
+	tcase_add_test(tc, command_source);
 	tcase_add_exit_test(tc, usage_error, 2);
+	tcase_add_exit_test(tc, bpf_without_command, 2);
+	tcase_add_exit_test(tc, bpf_and_in_process, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

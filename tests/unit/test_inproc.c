@@ -47,7 +47,7 @@ static struct ms_shm_ring *ring_of(struct ms_shm_header *h, unsigned q)
 struct got {
 	struct ms_event ev[8192];
 	int q[8192];
-	unsigned n, quiet, registered;
+	unsigned n, quiet;
 	char path[64];
 };
 
@@ -74,13 +74,6 @@ static void quiet(void *ctx, int q, uint64_t ts)
 	struct got *g = ctx;
 
 	g->quiet++;
-}
-
-static void registered(void *ctx, pid_t pid)
-{
-	struct got *g = ctx;
-
-	g->registered++;
 }
 
 static uint64_t mono(void)
@@ -130,7 +123,7 @@ static void put(struct ms_shm_ring *r, uint8_t type, uint16_t fn, uint64_t ptr, 
 START_TEST(rings_read_named_and_let_go)
 {
 	static struct got g;
-	struct ms_inproc_fns fns = { resolve, push, quiet, registered, &g };
+	struct ms_inproc_fns fns = { resolve, push, quiet, &g };
 	struct ms_inproc *ip = ms_inproc_new("/tmp");
 	struct ms_inproc_lost l;
 	struct ms_shm_header *h;
@@ -164,7 +157,6 @@ START_TEST(rings_read_named_and_let_go)
 	put(r, MS_EV_FREE, MS_IP_FREE, 0x5000, 0);
 	ck_assert_uint_eq(ms_inproc_read(ip, &fns), 2);
 	ck_assert_uint_eq(g.n, 2);
-	ck_assert_uint_eq(g.registered, 1);
 	ck_assert_str_eq(g.path, "/lib/fake.so");
 	/* as the BPF programs write them: catalog ids, no INPROC flag, CLOCK_MONOTONIC */
 	ck_assert_int_eq(g.q[0], 5);
@@ -246,7 +238,7 @@ static unsigned resolve_libc(void *ctx, const char *path, uint64_t off)
 START_TEST(preloaded_program)
 {
 	static struct got g;
-	struct ms_inproc_fns fns = { resolve_libc, push, quiet, registered, &g };
+	struct ms_inproc_fns fns = { resolve_libc, push, quiet, &g };
 	struct ms_inproc *ip = ms_inproc_new("/tmp");
 	char dir[PATH_MAX], lib[PATH_MAX + 64], prog[PATH_MAX + 64], pre[PATH_MAX + 80], shm[200],
 		out[] = "/tmp/ms-inproc-unit-XXXXXX", buf[8192], key[64];
@@ -305,7 +297,6 @@ START_TEST(preloaded_program)
 	ms_inproc_read(ip, &fns);
 	ms_inproc_lost(ip, &lost);
 	ck_assert_uint_eq(lost.ring_full + lost.no_ring + lost.no_proc + lost.unnamed, 0);
-	ck_assert_uint_eq(g.registered, 1);
 	ck_assert_ptr_nonnull(strstr(g.path, "libc.so"));
 	ck_assert_uint_gt(g.n, 0);
 	for (i = 0; i < g.n; i++) {

@@ -14,17 +14,17 @@ done
 if [ -r /sys/kernel/btf/vmlinux ]; then echo "btf yes"; else echo "btf no"; fi
 # field 39 of /proc/PID/stat: the CPU the task last ran on
 taskset -c "$cpu" sh -c 'echo "pinned $(cut -d" " -f39 /proc/self/stat)"'
-taskset -c "$cpu" build/memscope-bpf --json -- build/workloads/launched 10 \
+taskset -c "$cpu" build/memscope-bpf --json --bpf -- build/workloads/launched 10 \
 	>/tmp/trace.out 2>/tmp/trace.err
 echo "tracer_status $?"
 sed 's/^/trace /' /tmp/trace.out
 sed 's/^/trace_err /' /tmp/trace.err
-build/memscope-bpf --json --stacks -- build/workloads/fake_frame 3 2 </dev/null \
+build/memscope-bpf --json --bpf --stacks -- build/workloads/fake_frame 3 2 </dev/null \
 	>/tmp/stacks.out 2>/tmp/stacks.err
 echo "stacks_status $?"
 sed 's/^/stacks /' /tmp/stacks.out
 sed 's/^/stacks_err /' /tmp/stacks.err
-build/memscope-bpf --json --stacks --sample-bytes 1K -- build/workloads/fake_frame 3 2 \
+build/memscope-bpf --json --bpf --stacks --sample-bytes 1K -- build/workloads/fake_frame 3 2 \
 	</dev/null >/tmp/sampled.out 2>/dev/null
 echo "sampled_status $?"
 sed 's/^/sampled /' /tmp/sampled.out
