@@ -18,9 +18,10 @@
 #   BENCH_SKIP=a,b        conditions to leave out (untraced floor floor-entry memscope
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
 #                         memscope-stacks-sampled bpftrace memleak heaptrack inproc
-#                         inproc-block) or sections
-#                         (micro bystander python redis replay); floor and memscope-stacks
-#                         leave out those rows of the python and redis sections too
+#                         inproc-block untraced-launched) or sections
+#                         (micro bystander python redis replay); floor, memscope-stacks,
+#                         inproc and inproc-block leave out those rows of the python and
+#                         redis sections too, heaptrack that of the redis section
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
 #                         arguments: "-e PATH+0xOFF -r PATH:SYMBOL ..."
 #   MEMSCOPE_BPF=PATH     the tracer binary (default build/memscope-bpf)
@@ -454,7 +455,7 @@ run_micro() {
 		track "$w" # heaptrack's child: killed on exit too
 	elif [[ $cond == inproc* ]]; then
 		# memscope-bpf starts the workload with its library preloaded; it ends with it
-		local mode=
+		local mode==lossy
 		[ "$cond" = inproc-block ] && mode==block
 		"${WL_ENV[@]}" LD_LIBRARY_PATH=$lib "$MS" -v --json -i 100000 --in-process$mode -- \
 			"$OUT/$wl" -t "$t" -d "$DUR" -r "$pre.ready" -o "$pre.wl" >"$pre.out" 2>"$pre.err" &
@@ -592,10 +593,10 @@ run_python() {
 	t0=$(now_ns)
 	case $cond in
 	untraced) env PYTHONHASHSEED=0 $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
-	memscope) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
-	memscope-pymalloc) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --preset pymalloc -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
-	memscope-stacks) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --stacks -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
-	inproc) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --in-process -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
+	memscope) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --bpf -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
+	memscope-pymalloc) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --bpf --preset pymalloc -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
+	memscope-stacks) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --bpf --stacks -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
+	inproc) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --in-process=lossy -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	inproc-block) "${WL_ENV[@]}" PYTHONHASHSEED=0 "$MS" --json -i 100000 --in-process=block -- $PY -S "$BENCH/py_alloc.py" "$pre.res" $PY_SCALE >"$pre.out" 2>"$pre.err" & ;;
 	floor)
 		# the empty programs at memscope-bpf's libc points, the way it attaches, on the
@@ -632,20 +633,27 @@ run_python() {
 	log "  $(printf '%-17s' "$cond") $res"
 }
 
-REDIS_PID=0 REDIS_PORT=0
-start_redis() {
-	REDIS_PORT=$($PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-		--dir "$WORK" --logfile "$WORK/redis.log" &
-	REDIS_PID=$!
-	track $REDIS_PID
-	local i
-	for ((i = 0; i < 100; i++)); do
-		redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && return 0
-		kill -0 $REDIS_PID 2>/dev/null || break
+# every redis-server of the section, the long-lived one and the launched ones, after --port
+REDIS_OPTS=(--bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir "$WORK")
+free_port() { $PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# wait_pong PORT PID SECS: until a redis-server on PORT answers PING; fails when PID (the
+# server or the command that starts it) dies first or time runs out
+wait_pong() {
+	local port=$1 pid=$2 n=$(($3 * 10)) i
+	for ((i = 0; i < n; i++)); do
+		redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.1
 	done
 	return 1
+}
+REDIS_PID=0 REDIS_PORT=0
+start_redis() {
+	REDIS_PORT=$(free_port)
+	redis-server --port "$REDIS_PORT" "${REDIS_OPTS[@]}" --logfile "$WORK/redis.log" &
+	REDIS_PID=$!
+	track $REDIS_PID
+	wait_pong "$REDIS_PORT" $REDIS_PID 10
 }
 # redis_points: memscope-bpf -v -p redis-server's probe points, for the floor rows: at the
 # points and through the links memscope-bpf uses (REDIS_FLOOR), and at the functions' entries
@@ -698,8 +706,7 @@ run_redis() {
 	esac
 	FOREIGN=$(foreign_probes system) CONTAM=false
 	c0=$(proc_cpu $TPID)
-	redis-benchmark -h 127.0.0.1 -p "$REDIS_PORT" -t set,get,lpush,lpop -c 20 -n "$REDIS_N" \
-		-P "$pl" --csv >"$pre.csv" 2>"$pre.bmerr"
+	redis_bench "$REDIS_PORT" "$pl" "$pre"
 	case $cond in floor*) stop_pid $TPID INT ;; esac
 	if [[ $cond == memscope* ]]; then
 		c1=$(settled_cpu $TPID)
@@ -709,16 +716,107 @@ run_redis() {
 		[ -n "$final" ] || final=null
 		probes=$(grep '^memscope-bpf: probe ' "$pre.err" | json_str)
 	fi
-	# "test","rps",...: the throughput of the four tests together is 4 / sum(1 / rps); the pid
-	# picks redis-server out of the final record's processes
-	res=$(awk -F'","' -v pid=$REDIS_PID 'NR > 1 { gsub(/"/, "", $1); r[$1] = $2 + 0; inv += 1 / ($2 + 0); n++ }
-		END { if (!n) exit 1; printf "{\"pid\":%d,\"rps\":%.1f,\"tests\":{", pid, n / inv; s = ""
-		      for (k in r) { printf "%s\"%s\":%.1f", s, k, r[k]; s = "," } printf "}}" }' "$pre.csv") || {
+	res=$(redis_result $REDIS_PID "$pre.csv") || {
 		fail "redis-P$pl" redis 1 "$cond" "$round" "redis-benchmark failed: $(tail_err "$pre.bmerr")"
 		return
 	}
 	record "redis-P$pl" redis 1 "$cond" "$round" true null "$res" "$cpu" "$final" "$probes"
 	log "  $(printf '%-17s' "$cond") -P $pl $res tracer cpu ${cpu/null/-} s"
+}
+# redis_bench PORT PL PRE: the section's redis-benchmark run against PORT with -P PL; its CSV
+# in PRE.csv, its errors in PRE.bmerr
+redis_bench() {
+	redis-benchmark -h 127.0.0.1 -p "$1" -t set,get,lpush,lpop -c 20 -n "$REDIS_N" \
+		-P "$2" --csv >"$3.csv" 2>"$3.bmerr"
+}
+# redis_result PID CSV: a redis_bench run's result object; fails when the CSV has no test.
+# "test","rps",...: the throughput of the four tests together is 4 / sum(1 / rps); the pid
+# picks redis-server out of the final record's processes
+redis_result() {
+	awk -F'","' -v pid="$1" 'NR > 1 { gsub(/"/, "", $1); r[$1] = $2 + 0; inv += 1 / ($2 + 0); n++ }
+		END { if (!n) exit 1; printf "{\"pid\":%d,\"rps\":%.1f,\"tests\":{", pid, n / inv; s = ""
+		      for (k in r) { printf "%s\"%s\":%.1f", s, k, r[k]; s = "," } printf "}}" }' "$2"
+}
+
+# run_redis_launched COND PL ROUND: one redis_bench run against a redis-server started for it
+# alone (the long-lived server's options, a port of its own) by COND's command:
+# untraced-launched: none; heaptrack: heaptrack -o FILE; inproc, inproc-block: memscope-bpf
+# --in-process=lossy|block --, which cannot attach to a running server. Then `redis-cli shutdown
+# nosave`: the command ends with the server, memscope-bpf after its final record. The
+# server's start-up and shutdown are outside the timed part but inside the tracer's counts.
+run_redis_launched() {
+	local cond=$1 pl=$2 round=$3 pre=$WORK/redis-launched port lp rp c0 c1 cpu=null final=null
+	local res why srv lost=
+	rm -f "$pre".*
+	TPID=0 FOREIGN=null CONTAM=false
+	if [ -n "${UNAVAIL[redis-$cond]:-}" ]; then
+		record "redis-P$pl" redis 1 "$cond" "$round" false "$(printf '%s' "${UNAVAIL[redis-$cond]}" | json_str)"
+		return
+	fi
+	port=$(free_port)
+	srv=(redis-server --port "$port" "${REDIS_OPTS[@]}" --logfile "$pre.log")
+	case $cond in
+	untraced-launched) "${WL_ENV[@]}" "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
+	heaptrack) "${WL_ENV[@]}" heaptrack -o "$pre.heaptrack" "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
+	inproc) "${WL_ENV[@]}" "$MS" --json -i 100000 --in-process=lossy -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
+	inproc-block) "${WL_ENV[@]}" "$MS" --json -i 100000 --in-process=block -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
+	*) die "unknown condition $cond" ;;
+	esac
+	lp=$!
+	track $lp
+	[[ $cond == inproc* ]] && TPID=$lp && TRACER_PIDS+=($lp)
+	if ! wait_pong "$port" $lp 60; then
+		# a command that fails twice will not start the server later: say so in every round after
+		why="redis-server did not answer under $cond: $(tail_err "$pre.err") $(tail_err "$pre.log")"
+		FAILS[redis-$cond]=$((${FAILS[redis-$cond]:-0} + 1))
+		[ "${FAILS[redis-$cond]}" -ge 2 ] && UNAVAIL[redis-$cond]="$why (failed twice: left out)"
+		fail "redis-P$pl" redis 1 "$cond" "$round" "$why"
+		end_launched "$port" $lp 0
+		return
+	fi
+	# the server itself: the command's child (heaptrack, memscope-bpf) or the command
+	rp=$(redis-cli -p "$port" info server 2>/dev/null | awk -F: '/^process_id:/ { print $2 + 0 }')
+	[ "${rp:-0}" -gt 0 ] 2>/dev/null || rp=0
+	[ $rp -gt 0 ] && track $rp
+	FOREIGN=$(foreign_probes system)
+	c0=$(proc_cpu $TPID)
+	redis_bench "$port" "$pl" "$pre"
+	if [ $TPID -gt 0 ]; then
+		c1=$(settled_cpu $TPID)
+		[ "$c0" != null ] && [ "$c1" != null ] && cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.6f", b - a }')
+	fi
+	end_launched "$port" $lp $rp
+	if [ $TPID -gt 0 ]; then
+		final=$(grep '"type":"final"' "$pre.out" | tail -n 1)
+		[ -n "$final" ] || final=null
+	fi
+	res=$(redis_result $rp "$pre.csv") || {
+		fail "redis-P$pl" redis 1 "$cond" "$round" "redis-benchmark failed: $(tail_err "$pre.bmerr")"
+		return
+	}
+	record "redis-P$pl" redis 1 "$cond" "$round" true null "$res" "$cpu" "$final" null
+	if [ $TPID -gt 0 ]; then
+		lost=$(json_num "$final" events_lost)
+		[ -n "$lost" ] || note "redis -P $pl round $round: $cond printed no final record: $(tail_err "$pre.err")"
+		[ "$cond" = inproc-block ] && [ -n "$lost" ] && [ "$lost" != 0 ] &&
+			note "redis -P $pl round $round: memscope-bpf --in-process=block lost $lost events (block is meant to be exact)"
+	fi
+	log "  $(printf '%-17s' "$cond") -P $pl $res tracer cpu ${cpu/null/-} s${lost:+, events lost $lost}"
+}
+# end_launched PORT PID SERVER_PID: shut the launched redis-server down and wait up to 30 s for
+# the command PID that started it to end with it (memscope-bpf drains its rings first); then
+# SIGINT (SIGKILL 10 s later) to what is left
+end_launched() {
+	local port=$1 lp=$2 rp=$3 i
+	redis-cli -p "$port" shutdown nosave >/dev/null 2>&1
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$lp" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$lp" 2>/dev/null && note "redis: $(cat /proc/"$lp"/comm 2>/dev/null) (pid $lp) did not end with its redis-server in 30 s: SIGINT"
+	stop_pid "$lp" INT
+	[ "$rp" != "$lp" ] && stop_pid "$rp" INT
+	return 0
 }
 
 # --- the daemon alone: --replay of a recorded stream ----------------------------------------
@@ -841,10 +939,23 @@ if ! skipped redis; then
 			skipped floor || REDIS_CONDS+=" floor"
 			skipped floor-entry || REDIS_CONDS+=" floor-entry"
 		fi
+		# commands that start the server they trace: a fresh server each run, against a fresh
+		# untraced one (the long-lived server has served every earlier run)
+		LAUNCHED=
+		command -v heaptrack >/dev/null && ! skipped heaptrack && LAUNCHED+=" heaptrack"
+		has_opt --in-process && ! skipped inproc && LAUNCHED+=" inproc"
+		has_opt --in-process && ! skipped inproc-block && LAUNCHED+=" inproc-block"
+		[ -n "$LAUNCHED" ] && ! skipped untraced-launched && LAUNCHED=" untraced-launched$LAUNCHED"
+		REDIS_CONDS+=$LAUNCHED
 		for ((r = 1; r <= ROUNDS; r++)); do
-			log "round $r/$ROUNDS: redis-server (pid $REDIS_PID) under redis-benchmark, $REDIS_N requests per test"
+			log "round $r/$ROUNDS: redis-server (pid $REDIS_PID${LAUNCHED:+; a fresh one each run for$LAUNCHED}) under redis-benchmark, $REDIS_N requests per test"
 			for pl in 1 16; do
-				for c in $(rotate $((r - 1)) $REDIS_CONDS); do run_redis "$c" "$pl" "$r"; done
+				for c in $(rotate $((r - 1)) $REDIS_CONDS); do
+					case $c in
+					untraced-launched | heaptrack | inproc*) run_redis_launched "$c" "$pl" "$r" ;;
+					*) run_redis "$c" "$pl" "$r" ;;
+					esac
+				done
 			done
 			check_others "redis round $r"
 		done
