@@ -165,7 +165,7 @@ demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
 DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev check pkg-config \
 	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 elfutils \
 	libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev golang-go \
-	libjansson-dev chromium \
+	libjansson-dev chromium libunwind-dev \
 	libc6-dbg libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \

@@ -457,6 +457,26 @@ def stacks_table(lines, summary):
          "truncated allocs", "stacks", "truncated stacks", "cost vs untraced"], rows))
 
 
+def unwind_group(runs, lines, summary):
+    """what a stack costs walked in the allocating process: ns per stack, frames found"""
+    keys = list(dict.fromkeys((r["result"]["path"], r["result"]["depth"], r["result"]["way"])
+                              for r in runs if r["ok"]))
+    lines.append("")
+    lines.append("stacks walked in the process itself (bench/unwind.c): ns per stack at one leaf")
+    rows, summ = [], []
+    for path, depth, way in keys:
+        rs = [r["result"] for r in runs if r["ok"] and (r["result"]["path"], r["result"]["depth"],
+                                                        r["result"]["way"]) == (path, depth, way)]
+        ns = [x["ns_per_stack"] for x in rs]
+        rows.append([path, str(depth), way, str(len(rs)), fmt_spread(ns, lambda x: "%.1f" % x),
+                     str(rs[-1]["frames"]), "yes" if all(x["reaches_main"] for x in rs) else "no"])
+        summ.append({"path": path, "depth": depth, "way": way, "ns_per_stack": ns,
+                     "frames": rs[-1]["frames"], "reaches_main": rs[-1]["reaches_main"]})
+    lines.extend("  " + l for l in table(["path", "depth", "way", "n", "ns median [min-max]",
+                                          "frames", "reaches main"], rows))
+    summary["unwind"] = summ
+
+
 def replay_group(runs, lines, summary, targets):
     ok = [r for r in runs if r["ok"]]
     rates = [r["tracer_final"]["events"] / r["result"]["wall_s"] for r in ok
@@ -511,6 +531,8 @@ def main():
     stacks_table(lines, summary)
     if "replay" in by_group:
         replay_group(by_group["replay"], lines, summary, targets)
+    if "unwind" in by_group:
+        unwind_group(by_group["unwind"], lines, summary)
 
     lines.append("")
     lines.append("targets (issues 3 and 10)")

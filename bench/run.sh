@@ -19,7 +19,7 @@
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
 #                         memscope-stacks-sampled bpftrace memleak heaptrack inproc
 #                         inproc-block untraced-launched) or sections
-#                         (micro bystander python redis replay); floor, memscope-stacks,
+#                         (micro bystander python redis replay unwind); floor, memscope-stacks,
 #                         inproc and inproc-block leave out those rows of the python and
 #                         redis sections too, heaptrack that of the redis section
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
@@ -861,6 +861,21 @@ run_replay() {
 	done
 }
 
+# --- stacks walked in the process itself -----------------------------------------------------
+# what --stacks would cost in-process (frame pointers, backtrace(), libunwind) at one leaf
+# under 10 and 30 frames, straight and through libc: one row per (path, way), per round
+run_unwind() {
+	local d r line n=$((QUICK ? 50000 : 200000))
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for d in 10 30; do
+			while read -r line; do
+				record unwind unwind 1 "unwind-d$d" "$r" true null "$line"
+			done < <("$OUT/unwind" -d $d -n $n 2>>"$WORK/unwind.err")
+		done
+	done
+	[ -s "$WORK/unwind.err" ] && note "unwind: $(tail_err "$WORK/unwind.err")"
+}
+
 # --- the run --------------------------------------------------------------------------------
 cat /proc/loadavg >"$META/loadavg_start"
 {
@@ -964,6 +979,7 @@ if ! skipped redis; then
 fi
 
 skipped replay || run_replay
+skipped unwind || run_unwind
 
 cat /proc/loadavg >"$META/loadavg_end"
 bpftool perf list >"$META/perf_list_after" 2>&1
