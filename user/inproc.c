@@ -14,7 +14,8 @@
 #include "inproc.h"
 #include "memscope_shm.h"
 
-#define ANCHORS 64 /* (TSC, CLOCK_MONOTONIC) pairs kept: one per read */
+#define ANCHORS 64	/* (TSC, CLOCK_MONOTONIC) pairs kept: one per read */
+#define TAIL_EVERY 4096 /* records read between two stores of a ring's tail */
 /* A writer publishes a record a moment after it read the TSC (longer when preempted in
  * between): a ring seen empty at T says nothing of records stamped just before T */
 #define QUIET_MARGIN_NS (1000 * 1000ULL)
@@ -276,6 +277,9 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 			} else {
 				ip->unnamed++;
 			}
+			/* room for a writer that waits, before the whole ring is read */
+			if (!(tail & (TAIL_EVERY - 1)))
+				__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
 		}
 		__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
 		fns->quiet(fns->ctx, q, before);

@@ -345,12 +345,16 @@ static int run(struct ms_tracer *t)
 	double deadline = env->duration > 0 ? t->t0 + env->duration : 0;
 	double next = t->t0 + env->interval;
 	bool done = false;
+	size_t inproc = 0;
 	int err;
 
 	while (!exiting && !t->stop) {
-		/* the in-process rings wake nobody: read every millisecond */
-		err = ms_rings_read(&t->rings, t->nheld || t->inproc ? 1 : 10 /* ms */);
-		ms_targets_inproc_read(t);
+		/* the in-process rings wake nobody: read every millisecond, and at once again
+		 * while they bring records (a writer may be waiting for room) */
+		err = ms_rings_read(&t->rings, inproc		     ? 0 :
+					       t->nheld || t->inproc ? 1 :
+								       10 /* ms */);
+		inproc = ms_targets_inproc_read(t);
 		ms_targets_serve_held(t);
 		ms_rings_apply_ready(&t->rings);
 		if (err < 0 && err != -EINTR) {

@@ -829,7 +829,7 @@ static void inproc_quiet(void *ctx, int q, uint64_t ts)
 	ms_rings_quiet(&t->rings, q, ts);
 }
 
-void ms_targets_inproc_read(struct ms_tracer *t)
+size_t ms_targets_inproc_read(struct ms_tracer *t)
 {
 	const struct ms_inproc_fns fns = {
 		.resolve = inproc_resolve,
@@ -838,8 +838,7 @@ void ms_targets_inproc_read(struct ms_tracer *t)
 		.ctx = t,
 	};
 
-	if (t->inproc)
-		ms_inproc_read(t->inproc, &fns);
+	return t->inproc ? ms_inproc_read(t->inproc, &fns) : 0;
 }
 
 void ms_targets_init(struct ms_tracer *t)

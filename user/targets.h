@@ -41,8 +41,8 @@ void ms_targets_free(struct ms_tracer *t);
  * then it runs under uprobes, said with -v. 0 or -errno (said). */
 int ms_targets_prepare_command(struct ms_tracer *t, char *const *command);
 
-/* --in-process: the records written since the last call, into the merge */
-void ms_targets_inproc_read(struct ms_tracer *t);
+/* --in-process: the records written since the last call, into the merge; how many */
+size_t ms_targets_inproc_read(struct ms_tracer *t);
 
 /*
  * The name (its thread-group leader's) and start time (clock ticks since boot) of process
