@@ -10,15 +10,22 @@
  * memory. Its index grows with the sites (3 MiB at MS_MAX_STACK_SITES) */
 static struct ms_stack_site *site_get(struct ms_stack_sites *ss, int32_t stack_id, uint64_t caller)
 {
-	bool room = ss->n < MS_MAX_STACK_SITES && !MS_VEC_RESERVE(ss->v, ss->cap, ss->n + 1);
-	long i = ms_keyidx_get(&ss->index, caller, (uint64_t)(int64_t)stack_id, room);
+	struct ms_stack_site *t = ss->last ? &ss->v[ss->last - 1] : NULL;
+	bool room;
+	long i;
 
+	/* a loop allocates from one site many times in a row: no look-up for those */
+	if (t && t->caller == caller && t->stack_id == stack_id)
+		return t;
+	room = ss->n < MS_MAX_STACK_SITES && !MS_VEC_RESERVE(ss->v, ss->cap, ss->n + 1);
+	i = ms_keyidx_get(&ss->index, caller, (uint64_t)(int64_t)stack_id, room);
 	if (i < 0)
 		return NULL;
 	if ((size_t)i == ss->n)
 		ss->v[ss->n++] = (struct ms_stack_site){ .stack_id = stack_id,
 							 .caller = caller,
 							 .epoch = ss->peak_epoch };
+	ss->last = i + 1;
 	return &ss->v[i];
 }
 

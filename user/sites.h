@@ -34,6 +34,7 @@ struct ms_stack_sites {
 	struct ms_stack_site *v;
 	size_t n, cap;
 	struct ms_keyidx index; /* (caller, stack_id) -> index in v */
+	size_t last;		/* the site site_get gave last: its index + 1, 0: none */
 	uint64_t peak_epoch;	/* bumped each time the process' peak rises */
 	uint64_t untracked;
 	uint64_t sample_bytes;	   /* --sample-bytes: the mean gap of the sample, 0: exact */
