@@ -101,7 +101,8 @@ int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e)
 	/* in timestamp order: almost always at the end */
 	for (at = mq->n; at > mq->head && mq->v[at - 1].ts_ns > e->ts_ns; at--)
 		;
-	memmove(mq->v + at + 1, mq->v + at, (mq->n - at) * sizeof(*mq->v));
+	if (at < mq->n)
+		memmove(mq->v + at + 1, mq->v + at, (mq->n - at) * sizeof(*mq->v));
 	mq->v[at] = *e;
 	mq->n++;
 	m->queued++;

@@ -150,7 +150,9 @@ void ms_rings_push(struct ms_rings *r, int q, const struct ms_event *e)
 {
 	if (q < 0 || q >= r->extra)
 		return;
-	r->fns->seen(r->ctx, e);
+	/* calls only: seen is for the programs' process records (fork, exec, loader) */
+	if (e->type > MS_EV_REALLOC)
+		r->fns->seen(r->ctx, e);
 	if (ms_merge_push(&r->merge, r->n + q, e))
 		r->fns->apply(r->ctx, e); /* as on_record: out of order rather than lost */
 }
