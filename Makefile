@@ -90,11 +90,15 @@ $(OUT)/memscope-bpf: $(OUT)/user/main.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # --in-process: the library preloaded into the command, never built with the sanitizers
-# (it is the command's malloc)
-$(OUT)/libmemscope-preload.so: preload/preload.c include/memscope_shm.h include/memscope.h
+# (it is the command's malloc): the C library's interposers over the shim (the state, rings,
+# records, nesting), built together so that the shim's calls are inlined
+PRELOAD_CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror \
+	-fPIC -fvisibility=hidden -Iinclude
+$(OUT)/libmemscope-preload.so: preload/shim.c preload/preload.c preload/shim.h \
+			       include/memscope_shm.h include/memscope.h
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -fPIC \
-		-shared -fvisibility=hidden -Iinclude $< -o $@
+	$(CC) $(PRELOAD_CFLAGS) -flto -shared -Wl,-soname,libmemscope-preload.so \
+		preload/shim.c preload/preload.c -o $@
 
 $(OUT)/memscope-demo: demo/demo.c
 	@mkdir -p $(dir $@)
@@ -188,7 +192,7 @@ uninstall:
 
 FORMAT_SRCS = $(wildcard include/*.h bpf/*.c user/*.c user/*.h tests/unit/*.c tests/unit/*.h \
 	tests/e2e/workloads/*.[ch] tests/e2e/workloads/*.cc tests/e2e/workloads/plugin/*.c demo/*.c \
-	preload/*.c)
+	preload/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRCS)
 format-check:

@@ -9,6 +9,11 @@
 
 #define MS_SHM_ENV "MEMSCOPE_SHM" /* the region's path, in the command's environment */
 #define MS_PRELOAD_NAME "libmemscope-preload.so"
+/* The allocators whose own API (mallocx, tc_malloc, mi_malloc, ...) a library of its own
+ * interposes, X(name) each: MS_PRELOAD_FAMILY name ".so", preloaded after MS_PRELOAD_NAME when
+ * the command loads that allocator; its table of functions is its symbol ms_shim_family_name */
+#define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc)
+#define MS_PRELOAD_FAMILY "libmemscope-preload-"
 #define MS_SHM_MAGIC 0x4d534d53u /* "SMSM" */
 #define MS_SHM_VERSION 1
 #define MS_SHM_RINGS 256	  /* one per thread that allocates, reused when it ends */
