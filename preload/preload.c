@@ -15,7 +15,9 @@
 
 static void *real[MS_IP_NFN];
 
-static void *next(const char *symbol)
+/* Never a tail call: dlsym looks for the next definition after the object its caller is
+ * in, which must be this one, not the shim's */
+__attribute__((optimize("no-optimize-sibling-calls"))) static void *next(const char *symbol)
 {
 	return dlsym(RTLD_NEXT, symbol);
 }

@@ -18,9 +18,12 @@
 #include "memscope_shm.h"
 
 /* An interposer: in the dynamic symbol table. The shim's functions: callable from the family
- * libraries, bound within libmemscope-preload.so (never preempted, inlined there). */
+ * libraries, bound within libmemscope-preload.so (never preempted, inlined there); a family's
+ * library, which only calls them, defines MS_SHIM_API as default first (family.h). */
 #define MS_EXPORT __attribute__((visibility("default")))
+#ifndef MS_SHIM_API
 #define MS_SHIM_API __attribute__((visibility("protected")))
+#endif
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
