@@ -36,8 +36,8 @@
 /*
  * A library's interposed functions: by enum ms_ip_fn, the symbol each interposes (NULL: not
  * one of its); at the first call the shim fills real with the next definition of each (NULL:
- * none) through next, which the library defines as dlsym(RTLD_NEXT, symbol): the next after
- * that library. The C library's is preload.c's ms_shim_libc; a family's is its symbol
+ * none) through next, which the library defines as dlsym(RTLD_NEXT, symbol), never as a
+ * tail call: the next after that library. The C library's is preload.c's ms_shim_libc; a family's is its symbol
  * "ms_shim_family_" NAME (MS_SHM_FAMILIES), looked up in the process.
  */
 struct ms_shim_family {
@@ -55,8 +55,8 @@ MS_SHIM_API bool ms_shim_ready(void);
 MS_SHIM_API bool ms_shim_recording(void);
 
 /* Entering an interposed call of fn: its record flags. Nested inside a call into the same
- * object (glibc's reallocarray calls realloc through the PLT; jemalloc's free inside
- * rallocx), it is a second view of that call, not recorded (MS_SHIM_SKIP), as the BPF
+ * object (glibc's reallocarray calls realloc through the PLT; tcmalloc's tc_free_sized
+ * jumps to tc_free through it), it is a second view of that call, not recorded (MS_SHIM_SKIP), as the BPF
  * programs do for one allocator; inside another object's, its backing (MS_EVF_NESTED).
  * Every enter is paired with a leave, also when the call unwinds (C++ operators throw). */
 MS_SHIM_API uint8_t ms_shim_enter(uint16_t fn);

@@ -6,8 +6,9 @@ import json
 import os
 import signal
 import time
-from harness import Check, Fail, test
-from run import (PROC_COUNTS, USER_CALL_COUNTS, WINDOW_TIMEOUT, compare_agt, nonzero)
+from harness import Check, Fail, Skip, test
+from run import (JEMALLOC_SO, PROC_COUNTS, USER_CALL_COUNTS, WINDOW_TIMEOUT, compare_agt,
+                 nonzero)
 
 MODES = (("uprobes", []), ("in-process", ["-v", "--in-process=block"]))
 INTERVAL = "0.2"
@@ -88,11 +89,11 @@ def minus(after, before):
     return w
 
 
-def window_run(ctx, argv, mode_args, label):
+def window_run(ctx, argv, mode_args, label, env=None):
     """argv (an apimix workload) launched under the tracer: its ground truth and the
     window's figures, the difference between the settled records around it"""
     out = os.path.join(ctx.tmpdir(), "%s.jsonl" % label)
-    tr = ctx.tracer(["--json", "-i", INTERVAL, "-o", out] + mode_args + ["--"] + argv)
+    tr = ctx.tracer(["--json", "-i", INTERVAL, "-o", out] + mode_args + ["--"] + argv, env=env)
     line, _ = tr.wait_line("out", lambda l: l.startswith("ready "), 30, "%s: ready" % label)
     pid = int(line.split()[1])
     before = settled(out, pid, "%s: before the window" % label)
@@ -166,13 +167,13 @@ def user_figures(w):
     return f
 
 
-def family_test(ctx, workload, family):
-    """The workload under both sources: each window equals the ground truth, and the two
-    windows are equal"""
+def family_test(ctx, workload, family, env=None):
+    """The workload under both sources (env: the tracer's environment, which the command
+    inherits): each window equals the ground truth, and the two windows are equal"""
     argv = [ctx.workload_path(workload), "50"]
     runs = {}
     for label, mode_args in MODES:
-        gt, w, tr = window_run(ctx, argv, mode_args, label)
+        gt, w, tr = window_run(ctx, argv, mode_args, label, env)
         runs[label] = (gt, w, tr)
     keys = set()
     for gt, w, _ in runs.values():
@@ -203,6 +204,16 @@ def inproc_jemalloc_api(ctx):
     """-ljemalloc, mallocx/rallocx/sdallocx/dallocx (and xallocx, not a call) beside malloc...:
     the window exact under uprobes and --in-process=block, and the same in both"""
     family_test(ctx, "jemalloc_api", "jemalloc")
+
+
+@test
+def inproc_jemalloc_user_preload(ctx):
+    """LD_PRELOAD=libjemalloc.so.2 (the user's, kept after ours): jemalloc_mix's mallocx,
+    rallocx, sdallocx, dallocx and standard names: the window exact under uprobes and
+    --in-process=block, and the same in both"""
+    if not os.path.exists(JEMALLOC_SO):
+        raise Skip("%s is missing (apt-get install libjemalloc2)" % JEMALLOC_SO)
+    family_test(ctx, "jemalloc_mix", "jemalloc", dict(os.environ, LD_PRELOAD=JEMALLOC_SO))
 
 
 @test
