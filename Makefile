@@ -47,13 +47,16 @@ WORKLOADS := $(patsubst tests/e2e/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SR
 	     $(patsubst tests/e2e/workloads/%.cc,$(OUT)/workloads/%,$(WORKLOAD_CXX)) \
 	     $(patsubst tests/e2e/workloads/plugin/%.c,$(OUT)/workloads/lib%.so,\
 			$(wildcard tests/e2e/workloads/plugin/*.c))
+# --in-process: the allocator families with a preload library of their own (preload/NAME.c)
+PRELOAD_FAMILIES := jemalloc tcmalloc mimalloc
+PRELOAD_FAMILY_LIBS := $(patsubst %,$(OUT)/libmemscope-preload-%.so,$(PRELOAD_FAMILIES))
 RUSTC ?= $(shell command -v rustc || echo $$HOME/.cargo/bin/rustc)
 RUST_WORKLOADS := $(if $(wildcard $(RUSTC)),$(OUT)/workloads/rust_alloc)
 
 .SECONDARY:
 .PHONY: all check e2e test demo deps install uninstall format format-check clean vm vm-test bench fuzz
-all: $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so $(OUT)/memscope-demo $(WORKLOADS) \
-     $(RUST_WORKLOADS)
+all: $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so $(PRELOAD_FAMILY_LIBS) $(OUT)/memscope-demo \
+     $(WORKLOADS) $(RUST_WORKLOADS)
 
 $(OUT)/vmlinux/vmlinux.h:
 	@mkdir -p $(dir $@)
@@ -90,22 +93,34 @@ $(OUT)/memscope-bpf: $(OUT)/user/main.o $(LIB_OBJS)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 # --in-process: the library preloaded into the command, never built with the sanitizers
-# (it is the command's malloc)
-$(OUT)/libmemscope-preload.so: preload/preload.c include/memscope_shm.h include/memscope.h
+# (it is the command's malloc): the C library's interposers over the shim (the state, rings,
+# records, nesting), built together so that the shim's calls are inlined
+PRELOAD_CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror \
+	-fPIC -fvisibility=hidden -Iinclude
+$(OUT)/libmemscope-preload.so: preload/shim.c preload/preload.c preload/shim.h \
+			       include/memscope_shm.h include/memscope.h
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -fPIC \
-		-shared -fvisibility=hidden -Iinclude $< -o $@
+	$(CC) $(PRELOAD_CFLAGS) -flto -shared -Wl,-soname,libmemscope-preload.so \
+		preload/shim.c preload/preload.c -o $@
+
+# An allocator family's own API (mallocx, tc_malloc, mi_malloc...): a library of its own per
+# family, preloaded after libmemscope-preload.so only into a command that loads that allocator;
+# it calls into the shim there (DT_NEEDED, found beside it)
+$(OUT)/libmemscope-preload-%.so: preload/%.c preload/family.h preload/shim.h \
+				 include/memscope_shm.h $(OUT)/libmemscope-preload.so
+	$(CC) $(PRELOAD_CFLAGS) -fexceptions -shared $< -L$(OUT) -l:libmemscope-preload.so \
+		-Wl,-rpath,'$$ORIGIN' -o $@
 
 $(OUT)/memscope-demo: demo/demo.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -Werror -pthread $< -o $@
 
 # Test workloads: built as a user would build them, frame pointers kept.
-# A workload that needs other flags says so in a `// build: FLAGS` first line.
+# A workload that needs other flags or libraries says so in a `// build: FLAGS` first line.
 $(OUT)/workloads/%: tests/e2e/workloads/%.c $(wildcard tests/e2e/workloads/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -fno-omit-frame-pointer -pthread -Wall -Werror \
-		$(shell sed -n '1s|^// build: ||p' $<) $< -o $@
+		$< $(shell sed -n '1s|^// build: ||p' $<) -o $@
 
 $(OUT)/workloads/%: tests/e2e/workloads/%.cc $(wildcard tests/e2e/workloads/*.h)
 	@mkdir -p $(dir $@)
@@ -166,7 +181,7 @@ DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev che
 	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 elfutils \
 	libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev golang-go \
 	libjansson-dev chromium libunwind-dev \
-	libc6-dbg libjemalloc2 redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
+	libc6-dbg libjemalloc2 libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
@@ -176,19 +191,20 @@ deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	fi
 
-install: $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so
+install: $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so $(PRELOAD_FAMILY_LIBS)
 	install -D -m 0755 $(OUT)/memscope-bpf $(DESTDIR)$(PREFIX)/bin/memscope-bpf
-	install -D -m 0644 $(OUT)/libmemscope-preload.so \
-		$(DESTDIR)$(PREFIX)/lib/memscope-bpf/libmemscope-preload.so
+	install -D -m 0644 -t $(DESTDIR)$(PREFIX)/lib/memscope-bpf $(OUT)/libmemscope-preload.so \
+		$(PRELOAD_FAMILY_LIBS)
 	install -D -m 0644 man/memscope-bpf.8 $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/memscope-bpf $(DESTDIR)$(PREFIX)/share/man/man8/memscope-bpf.8 \
-		$(DESTDIR)$(PREFIX)/lib/memscope-bpf/libmemscope-preload.so
+		$(DESTDIR)$(PREFIX)/lib/memscope-bpf/libmemscope-preload.so \
+		$(patsubst %,$(DESTDIR)$(PREFIX)/lib/memscope-bpf/libmemscope-preload-%.so,$(PRELOAD_FAMILIES))
 
 FORMAT_SRCS = $(wildcard include/*.h bpf/*.c user/*.c user/*.h tests/unit/*.c tests/unit/*.h \
 	tests/e2e/workloads/*.[ch] tests/e2e/workloads/*.cc tests/e2e/workloads/plugin/*.c demo/*.c \
-	preload/*.c)
+	preload/*.[ch])
 format:
 	clang-format -i $(FORMAT_SRCS)
 format-check:

@@ -9,8 +9,13 @@
 
 #define MS_SHM_ENV "MEMSCOPE_SHM" /* the region's path, in the command's environment */
 #define MS_PRELOAD_NAME "libmemscope-preload.so"
-#define MS_SHM_MAGIC 0x4d534d53u /* "SMSM" */
-#define MS_SHM_VERSION 1
+/* The allocators whose own API (mallocx, tc_malloc, mi_malloc, ...) a library of its own
+ * interposes, X(name) each: MS_PRELOAD_FAMILY name ".so", preloaded after MS_PRELOAD_NAME when
+ * the command loads that allocator; its table of functions is its symbol ms_shim_family_name */
+#define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc)
+#define MS_PRELOAD_FAMILY "libmemscope-preload-"
+#define MS_SHM_MAGIC 0x4d534d53u  /* "SMSM" */
+#define MS_SHM_VERSION 2	  /* 2: the allocator families' functions */
 #define MS_SHM_RINGS 256	  /* one per thread that allocates, reused when it ends */
 #define MS_SHM_RING_RECORDS 65536 /* records a ring holds: 4 MiB; a power of two */
 #define MS_SHM_PROCS 4096	  /* processes that can register, over the run */
@@ -30,6 +35,59 @@ enum ms_ip_fn {
 	MS_IP_VALLOC,
 	MS_IP_PVALLOC,
 	MS_IP_REALLOCARRAY,
+	/* jemalloc's own API (libmemscope-preload-jemalloc.so) */
+	MS_IP_JE_MALLOCX,
+	MS_IP_JE_RALLOCX,
+	MS_IP_JE_SDALLOCX,
+	MS_IP_JE_DALLOCX,
+	/* tcmalloc's (libmemscope-preload-tcmalloc.so) */
+	MS_IP_TC_MALLOC,
+	MS_IP_TC_CALLOC,
+	MS_IP_TC_REALLOC,
+	MS_IP_TC_FREE,
+	MS_IP_TC_FREE_SIZED,
+	MS_IP_TC_POSIX_MEMALIGN,
+	MS_IP_TC_MEMALIGN,
+	MS_IP_TC_VALLOC,
+	MS_IP_TC_PVALLOC,
+	MS_IP_TC_MALLOC_SKIP_NEW_HANDLER,
+	MS_IP_TC_NEW,
+	MS_IP_TC_NEWARRAY,
+	MS_IP_TC_NEW_NOTHROW,
+	MS_IP_TC_NEWARRAY_NOTHROW,
+	MS_IP_TC_DELETE,
+	MS_IP_TC_DELETEARRAY,
+	MS_IP_TC_DELETE_NOTHROW,
+	MS_IP_TC_DELETEARRAY_NOTHROW,
+	MS_IP_TC_DELETE_SIZED,
+	MS_IP_TC_DELETEARRAY_SIZED,
+	/* mimalloc's (libmemscope-preload-mimalloc.so) */
+	MS_IP_MI_MALLOC,
+	MS_IP_MI_ZALLOC,
+	MS_IP_MI_MALLOC_SMALL,
+	MS_IP_MI_CALLOC,
+	MS_IP_MI_MALLOCN,
+	MS_IP_MI_REALLOC,
+	MS_IP_MI_REALLOCF,
+	MS_IP_MI_REALLOCN,
+	MS_IP_MI_FREE,
+	MS_IP_MI_FREE_SIZE,
+	MS_IP_MI_FREE_ALIGNED,
+	MS_IP_MI_MALLOC_ALIGNED,
+	MS_IP_MI_ZALLOC_ALIGNED,
+	MS_IP_MI_CALLOC_ALIGNED,
+	MS_IP_MI_REALLOC_ALIGNED,
+	MS_IP_MI_POSIX_MEMALIGN,
+	MS_IP_MI_ALIGNED_ALLOC,
+	MS_IP_MI_MEMALIGN,
+	MS_IP_MI_VALLOC,
+	MS_IP_MI_PVALLOC,
+	MS_IP_MI_NEW,
+	MS_IP_MI_NEW_NOTHROW,
+	MS_IP_MI_HEAP_MALLOC,
+	MS_IP_MI_HEAP_ZALLOC,
+	MS_IP_MI_HEAP_CALLOC,
+	MS_IP_MI_HEAP_REALLOC,
 	MS_IP_NFN,
 };
 
@@ -97,6 +155,7 @@ struct ms_shm_header {
 #define MS_SHM_RINGS_OFFSET ((sizeof(struct ms_shm_header) + 63) & ~(size_t)63)
 #define MS_SHM_SIZE (MS_SHM_RINGS_OFFSET + (size_t)MS_SHM_RINGS * sizeof(struct ms_shm_ring))
 
+_Static_assert(MS_IP_NFN == 61, "struct ms_shm_proc changed: bump MS_SHM_VERSION");
 _Static_assert(sizeof(struct ms_shm_ring) % 64 == 0, "rings must stay 64-byte aligned");
 _Static_assert((MS_SHM_RING_RECORDS & (MS_SHM_RING_RECORDS - 1)) == 0,
 	       "MS_SHM_RING_RECORDS must be a power of two");

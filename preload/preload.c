@@ -2,521 +2,126 @@
  * preloads it into a command it launches: it interposes the C library's allocation
  * functions, forwards each call to the next definition (libc's, or a preloaded or linked
  * jemalloc's, tcmalloc's, mimalloc's) and writes the same 64-byte records the BPF programs
- * write into a per-thread ring of the daemon's shared memory (include/memscope_shm.h).
- *
- * The fast path takes no lock, makes no system call and allocates nothing: a TSC read (the
- * daemon turns it into CLOCK_MONOTONIC), a CPU number from rseq (sched_getcpu), one store
- * of 64 bytes and one release store. A full
- * ring counts the record as lost; a daemon that is gone leaves the rings full: the program
- * runs on, untraced. Without the region (no MEMSCOPE_SHM, a bad one), calls are forwarded
- * and nothing else. */
+ * write into a per-thread ring of the daemon's shared memory (include/memscope_shm.h), through
+ * the shim it holds (shim.c; the allocator families' libraries use it too). */
 #include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
-#include <link.h>
-#include <stdio.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdbool.h>
-#include <stdint.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#include <x86intrin.h>
-#include "memscope_shm.h"
-
-#define EXPORT __attribute__((visibility("default")))
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
+#include "shim.h"
 
 /* ---------------------------------------------------------------- the real functions */
 
-static void *(*real_malloc)(size_t);
-static void *(*real_calloc)(size_t, size_t);
-static void *(*real_realloc)(void *, size_t);
-static void (*real_free)(void *);
-static int (*real_posix_memalign)(void **, size_t, size_t);
-static void *(*real_aligned_alloc)(size_t, size_t);
-static void *(*real_memalign)(size_t, size_t);
-static void *(*real_valloc)(size_t);
-static void *(*real_pvalloc)(size_t);
-static void *(*real_reallocarray)(void *, size_t, size_t);
+static void *real[MS_IP_NFN];
 
-/* Before the real functions are known (dlsym may allocate while they are looked up), blocks
- * come from here; each has its size in the 16 bytes before it. They are never freed. */
-static char boot[256 * 1024] __attribute__((aligned(16)));
-static size_t boot_used;
-
-static void *boot_alloc(size_t size)
+/* Never a tail call: dlsym looks for the next definition after the object its caller is
+ * in, which must be this one, not the shim's */
+__attribute__((optimize("no-optimize-sibling-calls"))) static void *next(const char *symbol)
 {
-	size_t need = (size + 15) / 16 * 16 + 16, at;
-
-	at = __atomic_fetch_add(&boot_used, need, __ATOMIC_RELAXED);
-	if (at + need > sizeof(boot))
-		return NULL;
-	*(size_t *)(boot + at) = size;
-	return boot + at + 16;
+	return dlsym(RTLD_NEXT, symbol);
 }
 
-static bool in_boot(const void *p)
-{
-	return (const char *)p >= boot && (const char *)p < boot + sizeof(boot);
-}
-
-/* ---------------------------------------------------------------- the shared region */
-
-enum { ST_NONE, ST_INIT, ST_ON, ST_OFF };
-
-static int state = ST_NONE;
-static struct ms_shm_header *shm;
-static struct ms_shm_ring *rings;
-static pthread_key_t ring_key;
-static uint32_t my_proc = MS_SHM_NO_PROC; /* this process' entry */
-
-/* A thread's ring and call depth. initial-exec: no allocation on first use. */
-struct tls {
-	struct ms_shm_ring *ring;
-	uint32_t tid;
-	uint16_t depth;	   /* interposed calls in progress on this thread */
-	uint16_t outer;	   /* the outermost one's function */
-	uint32_t retry_at; /* no free ring: records skipped before looking again */
-	bool in_init;
-};
-static __thread struct tls tls __attribute__((tls_model("initial-exec")));
-
-static void close_ring(void *r)
-{
-	struct ms_shm_ring *ring = r;
-
-	if (ring && ring == tls.ring) {
-		__atomic_store_n(&ring->state, MS_SHM_CLOSED, __ATOMIC_RELEASE);
-		tls.ring = NULL;
-	}
-}
-
-/* A free ring for this thread (or NULL: all taken, counted) */
-static struct ms_shm_ring *take_ring(void)
-{
-	uint32_t tid, i, n = shm->nrings;
-
-	if (tls.retry_at) {
-		tls.retry_at--;
-		__atomic_fetch_add(&shm->no_ring, 1, __ATOMIC_RELAXED);
-		return NULL;
-	}
-	tid = tls.tid ? tls.tid : (tls.tid = (uint32_t)syscall(SYS_gettid));
-	for (i = 0; i < n; i++) {
-		struct ms_shm_ring *r = &rings[(tid + i) % n];
-		uint32_t free_state = MS_SHM_FREE;
-
-		if (__atomic_load_n(&r->state, __ATOMIC_RELAXED) != MS_SHM_FREE ||
-		    !__atomic_compare_exchange_n(&r->state, &free_state, MS_SHM_TAKEN, false,
-						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
-			continue;
-		r->tgid = (uint32_t)getpid();
-		r->tid = tid;
-		r->proc = my_proc; /* the daemon zeroed head, tail and lost when it freed it */
-		tls.ring = r;
-		pthread_setspecific(ring_key, r);
-		return r;
-	}
-	tls.retry_at = 4096;
-	__atomic_fetch_add(&shm->no_ring, 1, __ATOMIC_RELAXED);
-	return NULL;
-}
-
-/* enter's answer for a call not to record */
-#define FL_SKIP 0x80
-
-/* The object each function forwards into (its entry's obj), for FL_SKIP */
-static uint8_t fn_obj[MS_IP_NFN];
-
-/* A full ring: with the daemon's block, wait until it has read some (true), unless it
- * stops reading for a second (gone, or stopped): false, the record is lost */
-static bool daemon_gone; /* it stopped reading while a writer waited: wait no more */
-
-static bool wait_room(struct ms_shm_ring *r, uint64_t head)
-{
-	uint64_t beat, since = __rdtsc();
-
-	if (!shm->block || daemon_gone)
-		return false;
-	beat = __atomic_load_n(&shm->heartbeat, __ATOMIC_ACQUIRE);
-	while (head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= MS_SHM_RING_RECORDS) {
-		uint64_t now = __rdtsc(), b = __atomic_load_n(&shm->heartbeat, __ATOMIC_ACQUIRE);
-
-		if (b != beat) {
-			beat = b;
-			since = now;
-		} else if (now - since > (1ULL << 32)) { /* about a second at 4 GHz, 2 at 2 */
-			daemon_gone = true;
-			return false;
-		}
-		sched_yield();
-	}
-	return true;
-}
-
-/* One record into this thread's ring */
-static void emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64_t size,
-		 uint64_t ret, uint64_t caller)
-{
-	struct ms_shm_ring *r = tls.ring;
-	struct ms_event *e;
-	uint64_t head;
-	int cpu;
-
-	if (flags & FL_SKIP)
-		return;
-	if (unlikely(!r) && !(r = take_ring()))
-		return;
-	head = r->head;
-	if (unlikely(head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= MS_SHM_RING_RECORDS) &&
-	    !wait_room(r, head)) {
-		r->lost++;
-		return;
-	}
-	e = &r->rec[head & (MS_SHM_RING_RECORDS - 1)];
-	cpu = sched_getcpu();
-	e->type = type;
-	e->flags = flags | MS_EVF_INPROC;
-	e->func = fn;
-	e->cpu = cpu < 0 ? 0 : (uint16_t)cpu;
-	e->node = (unsigned)cpu < MS_SHM_MAX_CPUS ? shm->node_of_cpu[cpu] : 0;
-	e->reserved = 0;
-	e->tgid = r->tgid;
-	e->tid = r->tid;
-	e->ts_ns = __rdtsc(); /* the daemon makes it CLOCK_MONOTONIC */
-	e->a.ptr = ptr;
-	e->a.size = size;
-	e->a.ret = ret;
-	e->stack_id = -1;
-	e->outer_func = flags & MS_EVF_NESTED ? tls.outer : 0;
-	e->pad = 0;
-	e->caller = caller;
-	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
-}
-
-/* Where addr is: its object's path and its offset in the file */
-struct where {
-	uintptr_t addr;
-	const char *name;
-	uint64_t file_off;
-	bool found;
+static const char *const symbol[MS_IP_NFN] = {
+	[MS_IP_MALLOC] = "malloc",
+	[MS_IP_CALLOC] = "calloc",
+	[MS_IP_REALLOC] = "realloc",
+	[MS_IP_FREE] = "free",
+	[MS_IP_POSIX_MEMALIGN] = "posix_memalign",
+	[MS_IP_ALIGNED_ALLOC] = "aligned_alloc",
+	[MS_IP_MEMALIGN] = "memalign",
+	[MS_IP_VALLOC] = "valloc",
+	[MS_IP_PVALLOC] = "pvalloc",
+	[MS_IP_REALLOCARRAY] = "reallocarray",
 };
 
-static int find_object(struct dl_phdr_info *info, size_t size, void *ctx)
-{
-	struct where *w = ctx;
-	int i;
+const struct ms_shim_family ms_shim_libc = { symbol, real, next };
 
-	for (i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-
-		if (ph->p_type != PT_LOAD || w->addr < start || w->addr >= start + ph->p_memsz)
-			continue;
-		w->name = info->dlpi_name;
-		w->file_off = w->addr - start + ph->p_offset;
-		w->found = true;
-		return 1;
-	}
-	return 0;
-}
-
-/* Function fn of entry p forwards to addr */
-static void place_fn(struct ms_shm_proc *p, unsigned fn, uintptr_t addr)
-{
-	struct where w = { .addr = addr };
-	char path[MS_SHM_PATH];
-	unsigned k;
-	ssize_t n;
-
-	p->fn[fn].obj = MS_SHM_NO_OBJ;
-	if (!addr || !dl_iterate_phdr(find_object, &w) || !w.found)
-		return;
-	if (w.name && *w.name) {
-		snprintf(path, sizeof(path), "%s", w.name);
-	} else { /* the executable */
-		n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-		if (n <= 0)
-			return;
-		path[n] = '\0';
-	}
-	for (k = 0; k < MS_SHM_OBJS && p->obj[k][0]; k++)
-		if (!strcmp(p->obj[k], path))
-			break;
-	if (k == MS_SHM_OBJS)
-		return;
-	if (!p->obj[k][0])
-		memcpy(p->obj[k], path, sizeof(path));
-	p->fn[fn].obj = k;
-	p->fn[fn].file_off = w.file_off;
-}
-
-/* This process' entry: where each interposed function forwards to */
-static void register_process(void)
-{
-	uint32_t pid = (uint32_t)getpid(), i, k;
-
-	my_proc = MS_SHM_NO_PROC;
-	for (i = 0; i < shm->nprocs; i++) {
-		struct ms_shm_proc *p = &shm->procs[(pid + i) % shm->nprocs];
-		uint32_t zero = 0;
-
-		if (!__atomic_compare_exchange_n(&p->tgid, &zero, pid, false, __ATOMIC_ACQ_REL,
-						 __ATOMIC_RELAXED))
-			continue;
-		const uintptr_t real[MS_IP_NFN] = {
-			[MS_IP_MALLOC] = (uintptr_t)real_malloc,
-			[MS_IP_CALLOC] = (uintptr_t)real_calloc,
-			[MS_IP_REALLOC] = (uintptr_t)real_realloc,
-			[MS_IP_FREE] = (uintptr_t)real_free,
-			[MS_IP_POSIX_MEMALIGN] = (uintptr_t)real_posix_memalign,
-			[MS_IP_ALIGNED_ALLOC] = (uintptr_t)real_aligned_alloc,
-			[MS_IP_MEMALIGN] = (uintptr_t)real_memalign,
-			[MS_IP_VALLOC] = (uintptr_t)real_valloc,
-			[MS_IP_PVALLOC] = (uintptr_t)real_pvalloc,
-			[MS_IP_REALLOCARRAY] = (uintptr_t)real_reallocarray,
-		};
-
-		p->since = __rdtsc();
-		memset(p->obj, 0, sizeof(p->obj));
-		for (k = 1; k < MS_IP_NFN; k++) {
-			place_fn(p, k, real[k]);
-			fn_obj[k] = p->fn[k].obj;
-		}
-		__atomic_store_n(&p->ready, 1, __ATOMIC_RELEASE);
-		my_proc = (pid + i) % shm->nprocs;
-		return;
-	}
-	__atomic_fetch_add(&shm->no_proc, 1, __ATOMIC_RELAXED);
-}
-
-/* A forked child: a process of its own, its one thread without a ring yet (the parent's
- * thread keeps the one it had) */
-static void after_fork_child(void)
-{
-	tls.ring = NULL;
-	tls.tid = 0;
-	tls.retry_at = 0;
-	if (state != ST_ON)
-		return;
-	if (!shm->follow) /* a child of the command, not traced: calls forwarded only */
-		__atomic_store_n(&state, ST_OFF, __ATOMIC_RELEASE);
-	else
-		register_process();
-}
-
-static void *map_region(void)
-{
-	const char *path = getenv(MS_SHM_ENV);
-	struct stat st;
-	void *p;
-	int fd;
-
-	if (!path || !*path)
-		return NULL;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	if (fstat(fd, &st) || (size_t)st.st_size < MS_SHM_SIZE) {
-		close(fd);
-		return NULL;
-	}
-	p = mmap(NULL, MS_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return NULL;
-	shm = p;
-	if (shm->magic != MS_SHM_MAGIC || shm->version != MS_SHM_VERSION ||
-	    shm->nrings != MS_SHM_RINGS || shm->ring_records != MS_SHM_RING_RECORDS ||
-	    shm->nprocs != MS_SHM_PROCS) {
-		munmap(p, MS_SHM_SIZE);
-		shm = NULL;
-		return NULL;
-	}
-	return p;
-}
-
-#define LOOKUP(name) (real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name))
-
-/* The real functions, then the region; once per process (a child inherits both) */
-static void init(void)
-{
-	int expect = ST_NONE;
-
-	if (!__atomic_compare_exchange_n(&state, &expect, ST_INIT, false, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE)) {
-		/* another thread is at it: wait (this thread's own calls during it take the
-		 * bootstrap blocks, see in_init) */
-		while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == ST_INIT)
-			sched_yield();
-		return;
-	}
-	tls.in_init = true;
-	LOOKUP(malloc);
-	LOOKUP(calloc);
-	LOOKUP(realloc);
-	LOOKUP(free);
-	LOOKUP(posix_memalign);
-	LOOKUP(aligned_alloc);
-	LOOKUP(memalign);
-	LOOKUP(valloc);
-	LOOKUP(pvalloc);
-	LOOKUP(reallocarray);
-	if (!real_malloc || !real_free || !real_calloc || !real_realloc) {
-		tls.in_init = false;
-		__atomic_store_n(&state, ST_OFF, __ATOMIC_RELEASE);
-		return;
-	}
-	if (map_region() && (shm->follow || shm->root_tgid == (uint32_t)getpid())) {
-		rings = (struct ms_shm_ring *)((char *)shm + MS_SHM_RINGS_OFFSET);
-		if (pthread_key_create(&ring_key, close_ring) == 0 &&
-		    pthread_atfork(NULL, NULL, after_fork_child) == 0) {
-			register_process();
-			tls.in_init = false;
-			__atomic_store_n(&state, ST_ON, __ATOMIC_RELEASE);
-			return;
-		}
-	}
-	tls.in_init = false;
-	__atomic_store_n(&state, ST_OFF, __ATOMIC_RELEASE);
-}
-
-/* Ready to forward (and to record when the region is there): false while this thread is
- * looking the real functions up, when the caller takes a bootstrap block */
-static inline bool ready(void)
-{
-	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
-
-	if (likely(s >= ST_ON))
-		return true;
-	if (tls.in_init)
-		return false;
-	init();
-	return __atomic_load_n(&state, __ATOMIC_ACQUIRE) >= ST_ON;
-}
-
-static inline bool recording(void)
-{
-	return state == ST_ON;
-}
-
-/* Entering an interposed call: its record flags. Nested inside a call into the same
- * object (glibc's reallocarray calls realloc through the PLT), it is a second view of
- * that call, not recorded (FL_SKIP), as the BPF programs do for one allocator; inside
- * another object's, its backing. */
-static inline uint8_t enter(uint16_t fn)
-{
-	if (tls.depth++ == 0) {
-		tls.outer = fn;
-		return 0;
-	}
-	return fn_obj[fn] == fn_obj[tls.outer] ? FL_SKIP : MS_EVF_NESTED;
-}
-
-static inline void leave(void)
-{
-	tls.depth--;
-}
-
-#define CALLER ((uintptr_t)__builtin_return_address(0))
-
-/* nmemb * size, all ones when it overflows (as the BPF programs record it) */
-static inline uint64_t product(size_t nmemb, size_t size)
-{
-	size_t bytes;
-
-	return __builtin_mul_overflow(nmemb, size, &bytes) ? ~0ULL : bytes;
-}
+/* The next definition of name (interposed as FN), typed as name */
+#define REAL(name, FN) ((__typeof__(&name))real[FN])
 
 /* ---------------------------------------------------------------- the interposers */
 
-EXPORT void *malloc(size_t size)
+MS_EXPORT void *malloc(size_t size)
 {
-	uint64_t caller = CALLER;
+	uint64_t caller = MS_CALLER;
 	uint8_t fl;
 	void *p;
 
-	if (unlikely(!ready()))
-		return boot_alloc(size);
-	if (!recording())
-		return real_malloc(size);
-	fl = enter(MS_IP_MALLOC);
-	p = real_malloc(size);
-	emit(MS_EV_ALLOC, fl, MS_IP_MALLOC, (uintptr_t)p, size, 0, caller);
-	leave();
+	if (unlikely(!ms_shim_ready()))
+		return ms_shim_boot_alloc(size);
+	if (!ms_shim_recording())
+		return REAL(malloc, MS_IP_MALLOC)(size);
+	fl = ms_shim_enter(MS_IP_MALLOC);
+	p = REAL(malloc, MS_IP_MALLOC)(size);
+	ms_shim_emit(MS_EV_ALLOC, fl, MS_IP_MALLOC, (uintptr_t)p, size, 0, caller);
+	ms_shim_leave();
 	return p;
 }
 
-EXPORT void free(void *p)
+MS_EXPORT void free(void *p)
 {
-	uint64_t caller = CALLER;
+	uint64_t caller = MS_CALLER;
 	uint8_t fl;
 
-	if (unlikely(!p || in_boot(p)))
+	if (unlikely(!p || ms_shim_in_boot(p)))
 		return;
-	if (unlikely(!ready()))
+	if (unlikely(!ms_shim_ready()))
 		return;
-	if (!recording()) {
-		real_free(p);
+	if (!ms_shim_recording()) {
+		REAL(free, MS_IP_FREE)(p);
 		return;
 	}
-	fl = enter(MS_IP_FREE);
-	emit(MS_EV_FREE, fl, MS_IP_FREE, (uintptr_t)p, 0, 0, caller);
-	real_free(p);
-	leave();
+	fl = ms_shim_enter(MS_IP_FREE);
+	ms_shim_emit(MS_EV_FREE, fl, MS_IP_FREE, (uintptr_t)p, 0, 0, caller);
+	REAL(free, MS_IP_FREE)(p);
+	ms_shim_leave();
 }
 
-EXPORT void *calloc(size_t nmemb, size_t size)
+MS_EXPORT void *calloc(size_t nmemb, size_t size)
 {
-	uint64_t caller = CALLER;
+	uint64_t caller = MS_CALLER;
 	size_t bytes;
 	uint8_t fl;
 	void *p;
 
-	if (unlikely(!ready())) {
+	if (unlikely(!ms_shim_ready())) {
 		if (__builtin_mul_overflow(nmemb, size, &bytes))
 			return NULL;
-		p = boot_alloc(bytes);
+		p = ms_shim_boot_alloc(bytes);
 		return p ? memset(p, 0, bytes) : NULL; /* the arena may have been used before */
 	}
-	if (!recording())
-		return real_calloc(nmemb, size);
-	fl = enter(MS_IP_CALLOC);
-	p = real_calloc(nmemb, size);
-	emit(MS_EV_ALLOC, fl, MS_IP_CALLOC, (uintptr_t)p, product(nmemb, size), 0, caller);
-	leave();
+	if (!ms_shim_recording())
+		return REAL(calloc, MS_IP_CALLOC)(nmemb, size);
+	fl = ms_shim_enter(MS_IP_CALLOC);
+	p = REAL(calloc, MS_IP_CALLOC)(nmemb, size);
+	ms_shim_emit(MS_EV_ALLOC, fl, MS_IP_CALLOC, (uintptr_t)p, ms_shim_product(nmemb, size), 0,
+		     caller);
+	ms_shim_leave();
 	return p;
 }
 
-/* realloc-kind: the old block's release first (as the BPF programs record it at entry),
- * then the outcome */
+/* realloc and reallocarray */
 static void *realloc_kind(uint16_t fn, void *old, size_t nmemb, size_t size, uint64_t caller)
 {
-	uint64_t bytes = product(nmemb, size);
-	uint8_t fl = enter(fn);
+	uint64_t bytes = ms_shim_product(nmemb, size);
+	uint8_t fl = ms_shim_enter(fn);
 	void *p;
 
-	if (old)
-		emit(MS_EV_REALLOC_ENTER, fl, fn, (uintptr_t)old, bytes, 0, caller);
-	p = fn == MS_IP_REALLOC ? real_realloc(old, size) : real_reallocarray(old, nmemb, size);
-	emit(MS_EV_REALLOC, fl, fn, (uintptr_t)old, bytes, (uintptr_t)p, caller);
-	leave();
+	ms_shim_realloc_entry(fn, fl, old, bytes, caller);
+	p = fn == MS_IP_REALLOC ? REAL(realloc, MS_IP_REALLOC)(old, size) :
+				  REAL(reallocarray, MS_IP_REALLOCARRAY)(old, nmemb, size);
+	ms_shim_realloc_outcome(fn, fl, old, bytes, p, caller);
+	ms_shim_leave();
 	return p;
 }
 
-EXPORT void *realloc(void *old, size_t size)
+MS_EXPORT void *realloc(void *old, size_t size)
 {
-	uint64_t caller = CALLER;
+	uint64_t caller = MS_CALLER;
 	void *p;
 
-	if (unlikely(in_boot(old))) { /* a bootstrap block moves out */
+	if (unlikely(ms_shim_in_boot(old))) { /* a bootstrap block moves out */
 		size_t had = *(size_t *)((char *)old - 16);
 
 		p = malloc(size);
@@ -524,64 +129,65 @@ EXPORT void *realloc(void *old, size_t size)
 			memcpy(p, old, had < size ? had : size);
 		return p;
 	}
-	if (unlikely(!ready()))
-		return boot_alloc(size);
-	if (!recording())
-		return real_realloc(old, size);
+	if (unlikely(!ms_shim_ready()))
+		return ms_shim_boot_alloc(size);
+	if (!ms_shim_recording())
+		return REAL(realloc, MS_IP_REALLOC)(old, size);
 	return realloc_kind(MS_IP_REALLOC, old, 1, size, caller);
 }
 
-EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
+MS_EXPORT void *reallocarray(void *old, size_t nmemb, size_t size)
 {
-	uint64_t caller = CALLER;
+	uint64_t caller = MS_CALLER;
 	size_t bytes;
 
-	if (unlikely(in_boot(old) || !ready() || !real_reallocarray)) {
+	if (unlikely(ms_shim_in_boot(old) || !ms_shim_ready() ||
+		     !REAL(reallocarray, MS_IP_REALLOCARRAY))) {
 		if (__builtin_mul_overflow(nmemb, size, &bytes)) {
 			errno = ENOMEM;
 			return NULL;
 		}
 		return realloc(old, bytes);
 	}
-	if (!recording())
-		return real_reallocarray(old, nmemb, size);
+	if (!ms_shim_recording())
+		return REAL(reallocarray, MS_IP_REALLOCARRAY)(old, nmemb, size);
 	return realloc_kind(MS_IP_REALLOCARRAY, old, nmemb, size, caller);
 }
 
-EXPORT int posix_memalign(void **out, size_t align, size_t size)
+MS_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 {
-	uint64_t caller = CALLER;
+	uint64_t caller = MS_CALLER;
 	uint8_t fl;
 	int err;
 
-	if (unlikely(!ready() || !real_posix_memalign))
+	if (unlikely(!ms_shim_ready() || !REAL(posix_memalign, MS_IP_POSIX_MEMALIGN)))
 		return ENOMEM;
-	if (!recording())
-		return real_posix_memalign(out, align, size);
-	fl = enter(MS_IP_POSIX_MEMALIGN);
-	err = real_posix_memalign(out, align, size);
-	emit(MS_EV_ALLOC, fl, MS_IP_POSIX_MEMALIGN, err ? 0 : (uintptr_t)*out, size,
-	     (uint64_t)(uint32_t)err, caller);
-	leave();
+	if (!ms_shim_recording())
+		return REAL(posix_memalign, MS_IP_POSIX_MEMALIGN)(out, align, size);
+	fl = ms_shim_enter(MS_IP_POSIX_MEMALIGN);
+	err = REAL(posix_memalign, MS_IP_POSIX_MEMALIGN)(out, align, size);
+	ms_shim_emit(MS_EV_ALLOC, fl, MS_IP_POSIX_MEMALIGN, err ? 0 : (uintptr_t)*out, size,
+		     (uint64_t)(uint32_t)err, caller);
+	ms_shim_leave();
 	return err;
 }
 
 /* The aligned and page allocators: one shape */
 #define ALIGNED(name, FN, params, args, size)                                                      \
-	EXPORT void *name params                                                                   \
+	MS_EXPORT void *name params                                                                \
 	{                                                                                          \
-		uint64_t caller = CALLER;                                                          \
+		uint64_t caller = MS_CALLER;                                                       \
 		uint8_t fl;                                                                        \
 		void *p;                                                                           \
                                                                                                    \
-		if (unlikely(!ready() || !real_##name))                                            \
+		if (unlikely(!ms_shim_ready() || !REAL(name, FN)))                                 \
 			return NULL;                                                               \
-		if (!recording())                                                                  \
-			return real_##name args;                                                   \
-		fl = enter(FN);                                                                    \
-		p = real_##name args;                                                              \
-		emit(MS_EV_ALLOC, fl, FN, (uintptr_t)p, size, 0, caller);                          \
-		leave();                                                                           \
+		if (!ms_shim_recording())                                                          \
+			return REAL(name, FN) args;                                                \
+		fl = ms_shim_enter(FN);                                                            \
+		p = REAL(name, FN) args;                                                           \
+		ms_shim_emit(MS_EV_ALLOC, fl, FN, (uintptr_t)p, size, 0, caller);                  \
+		ms_shim_leave();                                                                   \
 		return p;                                                                          \
 	}
 

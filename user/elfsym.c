@@ -1,6 +1,7 @@
 /* elfsym.c: function symbol lookup with libelf */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
@@ -510,6 +511,114 @@ int ms_elf_interp(const char *path, char *buf, size_t len)
 		buf[ph.p_filesz - 1] = '\0';
 		err = 0;
 		break;
+	}
+out:
+	elf_close(fd, elf);
+	return err;
+}
+
+/* The file offset of virtual address addr, through the PT_LOAD whose file bytes hold it */
+static int vaddr_to_off(Elf *elf, uint64_t addr, uint64_t *off)
+{
+	size_t i, n;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &n))
+		return -ENOEXEC;
+	for (i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (addr >= ph.p_vaddr && addr - ph.p_vaddr < ph.p_filesz) {
+			*off = addr - ph.p_vaddr + ph.p_offset;
+			return 0;
+		}
+	}
+	return -ENOEXEC;
+}
+
+/* String val of the table at file offset [str, str + strsz) into buf (len bytes) */
+static int dyn_string(int fd, uint64_t str, uint64_t strsz, uint64_t val, char *buf, size_t len)
+{
+	ssize_t got;
+	size_t n;
+
+	if (val >= strsz)
+		return -ENOEXEC;
+	n = strsz - val < len ? strsz - val : len;
+	got = pread(fd, buf, n, str + val);
+	if (got <= 0)
+		return -ENOEXEC;
+	if (!memchr(buf, '\0', got))
+		return (size_t)got == len ? -ENAMETOOLONG : -ENOEXEC;
+	return 0;
+}
+
+int ms_elf_dynamic(const char *path, struct ms_elf_dynamic *out)
+{
+	uint64_t size, strtab = 0, strsz = 0, str;
+	size_t i, n, ndyn = 0, k;
+	Elf_Data *dyn = NULL;
+	GElf_Ehdr eh;
+	GElf_Phdr ph;
+	GElf_Dyn d;
+	Elf *elf;
+	int fd, err;
+
+	memset(out, 0, offsetof(struct ms_elf_dynamic, needed));
+	err = elf_open(path, &fd, &elf, &size);
+	if (err)
+		return err;
+	err = -ENOEXEC;
+	if (!gelf_getehdr(elf, &eh) || elf_getphdrnum(elf, &n))
+		goto out;
+	out->elfclass = eh.e_ident[EI_CLASS];
+	out->machine = eh.e_machine;
+	for (i = 0; i < n; i++) {
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_DYNAMIC)
+			continue;
+		if (!inside(ph.p_offset, ph.p_filesz, size))
+			goto out;
+		dyn = elf_getdata_rawchunk(elf, ph.p_offset, ph.p_filesz, ELF_T_DYN);
+		if (!dyn)
+			goto out;
+		ndyn = ph.p_filesz / gelf_fsize(elf, ELF_T_DYN, 1, EV_CURRENT);
+		break;
+	}
+	/* the string table first: the entries that name strings may come before it */
+	for (k = 0; k < ndyn && gelf_getdyn(dyn, k, &d) && d.d_tag != DT_NULL; k++) {
+		if (d.d_tag == DT_STRTAB)
+			strtab = d.d_un.d_ptr;
+		else if (d.d_tag == DT_STRSZ)
+			strsz = d.d_un.d_val;
+	}
+	if (ndyn && (vaddr_to_off(elf, strtab, &str) || !inside(str, strsz, size)))
+		goto out;
+	err = 0;
+	for (k = 0; k < ndyn && !err && gelf_getdyn(dyn, k, &d) && d.d_tag != DT_NULL; k++) {
+		switch (d.d_tag) {
+		case DT_NEEDED:
+			if (out->nneeded == MS_ELF_NEEDED_MAX) {
+				err = -E2BIG;
+				break;
+			}
+			err = dyn_string(fd, str, strsz, d.d_un.d_val, out->needed[out->nneeded++],
+					 MS_ELF_NAME_MAX);
+			break;
+		case DT_RPATH:
+			out->has_rpath = true;
+			err = dyn_string(fd, str, strsz, d.d_un.d_val, out->rpath,
+					 sizeof(out->rpath));
+			break;
+		case DT_RUNPATH:
+			out->has_runpath = true;
+			err = dyn_string(fd, str, strsz, d.d_un.d_val, out->runpath,
+					 sizeof(out->runpath));
+			break;
+		case DT_SONAME:
+			err = dyn_string(fd, str, strsz, d.d_un.d_val, out->soname,
+					 sizeof(out->soname));
+			break;
+		}
 	}
 out:
 	elf_close(fd, elf);

@@ -100,4 +100,28 @@ int ms_elf_symbolize(const char *path, uint64_t off, char *name, size_t len, uin
  * none (static), -ENOEXEC/-errno when it is not a readable ELF file. */
 int ms_elf_interp(const char *path, char *buf, size_t len);
 
+/* What the dynamic loader reads of an object's dynamic section (PT_DYNAMIC) */
+#define MS_ELF_NEEDED_MAX 256 /* DT_NEEDED entries kept; more: -E2BIG */
+#define MS_ELF_NAME_MAX 256   /* bytes of a name, with its NUL; longer: -ENAMETOOLONG */
+#define MS_ELF_PATHS_MAX 4096 /* bytes of DT_RPATH or DT_RUNPATH, with its NUL; same */
+
+struct ms_elf_dynamic {
+	uint8_t elfclass; /* ELFCLASS32 or ELFCLASS64 */
+	uint16_t machine; /* e_machine */
+	bool has_rpath, has_runpath;
+	char rpath[MS_ELF_PATHS_MAX], runpath[MS_ELF_PATHS_MAX]; /* colon-separated */
+	char soname[MS_ELF_NAME_MAX];				 /* "" when none */
+	unsigned nneeded;
+	char needed[MS_ELF_NEEDED_MAX][MS_ELF_NAME_MAX]; /* in the order the loader reads them */
+};
+
+/*
+ * The DT_NEEDED, DT_RPATH, DT_RUNPATH and DT_SONAME entries of the ELF object at path, as
+ * the loader reads them (through PT_DYNAMIC and the PT_LOAD that maps DT_STRTAB), with its
+ * class and machine. Returns 0 (an object without PT_DYNAMIC: no entries), -ENOEXEC when it
+ * is not a readable ELF file or its dynamic section is corrupt, -E2BIG or -ENAMETOOLONG past
+ * the bounds above, or another -errno.
+ */
+int ms_elf_dynamic(const char *path, struct ms_elf_dynamic *out);
+
 #endif

@@ -39,16 +39,18 @@ static int resolve(const char *cmd, char *out, size_t len)
 	}
 }
 
-/* The loader of the program at path; follows one #! line to its interpreter */
-static int find_interp(const char *path, char *out, size_t len)
+/* The program that runs path: path itself, or the interpreter of its #! line */
+static int find_image(const char *path, char *out, size_t len)
 {
 	char line[PATH_MAX + 2], *s;
 	ssize_t n;
 	int fd, err;
 
 	err = ms_elf_interp(path, out, len);
-	if (err != -ENOEXEC)
-		return err;
+	if (err != -ENOEXEC) {
+		snprintf(out, len, "%s", path);
+		return 0;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -60,24 +62,33 @@ static int find_interp(const char *path, char *out, size_t len)
 	for (s = line + 2; *s == ' ' || *s == '\t'; s++)
 		;
 	s[strcspn(s, " \t\n")] = '\0';
-	return ms_elf_interp(s, out, len);
+	snprintf(out, len, "%s", s);
+	return 0;
 }
 
-int ms_launch_prepare(struct ms_launch *l, char *const argv[])
+int ms_launch_find(struct ms_launch *l, char *const argv[])
 {
-	int fds[2], err;
-	char c;
+	int err;
 
 	memset(l, 0, sizeof(*l));
 	l->gate = -1;
 	err = resolve(argv[0], l->path, sizeof(l->path));
-	if (err)
-		return err;
-	err = find_interp(l->path, l->interp, sizeof(l->interp));
-	if (err == -ENOENT)
-		l->interp[0] = '\0';
-	else if (err)
-		return err;
+	if (!err)
+		err = find_image(l->path, l->image, sizeof(l->image));
+	if (!err)
+		err = ms_elf_interp(l->image, l->interp, sizeof(l->interp));
+	if (err == -ENOENT && l->image[0]) {
+		l->interp[0] = '\0'; /* statically linked */
+		err = 0;
+	}
+	return err;
+}
+
+int ms_launch_start(struct ms_launch *l, char *const argv[])
+{
+	int fds[2], err;
+	char c;
+
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
 	l->pid = fork();
@@ -100,6 +111,13 @@ int ms_launch_prepare(struct ms_launch *l, char *const argv[])
 	close(fds[0]);
 	l->gate = fds[1];
 	return 0;
+}
+
+int ms_launch_prepare(struct ms_launch *l, char *const argv[])
+{
+	int err = ms_launch_find(l, argv);
+
+	return err ? err : ms_launch_start(l, argv);
 }
 
 int ms_launch_release(struct ms_launch *l)

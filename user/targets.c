@@ -23,6 +23,8 @@
 #include "probes.h"
 #include "procmaps.h"
 #include "record.h"
+#include "deps.h"
+#include "elfsym.h"
 #include "inproc.h"
 #include "memscope_shm.h"
 #include "symcache.h"
@@ -273,7 +275,7 @@ static unsigned long auxv_of(pid_t pid, unsigned long type)
 static const char *no_preload_because(struct ms_tracer *t, pid_t pid)
 {
 	static char env[256 * 1024];
-	char path[64], interp[PATH_MAX];
+	char path[64], interp[PATH_MAX], lib[PATH_MAX];
 	size_t n = 0;
 	ssize_t got;
 	int fd;
@@ -291,7 +293,8 @@ static const char *no_preload_because(struct ms_tracer *t, pid_t pid)
 		n += got;
 	close(fd);
 	env[n] = '\0';
-	if (!env_has(env, n, "LD_PRELOAD", t->inproc_lib, true) ||
+	snprintf(lib, sizeof(lib), "%.*s", (int)strcspn(t->inproc_libs, " "), t->inproc_libs);
+	if (!env_has(env, n, "LD_PRELOAD", lib, true) ||
 	    !env_has(env, n, MS_SHM_ENV, ms_inproc_path(t->inproc), false))
 		return "its environment lost LD_PRELOAD or " MS_SHM_ENV;
 	return NULL;
@@ -580,7 +583,7 @@ static int launch_in_process(struct ms_tracer *t)
 		fprintf(stderr, "memscope-bpf: one NUMA node: every figure is on node 0\n");
 	}
 	fprintf(stderr, "memscope-bpf: attached in-process (%s preloaded) for 1 process\n",
-		t->inproc_lib);
+		t->inproc_libs);
 	t->attached = true;
 	return ms_launch_release(&t->launch);
 }
@@ -707,6 +710,99 @@ static int preload_path(char *out, size_t len)
 	return access(out, R_OK) ? -errno : 0;
 }
 
+/* The allocator families with a preload library of their own */
+#define FAMILY_NAME(name) #name,
+static const char *const family_name[] = { MS_SHM_FAMILIES(FAMILY_NAME) };
+#define NFAMILIES (sizeof(family_name) / sizeof(family_name[0]))
+
+/*
+ * The families the command loads: for each, the first object it loads at its start (image:
+ * the ELF program that runs; user_preload: the LD_PRELOAD it gets beside ours) that defines
+ * the family's marker (mallocx, tc_malloc, mi_malloc: as the uprobes tell the allocator),
+ * into object[f] ("" when none does)
+ */
+static void inproc_families(const char *image, const char *user_preload, int verbose,
+			    char object[NFAMILIES][PATH_MAX])
+{
+	struct ms_deps_env env = { .preload = user_preload,
+				   .library_path = getenv("LD_LIBRARY_PATH") };
+	struct ms_elf_query q[NFAMILIES] = { { 0 } };
+	struct ms_elf_func found[NFAMILIES];
+	struct ms_deps deps;
+	size_t i, f;
+	int err;
+
+	for (f = 0; f < NFAMILIES; f++) {
+		const struct ms_preset *ps = ms_preset_find(family_name[f]);
+
+		object[f][0] = '\0';
+		q[f].name = ps && ps->marker ? ps->marker : "";
+	}
+	err = ms_deps_find(image, &env, &deps);
+	if (err) {
+		if (verbose)
+			fprintf(stderr,
+				"memscope-bpf: --in-process: cannot read what %s loads (%s): no "
+				"allocator's own functions are recorded\n",
+				image, strerror(-err));
+		return;
+	}
+	for (i = 0; i < deps.n; i++) {
+		if (ms_elf_lookup_query(deps.path[i], q, NFAMILIES, found) <= 0)
+			continue;
+		for (f = 0; f < NFAMILIES; f++)
+			if (found[f].found && !object[f][0])
+				snprintf(object[f], PATH_MAX, "%s", deps.path[i]);
+	}
+	ms_deps_free(&deps);
+}
+
+/* t->inproc_libs: libmemscope-preload.so, then the library of each family the command loads
+ * (found beside it) */
+static int inproc_libs(struct ms_tracer *t, const char *user_preload)
+{
+	char object[NFAMILIES][PATH_MAX], lib[PATH_MAX], *slash;
+	size_t f, n;
+	int err;
+
+	err = preload_path(t->inproc_libs, sizeof(t->inproc_libs));
+	if (err) {
+		fprintf(stderr, "memscope-bpf: --in-process: cannot find %s: %s\n", t->inproc_libs,
+			strerror(-err));
+		return err;
+	}
+	inproc_families(t->launch.image, user_preload, t->env->verbose, object);
+	for (f = 0, n = 0; f < NFAMILIES; f++)
+		n += !!object[f][0];
+	if (!n && t->env->verbose)
+		fprintf(stderr,
+			"memscope-bpf: --in-process: %s loads no jemalloc, tcmalloc or mimalloc: the "
+			"C library's functions only\n",
+			t->launch.image);
+	for (f = 0; f < NFAMILIES; f++) {
+		if (!object[f][0])
+			continue;
+		slash = strrchr(t->inproc_libs, '/');
+		snprintf(lib, sizeof(lib), "%.*s/" MS_PRELOAD_FAMILY "%s.so",
+			 (int)(slash - t->inproc_libs), t->inproc_libs, family_name[f]);
+		n = strlen(t->inproc_libs);
+		if (access(lib, R_OK) || n + 1 + strlen(lib) >= sizeof(t->inproc_libs)) {
+			fprintf(stderr,
+				"memscope-bpf: --in-process: %s loads %s (%s), but %s is missing: "
+				"%s's own functions are not recorded\n",
+				t->launch.image, family_name[f], object[f], lib, family_name[f]);
+			continue;
+		}
+		snprintf(t->inproc_libs + n, sizeof(t->inproc_libs) - n, " %s", lib);
+		if (t->env->verbose)
+			fprintf(stderr,
+				"memscope-bpf: --in-process: %s loads %s (%s): its own functions "
+				"through %s\n",
+				t->launch.image, family_name[f], object[f], lib);
+	}
+	return 0;
+}
+
 /* Why --in-process cannot record this run's calls, whatever the command (NULL: it can) */
 static const char *inproc_not_for_run(const struct ms_env *env)
 {
@@ -722,21 +818,35 @@ static const char *inproc_not_for_run(const struct ms_env *env)
 }
 
 /*
- * --in-process: the region, and the command prepared with the library preloaded. -EAGAIN
- * (why in *why) when the loader would not preload it (a set-user-ID, set-group-ID or
- * statically linked program): nothing is left prepared
+ * --in-process: the region, and the command prepared with the libraries preloaded. -EAGAIN
+ * (why in *why) when the loader would not preload them (a set-user-ID, set-group-ID or
+ * statically linked program): nothing is prepared then
  */
 static int inproc_prepare(struct ms_tracer *t, char *const *command, const char **why)
 {
 	const char *old = getenv("LD_PRELOAD");
-	char *saved = old ? strdup(old) : NULL, *val;
+	char *saved = old ? strdup(old) : NULL, *val = NULL;
 	struct stat st;
 	int err;
 
-	err = preload_path(t->inproc_lib, sizeof(t->inproc_lib));
+	err = ms_launch_find(&t->launch, command);
 	if (err) {
-		fprintf(stderr, "memscope-bpf: --in-process: cannot find %s: %s\n", t->inproc_lib,
-			strerror(-err));
+		fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", command[0], strerror(-err));
+		free(saved);
+		return err;
+	}
+	if (!t->launch.interp[0] ||
+	    (!stat(t->launch.path, &st) && (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+					    ((st.st_mode & S_ISGID) && st.st_gid != getegid())))) {
+		/* no loader, or one that ignores a preload of its caller's choice */
+		*why = !t->launch.interp[0] ? "the command is statically linked" :
+					      "the command is set-user-ID or set-group-ID: the "
+					      "loader would not preload the library";
+		free(saved);
+		return -EAGAIN;
+	}
+	err = inproc_libs(t, saved);
+	if (err) {
 		free(saved);
 		return err;
 	}
@@ -751,26 +861,17 @@ static int inproc_prepare(struct ms_tracer *t, char *const *command, const char 
 		return err;
 	}
 	/* first: its malloc is the one the program's calls reach, and the next one is the
-	 * allocator the program preloads or links (jemalloc, tcmalloc, mimalloc) */
-	if (asprintf(&val, "%s%s%s", t->inproc_lib, saved ? " " : "", saved ? saved : "") < 0) {
+	 * allocator the program preloads or links (jemalloc, tcmalloc, mimalloc); then the
+	 * families' libraries, whose next definitions are that allocator's own functions */
+	if (asprintf(&val, "%s%s%s", t->inproc_libs, saved ? " " : "", saved ? saved : "") < 0) {
 		free(saved);
 		return -ENOMEM;
 	}
 	setenv("LD_PRELOAD", val, 1);
 	setenv(MS_SHM_ENV, ms_inproc_path(t->inproc), 1);
-	err = ms_launch_prepare(&t->launch, command);
-	if (err) {
+	err = ms_launch_start(&t->launch, command);
+	if (err)
 		fprintf(stderr, "memscope-bpf: cannot run %s: %s\n", command[0], strerror(-err));
-	} else if (!t->launch.interp[0] || (!stat(t->launch.path, &st) &&
-					    (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
-					     ((st.st_mode & S_ISGID) && st.st_gid != getegid())))) {
-		/* no loader, or one that ignores a preload of its caller's choice */
-		*why = !t->launch.interp[0] ? "the command is statically linked" :
-					      "the command is set-user-ID or set-group-ID: the "
-					      "loader would not preload the library";
-		ms_launch_abort(&t->launch);
-		err = -EAGAIN;
-	}
 	/* the command has them; the tracer does not keep them */
 	if (saved)
 		setenv("LD_PRELOAD", saved, 1);
@@ -779,10 +880,6 @@ static int inproc_prepare(struct ms_tracer *t, char *const *command, const char 
 	unsetenv(MS_SHM_ENV);
 	free(val);
 	free(saved);
-	if (err == -EAGAIN) {
-		ms_inproc_free(t->inproc);
-		t->inproc = NULL;
-	}
 	return err;
 }
 

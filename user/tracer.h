@@ -46,7 +46,7 @@ struct ms_tracer {
 	struct ms_symcache *syms;    /* call sites to names */
 	struct ms_stackmap stackmap; /* --stacks */
 	struct ms_inproc *inproc;    /* --in-process: the region the command writes into */
-	char inproc_lib[4096];	     /* --in-process: the library preloaded */
+	char inproc_libs[4 * 4096];  /* --in-process: the libraries preloaded, space-separated */
 	uint64_t inproc_untracked;   /* --in-process: processes or records it could not name */
 	struct ms_unwind *unwind;    /* --stack-unwind dwarf|auto: what the programs unwind with */
 	struct ms_numa numa;	     /* CPU to node: the fallback for a record's node */

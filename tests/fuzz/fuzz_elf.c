@@ -1,6 +1,6 @@
 /* fuzz_elf.c: ELF objects (any binary a traced process maps, or a user names with
- * --alloc /path:func): symbol lookup with exact, C++ and Rust names, PT_INTERP,
- * offset-to-symbol, and (when user/symbolizer.c is built in) the libdwfl symbolizer and
+ * --alloc /path:func, any object an --in-process command loads): symbol lookup with exact,
+ * C++ and Rust names, PT_INTERP, the dynamic section's entries, offset-to-symbol, and (when user/symbolizer.c is built in) the libdwfl symbolizer and
  * the CFI rows the BPF programs unwind with (cfi.c: sorted, within their bounds).
  * Truncated, corrupt and oversized files must give an error, never a crash; objects past
  * the bounds of elfsym.h (huge header counts, tables, inflated sections) give -EFBIG. */
@@ -65,6 +65,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err = ms_elf_interp(path, tiny, sizeof(tiny)); /* a PT_INTERP longer than the buffer */
 	if (!err)
 		check_name(tiny, sizeof(tiny));
+
+	{
+		static struct ms_elf_dynamic dyn;
+
+		err = ms_elf_dynamic(path, &dyn);
+		FZ_CHECK(err == 0 || err == -ENOEXEC || err == -EINVAL || err == -EFBIG ||
+				 err == -E2BIG || err == -ENAMETOOLONG,
+			 "dynamic %d", err);
+		for (i = 0; !err && i < dyn.nneeded; i++)
+			check_name(dyn.needed[i], sizeof(dyn.needed[i]));
+		if (!err) {
+			FZ_CHECK(dyn.nneeded <= MS_ELF_NEEDED_MAX, "%u needed", dyn.nneeded);
+			check_name(dyn.soname, sizeof(dyn.soname));
+			check_name(dyn.rpath, sizeof(dyn.rpath));
+			check_name(dyn.runpath, sizeof(dyn.runpath));
+		}
+	}
 
 	for (i = 0; i < noffs; i++) {
 		memset(name, 'X', sizeof(name));

@@ -4,6 +4,7 @@
  * in a real program, launched, whose ground truth the records must equal */
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <jansson.h>
 #include <limits.h>
 #include <spawn.h>
@@ -332,6 +333,152 @@ START_TEST(preloaded_program)
 }
 END_TEST
 
+/* Places the family test's records name: (object, file offset), numbered from 1 */
+struct places {
+	unsigned n;
+	char path[MS_IP_NFN][PATH_MAX];
+	uint64_t off[MS_IP_NFN];
+};
+
+static struct places places;
+
+static unsigned resolve_place(void *ctx, const char *path, uint64_t off)
+{
+	unsigned i;
+
+	for (i = 0; i < places.n; i++)
+		if (places.off[i] == off && !strcmp(places.path[i], path))
+			return i + 1;
+	ck_assert_uint_lt(places.n, MS_IP_NFN);
+	snprintf(places.path[places.n], PATH_MAX, "%s", path);
+	places.off[places.n] = off;
+	return ++places.n;
+}
+
+/* The file's contents once it holds a line that starts with c (10 s at most, then the
+ * program writing it is killed) */
+static void wait_line(int fd, char c, char *buf, size_t len, pid_t pid)
+{
+	unsigned tries;
+	ssize_t n;
+
+	for (tries = 0; tries < 1000; tries++) {
+		n = pread(fd, buf, len - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		if (n > 0 && (buf[0] == c || strstr(buf, (char[]){ '\n', c, '\0' })))
+			return;
+		usleep(10 * 1000);
+	}
+	kill(pid, SIGKILL);
+	ck_abort_msg("no line starting with '%c' in 10 s: %s", c, buf);
+}
+
+/*
+ * An apimix workload linked with an allocator (tests/e2e/workloads/NAME_api.c), with
+ * libmemscope-preload.so and that family's library preloaded (no daemon, no root): its
+ * window's records, per place, equal its ground truth's calls per function (aliases, one
+ * place, summed), every place recorded in the allocator's object, none nested, nothing lost. A family
+ * library that forwarded to itself would never return.
+ */
+static void family_program(const char *family, const char *allocator_so)
+{
+	static struct got g;
+	struct ms_inproc_fns fns = { resolve_place, push, quiet, &g };
+	struct ms_inproc *ip = ms_inproc_new("/tmp");
+	char dir[PATH_MAX], prog[PATH_MAX + 64], pre[3 * PATH_MAX], shm[200], buf[16384],
+		out[] = "/tmp/ms-inproc-unit-XXXXXX", *line;
+	char *argv[] = { prog, (char *)"5", NULL };
+	char *envp[] = { pre, shm, NULL };
+	unsigned calls[MS_IP_NFN + 1] = { 0 }, want[MS_IP_NFN + 1] = { 0 }, i, n0;
+	posix_spawn_file_actions_t fa;
+	struct ms_inproc_lost lost;
+	json_t *gt, *by_func, *v;
+	const char *key;
+	int fd, status;
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(ip);
+	memset(&g, 0, sizeof(g));
+	places.n = 0;
+	build_dir(dir, sizeof(dir));
+	snprintf(prog, sizeof(prog), "%s/workloads/%s_api", dir, family);
+	snprintf(pre, sizeof(pre),
+		 "LD_PRELOAD=%s/libmemscope-preload.so %s/libmemscope-preload-%s.so", dir, dir,
+		 family);
+	ck_assert_msg(!access(prog, X_OK), "no %s: make all", prog);
+	snprintf(shm, sizeof(shm), "%s=%s", MS_SHM_ENV, ms_inproc_path(ip));
+	ms_inproc_set_root(ip, 0, true);
+	fd = mkstemp(out);
+	ck_assert_int_ge(fd, 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fd, 1);
+	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	/* the records before the window (its start-up) are read first and left out */
+	wait_line(fd, 'r', buf, sizeof(buf), pid);
+	ms_inproc_read(ip, &fns);
+	n0 = g.n;
+	kill(pid, SIGUSR1);
+	wait_line(fd, '{', buf, sizeof(buf), pid);
+	ms_inproc_read(ip, &fns);
+	kill(pid, SIGUSR2);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+	unlink(out);
+	line = strchr(buf, '{');
+	gt = json_loads(line, JSON_DISABLE_EOF_CHECK, NULL);
+	ck_assert_ptr_nonnull(gt);
+	by_func = json_object_get(gt, "by_func");
+	ck_assert_ptr_nonnull(by_func);
+
+	ms_inproc_lost(ip, &lost);
+	ck_assert_uint_eq(lost.ring_full + lost.no_ring + lost.no_proc + lost.unnamed, 0);
+	ck_assert_uint_gt(g.n, n0);
+	for (i = n0; i < g.n; i++) {
+		const struct ms_event *e = &g.ev[i];
+
+		ck_assert_uint_eq(e->tgid, (unsigned)pid);
+		ck_assert_uint_eq(e->flags & MS_EVF_NESTED, 0);
+		ck_assert_uint_ge(e->func, 1);
+		ck_assert_uint_le(e->func, places.n);
+		if (e->type != MS_EV_REALLOC_ENTER)
+			calls[e->func]++;
+	}
+	/* each function of the ground truth at its place in the allocator's object */
+	json_object_foreach(by_func, key, v)
+	{
+		struct ms_elf_func f;
+		const char *name = key;
+		unsigned k;
+
+		ck_assert_int_eq(ms_elf_lookup(allocator_so, &name, 1, &f), 1);
+		for (k = 0; k < places.n; k++)
+			if (places.off[k] == f.file_off)
+				break;
+		ck_assert_msg(k < places.n, "%s: %s has no record", family, key);
+		want[k + 1] += json_integer_value(v);
+	}
+	for (i = 1; i <= places.n; i++) {
+		/* /usr/lib/... as /lib/... (merged /usr) */
+		ck_assert_msg(!calls[i] ||
+				      strstr(places.path[i - 1], allocator_so + strlen("/usr")),
+			      "%s: a record names %s", family, places.path[i - 1]);
+		ck_assert_msg(calls[i] == want[i], "%s: %u records at %#lx, its ground truth %u",
+			      family, calls[i], (unsigned long)places.off[i - 1], want[i]);
+	}
+	json_decref(gt);
+	ms_inproc_free(ip);
+}
+
+START_TEST(families_preloaded)
+{
+	family_program("jemalloc", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
+	family_program("tcmalloc", "/usr/lib/x86_64-linux-gnu/libtcmalloc.so.4");
+	family_program("mimalloc", "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2");
+}
+END_TEST
+
 Suite *inproc_suite(void)
 {
 	Suite *s = suite_create("inproc");
@@ -339,6 +486,7 @@ Suite *inproc_suite(void)
 
 	tcase_add_test(tc, rings_read_named_and_let_go);
 	tcase_add_test(tc, preloaded_program);
+	tcase_add_test(tc, families_preloaded);
 	suite_add_tcase(s, tc);
 	return s;
 }

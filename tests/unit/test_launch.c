@@ -88,6 +88,7 @@ START_TEST(dynamic_through_path)
 	free(saved);
 	ck_assert_int_eq(err, 0);
 	ck_assert_str_eq(l.path, "/bin/sh");
+	ck_assert_str_eq(l.image, "/bin/sh");
 	ck_assert_int_eq(ms_elf_interp("/bin/sh", want, sizeof(want)), 0);
 	ck_assert_str_eq(l.interp, want);
 	ck_assert_int_ge(l.gate, 0);
@@ -111,6 +112,7 @@ START_TEST(script_interpreter)
 	put("script", text, sizeof(text) - 1, 0755, path);
 	ck_assert_int_eq(ms_launch_prepare(&l, argv), 0);
 	ck_assert_str_eq(l.path, path);
+	ck_assert_str_eq(l.image, "/bin/sh");
 	ck_assert_int_eq(ms_elf_interp("/bin/sh", want, sizeof(want)), 0);
 	ck_assert_str_eq(l.interp, want);
 	ck_assert_int_eq(released_status(&l), 5);

@@ -35,5 +35,6 @@ Suite *cfi_suite(void);
 Suite *sample_suite(void);
 Suite *html_suite(void);
 Suite *inproc_suite(void);
+Suite *deps_suite(void);
 
 #endif

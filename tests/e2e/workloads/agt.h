@@ -14,7 +14,7 @@
 
 #include "gt.h"
 
-#define AGT_MAX_FN 16
+#define AGT_MAX_FN 32
 
 /* One side's figures; bytes are requested bytes */
 struct agt_counts {

@@ -1,0 +1,117 @@
+/* family.h: an allocator family's library (libmemscope-preload-NAME.so, preload/NAME.c): the
+ * interposers of that allocator's own API, one macro per shape, over the shim that
+ * libmemscope-preload.so holds (shim.h). Included by that one file, which defines symbol[]
+ * (enum ms_ip_fn -> the symbol interposed), the interposers, then MS_FAMILY(NAME).
+ *
+ * The same rules as the C library's interposers (preload.c): outermost calls only, a
+ * realloc's release at entry and its outcome after, the sizes from the arguments the
+ * uprobes read (user/presets.c), a free of NULL forwarded and not recorded. Built with
+ * -fexceptions: a C++ operator that throws (tc_new) unwinds through its interposer, which
+ * leaves the call (and records nothing, as a return probe that never fires). */
+#ifndef MS_PRELOAD_FAMILY_H
+#define MS_PRELOAD_FAMILY_H
+
+#include <dlfcn.h>
+#include <errno.h>
+
+#define MS_SHIM_API __attribute__((visibility("default"))) /* libmemscope-preload.so's */
+#include "shim.h"
+
+/* The next definitions, filled by the shim at the process' first interposed call */
+static void *real[MS_IP_NFN];
+
+/* Never a tail call: dlsym looks for the next definition after the object its caller is
+ * in, which must be this one, not the shim's */
+__attribute__((optimize("no-optimize-sibling-calls"))) static void *next(const char *sym)
+{
+	return dlsym(RTLD_NEXT, sym);
+}
+
+/* The library's table, which libmemscope-preload.so looks up by name */
+#define MS_FAMILY(NAME)                                                                            \
+	MS_EXPORT const struct ms_shim_family ms_shim_family_##NAME = { symbol, real, next }
+
+/* The next definition of name (interposed as FN), typed as name */
+#define REAL(name, FN) ((__typeof__(&name))real[FN])
+
+static inline void leave_scope(uint8_t *fl)
+{
+	ms_shim_leave();
+}
+
+/* Enters the call of FN (its record flags in fl) until the scope ends: a return, or an
+ * exception unwinding through it */
+#define ENTER(fl, FN) uint8_t fl __attribute__((cleanup(leave_scope))) = ms_shim_enter(FN)
+
+/* Returns a block of size bytes, NULL when it fails */
+#define ALLOC(name, FN, params, args, size)                                                        \
+	MS_EXPORT void *name params                                                                \
+	{                                                                                          \
+		uint64_t caller = MS_CALLER;                                                       \
+		void *p;                                                                           \
+                                                                                                   \
+		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
+			return NULL;                                                               \
+		if (!ms_shim_recording())                                                          \
+			return REAL(name, FN) args;                                                \
+		ENTER(fl, FN);                                                                     \
+		p = REAL(name, FN) args;                                                           \
+		ms_shim_emit(MS_EV_ALLOC, fl, FN, (uintptr_t)p, size, 0, caller);                  \
+		return p;                                                                          \
+	}
+
+/* Writes a block of size bytes with alignment align through out: 0, or an error number */
+#define POSIX_MEMALIGN(name, FN)                                                                   \
+	MS_EXPORT int name(void **out, size_t align, size_t size)                                  \
+	{                                                                                          \
+		uint64_t caller = MS_CALLER;                                                       \
+		int err;                                                                           \
+                                                                                                   \
+		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
+			return ENOMEM;                                                             \
+		if (!ms_shim_recording())                                                          \
+			return REAL(name, FN)(out, align, size);                                   \
+		ENTER(fl, FN);                                                                     \
+		err = REAL(name, FN)(out, align, size);                                            \
+		ms_shim_emit(MS_EV_ALLOC, fl, FN, err ? 0 : (uintptr_t)*out, size,                 \
+			     (uint64_t)(uint32_t)err, caller);                                     \
+		return err;                                                                        \
+	}
+
+/* Moves block old (NULL: none) to a block of size bytes: the new one, NULL when it fails */
+#define REALLOC(name, FN, params, args, old, size)                                                 \
+	MS_EXPORT void *name params                                                                \
+	{                                                                                          \
+		uint64_t caller = MS_CALLER, bytes;                                                \
+		void *p;                                                                           \
+                                                                                                   \
+		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
+			return NULL;                                                               \
+		if (!ms_shim_recording())                                                          \
+			return REAL(name, FN) args;                                                \
+		bytes = size;                                                                      \
+		ENTER(fl, FN);                                                                     \
+		ms_shim_realloc_entry(FN, fl, old, bytes, caller);                                 \
+		p = REAL(name, FN) args;                                                           \
+		ms_shim_realloc_outcome(FN, fl, old, bytes, p, caller);                            \
+		return p;                                                                          \
+	}
+
+/* Releases block ptr (sized or not: the record is a free either way) */
+#define FREE(name, FN, params, args, ptr)                                                          \
+	MS_EXPORT void name params                                                                 \
+	{                                                                                          \
+		uint64_t caller = MS_CALLER;                                                       \
+                                                                                                   \
+		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
+			return;                                                                    \
+		if (!(ptr) || !ms_shim_recording()) {                                              \
+			REAL(name, FN) args;                                                       \
+			return;                                                                    \
+		}                                                                                  \
+		ENTER(fl, FN);                                                                     \
+		ms_shim_emit(MS_EV_FREE, fl, FN, (uintptr_t)(ptr), 0, 0, caller);                  \
+		REAL(name, FN) args;                                                               \
+	}
+
+#endif
