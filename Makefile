@@ -148,7 +148,8 @@ $(OUT)/unit/%.o: tests/unit/%.c | $(SKELS) $(PROTO_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iuser -Itests/unit -c $< -o $@
 
-check: $(OUT)/unit-tests $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so $(WORKLOADS)
+check: $(OUT)/unit-tests $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so $(PRELOAD_FAMILY_LIBS) \
+       $(WORKLOADS)
 	$(OUT)/unit-tests
 	tests/golden/check.sh $(OUT)/memscope-bpf
 
