@@ -24,11 +24,12 @@ struct anchor {
 	uint64_t tsc, ns;
 };
 
-/* What the daemon knows of an entry of procs[] */
-struct proc_names {
-	bool named;		  /* func[] is filled */
-	bool ending;		  /* its process ended: let go once its rings are read */
-	uint16_t func[MS_IP_NFN]; /* catalog ids; 0: unnamed */
+/* What the daemon knows of an entry of procs[]: flags, looked at for every entry at
+ * each read, apart from the names, touched only for entries in use (together 500 KiB:
+ * untouched, they take no memory) */
+enum {
+	PROC_NAMED = 1, /* func[k] is filled */
+	PROC_ENDING = 2 /* its process ended: let go once its rings are read */
 };
 
 struct ms_inproc {
@@ -43,7 +44,8 @@ struct ms_inproc {
 	 * 2^32: a read's records almost all fall between the same two */
 	struct anchor seg_a, seg_b;
 	uint64_t seg_mult;
-	struct proc_names names[MS_SHM_PROCS];
+	uint8_t flags[MS_SHM_PROCS];		/* PROC_* */
+	uint16_t func[MS_SHM_PROCS][MS_IP_NFN]; /* catalog ids; 0: unnamed */
 	uint64_t unnamed;
 	uint64_t ring_full; /* of the rings let go */
 };
@@ -189,10 +191,10 @@ const char *ms_inproc_path(const struct ms_inproc *ip)
 static bool name_proc(struct ms_inproc *ip, uint32_t k, const struct ms_inproc_fns *fns)
 {
 	const struct ms_shm_proc *p = &ip->shm->procs[k];
-	struct proc_names *n = &ip->names[k];
+	uint16_t *func = ip->func[k];
 	unsigned f;
 
-	if (n->named)
+	if (ip->flags[k] & PROC_NAMED)
 		return true;
 	if (!__atomic_load_n(&p->ready, __ATOMIC_ACQUIRE))
 		return false;
@@ -204,9 +206,9 @@ static bool name_proc(struct ms_inproc *ip, uint32_t k, const struct ms_inproc_f
 			continue;
 		memcpy(path, p->obj[o], sizeof(path));
 		path[sizeof(path) - 1] = '\0';
-		n->func[f] = fns->resolve(fns->ctx, path, p->fn[f].file_off);
+		func[f] = fns->resolve(fns->ctx, path, p->fn[f].file_off);
 	}
-	n->named = true;
+	ip->flags[k] |= PROC_NAMED;
 	return true;
 }
 
@@ -214,16 +216,16 @@ static bool name_proc(struct ms_inproc *ip, uint32_t k, const struct ms_inproc_f
 static bool translate(struct ms_inproc *ip, const struct ms_shm_ring *r, struct ms_event *e,
 		      const struct ms_inproc_fns *fns)
 {
-	const struct proc_names *n;
+	const uint16_t *func;
 
 	if (r->proc >= MS_SHM_PROCS || !name_proc(ip, r->proc, fns))
 		return false;
-	n = &ip->names[r->proc];
-	if (!e->func || e->func >= MS_IP_NFN || !(e->func = n->func[e->func]))
+	func = ip->func[r->proc];
+	if (!e->func || e->func >= MS_IP_NFN || !(e->func = func[e->func]))
 		return false;
 	if (e->flags & MS_EVF_NESTED)
-		e->outer_func =
-			e->outer_func && e->outer_func < MS_IP_NFN ? n->func[e->outer_func] : 0;
+		e->outer_func = e->outer_func && e->outer_func < MS_IP_NFN ? func[e->outer_func] :
+									     0;
 	e->flags &= ~MS_EVF_INPROC;
 	e->ts_ns = ms_inproc_tsc_ns(ip, e->ts_ns);
 	return true;
@@ -283,7 +285,7 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 		}
 		__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
 		fns->quiet(fns->ctx, q, before);
-		ending = r->proc < MS_SHM_PROCS && ip->names[r->proc].ending;
+		ending = r->proc < MS_SHM_PROCS && (ip->flags[r->proc] & PROC_ENDING);
 		/* a thread that ended, or a process: nothing more comes */
 		if (st == MS_SHM_CLOSED || ending)
 			let_go(ip, r);
@@ -291,8 +293,9 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 			in_use[r->proc] = true;
 	}
 	for (k = 0; k < MS_SHM_PROCS; k++)
-		if (ip->names[k].ending && !in_use[k]) {
-			memset(&ip->names[k], 0, sizeof(ip->names[k]));
+		if ((ip->flags[k] & PROC_ENDING) && !in_use[k]) {
+			ip->flags[k] = 0;
+			memset(ip->func[k], 0, sizeof(ip->func[k]));
 			__atomic_store_n(&ip->shm->procs[k].ready, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&ip->shm->procs[k].tgid, 0, __ATOMIC_RELEASE);
 		}
@@ -310,7 +313,7 @@ void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts)
 		if (__atomic_load_n(&p->tgid, __ATOMIC_ACQUIRE) == (uint32_t)pid &&
 		    __atomic_load_n(&p->ready, __ATOMIC_ACQUIRE) &&
 		    ms_inproc_tsc_ns(ip, p->since) < ts)
-			ip->names[k].ending = true;
+			ip->flags[k] |= PROC_ENDING;
 	}
 }
 
