@@ -213,6 +213,23 @@ static void build_dir(char *out, size_t len)
 	snprintf(out, len, "%s", self);
 }
 
+/* prog run with argv and envp, its stdout into a new file made from the template out
+ * (its descriptor in *fd): its pid */
+static pid_t spawn_to_file(const char *prog, char *const argv[], char *const envp[], char *out,
+			   int *fd)
+{
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+
+	*fd = mkstemp(out);
+	ck_assert_int_ge(*fd, 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, *fd, 1);
+	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, envp), 0);
+	posix_spawn_file_actions_destroy(&fa);
+	return pid;
+}
+
 static const char *const libc_fns[] = { "malloc",	"calloc",	  "realloc",
 					"reallocarray", "posix_memalign", "aligned_alloc",
 					"memalign",	"valloc",	  "pvalloc",
@@ -249,7 +266,6 @@ START_TEST(preloaded_program)
 	unsigned calls[NLIBC + 1] = { 0 }, i, nested = 0;
 	struct ms_elf_query q[NLIBC] = { { 0 } };
 	struct ms_elf_func found[NLIBC];
-	posix_spawn_file_actions_t fa;
 	struct ms_inproc_lost lost;
 	Dl_info info;
 	json_t *gt, *by_func;
@@ -277,12 +293,7 @@ START_TEST(preloaded_program)
 	snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", lib);
 	snprintf(shm, sizeof(shm), "%s=%s", MS_SHM_ENV, ms_inproc_path(ip));
 	ms_inproc_set_root(ip, 0, true);
-	fd = mkstemp(out);
-	ck_assert_int_ge(fd, 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fd, 1);
-	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, envp), 0);
-	posix_spawn_file_actions_destroy(&fa);
+	pid = spawn_to_file(prog, argv, envp, out, &fd);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -390,7 +401,6 @@ static void family_program(const char *family, const char *allocator_so)
 	char *argv[] = { prog, (char *)"5", NULL };
 	char *envp[] = { pre, shm, NULL };
 	unsigned calls[MS_IP_NFN + 1] = { 0 }, want[MS_IP_NFN + 1] = { 0 }, i, n0;
-	posix_spawn_file_actions_t fa;
 	struct ms_inproc_lost lost;
 	json_t *gt, *by_func, *v;
 	const char *key;
@@ -408,12 +418,7 @@ static void family_program(const char *family, const char *allocator_so)
 	ck_assert_msg(!access(prog, X_OK), "no %s: make all", prog);
 	snprintf(shm, sizeof(shm), "%s=%s", MS_SHM_ENV, ms_inproc_path(ip));
 	ms_inproc_set_root(ip, 0, true);
-	fd = mkstemp(out);
-	ck_assert_int_ge(fd, 0);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fd, 1);
-	ck_assert_int_eq(posix_spawn(&pid, prog, &fa, NULL, argv, envp), 0);
-	posix_spawn_file_actions_destroy(&fa);
+	pid = spawn_to_file(prog, argv, envp, out, &fd);
 	/* the records before the window (its start-up) are read first and left out */
 	wait_line(fd, 'r', buf, sizeof(buf), pid);
 	ms_inproc_read(ip, &fns);

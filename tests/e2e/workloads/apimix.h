@@ -16,17 +16,6 @@
 #define APIMIX_HUGE ((size_t)1 << 62) /* no allocator can give this */
 #define APIMIX_SUMMIT 200000	      /* bytes: above every transient of the window */
 
-/* A deterministic size in [lo, lo + span) for iteration i, use k */
-static size_t apimix_sz(unsigned i, unsigned k, size_t lo, size_t span)
-{
-	uint64_t x = (uint64_t)i * 7919u + (uint64_t)k * 104729u + 12345u;
-
-	x ^= x >> 13;
-	x *= 0x9E3779B97F4A7C15ull;
-	x ^= x >> 29;
-	return lo + (size_t)(x % span);
-}
-
 /* A realloc-kind call of fn on window block b to n bytes returned r (NULL: failed, b
  * stays) */
 static void apimix_re(struct agt *a, const char *fn, struct blk *b, size_t n, void *r)

@@ -27,7 +27,7 @@ static void child(unsigned k, unsigned long m, char **program)
 	unsigned long i, n = m + k;
 
 	for (i = 0; i < n; i++)
-		b[i].p = gt_malloc(&c, b[i].n = mix_sz((unsigned)i, k + 20, 1, 4000));
+		b[i].p = gt_malloc(&c, b[i].n = gt_size((unsigned)i, k + 20, 1, 4000));
 	for (i = 0; i + 1 < n; i++)
 		gt_free(&c, b[i].p, b[i].n);
 	gt_print(&c, 1);

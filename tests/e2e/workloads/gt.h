@@ -449,4 +449,15 @@ static inline unsigned long gt_arg(int argc, char **argv, int i, unsigned long d
 	return v;
 }
 
+/* A deterministic size in [lo, lo + span) for iteration i, use k: the workloads' mixes */
+static inline size_t gt_size(unsigned i, unsigned k, size_t lo, size_t span)
+{
+	uint64_t x = (uint64_t)i * 7919u + (uint64_t)k * 104729u + 12345u;
+
+	x ^= x >> 13;
+	x *= 0x9E3779B97F4A7C15ull;
+	x ^= x >> 29;
+	return lo + (size_t)(x % span);
+}
+
 #endif

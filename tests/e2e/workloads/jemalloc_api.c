@@ -34,24 +34,24 @@ static void window(unsigned iters)
 	void *p;
 
 	for (i = 0; i < iters; i++) {
-		a.p = gt_malloc_fn(a.n = apimix_sz(i, 1, 1, 600));
+		a.p = gt_malloc_fn(a.n = gt_size(i, 1, 1, 600));
 		agt_alloc(&je, "malloc", a.p, a.n);
-		c.n = apimix_sz(i, 2, 1, 40) * 8;
+		c.n = gt_size(i, 2, 1, 40) * 8;
 		c.p = gt_calloc_fn(c.n / 8, 8);
 		agt_alloc(&je, "calloc", c.p, c.n);
 
-		d.p = mallocx_fn(d.n = apimix_sz(i, 3, 1, 2000), 0);
+		d.p = mallocx_fn(d.n = gt_size(i, 3, 1, 2000), 0);
 		agt_alloc(&je, "mallocx", d.p, d.n);
-		p = rallocx_fn(d.p, apimix_sz(i, 4, 2000, 6000), 0);
-		apimix_re(&je, "rallocx", &d, apimix_sz(i, 4, 2000, 6000), p);
-		p = rallocx_fn(d.p, apimix_sz(i, 5, 1, 100), MALLOCX_ZERO);
-		apimix_re(&je, "rallocx", &d, apimix_sz(i, 5, 1, 100), p);
+		p = rallocx_fn(d.p, gt_size(i, 4, 2000, 6000), 0);
+		apimix_re(&je, "rallocx", &d, gt_size(i, 4, 2000, 6000), p);
+		p = rallocx_fn(d.p, gt_size(i, 5, 1, 100), MALLOCX_ZERO);
+		apimix_re(&je, "rallocx", &d, gt_size(i, 5, 1, 100), p);
 		sdallocx_fn(d.p, d.n, 0);
 		agt_free(&je, "sdallocx", d.n);
 
 		/* aligned and zeroed; grown in place by xallocx as far as its size class goes
 		 * (not a call for the tracer), freed by dallocx at the size it was allocated */
-		x.p = mallocx_fn(x.n = apimix_sz(i, 6, 1, 300), MALLOCX_ALIGN(256) | MALLOCX_ZERO);
+		x.p = mallocx_fn(x.n = gt_size(i, 6, 1, 300), MALLOCX_ALIGN(256) | MALLOCX_ZERO);
 		agt_alloc(&je, "mallocx", x.p, x.n);
 		if ((uintptr_t)x.p & 255)
 			gt_die("mallocx alignment");
@@ -61,10 +61,10 @@ static void window(unsigned iters)
 		agt_free(&je, "dallocx", x.n);
 
 		/* realloc(NULL, n) is an allocation; realloc then moves it */
-		x.p = gt_realloc_fn(NULL, x.n = apimix_sz(i, 7, 16, 200));
+		x.p = gt_realloc_fn(NULL, x.n = gt_size(i, 7, 16, 200));
 		agt_alloc(&je, "realloc", x.p, x.n);
-		p = gt_realloc_fn(x.p, apimix_sz(i, 8, 1100, 3000));
-		apimix_re(&je, "realloc", &x, apimix_sz(i, 8, 1100, 3000), p);
+		p = gt_realloc_fn(x.p, gt_size(i, 8, 1100, 3000));
+		apimix_re(&je, "realloc", &x, gt_size(i, 8, 1100, 3000), p);
 		dallocx_fn(x.p, 0);
 		agt_free(&je, "dallocx", x.n);
 

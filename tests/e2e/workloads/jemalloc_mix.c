@@ -34,16 +34,6 @@ static void *lookup(const char *name)
 	return f;
 }
 
-static size_t sz(unsigned i, unsigned k, size_t lo, size_t span)
-{
-	uint64_t x = (uint64_t)i * 7919u + (uint64_t)k * 104729u + 12345u;
-
-	x ^= x >> 13;
-	x *= 0x9E3779B97F4A7C15ull;
-	x ^= x >> 29;
-	return lo + (size_t)(x % span);
-}
-
 /* A realloc-kind call on b (window block) to n bytes */
 static void re(const char *fn, struct blk *b, size_t n, void *r)
 {
@@ -63,28 +53,30 @@ static void window(unsigned iters)
 	int rc;
 
 	for (i = 0; i < iters; i++) {
-		a.p = gt_malloc_fn(a.n = sz(i, 1, 1, 600));
+		a.p = gt_malloc_fn(a.n = gt_size(i, 1, 1, 600));
 		agt_alloc(&je, "malloc", a.p, a.n);
-		c.n = sz(i, 2, 1, 40) * 8;
+		c.n = gt_size(i, 2, 1, 40) * 8;
 		c.p = gt_calloc_fn(c.n / 8, 8);
 		agt_alloc(&je, "calloc", c.p, c.n);
 		/* realloc(NULL, n) is an allocation */
-		x.p = gt_realloc_fn(NULL, x.n = sz(i, 3, 16, 200));
+		x.p = gt_realloc_fn(NULL, x.n = gt_size(i, 3, 16, 200));
 		agt_alloc(&je, "realloc", x.p, x.n);
-		re("realloc", &x, sz(i, 4, 1100, 3000), gt_realloc_fn(x.p, sz(i, 4, 1100, 3000)));
-		re("realloc", &x, sz(i, 5, 8, 64), gt_realloc_fn(x.p, sz(i, 5, 8, 64)));
+		re("realloc", &x, gt_size(i, 4, 1100, 3000),
+		   gt_realloc_fn(x.p, gt_size(i, 4, 1100, 3000)));
+		re("realloc", &x, gt_size(i, 5, 8, 64), gt_realloc_fn(x.p, gt_size(i, 5, 8, 64)));
 		gt_free_fn(x.p);
 		agt_free(&je, "free", x.n);
 
-		d.p = mallocx_fn(d.n = sz(i, 6, 1, 2000), 0);
+		d.p = mallocx_fn(d.n = gt_size(i, 6, 1, 2000), 0);
 		agt_alloc(&je, "mallocx", d.p, d.n);
-		re("rallocx", &d, sz(i, 7, 2000, 6000), rallocx_fn(d.p, sz(i, 7, 2000, 6000), 0));
-		re("rallocx", &d, sz(i, 8, 1, 100),
-		   rallocx_fn(d.p, sz(i, 8, 1, 100), MALLOCX_ZERO));
+		re("rallocx", &d, gt_size(i, 7, 2000, 6000),
+		   rallocx_fn(d.p, gt_size(i, 7, 2000, 6000), 0));
+		re("rallocx", &d, gt_size(i, 8, 1, 100),
+		   rallocx_fn(d.p, gt_size(i, 8, 1, 100), MALLOCX_ZERO));
 		sdallocx_fn(d.p, d.n, 0);
 		agt_free(&je, "sdallocx", d.n);
 
-		x.p = mallocx_fn(x.n = sz(i, 9, 1, 300), MALLOCX_ALIGN(256) | MALLOCX_ZERO);
+		x.p = mallocx_fn(x.n = gt_size(i, 9, 1, 300), MALLOCX_ALIGN(256) | MALLOCX_ZERO);
 		agt_alloc(&je, "mallocx", x.p, x.n);
 		if ((uintptr_t)x.p & 255)
 			gt_die("mallocx alignment");
@@ -92,19 +84,19 @@ static void window(unsigned iters)
 		agt_free(&je, "dallocx", x.n);
 
 		x.p = NULL;
-		rc = gt_posix_memalign_fn(&x.p, 64, x.n = sz(i, 10, 1, 500));
+		rc = gt_posix_memalign_fn(&x.p, 64, x.n = gt_size(i, 10, 1, 500));
 		agt_alloc(&je, "posix_memalign", rc ? NULL : x.p, x.n);
 		gt_free_fn(x.p);
 		agt_free(&je, "free", x.n);
-		x.p = gt_aligned_alloc_fn(64, x.n = 64 * sz(i, 11, 1, 8));
+		x.p = gt_aligned_alloc_fn(64, x.n = 64 * gt_size(i, 11, 1, 8));
 		agt_alloc(&je, "aligned_alloc", x.p, x.n);
 		gt_free_fn(x.p);
 		agt_free(&je, "free", x.n);
-		x.p = gt_memalign_fn(128, x.n = sz(i, 12, 1, 300));
+		x.p = gt_memalign_fn(128, x.n = gt_size(i, 12, 1, 300));
 		agt_alloc(&je, "memalign", x.p, x.n);
 		gt_free_fn(x.p);
 		agt_free(&je, "free", x.n);
-		x.p = gt_valloc_fn(x.n = sz(i, 13, 1, 5000));
+		x.p = gt_valloc_fn(x.n = gt_size(i, 13, 1, 5000));
 		agt_alloc(&je, "valloc", x.p, x.n);
 		gt_free_fn(x.p);
 		agt_free(&je, "free", x.n);

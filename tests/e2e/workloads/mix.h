@@ -7,17 +7,6 @@
 #define MIX_HUGE ((size_t)1 << 62) /* no allocator can give this */
 #define MIX_SUMMIT 100000	   /* bytes: above every transient of an iteration */
 
-/* A deterministic size in [lo, lo + span) for iteration i, use k */
-static size_t mix_sz(unsigned i, unsigned k, size_t lo, size_t span)
-{
-	uint64_t x = (uint64_t)i * 7919u + (uint64_t)k * 104729u + 12345u;
-
-	x ^= x >> 13;
-	x *= 0x9E3779B97F4A7C15ull;
-	x ^= x >> 29;
-	return lo + (size_t)(x % span);
-}
-
 /*
  * Runs iters iterations; every fourth leaves one block live. Ends with a summit block
  * above any transient, freed at once, so that peak_bytes is exact and does not depend
@@ -30,30 +19,30 @@ static unsigned mix_run(struct gt *g, unsigned iters, struct blk *keep)
 	unsigned i, nkeep = 0;
 
 	for (i = 0; i < iters; i++) {
-		a.p = gt_malloc(g, a.n = mix_sz(i, 1, 1, 600));
-		b.n = mix_sz(i, 2, 1, 40) * 8;
+		a.p = gt_malloc(g, a.n = gt_size(i, 1, 1, 600));
+		b.n = gt_size(i, 2, 1, 40) * 8;
 		b.p = gt_calloc(g, b.n / 8, 8);
 		c.p = NULL;
 		c.n = 0;
-		gt_realloc(g, &c, mix_sz(i, 3, 16, 200), 1);	/* realloc(NULL, n) */
-		gt_realloc(g, &c, mix_sz(i, 4, 1100, 3000), 1); /* grow */
-		gt_realloc(g, &c, mix_sz(i, 5, 8, 64), 1);	/* shrink */
-		gt_realloc(g, &c, 0, 1);			/* realloc(p, 0): a free */
+		gt_realloc(g, &c, gt_size(i, 3, 16, 200), 1);	 /* realloc(NULL, n) */
+		gt_realloc(g, &c, gt_size(i, 4, 1100, 3000), 1); /* grow */
+		gt_realloc(g, &c, gt_size(i, 5, 8, 64), 1);	 /* shrink */
+		gt_realloc(g, &c, 0, 1);			 /* realloc(p, 0): a free */
 		if (c.p)
 			gt_die("realloc(p, 0) did not free");
 		d.p = NULL;
 		d.n = 0;
-		gt_reallocarray(g, &d, mix_sz(i, 6, 1, 20), 16);
-		gt_reallocarray(g, &d, mix_sz(i, 7, 30, 90), 16);
-		x.p = gt_posix_memalign(g, 64, x.n = mix_sz(i, 8, 1, 500));
+		gt_reallocarray(g, &d, gt_size(i, 6, 1, 20), 16);
+		gt_reallocarray(g, &d, gt_size(i, 7, 30, 90), 16);
+		x.p = gt_posix_memalign(g, 64, x.n = gt_size(i, 8, 1, 500));
 		gt_free(g, x.p, x.n);
-		x.p = gt_aligned_alloc(g, 64, x.n = 64 * mix_sz(i, 9, 1, 8));
+		x.p = gt_aligned_alloc(g, 64, x.n = 64 * gt_size(i, 9, 1, 8));
 		gt_free(g, x.p, x.n);
-		x.p = gt_memalign(g, 128, x.n = mix_sz(i, 10, 1, 300));
+		x.p = gt_memalign(g, 128, x.n = gt_size(i, 10, 1, 300));
 		gt_free(g, x.p, x.n);
-		x.p = gt_valloc(g, x.n = mix_sz(i, 11, 1, 5000));
+		x.p = gt_valloc(g, x.n = gt_size(i, 11, 1, 5000));
 		gt_free(g, x.p, x.n);
-		x.p = gt_pvalloc(g, x.n = mix_sz(i, 12, 1, 5000));
+		x.p = gt_pvalloc(g, x.n = gt_size(i, 12, 1, 5000));
 		gt_free(g, x.p, x.n);
 		x.p = gt_malloc(g, x.n = 0);
 		gt_free(g, x.p, x.n);
@@ -70,8 +59,8 @@ static unsigned mix_run(struct gt *g, unsigned iters, struct blk *keep)
 		if (gt_posix_memalign(g, 3, 64))
 			gt_die("posix_memalign with a bad alignment succeeded");
 
-		x.p = gt_malloc(g, x.n = mix_sz(i, 13, 1100, 900));
-		gt_realloc(g, &x, mix_sz(i, 14, 2100, 900), 1);
+		x.p = gt_malloc(g, x.n = gt_size(i, 13, 1100, 900));
+		gt_realloc(g, &x, gt_size(i, 14, 2100, 900), 1);
 		if (i % 4 == 0)
 			keep[nkeep++] = x;
 		else

@@ -28,7 +28,7 @@ static void fork_only_child(unsigned long m)
 	unsigned long i;
 
 	for (i = 0; i < m; i++) {
-		b[i].n = mix_sz((unsigned)i, 30, 1, 3000);
+		b[i].n = gt_size((unsigned)i, 30, 1, 3000);
 		if (i % 3 == 0)
 			b[i].p = gt_calloc(&c, 1, b[i].n);
 		else
