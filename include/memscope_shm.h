@@ -15,7 +15,7 @@
 #define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc)
 #define MS_PRELOAD_FAMILY "libmemscope-preload-"
 #define MS_SHM_MAGIC 0x4d534d53u  /* "SMSM" */
-#define MS_SHM_VERSION 2	  /* 2: the allocator families' functions */
+#define MS_SHM_VERSION 3	  /* 3: the C++ operators */
 #define MS_SHM_RINGS 256	  /* one per thread that allocates, reused when it ends */
 #define MS_SHM_RING_RECORDS 65536 /* records a ring holds: 4 MiB; a power of two */
 #define MS_SHM_PROCS 4096	  /* processes that can register, over the run */
@@ -88,6 +88,19 @@ enum ms_ip_fn {
 	MS_IP_MI_HEAP_ZALLOC,
 	MS_IP_MI_HEAP_CALLOC,
 	MS_IP_MI_HEAP_REALLOC,
+	/* C++'s operators as an allocator family's library defines them (their mangled names:
+	 * operator new(size_t) is _Znwm); recorded only when they forward into that allocator */
+	MS_IP_CXX_FIRST,
+	MS_IP_CXX_NEW = MS_IP_CXX_FIRST,
+	MS_IP_CXX_NEWARRAY,
+	MS_IP_CXX_DELETE,
+	MS_IP_CXX_DELETEARRAY,
+	MS_IP_CXX_DELETE_SIZED,
+	MS_IP_CXX_DELETEARRAY_SIZED,
+	MS_IP_CXX_NEW_NOTHROW,
+	MS_IP_CXX_NEWARRAY_NOTHROW,
+	MS_IP_CXX_DELETE_NOTHROW,
+	MS_IP_CXX_DELETEARRAY_NOTHROW,
 	MS_IP_NFN,
 };
 
@@ -155,7 +168,7 @@ struct ms_shm_header {
 #define MS_SHM_RINGS_OFFSET ((sizeof(struct ms_shm_header) + 63) & ~(size_t)63)
 #define MS_SHM_SIZE (MS_SHM_RINGS_OFFSET + (size_t)MS_SHM_RINGS * sizeof(struct ms_shm_ring))
 
-_Static_assert(MS_IP_NFN == 61, "struct ms_shm_proc changed: bump MS_SHM_VERSION");
+_Static_assert(MS_IP_NFN == 71, "struct ms_shm_proc changed: bump MS_SHM_VERSION");
 _Static_assert(sizeof(struct ms_shm_ring) % 64 == 0, "rings must stay 64-byte aligned");
 _Static_assert((MS_SHM_RING_RECORDS & (MS_SHM_RING_RECORDS - 1)) == 0,
 	       "MS_SHM_RING_RECORDS must be a power of two");

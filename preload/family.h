@@ -39,6 +39,16 @@ static inline void leave_scope(uint8_t *fl)
 	ms_shim_leave();
 }
 
+/* Whether a call of FN is recorded: the process records, and a C++ operator forwards into
+ * the family's allocator (the library defines FAMILY_ANCHOR, one of its own functions). An
+ * operator whose next definition is libstdc++'s (it comes first in the command's search
+ * order) is passed on: its malloc is the call recorded, as the uprobes see it. */
+static inline bool traced(uint16_t fn)
+{
+	return ms_shim_recording() &&
+	       (fn < MS_IP_CXX_FIRST || ms_shim_forwards_into(fn, FAMILY_ANCHOR));
+}
+
 /* Enters the call of FN (its record flags in fl) until the scope ends: a return, or an
  * exception unwinding through it */
 #define ENTER(fl, FN) uint8_t fl __attribute__((cleanup(leave_scope))) = ms_shim_enter(FN)
@@ -52,7 +62,7 @@ static inline void leave_scope(uint8_t *fl)
                                                                                                    \
 		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
 			return NULL;                                                               \
-		if (!ms_shim_recording())                                                          \
+		if (!traced(FN))                                                                   \
 			return REAL(name, FN) args;                                                \
 		ENTER(fl, FN);                                                                     \
 		p = REAL(name, FN) args;                                                           \
@@ -69,7 +79,7 @@ static inline void leave_scope(uint8_t *fl)
                                                                                                    \
 		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
 			return ENOMEM;                                                             \
-		if (!ms_shim_recording())                                                          \
+		if (!traced(FN))                                                                   \
 			return REAL(name, FN)(out, align, size);                                   \
 		ENTER(fl, FN);                                                                     \
 		err = REAL(name, FN)(out, align, size);                                            \
@@ -87,7 +97,7 @@ static inline void leave_scope(uint8_t *fl)
                                                                                                    \
 		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
 			return NULL;                                                               \
-		if (!ms_shim_recording())                                                          \
+		if (!traced(FN))                                                                   \
 			return REAL(name, FN) args;                                                \
 		bytes = size;                                                                      \
 		ENTER(fl, FN);                                                                     \
@@ -105,7 +115,7 @@ static inline void leave_scope(uint8_t *fl)
                                                                                                    \
 		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
 			return;                                                                    \
-		if (!(ptr) || !ms_shim_recording()) {                                              \
+		if (!(ptr) || !traced(FN)) {                                                       \
 			REAL(name, FN) args;                                                       \
 			return;                                                                    \
 		}                                                                                  \
@@ -113,5 +123,35 @@ static inline void leave_scope(uint8_t *fl)
 		ms_shim_emit(MS_EV_FREE, fl, FN, (uintptr_t)(ptr), 0, 0, caller);                  \
 		REAL(name, FN) args;                                                               \
 	}
+
+/* C++'s operator new and delete in the forms the uprobes trace in the allocator's library
+ * (user/presets.c): their mangled names, _Znwm for operator new(size_t); the nothrow forms
+ * take a std::nothrow_t reference */
+#define CXX_SYMBOLS                                                                                \
+	[MS_IP_CXX_NEW] = "_Znwm", [MS_IP_CXX_NEWARRAY] = "_Znam", [MS_IP_CXX_DELETE] = "_ZdlPv",  \
+	[MS_IP_CXX_DELETEARRAY] = "_ZdaPv", [MS_IP_CXX_DELETE_SIZED] = "_ZdlPvm",                  \
+	[MS_IP_CXX_DELETEARRAY_SIZED] = "_ZdaPvm"
+#define CXX_NOTHROW_SYMBOLS                                                                        \
+	[MS_IP_CXX_NEW_NOTHROW] = "_ZnwmRKSt9nothrow_t",                                           \
+	[MS_IP_CXX_NEWARRAY_NOTHROW] = "_ZnamRKSt9nothrow_t",                                      \
+	[MS_IP_CXX_DELETE_NOTHROW] = "_ZdlPvRKSt9nothrow_t",                                       \
+	[MS_IP_CXX_DELETEARRAY_NOTHROW] = "_ZdaPvRKSt9nothrow_t"
+
+#define CXX_OPERATORS                                                                              \
+	ALLOC(_Znwm, MS_IP_CXX_NEW, (size_t size), (size), size)                                   \
+	ALLOC(_Znam, MS_IP_CXX_NEWARRAY, (size_t size), (size), size)                              \
+	FREE(_ZdlPv, MS_IP_CXX_DELETE, (void *ptr), (ptr), ptr)                                    \
+	FREE(_ZdaPv, MS_IP_CXX_DELETEARRAY, (void *ptr), (ptr), ptr)                               \
+	FREE(_ZdlPvm, MS_IP_CXX_DELETE_SIZED, (void *ptr, size_t size), (ptr, size), ptr)          \
+	FREE(_ZdaPvm, MS_IP_CXX_DELETEARRAY_SIZED, (void *ptr, size_t size), (ptr, size), ptr)
+#define CXX_NOTHROW_OPERATORS                                                                      \
+	ALLOC(_ZnwmRKSt9nothrow_t, MS_IP_CXX_NEW_NOTHROW, (size_t size, const void *nt),           \
+	      (size, nt), size)                                                                    \
+	ALLOC(_ZnamRKSt9nothrow_t, MS_IP_CXX_NEWARRAY_NOTHROW, (size_t size, const void *nt),      \
+	      (size, nt), size)                                                                    \
+	FREE(_ZdlPvRKSt9nothrow_t, MS_IP_CXX_DELETE_NOTHROW, (void *ptr, const void *nt),          \
+	     (ptr, nt), ptr)                                                                       \
+	FREE(_ZdaPvRKSt9nothrow_t, MS_IP_CXX_DELETEARRAY_NOTHROW, (void *ptr, const void *nt),     \
+	     (ptr, nt), ptr)
 
 #endif

@@ -1,7 +1,10 @@
 /* mimalloc.c: libmemscope-preload-mimalloc.so, mimalloc's own API for --in-process: the mi_
  * functions the uprobes trace (user/presets.c), forwarded to the next definition (the
  * mimalloc the command links or preloads). Preloaded only when the command loads a
- * mimalloc. A heap (mi_heap_t *) is only passed on. */
+ * mimalloc. Its C++ operators new, new[], delete, delete[] and the sized deletes, aliases of
+ * mi_new, mi_free and mi_free_size, are interposed by their own names too. A heap
+ * (mi_heap_t *) is only passed on. */
+#define FAMILY_ANCHOR MS_IP_MI_MALLOC
 #include "family.h"
 
 static const char *const symbol[MS_IP_NFN] = {
@@ -31,6 +34,7 @@ static const char *const symbol[MS_IP_NFN] = {
 	[MS_IP_MI_HEAP_ZALLOC] = "mi_heap_zalloc",
 	[MS_IP_MI_HEAP_CALLOC] = "mi_heap_calloc",
 	[MS_IP_MI_HEAP_REALLOC] = "mi_heap_realloc",
+	CXX_SYMBOLS,
 };
 
 ALLOC(mi_malloc, MS_IP_MI_MALLOC, (size_t size), (size), size)
@@ -66,5 +70,7 @@ ALLOC(mi_heap_calloc, MS_IP_MI_HEAP_CALLOC, (void *heap, size_t count, size_t si
       (heap, count, size), ms_shim_product(count, size))
 REALLOC(mi_heap_realloc, MS_IP_MI_HEAP_REALLOC, (void *heap, void *ptr, size_t size),
 	(heap, ptr, size), ptr, size)
+
+CXX_OPERATORS
 
 MS_FAMILY(mimalloc);

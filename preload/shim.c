@@ -392,6 +392,11 @@ uint8_t ms_shim_enter(uint16_t fn)
 	return fn_obj[fn] == fn_obj[tls.outer] ? MS_SHIM_SKIP : MS_EVF_NESTED;
 }
 
+bool ms_shim_forwards_into(uint16_t fn, uint16_t anchor)
+{
+	return fn_obj[fn] != MS_SHM_NO_OBJ && fn_obj[fn] == fn_obj[anchor];
+}
+
 void ms_shim_leave(void)
 {
 	tls.depth--;

@@ -60,6 +60,10 @@ MS_SHIM_API bool ms_shim_recording(void);
  * programs do for one allocator; inside another object's, its backing (MS_EVF_NESTED).
  * Every enter is paired with a leave, also when the call unwinds (C++ operators throw). */
 MS_SHIM_API uint8_t ms_shim_enter(uint16_t fn);
+
+/* Whether interposed function fn forwards into the object that anchor forwards into (a
+ * family's C++ operator into its allocator, not into libstdc++'s); for a recording process */
+MS_SHIM_API bool ms_shim_forwards_into(uint16_t fn, uint16_t anchor);
 MS_SHIM_API void ms_shim_leave(void);
 
 /* One record into this thread's ring (nothing when flags has MS_SHIM_SKIP): type, fn, and

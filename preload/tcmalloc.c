@@ -1,8 +1,10 @@
 /* tcmalloc.c: libmemscope-preload-tcmalloc.so, gperftools' tcmalloc's own API for
  * --in-process: the tc_ functions the uprobes trace (user/presets.c), forwarded to the next
  * definition (the tcmalloc the command links or preloads). Preloaded only when the command
- * loads a tcmalloc. The C++ operators (aliases of tc_new, tc_delete, ...) are not
- * interposed. The nothrow forms' second parameter is a std::nothrow_t reference. */
+ * loads a tcmalloc. Its C++ operators, aliases of tc_new, tc_delete, ... (one address: the
+ * uprobes see a call by either name), are interposed by their own names too: a C++ program
+ * calls those. The nothrow forms' second parameter is a std::nothrow_t reference. */
+#define FAMILY_ANCHOR MS_IP_TC_MALLOC
 #include "family.h"
 
 static const char *const symbol[MS_IP_NFN] = {
@@ -26,6 +28,8 @@ static const char *const symbol[MS_IP_NFN] = {
 	[MS_IP_TC_DELETEARRAY_NOTHROW] = "tc_deletearray_nothrow",
 	[MS_IP_TC_DELETE_SIZED] = "tc_delete_sized",
 	[MS_IP_TC_DELETEARRAY_SIZED] = "tc_deletearray_sized",
+	CXX_SYMBOLS,
+	CXX_NOTHROW_SYMBOLS,
 };
 
 ALLOC(tc_malloc, MS_IP_TC_MALLOC, (size_t size), (size), size)
@@ -51,5 +55,8 @@ FREE(tc_deletearray_nothrow, MS_IP_TC_DELETEARRAY_NOTHROW, (void *ptr, const voi
      ptr)
 FREE(tc_delete_sized, MS_IP_TC_DELETE_SIZED, (void *ptr, size_t size), (ptr, size), ptr)
 FREE(tc_deletearray_sized, MS_IP_TC_DELETEARRAY_SIZED, (void *ptr, size_t size), (ptr, size), ptr)
+
+CXX_OPERATORS
+CXX_NOTHROW_OPERATORS
 
 MS_FAMILY(tcmalloc);

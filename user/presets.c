@@ -29,6 +29,13 @@
 	{ "_ZdlPvm",        F, N, N, 0, N, 0 }, \
 	{ "_ZdaPvm",        F, N, N, 0, N, 0 }
 
+/* Their nothrow forms */
+#define CXX_NOTHROW_OPERATORS \
+	{ "_ZnwmRKSt9nothrow_t",      A, 0, N, N, N, 0 }, \
+	{ "_ZnamRKSt9nothrow_t",      A, 0, N, N, N, 0 }, \
+	{ "_ZdlPvRKSt9nothrow_t",     F, N, N, 0, N, 0 }, \
+	{ "_ZdaPvRKSt9nothrow_t",     F, N, N, 0, N, 0 }
+
 static const struct ms_fn_spec libc_fns[] = {
 	STD_C_FNS,
 	{ "pvalloc",        A, 0, N, N, N, 0 },
@@ -75,6 +82,8 @@ static const struct ms_fn_spec tcmalloc_fns[] = {
 	{ "tc_delete_sized",        F, N, N, 0, N, 0 },
 	{ "tc_deletearray_sized",   F, N, N, 0, N, 0 },
 	CXX_OPERATORS,
+	/* aliases of tc_new_nothrow...: named, not probed twice */
+	CXX_NOTHROW_OPERATORS,
 };
 
 static const struct ms_fn_spec mimalloc_fns[] = {
@@ -106,6 +115,8 @@ static const struct ms_fn_spec mimalloc_fns[] = {
 	{ "mi_heap_zalloc",     A, 1, N, N, N, 0 },
 	{ "mi_heap_calloc",     A, 2, 1, N, N, 0 },
 	{ "mi_heap_realloc",    R, 2, N, 1, N, 0 },
+	/* aliases of mi_new, mi_free and mi_free_size: named, not probed twice */
+	CXX_OPERATORS,
 };
 
 /* CPython's object allocator; its arenas (mmap) and large blocks (malloc) are its
@@ -141,6 +152,7 @@ static const struct ms_fn_spec cxx_fns[] = {
 
 #undef STD_C_FNS
 #undef CXX_OPERATORS
+#undef CXX_NOTHROW_OPERATORS
 #undef N
 #undef A
 #undef F

@@ -128,13 +128,16 @@ def alias_names(gt, keys):
 
 
 # The uprobes' one known difference: tcmalloc's tc_free_sized ends in `jmp tc_free@plt`,
-# mimalloc's mi_free_size and mi_free_aligned in `jmp mi_free@plt`, and the BPF programs keep no
+# mimalloc's mi_free_size and mi_free_aligned in `jmp mi_free@plt`, jemalloc's sized C++
+# deletes in `jmp sdallocx@plt` (the operators of the others are aliases of those), and the BPF programs keep no
 # frame for a free (no return probe): they see that inner free as a second free of the block,
 # counted in dead_frees (nowhere else). The in-process source skips it, as the call inside the
 # interposed free it is. Every other figure must be equal.
+SIZED_DELETES = ("operator delete(void*, unsigned long)", "operator delete[](void*, unsigned long)")
 UPROBES_DEAD_FREES = {
     "tcmalloc": ("tc_free_sized", "tc_delete_sized", "tc_deletearray_sized"),
     "mimalloc": ("mi_free_size", "mi_free_aligned"),
+    "jemalloc": SIZED_DELETES,
 }
 
 
@@ -234,3 +237,11 @@ def inproc_mimalloc_api(ctx):
     """-lmimalloc, every mi_ function the uprobes trace beside malloc and free: the window
     exact under uprobes and --in-process=block, and the same in both"""
     family_test(ctx, "mimalloc_api", "mimalloc")
+
+
+@test
+def inproc_tcmalloc_after_libstdcxx(ctx):
+    """tcmalloc_api linked after libstdc++: its C++ operators are libstdc++'s (over malloc).
+    The in-process library's operators pass them on untraced, their malloc and free counted
+    as the uprobes count them: the window exact and the same in both"""
+    family_test(ctx, "tcmalloc_stdcxx_first", "tcmalloc")

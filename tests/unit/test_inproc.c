@@ -391,6 +391,26 @@ static void wait_line(int fd, char c, char *buf, size_t len, pid_t pid)
  * place, summed), every place recorded in the allocator's object, none nested, nothing lost. A family
  * library that forwarded to itself would never return.
  */
+/* The symbol of a ground truth's function: its own name, or a C++ operator's mangled name
+ * for its demangled one (apimix.h names jemalloc's operators as the tracer does) */
+static const char *symbol_of(const char *name)
+{
+	static const char *const cxx[][2] = {
+		{ "operator new(unsigned long)", "_Znwm" },
+		{ "operator new[](unsigned long)", "_Znam" },
+		{ "operator delete(void*)", "_ZdlPv" },
+		{ "operator delete[](void*)", "_ZdaPv" },
+		{ "operator delete(void*, unsigned long)", "_ZdlPvm" },
+		{ "operator delete[](void*, unsigned long)", "_ZdaPvm" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cxx) / sizeof(cxx[0]); i++)
+		if (!strcmp(name, cxx[i][0]))
+			return cxx[i][1];
+	return name;
+}
+
 static void family_program(const char *family, const char *allocator_so)
 {
 	static struct got g;
@@ -454,7 +474,7 @@ static void family_program(const char *family, const char *allocator_so)
 	json_object_foreach(by_func, key, v)
 	{
 		struct ms_elf_func f;
-		const char *name = key;
+		const char *name = symbol_of(key);
 		unsigned k;
 
 		ck_assert_int_eq(ms_elf_lookup(allocator_so, &name, 1, &f), 1);

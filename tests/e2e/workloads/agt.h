@@ -14,7 +14,7 @@
 
 #include "gt.h"
 
-#define AGT_MAX_FN 32
+#define AGT_MAX_FN 48
 
 /* One side's figures; bytes are requested bytes */
 struct agt_counts {

@@ -27,6 +27,96 @@ static void apimix_re(struct agt *a, const char *fn, struct blk *b, size_t n, vo
 	}
 }
 
+/* C++'s operators as the allocator's library defines them, by their mangled names (a C++
+ * program's calls bind to these: operator new(size_t) is _Znwm), each through a volatile
+ * pointer: new and delete, new[] and delete[], the sized deletes, and with nothrow (the
+ * forms tcmalloc's tc_ functions are aliases of) the nothrow forms */
+void *_Znwm(size_t size);
+void *_Znam(size_t size);
+void _ZdlPv(void *p);
+void _ZdaPv(void *p);
+void _ZdlPvm(void *p, size_t size);
+void _ZdaPvm(void *p, size_t size);
+void *_ZnwmRKSt9nothrow_t(size_t size, const void *nt);
+void *_ZnamRKSt9nothrow_t(size_t size, const void *nt);
+void _ZdlPvRKSt9nothrow_t(void *p, const void *nt);
+void _ZdaPvRKSt9nothrow_t(void *p, const void *nt);
+
+static void *(*volatile apimix_new)(size_t) = _Znwm;
+static void *(*volatile apimix_newarray)(size_t) = _Znam;
+static void (*volatile apimix_delete)(void *) = _ZdlPv;
+static void (*volatile apimix_deletearray)(void *) = _ZdaPv;
+static void (*volatile apimix_delete_sized)(void *, size_t) = _ZdlPvm;
+static void (*volatile apimix_deletearray_sized)(void *, size_t) = _ZdaPvm;
+
+static void *apimix_got(struct agt *a, const char *fn, void *p, size_t n)
+{
+	if (!p)
+		gt_die("a C++ operator new failed");
+	agt_alloc(a, fn, p, n);
+	return p;
+}
+
+/* The operators' names in the ground truth, as the tracer names them (demangled, or by an
+ * alias at the same address that comes first in its name): new, new[], delete, delete[],
+ * the sized deletes, then the nothrow new, new[], delete, delete[] (NULL: not called) */
+enum {
+	CXX_NEW,
+	CXX_NEWA,
+	CXX_DEL,
+	CXX_DELA,
+	CXX_DEL_SZ,
+	CXX_DELA_SZ,
+	CXX_NEW_NT,
+	CXX_NEWA_NT,
+	CXX_DEL_NT,
+	CXX_DELA_NT,
+	CXX_NAMES
+};
+static const char *const apimix_cxx_demangled[CXX_NAMES] = {
+	"operator new(unsigned long)",
+	"operator new[](unsigned long)",
+	"operator delete(void*)",
+	"operator delete[](void*)",
+	"operator delete(void*, unsigned long)",
+	"operator delete[](void*, unsigned long)",
+};
+
+/* Iteration i's calls of the operators (sizes from gt_size's streams 40 to 45), named */
+static void apimix_cxx(struct agt *a, unsigned i, const char *const name[CXX_NAMES])
+{
+	static const char nt; /* stands for std::nothrow */
+	size_t n;
+	void *p;
+
+	n = gt_size(i, 40, 1, 700);
+	p = apimix_got(a, name[CXX_NEW], apimix_new(n), n);
+	apimix_delete(p);
+	agt_free(a, name[CXX_DEL], n);
+	n = gt_size(i, 41, 1, 700);
+	p = apimix_got(a, name[CXX_NEWA], apimix_newarray(n), n);
+	apimix_deletearray(p);
+	agt_free(a, name[CXX_DELA], n);
+	n = gt_size(i, 42, 1, 700);
+	p = apimix_got(a, name[CXX_NEW], apimix_new(n), n);
+	apimix_delete_sized(p, n);
+	agt_free(a, name[CXX_DEL_SZ], n);
+	n = gt_size(i, 43, 1, 700);
+	p = apimix_got(a, name[CXX_NEWA], apimix_newarray(n), n);
+	apimix_deletearray_sized(p, n);
+	agt_free(a, name[CXX_DELA_SZ], n);
+	if (!name[CXX_NEW_NT])
+		return;
+	n = gt_size(i, 44, 1, 700);
+	p = apimix_got(a, name[CXX_NEW_NT], _ZnwmRKSt9nothrow_t(n, &nt), n);
+	_ZdlPvRKSt9nothrow_t(p, &nt);
+	agt_free(a, name[CXX_DEL_NT], n);
+	n = gt_size(i, 45, 1, 700);
+	p = apimix_got(a, name[CXX_NEWA_NT], _ZnamRKSt9nothrow_t(n, &nt), n);
+	_ZdaPvRKSt9nothrow_t(p, &nt);
+	agt_free(a, name[CXX_DELA_NT], n);
+}
+
 /* The window's end: a block above every transient, freed at once (malloc and free, the
  * standard names), then the ground truth */
 static void apimix_end(struct agt *a)

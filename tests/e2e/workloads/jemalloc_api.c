@@ -76,6 +76,9 @@ static void window(unsigned iters)
 		if (je.user.failed_allocs != 2 * (i + 1))
 			gt_die("a jemalloc call that should fail succeeded");
 
+		/* C++'s operators */
+		apimix_cxx(&je, i, apimix_cxx_demangled);
+
 		/* every fourth a block stays live */
 		if (i % 4) {
 			gt_free_fn(a.p);

@@ -85,6 +85,12 @@ static void release(struct blk *b)
 	agt_free(&mi, "mi_free", b->n);
 }
 
+/* The C++ operators are aliases of mi_new, mi_free and mi_free_size: named as those (the
+ * tracer's names are cut at 63 characters) */
+static const char *const mi_cxx[CXX_NAMES] = {
+	"mi_new", "mi_new", "mi_free", "mi_free", "mi_free_size", "mi_free_size",
+};
+
 static void window(unsigned iters)
 {
 	void *heap = mi_heap_get_default();
@@ -184,6 +190,9 @@ static void window(unsigned iters)
 		apimix_re(&mi, "mi_heap_realloc", &a, APIMIX_HUGE, p);
 		if (mi.user.failed_allocs != 4 * (i + 1))
 			gt_die("a mimalloc call that should fail succeeded");
+
+		/* C++'s operators */
+		apimix_cxx(&mi, i, mi_cxx);
 
 		/* every fourth a block stays live */
 		if (i % 4)

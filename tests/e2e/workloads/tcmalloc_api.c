@@ -65,6 +65,25 @@ static void *got(const char *fn, void *p, size_t n)
 	return p;
 }
 
+/* The C++ operators are aliases of the tc_ functions: named as the first alias (the
+ * tracer's names are cut at 63 characters) */
+static const char *const tc_cxx[CXX_NAMES] = {
+	"tc_new",
+	"tc_newarray",
+	"tc_delete",
+	"tc_deletearray",
+	"tc_delete_sized",
+	"tc_deletearray_sized",
+	"tc_new_nothrow",
+	"tc_newarray_nothrow",
+	"tc_delete_nothrow",
+	"tc_deletearray_nothrow",
+};
+
+#ifndef TC_CXX_NAMES
+#define TC_CXX_NAMES tc_cxx
+#endif
+
 static void window(unsigned iters)
 {
 	struct blk a, b, c, x;
@@ -145,6 +164,9 @@ static void window(unsigned iters)
 		agt_alloc(&tc, "tc_posix_memalign", rc ? NULL : x.p, 64);
 		if (tc.user.failed_allocs != 3 * (i + 1))
 			gt_die("a tcmalloc call that should fail succeeded");
+
+		/* C++'s operators */
+		apimix_cxx(&tc, i, TC_CXX_NAMES);
 
 		/* every fourth a block stays live */
 		if (i % 4) {
