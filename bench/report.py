@@ -477,6 +477,25 @@ def unwind_group(runs, lines, summary):
     summary["unwind"] = summ
 
 
+def daemon_group(runs, lines, summary):
+    """the daemon's own work a record (bench/daemon.c): its statistics, and with the merge"""
+    keys = list(dict.fromkeys((r["result"]["stream"], r["result"]["part"])
+                              for r in runs if r["ok"]))
+    lines.append("")
+    lines.append("the daemon's own work, ns per record (bench/daemon.c); in-process block mode "
+                 "cannot cost a malloc+free pair less than two records of it")
+    rows, summ = [], []
+    for stream, part in keys:
+        ns = [r["result"]["ns_per_record"] for r in runs if r["ok"] and
+              (r["result"]["stream"], r["result"]["part"]) == (stream, part)]
+        rows.append([stream, part, str(len(ns)), fmt_spread(ns, lambda x: "%.1f" % x),
+                     "%.1f" % (2 * statistics.median(ns))])
+        summ.append({"stream": stream, "part": part, "ns_per_record": ns})
+    lines.extend("  " + l for l in table(["stream", "part", "n", "ns median [min-max]",
+                                          "2 records"], rows))
+    summary["daemon"] = summ
+
+
 def replay_group(runs, lines, summary, targets):
     ok = [r for r in runs if r["ok"]]
     rates = [r["tracer_final"]["events"] / r["result"]["wall_s"] for r in ok
@@ -533,6 +552,8 @@ def main():
         replay_group(by_group["replay"], lines, summary, targets)
     if "unwind" in by_group:
         unwind_group(by_group["unwind"], lines, summary)
+    if "daemon" in by_group:
+        daemon_group(by_group["daemon"], lines, summary)
 
     lines.append("")
     lines.append("targets (issues 3 and 10)")

@@ -19,7 +19,7 @@
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
 #                         memscope-stacks-sampled bpftrace memleak heaptrack inproc
 #                         inproc-block untraced-launched) or sections
-#                         (micro bystander python redis replay unwind); floor, memscope-stacks,
+#                         (micro bystander python redis replay unwind daemon); floor, memscope-stacks,
 #                         inproc and inproc-block leave out those rows of the python and
 #                         redis sections too, heaptrack that of the redis section
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
@@ -876,6 +876,19 @@ run_unwind() {
 	[ -s "$WORK/unwind.err" ] && note "unwind: $(tail_err "$WORK/unwind.err")"
 }
 
+# --- the daemon's own work a record -----------------------------------------------------------
+# its statistics and merge, apart from any source (bench/daemon.c): the floor under the
+# in-process block mode, which runs a writer at the daemon's pace
+run_daemon() {
+	local r line n=$((QUICK ? 1000000 : 4000000))
+	for ((r = 1; r <= ROUNDS; r++)); do
+		while read -r line; do
+			record daemon daemon 1 daemon "$r" true null "$line"
+		done < <("$OUT/daemon" -n $n 2>>"$WORK/daemon.err")
+	done
+	[ -s "$WORK/daemon.err" ] && note "daemon: $(tail_err "$WORK/daemon.err")"
+}
+
 # --- the run --------------------------------------------------------------------------------
 cat /proc/loadavg >"$META/loadavg_start"
 {
@@ -980,6 +993,7 @@ fi
 
 skipped replay || run_replay
 skipped unwind || run_unwind
+skipped daemon || run_daemon
 
 cat /proc/loadavg >"$META/loadavg_end"
 bpftool perf list >"$META/perf_list_after" 2>&1
