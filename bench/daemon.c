@@ -11,7 +11,7 @@
  * batches of 4,096, drained as the other queue is seen quiet past them). Prints one JSON
  * line per (stream, part): ns per record, the best of three runs.
  *
- * usage: daemon [-n RECORDS]
+ * usage: daemon [-n RECORDS] [-s pairs|mix]
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -155,22 +155,28 @@ static double run(const struct ms_catalog *cat, const struct ms_event *v, size_t
 int main(int argc, char **argv)
 {
 	static const char *const streams[] = { "pairs", "mix" };
+	const char *only = NULL;
 	size_t n = 4000000, k;
 	struct ms_catalog *cat = libc_catalog();
 	int opt;
 
-	while ((opt = getopt(argc, argv, "n:")) != -1) {
-		if (opt != 'n' || (n = strtoul(optarg, NULL, 10) & ~(size_t)1) < 2) {
-			fprintf(stderr, "usage: daemon [-n RECORDS]\n");
+	while ((opt = getopt(argc, argv, "n:s:")) != -1) {
+		if (opt == 's') {
+			only = optarg;
+		} else if (opt != 'n' || (n = strtoul(optarg, NULL, 10) & ~(size_t)1) < 2) {
+			fprintf(stderr, "usage: daemon [-n RECORDS] [-s pairs|mix]\n");
 			return 2;
 		}
 	}
 	if (!cat)
 		return 1;
 	for (k = 0; k < sizeof(streams) / sizeof(streams[0]); k++) {
-		struct ms_event *v = stream(streams[k], n);
+		struct ms_event *v;
 		int merged, r;
 
+		if (only && strcmp(only, streams[k]))
+			continue;
+		v = stream(streams[k], n);
 		if (!v)
 			return 1;
 		for (merged = 0; merged < 2; merged++) {
