@@ -158,12 +158,14 @@ struct ms_shm_stack {
 };
 
 struct ms_shm_stacks {
-	uint32_t slots; /* 0: no --stacks; else twice max: a probe meets a free slot soon */
-	uint32_t depth; /* frames a slot holds (--stack-depth) */
-	uint32_t max;	/* stacks the table takes (--stack-map-size): then it is full */
-	uint32_t used;	/* slots claimed (or being claimed) */
-	uint64_t lost;	/* allocations whose stack was lost: the table full, a walk that
+	uint32_t slots;	    /* 0: no --stacks; else twice max: a probe meets a free slot soon */
+	uint32_t depth;	    /* frames a slot holds (--stack-depth) */
+	uint32_t max;	    /* stacks the table takes (--stack-map-size): then it is full */
+	uint32_t used;	    /* slots claimed (or being claimed) */
+	uint64_t lost;	    /* allocations whose stack was lost: the table full, a walk that
 			   failed (the BPF programs' stack_map_full) */
+	uint32_t published; /* slots whose frames are published: max of them, the table is full */
+	uint32_t pad;
 };
 
 struct ms_shm_header {

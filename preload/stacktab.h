@@ -16,10 +16,11 @@ size_t ms_stacktab_bytes(uint32_t slots, uint32_t depth);
  * The id of the stack ip[0..n) (1 <= n <= st->depth): MS_STACK_INPROC | its slot, the
  * slot it already has or a free one claimed and written, its frames published (release)
  * before it returns. -1 when the table holds st->max stacks and not this one (counted in
- * st->lost). Lock-free: a writer never waits for another, but for one that claimed a slot
- * of the same hash and is writing its frames (16 frames' time; given up after about a
- * millisecond, as for a writer that died: then the stack takes another slot). O(n) plus
- * the probes, about 1.5 at the table's fill (at most a half).
+ * st->lost). No lock: a writer waits for another only while that one writes the frames of
+ * a slot of the same hash (the same stack, most likely), or holds the last of st->max for a
+ * stack that may be this one; after about 0.1 s it waits no more (a writer that died or is
+ * stopped: the stack then takes another slot, or is lost). O(n) plus the probes, about 1.5
+ * at the table's fill (at most a half).
  */
 int32_t ms_stacktab_insert(struct ms_shm_stacks *st, void *table, const uint64_t *ip, unsigned n,
 			   uint32_t tid);
