@@ -157,6 +157,62 @@ static bool wait_room(struct ms_shm_ring *r, uint64_t head)
 
 /* ---------------------------------------------------------------- stacks */
 
+/*
+ * Blocks the walks' own calls allocated (libunwind's first walk in a thread allocates the
+ * thread's block of its dynamic TLS, which glibc frees when the thread ends, outside any
+ * walk): their frees are not recorded either. An open-addressing set of addresses (0 free,
+ * 1 a block freed since); a free looks only while it is not empty. Past UNTRACED_MAX
+ * blocks (threads alive at once that walked), a block is not remembered: its free is
+ * recorded, as one of a block never seen allocated (unmatched).
+ */
+#define UNTRACED_MAX 4096 /* a power of two */
+#define UNTRACED_GONE 1
+static uintptr_t untraced[UNTRACED_MAX];
+static uint32_t untraced_n; /* blocks in it */
+
+static uint32_t untraced_at(uintptr_t p)
+{
+	return (uint32_t)((p >> 4) * 0x9e3779b1u) & (UNTRACED_MAX - 1);
+}
+
+static void untraced_add(uintptr_t p)
+{
+	uint32_t i = untraced_at(p), k;
+
+	for (k = 0; k < UNTRACED_MAX; k++, i = (i + 1) & (UNTRACED_MAX - 1)) {
+		uintptr_t cur = __atomic_load_n(&untraced[i], __ATOMIC_RELAXED);
+
+		if ((cur == 0 || cur == UNTRACED_GONE) &&
+		    __atomic_compare_exchange_n(&untraced[i], &cur, p, false, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED)) {
+			__atomic_fetch_add(&untraced_n, 1, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+/* Whether p is a block of the walks' (then no more) */
+static bool untraced_take(uintptr_t p)
+{
+	uint32_t i = untraced_at(p), k;
+
+	if (likely(!__atomic_load_n(&untraced_n, __ATOMIC_ACQUIRE)))
+		return false;
+	for (k = 0; k < UNTRACED_MAX; k++, i = (i + 1) & (UNTRACED_MAX - 1)) {
+		uintptr_t cur = __atomic_load_n(&untraced[i], __ATOMIC_ACQUIRE);
+
+		if (!cur)
+			return false;
+		if (cur == p &&
+		    __atomic_compare_exchange_n(&untraced[i], &cur, UNTRACED_GONE, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			__atomic_fetch_sub(&untraced_n, 1, __ATOMIC_RELEASE);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* libunwind's unw_backtrace, once the library's constructor has loaded it (NULL: no
  * walks, the allocations' stacks are counted lost) */
 static int (*walk_fn)(void **buffer, int size);
@@ -265,7 +321,15 @@ void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64
 	uint64_t head;
 	int cpu;
 
-	if (flags & MS_SHIM_SKIP)
+	if (flags & MS_SHIM_SKIP) {
+		if (unlikely(tls.in_walk) && type == MS_EV_ALLOC && ptr)
+			untraced_add(ptr);
+		else if (unlikely(tls.in_walk) && type == MS_EV_FREE)
+			untraced_take(ptr); /* the address may come back to the program */
+		return;
+	}
+	/* the free of a block the walks allocated: theirs too */
+	if (unlikely(untraced_n) && type == MS_EV_FREE && untraced_take(ptr))
 		return;
 	/* the BPF programs' stacks: an outermost call's allocation, in the sample */
 	if (stack_table && !(flags & MS_EVF_NESTED) &&

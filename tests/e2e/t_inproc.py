@@ -319,3 +319,38 @@ def inproc_follow_stacks(ctx):
             compare_proc(c, label + ": exit record", gt, p, cm)
             stack_share(c, p, label)
     c.done()
+
+
+@test
+def inproc_stacks_thread_churn(ctx):
+    """--stacks in-process on threads that start and end (thread_churn 3 rounds of 6): the
+    figures those without --stacks give, though each thread's first walk allocates
+    libunwind's caches and glibc frees them when the thread ends; every allocation with a
+    stack"""
+    path = ctx.workload_path("thread_churn")
+    got = {}
+    c = Check()
+    for label, extra in (("no --stacks", []), ("--stacks", ["--stacks"])):
+        tr = ctx.tracer(["--json"] + extra + ["--", path, "3", "6", "200"])
+        rc = tr.wait_exit(WINDOW_TIMEOUT)
+        if rc != 0:
+            raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
+                label, rc, tr.stderr_text()))
+        c.true(any("attached in-process" in l for l in tr.err()),
+               "%s: no 'attached in-process' line: %s" % (label, tr.stderr_text()))
+        recs = [json.loads(l) for l in tr.out() if l.startswith('{"type"')]
+        fin = next(r for r in recs if r.get("type") == "final")
+        ex = [r for r in recs if r.get("type") == "exit"]
+        if not c.eq("%s: exit records" % label, 1, len(ex)):
+            continue
+        p = ex[0]["processes"][0]
+        got[label] = {k: p.get(k) for k in ("allocs", "frees", "unmatched_frees",
+                                             "dead_frees", "live_allocs", "by_func")}
+        c.eq("%s: events lost" % label, 0, fin.get("events_lost"))
+        if extra:
+            stack_share(c, p, label)
+    c.eq("the process' figures with --stacks (those without)", got.get("no --stacks"),
+         got.get("--stacks"))
+    c.eq("frees of blocks never seen allocated", 0, (got.get("--stacks") or {}).get(
+        "unmatched_frees"))
+    c.done()
