@@ -111,11 +111,12 @@ int32_t ms_stacktab_insert(struct ms_shm_stacks *st, void *table, const uint64_t
 			   uint32_t tid)
 {
 	uint32_t slots = st->slots, depth = st->depth, i, k;
-	uint64_t h = hash_of(ip, n);
 	bool placed = false; /* one of st->max is this writer's */
+	uint64_t h;
 
 	if (!slots || !n || n > depth)
 		goto lost;
+	h = hash_of(ip, n);
 	i = (uint32_t)(((h >> 32) * slots) >> 32);
 	for (k = 0; k < slots; k++, i = i + 1 == slots ? 0 : i + 1) {
 		struct ms_shm_stack *s = slot_at(table, depth, i);
