@@ -324,13 +324,16 @@ void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64
 	if (flags & MS_SHIM_SKIP) {
 		if (unlikely(tls.in_walk) && type == MS_EV_ALLOC && ptr)
 			untraced_add(ptr);
-		else if (unlikely(tls.in_walk) && type == MS_EV_FREE)
+		else if (type == MS_EV_FREE || type == MS_EV_REALLOC_ENTER)
 			untraced_take(ptr); /* the address may come back to the program */
 		return;
 	}
-	/* the free of a block the walks allocated: theirs too */
+	/* the free of a block the walks allocated: theirs too (a realloc of one, which glibc
+	 * never makes, is recorded: its address is only forgotten) */
 	if (unlikely(untraced_n) && type == MS_EV_FREE && untraced_take(ptr))
 		return;
+	if (unlikely(untraced_n) && type == MS_EV_REALLOC_ENTER)
+		untraced_take(ptr);
 	/* the BPF programs' stacks: an outermost call's allocation, in the sample */
 	if (stack_table && !(flags & MS_EVF_NESTED) &&
 	    (type == MS_EV_ALLOC || type == MS_EV_REALLOC)) {
