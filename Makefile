@@ -15,7 +15,7 @@ ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror -MMD -MP \
-	  -Iinclude -I$(OUT) -DMS_LIBDIR='"$(PREFIX)/lib/memscope-bpf"'
+	  -Iinclude -Ipreload -I$(OUT) -DMS_LIBDIR='"$(PREFIX)/lib/memscope-bpf"'
 LDLIBS := -lbpf -lelf -ldw -lz -llzma -lcapstone -lmicrohttpd -liberty -lprotobuf-c -ljansson \
 	  -lstdc++ -lpthread -lm
 ifeq ($(SANITIZE),1)
@@ -37,7 +37,9 @@ LIB_SRCS := $(filter-out user/main.c,$(USER_SRCS))
 # protoc-c (protobuf-c-compiler) into $(OUT)/proto
 PPROF_PROTO ?= /usr/share/gocode/src/github.com/google/pprof/proto/profile.proto
 PROTO_GEN := $(OUT)/proto/profile.pb-c.h
-LIB_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(LIB_SRCS)) $(OUT)/proto/profile.pb-c.o
+# the in-process stack table: written in the command (the preloaded library), read here
+LIB_OBJS := $(patsubst user/%.c,$(OUT)/user/%.o,$(LIB_SRCS)) $(OUT)/proto/profile.pb-c.o \
+	    $(OUT)/preload/stacktab.o
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 SKELS := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
@@ -75,6 +77,10 @@ $(OUT)/user/%.o: user/%.c | $(SKELS) $(PROTO_GEN)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+$(OUT)/preload/%.o: preload/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
 $(OUT)/proto/profile.pb-c.c $(OUT)/proto/profile.pb-c.h: $(PPROF_PROTO)
 	@mkdir -p $(OUT)/proto
 	protoc-c --c_out=$(OUT)/proto -I$(dir $(PPROF_PROTO)) $(PPROF_PROTO)
@@ -97,11 +103,13 @@ $(OUT)/memscope-bpf: $(OUT)/user/main.o $(LIB_OBJS)
 # records, nesting), built together so that the shim's calls are inlined
 PRELOAD_CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror \
 	-fPIC -fvisibility=hidden -Iinclude
-$(OUT)/libmemscope-preload.so: preload/shim.c preload/preload.c preload/shim.h \
-			       include/memscope_shm.h include/memscope.h
+# (--stacks: libunwind is loaded by the library at its start, local to it: no DT_NEEDED)
+$(OUT)/libmemscope-preload.so: preload/shim.c preload/preload.c preload/stacktab.c \
+			       preload/shim.h preload/stacktab.h include/memscope_shm.h \
+			       include/memscope.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PRELOAD_CFLAGS) -flto -shared -Wl,-soname,libmemscope-preload.so \
-		preload/shim.c preload/preload.c -o $@
+		preload/shim.c preload/preload.c preload/stacktab.c -o $@
 
 # An allocator family's own API (mallocx, tc_malloc, mi_malloc...): a library of its own per
 # family, preloaded after libmemscope-preload.so only into a command that loads that allocator;

@@ -24,6 +24,7 @@ LABELS = {
     "heaptrack": "heaptrack (LD_PRELOAD, reference)",
     "inproc": "memscope-bpf --in-process=lossy --",
     "inproc-block": "memscope-bpf -- (in-process, block: exact)",
+    "inproc-stacks": "memscope-bpf --stacks -- (in-process, walked by libunwind, block)",
     "untraced-sys": "untraced, system libc",
     "bystander": "untraced while memscope-bpf -p traces another",
     "memscope-pymalloc": "memscope-bpf --preset pymalloc --",
@@ -54,7 +55,8 @@ REDIS_LABELS = {
 # The sites object's figures of a --stacks run, summed over the traced processes of a run
 STACK_FIELDS = ("stack_allocs", "truncated_allocs", "stacks", "truncated_stacks")
 STACK_CONDS = {"memscope-stacks": "--stacks (auto)", "memscope-stacks-fp": "--stacks --stack-unwind fp",
-               "memscope-stacks-sampled": "--stacks --sample-bytes 524288"}
+               "memscope-stacks-sampled": "--stacks --sample-bytes 524288",
+               "inproc-stacks": "--stacks -- (in-process)"}
 # The micro tables' ratios use the workload threads' CPU time: on a shared machine wall time
 # also counts the waits for a CPU. Both sets of ratios are in the JSON.
 RK = "cpu"
@@ -267,6 +269,15 @@ def micro_group(group, runs, lines, summary, targets):
             targets.append(("%s: the same / heaptrack's added ns (%s)" % (group, RK),
                             ratio(ib["added_" + RK], st["heaptrack"]["added_" + RK]), "< 1",
                             lambda x: x < 1))
+    if group in ("pairs/1", "pairs/2", "mix/1") and "inproc-stacks" in st:
+        # issue 20: --stacks for a COMMAND in the process, against the BPF walk and heaptrack
+        ist = st["inproc-stacks"]
+        for other, what in (("memscope-stacks", "the BPF programs' walk (-p --stacks)"),
+                            ("heaptrack", "heaptrack's")):
+            if ist.get("added_" + RK) is not None and st.get(other, {}).get("added_" + RK):
+                targets.append(("%s: --stacks in-process added ns / %s (%s)" % (group, what, RK),
+                                ratio(ist["added_" + RK], st[other]["added_" + RK]), "< 1",
+                                lambda x: x < 1))
     if group == "bystander":
         b, u = st.get("bystander", {}), st.get("untraced-sys", {})
         overlap = bool(b.get(RK) and u.get(RK)) and \

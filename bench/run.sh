@@ -18,7 +18,7 @@
 #   BENCH_SKIP=a,b        conditions to leave out (untraced floor floor-entry memscope
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
 #                         memscope-stacks-sampled bpftrace memleak heaptrack inproc
-#                         inproc-block untraced-launched) or sections
+#                         inproc-block inproc-stacks untraced-launched) or sections
 #                         (micro bystander python redis replay unwind daemon); floor, memscope-stacks,
 #                         inproc and inproc-block leave out those rows of the python and
 #                         redis sections too, heaptrack that of the redis section
@@ -358,6 +358,13 @@ if has_opt --stack-unwind; then MICRO_CONDS+=(memscope-stacks-fp); else note "me
 if has_opt --sample-bytes; then MICRO_CONDS+=(memscope-stacks-sampled); else note "memscope-bpf has no --sample-bytes: row left out"; fi
 MICRO_CONDS+=(bpftrace memleak heaptrack)
 if has_opt --in-process; then MICRO_CONDS+=(inproc inproc-block); else note "memscope-bpf has no --in-process: rows left out"; fi
+# --stacks for a launched command, walked in the process (against memscope-stacks: the BPF
+# programs' walk, as -p and --bpf --stacks -- take it, and heaptrack's, libunwind too)
+if has_opt --in-process && has_opt --stacks && "$MS" --help 2>&1 | grep -q 'walked in the process'; then
+	MICRO_CONDS+=(inproc-stacks)
+else
+	note "memscope-bpf does not walk stacks in the process: inproc-stacks row left out"
+fi
 conds=()
 for c in "${MICRO_CONDS[@]}"; do skipped "$c" || conds+=("$c"); done
 MICRO_CONDS=("${conds[@]}")
@@ -457,6 +464,8 @@ run_micro() {
 		# memscope-bpf starts the workload with its library preloaded; it ends with it
 		local mode==lossy
 		[ "$cond" = inproc-block ] && mode==block
+		[ "$cond" = inproc-stacks ] && mode="=block --stacks"
+		# shellcheck disable=SC2086 # mode: the option, then --stacks for inproc-stacks
 		"${WL_ENV[@]}" LD_LIBRARY_PATH=$lib "$MS" -v --json -i 100000 --in-process$mode -- \
 			"$OUT/$wl" -t "$t" -d "$DUR" -r "$pre.ready" -o "$pre.wl" >"$pre.out" 2>"$pre.err" &
 		hp=$!

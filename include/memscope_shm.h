@@ -15,7 +15,7 @@
 #define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc)
 #define MS_PRELOAD_FAMILY "libmemscope-preload-"
 #define MS_SHM_MAGIC 0x4d534d53u  /* "SMSM" */
-#define MS_SHM_VERSION 3	  /* 3: the C++ operators */
+#define MS_SHM_VERSION 4	  /* 3: the C++ operators; 4: stacks */
 #define MS_SHM_RINGS 256	  /* one per thread that allocates, reused when it ends */
 #define MS_SHM_RING_RECORDS 65536 /* records a ring holds: 4 MiB; a power of two */
 #define MS_SHM_PROCS 4096	  /* processes that can register, over the run */
@@ -149,6 +149,38 @@ struct ms_shm_proc {
 	} fn[MS_IP_NFN];
 };
 
+/*
+ * --stacks: the stacks the libraries walk, in a table of their own in the same file, at
+ * ms_shm_header's stacks_off (a multiple of the page size), mapped apart from the rest:
+ * slots of MS_SHM_STACK_BYTES(depth) bytes. A stack is found by the hash of its frames
+ * (linear probing from the slot the hash names); a writer claims a free slot by
+ * compare-and-swap of its hash, writes the frames, then stores nr with release, before
+ * the record that names it is published. Slots are never freed. A record's stack_id is
+ * MS_STACK_INPROC | slot: never an id of the BPF stack maps (below 2^30), so a run can
+ * have both.
+ */
+#define MS_STACK_INPROC 0x40000000
+#define MS_SHM_STACK_BYTES(depth) (16 + 8 * (size_t)(depth))
+
+struct ms_shm_stack {
+	uint64_t hash; /* 0: free; else the hash of the frames, claimed by compare-and-swap */
+	uint32_t nr;   /* frames in ip: 0 until they are written (stored with release) */
+	uint32_t tid;  /* the thread that claimed it (for a look at a table by hand) */
+	uint64_t ip[]; /* depth of them: the allocation function, its caller, ... (the BPF
+			  stack maps' layout) */
+};
+
+struct ms_shm_stacks {
+	uint32_t slots;	    /* 0: no --stacks; else twice max: a probe meets a free slot soon */
+	uint32_t depth;	    /* frames a slot holds (--stack-depth) */
+	uint32_t max;	    /* stacks the table takes (--stack-map-size): then it is full */
+	uint32_t used;	    /* slots claimed (or being claimed) */
+	uint64_t lost;	    /* allocations whose stack was lost: the table full, a walk that
+			   failed (the BPF programs' stack_map_full) */
+	uint32_t published; /* slots whose frames are published: max of them, the table is full */
+	uint32_t pad;
+};
+
 struct ms_shm_header {
 	uint32_t magic, version;
 	uint32_t nrings, ring_records, nprocs;
@@ -157,9 +189,14 @@ struct ms_shm_header {
 	uint32_t follow;    /* ...unless its descendants are traced too (-f) */
 	uint32_t block;	    /* a writer whose ring is full waits for room (else: lost) */
 	uint32_t pad;
-	uint64_t heartbeat; /* the daemon's reads: a writer waits only while it moves */
-	uint64_t no_ring;   /* records lost: every ring was taken */
-	uint64_t no_proc;   /* processes that found no free entry (untraced) */
+	uint64_t heartbeat;  /* the daemon's reads: a writer waits only while it moves */
+	uint64_t no_ring;    /* records lost: every ring was taken */
+	uint64_t no_proc;    /* processes that found no free entry (untraced) */
+	uint64_t stacks_off; /* the stack table's offset in the file */
+	struct ms_shm_stacks stacks;
+	uint64_t sample_bytes;	/* --sample-bytes with --stacks: the mean (0: every call) */
+	uint32_t log2_q16[257]; /* ms_sample_gap's table */
+	uint32_t pad2;
 	uint8_t node_of_cpu[MS_SHM_MAX_CPUS];
 	struct ms_shm_proc procs[MS_SHM_PROCS];
 };
@@ -167,7 +204,10 @@ struct ms_shm_header {
 /* The rings follow the header, each at a multiple of 64 bytes */
 #define MS_SHM_RINGS_OFFSET ((sizeof(struct ms_shm_header) + 63) & ~(size_t)63)
 #define MS_SHM_SIZE (MS_SHM_RINGS_OFFSET + (size_t)MS_SHM_RINGS * sizeof(struct ms_shm_ring))
+/* --stacks: the stack table after them, at a page (stacks_off) */
+#define MS_SHM_STACKS_OFFSET ((MS_SHM_SIZE + 4095) & ~(size_t)4095)
 
+_Static_assert(sizeof(struct ms_shm_stack) == MS_SHM_STACK_BYTES(0), "ms_shm_stack layout");
 _Static_assert(MS_IP_NFN == 71, "struct ms_shm_proc changed: bump MS_SHM_VERSION");
 _Static_assert(sizeof(struct ms_shm_ring) % 64 == 0, "rings must stay 64-byte aligned");
 _Static_assert((MS_SHM_RING_RECORDS & (MS_SHM_RING_RECORDS - 1)) == 0,

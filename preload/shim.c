@@ -7,7 +7,13 @@
  * of 64 bytes and one release store. A full
  * ring counts the record as lost; a daemon that is gone leaves the rings full: the program
  * runs on, untraced. Without the region (no MEMSCOPE_SHM, a bad one), calls are forwarded
- * and nothing else. */
+ * and nothing else.
+ *
+ * --stacks: an allocation's record (ALLOC, REALLOC, outermost calls, in the sample of
+ * --sample-bytes) names its stack in the region's stack table (stacktab.c), walked here
+ * by libunwind (loaded at the library's start, local to it); what the walk calls of the
+ * interposed functions is forwarded and not recorded. */
+#define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <elf.h>
 #include <link.h>
@@ -21,7 +27,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <x86intrin.h>
+#include <libunwind.h>
 #include "shim.h"
+#include "stacktab.h"
+
+#define MS_STR(x) #x
+#define MS_XSTR(x) MS_STR(x)
 
 /* ---------------------------------------------------------------- bootstrap blocks */
 
@@ -53,6 +64,8 @@ enum { ST_NONE, ST_INIT, ST_ON, ST_OFF };
 static int state = ST_NONE;
 static struct ms_shm_header *shm;
 static struct ms_shm_ring *rings;
+static void *stack_table;	    /* --stacks: the stack table, mapped apart; NULL without */
+static struct ms_shm_stacks stacks; /* its shape, as the daemon set it (read once) */
 static pthread_key_t ring_key;
 static uint32_t my_proc = MS_SHM_NO_PROC; /* this process' entry */
 
@@ -64,6 +77,9 @@ struct tls {
 	uint16_t outer;	   /* the outermost one's function */
 	uint32_t retry_at; /* no free ring: records skipped before looking again */
 	bool in_init;
+	bool in_walk;	     /* walking this thread's stack: calls forwarded, not recorded */
+	int64_t sample_left; /* --sample-bytes: bytes until the next sample; 0: not drawn */
+	uint64_t rnd;	     /* --sample-bytes: xorshift state; 0: not seeded */
 };
 static __thread struct tls tls __attribute__((tls_model("initial-exec")));
 
@@ -139,16 +155,193 @@ static bool wait_room(struct ms_shm_ring *r, uint64_t head)
 	return true;
 }
 
+/* ---------------------------------------------------------------- stacks */
+
+/*
+ * Blocks the walks' own calls allocated (libunwind's first walk in a thread allocates the
+ * thread's block of its dynamic TLS, which glibc frees when the thread ends, outside any
+ * walk): their frees are not recorded either. An open-addressing set of addresses (0 free,
+ * 1 a block freed since); a free looks only while it is not empty. Past UNTRACED_MAX
+ * blocks (threads alive at once that walked), a block is not remembered: its free is
+ * recorded, as one of a block never seen allocated (unmatched).
+ */
+#define UNTRACED_MAX 4096 /* a power of two */
+#define UNTRACED_GONE 1
+static uintptr_t untraced[UNTRACED_MAX];
+static uint32_t untraced_n; /* blocks in it */
+
+static uint32_t untraced_at(uintptr_t p)
+{
+	return (uint32_t)((p >> 4) * 0x9e3779b1u) & (UNTRACED_MAX - 1);
+}
+
+static void untraced_add(uintptr_t p)
+{
+	uint32_t i = untraced_at(p), k;
+
+	for (k = 0; k < UNTRACED_MAX; k++, i = (i + 1) & (UNTRACED_MAX - 1)) {
+		uintptr_t cur = __atomic_load_n(&untraced[i], __ATOMIC_RELAXED);
+
+		if ((cur == 0 || cur == UNTRACED_GONE) &&
+		    __atomic_compare_exchange_n(&untraced[i], &cur, p, false, __ATOMIC_RELEASE,
+						__ATOMIC_RELAXED)) {
+			__atomic_fetch_add(&untraced_n, 1, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+/* Whether p is a block of the walks' (then no more) */
+static bool untraced_take(uintptr_t p)
+{
+	uint32_t i = untraced_at(p), k;
+
+	if (likely(!__atomic_load_n(&untraced_n, __ATOMIC_ACQUIRE)))
+		return false;
+	for (k = 0; k < UNTRACED_MAX; k++, i = (i + 1) & (UNTRACED_MAX - 1)) {
+		uintptr_t cur = __atomic_load_n(&untraced[i], __ATOMIC_ACQUIRE);
+
+		if (!cur)
+			return false;
+		if (cur == p &&
+		    __atomic_compare_exchange_n(&untraced[i], &cur, UNTRACED_GONE, false,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			__atomic_fetch_sub(&untraced_n, 1, __ATOMIC_RELEASE);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* libunwind's unw_backtrace, once the library's constructor has loaded it (NULL: no
+ * walks, the allocations' stacks are counted lost) */
+static int (*walk_fn)(void **buffer, int size);
+
+/* Frames a walk may find inside this library (and a family's) before the interposer's
+ * caller: the walk's own function, emit, the interposer, a family's wrapper */
+#define WALK_SKIP 8
+
+/* This thread's next 32 random bits (xorshift64*) */
+static uint32_t random32(void)
+{
+	uint64_t x = tls.rnd;
+
+	if (!x)
+		x = __rdtsc() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^ (uintptr_t)&tls;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	tls.rnd = x ? x : 1;
+	return (uint32_t)((x * 0x2545f4914f6cdd1dULL) >> 32);
+}
+
+/* --sample-bytes: whether an allocation of size bytes is in the sample, the BPF programs'
+ * in_sample: a thread's bytes until its next sample are an exponential draw of mean
+ * sample_bytes (include/memscope.h, ms_sample_gap) */
+static bool in_sample(uint64_t size)
+{
+	uint64_t mean = shm->sample_bytes;
+
+	if (!tls.sample_left)
+		tls.sample_left = (int64_t)ms_sample_gap(random32(), mean, shm->log2_q16) + 1;
+	tls.sample_left -= size < (1ULL << 62) ? (int64_t)size : (1LL << 62);
+	if (tls.sample_left > 0)
+		return false;
+	tls.sample_left = (int64_t)ms_sample_gap(random32(), mean, shm->log2_q16) + 1;
+	return true;
+}
+
+/*
+ * The stack of the call of fn that returns to caller, in the table: its id, or -1 (lost,
+ * counted). Laid out as the BPF programs' stacks: the allocation function (where fn
+ * forwards to), the caller, its callers, --stack-depth frames in all. The walk runs with
+ * in_walk set: what it calls of the interposed functions (libunwind's first use in a
+ * thread allocates its caches) is forwarded and not recorded; a signal handler that
+ * allocates meanwhile is not recorded either, as inside any other interposed call.
+ */
+static __attribute__((noinline)) int32_t stack_id_of(uint16_t fn, uint64_t caller)
+{
+	void *buf[MS_MAX_STACK_DEPTH + WALK_SKIP];
+	uint64_t ip[MS_MAX_STACK_DEPTH];
+	int (*walk)(void **, int) = __atomic_load_n(&walk_fn, __ATOMIC_ACQUIRE);
+	int n = 0, k;
+	unsigned m;
+
+	if (walk) {
+		tls.in_walk = true;
+		n = walk(buf, (int)stacks.depth - 1 + WALK_SKIP);
+		tls.in_walk = false;
+	}
+	for (k = 0; k < n && k < WALK_SKIP && (uintptr_t)buf[k] != caller; k++)
+		;
+	if (k >= n || k == WALK_SKIP) { /* no walk, or one that missed the interposer's caller */
+		__atomic_fetch_add(&shm->stacks.lost, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	ip[0] = real_at[fn];
+	for (m = 1; m < stacks.depth && k < n; m++, k++)
+		ip[m] = (uintptr_t)buf[k];
+	return ms_stacktab_insert(&shm->stacks, stack_table, ip, m,
+				  tls.tid ? tls.tid : (uint32_t)syscall(SYS_gettid));
+}
+
+/* Loads libunwind, local to this library (its _Unwind_* never replace libgcc's for the
+ * program), sets its caches per thread (no lock, nothing to block a signal handler) and
+ * walks once. Run at the library's start, outside any loader lock; the calls it makes are
+ * forwarded, not recorded. Before it, allocations have no stack (counted lost). */
+__attribute__((constructor)) static void stacks_start(void)
+{
+	void *buf[4], *lib;
+	int (*walk)(void **, int);
+	int (*policy)(unw_addr_space_t, unw_caching_policy_t);
+	unw_addr_space_t *local;
+
+	if (!ms_shim_ready() || !ms_shim_recording() || !stack_table)
+		return;
+	tls.in_walk = true;
+	lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	walk = lib ? (int (*)(void **, int))dlsym(lib, "unw_backtrace") : NULL;
+	policy = lib ? (int (*)(unw_addr_space_t,
+				unw_caching_policy_t))dlsym(lib, MS_XSTR(unw_set_caching_policy)) :
+		       NULL;
+	local = lib ? (unw_addr_space_t *)dlsym(lib, MS_XSTR(unw_local_addr_space)) : NULL;
+	if (walk && policy && local && !policy(*local, UNW_CACHE_PER_THREAD)) {
+		walk(buf, 4);
+		__atomic_store_n(&walk_fn, walk, __ATOMIC_RELEASE);
+	}
+	tls.in_walk = false;
+}
+
 void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64_t size,
 		  uint64_t ret, uint64_t caller)
 {
 	struct ms_shm_ring *r = tls.ring;
 	struct ms_event *e;
+	int32_t stack_id = -1;
 	uint64_t head;
 	int cpu;
 
-	if (flags & MS_SHIM_SKIP)
+	if (flags & MS_SHIM_SKIP) {
+		if (unlikely(tls.in_walk) && type == MS_EV_ALLOC && ptr)
+			untraced_add(ptr);
+		else if (type == MS_EV_FREE || type == MS_EV_REALLOC_ENTER)
+			untraced_take(ptr); /* the address may come back to the program */
 		return;
+	}
+	/* the free of a block the walks allocated: theirs too (a realloc of one, which glibc
+	 * never makes, is recorded: its address is only forgotten) */
+	if (unlikely(untraced_n) && type == MS_EV_FREE && untraced_take(ptr))
+		return;
+	if (unlikely(untraced_n) && type == MS_EV_REALLOC_ENTER)
+		untraced_take(ptr);
+	/* the BPF programs' stacks: an outermost call's allocation, in the sample */
+	if (stack_table && !(flags & MS_EVF_NESTED) &&
+	    (type == MS_EV_ALLOC || type == MS_EV_REALLOC)) {
+		if (shm->sample_bytes && !in_sample(size))
+			flags |= MS_EVF_UNSAMPLED;
+		else
+			stack_id = stack_id_of(fn, caller);
+	}
 	if (unlikely(!r) && !(r = take_ring()))
 		return;
 	head = r->head;
@@ -171,7 +364,7 @@ void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64
 	e->a.ptr = ptr;
 	e->a.size = size;
 	e->a.ret = ret;
-	e->stack_id = -1;
+	e->stack_id = stack_id;
 	e->outer_func = flags & MS_EVF_NESTED ? tls.outer : 0;
 	e->pad = 0;
 	e->caller = caller;
@@ -268,12 +461,33 @@ static void after_fork_child(void)
 	tls.ring = NULL;
 	tls.tid = 0;
 	tls.retry_at = 0;
+	tls.rnd = 0; /* its own draws, not its parent's */
 	if (state != ST_ON)
 		return;
 	if (!shm->follow) /* a child of the command, not traced: calls forwarded only */
 		__atomic_store_n(&state, ST_OFF, __ATOMIC_RELEASE);
 	else
 		register_process();
+}
+
+/* --stacks: the stack table of the region in fd (of size bytes), when the daemon made one */
+static void map_stacks(int fd, size_t size)
+{
+	const struct ms_shm_stacks *st = &shm->stacks;
+	size_t bytes;
+	void *p;
+
+	if (!st->slots || !st->depth || st->depth > MS_MAX_STACK_DEPTH || st->max > st->slots ||
+	    shm->stacks_off != MS_SHM_STACKS_OFFSET)
+		return;
+	bytes = ms_stacktab_bytes(st->slots, st->depth);
+	if (shm->stacks_off + bytes > size)
+		return;
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)shm->stacks_off);
+	if (p == MAP_FAILED)
+		return;
+	stacks = *st;
+	stack_table = p;
 }
 
 static void *map_region(void)
@@ -293,17 +507,21 @@ static void *map_region(void)
 		return NULL;
 	}
 	p = mmap(NULL, MS_SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
+	if (p == MAP_FAILED) {
+		close(fd);
 		return NULL;
+	}
 	shm = p;
 	if (shm->magic != MS_SHM_MAGIC || shm->version != MS_SHM_VERSION ||
 	    shm->nrings != MS_SHM_RINGS || shm->ring_records != MS_SHM_RING_RECORDS ||
 	    shm->nprocs != MS_SHM_PROCS) {
 		munmap(p, MS_SHM_SIZE);
 		shm = NULL;
+		close(fd);
 		return NULL;
 	}
+	map_stacks(fd, (size_t)st.st_size);
+	close(fd);
 	return p;
 }
 
@@ -385,6 +603,10 @@ bool ms_shim_recording(void)
 
 uint8_t ms_shim_enter(uint16_t fn)
 {
+	if (unlikely(tls.in_walk)) { /* the stack walk's own call */
+		tls.depth++;
+		return MS_SHIM_SKIP;
+	}
 	if (tls.depth++ == 0) {
 		tls.outer = fn;
 		return 0;

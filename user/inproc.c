@@ -13,6 +13,8 @@
 #include <x86intrin.h>
 #include "inproc.h"
 #include "memscope_shm.h"
+#include "sample.h"
+#include "stacktab.h"
 
 #define ANCHORS 64	/* (TSC, CLOCK_MONOTONIC) pairs kept: one per read */
 #define TAIL_EVERY 4096 /* records read between two stores of a ring's tail */
@@ -48,6 +50,9 @@ struct ms_inproc {
 	uint16_t func[MS_SHM_PROCS][MS_IP_NFN]; /* catalog ids; 0: unnamed */
 	uint64_t unnamed;
 	uint64_t ring_full; /* of the rings let go */
+	void *stacks;	    /* --stacks: the stack table's mapping */
+	size_t stacks_bytes;
+	struct ms_shm_stacks shape; /* its shape as set here */
 };
 
 static uint64_t mono_ns(void)
@@ -180,6 +185,39 @@ void ms_inproc_set_root(struct ms_inproc *ip, pid_t root, bool follow)
 void ms_inproc_set_block(struct ms_inproc *ip, bool block)
 {
 	ip->shm->block = block;
+}
+
+int ms_inproc_set_stacks(struct ms_inproc *ip, uint32_t entries, uint32_t depth,
+			 uint64_t sample_bytes)
+{
+	struct ms_shm_stacks st = { .depth = depth, .max = entries };
+	size_t bytes;
+	void *p;
+
+	if (!entries || !depth || depth > MS_MAX_STACK_DEPTH || entries >= MS_STACK_INPROC / 2)
+		return -EINVAL;
+	st.slots = 2 * entries; /* at most half full: a look-up probes about 1.5 slots */
+	bytes = ms_stacktab_bytes(st.slots, depth);
+	if (ftruncate(ip->fd, (off_t)(MS_SHM_STACKS_OFFSET + bytes)))
+		return -errno;
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, ip->fd,
+		 (off_t)MS_SHM_STACKS_OFFSET);
+	if (p == MAP_FAILED)
+		return -errno;
+	ip->stacks = p;
+	ip->stacks_bytes = bytes;
+	ip->shape = st;
+	ip->shm->stacks_off = MS_SHM_STACKS_OFFSET;
+	ip->shm->stacks = st;
+	ip->shm->sample_bytes = sample_bytes;
+	ms_sample_table(ip->shm->log2_q16);
+	return 0;
+}
+
+const void *ms_inproc_stacks(const struct ms_inproc *ip, struct ms_shm_stacks *shape)
+{
+	*shape = ip->shape;
+	return ip->stacks;
 }
 
 const char *ms_inproc_path(const struct ms_inproc *ip)
@@ -328,6 +366,7 @@ void ms_inproc_lost(const struct ms_inproc *ip, struct ms_inproc_lost *l)
 	l->no_ring = __atomic_load_n(&ip->shm->no_ring, __ATOMIC_RELAXED);
 	l->no_proc = __atomic_load_n(&ip->shm->no_proc, __ATOMIC_RELAXED);
 	l->unnamed = ip->unnamed;
+	l->stacks = __atomic_load_n(&ip->shm->stacks.lost, __ATOMIC_RELAXED);
 }
 
 void ms_inproc_free(struct ms_inproc *ip)
@@ -335,6 +374,8 @@ void ms_inproc_free(struct ms_inproc *ip)
 	if (!ip)
 		return;
 	munmap(ip->shm, MS_SHM_SIZE);
+	if (ip->stacks)
+		munmap(ip->stacks, ip->stacks_bytes);
 	close(ip->fd);
 	free(ip);
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "memscope.h"
+#include "memscope_shm.h"
 
 struct ms_inproc;
 
@@ -41,6 +42,20 @@ void ms_inproc_set_block(struct ms_inproc *ip, bool block);
  * before it starts */
 void ms_inproc_set_root(struct ms_inproc *ip, pid_t root, bool follow);
 
+/*
+ * --stacks: a stack table of its own in the region for up to entries stacks of depth
+ * frames (--stack-map-size, --stack-depth), the library's walks sampled with a mean of
+ * sample_bytes (--sample-bytes; 0: every allocation): before the command starts. 0 or
+ * -errno (the file cannot grow, or be mapped).
+ */
+int ms_inproc_set_stacks(struct ms_inproc *ip, uint32_t entries, uint32_t depth,
+			 uint64_t sample_bytes);
+
+/* The stack table, as ms_stacktab_get reads it (preload/stacktab.h): its shape, fixed by
+ * the daemon (not the region's copy, which the command could change), and its slots; NULL
+ * without ms_inproc_set_stacks. Mapped until ms_inproc_free. */
+const void *ms_inproc_stacks(const struct ms_inproc *ip, struct ms_shm_stacks *shape);
+
 /* The file the command's library opens (its MEMSCOPE_SHM) */
 const char *ms_inproc_path(const struct ms_inproc *ip);
 
@@ -58,9 +73,10 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns);
 void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts);
 
 /* What was lost: records that found their ring full, records with no free ring, processes
- * with no free entry, records that could not be named */
+ * with no free entry, records that could not be named, allocations without their stack
+ * (the stack table full, a walk that failed) */
 struct ms_inproc_lost {
-	uint64_t ring_full, no_ring, no_proc, unnamed;
+	uint64_t ring_full, no_ring, no_proc, unnamed, stacks;
 };
 void ms_inproc_lost(const struct ms_inproc *ip, struct ms_inproc_lost *l);
 

@@ -281,6 +281,15 @@ static int set_up(struct ms_tracer *t, struct ms_probe_config *cfg)
 		ms_stackmap_init(&t->stackmap, -1, 1, 0);
 		t->out.stacks = &t->stackmap;
 	}
+	if (env->stacks && t->inproc) {
+		/* the stacks the command's library walks: ids tagged MS_STACK_INPROC */
+		struct ms_shm_stacks shape;
+		const void *table = ms_inproc_stacks(t->inproc, &shape);
+
+		err = table ? ms_stackmap_set_inproc(&t->stackmap, table, &shape) : 0;
+		if (err)
+			return err;
+	}
 	if (ms_numa_read(&t->numa, "/sys"))
 		fprintf(stderr, "memscope-bpf: cannot read the NUMA topology from /sys: per-node "
 				"figures use the kernel's node ids only\n");

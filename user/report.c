@@ -114,12 +114,14 @@ static void read_counters(struct ms_tracer *t)
 	}
 	if (t->inproc) {
 		/* the in-process rings' losses are the same causes': a record with no room, a
-		 * thread with no ring (the BPF programs: no per-thread call stack) */
+		 * thread with no ring (the BPF programs: no per-thread call stack), a stack the
+		 * table had no room for or the walk missed */
 		struct ms_inproc_lost l;
 
 		ms_inproc_lost(t->inproc, &l);
 		t->lost_by[MS_CNT_RINGBUF_FULL] += l.ring_full;
 		t->lost_by[MS_CNT_THREADS_FULL] += l.no_ring;
+		t->lost_by[MS_CNT_STACK_FULL] += l.stacks;
 		t->inproc_untracked = l.no_proc + l.unnamed;
 	}
 	if (t->rec)

@@ -757,6 +757,32 @@ static void inproc_families(const char *image, const char *user_preload, int ver
 	ms_deps_free(&deps);
 }
 
+/* With --stacks the probes trace libstdc++'s operator new and delete (the site is their
+ * caller), which the preloaded libraries do not interpose: whether the command loads, at
+ * its start, an object that defines libstdc++'s marker (its path into object) */
+static bool inproc_loads_libstdcxx(const char *image, const char *user_preload, char *object,
+				   size_t len)
+{
+	struct ms_deps_env env = { .preload = user_preload,
+				   .library_path = getenv("LD_LIBRARY_PATH") };
+	const struct ms_preset *ps = ms_preset_find("libstdc++");
+	struct ms_elf_query q = { .name = ps && ps->marker ? ps->marker : "" };
+	struct ms_elf_func found;
+	struct ms_deps deps;
+	bool yes = false;
+	size_t i;
+
+	if (!q.name[0] || ms_deps_find(image, &env, &deps))
+		return false;
+	for (i = 0; i < deps.n && !yes; i++) {
+		yes = ms_elf_lookup_query(deps.path[i], &q, 1, &found) > 0 && found.found;
+		if (yes)
+			snprintf(object, len, "%s", deps.path[i]);
+	}
+	ms_deps_free(&deps);
+	return yes;
+}
+
 /* t->inproc_libs: libmemscope-preload.so, then the library of each family the command loads
  * (found beside it) */
 static int inproc_libs(struct ms_tracer *t, const char *user_preload)
@@ -806,8 +832,9 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload)
 /* Why --in-process cannot record this run's calls, whatever the command (NULL: it can) */
 static const char *inproc_not_for_run(const struct ms_env *env)
 {
-	if (env->stacks)
-		return "--stacks: stacks are walked by the BPF programs";
+	if (env->stacks && env->unwind == MS_UNWIND_FP)
+		return "--stack-unwind fp: frame-pointer stacks are walked by the BPF programs "
+		       "(the library walks from call frame information)";
 	if (env->nspecs)
 		return "--alloc, --free and --realloc name functions the probes find, called "
 		       "through the loader or not";
@@ -825,7 +852,7 @@ static const char *inproc_not_for_run(const struct ms_env *env)
 static int inproc_prepare(struct ms_tracer *t, char *const *command, const char **why)
 {
 	const char *old = getenv("LD_PRELOAD");
-	char *saved = old ? strdup(old) : NULL, *val = NULL;
+	char *saved = old ? strdup(old) : NULL, *val = NULL, cxx[PATH_MAX];
 	struct stat st;
 	int err;
 
@@ -842,6 +869,17 @@ static int inproc_prepare(struct ms_tracer *t, char *const *command, const char 
 		*why = !t->launch.interp[0] ? "the command is statically linked" :
 					      "the command is set-user-ID or set-group-ID: the "
 					      "loader would not preload the library";
+		free(saved);
+		return -EAGAIN;
+	}
+	if (t->env->stacks && inproc_loads_libstdcxx(t->launch.image, saved, cxx, sizeof(cxx))) {
+		static char why_cxx[PATH_MAX + 128];
+
+		snprintf(why_cxx, sizeof(why_cxx),
+			 "--stacks: the command loads libstdc++ (%s), whose operator new and "
+			 "delete the probes trace for their callers' stacks",
+			 cxx);
+		*why = why_cxx;
 		free(saved);
 		return -EAGAIN;
 	}
@@ -866,6 +904,19 @@ static int inproc_prepare(struct ms_tracer *t, char *const *command, const char 
 	if (asprintf(&val, "%s%s%s", t->inproc_libs, saved ? " " : "", saved ? saved : "") < 0) {
 		free(saved);
 		return -ENOMEM;
+	}
+	if (t->env->stacks) {
+		err = ms_inproc_set_stacks(t->inproc, t->env->stack_entries, t->env->stack_depth,
+					   t->env->sample_bytes);
+		if (err) {
+			fprintf(stderr,
+				"memscope-bpf: --in-process: cannot make its stack table (%u stacks "
+				"of %u frames) in /dev/shm: %s; consider a smaller --stack-map-size\n",
+				t->env->stack_entries, t->env->stack_depth, strerror(-err));
+			free(val);
+			free(saved);
+			return err;
+		}
 	}
 	setenv("LD_PRELOAD", val, 1);
 	setenv(MS_SHM_ENV, ms_inproc_path(t->inproc), 1);

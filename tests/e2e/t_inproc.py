@@ -209,7 +209,7 @@ def inproc_follow(ctx):
 @test
 def inproc_fallback(ctx):
     """--in-process falls back to uprobes, said with -v, for what the library cannot
-    record: --stacks, --alloc, --preset, a command set-user-ID to another user; each
+    record: --stacks --stack-unwind fp, --alloc, --preset, a command set-user-ID to another user; each
     exact (launched 20). Without COMMAND or with a bad mode: usage (exit 2)"""
     launched = ctx.workload_path("launched")
     c = Check()
@@ -222,7 +222,7 @@ def inproc_fallback(ctx):
     suid = suid_copy(ctx, launched, "launched_suid")
     # a function of a library launched never loads: traced once it is, never here
     plugin = ctx.workload_path("libnofp_plugin.so") + ":plugin_fill(size)"
-    for extra, cmd, why in ((["--stacks"], launched, "--stacks"),
+    for extra, cmd, why in ((["--stacks", "--stack-unwind", "fp"], launched, "--stack-unwind fp"),
                             (["--alloc", plugin], launched, "--alloc"),
                             (["--preset", "rust"], launched, "--preset"),
                             ([], suid, "set-user-ID")):
@@ -245,4 +245,112 @@ def inproc_fallback(ctx):
         gts = [o for o in lines if "type" not in o and "allocs" in o]
         if c.eq("%s: ground truth lines" % what, 1, len(gts)):
             check_exit_run(c, recs, gts[0], gts[0]["pid"], os.path.basename(cmd), what)
+    c.done()
+
+
+def stack_share(c, p, label):
+    """Every allocation of p took a stack (none lost, none cut short by the table)"""
+    ps = p.get("sites") or {}
+    c.eq("%s: allocations with a stack (every one)" % label, p.get("allocs"),
+         ps.get("stack_allocs"))
+
+
+@test
+def inproc_stacks_launched(ctx):
+    """--stacks -- launched 100 records in-process: every figure its ground truth's (the
+    library's own walks, libunwind's loading and caches, not counted), every allocation
+    with a stack, none lost"""
+    tr = ctx.tracer(["--json", "-v", "--stacks", "--", ctx.workload_path("launched"), "100"])
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    c = Check()
+    c.true(any("attached in-process" in l for l in tr.err()),
+           "no 'attached in-process' line: %s" % tr.stderr_text())
+    lines = [json.loads(l) for l in tr.out() if l.startswith("{")]
+    recs = [r for r in lines if "type" in r and r["type"] != "leaks"]
+    gts = [o for o in lines if "type" not in o and "allocs" in o]
+    if not c.eq("ground truth lines", 1, len(gts)):
+        c.done()
+    check_exit_run(c, recs, gts[0], gts[0]["pid"], "launched", "--stacks in-process")
+    fin = next(r for r in recs if r.get("type") == "final")
+    c.eq("stack_map_full", 0, (fin.get("lost") or {}).get("stack_map_full"))
+    ex = [r for r in recs if r.get("type") == "exit" and
+          any(p.get("pid") == gts[0]["pid"] for p in r.get("processes", []))]
+    if c.eq("exit records", 1, len(ex)):
+        stack_share(c, proc_in(ex[0], gts[0]["pid"], "exit"), "exit record")
+    c.done()
+
+
+@test
+def inproc_follow_stacks(ctx):
+    """--stacks -f -- spawner: the parent, its fork-only child (the library's state after
+    fork) and its exec'd child record in-process, each exact, each allocation with a stack"""
+    from t_real_programs import RP_CHILD_ITERS, RP_CHILD_M, rp_spawner_gts
+    from run import compare_proc, exit_records, final_record, no_loss
+    launched = ctx.workload_path("launched")
+    tr = ctx.tracer(["--json", "-v", "--stacks", "-f", "--", ctx.workload_path("spawner"),
+                     launched, str(RP_CHILD_ITERS), str(RP_CHILD_M)])
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    c = Check()
+    c.true(any("attached in-process" in l for l in tr.err()),
+           "no 'attached in-process' line: %s" % tr.stderr_text())
+    c.true(not any("traced by uprobes" in l for l in tr.err()),
+           "something fell back to uprobes: %s" % tr.stderr_text())
+    # --stacks' leak report is a record of its own shape: the figures are the others'
+    lines = [json.loads(l) for l in tr.out() if l.startswith("{")]
+    recs = [r for r in lines if "type" in r and r["type"] != "leaks"]
+    check_records(recs)
+    gts = [o for o in lines if "type" not in o]
+    if not gts:
+        raise Fail("no ground truth line")
+    parent, execd, forked = rp_spawner_gts(gts, gts[-1]["pid"], "-f --stacks")
+    fin = final_record(recs)
+    no_loss(c, fin)
+    c.eq("stack_map_full", 0, (fin.get("lost") or {}).get("stack_map_full"))
+    for gt, cm, who in ((parent, "spawner", "parent"), (execd, "launched", "exec'd child"),
+                        (forked, "spawner", "fork-only child")):
+        label = "%s %d" % (who, gt["pid"])
+        ex = [r for r in exit_records(recs, gt["pid"]) if r.get("reason") == "exit"]
+        if c.eq("%s: exit records of reason exit" % label, 1, len(ex)):
+            p = ex[0]["processes"][0]
+            compare_proc(c, label + ": exit record", gt, p, cm)
+            stack_share(c, p, label)
+    c.done()
+
+
+@test
+def inproc_stacks_thread_churn(ctx):
+    """--stacks in-process on threads that start and end (thread_churn 3 rounds of 6): the
+    figures those without --stacks give, though each thread's first walk allocates
+    libunwind's caches and glibc frees them when the thread ends; every allocation with a
+    stack"""
+    path = ctx.workload_path("thread_churn")
+    got = {}
+    c = Check()
+    for label, extra in (("no --stacks", []), ("--stacks", ["--stacks"])):
+        tr = ctx.tracer(["--json"] + extra + ["--", path, "3", "6", "200"])
+        rc = tr.wait_exit(WINDOW_TIMEOUT)
+        if rc != 0:
+            raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
+                label, rc, tr.stderr_text()))
+        c.true(any("attached in-process" in l for l in tr.err()),
+               "%s: no 'attached in-process' line: %s" % (label, tr.stderr_text()))
+        recs = [json.loads(l) for l in tr.out() if l.startswith('{"type"')]
+        fin = next(r for r in recs if r.get("type") == "final")
+        ex = [r for r in recs if r.get("type") == "exit"]
+        if not c.eq("%s: exit records" % label, 1, len(ex)):
+            continue
+        p = ex[0]["processes"][0]
+        got[label] = {k: p.get(k) for k in ("allocs", "frees", "unmatched_frees",
+                                             "dead_frees", "live_allocs", "by_func")}
+        c.eq("%s: events lost" % label, 0, fin.get("events_lost"))
+        if extra:
+            stack_share(c, p, label)
+    c.eq("the process' figures with --stacks (those without)", got.get("no --stacks"),
+         got.get("--stacks"))
+    c.eq("frees of blocks never seen allocated", 0, (got.get("--stacks") or {}).get(
+        "unmatched_frees"))
     c.done()

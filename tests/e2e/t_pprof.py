@@ -295,3 +295,49 @@ def pprof_dir_per_record(ctx):
     for fn, want in WANT.items():
         c.eq("the last profile: %s" % fn, want, got.get(fn))
     c.done()
+
+
+@test
+def pprof_prometheus_inproc(ctx):
+    """A launched leaks_nofp with --stacks, its stacks walked in the process: the --pprof
+    file and /debug/pprof/heap give each function's figures as leaks_nofp made them,
+    /metrics has its series and no stack lost"""
+    prof = os.path.join(ctx.tmpdir(), "inproc.pb.gz")
+    tr = ctx.tracer(["--json", "-i", "0.2", "--stacks", "--pprof", prof, "--prometheus",
+                     "127.0.0.1:0", "--", ctx.workload_path("leaks_nofp"), str(INGEST),
+                     str(CACHE)])
+    url = tracer_url(tr)
+    base = url.rsplit("/metrics", 1)[0]
+    line, _ = tr.wait_line("out", lambda l: l.startswith("ready "), 30, "the ready line")
+    pid = int(line.split()[1])
+    os.kill(pid, signal.SIGUSR1)
+    tr.wait_line("out", lambda l: l.startswith('{"ingest"'), WINDOW_TIMEOUT, "ground truth")
+    n = INGEST + CACHE + SERVED
+    _, at = tr.wait_line("out", lambda l: '"allocs":%d,' % n in l, WINDOW_TIMEOUT,
+                         "a record with all of leaks_nofp's calls")
+    tr.wait_line("out", lambda l: l.startswith('{"type":"interval"'), WINDOW_TIMEOUT,
+                 "the record after it", at + 1)
+    c = Check()
+    c.true(any("attached in-process" in l for l in tr.err()),
+           "no 'attached in-process' line: %s" % tr.stderr_text())
+    env = dict(os.environ, PPROF_TMPDIR=ctx.tmpdir(), HOME=ctx.tmpdir())
+    got = by_function(parse_raw(go_pprof(["-raw", base + "/debug/pprof/heap?pid=%d" % pid],
+                                         env))[3])
+    for fn, want in WANT.items():
+        c.eq("/debug/pprof/heap?pid=%d: %s" % (pid, fn), want, got.get(fn))
+    st, _, body = http_get(url)
+    text = body.decode() if isinstance(body, bytes) else body
+    c.eq("/metrics: status", 200, st)
+    c.true(re.search(r'^memscope_allocations_total\{[^}]*comm="leaks_nofp"[^}]*\} %d$' % n,
+                     text, re.M), "/metrics: leaks_nofp's allocations %d: %s" % (
+                         n, [l for l in text.splitlines() if "allocations_total" in l][:5]))
+    c.true(re.search(r'^memscope_lost_events_total\{cause="stack_map_full"\} 0$', text, re.M),
+           "/metrics: no stack lost")
+    os.kill(pid, signal.SIGUSR2)
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    got = by_function(parse_raw(go_pprof(["-raw", prof]))[3], pid)
+    for fn, want in WANT.items():
+        c.eq("--pprof file: %s" % fn, want, got.get(fn))
+    c.done()

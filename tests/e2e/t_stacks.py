@@ -20,6 +20,10 @@
 # pointers, on a second thread and in a signal handler on an alternate stack: each path's
 # stack is whole, exact, and the one eu-stack takes of the stopped process. Debian's
 # python3.11 and redis-server: at least 95% of the stacks reach the thread's start.
+#
+# A launched COMMAND's stacks are walked in the process by default (the preloaded library,
+# libunwind) and by the BPF programs with --bpf: the tests that launch one run it both ways
+# (SOURCES) and assert the same frames, sites and counts of each.
 
 import json
 import math
@@ -36,6 +40,31 @@ from run import (WINDOW_TIMEOUT, frame_fns, frame_parts, ground_truth, marker_li
 
 FAKE, PLAIN = 7, 5  # blocks through the made-up frame (48 B) and through plain_malloc (80 B)
 
+# How a launched COMMAND's stacks are walked: in the process (the default), by BPF (--bpf)
+SOURCES = (("in-process", []), ("bpf", ["--bpf"]))
+
+
+class Labelled:
+    """A Check whose messages start with a label (the source of the run)"""
+
+    def __init__(self, c, label):
+        self.c, self.label = c, label
+
+    def fail(self, msg):
+        self.c.fail("%s: %s" % (self.label, msg))
+
+    def true(self, cond, msg):
+        return self.c.true(cond, "%s: %s" % (self.label, msg))
+
+    def eq(self, field, expected, got):
+        return self.c.eq("%s: %s" % (self.label, field), expected, got)
+
+
+def check_source(c, tr, source):
+    """The run recorded the command in-process, or by uprobes, as its source says"""
+    inproc = any("attached in-process" in l for l in tr.err())
+    c.eq("%s: recorded in-process" % source, source == "in-process", inproc)
+
 
 def run_fake_frame(ctx, args):
     path = ctx.workload_path("fake_frame")
@@ -46,8 +75,8 @@ def run_fake_frame(ctx, args):
     return tr
 
 
-def check_truncated_at_data(ctx, mode):
-    tr = run_fake_frame(ctx, ["--json", "--stacks", "--stack-unwind", mode])
+def check_truncated_at_data(ctx, mode, source="bpf", extra=()):
+    tr = run_fake_frame(ctx, ["--json", "--stacks", "--stack-unwind", mode] + list(extra))
     lines = [json.loads(l) for l in tr.out() if l.startswith("{")]
     gt = next((l for l in lines if "data" in l), None)
     final = next((l for l in lines if l.get("type") == "final"), None)
@@ -55,6 +84,7 @@ def check_truncated_at_data(ctx, mode):
         raise Fail("no ground truth line or no final record: %s" % tr.out())
     data = gt["data"]
     c = Check()
+    check_source(c, tr, source)
     p = next((p for p in final.get("processes", []) if p.get("comm") == "fake_frame"), None)
     if p is None:
         raise Fail("no fake_frame process in the final record")
@@ -102,17 +132,33 @@ def stack_truncated_at_data(ctx):
 
 @test
 def stack_truncated_at_data_auto(ctx):
-    """--stacks (auto): assembly without CFI by its frame pointer, into data: cut there"""
-    check_truncated_at_data(ctx, "auto")
+    """--stacks (auto), walked in the process (libunwind): assembly without CFI by its frame
+    pointer, into data: cut there"""
+    check_truncated_at_data(ctx, "auto", "in-process")
+
+
+@test
+def stack_truncated_at_data_auto_bpf(ctx):
+    """--bpf --stacks (auto), walked by the BPF programs: the same"""
+    check_truncated_at_data(ctx, "auto", "bpf", ["--bpf"])
 
 
 @test
 def stack_truncated_text_and_folded(ctx):
-    """--stacks: a truncated stack ends in '...' in the leak report and the folded file"""
-    folded = os.path.join(ctx.tmpdir(), "folded.txt")
-    tr = run_fake_frame(ctx, ["--stacks", "--min-age", "0", "--folded", folded])
-    out = tr.out()
+    """--stacks: a truncated stack ends in '...' in the leak report and the folded file,
+    walked in the process and by BPF"""
     c = Check()
+    for source, extra in SOURCES:
+        check_truncated_text(ctx, c, source, extra)
+    c.done()
+
+
+def check_truncated_text(ctx, c, source, extra):
+    folded = os.path.join(ctx.tmpdir(), "folded-%s.txt" % source)
+    tr = run_fake_frame(ctx, ["--stacks", "--min-age", "0", "--folded", folded] + extra)
+    out = tr.out()
+    check_source(c, tr, source)
+    c = Labelled(c, source)
     try:
         i = next(i for i, l in enumerate(out) if l.strip().startswith("fake_frame_malloc+"))
         c.eq("leak report: the line after fake_frame_malloc", "...", out[i + 1].strip())
@@ -121,19 +167,18 @@ def stack_truncated_text_and_folded(ctx):
                (j + 3 >= len(out) or out[j + 3].strip() != "..."),
                "leak report: plain_malloc's stack whole, no '...': %s" % out[j:j + 4])
     except (StopIteration, IndexError):
-        raise Fail("no leak report lines for the two sites: %s" % out)
+        raise Fail("%s: no leak report lines for the two sites: %s" % (source, out))
     with open(folded) as f:
         lines = [l.split() for l in f.read().splitlines()]
     by_leaf = {parts[0].split(";")[-1].split("+")[0]: parts for parts in lines if parts}
     fake, plain = by_leaf.get("fake_frame_malloc"), by_leaf.get("plain_malloc")
     if not fake or not plain:
-        raise Fail("folded lines by leaf: %s" % sorted(by_leaf))
+        raise Fail("%s: folded lines by leaf: %s" % (source, sorted(by_leaf)))
     c.eq("folded: made-up frame", ["fake_frame", "...", "fake_frame_malloc"],
          [f.split("+")[0] for f in fake[0].split(";")])
     c.eq("folded: made-up frame weight", str(48 * FAKE), fake[1])
     c.eq("folded: plain root", "fake_frame;_start",
          ";".join(plain[0].split(";")[:2]).split("+")[0])
-    c.done()
 
 
 # ---------------------------------------------------------------- leaks_nofp.c
@@ -308,21 +353,33 @@ def path_sites(p):
 def stacks_dlopen_thread_signal(ctx):
     """--stacks (auto) through a dlopen'ed library without frame pointers, on a second thread
     (to start_thread and clone3) and in a signal handler on an alternate stack (through the
-    kernel's signal frame and __restore_rt): whole stacks, exact blocks"""
+    kernel's signal frame and __restore_rt): whole stacks, exact blocks; walked in the
+    process and by BPF, the same sites"""
+    c = Check()
+    views = {}
+    for source, extra in SOURCES:
+        views[source] = check_paths(ctx, Labelled(c, source), source, extra)
+    c.eq("in-process and BPF: the sites", views["bpf"], views["in-process"])
+    c.done()
+
+
+def check_paths(ctx, c, source, extra):
     path = ctx.workload_path("stack_paths")
-    tr = ctx.tracer(["--json", "--stacks", "--", path] + [str(n) for n in PATH_ARGS] + ["run"])
+    tr = ctx.tracer(["--json", "--stacks"] + extra + ["--", path] +
+                    [str(n) for n in PATH_ARGS] + ["run"])
     rc = tr.wait_exit(WINDOW_TIMEOUT)
     if rc != 0:
-        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+        raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
+            source, rc, tr.stderr_text()))
+    check_source(c.c, tr, source)
     lines = [json.loads(l) for l in tr.out() if l.startswith("{")]
     gt = next((l for l in lines if "plugin" in l), None)
     if gt != dict(zip(("plugin", "thread", "signal"), PATH_ARGS)):
-        raise Fail("stack_paths' ground truth: %r" % gt)
+        raise Fail("%s: stack_paths' ground truth: %r" % (source, gt))
     final = next((l for l in lines if l.get("type") == "final"), {})
     p = next((p for p in final.get("processes", []) if p.get("comm") == "stack_paths"), None)
     if p is None:
-        raise Fail("no stack_paths process in the final record")
-    c = Check()
+        raise Fail("%s: no stack_paths process in the final record" % source)
     sites = path_sites(p)
     for name, (n, size, chain) in sorted(PATHS.items()):
         s = sites.get(name)
@@ -341,7 +398,8 @@ def stacks_dlopen_thread_signal(ctx):
          [ps.get("truncated_stacks"), ps.get("truncated_allocs")])
     c.eq("every allocation took a stack", p.get("allocs"),
          ps.get("stack_allocs", 0) + ps.get("untracked", 0))
-    c.done()
+    c.eq("stack_map_full", 0, (final.get("lost") or {}).get("stack_map_full"))
+    return site_view(ps)
 
 
 @test
@@ -374,6 +432,44 @@ def stacks_paths_match_eu_stack(ctx):
             c.fail("%s: no site" % name)
             continue
         c.eq("%s: eu-stack's frames" % name, eu[name], frame_fns(s.get("stack")))
+    c.done()
+
+
+@test
+def stacks_paths_match_eu_stack_inproc(ctx):
+    """Launched, walked in the process (libunwind): the three paths' stacks are the ones
+    eu-stack unwinds from the stopped process, frame by frame"""
+    tr = ctx.tracer(["--json", "--stacks", "--", ctx.workload_path("stack_paths")] +
+                    [str(n) for n in PATH_ARGS] + ["stop"])
+    line, _ = tr.wait_line("out", lambda l: l.startswith("ready "), 30, "the ready line")
+    pid = int(line.split()[1])
+    os.kill(pid, signal.SIGUSR1)
+    eu = {}
+    for name in ("plugin", "thread", "signal"):
+        eu[name] = eu_stack(pid, PATHS[name][2][0])
+        os.kill(pid, signal.SIGCONT)
+    gl, _ = tr.wait_line("out", lambda l: l.startswith('{"plugin"'), WINDOW_TIMEOUT,
+                         "the ground truth line")
+    os.kill(pid, signal.SIGUSR2)
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    if json.loads(gl) != dict(zip(("plugin", "thread", "signal"), PATH_ARGS)):
+        raise Fail("stack_paths' ground truth: %r" % gl)
+    c = Check()
+    check_source(c, tr, "in-process")
+    final = next((r for r in (json.loads(l) for l in tr.out() if l.startswith('{"type"'))
+                  if r.get("type") == "final"), {})
+    p = next((q for q in final.get("processes", []) if q.get("pid") == pid), {})
+    sites = path_sites(p)
+    for name in ("plugin", "thread", "signal"):
+        s = sites.get(name)
+        if not s:
+            c.fail("%s: no site" % name)
+            continue
+        c.eq("%s: eu-stack's frames" % name, eu[name], frame_fns(s.get("stack")))
+    c.eq("every allocation took a stack", p.get("allocs"),
+         (p.get("sites") or {}).get("stack_allocs"))
     c.done()
 
 
@@ -444,19 +540,25 @@ print("done")
 
 @test
 def stacks_reach_thread_start(ctx):
-    """--stacks on Debian's python3.11 (importing modules, the deepest stacks it makes) and
-    redis-server under redis-benchmark: at least 95% of the allocations' stacks reach the
-    thread's start (the share is printed), every allocation took a stack"""
+    """--stacks on Debian's python3.11 (importing modules, the deepest stacks it makes;
+    launched: walked in the process and by BPF) and redis-server under redis-benchmark: at
+    least 95% of the allocations' stacks reach the thread's start (the share is printed),
+    every allocation took a stack"""
     c = Check()
     shares = []
     py = "/usr/bin/python3.11"
-    tr = ctx.tracer(["--json", "--stacks", "--", py, "-c", PY_IMPORTS])
-    rc = tr.wait_exit(WINDOW_TIMEOUT)
-    if rc != 0:
-        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
-    final = next((r for r in (json.loads(l) for l in tr.out() if l.startswith("{"))
-                  if r.get("type") == "final"), {})
-    procs = [p for p in final.get("processes", []) if p.get("comm") == "python3.11"]
+    procs = []
+    for source, extra in SOURCES:  # launched: walked in the process, and by BPF
+        tr = ctx.tracer(["--json", "--stacks"] + extra + ["--", py, "-c", PY_IMPORTS])
+        rc = tr.wait_exit(WINDOW_TIMEOUT)
+        if rc != 0:
+            raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
+                source, rc, tr.stderr_text()))
+        check_source(c, tr, source)
+        final = next((r for r in (json.loads(l) for l in tr.out() if l.startswith("{"))
+                      if r.get("type") == "final"), {})
+        procs += [dict(p, comm="python3.11 (%s)" % source)
+                  for p in final.get("processes", []) if p.get("comm") == "python3.11"]
     rs, port = start_redis(ctx)
     tr = ctx.tracer(["--json", "--stacks", "-p", str(rs.pid)])
     wait_attached(tr)
@@ -468,7 +570,8 @@ def stacks_reach_thread_start(ctx):
             rc, brc, tr.stderr_text(), err[-3:]))
     final = next((r for r in map(json.loads, tr.out()) if r.get("type") == "final"), {})
     procs += [p for p in final.get("processes", []) if p.get("pid") == rs.pid]
-    c.eq("processes traced (python3.11, redis-server)", ["python3.11", "redis-server"],
+    c.eq("processes traced (python3.11 twice, redis-server)",
+         ["python3.11 (in-process)", "python3.11 (bpf)", "redis-server"],
          [p.get("comm") for p in procs])
     for p in procs:
         share, n = reach_share(p)
@@ -500,29 +603,42 @@ THREAD_STARTS = ("_start", "start_thread", "clone3", "clone")
 
 @test
 def stacks_cpython(ctx):
-    """--stacks on Debian's python3.11 (no frame pointers): stacks through the interpreter
-    reach _start, none shows a frame outside code, the cut ones are the depth's"""
+    """--stacks on Debian's python3.11 (no frame pointers), walked in the process and by BPF:
+    stacks through the interpreter reach _start, none shows a frame outside code, the cut
+    ones are the depth's; the bytes objects' stack the same both ways"""
     py = "/usr/bin/python3.11"
     if not os.access(py, os.X_OK):
         raise Fail("no %s (python3.11 is Debian 12's python3)" % py)
+    c = Check()
+    comp = {}
+    for source, extra in SOURCES:
+        comp[source] = check_cpython(ctx, Labelled(c, source), source, extra, py)
+    c.eq("in-process and BPF: the bytes objects' stack", comp["bpf"], comp["in-process"])
+    c.done()
+
+
+def check_cpython(ctx, c, source, extra, py):
     depth = 32
-    tr = ctx.tracer(["--json", "--stacks", "--stack-depth", str(depth), "--", py, "-c",
-                     PY_SCRIPT.replace("BLOCKS", str(PY_BLOCKS))])
+    tr = ctx.tracer(["--json", "--stacks", "--stack-depth", str(depth)] + extra + ["--", py,
+                     "-c", PY_SCRIPT.replace("BLOCKS", str(PY_BLOCKS))])
     rc = tr.wait_exit(WINDOW_TIMEOUT)
     if rc != 0:
-        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+        raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
+            source, rc, tr.stderr_text()))
+    check_source(c.c, tr, source)
     final = next((r for r in (json.loads(l) for l in tr.out() if l.startswith("{"))
                   if r.get("type") == "final"), {})
     p = next((p for p in final.get("processes", []) if p.get("comm") == "python3.11"), None)
     if p is None:
-        raise Fail("no python3.11 process in the final record: %s" % tr.out()[-3:])
+        raise Fail("%s: no python3.11 process in the final record: %s" % (
+            source, tr.out()[-3:]))
     sites = p.get("sites") or {}
     listed = {}
     for rank in ("by_live_bytes", "by_allocs_per_s", "by_peak"):
         for s in sites.get(rank) or []:
             listed[tuple(s.get("stack") or [])] = s
-    c = Check()
     c.true(listed, "no sites listed")
+    c.eq("every allocation took a stack", p.get("allocs"), sites.get("stack_allocs"))
     for stack, s in listed.items():
         fns = frame_fns(stack)
         c.true(not any(re.match(r"^0x[0-9a-f]+$", f) for f in stack),
@@ -542,7 +658,8 @@ def stacks_cpython(ctx):
         c.true("_PyEval_EvalFrameDefault" in fns and fns[-3:] == [
             "__libc_start_call_main", "__libc_start_main", "_start"],
             "their stack goes through the interpreter to _start: %s" % fns)
-    c.done()
+        return comp[0].get("stack")
+    return None
 
 
 SITE_SAME = ("stack", "truncated", "allocs", "alloc_bytes", "frees", "live_allocs", "live_bytes",
@@ -604,8 +721,8 @@ STRINGS = 300  # leaks_string.cc: blocks of 201 bytes made by std::string in lib
 
 def string_site(ctx, mode):
     """leaks_string's exit leak report with --stack-unwind mode: its site of STRINGS blocks"""
-    tr = ctx.tracer(["--json", "--stacks", "--stack-unwind", mode, "--min-age", "0", "--",
-                     ctx.workload_path("leaks_string"), str(STRINGS)])
+    tr = ctx.tracer(["--json", "-v", "--stacks", "--stack-unwind", mode, "--min-age", "0",
+                     "--", ctx.workload_path("leaks_string"), str(STRINGS)])
     rc = tr.wait_exit(WINDOW_TIMEOUT)
     if rc != 0:
         raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
@@ -617,15 +734,21 @@ def string_site(ctx, mode):
     if len(sites) != 1:
         raise Fail("%s: leak report sites of %d blocks (expected 1): %s" % (
             mode, STRINGS, [(s.get("blocks"), s.get("stack")) for s in leaks]))
-    return sites[0]
+    return sites[0], tr
 
 
 @test
 def stacks_cpp_through_libstdcxx(ctx):
     """--stacks: a std::string leak of a frame-pointer program goes on through libstdc++
-    (no frame pointers) to the caller and _start; fp stops in libstdc++, marked cut"""
+    (no frame pointers) to the caller and _start; fp stops in libstdc++, marked cut. A
+    command that loads libstdc++ is traced by uprobes with --stacks (its operator new is
+    probed, the site its caller), said with -v"""
     c = Check()
-    s = string_site(ctx, "auto")
+    s, tr = string_site(ctx, "auto")
+    fell = [l for l in tr.err() if l.startswith("memscope-bpf: --in-process: --stacks: the "
+                                                "command loads libstdc++")]
+    c.true(len(fell) == 1 and fell[0].endswith("traced by uprobes"),
+           "one -v line: loads libstdc++, traced by uprobes: %s" % tr.stderr_text())
     fns = frame_fns(s.get("stack"))
     c.eq("auto: bytes", 201 * STRINGS, s.get("bytes"))
     c.eq("auto: truncated", False, s.get("truncated"))
@@ -639,7 +762,7 @@ def stacks_cpp_through_libstdcxx(ctx):
                                              "_start"], fns[k:])
     else:
         c.fail("auto: no leak_strings(int) frame: %s" % fns)
-    s = string_site(ctx, "fp")
+    s, _ = string_site(ctx, "fp")
     fns = frame_fns(s.get("stack"))
     c.eq("fp: truncated", True, s.get("truncated"))
     c.true("leak_strings(int)" not in fns, "fp: a walk through libstdc++? %s" % fns)
@@ -673,6 +796,12 @@ def stacks_sampled(ctx):
     final = next(r for r in map(json.loads, tr.out()) if r.get("type") == "final")
     p = next(q for q in final["processes"] if q.get("pid") == w.pid)
     c = Check()
+    check_sampled(ctx, c, p, rec, w.pid)
+    c.done()
+
+
+def check_sampled(ctx, c, p, rec, pid):
+    """leaks_nofp's process p, traced with --sample-bytes 1K and recorded in rec"""
     c.eq("process: allocs, live blocks (exact)", [S_INGEST + S_CACHE + SERVED, S_INGEST + S_CACHE],
          [p.get("allocs"), p.get("live_allocs")])
     c.eq("process: live bytes (exact)", 40 * S_INGEST + 56 * S_CACHE, p.get("live_bytes"))
@@ -697,7 +826,37 @@ def stacks_sampled(ctx):
         c.eq("%s: stack" % fn, CHAIN + [fn] + OUTER, frame_fns(s.get("stack")))
     rc, out, err = run_cmd([ctx.bin, "--json", "--replay", rec], WINDOW_TIMEOUT)
     rfinal = next((r for r in map(json.loads, out) if r.get("type") == "final"), {})
-    rp = next((q for q in rfinal.get("processes", []) if q.get("pid") == w.pid), {})
+    rp = next((q for q in rfinal.get("processes", []) if q.get("pid") == pid), {})
     c.eq("replay: sites", site_view(sites), site_view(rp.get("sites") or {}))
     c.eq("replay: estimated", True, (rp.get("sites") or {}).get("estimated"))
+
+
+@test
+def stacks_sampled_inproc(ctx):
+    """--sample-bytes on a launched command, its stacks walked in the process: the library
+    draws the sample as the BPF programs do (per-process figures exact, each site's an
+    unbiased estimate within 10%, marked as such), a replay gives the same"""
+    rec = os.path.join(ctx.tmpdir(), "sampled-inproc.msr")
+    tr = ctx.tracer(["--json", "--stacks", "--sample-bytes", "1K", "--record", rec, "--",
+                     ctx.workload_path("leaks_nofp"), str(S_INGEST), str(S_CACHE)])
+    line, _ = tr.wait_line("out", lambda l: l.startswith("ready "), 30, "the ready line")
+    pid = int(line.split()[1])
+    os.kill(pid, signal.SIGUSR1)
+    gl, _ = tr.wait_line("out", lambda l: l.startswith('{"ingest"'), WINDOW_TIMEOUT,
+                         "the ground truth line")
+    if json.loads(gl) != {"ingest": S_INGEST, "cache": S_CACHE, "served": SERVED}:
+        raise Fail("leaks_nofp's ground truth: %r" % gl)
+    os.kill(pid, signal.SIGUSR2)
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    c = Check()
+    check_source(c, tr, "in-process")
+    final = next(r for r in (json.loads(l) for l in tr.out() if l.startswith('{"type"'))
+                 if r.get("type") == "final")
+    p = next((q for q in final["processes"] if q.get("pid") == pid), None)
+    if p is None:
+        raise Fail("leaks_nofp (pid %d) not in the final record" % pid)
+    c.eq("stack_map_full", 0, (final.get("lost") or {}).get("stack_map_full"))
+    check_sampled(ctx, c, p, rec, pid)
     c.done()

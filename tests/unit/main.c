@@ -38,6 +38,7 @@ int main(void)
 	srunner_add_suite(sr, html_suite());
 	srunner_add_suite(sr, inproc_suite());
 	srunner_add_suite(sr, deps_suite());
+	srunner_add_suite(sr, stacktab_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

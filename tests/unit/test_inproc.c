@@ -19,6 +19,7 @@
 #include "elfsym.h"
 #include "inproc.h"
 #include "memscope_shm.h"
+#include "stacktab.h"
 #include "unit.h"
 
 extern char **environ;
@@ -252,8 +253,12 @@ static unsigned resolve_libc(void *ctx, const char *path, uint64_t off)
 }
 
 /* launched 20 with the library preloaded (no daemon, no root): per function, the records
- * that count as calls equal its ground truth's by_func */
-START_TEST(preloaded_program)
+ * that count as calls equal its ground truth's by_func. With stacks (--stacks, sampled with
+ * a mean of sample bytes when not 0): every allocation's record names a stack of the table,
+ * from its caller to main and beyond, or, not in the sample, none (MS_EVF_UNSAMPLED); the
+ * walks' own calls (libunwind's loading, its caches) are not recorded: the counts are the
+ * same */
+static void preloaded_program(bool stacks, uint64_t sample)
 {
 	static struct got g;
 	struct ms_inproc_fns fns = { resolve_libc, push, quiet, &g };
@@ -267,6 +272,9 @@ START_TEST(preloaded_program)
 	struct ms_elf_query q[NLIBC] = { { 0 } };
 	struct ms_elf_func found[NLIBC];
 	struct ms_inproc_lost lost;
+	struct ms_shm_stacks shape;
+	const void *table;
+	unsigned walked = 0, unsampled = 0;
 	Dl_info info;
 	json_t *gt, *by_func;
 	void *libc;
@@ -293,6 +301,9 @@ START_TEST(preloaded_program)
 	snprintf(pre, sizeof(pre), "LD_PRELOAD=%s", lib);
 	snprintf(shm, sizeof(shm), "%s=%s", MS_SHM_ENV, ms_inproc_path(ip));
 	ms_inproc_set_root(ip, 0, true);
+	memset(&g, 0, sizeof(g));
+	if (stacks)
+		ck_assert_int_eq(ms_inproc_set_stacks(ip, 1024, 32, sample), 0);
 	pid = spawn_to_file(prog, argv, envp, out, &fd);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -325,7 +336,34 @@ START_TEST(preloaded_program)
 		nested += !!(e->flags & MS_EVF_NESTED);
 		if (i)
 			ck_assert_uint_le(g.ev[i - 1].ts_ns, e->ts_ns);
+		if (e->type != MS_EV_ALLOC && e->type != MS_EV_REALLOC) {
+			ck_assert_int_eq(e->stack_id, -1);
+		} else if (!stacks || (e->flags & MS_EVF_UNSAMPLED)) {
+			ck_assert_int_eq(e->stack_id, -1);
+			ck_assert(stacks || !(e->flags & MS_EVF_UNSAMPLED));
+			unsampled++;
+		} else {
+			const uint64_t *frames;
+			unsigned nr = 0;
+
+			table = ms_inproc_stacks(ip, &shape);
+			frames = ms_stacktab_get(&shape, table, e->stack_id, &nr);
+			ck_assert_msg(frames, "record %u (type %u): stack_id %#x", i, e->type,
+				      (unsigned)e->stack_id);
+			/* the function, its caller, main, __libc_start_call_main, ... */
+			ck_assert_uint_ge(nr, 4);
+			ck_assert_uint_eq(frames[1], e->caller);
+			walked++;
+		}
 	}
+	ms_inproc_lost(ip, &lost);
+	ck_assert_uint_eq(lost.stacks, 0);
+	if (sample) /* launched's allocations: a few in the sample, most not */
+		ck_assert(walked > 0 && unsampled > walked);
+	else if (stacks)
+		ck_assert(walked > 0 && unsampled == 0);
+	else
+		ck_assert(walked == 0 && unsampled > 0);
 	for (i = 0; i < NLIBC; i++) {
 		const char *name = libc_fns[i];
 		unsigned want;
@@ -341,6 +379,23 @@ START_TEST(preloaded_program)
 	ck_assert_uint_eq(nested, 0);
 	json_decref(gt);
 	ms_inproc_free(ip);
+}
+
+START_TEST(preloaded_program_plain)
+{
+	preloaded_program(false, 0);
+}
+END_TEST
+
+START_TEST(preloaded_program_stacks)
+{
+	preloaded_program(true, 0);
+}
+END_TEST
+
+START_TEST(preloaded_program_sampled)
+{
+	preloaded_program(true, 4096);
 }
 END_TEST
 
@@ -510,7 +565,9 @@ Suite *inproc_suite(void)
 	TCase *tc = tcase_create("rings");
 
 	tcase_add_test(tc, rings_read_named_and_let_go);
-	tcase_add_test(tc, preloaded_program);
+	tcase_add_test(tc, preloaded_program_plain);
+	tcase_add_test(tc, preloaded_program_stacks);
+	tcase_add_test(tc, preloaded_program_sampled);
 	tcase_add_test(tc, families_preloaded);
 	suite_add_tcase(s, tc);
 	return s;

@@ -36,5 +36,6 @@ Suite *sample_suite(void);
 Suite *html_suite(void);
 Suite *inproc_suite(void);
 Suite *deps_suite(void);
+Suite *stacktab_suite(void);
 
 #endif

@@ -1,0 +1,53 @@
+/* thread_churn.c: threads that start, allocate and end, round after round: with --stacks
+ * in-process each thread's first walk makes libunwind's caches (the thread's dynamic TLS,
+ * freed by glibc when the thread ends), which the figures must not show
+ *
+ * usage: thread_churn ROUNDS THREADS PAIRS
+ * Each round starts THREADS threads that make PAIRS malloc+free pairs each and joins them;
+ * then prints "done" and exits.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static unsigned long pairs;
+
+static void *body(void *arg)
+{
+	unsigned long i;
+
+	for (i = 0; i < pairs; i++) {
+		void *p = malloc(32 + i % 64);
+
+		__asm__ volatile("" ::"r"(p) : "memory");
+		free(p);
+	}
+	return arg;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long rounds, threads, r, t;
+	pthread_t *tid;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: thread_churn ROUNDS THREADS PAIRS\n");
+		return 2;
+	}
+	rounds = strtoul(argv[1], NULL, 0);
+	threads = strtoul(argv[2], NULL, 0);
+	pairs = strtoul(argv[3], NULL, 0);
+	tid = calloc(threads, sizeof(*tid));
+	if (!tid)
+		return 1;
+	for (r = 0; r < rounds; r++) {
+		for (t = 0; t < threads; t++)
+			if (pthread_create(&tid[t], NULL, body, NULL))
+				return 1;
+		for (t = 0; t < threads; t++)
+			pthread_join(tid[t], NULL);
+	}
+	free(tid);
+	printf("done\n");
+	return 0;
+}
