@@ -50,7 +50,7 @@ WORKLOADS := $(patsubst tests/e2e/workloads/%.c,$(OUT)/workloads/%,$(WORKLOAD_SR
 	     $(patsubst tests/e2e/workloads/plugin/%.c,$(OUT)/workloads/lib%.so,\
 			$(wildcard tests/e2e/workloads/plugin/*.c))
 # --in-process: the allocator families with a preload library of their own (preload/NAME.c)
-PRELOAD_FAMILIES := jemalloc tcmalloc mimalloc
+PRELOAD_FAMILIES := jemalloc tcmalloc mimalloc stdcxx
 PRELOAD_FAMILY_LIBS := $(patsubst %,$(OUT)/libmemscope-preload-%.so,$(PRELOAD_FAMILIES))
 RUSTC ?= $(shell command -v rustc || echo $$HOME/.cargo/bin/rustc)
 RUST_WORKLOADS := $(if $(wildcard $(RUSTC)),$(OUT)/workloads/rust_alloc)

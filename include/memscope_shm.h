@@ -11,8 +11,10 @@
 #define MS_PRELOAD_NAME "libmemscope-preload.so"
 /* The allocators whose own API (mallocx, tc_malloc, mi_malloc, ...) a library of its own
  * interposes, X(name) each: MS_PRELOAD_FAMILY name ".so", preloaded after MS_PRELOAD_NAME when
- * the command loads that allocator; its table of functions is its symbol ms_shim_family_name */
-#define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc)
+ * the command loads that allocator (stdcxx: libstdc++'s operators, with --stacks, when no
+ * allocator of its own defines them); its table of functions is its symbol
+ * ms_shim_family_name */
+#define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc) X(stdcxx) /* stdcxx last */
 #define MS_PRELOAD_FAMILY "libmemscope-preload-"
 #define MS_SHM_MAGIC 0x4d534d53u  /* "SMSM" */
 #define MS_SHM_VERSION 4	  /* 3: the C++ operators; 4: stacks */
@@ -101,6 +103,12 @@ enum ms_ip_fn {
 	MS_IP_CXX_NEWARRAY_NOTHROW,
 	MS_IP_CXX_DELETE_NOTHROW,
 	MS_IP_CXX_DELETEARRAY_NOTHROW,
+	MS_IP_CXX_NEW_ALIGNED, /* _ZnwmSt11align_val_t: operator new(size_t, align_val_t) */
+	MS_IP_CXX_NEWARRAY_ALIGNED,
+	MS_IP_CXX_DELETE_ALIGNED,
+	MS_IP_CXX_DELETEARRAY_ALIGNED,
+	MS_IP_CXX_DELETE_SIZED_ALIGNED,
+	MS_IP_CXX_DELETEARRAY_SIZED_ALIGNED,
 	MS_IP_NFN,
 };
 
@@ -208,7 +216,7 @@ struct ms_shm_header {
 #define MS_SHM_STACKS_OFFSET ((MS_SHM_SIZE + 4095) & ~(size_t)4095)
 
 _Static_assert(sizeof(struct ms_shm_stack) == MS_SHM_STACK_BYTES(0), "ms_shm_stack layout");
-_Static_assert(MS_IP_NFN == 71, "struct ms_shm_proc changed: bump MS_SHM_VERSION");
+_Static_assert(MS_IP_NFN == 77, "struct ms_shm_proc changed: bump MS_SHM_VERSION");
 _Static_assert(sizeof(struct ms_shm_ring) % 64 == 0, "rings must stay 64-byte aligned");
 _Static_assert((MS_SHM_RING_RECORDS & (MS_SHM_RING_RECORDS - 1)) == 0,
 	       "MS_SHM_RING_RECORDS must be a power of two");

@@ -27,9 +27,14 @@ __attribute__((optimize("no-optimize-sibling-calls"))) static void *next(const c
 	return dlsym(RTLD_NEXT, sym);
 }
 
-/* The library's table, which libmemscope-preload.so looks up by name */
+/* The library's table, which libmemscope-preload.so looks up by name; FAMILY_GROUP: see
+ * struct ms_shim_family's group (0 unless the library defines it) */
+#ifndef FAMILY_GROUP
+#define FAMILY_GROUP 0
+#endif
 #define MS_FAMILY(NAME)                                                                            \
-	MS_EXPORT const struct ms_shim_family ms_shim_family_##NAME = { symbol, real, next }
+	MS_EXPORT const struct ms_shim_family ms_shim_family_##NAME = { symbol, real, next,        \
+									FAMILY_GROUP }
 
 /* The next definition of name (interposed as FN), typed as name */
 #define REAL(name, FN) ((__typeof__(&name))real[FN])

@@ -35,7 +35,7 @@ static const char *const symbol[MS_IP_NFN] = {
 	[MS_IP_REALLOCARRAY] = "reallocarray",
 };
 
-const struct ms_shim_family ms_shim_libc = { symbol, real, next };
+const struct ms_shim_family ms_shim_libc = { symbol, real, next, 0 };
 
 /* The next definition of name (interposed as FN), typed as name */
 #define REAL(name, FN) ((__typeof__(&name))real[FN])

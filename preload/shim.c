@@ -124,10 +124,12 @@ static struct ms_shm_ring *take_ring(void)
 	return NULL;
 }
 
-/* The next definition of each interposed function (0: none), and the object it is in (its
- * entry's obj), for MS_SHIM_SKIP */
+/* The next definition of each interposed function (0: none), the object it is in (its
+ * entry's obj), and the object whose calls it is one allocator with, for MS_SHIM_SKIP (its
+ * own, or its family's group's) */
 static uintptr_t real_at[MS_IP_NFN];
-static uint8_t fn_obj[MS_IP_NFN];
+static uint8_t fn_obj[MS_IP_NFN], fn_nest[MS_IP_NFN];
+static uint16_t fn_group[MS_IP_NFN]; /* its family's group, 0: none */
 
 /* A full ring: with the daemon's block, wait until it has read some (true), unless it
  * stops reading for a second (gone, or stopped): false, the record is lost */
@@ -447,6 +449,8 @@ static void register_process(void)
 			place_fn(p, k, real_at[k]);
 			fn_obj[k] = p->fn[k].obj;
 		}
+		for (k = 1; k < MS_IP_NFN; k++)
+			fn_nest[k] = fn_obj[fn_group[k] ? fn_group[k] : k];
 		__atomic_store_n(&p->ready, 1, __ATOMIC_RELEASE);
 		my_proc = (pid + i) % shm->nprocs;
 		return;
@@ -539,6 +543,7 @@ static void look_up(const struct ms_shim_family *fam)
 			continue;
 		fam->real[fn] = fam->next(fam->symbol[fn]);
 		real_at[fn] = (uintptr_t)fam->real[fn];
+		fn_group[fn] = fam->group;
 	}
 }
 
@@ -611,7 +616,7 @@ uint8_t ms_shim_enter(uint16_t fn)
 		tls.outer = fn;
 		return 0;
 	}
-	return fn_obj[fn] == fn_obj[tls.outer] ? MS_SHIM_SKIP : MS_EVF_NESTED;
+	return fn_nest[fn] == fn_nest[tls.outer] ? MS_SHIM_SKIP : MS_EVF_NESTED;
 }
 
 bool ms_shim_forwards_into(uint16_t fn, uint16_t anchor)

@@ -44,6 +44,10 @@ struct ms_shim_family {
 	const char *const *symbol; /* MS_IP_NFN entries */
 	void **real;		   /* MS_IP_NFN entries */
 	void *(*next)(const char *symbol);
+	/* 0, or a function (MS_IP_MALLOC) whose allocator this family's functions are a view
+	 * of: nested calls inside them are skipped as inside that allocator's own (libstdc++'s
+	 * operator new over malloc: one allocator, as the uprobes count it) */
+	uint16_t group;
 };
 
 extern const struct ms_shim_family ms_shim_libc;
@@ -56,7 +60,8 @@ MS_SHIM_API bool ms_shim_recording(void);
 
 /* Entering an interposed call of fn: its record flags. Nested inside a call into the same
  * object (glibc's reallocarray calls realloc through the PLT; tcmalloc's tc_free_sized
- * jumps to tc_free through it), it is a second view of that call, not recorded (MS_SHIM_SKIP), as the BPF
+ * jumps to tc_free through it), or of the same group (libstdc++'s operator new calls
+ * malloc), it is a second view of that call, not recorded (MS_SHIM_SKIP), as the BPF
  * programs do for one allocator; inside another object's, its backing (MS_EVF_NESTED).
  * Every enter is paired with a leave, also when the call unwinds (C++ operators throw). */
 MS_SHIM_API uint8_t ms_shim_enter(uint16_t fn);

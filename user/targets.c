@@ -710,19 +710,26 @@ static int preload_path(char *out, size_t len)
 	return access(out, R_OK) ? -errno : 0;
 }
 
-/* The allocator families with a preload library of their own */
+/* The allocator families with a preload library of their own; stdcxx is libstdc++'s
+ * operators, found by its preset */
 #define FAMILY_NAME(name) #name,
 static const char *const family_name[] = { MS_SHM_FAMILIES(FAMILY_NAME) };
 #define NFAMILIES (sizeof(family_name) / sizeof(family_name[0]))
+#define STDCXX (NFAMILIES - 1) /* the last of MS_SHM_FAMILIES */
+
+static const char *family_preset(size_t f)
+{
+	return f == STDCXX ? "libstdc++" : family_name[f];
+}
 
 /*
  * The families the command loads: for each, the first object it loads at its start (image:
  * the ELF program that runs; user_preload: the LD_PRELOAD it gets beside ours) that defines
- * the family's marker (mallocx, tc_malloc, mi_malloc: as the uprobes tell the allocator),
- * into object[f] ("" when none does)
+ * the family's marker (mallocx, tc_malloc, mi_malloc, libstdc++'s: as the uprobes tell the
+ * allocator), into object[f] ("" when none does), and its place in the load order into at[f]
  */
 static void inproc_families(const char *image, const char *user_preload, int verbose,
-			    char object[NFAMILIES][PATH_MAX])
+			    char object[NFAMILIES][PATH_MAX], size_t at[NFAMILIES])
 {
 	struct ms_deps_env env = { .preload = user_preload,
 				   .library_path = getenv("LD_LIBRARY_PATH") };
@@ -733,9 +740,10 @@ static void inproc_families(const char *image, const char *user_preload, int ver
 	int err;
 
 	for (f = 0; f < NFAMILIES; f++) {
-		const struct ms_preset *ps = ms_preset_find(family_name[f]);
+		const struct ms_preset *ps = ms_preset_find(family_preset(f));
 
 		object[f][0] = '\0';
+		at[f] = SIZE_MAX;
 		q[f].name = ps && ps->marker ? ps->marker : "";
 	}
 	err = ms_deps_find(image, &env, &deps);
@@ -751,44 +759,54 @@ static void inproc_families(const char *image, const char *user_preload, int ver
 		if (ms_elf_lookup_query(deps.path[i], q, NFAMILIES, found) <= 0)
 			continue;
 		for (f = 0; f < NFAMILIES; f++)
-			if (found[f].found && !object[f][0])
+			if (found[f].found && !object[f][0]) {
 				snprintf(object[f], PATH_MAX, "%s", deps.path[i]);
+				at[f] = i;
+			}
 	}
 	ms_deps_free(&deps);
 }
 
-/* With --stacks the probes trace libstdc++'s operator new and delete (the site is their
- * caller), which the preloaded libraries do not interpose: whether the command loads, at
- * its start, an object that defines libstdc++'s marker (its path into object) */
-static bool inproc_loads_libstdcxx(const char *image, const char *user_preload, char *object,
-				   size_t len)
+/*
+ * With --stacks the probes trace libstdc++'s operator new and delete (the site is their
+ * caller): the stdcxx library records them when no allocator the command loads defines
+ * them itself (its family does). Without --stacks, or with such an allocator, it is not
+ * preloaded. Whether the run can do without the uprobes: not when libstdc++ comes before
+ * that allocator (its operators are the ones the program's calls reach, which the
+ * allocator's library would pass on), said in *why
+ */
+static bool inproc_stdcxx(const struct ms_env *env, char object[NFAMILIES][PATH_MAX],
+			  const size_t at[NFAMILIES], const char **why)
 {
-	struct ms_deps_env env = { .preload = user_preload,
-				   .library_path = getenv("LD_LIBRARY_PATH") };
-	const struct ms_preset *ps = ms_preset_find("libstdc++");
-	struct ms_elf_query q = { .name = ps && ps->marker ? ps->marker : "" };
-	struct ms_elf_func found;
-	struct ms_deps deps;
-	bool yes = false;
-	size_t i;
+	static char why_cxx[4400];
+	size_t f;
 
-	if (!q.name[0] || ms_deps_find(image, &env, &deps))
-		return false;
-	for (i = 0; i < deps.n && !yes; i++) {
-		yes = ms_elf_lookup_query(deps.path[i], &q, 1, &found) > 0 && found.found;
-		if (yes)
-			snprintf(object, len, "%s", deps.path[i]);
+	if (!env->stacks)
+		object[STDCXX][0] = '\0';
+	for (f = 0; f < STDCXX && object[STDCXX][0]; f++) {
+		if (!object[f][0])
+			continue;
+		if (at[STDCXX] < at[f]) {
+			snprintf(
+				why_cxx, sizeof(why_cxx),
+				"--stacks: the command loads libstdc++ (%.2000s) before %s (%.2000s): the "
+				"operators it calls are libstdc++'s, which the probes trace for their "
+				"callers' stacks",
+				object[STDCXX], family_name[f], object[f]);
+			*why = why_cxx;
+			return false;
+		}
+		object[STDCXX][0] = '\0';
 	}
-	ms_deps_free(&deps);
-	return yes;
+	return true;
 }
 
 /* t->inproc_libs: libmemscope-preload.so, then the library of each family the command loads
- * (found beside it) */
-static int inproc_libs(struct ms_tracer *t, const char *user_preload)
+ * (found beside it); -EAGAIN (why in *why) when the run needs the uprobes */
+static int inproc_libs(struct ms_tracer *t, const char *user_preload, const char **why)
 {
 	char object[NFAMILIES][PATH_MAX], lib[PATH_MAX], *slash;
-	size_t f, n;
+	size_t f, n, at[NFAMILIES];
 	int err;
 
 	err = preload_path(t->inproc_libs, sizeof(t->inproc_libs));
@@ -797,8 +815,10 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload)
 			strerror(-err));
 		return err;
 	}
-	inproc_families(t->launch.image, user_preload, t->env->verbose, object);
-	for (f = 0, n = 0; f < NFAMILIES; f++)
+	inproc_families(t->launch.image, user_preload, t->env->verbose, object, at);
+	if (!inproc_stdcxx(t->env, object, at, why))
+		return -EAGAIN;
+	for (f = 0, n = 0; f < STDCXX; f++)
 		n += !!object[f][0];
 	if (!n && t->env->verbose)
 		fprintf(stderr,
@@ -806,6 +826,8 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload)
 			"C library's functions only\n",
 			t->launch.image);
 	for (f = 0; f < NFAMILIES; f++) {
+		const char *what = f == STDCXX ? "libstdc++" : family_name[f];
+
 		if (!object[f][0])
 			continue;
 		slash = strrchr(t->inproc_libs, '/');
@@ -813,10 +835,15 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload)
 			 (int)(slash - t->inproc_libs), t->inproc_libs, family_name[f]);
 		n = strlen(t->inproc_libs);
 		if (access(lib, R_OK) || n + 1 + strlen(lib) >= sizeof(t->inproc_libs)) {
+			if (f == STDCXX) {
+				*why = "--stacks: the command loads libstdc++, whose operators the "
+				       "probes trace, and the library that records them is missing";
+				return -EAGAIN;
+			}
 			fprintf(stderr,
 				"memscope-bpf: --in-process: %s loads %s (%s), but %s is missing: "
 				"%s's own functions are not recorded\n",
-				t->launch.image, family_name[f], object[f], lib, family_name[f]);
+				t->launch.image, what, object[f], lib, what);
 			continue;
 		}
 		snprintf(t->inproc_libs + n, sizeof(t->inproc_libs) - n, " %s", lib);
@@ -824,7 +851,7 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload)
 			fprintf(stderr,
 				"memscope-bpf: --in-process: %s loads %s (%s): its own functions "
 				"through %s\n",
-				t->launch.image, family_name[f], object[f], lib);
+				t->launch.image, what, object[f], lib);
 	}
 	return 0;
 }
@@ -852,7 +879,7 @@ static const char *inproc_not_for_run(const struct ms_env *env)
 static int inproc_prepare(struct ms_tracer *t, char *const *command, const char **why)
 {
 	const char *old = getenv("LD_PRELOAD");
-	char *saved = old ? strdup(old) : NULL, *val = NULL, cxx[PATH_MAX];
+	char *saved = old ? strdup(old) : NULL, *val = NULL;
 	struct stat st;
 	int err;
 
@@ -872,18 +899,7 @@ static int inproc_prepare(struct ms_tracer *t, char *const *command, const char 
 		free(saved);
 		return -EAGAIN;
 	}
-	if (t->env->stacks && inproc_loads_libstdcxx(t->launch.image, saved, cxx, sizeof(cxx))) {
-		static char why_cxx[PATH_MAX + 128];
-
-		snprintf(why_cxx, sizeof(why_cxx),
-			 "--stacks: the command loads libstdc++ (%s), whose operator new and "
-			 "delete the probes trace for their callers' stacks",
-			 cxx);
-		*why = why_cxx;
-		free(saved);
-		return -EAGAIN;
-	}
-	err = inproc_libs(t, saved);
+	err = inproc_libs(t, saved, why);
 	if (err) {
 		free(saved);
 		return err;

@@ -138,11 +138,18 @@ UPROBES_DEAD_FREES = {
     "tcmalloc": ("tc_free_sized", "tc_delete_sized", "tc_deletearray_sized"),
     "mimalloc": ("mi_free_size", "mi_free_aligned"),
     "jemalloc": SIZED_DELETES,
+    # with --stacks: libstdc++'s deletes end in jumps to operator delete(void*) and free
+    "stdcxx": ("operator delete(void*)", "operator delete[](void*)") + SIZED_DELETES + (
+        "operator delete(void*, std::align_val_t)", "operator delete[](void*, std::align_val_t)",
+        "operator delete(void*, unsigned long, std::align_val_t)",
+        "operator delete[](void*, unsigned long, std::align_val_t)"),
 }
+UPROBES_VIEWS = {"stdcxx": 2}  # views a free of those may have: delete[] -> delete -> free
 
 
 def sized_frees(gt, family):
-    return sum(n for f, n in gt["by_func"].items() if f in UPROBES_DEAD_FREES.get(family, ()))
+    return UPROBES_VIEWS.get(family, 1) * sum(
+        n for f, n in gt["by_func"].items() if f in UPROBES_DEAD_FREES.get(family, ()))
 
 
 def dead_frees_aside(c, label, w, gt, family):
@@ -170,20 +177,24 @@ def user_figures(w):
     return f
 
 
-def family_test(ctx, workload, family, env=None):
+def family_test(ctx, workload, family, env=None, allocator=None, loads=None, extra=()):
     """The workload under both sources (env: the tracer's environment, which the command
-    inherits): each window equals the ground truth, and the two windows are equal"""
+    inherits; extra: both runs' other options): each window equals the ground truth of
+    allocator (the family's name by default), and the two windows are equal. The library
+    libmemscope-preload-FAMILY.so records in-process; -v says the command loads `loads`
+    (the family's name by default: its object libNAME.so)"""
     argv = [ctx.workload_path(workload), "50"]
+    allocator, loads = allocator or family, loads or family
     runs = {}
     for label, mode_args in MODES:
-        gt, w, tr = window_run(ctx, argv, mode_args, label, env)
+        gt, w, tr = window_run(ctx, argv, mode_args + list(extra), label, env)
         runs[label] = (gt, w, tr)
     keys = set()
     for gt, w, _ in runs.values():
         keys |= set(w["by_func"])
     c = Check()
     for label, (gt, w, tr) in runs.items():
-        c.eq("%s: the ground truth's allocators" % label, [family],
+        c.eq("%s: the ground truth's allocators" % label, [allocator],
              [a["name"] for a in gt["allocators"]])
         if label == "uprobes":
             w = dead_frees_aside(c, label, w, gt, family)
@@ -193,10 +204,10 @@ def family_test(ctx, workload, family, env=None):
                for l in inproc_tr.err()),
            "in-process: the preloaded libraries are not named, or not %s's: %s" % (
                family, inproc_tr.stderr_text()))
-    c.true(any(" loads %s (" % family in l and "/lib%s.so" % family in l
-               for l in inproc_tr.err()),
+    obj = loads if loads.startswith("lib") else "lib" + loads
+    c.true(any(" loads %s (" % loads in l and "/%s.so" % obj in l for l in inproc_tr.err()),
            "in-process -v: no word of the %s object the command loads: %s" % (
-               family, inproc_tr.stderr_text()))
+               loads, inproc_tr.stderr_text()))
     c.eq("in-process window equals the uprobes' (user figures)",
          user_figures(runs["uprobes"][1]), user_figures(runs["in-process"][1]))
     c.done()
@@ -245,3 +256,13 @@ def inproc_tcmalloc_after_libstdcxx(ctx):
     The in-process library's operators pass them on untraced, their malloc and free counted
     as the uprobes count them: the window exact and the same in both"""
     family_test(ctx, "tcmalloc_stdcxx_first", "tcmalloc")
+
+
+@test
+def inproc_stdcxx_stacks(ctx):
+    """--stacks, a program that loads libstdc++: every form of its operator new and delete
+    the uprobes trace with --stacks (their caller the site), recorded in-process by
+    libmemscope-preload-stdcxx.so as the uprobes record them: the window exact under both,
+    and the same in both"""
+    family_test(ctx, "stdcxx_api", "stdcxx", allocator="libc", loads="libstdc++",
+                extra=["--stacks"])

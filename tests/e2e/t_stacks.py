@@ -719,10 +719,10 @@ def stacks_recorded_replay(ctx):
 STRINGS = 300  # leaks_string.cc: blocks of 201 bytes made by std::string in libstdc++
 
 
-def string_site(ctx, mode):
+def string_site(ctx, mode, extra=()):
     """leaks_string's exit leak report with --stack-unwind mode: its site of STRINGS blocks"""
-    tr = ctx.tracer(["--json", "-v", "--stacks", "--stack-unwind", mode, "--min-age", "0",
-                     "--", ctx.workload_path("leaks_string"), str(STRINGS)])
+    tr = ctx.tracer(["--json", "-v", "--stacks", "--stack-unwind", mode, "--min-age", "0"] +
+                    list(extra) + ["--", ctx.workload_path("leaks_string"), str(STRINGS)])
     rc = tr.wait_exit(WINDOW_TIMEOUT)
     if rc != 0:
         raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
@@ -740,29 +740,39 @@ def string_site(ctx, mode):
 @test
 def stacks_cpp_through_libstdcxx(ctx):
     """--stacks: a std::string leak of a frame-pointer program goes on through libstdc++
-    (no frame pointers) to the caller and _start; fp stops in libstdc++, marked cut. A
-    command that loads libstdc++ is traced by uprobes with --stacks (its operator new is
-    probed, the site its caller), said with -v"""
+    (no frame pointers) to the caller and _start; fp stops in libstdc++, marked cut. The
+    site is operator new's caller: walked in the process (libstdc++'s operators interposed
+    by libmemscope-preload-stdcxx.so, said with -v) and by BPF (its operator new probed),
+    the same frames both ways"""
     c = Check()
-    s, tr = string_site(ctx, "auto")
-    fell = [l for l in tr.err() if l.startswith("memscope-bpf: --in-process: --stacks: the "
-                                                "command loads libstdc++")]
-    c.true(len(fell) == 1 and fell[0].endswith("traced by uprobes"),
-           "one -v line: loads libstdc++, traced by uprobes: %s" % tr.stderr_text())
-    fns = frame_fns(s.get("stack"))
-    c.eq("auto: bytes", 201 * STRINGS, s.get("bytes"))
-    c.eq("auto: truncated", False, s.get("truncated"))
-    c.true(fns and "_M_construct" in fns[0], "auto: first frame _M_construct: %s" % fns[:1])
-    if "leak_strings(int)" in fns:
-        k = fns.index("leak_strings(int)")
-        c.eq("auto: leak_strings' line", marker_line("leaks_string.cc", "SITE:leak_strings"),
-             frame_parts(s["stack"][k])[2])
-        c.eq("auto: from leak_strings out", ["leak_strings(int)", "main",
-                                             "__libc_start_call_main", "__libc_start_main",
-                                             "_start"], fns[k:])
-    else:
-        c.fail("auto: no leak_strings(int) frame: %s" % fns)
-    s, _ = string_site(ctx, "fp")
+    stacks = {}
+    for source, extra in SOURCES:
+        lc = Labelled(c, source)
+        s, tr = string_site(ctx, "auto", extra)
+        check_source(c, tr, source)
+        if source == "in-process":
+            lc.true(any("loads libstdc++" in l and "libmemscope-preload-stdcxx.so" in l
+                        for l in tr.err()),
+                    "a -v line: libstdc++'s operators through the stdcxx library: %s" %
+                    tr.stderr_text())
+        fns = frame_fns(s.get("stack"))
+        stacks[source] = fns
+        lc.eq("auto: bytes", 201 * STRINGS, s.get("bytes"))
+        lc.eq("auto: truncated", False, s.get("truncated"))
+        lc.true(fns and "_M_construct" in fns[0], "auto: first frame _M_construct: %s" % fns[:1])
+        if "leak_strings(int)" in fns:
+            k = fns.index("leak_strings(int)")
+            lc.eq("auto: leak_strings' line", marker_line("leaks_string.cc", "SITE:leak_strings"),
+                  frame_parts(s["stack"][k])[2])
+            lc.eq("auto: from leak_strings out", ["leak_strings(int)", "main",
+                                                  "__libc_start_call_main", "__libc_start_main",
+                                                  "_start"], fns[k:])
+        else:
+            lc.fail("auto: no leak_strings(int) frame: %s" % fns)
+    c.eq("the same frames walked in the process and by BPF", stacks["bpf"], stacks["in-process"])
+    s, tr = string_site(ctx, "fp")
+    c.true(any("--stack-unwind fp" in l and "traced by uprobes" in l for l in tr.err()),
+           "fp: a -v line: traced by uprobes: %s" % tr.stderr_text())
     fns = frame_fns(s.get("stack"))
     c.eq("fp: truncated", True, s.get("truncated"))
     c.true("leak_strings(int)" not in fns, "fp: a walk through libstdc++? %s" % fns)

@@ -13,12 +13,16 @@
 
 #include "agt.h"
 
+/* name_fn: a call of name through a volatile pointer (gt.h: the compiler cannot drop or
+ * fuse them) */
+#define VFN(name) static __typeof__(&name) volatile name##_fn = name
+
 #define APIMIX_HUGE ((size_t)1 << 62) /* no allocator can give this */
 #define APIMIX_SUMMIT 200000	      /* bytes: above every transient of the window */
 
 /* A realloc-kind call of fn on window block b to n bytes returned r (NULL: failed, b
  * stays) */
-static void apimix_re(struct agt *a, const char *fn, struct blk *b, size_t n, void *r)
+static inline void apimix_re(struct agt *a, const char *fn, struct blk *b, size_t n, void *r)
 {
 	agt_realloc(a, fn, r, b->n, n);
 	if (r) {
@@ -37,10 +41,11 @@ void _ZdlPv(void *p);
 void _ZdaPv(void *p);
 void _ZdlPvm(void *p, size_t size);
 void _ZdaPvm(void *p, size_t size);
-void *_ZnwmRKSt9nothrow_t(size_t size, const void *nt);
-void *_ZnamRKSt9nothrow_t(size_t size, const void *nt);
-void _ZdlPvRKSt9nothrow_t(void *p, const void *nt);
-void _ZdaPvRKSt9nothrow_t(void *p, const void *nt);
+/* weak: not every allocator defines the nothrow forms (mimalloc has no nothrow delete) */
+void *_ZnwmRKSt9nothrow_t(size_t size, const void *nt) __attribute__((weak));
+void *_ZnamRKSt9nothrow_t(size_t size, const void *nt) __attribute__((weak));
+void _ZdlPvRKSt9nothrow_t(void *p, const void *nt) __attribute__((weak));
+void _ZdaPvRKSt9nothrow_t(void *p, const void *nt) __attribute__((weak));
 
 static void *(*volatile apimix_new)(size_t) = _Znwm;
 static void *(*volatile apimix_newarray)(size_t) = _Znam;

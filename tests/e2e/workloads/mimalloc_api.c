@@ -38,8 +38,6 @@ void *mi_heap_zalloc(void *heap, size_t size);
 void *mi_heap_calloc(void *heap, size_t count, size_t size);
 void *mi_heap_realloc(void *heap, void *p, size_t newsize);
 
-/* every call through a volatile pointer (gt.h: the compiler cannot drop or fuse them) */
-#define VFN(name) static __typeof__(&name) volatile name##_fn = name
 VFN(mi_malloc);
 VFN(mi_zalloc);
 VFN(mi_malloc_small);

@@ -30,8 +30,6 @@ void tc_deletearray_nothrow(void *p, const void *nt);
 void tc_delete_sized(void *p, size_t size);
 void tc_deletearray_sized(void *p, size_t size);
 
-/* every call through a volatile pointer (gt.h: the compiler cannot drop or fuse them) */
-#define VFN(name) static __typeof__(&name) volatile name##_fn = name
 VFN(tc_malloc);
 VFN(tc_calloc);
 VFN(tc_realloc);
