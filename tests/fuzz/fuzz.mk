@@ -7,7 +7,7 @@ FUZZ_CC ?= clang
 
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter \
-	-MMD -MP -Iinclude -Ibuild -Iuser -Itests/fuzz
+	-MMD -MP -Iinclude -Ibuild -Iuser -Ipreload -Itests/fuzz
 FUZZ_LDLIBS := -lbpf -lelf -lz -llzma -lcapstone -lmicrohttpd -lprotobuf-c -ljansson -lstdc++ -lpthread -lm
 
 # The symbolizer (libdwfl, libiberty) is linked into every harness once user/symbolizer.c
@@ -18,7 +18,9 @@ SYM_SRC := $(wildcard user/symbolizer.c)
 LIB_SRCS := $(filter-out user/main.c $(SYM_SRC),$(wildcard user/*.c))
 # pprof's profile.proto compiled by protoc-c: the main build's (make's build/proto)
 PROTO_C := build/proto/profile.pb-c.c
-LIB_OBJS := $(patsubst user/%.c,$(FUZZ_OUT)/obj/%.o,$(LIB_SRCS)) $(FUZZ_OUT)/obj/profile.pb-c.o
+# the in-process stack table, which the daemon reads too (stackmap.c)
+LIB_OBJS := $(patsubst user/%.c,$(FUZZ_OUT)/obj/%.o,$(LIB_SRCS)) $(FUZZ_OUT)/obj/profile.pb-c.o \
+	    $(FUZZ_OUT)/obj/stacktab.o
 HARNESSES := $(patsubst tests/fuzz/fuzz_%.c,$(FUZZ_OUT)/fuzz_%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all
@@ -45,6 +47,10 @@ $(HTML_GEN):
 $(FUZZ_OUT)/obj/html.o: $(HTML_GEN)
 
 $(FUZZ_OUT)/obj/%.o: user/%.c | $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_OUT)/obj/stacktab.o: preload/stacktab.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
