@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <libiberty/demangle.h>
 #include "elfsym.h"
 #include "safepath.h"
 
@@ -239,20 +240,20 @@ static int addr_to_off(Elf *elf, uint64_t addr, uint64_t *off)
 	return -ENOENT;
 }
 
-/* __cxa_demangle from the C++ runtime: C++ names without a C++ compiler */
-char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 bool ms_elf_demangled_match(const char *sym, const char *name)
 {
 	size_t n = strlen(name);
-	int status = 0;
 	char *d;
 	bool ok;
 
 	if (strncmp(sym, "_Z", 2))
 		return false;
-	d = __cxa_demangle(sym, NULL, NULL, &status);
-	if (!d || status)
+	/* libiberty's demangler, not the C++ runtime's __cxa_demangle: that one takes
+	 * exponential time on some crafted names (the fuzzer's _ZssssCCC...: minutes, where
+	 * libiberty refuses it at once) */
+	d = cplus_demangle(sym, DMGL_PARAMS | DMGL_ANSI);
+	if (!d)
 		return false;
 	/* the name, then its parameter list (or nothing, for a variable or alias) */
 	ok = !strncmp(d, name, n) && (d[n] == '(' || d[n] == '\0');

@@ -1,5 +1,5 @@
 /* fuzz_demangle.c: symbol names from ELF files (whatever a crafted binary's string table
- * holds) against the names a user asked for: C++ (__cxa_demangle) and Rust v0 matching,
+ * holds) against the names a user asked for: C++ (libiberty's demangler) and Rust v0 matching,
  * and the symbolizer's demangler (libiberty) when built in. Input: SYMBOL NUL NAME. */
 #include <string.h>
 #include "elfsym.h"
