@@ -240,7 +240,6 @@ static int addr_to_off(Elf *elf, uint64_t addr, uint64_t *off)
 	return -ENOENT;
 }
 
-
 bool ms_elf_demangled_match(const char *sym, const char *name)
 {
 	size_t n = strlen(name);
