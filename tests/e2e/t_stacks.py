@@ -402,6 +402,16 @@ def check_paths(ctx, c, source, extra):
     return site_view(ps)
 
 
+def eu_frames_match(c, eu, sites):
+    """Each path's site has the frames eu-stack unwound for it"""
+    for name in ("plugin", "thread", "signal"):
+        s = sites.get(name)
+        if not s:
+            c.fail("%s: no site" % name)
+            continue
+        c.eq("%s: eu-stack's frames" % name, eu[name], frame_fns(s.get("stack")))
+
+
 @test
 def stacks_paths_match_eu_stack(ctx):
     """The three paths' stacks (dwarf) are the ones eu-stack unwinds from the stopped process,
@@ -426,12 +436,7 @@ def stacks_paths_match_eu_stack(ctx):
     p = next((q for q in final.get("processes", []) if q.get("pid") == w.pid), {})
     sites = path_sites(p)
     c = Check()
-    for name in ("plugin", "thread", "signal"):
-        s = sites.get(name)
-        if not s:
-            c.fail("%s: no site" % name)
-            continue
-        c.eq("%s: eu-stack's frames" % name, eu[name], frame_fns(s.get("stack")))
+    eu_frames_match(c, eu, sites)
     c.done()
 
 
@@ -462,12 +467,7 @@ def stacks_paths_match_eu_stack_inproc(ctx):
                   if r.get("type") == "final"), {})
     p = next((q for q in final.get("processes", []) if q.get("pid") == pid), {})
     sites = path_sites(p)
-    for name in ("plugin", "thread", "signal"):
-        s = sites.get(name)
-        if not s:
-            c.fail("%s: no site" % name)
-            continue
-        c.eq("%s: eu-stack's frames" % name, eu[name], frame_fns(s.get("stack")))
+    eu_frames_match(c, eu, sites)
     c.eq("every allocation took a stack", p.get("allocs"),
          (p.get("sites") or {}).get("stack_allocs"))
     c.done()
