@@ -307,15 +307,17 @@ static __always_inline int on_dlstate(__u64 cookie, __u64 id)
 		e->a.ptr = 0;
 		e->a.size = 0;
 		e->a.ret = 0;
-		if (cookie & MS_CK_STOP)
+		/* the daemon attaches to what the loader just mapped, then sends SIGCONT.
+		 * The stop is pending before the record is visible: a SIGCONT that came
+		 * first would be undone by it, and the process would stay stopped. (No
+		 * record, no stop: it runs on, its calls are lost.) */
+		if (cookie & MS_CK_STOP) {
+			bpf_send_signal(MS_SIGSTOP);
 			e->flags |= MS_EVF_STOPPED;
+		}
 		/* the consumer sees the record before the process runs on */
 		bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 	}
-	/* the daemon attaches to what the loader just mapped, then sends SIGCONT (a
-	 * record lost would leave the process stopped: it runs on, its calls are lost) */
-	if (e && (cookie & MS_CK_STOP))
-		bpf_send_signal(MS_SIGSTOP);
 	return 0;
 }
 
@@ -720,15 +722,16 @@ int BPF_PROG(ms_exec, struct task_struct *p)
 		bpf_get_current_comm(e->comm, sizeof(e->comm));
 		if (follow && filter_pids) {
 			/* -f: held before the new image's first instruction until the daemon
-			 * has attached to it (and to its loader, which holds it again) */
+			 * has attached to it (and to its loader, which holds it again); the
+			 * stop is pending before the daemon can read the record, so that its
+			 * SIGCONT cannot come first (as on_fork) */
+			bpf_send_signal(MS_SIGSTOP);
 			e->flags |= MS_EVF_STOPPED;
 			bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 		} else {
 			submit(e);
 		}
 	}
-	if (e && follow && filter_pids)
-		bpf_send_signal(MS_SIGSTOP);
 	return 0;
 }
 
