@@ -21,6 +21,13 @@ LDLIBS := -lbpf -lelf -ldw -lz -llzma -lcapstone -lmicrohttpd -liberty -lprotobu
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
+else
+# A record's path crosses modules (the rings, the merge, the statistics, the live table,
+# the sites): optimized across them at link time, a record costs the daemon 12% less
+# (make bench's daemon row, and the in-process pairs row that runs at its pace)
+LTO ?= -flto=auto
+CFLAGS += $(LTO)
+LDFLAGS += $(LTO)
 endif
 
 # vmlinux.h: from the running kernel's BTF when it has one, else the committed copy

@@ -134,23 +134,49 @@ size_t ms_merge_drain_ready(struct ms_merge *m, uint64_t force_upto,
 	return ms_merge_drain(m, upto > force_upto ? upto : force_upto, fn, ctx);
 }
 
+/* e goes out: after a newer one, it is late */
+static inline void give_out(struct ms_merge *m, const struct ms_event *e,
+			    void (*fn)(void *ctx, const struct ms_event *e), void *ctx)
+{
+	if (e->ts_ns < m->last_ts)
+		m->late++;
+	else
+		m->last_ts = e->ts_ns;
+	fn(ctx, e);
+}
+
+/* Only one queue waits (one busy ring, the common case): its records in order, no heap
+ * to keep */
+static size_t drain_one(struct ms_merge *m, uint64_t upto,
+			void (*fn)(void *ctx, const struct ms_event *e), void *ctx)
+{
+	struct ms_merge_queue *mq = &m->q[m->heap[0]];
+	size_t out = 0;
+
+	while (mq->head < mq->n && mq->v[mq->head].ts_ns <= upto) {
+		give_out(m, &mq->v[mq->head++], fn, ctx);
+		out++;
+	}
+	m->queued -= out;
+	if (mq->head == mq->n) {
+		mq->head = mq->n = 0;
+		m->nheap = 0;
+	}
+	return out;
+}
+
 size_t ms_merge_drain(struct ms_merge *m, uint64_t upto,
 		      void (*fn)(void *ctx, const struct ms_event *e), void *ctx)
 {
 	size_t out = 0;
 
-	while (m->nheap > 0) {
+	while (m->nheap > 1) {
 		int q = m->heap[0];
 		struct ms_merge_queue *mq = &m->q[q];
-		const struct ms_event *e = &mq->v[mq->head];
 
-		if (e->ts_ns > upto)
-			break;
-		if (e->ts_ns < m->last_ts)
-			m->late++;
-		else
-			m->last_ts = e->ts_ns;
-		fn(ctx, e);
+		if (mq->v[mq->head].ts_ns > upto)
+			return out;
+		give_out(m, &mq->v[mq->head], fn, ctx);
 		out++;
 		m->queued--;
 		if (++mq->head == mq->n) {
@@ -159,5 +185,7 @@ size_t ms_merge_drain(struct ms_merge *m, uint64_t upto,
 		}
 		sift_down(m, 0);
 	}
+	if (m->nheap == 1)
+		out += drain_one(m, upto, fn, ctx);
 	return out;
 }

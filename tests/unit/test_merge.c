@@ -104,6 +104,50 @@ START_TEST(watermark)
 }
 END_TEST
 
+/* one queue waiting (the drain's path without the heap): given out up to the bound, the
+ * rest kept, and merged again once another queue has records; the count of records
+ * waiting right throughout */
+START_TEST(one_queue_then_two)
+{
+	struct ms_merge m;
+	struct seen *s = seen_new();
+	struct ms_event e;
+	uint64_t want[] = { 10, 20, 30, 35, 40, 45, 50 };
+	size_t i;
+
+	ck_assert_int_eq(ms_merge_init(&m, 2), 0);
+	for (i = 1; i <= 5; i++) {
+		e = ev(10 * i, 0);
+		ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	}
+	ck_assert_uint_eq(ms_merge_drain(&m, 25, collect, s), 2); /* 10 20 */
+	ck_assert_uint_eq(m.queued, 3);
+	ck_assert_uint_eq(ms_merge_drain(&m, 25, collect, s), 0);
+	e = ev(35, 1);
+	ck_assert_int_eq(ms_merge_push(&m, 1, &e), 0);
+	e = ev(45, 1);
+	ck_assert_int_eq(ms_merge_push(&m, 1, &e), 0);
+	/* 30 35 40 from both, then queue 1's 45 alone is left with 0's 50: the bound
+	 * stops it inside the one queue's path (queue 0 emptied, queue 1 waits) */
+	ck_assert_uint_eq(ms_merge_drain(&m, 42, collect, s), 3);
+	ck_assert_uint_eq(m.queued, 2);
+	ck_assert_uint_eq(ms_merge_drain(&m, UINT64_MAX, collect, s), 2);
+	ck_assert_uint_eq(m.queued, 0);
+	ck_assert_uint_eq(s->n, 7);
+	for (i = 0; i < 7; i++)
+		ck_assert_uint_eq(s->ts[i], want[i]);
+	/* emptied: a push starts the queue again from its first slot */
+	e = ev(60, 0);
+	ck_assert_int_eq(ms_merge_push(&m, 0, &e), 0);
+	ck_assert_uint_eq(ms_merge_drain(&m, UINT64_MAX, collect, s), 1);
+	ck_assert_uint_eq(m.q[0].head, 0);
+	ck_assert_uint_eq(m.q[0].n, 0);
+	ck_assert_uint_eq(m.late, 0);
+	ms_merge_free(&m);
+	free(s);
+}
+END_TEST
+
 /* a record older than one already given out (it came past the delay) is given out, and
  * counted as late */
 START_TEST(late_record)
@@ -267,6 +311,7 @@ Suite *merge_suite(void)
 
 	tcase_add_test(tc, order_across_queues);
 	tcase_add_test(tc, watermark);
+	tcase_add_test(tc, one_queue_then_two);
 	tcase_add_test(tc, late_record);
 	tcase_add_test(tc, many_queues_random);
 	tcase_add_test(tc, init_bad);
