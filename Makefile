@@ -189,7 +189,7 @@ vm-test: all
 
 test: check e2e vm-test
 
-demo: $(OUT)/memscope-bpf $(OUT)/memscope-demo
+demo: $(OUT)/memscope-bpf $(OUT)/libmemscope-preload.so $(PRELOAD_FAMILY_LIBS) $(OUT)/memscope-demo
 	$(OUT)/memscope-bpf -i 1 --html $(OUT)/memscope-demo.html -- $(OUT)/memscope-demo
 	@echo "the report: $(OUT)/memscope-demo.html (open it in a browser)"
 

@@ -37,7 +37,9 @@ static const char usage[] =
 	"                          the libraries cannot record (--alloc, --preset, a set-user-ID\n"
 	"                          program, --stacks --stack-unwind fp, --stacks of a program\n"
 	"                          that loads libstdc++ before its jemalloc, tcmalloc or\n"
-	"                          mimalloc) falls back to uprobes (-v says why)\n"
+	"                          mimalloc) falls back to uprobes (-v says why), as does\n"
+	"                          COMMAND when the libraries are missing (said; given by\n"
+	"                          name, --in-process is then an error)\n"
 	"                          e.g. memscope-bpf --in-process=lossy -- ./app\n"
 	"      --bpf               COMMAND's calls by uprobes, as for -p, not in-process\n"
 	"  -f, --follow            also trace their children, as they fork and exec, each\n"
@@ -605,7 +607,7 @@ void ms_env_parse(struct ms_env *env, int argc, char **argv)
 		case OPT_IN_PROCESS:
 			if (optarg && strcmp(optarg, "lossy") && strcmp(optarg, "block"))
 				die_usage("invalid --in-process '%s': lossy or block", optarg);
-			env->in_process = true;
+			env->in_process = env->in_process_named = true;
 			env->in_process_lossy = optarg && !strcmp(optarg, "lossy");
 			break;
 		case OPT_BPF:

@@ -74,6 +74,7 @@ struct ms_env {
 	bool quiet;			 /* -q: no records on stdout */
 	bool follow;			 /* -f: the children of the traced processes too */
 	bool in_process;       /* COMMAND's calls from a preloaded library (the default) */
+	bool in_process_named; /* --in-process given: no uprobes when its library is missing */
 	bool in_process_lossy; /* --in-process=lossy: a full ring loses the record (else
 				  its writer waits) */
 	bool bpf;	       /* --bpf: COMMAND's calls from uprobes */

@@ -810,10 +810,22 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload, const char
 	int err;
 
 	err = preload_path(t->inproc_libs, sizeof(t->inproc_libs));
-	if (err) {
-		fprintf(stderr, "memscope-bpf: --in-process: cannot find %s: %s\n", t->inproc_libs,
-			strerror(-err));
+	if (err && t->env->in_process_named) {
+		fprintf(stderr,
+			"memscope-bpf: --in-process: cannot find " MS_PRELOAD_NAME " beside the "
+			"binary or at %s: %s\n",
+			t->inproc_libs, strerror(-err));
 		return err;
+	}
+	if (err) {
+		/* the default way: the uprobes still trace the command, said always (an
+		 * installation without the library costs the command a trap a call) */
+		fprintf(stderr,
+			"memscope-bpf: cannot find " MS_PRELOAD_NAME " beside the binary or at "
+			"%s (%s): the command is traced by uprobes (make install puts it there)\n",
+			t->inproc_libs, strerror(-err));
+		*why = MS_PRELOAD_NAME " is missing";
+		return -EAGAIN;
 	}
 	inproc_families(t->launch.image, user_preload, t->env->verbose, object, at);
 	if (!inproc_stdcxx(t->env, object, at, why))

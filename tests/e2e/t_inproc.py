@@ -2,9 +2,10 @@
 # the same exact figures as the uprobes give, against the workloads' ground truths
 import json
 import os
+import shutil
 import signal
 import time
-from harness import Check, Fail, test
+from harness import TRACER, Check, Fail, Skip, test
 from run import (WINDOW_TIMEOUT, check_exit_run, check_records, nonzero, proc_in, records, stop_tracer)
 
 
@@ -31,6 +32,39 @@ def inproc_launched(ctx):
             len(gts), other[:3]))
     c = Check()
     check_exit_run(c, recs, gts[0], gts[0]["pid"], "launched", "in-process launched")
+    c.done()
+
+
+@test
+def inproc_library_missing(ctx):
+    """memscope-bpf copied alone (no libmemscope-preload.so beside it, none installed): a
+    COMMAND is traced by uprobes, said on stderr, its figures exact; --in-process asked
+    for by name fails with the same line"""
+    libdir = "/usr/local/lib/memscope-bpf"  # the Makefile's default MS_LIBDIR
+    if os.path.exists(os.path.join(libdir, "libmemscope-preload.so")):
+        raise Skip("%s holds an installed library" % libdir)
+    alone = os.path.join(ctx.tmpdir(), "memscope-bpf")
+    shutil.copy2(ctx.bin, alone)
+    wl = [ctx.workload_path("launched"), "100"]
+    tr = ctx.spawn([alone, "--json", "--"] + wl, TRACER)
+    c = Check()
+    c.eq("tracer exit status without the library", 0, tr.wait_exit(WINDOW_TIMEOUT))
+    err = tr.err()
+    c.true(any("cannot find libmemscope-preload.so" in l and "traced by uprobes" in l
+               for l in err), "the line that says the command is traced by uprobes: %s" %
+           tr.stderr_text())
+    c.true(not any("attached in-process" in l for l in err),
+           "no 'attached in-process' line: %s" % tr.stderr_text())
+    recs, other = records(tr, allow_other=True)
+    gts = [o for o in other if isinstance(o, dict) and "allocs" in o]
+    if c.eq("launched's ground truth lines", 1, len(gts)):
+        check_exit_run(c, recs, gts[0], gts[0]["pid"], "launched", "by uprobes, no library")
+    named = ctx.spawn([alone, "--json", "--in-process", "--"] + wl, TRACER)
+    c.eq("tracer exit status of --in-process without the library", 1,
+         named.wait_exit(WINDOW_TIMEOUT))
+    c.true(any("--in-process: cannot find libmemscope-preload.so" in l for l in named.err()),
+           "--in-process's line: %s" % named.stderr_text())
+    c.eq("--in-process without the library: nothing on stdout", [], named.out())
     c.done()
 
 
