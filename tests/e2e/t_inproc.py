@@ -9,8 +9,8 @@ from harness import TRACER, Check, Fail, Skip, test
 from run import (WINDOW_TIMEOUT, check_exit_run, check_records, nonzero, proc_in, records, stop_tracer)
 
 
-def launched_run(ctx, args, extra=()):
-    tr = ctx.tracer(["--json", "--in-process"] + list(extra) + ["--"] + list(args))
+def launched_run(ctx, args, extra=(), **kw):
+    tr = ctx.tracer(["--json", "--in-process"] + list(extra) + ["--"] + list(args), **kw)
     rc = tr.wait_exit(WINDOW_TIMEOUT)
     if rc != 0:
         raise Fail("tracer exit status (expected 0, got %s); stderr: %s" % (

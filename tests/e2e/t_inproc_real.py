@@ -1,12 +1,12 @@
-# t_inproc_real.py: real programs traced the default way for a COMMAND (in-process), each
+# t_inproc_real.py: real programs traced in-process (the default for a COMMAND), each
 # call counted as an independent oracle counts it: bpftrace's uprobes on libc, in a run of
 # its own of the same deterministic command
-import json
 import os
 import sys
 from harness import Check, Fail, run_cmd, test
-from run import (WINDOW_TIMEOUT, need_bpftrace, need_tool, nonzero, oracle_counts, oracle_script,
-                 proc_in, records)
+from run import final_record, need_bpftrace, need_tool, nonzero, oracle_counts, oracle_script
+from t_html import read_jsonl
+from t_inproc import launched_run
 
 # sqlite3: a table, an index, a join and a sort in memory; the rows are a function of
 # their number, so that every run makes the same calls
@@ -42,25 +42,16 @@ def real_env(extra=None):
 
 
 def traced_in_process(ctx, argv, comm):
-    """memscope-bpf -- argv (in-process, the default): the process' final figures"""
+    """memscope-bpf --in-process -- argv (the default for a COMMAND): the process' final
+    figures"""
     out = os.path.join(ctx.tmpdir(), "%s.jsonl" % comm)
-    tr = ctx.tracer(["--json", "-o", out, "--"] + argv, env=real_env())
-    rc = tr.wait_exit(WINDOW_TIMEOUT)
-    if rc != 0:
-        raise Fail("memscope-bpf -- %s: exit status %s; stderr: %s" % (
-            " ".join(argv), rc, tr.stderr_text()))
-    if not any("attached in-process" in l for l in tr.err()):
-        raise Fail("%s was not traced in-process: %s" % (comm, tr.stderr_text()))
-    with open(out) as f:
-        recs = [json.loads(l) for l in f if l.startswith("{")]
-    fin = [r for r in recs if r.get("type") == "final"]
-    if len(fin) != 1:
-        raise Fail("%s: final records (expected 1, got %d)" % (comm, len(fin)))
-    procs = fin[0].get("processes") or []
+    launched_run(ctx, argv, extra=["-o", out], env=real_env())
+    fin = final_record(read_jsonl(out))
+    procs = fin.get("processes") or []
     if len(procs) != 1:
         raise Fail("%s: processes in the final record (expected 1, got %s)" % (
             comm, [p.get("comm") for p in procs]))
-    return fin[0], procs[0]
+    return fin, procs[0]
 
 
 def oracle_run(ctx, argv, what):
@@ -98,7 +89,7 @@ def compare_real(c, ctx, argv, comm):
 @test
 def inproc_real_programs_oracle(ctx):
     """sqlite3 (20,000 rows, an index, a join, a sort), CPython (json, re, buffers of 4 KiB)
-    and git (log of this repository): each in-process run's calls per function equal what
+    and git (log of this repository): each --in-process run's calls per function equal what
     bpftrace counts in a run of the same command"""
     need_bpftrace()
     c = Check()
