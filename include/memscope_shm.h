@@ -17,7 +17,7 @@
 #define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc) X(stdcxx) /* stdcxx last */
 #define MS_PRELOAD_FAMILY "libmemscope-preload-"
 #define MS_SHM_MAGIC 0x4d534d53u  /* "SMSM" */
-#define MS_SHM_VERSION 4	  /* 3: the C++ operators; 4: stacks */
+#define MS_SHM_VERSION 5	  /* 3: the C++ operators; 4: stacks; 5: busy */
 #define MS_SHM_RINGS 256	  /* one per thread that allocates, reused when it ends */
 #define MS_SHM_RING_RECORDS 65536 /* records a ring holds: 4 MiB; a power of two */
 #define MS_SHM_PROCS 4096	  /* processes that can register, over the run */
@@ -121,7 +121,8 @@ enum ms_ip_fn {
  * frees the TAKEN rings of a process that exited or exec'd, once read. */
 enum ms_shm_state { MS_SHM_FREE, MS_SHM_TAKEN, MS_SHM_CLOSED };
 
-/* One writer (a thread), one reader (the daemon). head and tail on lines of their own. */
+/* One writer (a thread), one reader (the daemon). head (and busy) and tail on lines of their
+ * own. */
 struct ms_shm_ring {
 	uint32_t state; /* enum ms_shm_state */
 	uint32_t tgid, tid;
@@ -129,7 +130,11 @@ struct ms_shm_ring {
 	uint64_t lost; /* records that found the ring full (written by the writer only) */
 	uint8_t pad0[40];
 	uint64_t head; /* records written: the writer's, stored with release */
-	uint8_t pad1[56];
+	/* non-zero while the writer makes a record: set before it reads the TSC, cleared
+	 * after head. A record stamped and not yet in head (its thread preempted between
+	 * the two) keeps the daemon from taking the ring as quiet (all read up to now) */
+	uint64_t busy;
+	uint8_t pad1[48];
 	uint64_t tail; /* records read: the daemon's, stored with release */
 	uint8_t pad2[56];
 	struct ms_event rec[MS_SHM_RING_RECORDS];

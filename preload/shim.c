@@ -4,7 +4,7 @@
  *
  * The fast path takes no lock, makes no system call and allocates nothing: a TSC read (the
  * daemon turns it into CLOCK_MONOTONIC), a CPU number from rseq (sched_getcpu), one store
- * of 64 bytes and one release store. A full
+ * of 64 bytes, the release store of head and the ring's busy mark around them. A full
  * ring counts the record as lost; a daemon that is gone leaves the rings full: the program
  * runs on, untraced. Without the region (no MEMSCOPE_SHM, a bad one), calls are forwarded
  * and nothing else.
@@ -320,7 +320,7 @@ void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64
 	struct ms_shm_ring *r = tls.ring;
 	struct ms_event *e;
 	int32_t stack_id = -1;
-	uint64_t head;
+	uint64_t head, busy;
 	int cpu;
 
 	if (flags & MS_SHIM_SKIP) {
@@ -352,6 +352,12 @@ void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64
 		r->lost++;
 		return;
 	}
+	/* in flight from before the TSC read to after head: what the daemon sees of a
+	 * writer preempted in between (the previous value: an emit of a signal handler
+	 * inside this one leaves it set) */
+	busy = r->busy;
+	__atomic_store_n(&r->busy, 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the TSC is read after it */
 	e = &r->rec[head & (MS_SHM_RING_RECORDS - 1)];
 	cpu = sched_getcpu();
 	e->type = type;
@@ -371,6 +377,7 @@ void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64
 	e->pad = 0;
 	e->caller = caller;
 	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->busy, busy, __ATOMIC_RELEASE);
 }
 
 /* Where addr is: its object's path and its offset in the file */

@@ -16,10 +16,15 @@
 #include "sample.h"
 #include "stacktab.h"
 
-#define ANCHORS 64	/* (TSC, CLOCK_MONOTONIC) pairs kept: one per read */
+/* (TSC, CLOCK_MONOTONIC) pairs kept, one per read: a record stamped before the oldest (a
+ * writer preempted that long in the middle of it) is put on the line through the oldest and
+ * the newest */
+#define ANCHORS 1024
+#define ANCHOR_TRIES 3	/* reads of the clock an anchor takes the tightest of */
 #define TAIL_EVERY 4096 /* records read between two stores of a ring's tail */
-/* A writer publishes a record a moment after it read the TSC (longer when preempted in
- * between): a ring seen empty at T says nothing of records stamped just before T */
+/* A writer's busy mark may reach this CPU a moment after it read the TSC: a ring seen empty
+ * and not busy at T says nothing of records stamped just before T (a writer preempted
+ * between the two is seen busy) */
 #define QUIET_MARGIN_NS (1000 * 1000ULL)
 
 struct anchor {
@@ -63,13 +68,23 @@ static uint64_t mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* A (TSC, CLOCK_MONOTONIC) pair: the TSC read on both sides of the clock, the middle */
+/* A (TSC, CLOCK_MONOTONIC) pair: the TSC read on both sides of the clock, the middle, of the
+ * tightest of a few tries (the daemon interrupted between its reads would put the clock
+ * anywhere between them) */
 static void take_anchor(struct ms_inproc *ip)
 {
-	uint64_t t0 = __rdtsc(), ns = mono_ns(), t1 = __rdtsc();
-	struct anchor a = { t0 + (t1 - t0) / 2, ns };
-	unsigned at;
+	uint64_t width = UINT64_MAX;
+	struct anchor a = { 0, 0 };
+	unsigned at, i;
 
+	for (i = 0; i < ANCHOR_TRIES; i++) {
+		uint64_t t0 = __rdtsc(), ns = mono_ns(), t1 = __rdtsc();
+
+		if (t1 - t0 < width) {
+			width = t1 - t0;
+			a = (struct anchor){ t0 + (t1 - t0) / 2, ns };
+		}
+	}
 	if (ip->nanchors) {
 		const struct anchor *last = &ip->anchor[(ip->first + ip->nanchors - 1) % ANCHORS];
 
@@ -117,6 +132,10 @@ uint64_t ms_inproc_tsc_ns(struct ms_inproc *ip, uint64_t tsc)
 					  (b->tsc - a->tsc));
 		return ms_inproc_tsc_ns(ip, tsc);
 	}
+	/* outside them all: on the line through the oldest and the newest (a slope over the
+	 * whole span, not one short step's) */
+	a = anchor_at(ip, 0);
+	b = anchor_at(ip, ip->nanchors - 1);
 	slope = (double)(b->ns - a->ns) / (double)(b->tsc - a->tsc);
 	return (uint64_t)((int64_t)a->ns + (int64_t)(slope * (double)(int64_t)(tsc - a->tsc)));
 }
@@ -275,6 +294,7 @@ static void let_go(struct ms_inproc *ip, struct ms_shm_ring *r)
 	ip->ring_full += r->lost;
 	r->lost = 0;
 	r->head = r->tail = 0;
+	r->busy = 0;
 	r->tgid = r->tid = 0;
 	r->proc = MS_SHM_NO_PROC;
 	__atomic_store_n(&r->state, MS_SHM_FREE, __ATOMIC_RELEASE);
@@ -284,6 +304,7 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 {
 	static uint32_t state[MS_SHM_RINGS];
 	static uint64_t heads[MS_SHM_RINGS];
+	static bool busy[MS_SHM_RINGS];
 	bool in_use[MS_SHM_PROCS] = { false };
 	uint64_t before = mono_ns() - QUIET_MARGIN_NS;
 	size_t got = 0;
@@ -294,6 +315,9 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 	 * later would then be converted on another line, maybe before this one) */
 	for (q = 0; q < MS_SHM_RINGS; q++) {
 		state[q] = __atomic_load_n(&ip->rings[q].state, __ATOMIC_ACQUIRE);
+		/* busy before head: a writer not busy now stamps its next record after
+		 * before; one busy may have stamped it long ago (preempted since) */
+		busy[q] = __atomic_load_n(&ip->rings[q].busy, __ATOMIC_ACQUIRE);
 		heads[q] = __atomic_load_n(&ip->rings[q].head, __ATOMIC_ACQUIRE);
 	}
 	take_anchor(ip);
@@ -322,7 +346,9 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 				__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
 		}
 		__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
-		fns->quiet(fns->ctx, q, before);
+		/* a record in flight: not quiet until it is in (or the merge stops waiting) */
+		if (!busy[q])
+			fns->quiet(fns->ctx, q, before);
 		ending = r->proc < MS_SHM_PROCS && (ip->flags[r->proc] & PROC_ENDING);
 		/* a thread that ended, or a process: nothing more comes */
 		if (st == MS_SHM_CLOSED || ending)

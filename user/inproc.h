@@ -61,7 +61,7 @@ const char *ms_inproc_path(const struct ms_inproc *ip);
 
 /*
  * Reads every ring to its end: each record translated and handed to fns->push, every ring
- * that was empty to fns->quiet. A record whose process or function cannot be named is
+ * whose writer was not making a record (busy) to fns->quiet. A record whose process or function cannot be named is
  * counted (ms_inproc_lost's unnamed) and dropped. Rings of threads that ended, and of
  * processes said ended, are let go once read. O(records + rings). Returns the records
  * handed on.

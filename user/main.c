@@ -394,8 +394,8 @@ static int run(struct ms_tracer *t)
 	ms_rings_drain(&t->rings);
 	if (t->rings.merge.late)
 		fprintf(stderr,
-			"memscope-bpf: %llu records came after newer ones were applied (a CPU's "
-			"ring held back more than %llu ms): counted in lost.late\n",
+			"memscope-bpf: %llu records came after newer ones were applied (a ring "
+			"held back more than %llu ms): counted in lost.late\n",
 			(unsigned long long)t->rings.merge.late, MS_RINGS_MAX_WAIT_NS / 1000000);
 	return 0;
 }

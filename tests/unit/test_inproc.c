@@ -50,6 +50,8 @@ struct got {
 	struct ms_event ev[8192];
 	int q[8192];
 	unsigned n, quiet;
+	bool quiet_q[MS_SHM_RINGS]; /* each ring's, since last cleared */
+	uint64_t quiet_ts;	    /* the last time given */
 	char path[64];
 };
 
@@ -76,6 +78,8 @@ static void quiet(void *ctx, int q, uint64_t ts)
 	struct got *g = ctx;
 
 	g->quiet++;
+	g->quiet_q[q] = true;
+	g->quiet_ts = ts;
 }
 
 static uint64_t mono(void)
@@ -196,6 +200,88 @@ START_TEST(rings_read_named_and_let_go)
 	ck_assert_uint_eq(h->procs[9].ready, 0);
 
 	munmap(h, MS_SHM_SIZE);
+	ms_inproc_free(ip);
+}
+END_TEST
+
+/* A writer preempted after it stamped a record, before the record is in head (its ring
+ * busy): the ring is read but not quiet, so the merge holds the other rings' later records
+ * back; once the record is in and the mark cleared, it comes with a time before the quiet
+ * time the other rings were given, and the ring is quiet again */
+START_TEST(busy_ring_not_quiet)
+{
+	static struct got g;
+	struct ms_inproc_fns fns = { resolve, push, quiet, &g };
+	struct ms_inproc *ip = ms_inproc_new("/tmp");
+	struct timespec pause = { 0, 3 * 1000 * 1000 }; /* past the 1 ms margin */
+	struct ms_shm_header *h;
+	struct ms_shm_ring *r;
+	uint64_t quiet_then;
+
+	ck_assert_ptr_nonnull(ip);
+	h = map_shm(ms_inproc_path(ip));
+	fake_proc(h, 3);
+	r = ring_of(h, 7);
+	r->tgid = 77;
+	r->tid = 79;
+	r->proc = 3;
+	r->state = MS_SHM_TAKEN;
+	put(r, MS_EV_ALLOC, MS_IP_MALLOC, 0x5000, 24);
+	/* the next record stamped, the thread preempted before head moves */
+	r->busy = 1;
+	put(r, MS_EV_FREE, MS_IP_FREE, 0x5000, 0);
+	r->head--;
+	nanosleep(&pause, NULL);
+	ck_assert_uint_eq(ms_inproc_read(ip, &fns), 1);
+	ck_assert_uint_eq(g.quiet, MS_SHM_RINGS - 1);
+	ck_assert(!g.quiet_q[7]);
+	ck_assert(g.quiet_q[6] && g.quiet_q[8]);
+	quiet_then = g.quiet_ts;
+
+	/* it runs on: the record is in, the mark cleared */
+	r->head++;
+	r->busy = 0;
+	memset(g.quiet_q, 0, sizeof(g.quiet_q));
+	ck_assert_uint_eq(ms_inproc_read(ip, &fns), 1);
+	ck_assert_uint_eq(g.ev[1].type, MS_EV_FREE);
+	ck_assert_uint_lt(g.ev[1].ts_ns, quiet_then); /* what the merge had to wait for */
+	ck_assert(g.quiet_q[7]);
+	ck_assert_uint_eq(r->tail, 2);
+
+	/* a ring let go while busy (its process ended) is taken again not busy */
+	r->busy = 1;
+	__atomic_store_n(&r->state, MS_SHM_CLOSED, __ATOMIC_RELEASE);
+	ms_inproc_read(ip, &fns);
+	ck_assert_uint_eq(r->state, MS_SHM_FREE);
+	ck_assert_uint_eq(r->busy, 0);
+
+	munmap(h, MS_SHM_SIZE);
+	ms_inproc_free(ip);
+}
+END_TEST
+
+/* A record stamped long before it is read (its writer preempted in the middle of it, more
+ * reads ago than anchors are kept): its time is on the clock's line, within 20 us of a clock
+ * read beside the TSC then, not off by a short step's slope times the distance */
+START_TEST(old_tsc_on_the_line)
+{
+	static struct got g;
+	struct ms_inproc_fns fns = { resolve, push, quiet, &g };
+	struct ms_inproc *ip = ms_inproc_new("/tmp");
+	uint64_t tsc, ns, got_ns, t1;
+	unsigned i;
+
+	ck_assert_ptr_nonnull(ip);
+	do { /* not interrupted in between */
+		tsc = __rdtsc();
+		ns = mono();
+		t1 = __rdtsc();
+	} while (t1 - tsc > 20000);
+	tsc += (t1 - tsc) / 2;
+	for (i = 0; i < 3000; i++)
+		ms_inproc_read(ip, &fns);
+	got_ns = ms_inproc_tsc_ns(ip, tsc);
+	ck_assert_uint_lt(llabs((long long)(got_ns - ns)), 20000);
 	ms_inproc_free(ip);
 }
 END_TEST
@@ -565,6 +651,8 @@ Suite *inproc_suite(void)
 	TCase *tc = tcase_create("rings");
 
 	tcase_add_test(tc, rings_read_named_and_let_go);
+	tcase_add_test(tc, busy_ring_not_quiet);
+	tcase_add_test(tc, old_tsc_on_the_line);
 	tcase_add_test(tc, preloaded_program_plain);
 	tcase_add_test(tc, preloaded_program_stacks);
 	tcase_add_test(tc, preloaded_program_sampled);
