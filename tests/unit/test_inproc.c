@@ -109,6 +109,19 @@ static void fake_proc(struct ms_shm_header *h, unsigned k)
 	p->ready = 1;
 }
 
+/* Ring q, taken by thread tid of pid 77, whose entry is proc */
+static struct ms_shm_ring *taken_ring(struct ms_shm_header *h, unsigned q, uint32_t proc,
+				      uint32_t tid)
+{
+	struct ms_shm_ring *r = ring_of(h, q);
+
+	r->tgid = 77;
+	r->tid = tid;
+	r->proc = proc;
+	r->state = MS_SHM_TAKEN;
+	return r;
+}
+
 static void put(struct ms_shm_ring *r, uint8_t type, uint16_t fn, uint64_t ptr, uint64_t size)
 {
 	struct ms_event *e = &r->rec[r->head & (MS_SHM_RING_RECORDS - 1)];
@@ -152,11 +165,7 @@ START_TEST(rings_read_named_and_let_go)
 
 	/* a thread's ring: three records, one of a function the process has not */
 	fake_proc(h, 9);
-	r = ring_of(h, 5);
-	r->tgid = 77;
-	r->tid = 78;
-	r->proc = 9;
-	r->state = MS_SHM_TAKEN;
+	r = taken_ring(h, 5, 9, 78);
 	t0 = mono();
 	put(r, MS_EV_ALLOC, MS_IP_MALLOC, 0x5000, 24);
 	put(r, MS_EV_ALLOC, MS_IP_CALLOC, 0x6000, 32);
@@ -221,11 +230,7 @@ START_TEST(busy_ring_not_quiet)
 	ck_assert_ptr_nonnull(ip);
 	h = map_shm(ms_inproc_path(ip));
 	fake_proc(h, 3);
-	r = ring_of(h, 7);
-	r->tgid = 77;
-	r->tid = 79;
-	r->proc = 3;
-	r->state = MS_SHM_TAKEN;
+	r = taken_ring(h, 7, 3, 79);
 	put(r, MS_EV_ALLOC, MS_IP_MALLOC, 0x5000, 24);
 	/* the next record stamped, the thread preempted before head moves */
 	r->busy = 1;
