@@ -507,6 +507,33 @@ def daemon_group(runs, lines, summary):
     summary["daemon"] = summ
 
 
+def writer_group(runs, lines, summary):
+    """the in-process writer apart from the daemon's statistics (bench/writer.c): pairs with
+    a reader that only moves the tails (skip) or only reads (read); added over the micro
+    section's untraced median of the same threads"""
+    keys = list(dict.fromkeys((r["threads"], r["result"]["mode"]) for r in runs if r["ok"]))
+    lines.append("")
+    lines.append("the in-process writer's floor, pairs (bench/writer.c): the library writing "
+                 "its records, read by nothing but the tails (skip) or read and dropped "
+                 "(read); block mode cannot cost less, whatever the daemon does")
+    rows, summ = [], []
+    for t, mode in keys:
+        rs = [r["result"] for r in runs if r["ok"] and (r["threads"], r["result"]["mode"]) == (t, mode)]
+        cpu = [x["workload"]["cpu_ns_per_op"] for x in rs]
+        tsc = [x["tsc_read_ns"] for x in rs]
+        base = summary.get("pairs/%d" % t, {}).get("untraced", {}).get("cpu_median")
+        added = None if base is None else med(cpu) - base
+        rows.append([str(t), mode, str(len(rs)), fmt_spread(cpu, lambda x: "%.1f" % x),
+                     "-" if added is None else "%.1f" % added, "%.1f" % med(tsc)])
+        summ.append({"threads": t, "mode": mode, "cpu_ns_per_pair": cpu, "added": added,
+                     "tsc_read_ns": tsc})
+    lines.extend("  " + l for l in table(["threads", "reader", "n", "cpu ns/pair median [min-max]",
+                                          "added over untraced", "ns a TSC read (2 a pair)"], rows))
+    for e in sorted({r["error"] for r in runs if not r["ok"] and r.get("error")}):
+        lines.append("    %s" % e)
+    summary["writer"] = summ
+
+
 def replay_group(runs, lines, summary, targets):
     ok = [r for r in runs if r["ok"]]
     rates = [r["tracer_final"]["events"] / r["result"]["wall_s"] for r in ok
@@ -565,6 +592,8 @@ def main():
         unwind_group(by_group["unwind"], lines, summary)
     if "daemon" in by_group:
         daemon_group(by_group["daemon"], lines, summary)
+    if "writer" in by_group:
+        writer_group(by_group["writer"], lines, summary)
 
     lines.append("")
     lines.append("targets (issues 3 and 10)")

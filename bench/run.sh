@@ -19,9 +19,10 @@
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
 #                         memscope-stacks-sampled bpftrace memleak heaptrack inproc
 #                         inproc-block inproc-stacks untraced-launched) or sections
-#                         (micro bystander python redis replay unwind daemon); floor, memscope-stacks,
-#                         inproc and inproc-block leave out those rows of the python and
-#                         redis sections too, heaptrack that of the redis section
+#                         (micro bystander python redis replay unwind daemon writer);
+#                         floor, memscope-stacks, inproc and inproc-block leave out those
+#                         rows of the python and redis sections too, heaptrack that of the
+#                         redis section
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
 #                         arguments: "-e PATH+0xOFF -r PATH:SYMBOL ..."
 #   MEMSCOPE_BPF=PATH     the tracer binary (default build/memscope-bpf)
@@ -898,6 +899,29 @@ run_daemon() {
 	[ -s "$WORK/daemon.err" ] && note "daemon: $(tail_err "$WORK/daemon.err")"
 }
 
+# --- the in-process writer's floor ----------------------------------------------------------
+# pairs under the real library with a reader that only moves the tails (skip) or only reads
+# (read), apart from the daemon's statistics (bench/writer.c): what block mode cannot go
+# below, whatever the daemon does; the private libc, as the micro rows
+run_writer() {
+	local r t mode pre=$WORK/writer line
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for t in 1 2; do
+			for mode in skip read; do
+				rm -f "$pre".*
+				if line=$("${WL_ENV[@]}" LD_LIBRARY_PATH="$PLIBC_DIR" "$OUT/writer" \
+					-l "$WORK/libmemscope-preload.so" -m $mode -- "$OUT/pairs" -t $t \
+					-d "$DUR" -o "$pre.wl" 2>>"$WORK/writer.err") && [ -s "$pre.wl" ]; then
+					record writer pairs $t "writer-$mode" "$r" true null \
+						"${line%\}},\"workload\":$(cat "$pre.wl")}"
+				else
+					fail writer pairs $t "writer-$mode" "$r" "writer: $(tail_err "$WORK/writer.err")"
+				fi
+			done
+		done
+	done
+}
+
 # --- the run --------------------------------------------------------------------------------
 cat /proc/loadavg >"$META/loadavg_start"
 {
@@ -1003,6 +1027,7 @@ fi
 skipped replay || run_replay
 skipped unwind || run_unwind
 skipped daemon || run_daemon
+[ -f "$WORK/libmemscope-preload.so" ] && ! skipped writer && run_writer
 
 cat /proc/loadavg >"$META/loadavg_end"
 bpftool perf list >"$META/perf_list_after" 2>&1
