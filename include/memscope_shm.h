@@ -17,7 +17,7 @@
 #define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc) X(stdcxx) /* stdcxx last */
 #define MS_PRELOAD_FAMILY "libmemscope-preload-"
 #define MS_SHM_MAGIC 0x4d534d53u  /* "SMSM" */
-#define MS_SHM_VERSION 5	  /* 3: the C++ operators; 4: stacks; 5: busy */
+#define MS_SHM_VERSION 6	  /* 3: the C++ operators; 4: stacks; 5: busy; 6: taken */
 #define MS_SHM_RINGS 256	  /* one per thread that allocates, reused when it ends */
 #define MS_SHM_RING_RECORDS 65536 /* records a ring holds: 4 MiB; a power of two */
 #define MS_SHM_PROCS 4096	  /* processes that can register, over the run */
@@ -202,9 +202,13 @@ struct ms_shm_header {
 	uint32_t follow;    /* ...unless its descendants are traced too (-f) */
 	uint32_t block;	    /* a writer whose ring is full waits for room (else: lost) */
 	uint32_t pad;
-	uint64_t heartbeat;  /* the daemon's reads: a writer waits only while it moves */
-	uint64_t no_ring;    /* records lost: every ring was taken */
-	uint64_t no_proc;    /* processes that found no free entry (untraced) */
+	uint64_t heartbeat; /* the daemon's reads: a writer waits only while it moves */
+	uint64_t no_ring;   /* records lost: every ring was taken */
+	uint64_t no_proc;   /* processes that found no free entry (untraced) */
+	/* the rings threads hold, a bit each: set by a thread (or) when it takes one, before
+	 * its first record; cleared by the daemon when it lets the ring go. The daemon looks
+	 * only at these */
+	uint64_t taken[MS_SHM_RINGS / 64];
 	uint64_t stacks_off; /* the stack table's offset in the file */
 	struct ms_shm_stacks stacks;
 	uint64_t sample_bytes;	/* --sample-bytes with --stacks: the mean (0: every call) */
@@ -223,6 +227,7 @@ struct ms_shm_header {
 _Static_assert(sizeof(struct ms_shm_stack) == MS_SHM_STACK_BYTES(0), "ms_shm_stack layout");
 _Static_assert(MS_IP_NFN == 77, "struct ms_shm_proc changed: bump MS_SHM_VERSION");
 _Static_assert(sizeof(struct ms_shm_ring) % 64 == 0, "rings must stay 64-byte aligned");
+_Static_assert(MS_SHM_RINGS % 64 == 0, "taken: a bit a ring");
 _Static_assert((MS_SHM_RING_RECORDS & (MS_SHM_RING_RECORDS - 1)) == 0,
 	       "MS_SHM_RING_RECORDS must be a power of two");
 

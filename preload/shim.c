@@ -105,13 +105,17 @@ static struct ms_shm_ring *take_ring(void)
 	}
 	tid = tls.tid ? tls.tid : (tls.tid = (uint32_t)syscall(SYS_gettid));
 	for (i = 0; i < n; i++) {
-		struct ms_shm_ring *r = &rings[(tid + i) % n];
-		uint32_t free_state = MS_SHM_FREE;
+		uint32_t q = (tid + i) % n, free_state = MS_SHM_FREE;
+		struct ms_shm_ring *r = &rings[q];
 
 		if (__atomic_load_n(&r->state, __ATOMIC_RELAXED) != MS_SHM_FREE ||
 		    !__atomic_compare_exchange_n(&r->state, &free_state, MS_SHM_TAKEN, false,
 						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			continue;
+		/* the daemon looks at it from now on (a thread killed between the two would
+		 * hold it unseen); before the first record, so that a daemon that does not
+		 * see the bit yet rightly takes the ring as quiet */
+		__atomic_fetch_or(&shm->taken[q / 64], 1ULL << (q % 64), __ATOMIC_RELEASE);
 		r->tgid = (uint32_t)getpid();
 		r->tid = tid;
 		r->proc = my_proc; /* the daemon zeroed head, tail and lost when it freed it */

@@ -52,6 +52,8 @@ struct ms_inproc {
 	struct anchor seg_a, seg_b;
 	uint64_t seg_mult;
 	uint8_t flags[MS_SHM_PROCS];		/* PROC_* */
+	unsigned nending;			/* entries with PROC_ENDING */
+	bool in_use[MS_SHM_PROCS];		/* a ring of it was read now (while nending) */
 	uint16_t func[MS_SHM_PROCS][MS_IP_NFN]; /* catalog ids; 0: unnamed */
 	uint64_t unnamed;
 	uint64_t ring_full; /* of the rings let go */
@@ -288,15 +290,19 @@ static bool translate(struct ms_inproc *ip, const struct ms_shm_ring *r, struct 
 	return true;
 }
 
-/* Ring r, read to its end, goes back to the free ones */
-static void let_go(struct ms_inproc *ip, struct ms_shm_ring *r)
+/* Ring q, read to its end, goes back to the free ones */
+static void let_go(struct ms_inproc *ip, unsigned q)
 {
+	struct ms_shm_ring *r = &ip->rings[q];
+
 	ip->ring_full += r->lost;
 	r->lost = 0;
 	r->head = r->tail = 0;
 	r->busy = 0;
 	r->tgid = r->tid = 0;
 	r->proc = MS_SHM_NO_PROC;
+	/* not taken, then free: a thread that takes it again sets the bit after */
+	__atomic_fetch_and(&ip->shm->taken[q / 64], ~(1ULL << (q % 64)), __ATOMIC_RELEASE);
 	__atomic_store_n(&r->state, MS_SHM_FREE, __ATOMIC_RELEASE);
 }
 
@@ -305,15 +311,27 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 	static uint32_t state[MS_SHM_RINGS];
 	static uint64_t heads[MS_SHM_RINGS];
 	static bool busy[MS_SHM_RINGS];
-	bool in_use[MS_SHM_PROCS] = { false };
+	static uint16_t taken[MS_SHM_RINGS];
 	uint64_t before = mono_ns() - QUIET_MARGIN_NS;
+	unsigned q, k, n = 0, w;
 	size_t got = 0;
-	unsigned q, k;
 
-	/* where each ring is, then an anchor: every record read now was stamped before it,
-	 * so its time is interpolated between two anchors, never extrapolated (a record read
-	 * later would then be converted on another line, maybe before this one) */
-	for (q = 0; q < MS_SHM_RINGS; q++) {
+	/* the rings threads hold: the others are quiet (a thread that takes one after this
+	 * look stamps its first record after before) */
+	for (w = 0; w < MS_SHM_RINGS / 64; w++) {
+		uint64_t bits = __atomic_load_n(&ip->shm->taken[w], __ATOMIC_ACQUIRE);
+
+		for (q = w * 64; q < w * 64 + 64; q++, bits >>= 1)
+			if (bits & 1)
+				taken[n++] = (uint16_t)q;
+			else
+				fns->quiet(fns->ctx, (int)q, before);
+	}
+	/* where each is, then an anchor: every record read now was stamped before it, so its
+	 * time is interpolated between two anchors, never extrapolated (a record read later
+	 * would then be converted on another line, maybe before this one) */
+	for (k = 0; k < n; k++) {
+		q = taken[k];
 		state[q] = __atomic_load_n(&ip->rings[q].state, __ATOMIC_ACQUIRE);
 		/* busy before head: a writer not busy now stamps its next record after
 		 * before; one busy may have stamped it long ago (preempted since) */
@@ -322,21 +340,26 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 	}
 	take_anchor(ip);
 	__atomic_fetch_add(&ip->shm->heartbeat, 1, __ATOMIC_RELEASE);
-	for (q = 0; q < MS_SHM_RINGS; q++) {
-		struct ms_shm_ring *r = &ip->rings[q];
-		uint32_t st = state[q];
-		uint64_t head = heads[q], tail;
+	if (ip->nending)
+		memset(ip->in_use, 0, sizeof(ip->in_use));
+	for (k = 0; k < n; k++) {
+		struct ms_shm_ring *r = &ip->rings[taken[k]];
+		uint64_t head, tail;
+		uint32_t st;
 		bool ending;
 
-		if (st == MS_SHM_FREE) {
-			fns->quiet(fns->ctx, q, before);
+		q = taken[k];
+		st = state[q];
+		head = heads[q];
+		if (st == MS_SHM_FREE) { /* let go, its bit not yet cleared */
+			fns->quiet(fns->ctx, (int)q, before);
 			continue;
 		}
 		for (tail = r->tail; tail != head; tail++) {
 			struct ms_event e = r->rec[tail & (MS_SHM_RING_RECORDS - 1)];
 
 			if (translate(ip, r, &e, fns)) {
-				fns->push(fns->ctx, q, &e);
+				fns->push(fns->ctx, (int)q, &e);
 				got++;
 			} else {
 				ip->unnamed++;
@@ -348,17 +371,19 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 		__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
 		/* a record in flight: not quiet until it is in (or the merge stops waiting) */
 		if (!busy[q])
-			fns->quiet(fns->ctx, q, before);
+			fns->quiet(fns->ctx, (int)q, before);
 		ending = r->proc < MS_SHM_PROCS && (ip->flags[r->proc] & PROC_ENDING);
 		/* a thread that ended, or a process: nothing more comes */
 		if (st == MS_SHM_CLOSED || ending)
-			let_go(ip, r);
+			let_go(ip, q);
 		else if (r->proc < MS_SHM_PROCS)
-			in_use[r->proc] = true;
+			ip->in_use[r->proc] = true;
 	}
-	for (k = 0; k < MS_SHM_PROCS; k++)
-		if ((ip->flags[k] & PROC_ENDING) && !in_use[k]) {
+	/* the entries of processes that ended, once no ring holds them */
+	for (k = 0; ip->nending && k < MS_SHM_PROCS; k++)
+		if ((ip->flags[k] & PROC_ENDING) && !ip->in_use[k]) {
 			ip->flags[k] = 0;
+			ip->nending--;
 			memset(ip->func[k], 0, sizeof(ip->func[k]));
 			__atomic_store_n(&ip->shm->procs[k].ready, 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&ip->shm->procs[k].tgid, 0, __ATOMIC_RELEASE);
@@ -376,8 +401,10 @@ void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts)
 
 		if (__atomic_load_n(&p->tgid, __ATOMIC_ACQUIRE) == (uint32_t)pid &&
 		    __atomic_load_n(&p->ready, __ATOMIC_ACQUIRE) &&
-		    ms_inproc_tsc_ns(ip, p->since) < ts)
+		    ms_inproc_tsc_ns(ip, p->since) < ts && !(ip->flags[k] & PROC_ENDING)) {
 			ip->flags[k] |= PROC_ENDING;
+			ip->nending++;
+		}
 	}
 }
 

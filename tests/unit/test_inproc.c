@@ -109,7 +109,7 @@ static void fake_proc(struct ms_shm_header *h, unsigned k)
 	p->ready = 1;
 }
 
-/* Ring q, taken by thread tid of pid 77, whose entry is proc */
+/* Ring q, taken by thread tid of pid 77, whose entry is proc, as a writer takes it */
 static struct ms_shm_ring *taken_ring(struct ms_shm_header *h, unsigned q, uint32_t proc,
 				      uint32_t tid)
 {
@@ -119,6 +119,7 @@ static struct ms_shm_ring *taken_ring(struct ms_shm_header *h, unsigned q, uint3
 	r->tid = tid;
 	r->proc = proc;
 	r->state = MS_SHM_TAKEN;
+	h->taken[q / 64] |= 1ULL << (q % 64);
 	return r;
 }
 
@@ -199,6 +200,7 @@ START_TEST(rings_read_named_and_let_go)
 	ck_assert_uint_eq(r->head, 0);
 	ck_assert_uint_eq(r->tail, 0);
 	ck_assert_uint_eq(r->proc, MS_SHM_NO_PROC);
+	ck_assert_uint_eq(h->taken[0], 0); /* not looked at again until a thread takes it */
 	ms_inproc_lost(ip, &l);
 	ck_assert_uint_eq(l.ring_full, 4);
 
@@ -259,6 +261,7 @@ START_TEST(busy_ring_not_quiet)
 	ms_inproc_read(ip, &fns);
 	ck_assert_uint_eq(r->state, MS_SHM_FREE);
 	ck_assert_uint_eq(r->busy, 0);
+	ck_assert_uint_eq(h->taken[0], 0);
 
 	munmap(h, MS_SHM_SIZE);
 	ms_inproc_free(ip);
