@@ -20,6 +20,17 @@ def launched_run(ctx, args, extra=(), **kw):
     return tr
 
 
+def command_run(ctx, args, label):
+    """memscope-bpf --json ARGS run to its end: (tracer, its type records, the final one)"""
+    tr = ctx.tracer(["--json"] + list(args))
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
+            label, rc, tr.stderr_text()))
+    recs = [json.loads(l) for l in tr.out() if l.startswith('{"type"')]
+    return tr, recs, next(r for r in recs if r.get("type") == "final")
+
+
 @test
 def inproc_launched(ctx):
     """--in-process -- launched 100: every glibc allocator call (realloc's three outcomes,
@@ -134,13 +145,7 @@ def inproc_rings_reused(ctx):
     got = {}
     c = Check()
     for label, extra in (("in-process", []), ("--bpf", ["--bpf"])):
-        tr = ctx.tracer(["--json"] + extra + ["--", path, "40", "8", "100"])
-        rc = tr.wait_exit(WINDOW_TIMEOUT)
-        if rc != 0:
-            raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
-                label, rc, tr.stderr_text()))
-        recs = [json.loads(l) for l in tr.out() if l.startswith('{"type"')]
-        fin = next(r for r in recs if r.get("type") == "final")
+        _, _, fin = command_run(ctx, extra + ["--", path, "40", "8", "100"], label)
         c.eq("%s: events lost" % label, 0, fin.get("events_lost"))
         got[label] = proc_in(fin, fin["processes"][0]["pid"], "%s final" % label)
     ip, bp = got["in-process"], got["--bpf"]
@@ -396,15 +401,9 @@ def inproc_stacks_thread_churn(ctx):
     got = {}
     c = Check()
     for label, extra in (("no --stacks", []), ("--stacks", ["--stacks"])):
-        tr = ctx.tracer(["--json"] + extra + ["--", path, "3", "6", "200"])
-        rc = tr.wait_exit(WINDOW_TIMEOUT)
-        if rc != 0:
-            raise Fail("%s: tracer exit status (expected 0, got %s): %s" % (
-                label, rc, tr.stderr_text()))
+        tr, recs, fin = command_run(ctx, extra + ["--", path, "3", "6", "200"], label)
         c.true(any("attached in-process" in l for l in tr.err()),
                "%s: no 'attached in-process' line: %s" % (label, tr.stderr_text()))
-        recs = [json.loads(l) for l in tr.out() if l.startswith('{"type"')]
-        fin = next(r for r in recs if r.get("type") == "final")
         ex = [r for r in recs if r.get("type") == "exit"]
         if not c.eq("%s: exit records" % label, 1, len(ex)):
             continue
