@@ -2,11 +2,13 @@
  * statistics: a COMMAND (a bench workload) runs with libmemscope-preload.so preloaded and a
  * region of its own (user/inproc.c, as memscope-bpf makes it), and a reader that is only:
  *
- *   skip   moves each ring's tail to its head every 100 us without reading a record: the
- *          writer's own work (the interposer, its TSC reads, its 64-byte stores), the ring
- *          never full
+ *   skip   moves each ring's tail to its head without reading a record: the writer's own
+ *          work (the interposer, its TSC reads, its 64-byte stores), the ring never full
  *   read   reads every record as the daemon does (copied out, named, its TSC made
  *          CLOCK_MONOTONIC) and drops it: the writer and the transport to another CPU
+ *
+ * each at the daemon's pace (user/main.c): a look every millisecond, at once again after
+ * one that found a sixteenth of a ring or more.
  *
  * and, apart, what one TSC read costs here (two a malloc+free pair). The workload prints
  * its own figures (-o); this prints one JSON line: mode, records read, the TSC read's ns.
@@ -148,6 +150,8 @@ int main(int argc, char **argv)
 	}
 	close(go[1]);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
+		uint64_t before = records;
+
 		if (skip) {
 			unsigned q;
 
@@ -159,14 +163,13 @@ int main(int argc, char **argv)
 					__atomic_store_n(&rings[q].tail, head, __ATOMIC_RELEASE);
 				}
 			}
-			/* a ring's 65,536 records last a millisecond and more: a look every
-			 * 100 us leaves its head's line to the writer */
-			nanosleep(&(struct timespec){ 0, 100 * 1000 }, NULL);
 		} else {
 			const struct ms_inproc_fns fns = { any_func, drop, no_quiet, &records };
 
 			ms_inproc_read(ip, &fns);
 		}
+		if (records - before < MS_SHM_RING_RECORDS / 16)
+			nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
 	}
 	printf("{\"mode\":\"%s\",\"records\":%llu,\"tsc_read_ns\":%.2f,\"status\":%d}\n", mode,
 	       (unsigned long long)records, tsc_read_ns(),
