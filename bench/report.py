@@ -596,7 +596,7 @@ def main():
         writer_group(by_group["writer"], lines, summary)
 
     lines.append("")
-    lines.append("targets (issues 3 and 10)")
+    lines.append("targets (issues 3, 10 and 20)")
     trows = []
     tjson = []
     for name, val, want, ok in targets:
