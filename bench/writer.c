@@ -8,7 +8,7 @@
  *          CLOCK_MONOTONIC) and drops it: the writer and the transport to another CPU
  *
  * each at the daemon's pace (user/main.c): a look every millisecond, at once again after
- * one that found a sixteenth of a ring or more.
+ * one that found MS_INPROC_AGAIN records or more.
  *
  * and, apart, what one TSC read costs here (two a malloc+free pair). The workload prints
  * its own figures (-o); this prints one JSON line: mode, records read, the TSC read's ns.
@@ -168,7 +168,7 @@ int main(int argc, char **argv)
 
 			ms_inproc_read(ip, &fns);
 		}
-		if (records - before < MS_SHM_RING_RECORDS / 16)
+		if (records - before < MS_INPROC_AGAIN)
 			nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
 	}
 	printf("{\"mode\":\"%s\",\"records\":%llu,\"tsc_read_ns\":%.2f,\"status\":%d}\n", mode,

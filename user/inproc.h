@@ -68,6 +68,12 @@ const char *ms_inproc_path(const struct ms_inproc *ip);
  */
 size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns);
 
+/* The records one ms_inproc_read brings that make the next come at once, not a millisecond
+ * later: a sixteenth of a ring (a ring holds more than a thread writes in a millisecond, so a
+ * writer can wait only on a full one; a read at once for a few would only take the rings'
+ * heads from their writers) */
+#define MS_INPROC_AGAIN (MS_SHM_RING_RECORDS / 16)
+
 /* Process pid exited or exec'd at ts (CLOCK_MONOTONIC): its rings and the entries it
  * registered before are let go once read */
 void ms_inproc_ended(struct ms_inproc *ip, pid_t pid, uint64_t ts);

@@ -33,10 +33,6 @@
 #include "ulink.h"
 #include "unwind.h"
 
-/* Records one read of the in-process rings brings that make the next come at once: a
- * sixteenth of a ring (a writer can wait only on a full one) */
-#define INPROC_AGAIN (MS_SHM_RING_RECORDS / 16)
-
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t leak_report; /* SIGUSR1: a leak report now */
 /* stdout's line buffer: a line (a JSON record) is one write, so a launched COMMAND that
@@ -362,13 +358,11 @@ static int run(struct ms_tracer *t)
 	int err;
 
 	while (!exiting && !t->stop) {
-		/* the in-process rings wake nobody: read every millisecond (a ring holds more
-		 * than a thread writes in one), and at once again while a read brings many (a
-		 * writer may be waiting for room); not at once for a few, which would only
-		 * take the rings' heads from their writers */
-		err = ms_rings_read(&t->rings, inproc >= INPROC_AGAIN ? 0 :
-					       t->nheld || t->inproc  ? 1 :
-									10 /* ms */);
+		/* the in-process rings wake nobody: read every millisecond, and at once again
+		 * while a read brings many (MS_INPROC_AGAIN: a writer may be waiting) */
+		err = ms_rings_read(&t->rings, inproc >= MS_INPROC_AGAIN ? 0 :
+					       t->nheld || t->inproc	 ? 1 :
+									   10 /* ms */);
 		inproc = ms_targets_inproc_read(t);
 		ms_targets_serve_held(t);
 		ms_rings_apply_ready(&t->rings);
