@@ -22,6 +22,7 @@
 #define ANCHORS 1024
 #define ANCHOR_TRIES 3	/* reads of the clock an anchor takes the tightest of */
 #define TAIL_EVERY 4096 /* records read between two stores of a ring's tail */
+#define BATCH 64	/* records handed on together (4 KiB) */
 /* A writer's busy mark may reach this CPU a moment after it read the TSC: a ring seen empty
  * and not busy at T says nothing of records stamped just before T (a writer preempted
  * between the two is seen busy) */
@@ -312,8 +313,9 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 	static uint64_t heads[MS_SHM_RINGS];
 	static bool busy[MS_SHM_RINGS];
 	static uint16_t taken[MS_SHM_RINGS];
+	static struct ms_event batch[BATCH];
 	uint64_t before = mono_ns() - QUIET_MARGIN_NS;
-	unsigned q, k, n = 0, w;
+	unsigned q, k, n = 0, w, nb;
 	size_t got = 0;
 
 	/* the rings threads hold: the others are quiet (a thread that takes one after this
@@ -355,19 +357,24 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 			fns->quiet(fns->ctx, (int)q, before);
 			continue;
 		}
-		for (tail = r->tail; tail != head; tail++) {
-			struct ms_event e = r->rec[tail & (MS_SHM_RING_RECORDS - 1)];
-
-			if (translate(ip, r, &e, fns)) {
-				fns->push(fns->ctx, (int)q, &e);
-				got++;
-			} else {
+		for (tail = r->tail, nb = 0; tail != head; tail++) {
+			batch[nb] = r->rec[tail & (MS_SHM_RING_RECORDS - 1)];
+			if (translate(ip, r, &batch[nb], fns))
+				nb++;
+			else
 				ip->unnamed++;
+			if (nb == BATCH) {
+				fns->push(fns->ctx, (int)q, batch, nb);
+				got += nb;
+				nb = 0;
 			}
 			/* room for a writer that waits, before the whole ring is read */
 			if (!(tail & (TAIL_EVERY - 1)))
 				__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
 		}
+		if (nb)
+			fns->push(fns->ctx, (int)q, batch, nb);
+		got += nb;
 		__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
 		/* a record in flight: not quiet until it is in (or the merge stops waiting) */
 		if (!busy[q])

@@ -19,9 +19,9 @@ typedef unsigned (*ms_inproc_resolve_fn)(void *ctx, const char *path, uint64_t f
 
 struct ms_inproc_fns {
 	ms_inproc_resolve_fn resolve;
-	/* a record of ring q (0 to MS_SHM_RINGS - 1), as the BPF programs would have written
-	 * it: func a catalog id, ts_ns CLOCK_MONOTONIC */
-	void (*push)(void *ctx, int q, const struct ms_event *e);
+	/* n records of ring q (0 to MS_SHM_RINGS - 1) at v, in the ring's order, each as the
+	 * BPF programs would have written it: func a catalog id, ts_ns CLOCK_MONOTONIC */
+	void (*push)(void *ctx, int q, const struct ms_event *v, size_t n);
 	/* ring q was seen empty at ts (CLOCK_MONOTONIC, taken before looking) */
 	void (*quiet)(void *ctx, int q, uint64_t ts);
 	void *ctx;

@@ -1,5 +1,6 @@
 /* merge.c: a k-way merge of the rings' record queues by timestamp (a binary heap) */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "merge.h"
@@ -80,6 +81,20 @@ static void head_moved_up(struct ms_merge *m, int q)
 		}
 }
 
+/* Room for k more records at the end of queue mq */
+static int make_room(struct ms_merge_queue *mq, size_t k)
+{
+	if (mq->n + k <= mq->cap)
+		return 0;
+	if (mq->head > 0) {
+		/* reuse the room of the records given out */
+		memmove(mq->v, mq->v + mq->head, (mq->n - mq->head) * sizeof(*mq->v));
+		mq->n -= mq->head;
+		mq->head = 0;
+	}
+	return MS_VEC_RESERVE(mq->v, mq->cap, mq->n + k) ? -ENOMEM : 0;
+}
+
 int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e)
 {
 	struct ms_merge_queue *mq;
@@ -88,16 +103,8 @@ int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e)
 	if (q < 0 || q >= m->nq)
 		return -EINVAL;
 	mq = &m->q[q];
-	if (mq->n == mq->cap) {
-		if (mq->head > 0) {
-			/* reuse the room of the records given out */
-			memmove(mq->v, mq->v + mq->head, (mq->n - mq->head) * sizeof(*mq->v));
-			mq->n -= mq->head;
-			mq->head = 0;
-		} else if (MS_VEC_RESERVE(mq->v, mq->cap, mq->n + 1)) {
-			return -ENOMEM;
-		}
-	}
+	if (make_room(mq, 1))
+		return -ENOMEM;
 	/* in timestamp order: almost always at the end */
 	for (at = mq->n; at > mq->head && mq->v[at - 1].ts_ns > e->ts_ns; at--)
 		;
@@ -112,6 +119,41 @@ int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e)
 		sift_up(m, m->nheap - 1);
 	} else if (at == mq->head) {
 		head_moved_up(m, q);
+	}
+	return 0;
+}
+
+int ms_merge_push_run(struct ms_merge *m, int q, const struct ms_event *v, size_t n)
+{
+	struct ms_merge_queue *mq;
+	bool waited;
+	size_t i;
+
+	if (q < 0 || q >= m->nq)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	mq = &m->q[q];
+	waited = mq->n > mq->head;
+	for (i = 1; i < n && v[i - 1].ts_ns <= v[i].ts_ns; i++)
+		;
+	if (i < n || (waited && mq->v[mq->n - 1].ts_ns > v[0].ts_ns)) {
+		/* out of order somewhere: one by one, each to its place */
+		if (make_room(mq, n))
+			return -ENOMEM;
+		for (i = 0; i < n; i++)
+			ms_merge_push(m, q, &v[i]); /* cannot fail: there is room */
+		return 0;
+	}
+	if (make_room(mq, n))
+		return -ENOMEM;
+	memcpy(mq->v + mq->n, v, n * sizeof(*v));
+	mq->n += n;
+	m->queued += n;
+	if (!waited) {
+		/* the queue had nothing waiting: it joins the heap */
+		m->heap[m->nheap++] = q;
+		sift_up(m, m->nheap - 1);
 	}
 	return 0;
 }

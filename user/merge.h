@@ -38,6 +38,11 @@ void ms_merge_free(struct ms_merge *m);
 /* Queues a copy of e, read from ring q. Returns 0 or -ENOMEM. */
 int ms_merge_push(struct ms_merge *m, int q, const struct ms_event *e);
 
+/* Queues copies of the n records at v, read from ring q in that order: one copy when they
+ * are in timestamp order after the queue's last (a thread's ring, the common case), else
+ * each as ms_merge_push. Returns 0 or -ENOMEM (then none was queued). */
+int ms_merge_push_run(struct ms_merge *m, int q, const struct ms_event *v, size_t n);
+
 /*
  * Gives out, in timestamp order, every queued record whose timestamp is at most upto
  * (UINT64_MAX: all of them), calling fn for each. Returns how many.

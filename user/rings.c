@@ -146,15 +146,18 @@ void ms_rings_apply_ready(struct ms_rings *r)
 	ms_merge_drain_ready(&r->merge, force, r->fns->apply, r->ctx);
 }
 
-void ms_rings_push(struct ms_rings *r, int q, const struct ms_event *e)
+void ms_rings_push_run(struct ms_rings *r, int q, const struct ms_event *v, size_t n)
 {
+	size_t i;
+
 	if (q < 0 || q >= r->extra)
 		return;
-	/* calls only: seen is for the programs' process records (fork, exec, loader) */
-	if (e->type > MS_EV_REALLOC)
-		r->fns->seen(r->ctx, e);
-	if (ms_merge_push(&r->merge, r->n + q, e))
-		r->fns->apply(r->ctx, e); /* as on_record: out of order rather than lost */
+	for (i = 0; i < n; i++)
+		if (v[i].type > MS_EV_REALLOC)
+			r->fns->seen(r->ctx, &v[i]);
+	if (ms_merge_push_run(&r->merge, r->n + q, v, n))
+		for (i = 0; i < n; i++)
+			r->fns->apply(r->ctx, &v[i]); /* as on_record: out of order rather than lost */
 }
 
 void ms_rings_quiet(struct ms_rings *r, int q, uint64_t ts)

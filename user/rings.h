@@ -48,7 +48,7 @@ struct ms_rings {
  * One ring buffer per possible CPU, total bytes over them all (a power of two each, from
  * 256 KiB to 2 GiB), created before the BPF object is loaded: the first is the template
  * of outer's inner maps (libbpf 1.1 cannot resize the template it declares), outer sized
- * to the CPUs; and extra queues in the merge for another source's rings (ms_rings_push).
+ * to the CPUs; and extra queues in the merge for another source's rings (ms_rings_push_run).
  * Returns 0 or -errno; ms_rings_free in any case.
  */
 int ms_rings_create(struct ms_rings *r, uint64_t total, struct bpf_map *outer, int extra);
@@ -57,10 +57,11 @@ int ms_rings_create(struct ms_rings *r, uint64_t total, struct bpf_map *outer, i
  * records to fns with ctx. Returns 0 or -errno. */
 int ms_rings_open(struct ms_rings *r, int outer_fd, const struct ms_rings_fns *fns, void *ctx);
 
-/* A record of another source's ring q (0 to extra - 1), read now: seen, then merged with
- * the CPUs' as theirs are. Its source must say when each of its rings is seen empty
- * (ms_rings_quiet), or the merge waits for it (up to MS_RINGS_MAX_WAIT_NS). */
-void ms_rings_push(struct ms_rings *r, int q, const struct ms_event *e);
+/* The n records at v of another source's ring q (0 to extra - 1), read now in that
+ * order: seen, then merged with the CPUs' as theirs are. Its source must say when each of
+ * its rings is seen empty (ms_rings_quiet), or the merge waits for it (up to
+ * MS_RINGS_MAX_WAIT_NS). */
+void ms_rings_push_run(struct ms_rings *r, int q, const struct ms_event *v, size_t n);
 void ms_rings_quiet(struct ms_rings *r, int q, uint64_t ts);
 
 /* Waits up to timeout_ms for records and reads what is there (each to fns->seen, then

@@ -991,11 +991,11 @@ static unsigned inproc_resolve(void *ctx, const char *path, uint64_t file_off)
 	return id > 0 ? (unsigned)id : 0;
 }
 
-static void inproc_push(void *ctx, int q, const struct ms_event *e)
+static void inproc_push(void *ctx, int q, const struct ms_event *v, size_t n)
 {
 	struct ms_tracer *t = ctx;
 
-	ms_rings_push(&t->rings, q, e);
+	ms_rings_push_run(&t->rings, q, v, n);
 }
 
 static void inproc_quiet(void *ctx, int q, uint64_t ts)

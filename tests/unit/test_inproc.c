@@ -64,13 +64,17 @@ static unsigned resolve(void *ctx, const char *path, uint64_t off)
 	return off >= 0x100 && off < 0x1000 ? (unsigned)(off / 0x100) + 40 : 0;
 }
 
-static void push(void *ctx, int q, const struct ms_event *e)
+static void push(void *ctx, int q, const struct ms_event *v, size_t n)
 {
 	struct got *g = ctx;
+	size_t i;
 
-	ck_assert_uint_lt(g->n, 8192);
-	g->q[g->n] = q;
-	g->ev[g->n++] = *e;
+	ck_assert_uint_gt(n, 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_uint_lt(g->n, 8192);
+		g->q[g->n] = q;
+		g->ev[g->n++] = v[i];
+	}
 }
 
 static void quiet(void *ctx, int q, uint64_t ts)

@@ -295,6 +295,65 @@ START_TEST(forced_and_late_counted)
 }
 END_TEST
 
+/*
+ * Runs of records (a ring's read, ms_merge_push_run) come out as the same records pushed
+ * one by one: runs in order, runs out of order inside, runs older than their queue's last
+ * record, on 8 queues, with drains in between
+ */
+START_TEST(runs_as_records)
+{
+	struct ms_merge by_run, by_one;
+	struct seen *a = seen_new(), *b = seen_new();
+	struct ms_event v[64];
+	uint64_t next[8] = { 0 }, now = 0;
+	size_t pushed = 0, i, n;
+	unsigned seed = 777, round;
+
+	ck_assert_int_eq(ms_merge_init(&by_run, 8), 0);
+	ck_assert_int_eq(ms_merge_init(&by_one, 8), 0);
+	for (round = 0; round < 2000; round++) {
+		int q = rand_r(&seed) % 8, kind = rand_r(&seed) % 4;
+
+		n = 1 + rand_r(&seed) % 64;
+		if (next[q] < now)
+			next[q] = now;
+		for (i = 0; i < n; i++) {
+			next[q] += 1 + rand_r(&seed) % 5;
+			v[i] = ev(next[q], (uint32_t)pushed + i);
+		}
+		if (kind == 1 && n > 2) /* two records swapped: not in order inside */
+			v[n / 2].ts_ns = v[n / 2 - 1].ts_ns - 1;
+		else if (kind == 2) /* its first older than the queue's last */
+			v[0].ts_ns = now > 50 ? now - 50 : 0;
+		ck_assert_int_eq(ms_merge_push_run(&by_run, q, v, n), 0);
+		for (i = 0; i < n; i++)
+			ck_assert_int_eq(ms_merge_push(&by_one, q, &v[i]), 0);
+		pushed += n;
+		ck_assert_uint_eq(by_run.queued, by_one.queued);
+		if (round % 7 == 6) {
+			now += 300;
+			ms_merge_drain(&by_run, now, collect, a);
+			ms_merge_drain(&by_one, now, collect, b);
+		}
+	}
+	ms_merge_drain(&by_run, UINT64_MAX, collect, a);
+	ms_merge_drain(&by_one, UINT64_MAX, collect, b);
+	ck_assert_uint_eq(a->n, pushed);
+	ck_assert_uint_eq(b->n, pushed);
+	for (i = 0; i < pushed; i++) {
+		ck_assert_uint_eq(a->ts[i], b->ts[i]);
+		ck_assert_uint_eq(a->tid[i], b->tid[i]);
+	}
+	ck_assert_uint_eq(by_run.late, by_one.late);
+	ck_assert_uint_gt(by_run.late, 0); /* the older firsts: some came after newer ones */
+	ck_assert_int_eq(ms_merge_push_run(&by_run, 8, v, 1), -EINVAL);
+	ms_merge_free(&by_run);
+	ms_merge_free(&by_one);
+	free(a);
+	free(b);
+}
+END_TEST
+
 START_TEST(init_bad)
 {
 	struct ms_merge m;
@@ -318,6 +377,7 @@ Suite *merge_suite(void)
 	tcase_add_test(tc, held_ring_holds_all);
 	tcase_add_test(tc, order_within_queue);
 	tcase_add_test(tc, forced_and_late_counted);
+	tcase_add_test(tc, runs_as_records);
 	suite_add_tcase(s, tc);
 	return s;
 }
