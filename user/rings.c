@@ -155,9 +155,10 @@ void ms_rings_push_run(struct ms_rings *r, int q, const struct ms_event *v, size
 	for (i = 0; i < n; i++)
 		if (v[i].type > MS_EV_REALLOC)
 			r->fns->seen(r->ctx, &v[i]);
+	/* no memory to wait in: as on_record, out of order rather than lost */
 	if (ms_merge_push_run(&r->merge, r->n + q, v, n))
 		for (i = 0; i < n; i++)
-			r->fns->apply(r->ctx, &v[i]); /* as on_record: out of order rather than lost */
+			r->fns->apply(r->ctx, &v[i]);
 }
 
 void ms_rings_quiet(struct ms_rings *r, int q, uint64_t ts)
