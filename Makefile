@@ -109,7 +109,7 @@ $(OUT)/memscope-bpf: $(OUT)/user/main.o $(LIB_OBJS)
 # (it is the command's malloc): the C library's interposers over the shim (the state, rings,
 # records, nesting), built together so that the shim's calls are inlined
 PRELOAD_CFLAGS := -O2 -g -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Werror \
-	-fPIC -fvisibility=hidden -Iinclude
+	-fPIC -fvisibility=hidden -fno-semantic-interposition -Iinclude
 # (--stacks: libunwind is loaded by the library at its start, local to it: no DT_NEEDED)
 $(OUT)/libmemscope-preload.so: preload/shim.c preload/preload.c preload/stacktab.c \
 			       preload/shim.h preload/stacktab.h include/memscope_shm.h \

@@ -3,7 +3,7 @@
  * written into it, nesting, the process' registration (shim.h).
  *
  * The fast path takes no lock, makes no system call and allocates nothing: a TSC read (the
- * daemon turns it into CLOCK_MONOTONIC), a CPU number from rseq (sched_getcpu), one store
+ * daemon turns it into CLOCK_MONOTONIC), a CPU number from glibc's rseq area, one store
  * of 64 bytes, the release store of head and the ring's busy mark around them. A full
  * ring counts the record as lost; a daemon that is gone leaves the rings full: the program
  * runs on, untraced. Without the region (no MEMSCOPE_SHM, a bad one), calls are forwarded
@@ -21,8 +21,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/rseq.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -318,6 +320,21 @@ __attribute__((constructor)) static void stacks_start(void)
 	tls.in_walk = false;
 }
 
+/* The CPU the thread runs on: the kernel keeps it in the thread's rseq area, which glibc
+ * registers (2.35 on, unless a tunable turned it off): one load, where sched_getcpu is a
+ * call through the PLT that loads the same */
+static inline int cpu_now(void)
+{
+	if (likely(__rseq_size >= offsetof(struct rseq, cpu_id) + sizeof(int))) {
+		int cpu = *(volatile const int *)((const char *)__builtin_thread_pointer() +
+						  __rseq_offset + offsetof(struct rseq, cpu_id));
+
+		if (likely(cpu >= 0))
+			return cpu;
+	}
+	return sched_getcpu();
+}
+
 void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64_t size,
 		  uint64_t ret, uint64_t caller)
 {
@@ -363,7 +380,7 @@ void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64
 	__atomic_store_n(&r->busy, 1, __ATOMIC_RELAXED);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the TSC is read after it */
 	e = &r->rec[head & (MS_SHM_RING_RECORDS - 1)];
-	cpu = sched_getcpu();
+	cpu = cpu_now();
 	e->type = type;
 	e->flags = flags | MS_EVF_INPROC;
 	e->func = fn;
@@ -600,7 +617,7 @@ static void init(void)
 	__atomic_store_n(&state, ST_OFF, __ATOMIC_RELEASE);
 }
 
-bool ms_shim_ready(void)
+inline bool ms_shim_ready(void)
 {
 	int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
 
@@ -612,12 +629,12 @@ bool ms_shim_ready(void)
 	return __atomic_load_n(&state, __ATOMIC_ACQUIRE) >= ST_ON;
 }
 
-bool ms_shim_recording(void)
+inline bool ms_shim_recording(void)
 {
 	return state == ST_ON;
 }
 
-uint8_t ms_shim_enter(uint16_t fn)
+inline uint8_t ms_shim_enter(uint16_t fn)
 {
 	if (unlikely(tls.in_walk)) { /* the stack walk's own call */
 		tls.depth++;
@@ -635,7 +652,7 @@ bool ms_shim_forwards_into(uint16_t fn, uint16_t anchor)
 	return fn_obj[fn] != MS_SHM_NO_OBJ && fn_obj[fn] == fn_obj[anchor];
 }
 
-void ms_shim_leave(void)
+inline void ms_shim_leave(void)
 {
 	tls.depth--;
 }
