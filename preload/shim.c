@@ -335,14 +335,52 @@ static inline int cpu_now(void)
 	return sched_getcpu();
 }
 
-void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64_t size,
-		  uint64_t ret, uint64_t caller)
+/* The record, at head of ring r (which has room) */
+static inline __attribute__((always_inline)) void put(struct ms_shm_ring *r, uint64_t head,
+						      uint8_t type, uint8_t flags, uint16_t fn,
+						      uint64_t ptr, uint64_t size, uint64_t ret,
+						      int32_t stack_id, uint64_t caller)
+{
+	struct ms_event *e = &r->rec[head & (MS_SHM_RING_RECORDS - 1)];
+	uint64_t busy;
+	int cpu;
+
+	/* in flight from before the TSC read to after head: what the daemon sees of a
+	 * writer preempted in between (the previous value: an emit of a signal handler
+	 * inside this one leaves it set) */
+	busy = r->busy;
+	__atomic_store_n(&r->busy, 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the TSC is read after it */
+	cpu = cpu_now();
+	e->type = type;
+	e->flags = flags | MS_EVF_INPROC;
+	e->func = fn;
+	e->cpu = cpu < 0 ? 0 : (uint16_t)cpu;
+	e->node = (unsigned)cpu < MS_SHM_MAX_CPUS ? shm->node_of_cpu[cpu] : 0;
+	e->reserved = 0;
+	e->tgid = r->tgid;
+	e->tid = r->tid;
+	e->ts_ns = __rdtsc(); /* the daemon makes it CLOCK_MONOTONIC */
+	e->a.ptr = ptr;
+	e->a.size = size;
+	e->a.ret = ret;
+	e->stack_id = stack_id;
+	e->outer_func = flags & MS_EVF_NESTED ? tls.outer : 0;
+	e->pad = 0;
+	e->caller = caller;
+	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->busy, busy, __ATOMIC_RELEASE);
+}
+
+/* ms_shim_emit past its common case: a call not to record, blocks of the stack walks,
+ * --stacks, no ring yet, a full ring */
+static __attribute__((noinline)) void emit_slow(uint8_t type, uint8_t flags, uint16_t fn,
+						uint64_t ptr, uint64_t size, uint64_t ret,
+						uint64_t caller)
 {
 	struct ms_shm_ring *r = tls.ring;
-	struct ms_event *e;
 	int32_t stack_id = -1;
-	uint64_t head, busy;
-	int cpu;
+	uint64_t head;
 
 	if (flags & MS_SHIM_SKIP) {
 		if (unlikely(tls.in_walk) && type == MS_EV_ALLOC && ptr)
@@ -373,32 +411,27 @@ void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn, uint64_t ptr, uint64
 		r->lost++;
 		return;
 	}
-	/* in flight from before the TSC read to after head: what the daemon sees of a
-	 * writer preempted in between (the previous value: an emit of a signal handler
-	 * inside this one leaves it set) */
-	busy = r->busy;
-	__atomic_store_n(&r->busy, 1, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the TSC is read after it */
-	e = &r->rec[head & (MS_SHM_RING_RECORDS - 1)];
-	cpu = cpu_now();
-	e->type = type;
-	e->flags = flags | MS_EVF_INPROC;
-	e->func = fn;
-	e->cpu = cpu < 0 ? 0 : (uint16_t)cpu;
-	e->node = (unsigned)cpu < MS_SHM_MAX_CPUS ? shm->node_of_cpu[cpu] : 0;
-	e->reserved = 0;
-	e->tgid = r->tgid;
-	e->tid = r->tid;
-	e->ts_ns = __rdtsc(); /* the daemon makes it CLOCK_MONOTONIC */
-	e->a.ptr = ptr;
-	e->a.size = size;
-	e->a.ret = ret;
-	e->stack_id = stack_id;
-	e->outer_func = flags & MS_EVF_NESTED ? tls.outer : 0;
-	e->pad = 0;
-	e->caller = caller;
-	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&r->busy, busy, __ATOMIC_RELEASE);
+	put(r, head, type, flags, fn, ptr, size, ret, stack_id, caller);
+}
+
+/* Inlined into the interposers: the common case (a call to record, a ring with room, no
+ * stacks, no walk's blocks about) goes straight to put */
+inline __attribute__((always_inline)) void ms_shim_emit(uint8_t type, uint8_t flags, uint16_t fn,
+							uint64_t ptr, uint64_t size, uint64_t ret,
+							uint64_t caller)
+{
+	struct ms_shm_ring *r = tls.ring;
+	uint64_t head;
+
+	if (likely(r && !(flags & MS_SHIM_SKIP) && !untraced_n && !stack_table)) {
+		head = r->head;
+		if (likely(head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) <
+			   MS_SHM_RING_RECORDS)) {
+			put(r, head, type, flags, fn, ptr, size, ret, -1, caller);
+			return;
+		}
+	}
+	emit_slow(type, flags, fn, ptr, size, ret, caller);
 }
 
 /* Where addr is: its object's path and its offset in the file */
