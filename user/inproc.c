@@ -108,15 +108,26 @@ static const struct anchor *anchor_at(const struct ms_inproc *ip, unsigned i)
 	return &ip->anchor[(ip->first + i) % ANCHORS];
 }
 
+/* Whether tsc is in the pair of anchors the last conversion found it in (most are) */
+static inline bool in_seg(const struct ms_inproc *ip, uint64_t tsc)
+{
+	return tsc >= ip->seg_a.tsc && tsc < ip->seg_b.tsc;
+}
+
+static inline uint64_t seg_ns(const struct ms_inproc *ip, uint64_t tsc)
+{
+	return ip->seg_a.ns +
+	       (uint64_t)(((unsigned __int128)(tsc - ip->seg_a.tsc) * ip->seg_mult) >> 32);
+}
+
 uint64_t ms_inproc_tsc_ns(struct ms_inproc *ip, uint64_t tsc)
 {
 	const struct anchor *a, *b;
 	unsigned lo = 0, hi = ip->nanchors - 1;
 	double slope;
 
-	if (tsc >= ip->seg_a.tsc && tsc < ip->seg_b.tsc)
-		return ip->seg_a.ns +
-		       (uint64_t)(((unsigned __int128)(tsc - ip->seg_a.tsc) * ip->seg_mult) >> 32);
+	if (in_seg(ip, tsc))
+		return seg_ns(ip, tsc);
 	/* the pair around tsc (or the first or last two) */
 	while (hi - lo > 1) {
 		unsigned mid = (lo + hi) / 2;
@@ -272,22 +283,32 @@ static bool name_proc(struct ms_inproc *ip, uint32_t k, const struct ms_inproc_f
 	return true;
 }
 
-/* Record e of ring r as the BPF programs write it; false when it cannot be named */
-static bool translate(struct ms_inproc *ip, const struct ms_shm_ring *r, struct ms_event *e,
-		      const struct ms_inproc_fns *fns)
+/* The catalog ids of ring r's process' functions, or NULL when they cannot be named */
+static const uint16_t *ring_funcs(struct ms_inproc *ip, const struct ms_shm_ring *r,
+				  const struct ms_inproc_fns *fns)
 {
-	const uint16_t *func;
+	uint32_t k = r->proc;
 
-	if (r->proc >= MS_SHM_PROCS || !name_proc(ip, r->proc, fns))
-		return false;
-	func = ip->func[r->proc];
+	return k < MS_SHM_PROCS && name_proc(ip, k, fns) ? ip->func[k] : NULL;
+}
+
+/* A TSC reading as ms_inproc_tsc_ns, inline while it is in the pair the last one was in */
+static inline uint64_t tsc_ns(struct ms_inproc *ip, uint64_t tsc)
+{
+	return in_seg(ip, tsc) ? seg_ns(ip, tsc) : ms_inproc_tsc_ns(ip, tsc);
+}
+
+/* Record e of a ring whose functions are func as the BPF programs write it; false when it
+ * cannot be named */
+static inline bool translate(struct ms_inproc *ip, const uint16_t *func, struct ms_event *e)
+{
 	if (!e->func || e->func >= MS_IP_NFN || !(e->func = func[e->func]))
 		return false;
 	if (e->flags & MS_EVF_NESTED)
 		e->outer_func = e->outer_func && e->outer_func < MS_IP_NFN ? func[e->outer_func] :
 									     0;
 	e->flags &= ~MS_EVF_INPROC;
-	e->ts_ns = ms_inproc_tsc_ns(ip, e->ts_ns);
+	e->ts_ns = tsc_ns(ip, e->ts_ns);
 	return true;
 }
 
@@ -346,6 +367,7 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 		memset(ip->in_use, 0, sizeof(ip->in_use));
 	for (k = 0; k < n; k++) {
 		struct ms_shm_ring *r = &ip->rings[taken[k]];
+		const uint16_t *func;
 		uint64_t head, tail;
 		uint32_t st;
 		bool ending;
@@ -357,9 +379,10 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 			fns->quiet(fns->ctx, (int)q, before);
 			continue;
 		}
+		func = ring_funcs(ip, r, fns);
 		for (tail = r->tail, nb = 0; tail != head; tail++) {
 			batch[nb] = r->rec[tail & (MS_SHM_RING_RECORDS - 1)];
-			if (translate(ip, r, &batch[nb], fns))
+			if (func && translate(ip, func, &batch[nb]))
 				nb++;
 			else
 				ip->unnamed++;
