@@ -25,14 +25,10 @@ static inline size_t slot_of(const struct ms_livetab *t, const struct ms_shard *
 	return h >> (64 - __builtin_ctzll(sh->cap));
 }
 
-static struct ms_shard *shard_holding(const struct ms_livetab *t, const struct ms_block *b)
+/* The shard that holds entry b: the one its address' hash names (no scan of the shards) */
+static inline struct ms_shard *shard_holding(const struct ms_livetab *t, const struct ms_block *b)
 {
-	unsigned i;
-
-	for (i = 0; i < t->nshards; i++)
-		if (b >= t->shards[i].slots && b < t->shards[i].slots + t->shards[i].cap)
-			return &t->shards[i];
-	return NULL;
+	return shard_of(t, hash_of(b->addr));
 }
 
 struct ms_block *ms_livetab_find(struct ms_livetab *t, uint64_t addr)
@@ -169,11 +165,8 @@ struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr)
 void ms_livetab_remove(struct ms_livetab *t, struct ms_block *b)
 {
 	struct ms_shard *sh = shard_holding(t, b);
-	size_t mask, i, j, home;
+	size_t mask = sh->cap - 1, i, j, home;
 
-	if (!sh)
-		return;
-	mask = sh->cap - 1;
 	i = j = b - sh->slots;
 	if (ms_block_dead(b)) {
 		sh->dead--;
@@ -199,10 +192,7 @@ void ms_livetab_remove(struct ms_livetab *t, struct ms_block *b)
 void ms_livetab_store(struct ms_livetab *t, struct ms_block *b, uint64_t meta, uint64_t ts_ns)
 {
 	if (ms_block_dead(b)) {
-		struct ms_shard *sh = shard_holding(t, b);
-
-		if (sh)
-			sh->dead--;
+		shard_holding(t, b)->dead--;
 		t->dead--;
 	}
 	b->meta = meta;
@@ -212,14 +202,10 @@ void ms_livetab_store(struct ms_livetab *t, struct ms_block *b, uint64_t meta, u
 
 void ms_livetab_kill(struct ms_livetab *t, struct ms_block *b)
 {
-	struct ms_shard *sh;
-
 	if (ms_block_dead(b))
 		return;
 	b->meta |= MS_BLOCK_DEAD;
-	sh = shard_holding(t, b);
-	if (sh)
-		sh->dead++;
+	shard_holding(t, b)->dead++;
 	t->dead++;
 }
 
