@@ -119,16 +119,29 @@ static int split(struct ms_livetab *t)
 	return 0;
 }
 
+/* Grows sh so that one more entry keeps its load at or under 3/4 (dropping dead entries
+ * when they outnumber live ones), or splits the table past MS_SHARD_SWITCH slots: 0, 1
+ * when the table split (every shard changed), -1 when memory runs out */
+static int make_room(struct ms_livetab *t, struct ms_shard *sh)
+{
+	size_t live = sh->used - sh->dead, cap = sh->cap ? sh->cap : MIN_CAP;
+	bool drop = sh->dead > DEAD_SLACK / t->nshards && sh->dead > live;
+
+	while ((((drop ? live : sh->used) + 1) * 4 > cap * 3))
+		cap *= 2;
+	if (t->nshards == 1 && cap > MS_SHARD_SWITCH)
+		return split(t) ? -1 : 1;
+	return rehash(t, sh, cap, drop);
+}
+
 struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr)
 {
-	struct ms_block *b = ms_livetab_find(t, addr);
-	struct ms_shard *sh;
 	uint64_t h = hash_of(addr);
-	size_t i;
+	struct ms_shard *sh;
+	size_t i = 0;
+	int grown;
 
-	if (b)
-		return b;
-	if (!addr)
+	if (!addr) /* 0 marks an empty slot: never a block */
 		return NULL;
 	if (!t->nshards) {
 		t->shards = calloc(1, sizeof(*t->shards));
@@ -137,23 +150,22 @@ struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr)
 		t->nshards = 1;
 	}
 	sh = shard_of(t, h);
-	/* keep the load at or under 3/4 */
-	if ((sh->used + 1) * 4 > sh->cap * 3) {
-		size_t live = sh->used - sh->dead, cap = sh->cap ? sh->cap : MIN_CAP;
-		bool drop = sh->dead > DEAD_SLACK / t->nshards && sh->dead > live;
-
-		while ((((drop ? live : sh->used) + 1) * 4 > cap * 3))
-			cap *= 2;
-		if (t->nshards == 1 && cap > MS_SHARD_SWITCH) {
-			if (split(t))
-				return NULL;
-			return ms_livetab_insert(t, addr);
-		}
-		if (rehash(t, sh, cap, drop))
-			return NULL;
+	/* one probe: addr's entry, or the empty slot where it goes */
+	if (sh->cap) {
+		for (i = slot_of(t, sh, h); sh->slots[i].addr; i = (i + 1) & (sh->cap - 1))
+			if (sh->slots[i].addr == addr)
+				return &sh->slots[i];
 	}
-	for (i = slot_of(t, sh, h); sh->slots[i].addr; i = (i + 1) & (sh->cap - 1))
-		;
+	/* a new entry past 3/4 full: grow (or split), then find its empty slot anew */
+	if ((sh->used + 1) * 4 > sh->cap * 3) {
+		grown = make_room(t, sh);
+		if (grown < 0)
+			return NULL;
+		if (grown > 0)
+			return ms_livetab_insert(t, addr);
+		for (i = slot_of(t, sh, h); sh->slots[i].addr; i = (i + 1) & (sh->cap - 1))
+			;
+	}
 	sh->slots[i].addr = addr;
 	sh->slots[i].meta = 0;
 	sh->slots[i].ts_ns = 0;
