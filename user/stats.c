@@ -327,59 +327,75 @@ static struct ms_side *side_of(struct ms_stats *s, struct ms_proc *p, const stru
 
 /* The node counters of node, grown to hold it; NULL when memory runs out or for a node
  * past MS_MAX_NODES (a corrupt record's) */
-static struct ms_node_counts *node_of(struct ms_numa_counts *nc, unsigned node)
+static inline struct ms_node_counts *node_of(struct ms_numa_counts *nc, unsigned node)
 {
+	/* most records: a node the array holds already (it never grows past MS_MAX_NODES) */
+	if (node < nc->nnodes)
+		return &nc->node[node];
 	if (node >= MS_MAX_NODES || MS_VEC_RESERVE(nc->node, nc->nnodes, node + 1))
 		return NULL;
 	return &nc->node[node];
 }
 
-/* The node counters a change on side d touches, as FOR_COUNTS */
-#define FOR_NUMA(p, d, user, nc)                                                                   \
-	for (struct ms_numa_counts * nc##_v[2] = { &(d)->numa, (user) ? &(p)->numa : NULL },       \
-				     **nc##_i = nc##_v;                                            \
-	     nc##_i < nc##_v + 2 && (nc = *nc##_i); nc##_i++)
+/* A block of size bytes allocated on node, in the node counters nc of p or of its side */
+static inline void node_alloc(struct ms_stats *s, struct ms_proc *p, struct ms_numa_counts *nc,
+			      unsigned node, uint64_t size)
+{
+	struct ms_node_counts *n = node_of(nc, node);
 
+	if (!n)
+		return;
+	if (!n->allocs && !n->frees)
+		add_figure(s, p);
+	n->allocs++;
+	n->alloc_bytes += size;
+	n->live_allocs++;
+	n->live_bytes += size;
+	if (n->live_bytes > n->peak_bytes)
+		n->peak_bytes = n->live_bytes;
+}
+
+/* A block allocated on node: the node counters of side d, and of p for users */
 static void numa_alloc(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, bool user,
 		       unsigned node, uint64_t size)
 {
-	struct ms_numa_counts *nc;
+	node_alloc(s, p, &d->numa, node, size);
+	if (user)
+		node_alloc(s, p, &p->numa, node, size);
+}
+
+/* A block of size bytes allocated on alloc_node freed on free_node, in nc */
+static inline void node_release(struct ms_numa_counts *nc, unsigned alloc_node, unsigned free_node,
+				uint64_t size)
+{
 	struct ms_node_counts *n;
 
-	FOR_NUMA(p, d, user, nc) {
-		if (!(n = node_of(nc, node)))
-			continue;
-		if (!n->allocs && !n->frees)
-			add_figure(s, p);
-		n->allocs++;
-		n->alloc_bytes += size;
-		n->live_allocs++;
-		n->live_bytes += size;
-		if (n->live_bytes > n->peak_bytes)
-			n->peak_bytes = n->live_bytes;
+	if ((n = node_of(nc, alloc_node))) {
+		n->live_allocs--;
+		n->live_bytes -= size;
+		if (alloc_node == free_node) {
+			n->frees++;
+			n->freed_bytes += size;
+			return;
+		}
+	}
+	if ((n = node_of(nc, free_node))) {
+		n->frees++;
+		n->freed_bytes += size;
+	}
+	if (alloc_node != free_node) {
+		nc->remote_frees++;
+		nc->remote_free_bytes += size;
 	}
 }
 
+/* Its release on free_node: the same counters */
 static void numa_release(struct ms_proc *p, struct ms_side *d, bool user, unsigned alloc_node,
 			 unsigned free_node, uint64_t size)
 {
-	struct ms_numa_counts *nc;
-	struct ms_node_counts *n;
-
-	FOR_NUMA(p, d, user, nc) {
-		if ((n = node_of(nc, alloc_node))) {
-			n->live_allocs--;
-			n->live_bytes -= size;
-		}
-		if ((n = node_of(nc, free_node))) {
-			n->frees++;
-			n->freed_bytes += size;
-		}
-		if (alloc_node != free_node) {
-			nc->remote_frees++;
-			nc->remote_free_bytes += size;
-		}
-	}
+	node_release(&d->numa, alloc_node, free_node, size);
+	if (user)
+		node_release(&p->numa, alloc_node, free_node, size);
 }
 
 /* The counters a change on side d touches: the side's, and the process' for users */
@@ -387,16 +403,29 @@ static void numa_release(struct ms_proc *p, struct ms_side *d, bool user, unsign
 	for (struct ms_counts * c##_v[2] = { &(d)->c, (user) ? &(p)->c : NULL }, **c##_i = c##_v;  \
 	     c##_i < c##_v + 2 && (c = *c##_i); c##_i++)
 
-static void add_live(struct ms_proc *p, struct ms_side *d, bool user, uint64_t size)
+/*
+ * A block of size bytes allocated, in counters c (a side's, or its process'): each
+ * counter once, in the order they are laid out. A record's statistics are mostly stores,
+ * and the CPU retires two a cycle when they go to one cache line, one a cycle otherwise
+ * (so also counts_release, and the node counters).
+ */
+static inline void counts_alloc(struct ms_counts *c, uint64_t size)
 {
-	struct ms_counts *c;
+	c->allocs++;
+	c->alloc_bytes += size;
+	c->live_allocs++;
+	c->live_bytes += size;
+	if (c->live_bytes > c->peak_bytes)
+		c->peak_bytes = c->live_bytes;
+}
 
-	FOR_COUNTS(p, d, user, c) {
-		c->live_allocs++;
-		c->live_bytes += size;
-		if (c->live_bytes > c->peak_bytes)
-			c->peak_bytes = c->live_bytes;
-	}
+/* A block of size bytes released, in counters c */
+static inline void counts_release(struct ms_counts *c, uint64_t size)
+{
+	c->frees++;
+	c->freed_bytes += size;
+	c->live_allocs--;
+	c->live_bytes -= size;
 }
 
 /*
@@ -407,15 +436,11 @@ static void count_release(struct ms_proc *p, struct ms_side *d, bool user, const
 			  uint64_t now, unsigned node)
 {
 	uint64_t size = ms_block_size(b);
-	struct ms_counts *c;
 
 	numa_release(p, d, user, ms_block_node(b), node, size);
-	FOR_COUNTS(p, d, user, c) {
-		c->frees++;
-		c->freed_bytes += size;
-		c->live_allocs--;
-		c->live_bytes -= size;
-	}
+	counts_release(&d->c, size);
+	if (user)
+		counts_release(&p->c, size);
 	if (d->pat) {
 		struct ms_class *k = &d->pat->cls[ms_size_bucket(size)];
 
@@ -598,13 +623,11 @@ static void add_block(struct ms_stats *s, struct ms_proc *p, struct ms_side *d, 
 			c->missed_frees++;
 		s->missed_frees++;
 	}
-	FOR_COUNTS(p, d, user, c) {
-		c->allocs++;
-		c->alloc_bytes += size;
-	}
 	ms_livetab_store(&d->live, b, ms_block_meta(size, func, e->node), ts);
 	peak = p->c.peak_bytes;
-	add_live(p, d, user, size);
+	counts_alloc(&d->c, size);
+	if (user)
+		counts_alloc(&p->c, size);
 	if (user && s->sites) {
 		if (!p->stack_sites && !(p->stack_sites = calloc(1, sizeof(*p->stack_sites)))) {
 			s->oom++;
