@@ -284,8 +284,9 @@ static inline void add_figure(struct ms_stats *s, struct ms_proc *p)
 }
 
 /* An outermost call of function func: by_func grows only to the functions the table has
- * (an id past it, a corrupt record's, would make it as large as the id says) */
-static void count_call(struct ms_stats *s, struct ms_proc *p, unsigned func)
+ * (an id past it, a corrupt record's, would make it as large as the id says). Inline: most
+ * records count one, and a call of its own cost more than its work */
+static inline void count_call(struct ms_stats *s, struct ms_proc *p, unsigned func)
 {
 	if (!ms_catalog_func(s->cat, func))
 		return;
