@@ -207,6 +207,15 @@ struct ms_proc *ms_stats_proc(struct ms_stats *s, pid_t pid, bool create)
 	return s->last = p;
 }
 
+/* The process with pid, created when new: ms_stats_proc with its first test (the process
+ * of the previous record, nearly always) made where the record is applied */
+static inline struct ms_proc *proc_of(struct ms_stats *s, pid_t pid)
+{
+	if (s->last && s->last->pid == pid)
+		return s->last;
+	return ms_stats_proc(s, pid, true);
+}
+
 /* Takes the process with pid out of the table and returns it (NULL: none) */
 static struct ms_proc *unlink_proc(struct ms_stats *s, pid_t pid)
 {
@@ -950,7 +959,7 @@ void ms_stats_apply(struct ms_stats *s, const struct ms_event *e)
 		/* fall through */
 	case MS_EV_ALLOC:
 	case MS_EV_REALLOC:
-		p = ms_stats_proc(s, e->tgid, true);
+		p = proc_of(s, e->tgid);
 		if (p && p->exited)
 			p = renew(s, p); /* a new process with the pid of one that exited */
 		if (!p) {
