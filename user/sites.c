@@ -6,15 +6,23 @@
 #include "sites.h"
 #include "vec.h"
 
+/* The slot of (stack_id, caller) in ss->recent: Fibonacci hashing's top bits */
+static inline unsigned site_recent(int32_t stack_id, uint64_t caller)
+{
+	return ((caller ^ (uint32_t)stack_id) * 0x9E3779B97F4A7C15ULL) >>
+	       (64 - MS_SITE_RECENT_BITS);
+}
+
 /* The site of (stack_id, caller), created when new; NULL past MS_MAX_STACK_SITES or out of
  * memory. Its index grows with the sites (3 MiB at MS_MAX_STACK_SITES) */
 static struct ms_stack_site *site_get(struct ms_stack_sites *ss, int32_t stack_id, uint64_t caller)
 {
-	struct ms_stack_site *t = ss->last ? &ss->v[ss->last - 1] : NULL;
+	uint32_t *recent = &ss->recent[site_recent(stack_id, caller)];
+	struct ms_stack_site *t = *recent ? &ss->v[*recent - 1] : NULL;
 	bool room;
 	long i;
 
-	/* a loop allocates from one site many times in a row: no look-up for those */
+	/* a loop allocates from a few sites many times over: no look-up for those */
 	if (t && t->caller == caller && t->stack_id == stack_id)
 		return t;
 	room = ss->n < MS_MAX_STACK_SITES && !MS_VEC_RESERVE(ss->v, ss->cap, ss->n + 1);
@@ -25,7 +33,7 @@ static struct ms_stack_site *site_get(struct ms_stack_sites *ss, int32_t stack_i
 		ss->v[ss->n++] = (struct ms_stack_site){ .stack_id = stack_id,
 							 .caller = caller,
 							 .epoch = ss->peak_epoch };
-	ss->last = i + 1;
+	*recent = i + 1;
 	return &ss->v[i];
 }
 

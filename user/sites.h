@@ -10,6 +10,7 @@
 
 #define MS_SITE_HISTORY 16	 /* live bytes at the last reports, for the trend */
 #define MS_MAX_STACK_SITES 65536 /* per process; past it, blocks are counted untracked */
+#define MS_SITE_RECENT_BITS 4	 /* 16 sites found without the index: a few loops' worth */
 
 struct ms_stack_site {
 	int32_t stack_id;		  /* -1: no stack (collision, map full): the caller alone */
@@ -33,9 +34,10 @@ struct ms_stack_site {
 struct ms_stack_sites {
 	struct ms_stack_site *v;
 	size_t n, cap;
-	struct ms_keyidx index; /* (caller, stack_id) -> index in v */
-	size_t last;		/* the site site_get gave last: its index + 1, 0: none */
-	uint64_t peak_epoch;	/* bumped each time the process' peak rises */
+	struct ms_keyidx index;			   /* (caller, stack_id) -> index in v */
+	uint32_t recent[1 << MS_SITE_RECENT_BITS]; /* sites site_get gave lately, each in
+						      the slot its key hashes to: index + 1 */
+	uint64_t peak_epoch;			   /* bumped each time the process' peak rises */
 	uint64_t untracked;
 	uint64_t sample_bytes;	   /* --sample-bytes: the mean gap of the sample, 0: exact */
 	size_t checked;		   /* sites v[0..checked) had their frames checked */
