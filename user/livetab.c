@@ -37,11 +37,12 @@ struct ms_block *ms_livetab_find(struct ms_livetab *t, uint64_t addr)
 	struct ms_shard *sh;
 	size_t i;
 
-	if (!t->nshards || !addr) /* 0 marks an empty slot: never a block */
+	/* an empty table has nothing to probe (the pending reallocs' tables, mostly: every
+	 * allocation asks them); 0 marks an empty slot: never a block */
+	if (!t->used || !addr)
 		return NULL;
+	/* a table with entries has room in every shard (split sizes them all) */
 	sh = shard_of(t, h);
-	if (!sh->cap)
-		return NULL;
 	for (i = slot_of(t, sh, h);; i = (i + 1) & (sh->cap - 1)) {
 		if (sh->slots[i].addr == addr)
 			return &sh->slots[i];
