@@ -374,24 +374,23 @@ static void numa_alloc(struct ms_stats *s, struct ms_proc *p, struct ms_side *d,
 		node_alloc(s, p, &p->numa, node, size);
 }
 
-/* A block of size bytes allocated on alloc_node freed on free_node, in nc */
+/* A block of size bytes allocated on alloc_node freed on free_node, in nc. The counters
+ * are found from free_node, which the record gives, and taken for alloc_node when they
+ * are the same (nearly always): alloc_node comes from the block's table entry, at the end
+ * of the record's longest chain of loads, and the CPU need not wait for it to start */
 static inline void node_release(struct ms_numa_counts *nc, unsigned alloc_node, unsigned free_node,
 				uint64_t size)
 {
-	struct ms_node_counts *n;
+	struct ms_node_counts *f = node_of(nc, free_node), *n;
 
-	if ((n = node_of(nc, alloc_node))) {
+	if (f) {
+		f->frees++;
+		f->freed_bytes += size;
+	}
+	n = alloc_node == free_node ? f : node_of(nc, alloc_node);
+	if (n) {
 		n->live_allocs--;
 		n->live_bytes -= size;
-		if (alloc_node == free_node) {
-			n->frees++;
-			n->freed_bytes += size;
-			return;
-		}
-	}
-	if ((n = node_of(nc, free_node))) {
-		n->frees++;
-		n->freed_bytes += size;
 	}
 	if (alloc_node != free_node) {
 		nc->remote_frees++;
