@@ -361,7 +361,7 @@ MICRO_CONDS+=(bpftrace memleak heaptrack)
 if has_opt --in-process; then MICRO_CONDS+=(inproc inproc-block); else note "memscope-bpf has no --in-process: rows left out"; fi
 # --stacks for a launched command, walked in the process (against memscope-stacks: the BPF
 # programs' walk, as -p and --bpf --stacks -- take it, and heaptrack's, libunwind too)
-if has_opt --in-process && has_opt --stacks && "$MS" --help 2>&1 | grep -q 'walked in the process'; then
+if has_opt --in-process && has_opt --stacks && has_opt 'walked in the process'; then
 	MICRO_CONDS+=(inproc-stacks)
 else
 	note "memscope-bpf does not walk stacks in the process: inproc-stacks row left out"
