@@ -12,9 +12,16 @@ static inline uint64_t hash_of(uint64_t addr)
 	return addr * 0x9E3779B97F4A7C15ULL;
 }
 
-static inline struct ms_shard *shard_of(const struct ms_livetab *t, uint64_t h)
+/* The shard of hash h: the one array, or the shard the hash's top bits name */
+static inline struct ms_shard *shard_of(struct ms_livetab *t, uint64_t h)
 {
-	return &t->shards[t->nshards == 1 ? 0 : h >> (64 - MS_SHARD_BITS)];
+	return t->nshards == MS_SHARDS ? &t->shards[h >> (64 - MS_SHARD_BITS)] : &t->one;
+}
+
+/* Shard k of the table's nshards */
+static inline const struct ms_shard *shard_at(const struct ms_livetab *t, unsigned k)
+{
+	return t->nshards == MS_SHARDS ? &t->shards[k] : &t->one;
 }
 
 static inline size_t slot_of(const struct ms_livetab *t, const struct ms_shard *sh, uint64_t h)
@@ -26,7 +33,7 @@ static inline size_t slot_of(const struct ms_livetab *t, const struct ms_shard *
 }
 
 /* The shard that holds entry b: the one its address' hash names (no scan of the shards) */
-static inline struct ms_shard *shard_holding(const struct ms_livetab *t, const struct ms_block *b)
+static inline struct ms_shard *shard_holding(struct ms_livetab *t, const struct ms_block *b)
 {
 	return shard_of(t, hash_of(b->addr));
 }
@@ -88,8 +95,8 @@ static int rehash(struct ms_livetab *t, struct ms_shard *sh, size_t cap, bool dr
 /* From one array to MS_SHARDS: each entry to the shard its hash names */
 static int split(struct ms_livetab *t)
 {
-	struct ms_shard *shards = calloc(MS_SHARDS, sizeof(*shards)), *one = t->shards;
-	size_t i, per = one->used / MS_SHARDS + 1, cap = MIN_CAP;
+	struct ms_shard *shards = calloc(MS_SHARDS, sizeof(*shards)), one = t->one;
+	size_t i, per = one.used / MS_SHARDS + 1, cap = MIN_CAP;
 	unsigned k;
 
 	if (!shards)
@@ -109,14 +116,14 @@ static int split(struct ms_livetab *t)
 	}
 	t->shards = shards;
 	t->nshards = MS_SHARDS;
-	for (i = 0; i < one->cap; i++) {
-		const struct ms_block *b = &one->slots[i];
+	memset(&t->one, 0, sizeof(t->one));
+	for (i = 0; i < one.cap; i++) {
+		const struct ms_block *b = &one.slots[i];
 
 		if (b->addr)
 			place(t, shard_of(t, hash_of(b->addr)), b);
 	}
-	free(one->slots);
-	free(one);
+	free(one.slots);
 	return 0;
 }
 
@@ -159,12 +166,8 @@ static __attribute__((noinline)) struct ms_block *insert_grown(struct ms_livetab
 	size_t i;
 	int grown;
 
-	if (!t->nshards) {
-		t->shards = calloc(1, sizeof(*t->shards));
-		if (!t->shards)
-			return NULL;
+	if (!t->nshards)
 		t->nshards = 1;
-	}
 	sh = shard_of(t, h);
 	grown = make_room(t, sh);
 	if (grown < 0)
@@ -184,7 +187,8 @@ struct ms_block *ms_livetab_insert(struct ms_livetab *t, uint64_t addr)
 
 	if (!addr) /* 0 marks an empty slot: never a block */
 		return NULL;
-	if (!t->nshards || !(sh = shard_of(t, h))->cap)
+	sh = shard_of(t, h);
+	if (!sh->cap) /* the first insert, or a growth that failed */
 		return insert_grown(t, addr);
 	/* one probe: addr's entry, or the empty slot where it goes */
 	for (i = slot_of(t, sh, h); sh->slots[i].addr; i = (i + 1) & (sh->cap - 1))
@@ -248,10 +252,12 @@ struct ms_block *ms_livetab_iter(const struct ms_livetab *t, uint64_t *pos)
 	uint64_t k = *pos >> 40, i = *pos & ((1ULL << 40) - 1);
 
 	for (; k < t->nshards; k++, i = 0) {
-		for (; i < t->shards[k].cap; i++) {
-			if (t->shards[k].slots[i].addr) {
+		const struct ms_shard *sh = shard_at(t, k);
+
+		for (; i < sh->cap; i++) {
+			if (sh->slots[i].addr) {
 				*pos = k << 40 | (i + 1);
-				return &t->shards[k].slots[i];
+				return &sh->slots[i];
 			}
 		}
 	}
@@ -265,7 +271,7 @@ size_t ms_livetab_bytes(const struct ms_livetab *t)
 	unsigned k;
 
 	for (k = 0; k < t->nshards; k++)
-		n += t->shards[k].cap * sizeof(struct ms_block);
+		n += shard_at(t, k)->cap * sizeof(struct ms_block);
 	return n;
 }
 
@@ -274,7 +280,7 @@ void ms_livetab_free(struct ms_livetab *t)
 	unsigned k;
 
 	for (k = 0; k < t->nshards; k++)
-		free(t->shards[k].slots);
+		free(shard_at(t, k)->slots);
 	free(t->shards);
 	memset(t, 0, sizeof(*t));
 }

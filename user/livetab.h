@@ -57,14 +57,16 @@ struct ms_shard {
  * A table is one array until it would pass MS_SHARD_SWITCH slots, then MS_SHARDS
  * arrays chosen by the hash's top bits, each growing on its own: growing copies one
  * shard at a time, so the memory held while a big table grows stays near its size
- * (32 bytes a slot, 3/8 to 3/4 full: 43 to 86 bytes per block).
+ * (32 bytes a slot, 3/8 to 3/4 full: 43 to 86 bytes per block). The one array is
+ * described in the table itself: a look-up in it loads one pointer less.
  */
 #define MS_SHARD_BITS 6
 #define MS_SHARDS (1u << MS_SHARD_BITS)
 #define MS_SHARD_SWITCH (1u << 20)
 
 struct ms_livetab {
-	struct ms_shard *shards; /* one, or MS_SHARDS */
+	struct ms_shard one;	 /* the one array, while nshards is 1 */
+	struct ms_shard *shards; /* the MS_SHARDS arrays, once nshards is MS_SHARDS */
 	unsigned nshards;	 /* 0 before the first insert */
 	size_t used;		 /* live + dead entries, all shards */
 	size_t dead;
