@@ -412,12 +412,8 @@ static void numa_release(struct ms_proc *p, struct ms_side *d, bool user, unsign
 	for (struct ms_counts * c##_v[2] = { &(d)->c, (user) ? &(p)->c : NULL }, **c##_i = c##_v;  \
 	     c##_i < c##_v + 2 && (c = *c##_i); c##_i++)
 
-/*
- * A block of size bytes allocated, in counters c (a side's, or its process'): each
- * counter once, in the order they are laid out. A record's statistics are mostly stores,
- * and the CPU retires two a cycle when they go to one cache line, one a cycle otherwise
- * (so also counts_release, and the node counters).
- */
+/* A block of size bytes allocated, in counters c (a side's, or its process'): each
+ * counter once, in the order they are laid out (so also counts_release) */
 static inline void counts_alloc(struct ms_counts *c, uint64_t size)
 {
 	c->allocs++;
