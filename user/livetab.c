@@ -155,8 +155,8 @@ static inline struct ms_block *fill(struct ms_livetab *t, struct ms_shard *sh, s
 }
 
 /*
- * A new entry for addr (not in t) that has no room yet: the first shard made, its shard
- * grown past 3/4 full, or the table split. Out of line, so that ms_livetab_insert, which
+ * A new entry for addr (not in t) that has no room yet: the table's first array made,
+ * its shard grown past 3/4 full, or the table split. Out of line, so that ms_livetab_insert, which
  * every allocation calls, saves no register on its own path.
  */
 static __attribute__((noinline)) struct ms_block *insert_grown(struct ms_livetab *t, uint64_t addr)
