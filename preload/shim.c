@@ -95,22 +95,74 @@ static void close_ring(void *r)
 	}
 }
 
-/* A free ring for this thread (or NULL: all taken, counted) */
-static struct ms_shm_ring *take_ring(void)
-{
-	uint32_t tid, i, n = shm->nrings;
+/* The next definition of each interposed function (0: none), the object it is in (its
+ * entry's obj), and the object whose calls it is one allocator with, for MS_SHIM_SKIP (its
+ * own, or its family's group's) */
+static uintptr_t real_at[MS_IP_NFN];
+static uint8_t fn_obj[MS_IP_NFN], fn_nest[MS_IP_NFN];
+static uint16_t fn_group[MS_IP_NFN]; /* its family's group, 0: none */
 
-	if (tls.retry_at) {
-		tls.retry_at--;
-		__atomic_fetch_add(&shm->no_ring, 1, __ATOMIC_RELAXED);
-		return NULL;
+/* With the daemon's block, a writer waits for it (for room in its ring, for a ring), but
+ * only while it reads: a daemon whose heartbeat stands still for a second (gone, or
+ * stopped) is waited for no more, by any thread; its records are then lost */
+static bool daemon_gone;
+
+struct wait {
+	uint64_t beat, since;
+};
+
+static bool wait_start(struct wait *w)
+{
+	if (!shm->block || daemon_gone)
+		return false;
+	w->beat = __atomic_load_n(&shm->heartbeat, __ATOMIC_ACQUIRE);
+	w->since = __rdtsc();
+	return true;
+}
+
+/* One more turn of a wait (true), or false: the daemon has stopped reading */
+static bool wait_turn(struct wait *w)
+{
+	uint64_t now = __rdtsc(), b = __atomic_load_n(&shm->heartbeat, __ATOMIC_ACQUIRE);
+
+	if (b != w->beat) {
+		w->beat = b;
+		w->since = now;
+	} else if (now - w->since > (1ULL << 32)) { /* about a second at 4 GHz, 2 at 2 */
+		daemon_gone = true;
+		return false;
 	}
-	tid = tls.tid ? tls.tid : (tls.tid = (uint32_t)syscall(SYS_gettid));
+	sched_yield();
+	return true;
+}
+
+/* A full ring: wait until the daemon has read some (true), or false: the record is lost */
+static bool wait_room(struct ms_shm_ring *r, uint64_t head)
+{
+	struct wait w;
+
+	if (!wait_start(&w))
+		return false;
+	while (head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= MS_SHM_RING_RECORDS)
+		if (!wait_turn(&w))
+			return false;
+	return true;
+}
+
+/* A free ring taken for this thread, or NULL; *closed: some ring's thread has ended (the
+ * daemon frees it at its next read) */
+static struct ms_shm_ring *find_ring(uint32_t tid, bool *closed)
+{
+	uint32_t i, n = shm->nrings;
+
 	for (i = 0; i < n; i++) {
 		uint32_t q = (tid + i) % n, free_state = MS_SHM_FREE;
 		struct ms_shm_ring *r = &rings[q];
+		uint32_t st = __atomic_load_n(&r->state, __ATOMIC_RELAXED);
 
-		if (__atomic_load_n(&r->state, __ATOMIC_RELAXED) != MS_SHM_FREE ||
+		if (st == MS_SHM_CLOSED)
+			*closed = true;
+		if (st != MS_SHM_FREE ||
 		    !__atomic_compare_exchange_n(&r->state, &free_state, MS_SHM_TAKEN, false,
 						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			continue;
@@ -121,46 +173,47 @@ static struct ms_shm_ring *take_ring(void)
 		r->tgid = (uint32_t)getpid();
 		r->tid = tid;
 		r->proc = my_proc; /* the daemon zeroed head, tail and lost when it freed it */
-		tls.ring = r;
-		pthread_setspecific(ring_key, r);
 		return r;
 	}
-	tls.retry_at = 4096;
-	__atomic_fetch_add(&shm->no_ring, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
-/* The next definition of each interposed function (0: none), the object it is in (its
- * entry's obj), and the object whose calls it is one allocator with, for MS_SHIM_SKIP (its
- * own, or its family's group's) */
-static uintptr_t real_at[MS_IP_NFN];
-static uint8_t fn_obj[MS_IP_NFN], fn_nest[MS_IP_NFN];
-static uint16_t fn_group[MS_IP_NFN]; /* its family's group, 0: none */
+/*
+ * A ring for this thread, or NULL: every ring is taken (the record counted lost, and the
+ * thread's next RETRY_RINGS records too, before it looks again). With the daemon's block,
+ * a thread waits while rings of ended threads wait to be freed (threads that come and go
+ * faster than the daemon reads), never for one a live thread holds: a program with more
+ * threads than rings runs on, those past the rings untraced.
+ */
+#define RETRY_RINGS 4096
 
-/* A full ring: with the daemon's block, wait until it has read some (true), unless it
- * stops reading for a second (gone, or stopped): false, the record is lost */
-static bool daemon_gone; /* it stopped reading while a writer waited: wait no more */
-
-static bool wait_room(struct ms_shm_ring *r, uint64_t head)
+static struct ms_shm_ring *take_ring(void)
 {
-	uint64_t beat, since = __rdtsc();
+	struct ms_shm_ring *r;
+	struct wait w;
+	bool waiting = false, closed;
+	uint32_t tid;
 
-	if (!shm->block || daemon_gone)
-		return false;
-	beat = __atomic_load_n(&shm->heartbeat, __ATOMIC_ACQUIRE);
-	while (head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= MS_SHM_RING_RECORDS) {
-		uint64_t now = __rdtsc(), b = __atomic_load_n(&shm->heartbeat, __ATOMIC_ACQUIRE);
-
-		if (b != beat) {
-			beat = b;
-			since = now;
-		} else if (now - since > (1ULL << 32)) { /* about a second at 4 GHz, 2 at 2 */
-			daemon_gone = true;
-			return false;
-		}
-		sched_yield();
+	if (tls.retry_at) {
+		tls.retry_at--;
+		__atomic_fetch_add(&shm->no_ring, 1, __ATOMIC_RELAXED);
+		return NULL;
 	}
-	return true;
+	tid = tls.tid ? tls.tid : (tls.tid = (uint32_t)syscall(SYS_gettid));
+	for (;;) {
+		closed = false;
+		r = find_ring(tid, &closed);
+		if (r) {
+			tls.ring = r;
+			pthread_setspecific(ring_key, r);
+			return r;
+		}
+		if (!closed || (!waiting && !(waiting = wait_start(&w))) || !wait_turn(&w))
+			break;
+	}
+	tls.retry_at = RETRY_RINGS;
+	__atomic_fetch_add(&shm->no_ring, 1, __ATOMIC_RELAXED);
+	return NULL;
 }
 
 /* ---------------------------------------------------------------- stacks */

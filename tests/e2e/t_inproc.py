@@ -170,6 +170,71 @@ def inproc_rings_reused(ctx):
     c.done()
 
 
+def stopped_churn(ctx, extra, rounds, pairs):
+    """thread_churn ROUNDS 8 PAIRS under the tracer, which is stopped for half a second
+    once it has attached: threads go on starting and ending, their rings wait to be freed
+    by a daemon that does not read. The final record's process and its lost counts."""
+    tr = ctx.tracer(["--json"] + list(extra) + [
+        "--", ctx.workload_path("thread_churn"), str(rounds), "8", str(pairs)])
+    tr.wait_line("err", lambda l: "attached in-process" in l, 30, "'attached in-process' line")
+    time.sleep(0.05)
+    os.kill(tr.pid, signal.SIGSTOP)
+    time.sleep(0.5)
+    os.kill(tr.pid, signal.SIGCONT)
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s): %s" % (rc, tr.stderr_text()))
+    fin = next(json.loads(l) for l in tr.out() if l.startswith('{"type":"final"'))
+    return fin["processes"][0], fin.get("lost") or {}, fin.get("events_lost")
+
+
+@test
+def inproc_rings_wait_for_reads(ctx):
+    """thread_churn 4000 rounds of 8 threads, 10 pairs each, the tracer stopped for 0.5 s
+    meanwhile: the 256 rings are soon all held by threads that ended. Lossy, the threads
+    after them lose their records, whole (counted as threads_full, 20 a thread); with the
+    block (the default) a thread waits until the daemon frees a ring: nothing lost, every
+    call recorded"""
+    rounds, pairs = 4000, 10
+    mallocs = rounds * 8 * pairs + 1  # and the main thread's stdout buffer
+    c = Check()
+    p, lost, total = stopped_churn(ctx, ["--in-process=lossy"], rounds, pairs)
+    full = lost.get("threads_full", 0)
+    c.true(full > 0, "lossy: records lost to threads without a ring while the tracer was "
+           "stopped (expected some, got %d)" % full)
+    c.eq("lossy: lost counts but threads_full", {}, nonzero(
+        {k: v for k, v in lost.items() if k != "threads_full"}))
+    c.eq("lossy: records lost, in whole threads", 0, full % (2 * pairs))
+    c.eq("lossy: mallocs recorded and lost", mallocs,
+         (p.get("by_func") or {}).get("malloc", 0) + full // 2)
+    p, lost, total = stopped_churn(ctx, [], rounds, pairs)
+    c.eq("block: events lost", 0, total)
+    c.eq("block: mallocs", mallocs, (p.get("by_func") or {}).get("malloc"))
+    c.eq("block: frees of blocks never seen allocated", 0, p.get("unmatched_frees"))
+    c.eq("block: the threads' blocks all freed (live: the main thread's calloc and stdout "
+         "buffer and the threads' DTV blocks it keeps)", p.get("allocs", 0) - p.get("frees", 0),
+         p.get("live_allocs"))
+    c.done()
+
+
+@test
+def inproc_rings_all_held(ctx):
+    """thread_crowd 300: 300 threads alive at once, each with a block allocated before a
+    barrier and freed after it; the main thread holds a ring, the first 255 threads the
+    others: the last 45 threads' malloc and free are lost (threads_full 90), and even with
+    the block (the default) the program does not wait for a ring (none would come free)"""
+    tr = ctx.tracer(["--json", "--", ctx.workload_path("thread_crowd"), "300"])
+    c = Check()
+    c.eq("tracer exit status", 0, tr.wait_exit(WINDOW_TIMEOUT))
+    fin = next(json.loads(l) for l in tr.out() if l.startswith('{"type":"final"'))
+    p = fin["processes"][0]
+    c.eq("lost", {"threads_full": 90}, nonzero(fin.get("lost") or {}))
+    c.eq("mallocs recorded (255 threads' and the stdout buffer)", 256,
+         (p.get("by_func") or {}).get("malloc"))
+    c.eq("the threads' blocks (100 bytes) recorded", 255, (p.get("size_hist") or {}).get("64"))
+    c.done()
+
+
 @test
 def inproc_no_children(ctx):
     """--in-process without -f: the command's children (a shell's) record nothing: only
