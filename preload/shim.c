@@ -210,6 +210,8 @@ static struct ms_shm_ring *take_ring(void)
 		}
 		if (!closed || (!waiting && !(waiting = wait_start(&w))) || !wait_turn(&w))
 			break;
+		if (tls.ring) /* a signal handler's call took one while this one waited */
+			return tls.ring;
 	}
 	tls.retry_at = RETRY_RINGS;
 	__atomic_fetch_add(&shm->no_ring, 1, __ATOMIC_RELAXED);
