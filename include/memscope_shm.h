@@ -22,6 +22,15 @@
 #define MS_SHM_RING_RECORDS 65536 /* records a ring holds: 4 MiB; a power of two */
 #define MS_SHM_PROCS 4096	  /* processes that can register, over the run */
 #define MS_SHM_MAX_CPUS 1024	  /* node_of_cpu's entries */
+/* Each library defines a function of this name, its region's version in it: the daemon
+ * preloads only libraries that define its own (one of another build would not take the
+ * region as its own and would record nothing) */
+#define MS_SHM_CAT_(a, b) a##b
+#define MS_SHM_CAT(a, b) MS_SHM_CAT_(a, b)
+#define MS_SHM_STR_(x) #x
+#define MS_SHM_STR(x) MS_SHM_STR_(x)
+#define MS_SHM_MARK MS_SHM_CAT(memscope_shm_v, MS_SHM_VERSION)
+#define MS_SHM_MARK_NAME MS_SHM_STR(MS_SHM_MARK)
 
 /* The interposed functions. A record of the in-process source has one of these in func
  * (and MS_EVF_INPROC set); the daemon turns it into a catalog function id from its

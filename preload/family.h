@@ -17,6 +17,11 @@
 #define MS_SHIM_API __attribute__((visibility("default"))) /* libmemscope-preload.so's */
 #include "shim.h"
 
+/* The region this library is built for, by name (memscope_shm.h) */
+MS_EXPORT void MS_SHM_MARK(void)
+{
+}
+
 /* The next definitions, filled by the shim at the process' first interposed call */
 static void *real[MS_IP_NFN];
 

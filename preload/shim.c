@@ -36,6 +36,12 @@
 #define MS_STR(x) #x
 #define MS_XSTR(x) MS_STR(x)
 
+/* The region this library is built for, by name: what the daemon looks for before it
+ * preloads the library (memscope_shm.h) */
+MS_EXPORT void MS_SHM_MARK(void)
+{
+}
+
 /* ---------------------------------------------------------------- bootstrap blocks */
 
 /* Before the real functions are known (dlsym may allocate while they are looked up), blocks

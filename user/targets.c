@@ -710,6 +710,16 @@ static int preload_path(char *out, size_t len)
 	return access(out, R_OK) ? -errno : 0;
 }
 
+/* Whether the library at path is built for this tracer's region: one of another build (an
+ * installation half upgraded) would find the region not its own and record nothing */
+static bool lib_is_ours(const char *path)
+{
+	const char *mark = MS_SHM_MARK_NAME;
+	struct ms_elf_func f;
+
+	return ms_elf_lookup(path, &mark, 1, &f) == 1;
+}
+
 /* The allocator families with a preload library of their own; stdcxx is libstdc++'s
  * operators, found by its preset */
 #define FAMILY_NAME(name) #name,
@@ -805,7 +815,9 @@ static bool inproc_stdcxx(const struct ms_env *env, char object[NFAMILIES][PATH_
  * (found beside it); -EAGAIN (why in *why) when the run needs the uprobes */
 static int inproc_libs(struct ms_tracer *t, const char *user_preload, const char **why)
 {
+	static char why_lib[160];
 	char object[NFAMILIES][PATH_MAX], lib[PATH_MAX], *slash;
+	const char *bad;
 	size_t f, n, at[NFAMILIES];
 	int err;
 
@@ -827,6 +839,18 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload, const char
 		*why = MS_PRELOAD_NAME " is missing";
 		return -EAGAIN;
 	}
+	if (!lib_is_ours(t->inproc_libs)) {
+		fprintf(stderr,
+			"memscope-bpf: %s%s is not this memscope-bpf's (it does not define %s: "
+			"another version's)%s\n",
+			t->env->in_process_named ? "--in-process: " : "", t->inproc_libs,
+			MS_SHM_MARK_NAME,
+			t->env->in_process_named ? "" : ": the command is traced by uprobes");
+		if (t->env->in_process_named)
+			return -ENOEXEC;
+		*why = MS_PRELOAD_NAME " is another version's";
+		return -EAGAIN;
+	}
 	inproc_families(t->launch.image, user_preload, t->env->verbose, object, at);
 	if (!inproc_stdcxx(t->env, object, at, why))
 		return -EAGAIN;
@@ -846,16 +870,24 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload, const char
 		snprintf(lib, sizeof(lib), "%.*s/" MS_PRELOAD_FAMILY "%s.so",
 			 (int)(slash - t->inproc_libs), t->inproc_libs, family_name[f]);
 		n = strlen(t->inproc_libs);
-		if (access(lib, R_OK) || n + 1 + strlen(lib) >= sizeof(t->inproc_libs)) {
+		bad = access(lib, R_OK)				    ? "missing" :
+		      !lib_is_ours(lib)				    ? "another version's" :
+		      n + 1 + strlen(lib) >= sizeof(t->inproc_libs) ? "past the list's length" :
+								      NULL;
+		if (bad) {
 			if (f == STDCXX) {
-				*why = "--stacks: the command loads libstdc++, whose operators the "
-				       "probes trace, and the library that records them is missing";
+				snprintf(
+					why_lib, sizeof(why_lib),
+					"--stacks: the command loads libstdc++, whose operators the "
+					"probes trace, and the library that records them is %s",
+					bad);
+				*why = why_lib;
 				return -EAGAIN;
 			}
 			fprintf(stderr,
-				"memscope-bpf: --in-process: %s loads %s (%s), but %s is missing: "
-				"%s's own functions are not recorded\n",
-				t->launch.image, what, object[f], lib, what);
+				"memscope-bpf: --in-process: %s loads %s (%s), but %s is %s: %s's "
+				"own functions are not recorded\n",
+				t->launch.image, what, object[f], lib, bad, what);
 			continue;
 		}
 		snprintf(t->inproc_libs + n, sizeof(t->inproc_libs) - n, " %s", lib);

@@ -79,6 +79,62 @@ def inproc_library_missing(ctx):
     c.done()
 
 
+def foreign_lib(path):
+    """A library at path that is not one of this build's (another version's): a copy of the
+    system's zlib, which defines no memscope_shm_v* function"""
+    shutil.copy2("/lib/x86_64-linux-gnu/libz.so.1", path)
+
+
+@test
+def inproc_library_other_version(ctx):
+    """memscope-bpf beside a libmemscope-preload.so of another version (one that does not
+    define this build's memscope_shm_vN: it would not take the region as its own and record
+    nothing): a COMMAND is traced by uprobes, said, its figures exact; --in-process by name
+    fails with the line. A family's library of another version: that family's own functions
+    are not recorded, said; the C library's are, in-process"""
+    d = ctx.tmpdir()
+    alone = os.path.join(d, "memscope-bpf")
+    shutil.copy2(ctx.bin, alone)
+    foreign_lib(os.path.join(d, "libmemscope-preload.so"))
+    wl = [ctx.workload_path("launched"), "100"]
+    tr = ctx.spawn([alone, "--json", "--"] + wl, TRACER)
+    c = Check()
+    c.eq("tracer exit status with another version's library", 0, tr.wait_exit(WINDOW_TIMEOUT))
+    err = tr.err()
+    c.true(any("libmemscope-preload.so is not this memscope-bpf's" in l and
+               "traced by uprobes" in l for l in err),
+           "the line that says the command is traced by uprobes: %s" % tr.stderr_text())
+    c.true(not any("attached in-process" in l for l in err),
+           "no 'attached in-process' line: %s" % tr.stderr_text())
+    recs, other = records(tr, allow_other=True)
+    gts = [o for o in other if isinstance(o, dict) and "allocs" in o]
+    if c.eq("launched's ground truth lines", 1, len(gts)):
+        check_exit_run(c, recs, gts[0], gts[0]["pid"], "launched",
+                       "by uprobes, another version's library")
+    named = ctx.spawn([alone, "--json", "--in-process", "--"] + wl, TRACER)
+    c.eq("tracer exit status of --in-process with another version's library", 1,
+         named.wait_exit(WINDOW_TIMEOUT))
+    c.true(any("--in-process:" in l and "is not this memscope-bpf's" in l
+               for l in named.err()), "--in-process's line: %s" % named.stderr_text())
+    c.eq("--in-process with another version's library: nothing on stdout", [], named.out())
+    # the family's library: redis-server links jemalloc
+    redis = shutil.which("redis-server")
+    if redis:
+        lib = os.path.join(os.path.dirname(ctx.bin), "libmemscope-preload.so")
+        shutil.copy2(lib, os.path.join(d, "libmemscope-preload.so"))
+        foreign_lib(os.path.join(d, "libmemscope-preload-jemalloc.so"))
+        fam = ctx.spawn([alone, "--json", "--", redis, "--version"], TRACER)
+        c.eq("tracer exit status, jemalloc's library of another version", 0,
+             fam.wait_exit(WINDOW_TIMEOUT))
+        c.true(any("loads jemalloc" in l and "libmemscope-preload-jemalloc.so is another "
+                   "version's: jemalloc's own functions are not recorded" in l
+                   for l in fam.err()), "the family's line: %s" % fam.stderr_text())
+        att = [l for l in fam.err() if "attached in-process" in l]
+        c.true(len(att) == 1 and "jemalloc" not in att[0],
+               "attached in-process without jemalloc's library: %s" % fam.stderr_text())
+    c.done()
+
+
 def interval_after(path, pred, what, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
