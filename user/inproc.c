@@ -23,6 +23,7 @@
 #define ANCHOR_TRIES 3	/* reads of the clock an anchor takes the tightest of */
 #define TAIL_EVERY 4096 /* records read between two stores of a ring's tail */
 #define BATCH 64	/* records handed on together (4 KiB) */
+#define PREFETCH_AHEAD 16
 /* A writer's busy mark may reach this CPU a moment after it read the TSC: a ring seen empty
  * and not busy at T says nothing of records stamped just before T (a writer preempted
  * between the two is seen busy) */
@@ -381,6 +382,10 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 		}
 		func = ring_funcs(ip, r, fns);
 		for (tail = r->tail, nb = 0; tail != head; tail++) {
+			/* the records were written on another CPU: their lines are asked for
+			 * ahead of the copy (past head: a line the writer has not reached) */
+			__builtin_prefetch(
+				&r->rec[(tail + PREFETCH_AHEAD) & (MS_SHM_RING_RECORDS - 1)]);
 			batch[nb] = r->rec[tail & (MS_SHM_RING_RECORDS - 1)];
 			if (func && translate(ip, func, &batch[nb]))
 				nb++;
