@@ -23,11 +23,13 @@
 #define ANCHOR_TRIES 3	/* reads of the clock an anchor takes the tightest of */
 #define TAIL_EVERY 4096 /* records read between two stores of a ring's tail */
 #define BATCH 64	/* records handed on together (4 KiB) */
-#define PREFETCH_AHEAD 16
+#define PREFETCH_AHEAD 16 /* records asked for ahead of the copy (1 KiB) */
 /* A writer's busy mark may reach this CPU a moment after it read the TSC: a ring seen empty
  * and not busy at T says nothing of records stamped just before T (a writer preempted
- * between the two is seen busy) */
-#define QUIET_MARGIN_NS (1000 * 1000ULL)
+ * between the two is seen busy). A store reaches another CPU within microseconds; each
+ * record read waits this long in the merge (a millisecond kept a backlog of over 1 MB
+ * beyond the caches, 4% of block-mode pairs) */
+#define QUIET_MARGIN_NS (100 * 1000ULL)
 
 struct anchor {
 	uint64_t tsc, ns;

@@ -13,8 +13,8 @@
 
 /* A ring seen empty at time T holds no record reserved before T; a record's timestamp
  * is taken after its reservation, and this margin covers the producer position's store
- * reaching this CPU */
-#define QUIET_MARGIN_NS (1000 * 1000ULL)
+ * reaching this CPU (microseconds at most; the in-process rings wait as long) */
+#define QUIET_MARGIN_NS (100 * 1000ULL)
 
 /* One CPU's ring buffer, as the consumer sees it */
 struct ms_ring {
