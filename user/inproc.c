@@ -20,9 +20,9 @@
  * writer preempted that long in the middle of it) is put on the line through the oldest and
  * the newest */
 #define ANCHORS 1024
-#define ANCHOR_TRIES 3	/* reads of the clock an anchor takes the tightest of */
-#define TAIL_EVERY 4096 /* records read between two stores of a ring's tail */
-#define BATCH 64	/* records handed on together (4 KiB) */
+#define ANCHOR_TRIES 3	  /* reads of the clock an anchor takes the tightest of */
+#define TAIL_EVERY 4096	  /* records read between two stores of a ring's tail */
+#define BATCH 64	  /* records handed on together (4 KiB) */
 #define PREFETCH_AHEAD 16 /* records asked for ahead of the copy (1 KiB) */
 /* A writer's busy mark may reach this CPU a moment after it read the TSC: a ring seen empty
  * and not busy at T says nothing of records stamped just before T (a writer preempted
