@@ -15,6 +15,10 @@
 #   BENCH_ROUNDS=N        rounds (default 5; 2 with BENCH_QUICK=1)
 #   BENCH_QUICK=1         a smoke run, 2.5 minutes on an idle machine (default: 8-10)
 #   BENCH_DURATION=SECS   timed seconds per micro run (default 1, quick 0.3)
+#   BENCH_REDIS_N=N       requests of each redis-benchmark test (default 50000, quick
+#                         10000; a run of -P 16 lasts tens of ms at 10000, and the
+#                         daemon's work on the records then falls mostly after it:
+#                         400000 for the steady state)
 #   BENCH_SKIP=a,b        conditions to leave out (untraced floor floor-entry memscope
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
 #                         memscope-stacks-sampled bpftrace memleak heaptrack inproc
@@ -40,9 +44,11 @@ PY=/usr/bin/python3
 QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] && QUICK=
 if [ -n "$QUICK" ]; then
-	ROUNDS=${BENCH_ROUNDS:-2} DUR=${BENCH_DURATION:-0.3} PY_SCALE=1000 REDIS_N=10000
+	ROUNDS=${BENCH_ROUNDS:-2} DUR=${BENCH_DURATION:-0.3} PY_SCALE=1000
+	REDIS_N=${BENCH_REDIS_N:-10000}
 else
-	ROUNDS=${BENCH_ROUNDS:-5} DUR=${BENCH_DURATION:-1} PY_SCALE=2500 REDIS_N=50000
+	ROUNDS=${BENCH_ROUNDS:-5} DUR=${BENCH_DURATION:-1} PY_SCALE=2500
+	REDIS_N=${BENCH_REDIS_N:-50000}
 fi
 SKIP=",${BENCH_SKIP:-},"
 T_START=$(date +%s)
