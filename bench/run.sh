@@ -25,8 +25,8 @@
 #                         inproc-block inproc-stacks untraced-launched) or sections
 #                         (micro bystander python redis replay unwind daemon writer);
 #                         floor, memscope-stacks, inproc and inproc-block leave out those
-#                         rows of the python and redis sections too, heaptrack that of the
-#                         redis section
+#                         rows of the python and redis sections too, memscope, floor-entry
+#                         and heaptrack those of the redis section
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
 #                         arguments: "-e PATH+0xOFF -r PATH:SYMBOL ..."
 #   MEMSCOPE_BPF=PATH     the tracer binary (default build/memscope-bpf)
@@ -998,7 +998,8 @@ if ! skipped redis; then
 		note "redis: redis-server did not start: $(tail -n 3 "$WORK/redis.log" 2>/dev/null | tr '\n' ' ')"
 	else
 		echo "redis_port=$REDIS_PORT" >>"$META/info"
-		REDIS_CONDS="untraced memscope"
+		REDIS_CONDS="untraced"
+		skipped memscope || REDIS_CONDS+=" memscope"
 		has_opt --stacks && ! skipped memscope-stacks && REDIS_CONDS+=" memscope-stacks"
 		if ! redis_points; then
 			note "redis: cannot read memscope-bpf -v's probe points in redis-server: no floor rows"
