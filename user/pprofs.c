@@ -20,6 +20,7 @@ struct ms_pprofs {
 	struct ms_pprof *last; /* the snapshot of the last record */
 	bool serve;	       /* the endpoints are on */
 	bool dir_failed;       /* --pprof-dir: a write failed (said once) */
+	uint64_t dir_ms;       /* --pprof-dir: the millisecond the last record's files name */
 };
 
 /* ---------------------------------------------------------------- frames */
@@ -306,7 +307,12 @@ int ms_pprofs_report(struct ms_pprofs *pp)
 		return c.err;
 	}
 	if (t->env->pprof_dir && !pp->dir_failed) {
-		struct dir_ctx d = { pp, c.snap, now, 0 };
+		/* names a millisecond apart at least: two records close together (an interval
+		 * record, then the final one at once) never write the same file */
+		uint64_t ms = now / 1000000 > pp->dir_ms ? now / 1000000 : pp->dir_ms + 1;
+		struct dir_ctx d = { pp, c.snap, ms * 1000000, 0 };
+
+		pp->dir_ms = ms;
 
 		ms_stats_for_each(&t->stats, dir_proc, &d);
 		if (d.err) {

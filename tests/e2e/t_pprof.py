@@ -273,7 +273,8 @@ def pprof_endpoints(ctx):
 @test
 def pprof_dir_per_record(ctx):
     """--pprof-dir: a profile per process per record, PID-COMM-TIME.pb.gz, each one
-    go tool pprof reads; the last holds the final figures"""
+    go tool pprof reads, one file a record even when two come in the same millisecond; the
+    last holds the final figures"""
     d = os.path.join(ctx.tmpdir(), "profiles")
     os.mkdir(d)
     w = start_nofp(ctx)
@@ -283,10 +284,17 @@ def pprof_dir_per_record(ctx):
     ground_truth(w)
     _, at = tr.wait_line("out", lambda l: '"allocs":%d,' % (INGEST + CACHE + SERVED) in l,
                          WINDOW_TIMEOUT, "a record with all of leaks_nofp's calls")
-    finish(w, tr)
+    recs = finish(w, tr)
     files = sorted(glob.glob(os.path.join(d, "*.pb.gz")))
     c = Check()
     c.true(len(files) >= 2, "profiles written: %r" % files)
+    # one a record that has the process' stacks, the final one too: two records a
+    # millisecond apart (the final right after an interval record) name two files
+    with_stacks = [r for r in recs if r.get("type") in ("interval", "final") and any(
+        p.get("pid") == w.pid and (p.get("sites") or {}).get("stacks")
+        for p in r.get("processes", []))]
+    c.eq("profiles written, one a record with the process' stacks", len(with_stacks),
+         len(files))
     c.true(all(re.match(r"^%d-leaks_nofp-\d{8}T\d{6}\.\d{3}Z\.pb\.gz$" % w.pid,
                         os.path.basename(f)) for f in files), "names: %r" % files[:3])
     for f in files[:1] + files[-1:]:
