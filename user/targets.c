@@ -822,33 +822,33 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload, const char
 	int err;
 
 	err = preload_path(t->inproc_libs, sizeof(t->inproc_libs));
-	if (err && t->env->in_process_named) {
-		fprintf(stderr,
-			"memscope-bpf: --in-process: cannot find " MS_PRELOAD_NAME " beside the "
-			"binary or at %s: %s\n",
-			t->inproc_libs, strerror(-err));
-		return err;
-	}
+	if (!err && !lib_is_ours(t->inproc_libs))
+		err = -ENOEXEC;
 	if (err) {
+		char what[PATH_MAX + 160];
+
+		if (err == -ENOEXEC)
+			snprintf(
+				what, sizeof(what),
+				"%s is not this memscope-bpf's (it does not define " MS_SHM_MARK_NAME
+				": another version's)",
+				t->inproc_libs);
+		else
+			snprintf(what, sizeof(what),
+				 "cannot find " MS_PRELOAD_NAME " beside the binary or at %s (%s)",
+				 t->inproc_libs, strerror(-err));
+		if (t->env->in_process_named) {
+			fprintf(stderr, "memscope-bpf: --in-process: %s\n", what);
+			return err;
+		}
 		/* the default way: the uprobes still trace the command, said always (an
 		 * installation without the library costs the command a trap a call) */
 		fprintf(stderr,
-			"memscope-bpf: cannot find " MS_PRELOAD_NAME " beside the binary or at "
-			"%s (%s): the command is traced by uprobes (make install puts it there)\n",
-			t->inproc_libs, strerror(-err));
-		*why = MS_PRELOAD_NAME " is missing";
-		return -EAGAIN;
-	}
-	if (!lib_is_ours(t->inproc_libs)) {
-		fprintf(stderr,
-			"memscope-bpf: %s%s is not this memscope-bpf's (it does not define %s: "
-			"another version's)%s\n",
-			t->env->in_process_named ? "--in-process: " : "", t->inproc_libs,
-			MS_SHM_MARK_NAME,
-			t->env->in_process_named ? "" : ": the command is traced by uprobes");
-		if (t->env->in_process_named)
-			return -ENOEXEC;
-		*why = MS_PRELOAD_NAME " is another version's";
+			"memscope-bpf: %s: the command is traced by uprobes (make install puts it "
+			"there)\n",
+			what);
+		*why = err == -ENOEXEC ? MS_PRELOAD_NAME " is another version's" :
+					 MS_PRELOAD_NAME " is missing";
 		return -EAGAIN;
 	}
 	inproc_families(t->launch.image, user_preload, t->env->verbose, object, at);
