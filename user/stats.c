@@ -337,6 +337,8 @@ static struct ms_side *side_of(struct ms_stats *s, struct ms_proc *p, const stru
 
 /* The node counters of node, grown to hold it; NULL when memory runs out or for a node
  * past MS_MAX_NODES (a corrupt record's) */
+_Static_assert(MS_MAX_NODES >= 8 && (MS_MAX_NODES & (MS_MAX_NODES - 1)) == 0,
+	       "node_of: the array, grown by doubling from 8, stops at MS_MAX_NODES");
 static inline struct ms_node_counts *node_of(struct ms_numa_counts *nc, unsigned node)
 {
 	/* most records: a node the array holds already (it never grows past MS_MAX_NODES) */
