@@ -825,7 +825,7 @@ static int inproc_libs(struct ms_tracer *t, const char *user_preload, const char
 	if (!err && !lib_is_ours(t->inproc_libs))
 		err = -ENOEXEC;
 	if (err) {
-		char what[PATH_MAX + 160];
+		char what[sizeof(t->inproc_libs) + 160];
 
 		if (err == -ENOEXEC)
 			snprintf(
