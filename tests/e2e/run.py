@@ -773,19 +773,21 @@ ORACLE_FUNCS = {"malloc": "malloc", "calloc": "calloc", "realloc": "realloc",
                 "pvalloc": "pvalloc", "free": "free"}
 
 
-def oracle_script(filt):
-    """bpftrace: outermost calls per function (a per-thread depth), free(NULL) left out.
-    memalign only: aligned_alloc is the same address and would count every call twice."""
+def oracle_script(filt, by_comm=False):
+    """bpftrace: outermost calls per function (a per-thread depth), free(NULL) left out;
+    by_comm: per process name too. memalign only: aligned_alloc is the same address and
+    would count every call twice."""
     allocs = [f for f in ORACLE_FUNCS if f != "free"]
     ent = ",\n".join("uprobe:%s:%s" % (LIBC, f) for f in allocs)
     ret = ",\n".join("uretprobe:%s:%s" % (LIBC, f) for f in ORACLE_FUNCS)
+    key = "comm, probe" if by_comm else "probe"
     return (
-        "%s\n/%s/ { if (@d[tid] == 0) { @calls[probe] = count(); } @d[tid]++; }\n"
-        "uprobe:%s:free\n/%s/ { if (@d[tid] == 0 && arg0 != 0) { @calls[probe] = count(); }"
+        "%s\n/%s/ { if (@d[tid] == 0) { @calls[%s] = count(); } @d[tid]++; }\n"
+        "uprobe:%s:free\n/%s/ { if (@d[tid] == 0 && arg0 != 0) { @calls[%s] = count(); }"
         " @d[tid]++; }\n"
         "%s\n/%s/ { @d[tid]--; }\n"
         "END { print(@calls); clear(@calls); clear(@d); %s }\n") % (
-            ent, filt, LIBC, filt, ret, filt, ORACLE_END)
+            ent, filt, key, LIBC, filt, key, ret, filt, ORACLE_END)
 
 
 def oracle_counts(lines):
@@ -795,6 +797,32 @@ def oracle_counts(lines):
         if m:
             counts[ORACLE_FUNCS[m.group(1)]] = int(m.group(2))
     return counts
+
+
+def oracle_counts_by_comm(lines):
+    """oracle_script(by_comm=True)'s counts: {process name: {function: calls}}"""
+    counts = {}
+    for l in lines:
+        m = re.match(r"@calls\[(.*), uprobe:[^\]]*:(\w+)\]: (\d+)$", l.strip())
+        if m:
+            counts.setdefault(m.group(1), {})[ORACLE_FUNCS[m.group(2)]] = int(m.group(3))
+    return counts
+
+
+def start_oracle(ctx, script, nprobes):
+    """bpftrace running script (its text), once all its nprobes probes are attached"""
+    path = os.path.join(ctx.tmpdir(), "oracle.bt")
+    with open(path, "w") as f:
+        f.write(script)
+    bt = ctx.spawn(["bpftrace", path], "bpftrace")
+    # bpftrace says "Attaching" before it attaches: wait for every probe to exist
+    deadline = time.monotonic() + 60
+    while sum(1 for e in bpftool("perf") if e.get("pid") == bt.pid) < nprobes:
+        if time.monotonic() > deadline or not bt.running():
+            raise Fail("bpftrace did not attach its %d probes; stderr: %s" % (
+                nprobes, bt.stderr_text()))
+        time.sleep(0.2)
+    return bt
 
 
 ORACLE_END = 'printf("oracle: end\\n");'
@@ -869,17 +897,7 @@ def oracle_window(ctx, name, wargs):
     """bpftrace counts a gated workload's calls in its window"""
     need_bpftrace()
     w = ctx.workload(name, *wargs)
-    script = os.path.join(ctx.tmpdir(), "oracle.bt")
-    with open(script, "w") as f:
-        f.write(oracle_script("pid == %d" % w.pid))
-    bt = ctx.spawn(["bpftrace", script], "bpftrace")
-    bt.wait_line("out", lambda l: l.startswith("Attaching"), 60, "Attaching line")
-    # bpftrace says "Attaching" before it attaches: wait for all 18 probes to exist
-    deadline = time.monotonic() + 60
-    while sum(1 for e in bpftool("perf") if e.get("pid") == bt.pid) < 18:
-        if time.monotonic() > deadline or not bt.running():
-            raise Fail("bpftrace did not attach its 18 probes; stderr: %s" % bt.stderr_text())
-        time.sleep(0.2)
+    bt = start_oracle(ctx, oracle_script("pid == %d" % w.pid), 2 * len(ORACLE_FUNCS))
     w.signal(signal.SIGUSR1)
     gt = ground_truth(w)
     stop_oracle(bt)
@@ -1491,10 +1509,9 @@ JE_ALLOC_FUNCS = ("malloc", "calloc", "realloc", "posix_memalign", "aligned_allo
 JE_FREE_FUNCS = ("free", "sdallocx", "dallocx")
 
 
-def jemalloc_oracle_script(lib, pid):
-    """bpftrace: outermost calls of jemalloc's functions in process pid, free(NULL) left out;
-    @moves: the reallocs of a block (not NULL), each also the free of the old block"""
-    filt = "pid == %d" % pid
+def jemalloc_oracle_script(lib, filt):
+    """bpftrace: outermost calls of jemalloc's functions where filt holds, free(NULL) left
+    out; @moves: the reallocs of a block (not NULL), each also the free of the old block"""
     moving = ("realloc", "rallocx")
     ent = ",\n".join("uprobe:%s:%s" % (lib, f) for f in JE_ALLOC_FUNCS if f not in moving)
     mov = ",\n".join("uprobe:%s:%s" % (lib, f) for f in moving)
@@ -1510,6 +1527,62 @@ def jemalloc_oracle_script(lib, pid):
             ent, filt, mov, filt, fre, filt, ret, filt, ORACLE_END)
 
 
+def start_jemalloc_oracle(ctx, lib, filt):
+    return start_oracle(ctx, jemalloc_oracle_script(lib, filt),
+                        2 * len(JE_ALLOC_FUNCS) + 2 * len(JE_FREE_FUNCS))
+
+
+def check_redis_benchmark(rc, out, err):
+    done = [l for l in out if "requests per second" in l]  # progress lines end in \r
+    if rc != 0 or len(done) != len(REDIS_TESTS):
+        raise Fail("redis-benchmark status %s, %d of %d tests done: %s" % (
+            rc, len(done), len(REDIS_TESTS), " | ".join((out + err)[-3:])))
+
+
+def check_jemalloc_oracle(c, fin, p, lines, requests):
+    """redis-server's process p in final record fin against the jemalloc oracle's output
+    lines: every call per function, allocs, frees (a block allocated before the oracle
+    began is an unmatched free), nothing through libc's malloc (PITFALLS)"""
+    oracle, moves = {}, 0
+    for l in lines:
+        m = re.match(r"@calls\[uprobe:[^\]]*:(\w+)\]: (\d+)$", l.strip())
+        if m:
+            oracle[m.group(1)] = int(m.group(2))
+        m = re.match(r"@moves: (\d+)$", l.strip())
+        if m and not moves:  # print()'s line; bpftrace's own dump at exit shows it cleared
+            moves = int(m.group(1))
+    no_loss(c, fin)
+    je = allocator_in(c, "redis", p, "jemalloc")
+    if je is not None:
+        c.eq("redis: jemalloc kind", "jemalloc", je.get("kind"))
+        for f in ("malloc", "free", "realloc"):  # realloc: LPOP
+            c.true((je.get("by_func") or {}).get(f, 0) > 0,
+                   "redis: jemalloc by_func %s (expected > 0, got %r)" % (f, je.get("by_func")))
+        c.true(oracle.get("malloc", 0) > requests,
+               "redis: bpftrace's jemalloc malloc calls (expected more than the %d requests, "
+               "got %r)" % (requests, oracle))
+        c.eq("redis: jemalloc by_func per bpftrace", oracle, nonzero(je.get("by_func")))
+        c.eq("redis: jemalloc allocs per bpftrace", sum(
+            v for k, v in oracle.items() if k in JE_ALLOC_FUNCS), je.get("allocs"))
+        c.eq("redis: jemalloc frees + unmatched_frees per bpftrace (frees and reallocs of a "
+             "block)", sum(v for k, v in oracle.items() if k in JE_FREE_FUNCS) + moves,
+             je.get("frees", 0) + je.get("unmatched_frees", 0))
+        c.eq("redis: jemalloc dead_frees", 0, je.get("dead_frees"))
+        c.eq("redis: jemalloc allocs - frees (live_allocs)", je.get("live_allocs"),
+             je.get("allocs", 0) - je.get("frees", 0))
+    for a in p.get("allocators") or []:
+        if a.get("kind") == "libc":
+            for f in USER_CALL_COUNTS:
+                c.eq("redis: libc %s" % f, 0, a.get(f))
+    c.eq("redis: process allocs - frees (live_allocs)", p.get("live_allocs"),
+         p.get("allocs", 0) - p.get("frees", 0))
+    for f in PROC_COUNTS:
+        if f != "peak_bytes":
+            c.eq("redis: process %s (the sum over its allocators)" % f, sum(
+                a.get(f, 0) for a in p.get("allocators") or []), p.get(f))
+    return je
+
+
 @test
 def redis_oracle(ctx):
     """every jemalloc call of redis-server under redis-benchmark, per bpftrace: the server is
@@ -1523,17 +1596,7 @@ def redis_oracle(ctx):
     time.sleep(0.5)  # idle: in epoll_wait, not inside an allocator call
     os.kill(rs.pid, signal.SIGSTOP)
     try:
-        script = os.path.join(ctx.tmpdir(), "jemalloc.bt")
-        with open(script, "w") as f:
-            f.write(jemalloc_oracle_script(libs.pop(), rs.pid))
-        bt = ctx.spawn(["bpftrace", script], "bpftrace")
-        nprobes = 2 * len(JE_ALLOC_FUNCS) + 2 * len(JE_FREE_FUNCS)
-        deadline = time.monotonic() + 60
-        while sum(1 for e in bpftool("perf") if e.get("pid") == bt.pid) < nprobes:
-            if time.monotonic() > deadline or not bt.running():
-                raise Fail("bpftrace did not attach its %d probes; stderr: %s" % (
-                    nprobes, bt.stderr_text()))
-            time.sleep(0.2)
+        bt = start_jemalloc_oracle(ctx, libs.pop(), "pid == %d" % rs.pid)
         tr = ctx.tracer(["--json", "-i", "1", "-p", str(rs.pid)])
         wait_attached(tr)
     finally:
@@ -1546,51 +1609,10 @@ def redis_oracle(ctx):
         stop_oracle(bt)
     finally:
         os.kill(rs.pid, signal.SIGCONT)
-    done = [l for l in out if "requests per second" in l]  # progress lines end in \r
-    if rc != 0 or len(done) != len(REDIS_TESTS):
-        raise Fail("redis-benchmark status %s, %d of %d tests done: %s" % (
-            rc, len(done), len(REDIS_TESTS), " | ".join((out + err)[-3:])))
-    oracle, moves = {}, 0
-    for l in bt.out():
-        m = re.match(r"@calls\[uprobe:[^\]]*:(\w+)\]: (\d+)$", l.strip())
-        if m:
-            oracle[m.group(1)] = int(m.group(2))
-        m = re.match(r"@moves: (\d+)$", l.strip())
-        if m and not moves:  # print()'s line; bpftrace's own dump at exit shows it cleared
-            moves = int(m.group(1))
+    check_redis_benchmark(rc, out, err)
     c = Check()
-    no_loss(c, fin)
-    p = proc_in(fin, rs.pid, "final record")
-    je = allocator_in(c, "redis", p, "jemalloc")
-    if je is not None:
-        c.eq("redis: jemalloc kind", "jemalloc", je.get("kind"))
-        for f in ("malloc", "free", "realloc"):  # realloc: LPOP
-            c.true((je.get("by_func") or {}).get(f, 0) > 0,
-                   "redis: jemalloc by_func %s (expected > 0, got %r)" % (f, je.get("by_func")))
-        c.true(oracle.get("malloc", 0) > REDIS_N * len(REDIS_TESTS),
-               "redis: bpftrace's jemalloc malloc calls (expected more than the requests, got "
-               "%r)" % oracle)
-        c.eq("redis: jemalloc by_func per bpftrace", oracle, nonzero(je.get("by_func")))
-        c.eq("redis: jemalloc allocs per bpftrace", sum(
-            v for k, v in oracle.items() if k in JE_ALLOC_FUNCS), je.get("allocs"))
-        # a block allocated before attaching is an unmatched free, not in frees
-        c.eq("redis: jemalloc frees + unmatched_frees per bpftrace (frees and reallocs of a "
-             "block)", sum(v for k, v in oracle.items() if k in JE_FREE_FUNCS) + moves,
-             je.get("frees", 0) + je.get("unmatched_frees", 0))
-        c.eq("redis: jemalloc dead_frees", 0, je.get("dead_frees"))
-        c.eq("redis: jemalloc allocs - frees (live_allocs)", je.get("live_allocs"),
-             je.get("allocs", 0) - je.get("frees", 0))
-    # redis allocates only through jemalloc: libc's malloc sees nothing (PITFALLS)
-    for a in p.get("allocators") or []:
-        if a.get("kind") == "libc":
-            for f in USER_CALL_COUNTS:
-                c.eq("redis: libc %s" % f, 0, a.get(f))
-    c.eq("redis: process allocs - frees (live_allocs)", p.get("live_allocs"),
-         p.get("allocs", 0) - p.get("frees", 0))
-    for f in PROC_COUNTS:
-        if f != "peak_bytes":
-            c.eq("redis: process %s (the sum over its allocators)" % f, sum(
-                a.get(f, 0) for a in p.get("allocators") or []), p.get(f))
+    check_jemalloc_oracle(c, fin, proc_in(fin, rs.pid, "final record"), bt.out(),
+                          REDIS_N * len(REDIS_TESTS))
     c.done()
 
 

@@ -4,7 +4,10 @@
 import os
 import sys
 from harness import Check, Fail, run_cmd, test
-from run import final_record, need_bpftrace, need_tool, nonzero, oracle_counts, oracle_script
+from run import (JEMALLOC_SO, REDIS_TESTS, WINDOW_TIMEOUT, check_jemalloc_oracle,
+                 check_redis_benchmark, final_record, free_port, need_bpftrace, need_tool,
+                 nonzero, oracle_counts, oracle_counts_by_comm, oracle_script, redis_benchmark,
+                 start_jemalloc_oracle, start_oracle, stop_oracle)
 from t_html import read_jsonl
 from t_inproc import launched_run
 
@@ -29,6 +32,22 @@ words = re.findall(r"n[0-9]+", text)
 big = [bytes(4096 + i) for i in range(200)]
 print(len(back), len(words), sum(map(len, big)))
 """
+
+
+# g++: a C++ program compiled and linked (the driver, cc1plus, as, collect2, ld)
+GXX_SOURCE = """#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+int main()
+{
+	std::map<std::string, std::vector<int>> m;
+	for (int i = 0; i < 100; i++)
+		m[std::to_string(i)].push_back(i);
+	std::cout << m.size() << std::endl;
+}
+"""
+GXX_PROCS = ("g++", "cc1plus", "as", "collect2", "ld")
 
 
 def real_env(extra=None):
@@ -70,16 +89,21 @@ def oracle_run(ctx, argv, what):
     return counts
 
 
+def with_dead_frees(p):
+    """p's calls per function as bpftrace counts them: a free of a block already freed (a
+    dead free) is a call; memscope-bpf counts it apart"""
+    got = dict(p.get("by_func") or {})
+    if p.get("dead_frees"):
+        got["free"] = got.get("free", 0) + p["dead_frees"]
+    return nonzero(got)
+
+
 def compare_real(c, ctx, argv, comm):
     fin, p = traced_in_process(ctx, argv, comm)
     want = oracle_run(ctx, argv, comm)
-    got = dict(p.get("by_func") or {})
-    # bpftrace counts a free of a block already freed (a dead free) as a call; memscope-bpf
-    # counts it apart
-    if p.get("dead_frees"):
-        got["free"] = got.get("free", 0) + p["dead_frees"]
-    print("  %s: in-process %s; bpftrace %s" % (comm, nonzero(got), want))
-    c.eq("%s: calls per function, in-process against bpftrace" % comm, want, nonzero(got))
+    got = with_dead_frees(p)
+    print("  %s: in-process %s; bpftrace %s" % (comm, got, want))
+    c.eq("%s: calls per function, in-process against bpftrace" % comm, want, got)
     c.eq("%s: allocs - frees = live_allocs" % comm, p["live_allocs"],
          p["allocs"] - p["frees"])
     lost = {k: v for k, v in (fin.get("lost") or {}).items() if v}
@@ -110,4 +134,90 @@ def inproc_real_programs_oracle(ctx):
     if os.path.isdir(os.path.join(repo, ".git")):
         compare_real(c, ctx, [need_tool("git"), "-C", repo, "--no-pager", "log",
                               "--stat", "-30"], "git")
+    c.done()
+
+
+@test
+def inproc_gxx_follow_oracle(ctx):
+    """g++ compiling and linking a C++ program under -f: the driver, cc1plus, as, collect2
+    and ld, each an exec the preload is handed on through, each traced in-process; each
+    one's calls per function equal what bpftrace counts of the same processes in the same
+    run (cc1plus's vary by a few calls from run to run: no second run can be the oracle)"""
+    need_bpftrace()
+    gxx = need_tool("g++")
+    src = os.path.join(ctx.tmpdir(), "prog.cc")
+    exe = os.path.join(ctx.tmpdir(), "prog")
+    out = os.path.join(ctx.tmpdir(), "gxx.jsonl")
+    with open(src, "w") as f:
+        f.write(GXX_SOURCE)
+    filt = " || ".join('comm == "%s"' % n for n in GXX_PROCS)
+    bt = start_oracle(ctx, oracle_script(filt, by_comm=True), 18)
+    tr = ctx.tracer(["--json", "-f", "-o", out, "--", gxx, "-O1", src, "-o", exe],
+                    env=real_env())
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    stop_oracle(bt)
+    if rc != 0:
+        raise Fail("tracer exit status (expected 0, got %s); stderr: %s" % (
+            rc, tr.stderr_text()))
+    c = Check()
+    c.true(any("attached in-process" in l for l in tr.err()),
+           "no 'attached in-process' line on stderr: %s" % tr.stderr_text())
+    rc, pout, _ = run_cmd([exe], 30)
+    c.eq("the compiled program's status and output", (0, ["100"]), (rc, pout))
+    fin = final_record(read_jsonl(out))
+    got = {}
+    for p in fin.get("processes") or []:
+        calls = got.setdefault(p.get("comm"), {})
+        for f, n in with_dead_frees(p).items():
+            calls[f] = calls.get(f, 0) + n
+        c.eq("%s: allocs - frees = live_allocs" % p.get("comm"), p.get("live_allocs"),
+             p.get("allocs", 0) - p.get("frees", 0))
+    want = oracle_counts_by_comm(bt.out())
+    for comm in sorted(set(got) | set(want)):
+        print("  %s: in-process %s; bpftrace %s" % (comm, got.get(comm), want.get(comm)))
+    c.eq("the processes traced", sorted(GXX_PROCS), sorted(got))
+    c.eq("calls per process and function, in-process against bpftrace", want, got)
+    c.eq("records lost", {}, {k: v for k, v in (fin.get("lost") or {}).items() if v})
+    c.done()
+
+
+@test
+def inproc_redis_oracle(ctx):
+    """`memscope-bpf -- redis-server` (its jemalloc's calls recorded in-process by
+    libmemscope-preload-jemalloc.so) under redis-benchmark, to its shutdown: every jemalloc
+    call of the server per function, its allocs and its frees equal what bpftrace counts of
+    the same server in the same run, from its first instruction"""
+    need_bpftrace()
+    server = need_tool("redis-server")
+    cli = need_tool("redis-cli")
+    n = 5000
+    bt = start_jemalloc_oracle(ctx, JEMALLOC_SO,
+                               'curtask->group_leader->comm == "redis-server"')
+    port = free_port()
+    out = os.path.join(ctx.tmpdir(), "redis.jsonl")
+    tr = ctx.tracer(["--json", "-v", "-o", out, "--", server, "--port", str(port), "--bind",
+                     "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
+                     "--dir", ctx.tmpdir()])
+    tr.wait_line("out", lambda l: "Ready to accept connections" in l, 30, "its ready line")
+    rc, bout, berr = redis_benchmark(port, n)
+    src, sout, serr = run_cmd([cli, "-p", str(port), "shutdown", "nosave"], 30)
+    rc_tr = tr.wait_exit(WINDOW_TIMEOUT, "exit after redis-server's shutdown")
+    stop_oracle(bt)
+    check_redis_benchmark(rc, bout, berr)
+    if rc_tr != 0:
+        raise Fail("tracer exit status (expected 0, got %s); stderr: %s" % (
+            rc_tr, tr.stderr_text()))
+    c = Check()
+    c.true(any("attached in-process" in l and "libmemscope-preload-jemalloc.so" in l
+               for l in tr.err()),
+           "no 'attached in-process' line naming jemalloc's library: %s" % tr.stderr_text())
+    fin = final_record(read_jsonl(out))
+    procs = fin.get("processes") or []
+    if len(procs) != 1 or procs[0].get("comm") != "redis-server":
+        raise Fail("processes in the final record (expected redis-server, got %s)" % [
+            p.get("comm") for p in procs])
+    je = check_jemalloc_oracle(c, fin, procs[0], bt.out(), n * len(REDIS_TESTS))
+    if je is not None:
+        c.eq("redis: jemalloc unmatched_frees (traced from its first call)", 0,
+             je.get("unmatched_frees"))
     c.done()
