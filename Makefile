@@ -197,7 +197,7 @@ DEB_PKGS := make gcc g++ clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev che
 	libcapstone-dev libdw-dev liblzma-dev libiberty-dev libmicrohttpd-dev prometheus bpftrace python3 python3-fusepy util-linux iproute2 elfutils \
 	libprotobuf-c-dev protobuf-c-compiler golang-github-google-pprof-dev golang-go \
 	libjansson-dev chromium libunwind-dev \
-	libc6-dbg libjemalloc2 libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev redis-server redis-tools qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
+	libc6-dbg libjemalloc2 libjemalloc-dev libgoogle-perftools-dev libmimalloc-dev redis-server redis-tools nodejs qemu-system-x86 busybox-static libclang-rt-14-dev clang-format
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \

@@ -773,21 +773,33 @@ ORACLE_FUNCS = {"malloc": "malloc", "calloc": "calloc", "realloc": "realloc",
                 "pvalloc": "pvalloc", "free": "free"}
 
 
-def oracle_script(filt, by_comm=False):
+# A call that reaches a function straight (a call instruction whose target is the function's
+# own address, not a PLT entry or a GOT slot): what malloc.c makes of its own functions, such
+# as glibc's release of a thread's cache (tcache) when the thread ends. No preloaded library
+# can see it; oracles of the in-process source leave it out
+DIRECT_CALL = ('(*(uint8 *)($ra - 5) == 0xe8 && '
+               '(int64)$ra + (int64)*(int32 *)($ra - 4) == (int64)reg("ip"))')
+
+
+def oracle_script(filt, by_comm=False, interposable=False):
     """bpftrace: outermost calls per function (a per-thread depth), free(NULL) left out;
-    by_comm: per process name too. memalign only: aligned_alloc is the same address and
-    would count every call twice."""
+    by_comm: per process (its thread-group leader's name) too; interposable: the calls a preloaded library can see (not
+    DIRECT_CALL). memalign only: aligned_alloc is the same address and would count every
+    call twice."""
     allocs = [f for f in ORACLE_FUNCS if f != "free"]
     ent = ",\n".join("uprobe:%s:%s" % (LIBC, f) for f in allocs)
     ret = ",\n".join("uretprobe:%s:%s" % (LIBC, f) for f in ORACLE_FUNCS)
-    key = "comm, probe" if by_comm else "probe"
+    key = "curtask->group_leader->comm, probe" if by_comm else "probe"
+    ra, seen = "", ""
+    if interposable:
+        ra, seen = '$ra = *(uint64 *)reg("sp"); ', " && !%s" % DIRECT_CALL
     return (
-        "%s\n/%s/ { if (@d[tid] == 0) { @calls[%s] = count(); } @d[tid]++; }\n"
-        "uprobe:%s:free\n/%s/ { if (@d[tid] == 0 && arg0 != 0) { @calls[%s] = count(); }"
+        "%s\n/%s/ { %sif (@d[tid] == 0%s) { @calls[%s] = count(); } @d[tid]++; }\n"
+        "uprobe:%s:free\n/%s/ { %sif (@d[tid] == 0 && arg0 != 0%s) { @calls[%s] = count(); }"
         " @d[tid]++; }\n"
         "%s\n/%s/ { @d[tid]--; }\n"
         "END { print(@calls); clear(@calls); clear(@d); %s }\n") % (
-            ent, filt, key, LIBC, filt, key, ret, filt, ORACLE_END)
+            ent, filt, ra, seen, key, LIBC, filt, ra, seen, key, ret, filt, ORACLE_END)
 
 
 def oracle_counts(lines):

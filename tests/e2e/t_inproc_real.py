@@ -49,6 +49,21 @@ int main()
 """
 GXX_PROCS = ("g++", "cc1plus", "as", "collect2", "ld")
 
+# node: V8's threads and libuv's pool (pbkdf2 on 8 requests), zlib and JSON on the main
+# thread; threads end at the exit, and glibc releases their caches then (DIRECT_CALL)
+NODE_SCRIPT = """const zlib = require('zlib');
+const crypto = require('crypto');
+const rows = [];
+for (let i = 0; i < 2000; i++) rows.push({ i, s: 'x'.repeat(i % 300) });
+const z = zlib.gzipSync(Buffer.from(JSON.stringify(rows)));
+const back = zlib.gunzipSync(z);
+let pending = 8;
+for (let i = 0; i < 8; i++)
+    crypto.pbkdf2('pw' + i, 'salt', 2000, 64, 'sha512', () => {
+        if (--pending == 0) console.log(back.length);
+    });
+"""
+
 
 def real_env(extra=None):
     """The environment of both runs: the same variables. The in-process run adds LD_PRELOAD
@@ -78,7 +93,7 @@ def oracle_run(ctx, argv, what):
     instruction, in a run of its own under the same environment"""
     script = os.path.join(ctx.tmpdir(), "oracle.bt")
     with open(script, "w") as f:
-        f.write(oracle_script("pid == cpid"))
+        f.write(oracle_script("pid == cpid", interposable=True))
     rc, out, err = run_cmd(["bpftrace", "-c", " ".join(argv), script], 300,
                            env=real_env({"LD_PRELOAX": "x" * 40, "MEMSCOPE_SHX": "y" * 24}))
     if rc != 0:
@@ -96,6 +111,42 @@ def with_dead_frees(p):
     if p.get("dead_frees"):
         got["free"] = got.get("free", 0) + p["dead_frees"]
     return nonzero(got)
+
+
+def oracle_by_comm(ctx, filt, argv, what):
+    """memscope-bpf -f --json ARGV (in-process, the default) with bpftrace counting the calls
+    a preloaded library can see where filt holds, in the same run: (tracer, final record,
+    {comm: {function: calls}} of each)"""
+    out = os.path.join(ctx.tmpdir(), "run.jsonl")
+    bt = start_oracle(ctx, oracle_script(filt, by_comm=True, interposable=True), 18)
+    tr = ctx.tracer(["--json", "-f", "-o", out, "--"] + argv, env=real_env())
+    rc = tr.wait_exit(WINDOW_TIMEOUT)
+    stop_oracle(bt)
+    if rc != 0:
+        raise Fail("%s: tracer exit status (expected 0, got %s); stderr: %s" % (
+            what, rc, tr.stderr_text()))
+    if not any("attached in-process" in l for l in tr.err()):
+        raise Fail("%s: no 'attached in-process' line on stderr: %s" % (what, tr.stderr_text()))
+    fin = final_record(read_jsonl(out))
+    got = {}
+    for p in fin.get("processes") or []:
+        calls = got.setdefault(p.get("comm"), {})
+        for f, n in with_dead_frees(p).items():
+            calls[f] = calls.get(f, 0) + n
+    want = oracle_counts_by_comm(bt.out())
+    for comm in sorted(set(got) | set(want)):
+        print("  %s: in-process %s; bpftrace %s" % (comm, got.get(comm), want.get(comm)))
+    return tr, fin, got, want
+
+
+def check_same_run(c, fin, got, want, procs):
+    """oracle_by_comm's figures: the processes, their calls, nothing lost"""
+    c.eq("the processes traced", sorted(procs), sorted(got))
+    c.eq("calls per process and function, in-process against bpftrace", want, got)
+    for p in fin.get("processes") or []:
+        c.eq("%s: allocs - frees = live_allocs" % p.get("comm"), p.get("live_allocs"),
+             p.get("allocs", 0) - p.get("frees", 0))
+    c.eq("records lost", {}, {k: v for k, v in (fin.get("lost") or {}).items() if v})
 
 
 def compare_real(c, ctx, argv, comm):
@@ -147,37 +198,32 @@ def inproc_gxx_follow_oracle(ctx):
     gxx = need_tool("g++")
     src = os.path.join(ctx.tmpdir(), "prog.cc")
     exe = os.path.join(ctx.tmpdir(), "prog")
-    out = os.path.join(ctx.tmpdir(), "gxx.jsonl")
     with open(src, "w") as f:
         f.write(GXX_SOURCE)
     filt = " || ".join('comm == "%s"' % n for n in GXX_PROCS)
-    bt = start_oracle(ctx, oracle_script(filt, by_comm=True), 18)
-    tr = ctx.tracer(["--json", "-f", "-o", out, "--", gxx, "-O1", src, "-o", exe],
-                    env=real_env())
-    rc = tr.wait_exit(WINDOW_TIMEOUT)
-    stop_oracle(bt)
-    if rc != 0:
-        raise Fail("tracer exit status (expected 0, got %s); stderr: %s" % (
-            rc, tr.stderr_text()))
+    _, fin, got, want = oracle_by_comm(ctx, filt, [gxx, "-O1", src, "-o", exe], "g++")
     c = Check()
-    c.true(any("attached in-process" in l for l in tr.err()),
-           "no 'attached in-process' line on stderr: %s" % tr.stderr_text())
     rc, pout, _ = run_cmd([exe], 30)
     c.eq("the compiled program's status and output", (0, ["100"]), (rc, pout))
-    fin = final_record(read_jsonl(out))
-    got = {}
-    for p in fin.get("processes") or []:
-        calls = got.setdefault(p.get("comm"), {})
-        for f, n in with_dead_frees(p).items():
-            calls[f] = calls.get(f, 0) + n
-        c.eq("%s: allocs - frees = live_allocs" % p.get("comm"), p.get("live_allocs"),
-             p.get("allocs", 0) - p.get("frees", 0))
-    want = oracle_counts_by_comm(bt.out())
-    for comm in sorted(set(got) | set(want)):
-        print("  %s: in-process %s; bpftrace %s" % (comm, got.get(comm), want.get(comm)))
-    c.eq("the processes traced", sorted(GXX_PROCS), sorted(got))
-    c.eq("calls per process and function, in-process against bpftrace", want, got)
-    c.eq("records lost", {}, {k: v for k, v in (fin.get("lost") or {}).items() if v})
+    check_same_run(c, fin, got, want, GXX_PROCS)
+    c.done()
+
+
+@test
+def inproc_node_threads_oracle(ctx):
+    """node (V8's threads, libuv's pool running pbkdf2, zlib, JSON): its calls per function
+    traced in-process equal what bpftrace counts of the same process in the same run, but
+    for the calls malloc.c makes of free straight, not through the PLT (a thread's cache
+    released at its end), which no preloaded library can see and the oracle leaves out"""
+    need_bpftrace()
+    node = need_tool("node", ["/usr/bin/nodejs"])
+    js = os.path.join(ctx.tmpdir(), "script.js")
+    with open(js, "w") as f:
+        f.write(NODE_SCRIPT)
+    _, fin, got, want = oracle_by_comm(ctx, 'curtask->group_leader->comm == "node"',
+                                       [node, js], "node")
+    c = Check()
+    check_same_run(c, fin, got, want, ["node"])
     c.done()
 
 
