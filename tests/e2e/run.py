@@ -781,15 +781,15 @@ DIRECT_CALL = ('(*(uint8 *)($ra - 5) == 0xe8 && '
                '(int64)$ra + (int64)*(int32 *)($ra - 4) == (int64)reg("ip"))')
 
 
-def oracle_script(filt, by_comm=False, interposable=False):
+def oracle_script(filt, by=None, interposable=False):
     """bpftrace: outermost calls per function (a per-thread depth), free(NULL) left out;
-    by_comm: per process (its thread-group leader's name) too; interposable: the calls a preloaded library can see (not
-    DIRECT_CALL). memalign only: aligned_alloc is the same address and would count every
+    by: per value of that expression too (oracle_counts_by); interposable: the calls a
+    preloaded library can see (not DIRECT_CALL). memalign only: aligned_alloc is the same address and would count every
     call twice."""
     allocs = [f for f in ORACLE_FUNCS if f != "free"]
     ent = ",\n".join("uprobe:%s:%s" % (LIBC, f) for f in allocs)
     ret = ",\n".join("uretprobe:%s:%s" % (LIBC, f) for f in ORACLE_FUNCS)
-    key = "curtask->group_leader->comm, probe" if by_comm else "probe"
+    key = "%s, probe" % by if by else "probe"
     ra, seen = "", ""
     if interposable:
         ra, seen = '$ra = *(uint64 *)reg("sp"); ', " && !%s" % DIRECT_CALL
@@ -811,8 +811,8 @@ def oracle_counts(lines):
     return counts
 
 
-def oracle_counts_by_comm(lines):
-    """oracle_script(by_comm=True)'s counts: {process name: {function: calls}}"""
+def oracle_counts_by(lines):
+    """oracle_script(by=...)'s counts: {its value: {function: calls}}"""
     counts = {}
     for l in lines:
         m = re.match(r"@calls\[(.*), uprobe:[^\]]*:(\w+)\]: (\d+)$", l.strip())

@@ -6,7 +6,7 @@ import sys
 from harness import Check, Fail, run_cmd, test
 from run import (JEMALLOC_SO, REDIS_TESTS, WINDOW_TIMEOUT, check_jemalloc_oracle,
                  check_redis_benchmark, final_record, free_port, need_bpftrace, need_tool,
-                 nonzero, oracle_counts, oracle_counts_by_comm, oracle_script, redis_benchmark,
+                 nonzero, oracle_counts, oracle_counts_by, oracle_script, redis_benchmark,
                  start_jemalloc_oracle, start_oracle, stop_oracle)
 from t_html import read_jsonl
 from t_inproc import launched_run
@@ -64,6 +64,17 @@ for (let i = 0; i < 8; i++)
     });
 """
 
+# CPython's multiprocessing with fork: a pool of 3 workers forked while the parent's pool
+# threads run, each building and encoding lists of dicts
+MP_SCRIPT = """import json, multiprocessing as mp
+def work(i):
+    return len(json.dumps([{"k": j, "v": "x" * (j % 50)} for j in range(2000 + i)]))
+if __name__ == "__main__":
+    mp.set_start_method("fork")
+    with mp.Pool(3) as p:
+        print(sum(p.map(work, range(24))))
+"""
+
 
 def real_env(extra=None):
     """The environment of both runs: the same variables. The in-process run adds LD_PRELOAD
@@ -113,12 +124,17 @@ def with_dead_frees(p):
     return nonzero(got)
 
 
-def oracle_by_comm(ctx, filt, argv, what):
+# What the same-run oracles count by: a process' name (its thread-group leader's), or its pid
+BY_COMM = ("curtask->group_leader->comm", lambda p: p.get("comm"))
+BY_PID = ("pid", lambda p: str(p.get("pid")))
+
+
+def same_run_oracle(ctx, filt, by, argv, what):
     """memscope-bpf -f --json ARGV (in-process, the default) with bpftrace counting the calls
-    a preloaded library can see where filt holds, in the same run: (tracer, final record,
-    {comm: {function: calls}} of each)"""
+    a preloaded library can see where filt holds, in the same run: (final record,
+    {process: {function: calls}} of each), processes by BY_COMM or BY_PID"""
     out = os.path.join(ctx.tmpdir(), "run.jsonl")
-    bt = start_oracle(ctx, oracle_script(filt, by_comm=True, interposable=True), 18)
+    bt = start_oracle(ctx, oracle_script(filt, by=by[0], interposable=True), 18)
     tr = ctx.tracer(["--json", "-f", "-o", out, "--"] + argv, env=real_env())
     rc = tr.wait_exit(WINDOW_TIMEOUT)
     stop_oracle(bt)
@@ -130,18 +146,19 @@ def oracle_by_comm(ctx, filt, argv, what):
     fin = final_record(read_jsonl(out))
     got = {}
     for p in fin.get("processes") or []:
-        calls = got.setdefault(p.get("comm"), {})
+        calls = got.setdefault(by[1](p), {})
         for f, n in with_dead_frees(p).items():
             calls[f] = calls.get(f, 0) + n
-    want = oracle_counts_by_comm(bt.out())
-    for comm in sorted(set(got) | set(want)):
-        print("  %s: in-process %s; bpftrace %s" % (comm, got.get(comm), want.get(comm)))
-    return tr, fin, got, want
+    want = oracle_counts_by(bt.out())
+    for k in sorted(set(got) | set(want)):
+        print("  %s: in-process %s; bpftrace %s" % (k, got.get(k), want.get(k)))
+    return fin, got, want
 
 
-def check_same_run(c, fin, got, want, procs):
-    """oracle_by_comm's figures: the processes, their calls, nothing lost"""
-    c.eq("the processes traced", sorted(procs), sorted(got))
+def check_same_run(c, fin, got, want, procs=None):
+    """same_run_oracle's figures: the processes (when given), their calls, nothing lost"""
+    if procs is not None:
+        c.eq("the processes traced", sorted(procs), sorted(got))
     c.eq("calls per process and function, in-process against bpftrace", want, got)
     for p in fin.get("processes") or []:
         c.eq("%s: allocs - frees = live_allocs" % p.get("comm"), p.get("live_allocs"),
@@ -201,7 +218,7 @@ def inproc_gxx_follow_oracle(ctx):
     with open(src, "w") as f:
         f.write(GXX_SOURCE)
     filt = " || ".join('comm == "%s"' % n for n in GXX_PROCS)
-    _, fin, got, want = oracle_by_comm(ctx, filt, [gxx, "-O1", src, "-o", exe], "g++")
+    fin, got, want = same_run_oracle(ctx, filt, BY_COMM, [gxx, "-O1", src, "-o", exe], "g++")
     c = Check()
     rc, pout, _ = run_cmd([exe], 30)
     c.eq("the compiled program's status and output", (0, ["100"]), (rc, pout))
@@ -220,10 +237,31 @@ def inproc_node_threads_oracle(ctx):
     js = os.path.join(ctx.tmpdir(), "script.js")
     with open(js, "w") as f:
         f.write(NODE_SCRIPT)
-    _, fin, got, want = oracle_by_comm(ctx, 'curtask->group_leader->comm == "node"',
-                                       [node, js], "node")
+    fin, got, want = same_run_oracle(ctx, 'curtask->group_leader->comm == "node"', BY_COMM,
+                                     [node, js], "node")
     c = Check()
     check_same_run(c, fin, got, want, ["node"])
+    c.done()
+
+
+@test
+def inproc_python_fork_oracle(ctx):
+    """CPython's multiprocessing pool under -f: 3 workers forked (no exec: the library and
+    its region inherited, each child a process of its own) while the parent's threads run;
+    each process' calls per function, by pid, equal what bpftrace counts in the same run"""
+    need_bpftrace()
+    python = os.path.realpath("/usr/bin/python3")
+    if not os.access(python, os.X_OK):
+        python = os.path.realpath(sys.executable)
+    py = os.path.join(ctx.tmpdir(), "pool.py")
+    with open(py, "w") as f:
+        f.write(MP_SCRIPT)
+    comm = os.path.basename(python)[:15]
+    fin, got, want = same_run_oracle(ctx, 'curtask->group_leader->comm == "%s"' % comm, BY_PID,
+                                     [python, "-S", py], "multiprocessing")
+    c = Check()
+    c.eq("processes: the parent and its 3 workers", 4, len(got))
+    check_same_run(c, fin, got, want)
     c.done()
 
 
