@@ -351,7 +351,7 @@ def python_group(runs, lines, summary, targets):
                         lambda x: x <= 1.5))
 
 
-def redis_groups(groups, lines, summary, targets):
+def redis_groups(groups, lines, summary, targets, skip):
     lines.append("")
     lines.append("redis-server (Debian, jemalloc) under redis-benchmark -t set,get,lpush,lpop -c 20: "
                  "requests/s of the four tests together")
@@ -363,7 +363,8 @@ def redis_groups(groups, lines, summary, targets):
         st = {}
         conds = [c for c in ("untraced", "floor-entry", "floor", "memscope", "memscope-stacks")
                  + REDIS_LAUNCHED
-                 if c in ("untraced", "memscope") or any(r["cond"] == c for r in runs)]
+                 if c == "untraced" or (c == "memscope" and c not in skip)
+                 or any(r["cond"] == c for r in runs)]
         for c in conds:
             ok = [r for r in runs if r["cond"] == c and r["ok"]]
             s = {"n": len(ok), "rps": [r["result"]["rps"] for r in ok],
@@ -408,9 +409,11 @@ def redis_groups(groups, lines, summary, targets):
                          str(s["events_lost"]) if c.startswith(("memscope", "inproc")) and s["final_records"]
                          else "-"])
         summary[g] = st
-        targets.append(("redis -P %s: throughput with memscope-bpf -p vs untraced" % pl,
-                        st["memscope"].get("x_untraced"), ">= %s" % ("0.60" if pl == "1" else "0.09"),
-                        (lambda x: x >= 0.6) if pl == "1" else (lambda x: x >= 0.09)))
+        if "memscope" in st:
+            targets.append(("redis -P %s: throughput with memscope-bpf -p vs untraced" % pl,
+                            st["memscope"].get("x_untraced"),
+                            ">= %s" % ("0.60" if pl == "1" else "0.09"),
+                            (lambda x: x >= 0.6) if pl == "1" else (lambda x: x >= 0.09)))
         if "inproc-block" in st:
             targets.append(("redis -P %s: memscope-bpf -- redis-server (in-process, block: exact) "
                             "vs untraced launched" % pl, st["inproc-block"].get("x_untraced"),
@@ -584,7 +587,7 @@ def main():
         python_group(by_group["python"], lines, summary, targets)
     rg = [(g, by_group[g]) for g in ("redis-P1", "redis-P16") if g in by_group]
     if rg:
-        redis_groups(rg, lines, summary, targets)
+        redis_groups(rg, lines, summary, targets, meta.get("skip", "").split(","))
     stacks_table(lines, summary)
     if "replay" in by_group:
         replay_group(by_group["replay"], lines, summary, targets)
