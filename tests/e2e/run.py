@@ -20,6 +20,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import sys
 import time
 import urllib.error
@@ -802,6 +803,50 @@ def oracle_script(filt, by=None, interposable=False):
             ent, filt, ra, seen, key, LIBC, filt, ra, seen, key, ret, filt, ORACLE_END)
 
 
+def oracle_bytes_script(filt, by):
+    """bpftrace: the bytes of the calls oracle_script(filt, by, interposable=True) counts,
+    per value of by: @ab the requested bytes of each block a call returned (calloc's count
+    times size; posix_memalign's through its out pointer), @fb those of each block a free or
+    a realloc that succeeded (or had size 0) released, found in @live[pid, address] (a block
+    allocated before, or in a forked parent, releases nothing: an unmatched free)"""
+    top = ('$ra = *(uint64 *)reg("sp"); if (@d[tid] == 0 && !%s) { @o[tid] = 1; '
+           % DIRECT_CALL)
+    got = ("if ($p != 0) { @live[pid, $p] = @sz[tid]; @ab[%s] = sum(@sz[tid]); }" % by)
+    release = "@fb[%s] = sum(@live[pid, %%s]); delete(@live[pid, %%s]);" % by
+    entries = (("malloc", "@sz[tid] = arg0;"), ("valloc", "@sz[tid] = arg0;"),
+               ("pvalloc", "@sz[tid] = arg0;"), ("calloc", "@sz[tid] = arg0 * arg1;"),
+               ("memalign", "@sz[tid] = arg1;"),
+               ("posix_memalign", "@sz[tid] = arg2; @mp[tid] = arg0;"),
+               ("realloc", "@sz[tid] = arg1; @old[tid] = arg0;"),
+               ("reallocarray", "@sz[tid] = arg1 * arg2; @old[tid] = arg0;"),
+               ("free", "if (arg0 != 0) { %s }" % (release % ("arg0", "arg0"))))
+    out = ["uprobe:%s:%s\n/%s/ { %s%s } @d[tid]++; }" % (LIBC, f, filt, top, body)
+           for f, body in entries]
+    rets = [(f, "$p = retval; " + got) for f in ("malloc", "valloc", "pvalloc", "calloc",
+                                                  "memalign")]
+    rets.append(("posix_memalign", "if (retval == 0) { $p = *(uint64 *)@mp[tid]; %s }" % got))
+    for f in ("realloc", "reallocarray"):
+        rets.append((f, "$p = retval; $q = @old[tid]; if ($q != 0 && ($p != 0 || "
+                        "@sz[tid] == 0)) { %s } %s" % (release % ("$q", "$q"), got)))
+    rets.append(("free", ""))
+    out += ["uretprobe:%s:%s\n/%s/ { @d[tid]--; if (@d[tid] == 0 && @o[tid]) { %s "
+            "delete(@o[tid]); } }" % (LIBC, f, filt, body) for f, body in rets]
+    out.append("END { print(@ab); print(@fb); clear(@ab); clear(@fb); clear(@live); "
+               "clear(@d); clear(@o); clear(@sz); clear(@old); clear(@mp); %s }" % ORACLE_END)
+    return "\n".join(out) + "\n"
+
+
+def oracle_bytes_by(lines):
+    """oracle_bytes_script's figures: {its value: {"alloc_bytes": n, "freed_bytes": n}}"""
+    out = {}
+    for l in lines:
+        m = re.match(r"@(ab|fb)\[(.*)\]: (\d+)$", l.strip())
+        if m:
+            d = out.setdefault(m.group(2), {"alloc_bytes": 0, "freed_bytes": 0})
+            d["alloc_bytes" if m.group(1) == "ab" else "freed_bytes"] = int(m.group(3))
+    return out
+
+
 def oracle_counts(lines):
     counts = {}
     for l in lines:
@@ -821,20 +866,30 @@ def oracle_counts_by(lines):
     return counts
 
 
-def start_oracle(ctx, script, nprobes):
-    """bpftrace running script (its text), once all its nprobes probes are attached"""
-    path = os.path.join(ctx.tmpdir(), "oracle.bt")
-    with open(path, "w") as f:
-        f.write(script)
-    bt = ctx.spawn(["bpftrace", path], "bpftrace")
+def start_oracles(ctx, scripts):
+    """bpftrace running each of scripts ((its text, its number of probes, its environment)),
+    once all their probes are attached. Started together: a bpftrace's start, in a process
+    that makes many malloc calls, traps at another's libc probes"""
+    bts = []
+    for script, _, env in scripts:
+        fd, path = tempfile.mkstemp(suffix=".bt", dir=ctx.tmpdir())
+        with os.fdopen(fd, "w") as f:
+            f.write(script)
+        bts.append(ctx.spawn(["bpftrace", path], "bpftrace", env=env))
     # bpftrace says "Attaching" before it attaches: wait for every probe to exist
     deadline = time.monotonic() + 60
-    while sum(1 for e in bpftool("perf") if e.get("pid") == bt.pid) < nprobes:
-        if time.monotonic() > deadline or not bt.running():
-            raise Fail("bpftrace did not attach its %d probes; stderr: %s" % (
-                nprobes, bt.stderr_text()))
-        time.sleep(0.2)
-    return bt
+    for bt, (_, nprobes, _) in zip(bts, scripts):
+        while sum(1 for e in bpftool("perf") if e.get("pid") == bt.pid) < nprobes:
+            if time.monotonic() > deadline or not bt.running():
+                raise Fail("bpftrace did not attach its %d probes; stderr: %s" % (
+                    nprobes, bt.stderr_text()))
+            time.sleep(0.2)
+    return bts
+
+
+def start_oracle(ctx, script, nprobes):
+    """bpftrace running script (its text), once all its nprobes probes are attached"""
+    return start_oracles(ctx, [(script, nprobes, None)])[0]
 
 
 ORACLE_END = 'printf("oracle: end\\n");'

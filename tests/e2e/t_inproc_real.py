@@ -6,8 +6,9 @@ import sys
 from harness import Check, Fail, run_cmd, test
 from run import (JEMALLOC_SO, REDIS_TESTS, WINDOW_TIMEOUT, check_jemalloc_oracle,
                  check_redis_benchmark, final_record, free_port, need_bpftrace, need_tool,
-                 nonzero, oracle_counts, oracle_counts_by, oracle_script, redis_benchmark,
-                 start_jemalloc_oracle, start_oracle, stop_oracle)
+                 nonzero, oracle_bytes_by, oracle_bytes_script, oracle_counts,
+                 oracle_counts_by, oracle_script, redis_benchmark, start_jemalloc_oracle,
+                 start_oracles, stop_oracle)
 from t_html import read_jsonl
 from t_inproc import launched_run
 
@@ -130,38 +131,56 @@ BY_PID = ("pid", lambda p: str(p.get("pid")))
 
 
 def same_run_oracle(ctx, filt, by, argv, what):
-    """memscope-bpf -f --json ARGV (in-process, the default) with bpftrace counting the calls
-    a preloaded library can see where filt holds, in the same run: (final record,
-    {process: {function: calls}} of each), processes by BY_COMM or BY_PID"""
+    """memscope-bpf -f --json ARGV (in-process, the default) with two bpftraces, in the same
+    run, counting where filt holds the calls a preloaded library can see and their bytes:
+    (final record, {process: figures} of each), processes by BY_COMM or BY_PID, the figures
+    {function: calls} and alloc_bytes, freed_bytes (an image that called exec, its exit
+    record, added to the process)"""
     out = os.path.join(ctx.tmpdir(), "run.jsonl")
     # not this harness (a python3 of the same name)
     filt = "(%s) && pid != %d" % (filt, os.getpid())
-    bt = start_oracle(ctx, oracle_script(filt, by=by[0], interposable=True), 18)
+    # the bytes: a key a live block, as many as the programs hold at once
+    bt, btb = start_oracles(ctx, [
+        (oracle_script(filt, by=by[0], interposable=True), 18, None),
+        (oracle_bytes_script(filt, by[0]), 18,
+         dict(os.environ, BPFTRACE_MAP_KEYS_MAX="500000"))])
     tr = ctx.tracer(["--json", "-f", "-o", out, "--"] + argv, env=real_env())
     rc = tr.wait_exit(WINDOW_TIMEOUT)
     stop_oracle(bt)
+    stop_oracle(btb)
     if rc != 0:
         raise Fail("%s: tracer exit status (expected 0, got %s); stderr: %s" % (
             what, rc, tr.stderr_text()))
     if not any("attached in-process" in l for l in tr.err()):
         raise Fail("%s: no 'attached in-process' line on stderr: %s" % (what, tr.stderr_text()))
-    fin = final_record(read_jsonl(out))
+    recs = read_jsonl(out)
+    fin = final_record(recs)
     got = {}
-    for p in fin.get("processes") or []:
-        calls = got.setdefault(by[1](p), {})
+    images = [p for r in recs if r.get("type") == "exit" and r.get("reason") == "exec"
+              for p in r.get("processes") or []]
+    for p in images + (fin.get("processes") or []):
+        fig = got.setdefault(by[1](p), {"alloc_bytes": 0, "freed_bytes": 0})
         for f, n in with_dead_frees(p).items():
-            calls[f] = calls.get(f, 0) + n
+            fig[f] = fig.get(f, 0) + n
+        for f in ("alloc_bytes", "freed_bytes"):
+            fig[f] += p.get(f, 0)
     want = oracle_counts_by(bt.out())
+    for k, b in oracle_bytes_by(btb.out()).items():
+        want.setdefault(k, {}).update(b)
+    for k in want.values():
+        for f in ("alloc_bytes", "freed_bytes"):
+            k.setdefault(f, 0)
     for k in sorted(set(got) | set(want)):
         print("  %s: in-process %s; bpftrace %s" % (k, got.get(k), want.get(k)))
     return fin, got, want
 
 
 def check_same_run(c, fin, got, want, procs=None):
-    """same_run_oracle's figures: the processes (when given), their calls, nothing lost"""
+    """same_run_oracle's figures: the processes (when given), their calls and bytes, nothing
+    lost"""
     if procs is not None:
         c.eq("the processes traced", sorted(procs), sorted(got))
-    c.eq("calls per process and function, in-process against bpftrace", want, got)
+    c.eq("calls and bytes per process and function, in-process against bpftrace", want, got)
     for p in fin.get("processes") or []:
         c.eq("%s: allocs - frees = live_allocs" % p.get("comm"), p.get("live_allocs"),
              p.get("allocs", 0) - p.get("frees", 0))
