@@ -351,7 +351,7 @@ def python_group(runs, lines, summary, targets):
                         lambda x: x <= 1.5))
 
 
-def redis_groups(groups, lines, summary, targets, skip):
+def redis_groups(groups, lines, summary, targets):
     lines.append("")
     lines.append("redis-server (Debian, jemalloc) under redis-benchmark -t set,get,lpush,lpop -c 20: "
                  "requests/s of the four tests together")
@@ -363,8 +363,7 @@ def redis_groups(groups, lines, summary, targets, skip):
         st = {}
         conds = [c for c in ("untraced", "floor-entry", "floor", "memscope", "memscope-stacks")
                  + REDIS_LAUNCHED
-                 if c == "untraced" or (c == "memscope" and c not in skip)
-                 or any(r["cond"] == c for r in runs)]
+                 if c == "untraced" or any(r["cond"] == c for r in runs)]
         for c in conds:
             ok = [r for r in runs if r["cond"] == c and r["ok"]]
             s = {"n": len(ok), "rps": [r["result"]["rps"] for r in ok],
@@ -587,7 +586,7 @@ def main():
         python_group(by_group["python"], lines, summary, targets)
     rg = [(g, by_group[g]) for g in ("redis-P1", "redis-P16") if g in by_group]
     if rg:
-        redis_groups(rg, lines, summary, targets, meta.get("skip", "").split(","))
+        redis_groups(rg, lines, summary, targets)
     stacks_table(lines, summary)
     if "replay" in by_group:
         replay_group(by_group["replay"], lines, summary, targets)

@@ -20,8 +20,8 @@ import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -782,11 +782,15 @@ DIRECT_CALL = ('(*(uint8 *)($ra - 5) == 0xe8 && '
                '(int64)$ra + (int64)*(int32 *)($ra - 4) == (int64)reg("ip"))')
 
 
+# oracle_script's and oracle_bytes_script's probes: an entry and a return a function
+ORACLE_PROBES = 2 * len(ORACLE_FUNCS)
+
+
 def oracle_script(filt, by=None, interposable=False):
     """bpftrace: outermost calls per function (a per-thread depth), free(NULL) left out;
     by: per value of that expression too (oracle_counts_by); interposable: the calls a
-    preloaded library can see (not DIRECT_CALL). memalign only: aligned_alloc is the same address and would count every
-    call twice."""
+    preloaded library can see (not DIRECT_CALL). memalign only: aligned_alloc is the same
+    address and would count every call twice."""
     allocs = [f for f in ORACLE_FUNCS if f != "free"]
     ent = ",\n".join("uprobe:%s:%s" % (LIBC, f) for f in allocs)
     ret = ",\n".join("uretprobe:%s:%s" % (LIBC, f) for f in ORACLE_FUNCS)
@@ -964,7 +968,7 @@ def oracle_window(ctx, name, wargs):
     """bpftrace counts a gated workload's calls in its window"""
     need_bpftrace()
     w = ctx.workload(name, *wargs)
-    bt = start_oracle(ctx, oracle_script("pid == %d" % w.pid), 2 * len(ORACLE_FUNCS))
+    bt = start_oracle(ctx, oracle_script("pid == %d" % w.pid), ORACLE_PROBES)
     w.signal(signal.SIGUSR1)
     gt = ground_truth(w)
     stop_oracle(bt)
@@ -1553,15 +1557,22 @@ REDIS_TESTS = ("set", "get", "lpush", "lpop")
 REDIS_N = 20000
 
 
-def start_redis(ctx):
-    """Debian's redis-server on a free loopback port, no persistence, ready: (process, port)"""
-    server = need_tool("redis-server")
+def redis_argv(ctx, port):
+    """Debian's redis-server on loopback port port, no persistence, in the foreground"""
     need_tool("redis-benchmark")
+    return [need_tool("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save",
+            "", "--appendonly", "no", "--daemonize", "no", "--dir", ctx.tmpdir()]
+
+
+def wait_redis_ready(p):
+    p.wait_line("out", lambda l: "Ready to accept connections" in l, 30, "its ready line")
+
+
+def start_redis(ctx):
+    """redis_argv's server on a free port, ready: (process, port)"""
     port = free_port()
-    rs = ctx.spawn([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                    "--appendonly", "no", "--daemonize", "no", "--dir", ctx.tmpdir()],
-                   "redis-server")
-    rs.wait_line("out", lambda l: "Ready to accept connections" in l, 30, "its ready line")
+    rs = ctx.spawn(redis_argv(ctx, port), "redis-server")
+    wait_redis_ready(rs)
     return rs, port
 
 

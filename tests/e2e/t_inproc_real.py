@@ -4,11 +4,11 @@
 import os
 import sys
 from harness import Check, Fail, run_cmd, test
-from run import (JEMALLOC_SO, REDIS_TESTS, WINDOW_TIMEOUT, check_jemalloc_oracle,
-                 check_redis_benchmark, final_record, free_port, need_bpftrace, need_tool,
-                 nonzero, oracle_bytes_by, oracle_bytes_script, oracle_counts,
-                 oracle_counts_by, oracle_script, redis_benchmark, start_jemalloc_oracle,
-                 start_oracles, stop_oracle)
+from run import (JEMALLOC_SO, ORACLE_PROBES, REDIS_TESTS, WINDOW_TIMEOUT,
+                 check_jemalloc_oracle, check_redis_benchmark, final_record, free_port,
+                 need_bpftrace, need_tool, nonzero, oracle_bytes_by, oracle_bytes_script,
+                 oracle_counts, oracle_counts_by, oracle_script, redis_argv, redis_benchmark,
+                 start_jemalloc_oracle, start_oracles, stop_oracle, wait_redis_ready)
 from t_html import read_jsonl
 from t_inproc import launched_run
 
@@ -77,6 +77,13 @@ if __name__ == "__main__":
 """
 
 
+def real_python():
+    """The interpreter itself (a wrapper script, such as pyenv's, would exec it: the oracle
+    counts the whole pid, the tracer the last image)"""
+    python = os.path.realpath("/usr/bin/python3")
+    return python if os.access(python, os.X_OK) else os.path.realpath(sys.executable)
+
+
 def real_env(extra=None):
     """The environment of both runs: the same variables. The in-process run adds LD_PRELOAD
     and MEMSCOPE_SHM; the oracle's run gets two of the same name lengths, so that a program
@@ -141,8 +148,8 @@ def same_run_oracle(ctx, filt, by, argv, what):
     filt = "(%s) && pid != %d" % (filt, os.getpid())
     # the bytes: a key a live block, as many as the programs hold at once
     bt, btb = start_oracles(ctx, [
-        (oracle_script(filt, by=by[0], interposable=True), 18, None),
-        (oracle_bytes_script(filt, by[0]), 18,
+        (oracle_script(filt, by=by[0], interposable=True), ORACLE_PROBES, None),
+        (oracle_bytes_script(filt, by[0]), ORACLE_PROBES,
          dict(os.environ, BPFTRACE_MAP_KEYS_MAX="500000"))])
     tr = ctx.tracer(["--json", "-f", "-o", out, "--"] + argv, env=real_env())
     rc = tr.wait_exit(WINDOW_TIMEOUT)
@@ -213,11 +220,7 @@ def inproc_real_programs_oracle(ctx):
     py = os.path.join(ctx.tmpdir(), "script.py")
     with open(py, "w") as f:
         f.write(PYTHON_SCRIPT)
-    # the interpreter itself (a wrapper script, such as pyenv's, would exec it: the oracle
-    # counts the whole pid, the tracer the last image)
-    python = os.path.realpath("/usr/bin/python3")
-    if not os.access(python, os.X_OK):
-        python = os.path.realpath(sys.executable)
+    python = real_python()
     compare_real(c, ctx, [python, "-S", py], os.path.basename(python))
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     if os.path.isdir(os.path.join(repo, ".git")):
@@ -271,9 +274,7 @@ def inproc_python_fork_oracle(ctx):
     its region inherited, each child a process of its own) while the parent's threads run;
     each process' calls per function, by pid, equal what bpftrace counts in the same run"""
     need_bpftrace()
-    python = os.path.realpath("/usr/bin/python3")
-    if not os.access(python, os.X_OK):
-        python = os.path.realpath(sys.executable)
+    python = real_python()
     py = os.path.join(ctx.tmpdir(), "pool.py")
     with open(py, "w") as f:
         f.write(MP_SCRIPT)
@@ -293,18 +294,16 @@ def inproc_redis_oracle(ctx):
     call of the server per function, its allocs and its frees equal what bpftrace counts of
     the same server in the same run, from its first instruction"""
     need_bpftrace()
-    server = need_tool("redis-server")
     cli = need_tool("redis-cli")
     n = 5000
+    port = free_port()
+    argv = redis_argv(ctx, port)
     bt = start_jemalloc_oracle(ctx, JEMALLOC_SO,
                                'curtask->group_leader->comm == "redis-server"')
-    port = free_port()
     out = os.path.join(ctx.tmpdir(), "redis.jsonl")
-    tr = ctx.tracer(["--json", "-v", "-o", out, "--", server, "--port", str(port), "--bind",
-                     "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no",
-                     "--dir", ctx.tmpdir()])
+    tr = ctx.tracer(["--json", "-v", "-o", out, "--"] + argv)
     try:
-        tr.wait_line("out", lambda l: "Ready to accept connections" in l, 30, "its ready line")
+        wait_redis_ready(tr)
         rc, bout, berr = redis_benchmark(port, n)
     finally:
         # the server outlives a tracer that is killed: it is shut down whatever happened
