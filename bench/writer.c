@@ -160,7 +160,7 @@ int main(int argc, char **argv)
 
 				if (head != __atomic_load_n(&rings[q].tail, __ATOMIC_RELAXED)) {
 					records += head - rings[q].tail;
-					__atomic_store_n(&rings[q].tail, head, __ATOMIC_RELEASE);
+					ms_inproc_set_tail(&rings[q], head);
 				}
 			}
 		} else {

@@ -17,7 +17,7 @@
 #define MS_SHM_FAMILIES(X) X(jemalloc) X(tcmalloc) X(mimalloc) X(stdcxx) /* stdcxx last */
 #define MS_PRELOAD_FAMILY "libmemscope-preload-"
 #define MS_SHM_MAGIC 0x4d534d53u  /* "SMSM" */
-#define MS_SHM_VERSION 6	  /* 3: the C++ operators; 4: stacks; 5: busy; 6: taken */
+#define MS_SHM_VERSION 7	  /* 3: C++ operators; 4: stacks; 5: busy; 6: taken; 7: want */
 #define MS_SHM_RINGS 256	  /* one per thread that allocates, reused when it ends */
 #define MS_SHM_RING_RECORDS 65536 /* records a ring holds: 4 MiB; a power of two */
 #define MS_SHM_PROCS 4096	  /* processes that can register, over the run */
@@ -143,9 +143,14 @@ struct ms_shm_ring {
 	 * after head. A record stamped and not yet in head (its thread preempted between
 	 * the two) keeps the daemon from taking the ring as quiet (all read up to now) */
 	uint64_t busy;
-	uint8_t pad1[48];
+	/* block: a writer that found the ring full sleeps (a futex wait on wake) until tail
+	 * reaches want, which it sets (0: none waits); the daemon, past it, takes want back
+	 * to 0 by exchange, adds one to wake and wakes it */
+	uint64_t want;
+	uint8_t pad1[40];
 	uint64_t tail; /* records read: the daemon's, stored with release */
-	uint8_t pad2[56];
+	uint32_t wake;
+	uint8_t pad2[52];
 	struct ms_event rec[MS_SHM_RING_RECORDS];
 };
 

@@ -5,8 +5,9 @@
  * The fast path takes no lock, makes no system call and allocates nothing: a TSC read (the
  * daemon turns it into CLOCK_MONOTONIC), a CPU number from glibc's rseq area, one store
  * of 64 bytes, the release store of head and the ring's busy mark around them. A full
- * ring counts the record as lost; a daemon that is gone leaves the rings full: the program
- * runs on, untraced. Without the region (no MEMSCOPE_SHM, a bad one), calls are forwarded
+ * ring counts the record as lost, or with the daemon's block the thread sleeps until the
+ * daemon has read half of it (wait_room); a daemon that is gone leaves the rings full:
+ * the program runs on, untraced. Without the region (no MEMSCOPE_SHM, a bad one), calls are forwarded
  * and nothing else.
  *
  * --stacks: an allocation's record (ALLOC, REALLOC, outermost calls, in the sample of
@@ -16,6 +17,8 @@
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
+#include <linux/futex.h>
 #include <link.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -126,8 +129,8 @@ static bool wait_start(struct wait *w)
 	return true;
 }
 
-/* One more turn of a wait (true), or false: the daemon has stopped reading */
-static bool wait_turn(struct wait *w)
+/* Whether the daemon still reads (false: it has not for a second: gone, or stopped) */
+static bool wait_alive(struct wait *w)
 {
 	uint64_t now = __rdtsc(), b = __atomic_load_n(&shm->heartbeat, __ATOMIC_ACQUIRE);
 
@@ -138,21 +141,54 @@ static bool wait_turn(struct wait *w)
 		daemon_gone = true;
 		return false;
 	}
+	return true;
+}
+
+/* One more turn of a wait for a ring (true), or false: the daemon has stopped reading */
+static bool wait_turn(struct wait *w)
+{
+	if (!wait_alive(w))
+		return false;
 	sched_yield();
 	return true;
 }
 
-/* A full ring: wait until the daemon has read some (true), or false: the record is lost */
+#define WAIT_SLEEP_NS (10 * 1000 * 1000) /* a futex wait's limit: then the heartbeat */
+
+/*
+ * A full ring: sleep until the daemon has read half of it (true), or false: the record is
+ * lost. The thread sleeps (a futex wait on the ring's wake word, which the daemon moves
+ * and wakes once its tail is past want) rather than spin: the daemon needs the CPU a
+ * spinning thread would take (two threads of a program on two CPUs would leave it none),
+ * and half a ring is one wait and one wakeup in 32,768 records. errno is the program's:
+ * kept across the wait.
+ */
 static bool wait_room(struct ms_shm_ring *r, uint64_t head)
 {
+	const struct timespec limit = { 0, WAIT_SLEEP_NS };
+	uint64_t want = head - MS_SHM_RING_RECORDS / 2; /* the ring is full: head > want > 0 */
+	int saved = errno;
+	bool ok = true;
 	struct wait w;
 
 	if (!wait_start(&w))
 		return false;
-	while (head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= MS_SHM_RING_RECORDS)
-		if (!wait_turn(&w))
-			return false;
-	return true;
+	for (;;) {
+		uint32_t seq = __atomic_load_n(&r->wake, __ATOMIC_ACQUIRE);
+
+		/* want before tail is read, as the daemon stores tail before it reads want:
+		 * one of the two sees the other's */
+		__atomic_store_n(&r->want, want, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if ((int64_t)(__atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) - want) >= 0)
+			break;
+		syscall(SYS_futex, &r->wake, FUTEX_WAIT, seq, &limit, NULL, 0);
+		if (!(ok = wait_alive(&w)))
+			break;
+	}
+	__atomic_store_n(&r->want, 0, __ATOMIC_RELAXED);
+	errno = saved;
+	return ok;
 }
 
 /* A free ring taken for this thread, or NULL; *closed: some ring's thread has ended (the

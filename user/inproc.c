@@ -3,11 +3,14 @@
  * on CLOCK_MONOTONIC, and lets rings and entries go when their threads and processes end */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -315,6 +318,23 @@ static inline bool translate(struct ms_inproc *ip, const uint16_t *func, struct 
 	return true;
 }
 
+/* tail stored before want is read, as shim.c's wait_room stores want before it reads
+ * tail: one of the two sees the other's */
+void ms_inproc_set_tail(struct ms_shm_ring *r, uint64_t tail)
+{
+	uint64_t want;
+
+	__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	want = __atomic_load_n(&r->want, __ATOMIC_RELAXED);
+	if (!want || (int64_t)(tail - want) < 0 ||
+	    !__atomic_compare_exchange_n(&r->want, &want, 0, false, __ATOMIC_RELAXED,
+					 __ATOMIC_RELAXED))
+		return;
+	__atomic_fetch_add(&r->wake, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &r->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 /* Ring q, read to its end, goes back to the free ones */
 static void let_go(struct ms_inproc *ip, unsigned q)
 {
@@ -400,12 +420,12 @@ size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns)
 			}
 			/* room for a writer that waits, before the whole ring is read */
 			if (!(tail & (TAIL_EVERY - 1)))
-				__atomic_store_n(&r->tail, tail + 1, __ATOMIC_RELEASE);
+				ms_inproc_set_tail(r, tail + 1);
 		}
 		if (nb)
 			fns->push(fns->ctx, (int)q, batch, nb);
 		got += nb;
-		__atomic_store_n(&r->tail, tail, __ATOMIC_RELEASE);
+		ms_inproc_set_tail(r, tail);
 		/* a record in flight: not quiet until it is in (or the merge stops waiting) */
 		if (!busy[q])
 			fns->quiet(fns->ctx, (int)q, before);

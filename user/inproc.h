@@ -68,6 +68,10 @@ const char *ms_inproc_path(const struct ms_inproc *ip);
  */
 size_t ms_inproc_read(struct ms_inproc *ip, const struct ms_inproc_fns *fns);
 
+/* Ring r read up to tail: stores it, and wakes the writer asleep for room once tail is
+ * past what it waits for (block mode; ms_inproc_read's, and any other reader's) */
+void ms_inproc_set_tail(struct ms_shm_ring *r, uint64_t tail);
+
 /* The records one ms_inproc_read brings that make the next come at once, not a millisecond
  * later: a sixteenth of a ring (a ring holds more than a thread writes in a millisecond, so a
  * writer can wait only on a full one; a read at once for a few would only take the rings'

@@ -272,6 +272,67 @@ def inproc_rings_wait_for_reads(ctx):
     c.done()
 
 
+def cpu_ns(pid):
+    """The CPU time of process pid's threads so far, in ns (schedstat: on the CPU)"""
+    total = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+            total += int(f.read().split()[0])
+    return total
+
+
+@test
+def inproc_full_ring_sleeps(ctx):
+    """-- churn 1 (malloc and free as fast as it can), the tracer stopped for 0.8 s in the
+    middle: the thread fills its ring in a few ms and then sleeps until the daemon has read
+    half of it (a futex wait, woken by the daemon), rather than spin on the CPU the daemon
+    needs: state S, on the CPU for less than a quarter of the stop. After it, every call of
+    the window recorded (the ground truth's, past an interval record taken before it),
+    nothing lost"""
+    stop = 0.8
+    tr = ctx.tracer(["--json", "-i", "0.1", "--", ctx.workload_path("churn"), "1"])
+    line, _ = tr.wait_line("out", lambda l: l.startswith("ready "), 30, "churn's ready line")
+    pid = int(line.split()[1])
+    _, i = tr.wait_line("out", lambda l: l.startswith('{"type":"interval"'), 30,
+                        "an interval record")
+    _, i = tr.wait_line("out", lambda l: l.startswith('{"type":"interval"'), 30,
+                        "a second interval record", i + 1)
+    base = proc_in(json.loads(tr.out()[i]), pid, "the interval record before the window")
+    c = Check()
+    os.kill(pid, signal.SIGUSR1)  # the window
+    time.sleep(0.05)
+    os.kill(tr.pid, signal.SIGSTOP)
+    try:
+        time.sleep(0.1)  # its ring full by then: 65,536 records in a few ms
+        before = cpu_ns(pid)
+        time.sleep(stop / 2)
+        with open("/proc/%d/task/%d/stat" % (pid, max(
+                int(t) for t in os.listdir("/proc/%d/task" % pid)))) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        time.sleep(stop / 2)
+        used = cpu_ns(pid) - before
+    finally:
+        os.kill(tr.pid, signal.SIGCONT)
+    c.eq("the churning thread's state while the tracer is stopped", "S", state)
+    c.true(used < stop * 1e9 / 4, "churn on the CPU for %.0f ms of the tracer's %.0f ms "
+           "stop (expected under a quarter: asleep, not spinning)" % (used / 1e6, stop * 1e3))
+    time.sleep(0.2)
+    os.kill(pid, signal.SIGUSR1)  # its end
+    line, _ = tr.wait_line("out", lambda l: l.startswith('{"pid"'), 30, "the ground truth")
+    gt = json.loads(line)
+    os.kill(pid, signal.SIGUSR2)
+    c.eq("tracer exit status", 0, tr.wait_exit(WINDOW_TIMEOUT))
+    fin = next(json.loads(l) for l in tr.out() if l.startswith('{"type":"final"'))
+    p = proc_in(fin, pid, "final")
+    c.eq("events lost", 0, fin.get("events_lost"))
+    c.eq("lost", {}, nonzero(fin.get("lost") or {}))
+    c.true(gt["allocs"] > 65536, "calls in the window: %d, fewer than a ring" % gt["allocs"])
+    for f in ("allocs", "frees", "alloc_bytes", "freed_bytes", "unmatched_frees"):
+        c.eq("%s in the window (final - the interval before)" % f, gt[f],
+             p.get(f, 0) - base.get(f, 0))
+    c.done()
+
+
 @test
 def inproc_rings_all_held(ctx):
     """thread_churn 1 300 1 together: 300 threads alive at once, each with a 32-byte block
