@@ -327,7 +327,8 @@ static bool untraced_take(uintptr_t p)
 static int (*walk_fn)(void **buffer, int size);
 
 /* Frames a walk may find inside this library (and a family's) before the interposer's
- * caller: the walk's own function, emit, the interposer, a family's wrapper */
+ * caller: emit_slow (stack_id_of is inlined into it: each frame of its own is a step
+ * of the walk, about 6 ns), the interposer, a family's wrapper */
 #define WALK_SKIP 8
 
 /* This thread's next 32 random bits (xorshift64*) */
@@ -368,7 +369,7 @@ static bool in_sample(uint64_t size)
  * thread allocates its caches) is forwarded and not recorded; a signal handler that
  * allocates meanwhile is not recorded either, as inside any other interposed call.
  */
-static __attribute__((noinline)) int32_t stack_id_of(uint16_t fn, uint64_t caller)
+static inline __attribute__((always_inline)) int32_t stack_id_of(uint16_t fn, uint64_t caller)
 {
 	void *buf[MS_MAX_STACK_DEPTH + WALK_SKIP];
 	uint64_t ip[MS_MAX_STACK_DEPTH];

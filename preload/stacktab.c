@@ -53,9 +53,12 @@ static uint64_t hash_of(const uint64_t *ip, unsigned n)
  * WAIT_TSC */
 static uint32_t published(const struct ms_shm_stack *s)
 {
-	uint64_t since = __rdtsc();
-	uint32_t nr;
+	uint32_t nr = __atomic_load_n(&s->nr, __ATOMIC_ACQUIRE);
+	uint64_t since;
 
+	if (nr) /* nearly always: a stack found was published long ago (no TSC read) */
+		return nr;
+	since = __rdtsc();
 	while (!(nr = __atomic_load_n(&s->nr, __ATOMIC_ACQUIRE))) {
 		if (waited_too_long(since))
 			return 0;
