@@ -31,7 +31,7 @@ static const char usage[] =
 	"                          jemalloc, tcmalloc or mimalloc it loads (mallocx, tc_malloc,\n"
 	"                          mi_malloc...), are recorded: by libraries preloaded into it\n"
 	"                          (the default for COMMAND: no kernel entry per call, much\n"
-	"                          cheaper than uprobes); a thread whose ring is full waits\n"
+	"                          cheaper than uprobes); a thread whose ring is full sleeps\n"
 	"                          (block, the default: exact, the program stalls) or loses\n"
 	"                          the record (lossy, counted); with -f its children too; what\n"
 	"                          the libraries cannot record (--alloc, --preset, a set-user-ID\n"
