@@ -7,11 +7,14 @@
 #include <signal.h>
 #include <jansson.h>
 #include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -299,6 +302,88 @@ START_TEST(old_tsc_on_the_line)
 END_TEST
 
 /* The build's directory (of this binary): the library and the workloads are there */
+/* A writer asleep for room, as shim.c's wait_room: want set, then a futex wait on wake */
+struct sleeper {
+	struct ms_shm_ring *r;
+	pid_t tid;
+	long ret;
+	int err;
+};
+
+static void *sleep_for_room(void *arg)
+{
+	struct sleeper *z = arg;
+	const struct timespec limit = { 5, 0 };
+	uint32_t seq = __atomic_load_n(&z->r->wake, __ATOMIC_ACQUIRE);
+
+	__atomic_store_n(&z->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	__atomic_store_n(&z->r->want, 10, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&z->r->tail, __ATOMIC_ACQUIRE) >= 10)
+		return NULL;
+	z->ret = syscall(SYS_futex, &z->r->wake, FUTEX_WAIT, seq, &limit, NULL, 0);
+	z->err = errno;
+	return NULL;
+}
+
+/* Thread tid's state letter (R, S, ...), or 0 */
+static char task_state(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* The daemon's side of block mode's wait: a tail short of what the writer waits for wakes
+ * nobody; one past it takes want back to 0, moves wake and wakes the writer asleep on it */
+START_TEST(full_ring_writer_woken)
+{
+	struct ms_inproc *ip = ms_inproc_new("/tmp");
+	struct ms_shm_header *h;
+	struct sleeper z = { 0 };
+	pthread_t th;
+	int i;
+
+	ck_assert_ptr_nonnull(ip);
+	h = map_shm(ms_inproc_path(ip));
+	z.r = ring_of(h, 3);
+	ck_assert_int_eq(pthread_create(&th, NULL, sleep_for_room, &z), 0);
+	/* asleep in the futex wait (S), 2 s at most */
+	for (i = 0; i < 2000; i++) {
+		pid_t tid = __atomic_load_n(&z.tid, __ATOMIC_ACQUIRE);
+
+		if (tid && __atomic_load_n(&z.r->want, __ATOMIC_ACQUIRE) && task_state(tid) == 'S')
+			break;
+		usleep(1000);
+	}
+	ck_assert_int_lt(i, 2000);
+	ms_inproc_set_tail(z.r, 5);
+	ck_assert_uint_eq(z.r->tail, 5);
+	ck_assert_uint_eq(z.r->want, 10);
+	ck_assert_uint_eq(z.r->wake, 0);
+	ms_inproc_set_tail(z.r, 10);
+	ck_assert_uint_eq(z.r->want, 0);
+	ck_assert_uint_eq(z.r->wake, 1);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_msg(z.ret == 0, "the writer's futex wait: %ld (%s), not woken", z.ret,
+		      strerror(z.err));
+	munmap(h, MS_SHM_SIZE);
+	ms_inproc_free(ip);
+}
+END_TEST
+
 static void build_dir(char *out, size_t len)
 {
 	char self[PATH_MAX];
@@ -665,6 +750,7 @@ Suite *inproc_suite(void)
 	tcase_add_test(tc, rings_read_named_and_let_go);
 	tcase_add_test(tc, busy_ring_not_quiet);
 	tcase_add_test(tc, old_tsc_on_the_line);
+	tcase_add_test(tc, full_ring_writer_woken);
 	tcase_add_test(tc, preloaded_program_plain);
 	tcase_add_test(tc, preloaded_program_stacks);
 	tcase_add_test(tc, preloaded_program_sampled);
