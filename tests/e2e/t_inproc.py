@@ -283,13 +283,14 @@ def cpu_ns(pid):
 
 @test
 def inproc_full_ring_sleeps(ctx):
-    """-- churn 1 (malloc and free as fast as it can), the tracer stopped for 0.8 s in the
-    middle: the thread fills its ring in a few ms and then sleeps until the daemon has read
-    half of it (a futex wait, woken by the daemon), rather than spin on the CPU the daemon
-    needs: state S, on the CPU for less than a quarter of the stop. After it, every call of
-    the window recorded (the ground truth's, past an interval record taken before it),
-    nothing lost"""
-    stop = 0.8
+    """-- churn 1 (malloc and free as fast as it can), the tracer stopped for half a second
+    in the middle: the thread fills its ring in a few ms and then sleeps until the daemon
+    has read half of it (a futex wait, woken by the daemon), rather than spin on the CPU the
+    daemon needs: state S, on the CPU for less than a quarter of 0.4 s of the stop. After
+    it, every call of the window recorded (the ground truth's, past an interval record taken
+    before it), nothing lost (the stop stays under the second after which a writer stops
+    waiting for a daemon that does not read: 2^32 TSC ticks, 1.1 s at 4 GHz)"""
+    stop = 0.4
     tr = ctx.tracer(["--json", "-i", "0.1", "--", ctx.workload_path("churn"), "1"])
     line, _ = tr.wait_line("out", lambda l: l.startswith("ready "), 30, "churn's ready line")
     pid = int(line.split()[1])
@@ -303,7 +304,7 @@ def inproc_full_ring_sleeps(ctx):
     time.sleep(0.05)
     os.kill(tr.pid, signal.SIGSTOP)
     try:
-        time.sleep(0.1)  # its ring full by then: 65,536 records in a few ms
+        time.sleep(0.05)  # its ring full by then: 65,536 records in a few ms
         before = cpu_ns(pid)
         time.sleep(stop / 2)
         with open("/proc/%d/task/%d/stat" % (pid, max(
