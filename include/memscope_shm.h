@@ -145,7 +145,7 @@ struct ms_shm_ring {
 	uint64_t busy;
 	/* block: a writer that found the ring full sleeps (a futex wait on wake) until tail
 	 * reaches want, which it sets (0: none waits); the daemon, past it, takes want back
-	 * to 0 by exchange, adds one to wake and wakes it */
+	 * to 0 by compare-and-swap, adds one to wake and wakes it */
 	uint64_t want;
 	uint8_t pad1[40];
 	uint64_t tail; /* records read: the daemon's, stored with release */
