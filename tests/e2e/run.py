@@ -904,7 +904,13 @@ def stop_oracle(bt):
     that printed them but hangs in its detach is killed (its counts are complete; what its
     threads wait on in the kernel is printed); one that never prints them fails the test."""
     bt.signal(signal.SIGINT)
-    bt.wait_line("out", lambda l: l == "oracle: end", 60, "its END probe's counts")
+    try:
+        bt.wait_line("out", lambda l: l == "oracle: end", 60, "its END probe's counts")
+    except Fail as e:
+        if bt.running():
+            raise Fail("%s; its threads wait in: %s; stdout: %s" % (
+                e, kernel_stacks(bt.pid), " | ".join(bt.out()[-3:]) or "(nothing)"))
+        raise
     try:
         bt.wait_exit(30)
     except Fail:
