@@ -301,7 +301,6 @@ START_TEST(old_tsc_on_the_line)
 }
 END_TEST
 
-/* The build's directory (of this binary): the library and the workloads are there */
 /* A writer asleep for room, as shim.c's wait_room: want set, then a futex wait on wake */
 struct sleeper {
 	struct ms_shm_ring *r;
@@ -384,6 +383,7 @@ START_TEST(full_ring_writer_woken)
 }
 END_TEST
 
+/* The build's directory (of this binary): the library and the workloads are there */
 static void build_dir(char *out, size_t len)
 {
 	char self[PATH_MAX];
