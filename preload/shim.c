@@ -7,8 +7,8 @@
  * of 64 bytes, the release store of head and the ring's busy mark around them, a prefetch
  * of a line further on for writing. A full ring counts the record as lost, or with the
  * daemon's block the thread sleeps until the daemon has read half of it (wait_room); a
- * daemon that is gone leaves the rings full: the program runs on, untraced. Without the region (no MEMSCOPE_SHM, a bad one), calls
- * are forwarded and nothing else.
+ * daemon that is gone leaves the rings full: the program runs on, untraced. Without the
+ * region (no MEMSCOPE_SHM, a bad one), calls are forwarded and nothing else.
  *
  * --stacks: an allocation's record (ALLOC, REALLOC, outermost calls, in the sample of
  * --sample-bytes) names its stack in the region's stack table (stacktab.c), walked here
