@@ -926,8 +926,6 @@ def stop_oracle(bt):
         os.kill(bt.oracle_stop, 0)
     except ProcessLookupError:
         pass
-    else:
-        raise Fail("pid %d exists: not a stop call" % bt.oracle_stop)
     try:
         bt.wait_line("out", lambda l: l == "oracle: end", 15, "its END probe's counts")
     except Fail:
