@@ -221,6 +221,12 @@ static int object_of(pid_t pid, const struct map *m, char *name, size_t len, boo
 	*named = false;
 	if (!m->deleted) {
 		fd = pin_same(name, m);
+		/* pid may end between access and pin_same (its /proc entry gone): the path as
+		 * mapped then, the same file or none (pin_same checks its identity) */
+		if (fd < 0 && strcmp(name, m->path)) {
+			snprintf(name, len, "%s", m->path);
+			fd = pin_same(name, m);
+		}
 		if (fd >= 0) {
 			*named = true;
 			return fd;
