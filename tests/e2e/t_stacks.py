@@ -359,8 +359,24 @@ def stacks_dlopen_thread_signal(ctx):
     views = {}
     for source, extra in SOURCES:
         views[source] = check_paths(ctx, Labelled(c, source), source, extra)
-    c.eq("in-process and BPF: the sites", views["bpf"], views["in-process"])
+    view_eq(c, "in-process and BPF: the sites", views["bpf"], views["in-process"])
     c.done()
+
+
+def view_eq(c, field, expected, got):
+    """Two site views the same, or a failure that names only the sites one has and the other
+    has not (a whole view is thousands of characters)"""
+    if expected == got:
+        return
+    for rank in sorted(set(expected) | set(got)):
+        e, g = expected.get(rank) or [], got.get(rank) or []
+        only_e = [s for s in e if s not in g]
+        only_g = [s for s in g if s not in e]
+        if only_e or only_g or e != g:
+            c.fail("%s: %s: only in the first %s, only in the second %s%s" % (
+                field, rank, json.dumps(only_e, sort_keys=True),
+                json.dumps(only_g, sort_keys=True), "" if only_e or only_g else
+                " (the same sites in another order)"))
 
 
 def check_paths(ctx, c, source, extra):
@@ -394,8 +410,12 @@ def check_paths(ctx, c, source, extra):
         c.eq("%s: allocs, live blocks, live bytes" % name, [n, n, n * size],
              [s.get("allocs"), s.get("live_allocs"), s.get("live_bytes")])
     ps = p.get("sites") or {}
-    c.eq("truncated stacks, allocations with one", [0, 0],
-         [ps.get("truncated_stacks"), ps.get("truncated_allocs")])
+    if not c.eq("truncated stacks, allocations with one", [0, 0],
+                [ps.get("truncated_stacks"), ps.get("truncated_allocs")]):
+        cut = {json.dumps([s.get("stack"), s.get("allocs")]) for rank in (
+            "by_live_bytes", "by_allocs_per_s", "by_peak") for s in ps.get(rank) or []
+            if s.get("truncated")}
+        c.fail("the truncated sites' stacks and allocations: %s" % sorted(cut))
     c.eq("every allocation took a stack", p.get("allocs"),
          ps.get("stack_allocs", 0) + ps.get("untracked", 0))
     c.eq("stack_map_full", 0, (final.get("lost") or {}).get("stack_map_full"))
