@@ -40,7 +40,7 @@ MS_CONDS = ("memscope", "memscope-noplace", "memscope-stacks", "memscope-stacks-
             "memscope-stacks-sampled")
 # The redis rows whose command starts the server it traces, a fresh one per run, and their
 # baseline: the same server started the same way, untraced
-REDIS_LAUNCHED = ("untraced-launched", "heaptrack", "inproc", "inproc-block")
+REDIS_LAUNCHED = ("untraced-launched", "heaptrack", "inproc", "inproc-block", "inproc-writer")
 REDIS_LABELS = {
     "untraced": "untraced",
     "floor-entry": "empty BPF at the function entries (perf-event uprobes)",
@@ -51,6 +51,7 @@ REDIS_LABELS = {
     "heaptrack": "heaptrack -- redis-server (LD_PRELOAD, reference)",
     "inproc": "memscope-bpf --in-process=lossy -- redis-server",
     "inproc-block": "memscope-bpf -- redis-server (in-process, block: exact)",
+    "inproc-writer": "in-process libraries, a reader with no statistics (bench/writer.c)",
 }
 # The sites object's figures of a --stacks run, summed over the traced processes of a run
 STACK_FIELDS = ("stack_allocs", "truncated_allocs", "stacks", "truncated_stacks")
@@ -425,6 +426,15 @@ def redis_groups(groups, lines, summary, targets):
                      % (" or ".join("'%s'" % REDIS_LABELS[b].split(":")[0] for b in sorted(bases)),
                         ", whose own is against the long-lived 'untraced'"
                         if "untraced-launched" in bases else ""))
+    writer = [(g.split("-P")[1], r["result"]["writer"].get("records")) for g, runs in groups
+              for r in runs if r["cond"] == "inproc-writer" and r["ok"] and r["result"].get("writer")]
+    if writer:
+        lines.append("    in-process libraries, a reader with no statistics: what memscope-bpf -- "
+                     "redis-server preloads, its records read (copied out, named, timed) by "
+                     "bench/writer.c and dropped: the in-process cost apart from the daemon's "
+                     "statistics; records read a run: %s"
+                     % ", ".join("-P %s %s" % (pl, "{:,}".format(int(med([n for p, n in writer if p == pl]))))
+                                 for pl in sorted({p for p, _ in writer}, key=int)))
     lines.extend(errors)
     foreign_line([r for _, runs in groups for r in runs], lines)
 

@@ -22,11 +22,12 @@
 #   BENCH_SKIP=a,b        conditions to leave out (untraced floor floor-entry memscope
 #                         memscope-noplace memscope-stacks memscope-stacks-fp
 #                         memscope-stacks-sampled bpftrace memleak heaptrack inproc
-#                         inproc-block inproc-stacks untraced-launched) or sections
-#                         (micro bystander python redis replay unwind daemon writer);
-#                         floor, memscope-stacks, inproc and inproc-block leave out those
-#                         rows of the python and redis sections too, memscope, floor-entry
-#                         and heaptrack those of the redis section
+#                         inproc-block inproc-stacks inproc-writer untraced-launched) or
+#                         sections (micro bystander python redis replay unwind daemon
+#                         writer); floor, memscope-stacks, inproc and inproc-block leave
+#                         out those rows of the python and redis sections too, memscope,
+#                         floor-entry, heaptrack and inproc-writer those of the redis
+#                         section
 #   BENCH_FLOOR_POINTS    probe points for the floor instead of memscope-bpf -v's, as floor
 #                         arguments: "-e PATH+0xOFF -r PATH:SYMBOL ..."
 #   MEMSCOPE_BPF=PATH     the tracer binary (default build/memscope-bpf)
@@ -204,9 +205,11 @@ log "private libc: $PLIBC (copy of $SYSLIBC)"
 # a copy of the tracer: a rebuild in the work tree during the run must not swap it mid-way
 MS_COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo -dirty)"
 cp "$MS" "$WORK/memscope-bpf" || die "cannot copy $MS"
-# --in-process finds its library next to the binary
-PRELOAD_LIB=$(dirname "$MS")/libmemscope-preload.so
-[ -f "$PRELOAD_LIB" ] && cp "$PRELOAD_LIB" "$WORK/"
+# --in-process finds its library next to the binary, and the library of each allocator
+# family the command loads (redis-server: jemalloc) beside it
+for lib in "$(dirname "$MS")"/libmemscope-preload*.so; do
+	[ -f "$lib" ] && cp "$lib" "$WORK/"
+done
 MS_ORIG=$MS
 MS=$WORK/memscope-bpf
 
@@ -663,6 +666,17 @@ wait_pong() {
 	done
 	return 1
 }
+# redis_inproc_libs: the libraries memscope-bpf -- redis-server preloads: its own, then that
+# of each allocator family redis-server loads (user/targets.c, inproc_libs)
+redis_inproc_libs() {
+	local libs=$WORK/libmemscope-preload.so deps fam
+	deps=$(ldd "$(command -v redis-server)" 2>/dev/null)
+	for fam in jemalloc tcmalloc mimalloc; do
+		grep -q "lib$fam" <<<"$deps" && [ -f "$WORK/libmemscope-preload-$fam.so" ] &&
+			libs+=" $WORK/libmemscope-preload-$fam.so"
+	done
+	echo "$libs"
+}
 REDIS_PID=0 REDIS_PORT=0
 start_redis() {
 	REDIS_PORT=$(free_port)
@@ -757,12 +771,14 @@ redis_result() {
 # run_redis_launched COND PL ROUND: one redis_bench run against a redis-server started for it
 # alone (the long-lived server's options, a port of its own) by COND's command:
 # untraced-launched: none; heaptrack: heaptrack -o FILE; inproc, inproc-block: memscope-bpf
-# --in-process=lossy|block --, which cannot attach to a running server. Then `redis-cli shutdown
+# --in-process=lossy|block --, which cannot attach to a running server; inproc-writer: the
+# libraries inproc preloads, under bench/writer.c's reader that reads every record and keeps
+# no statistics (the in-process cost apart from the daemon's). Then `redis-cli shutdown
 # nosave`: the command ends with the server, memscope-bpf after its final record. The
 # server's start-up and shutdown are outside the timed part but inside the tracer's counts.
 run_redis_launched() {
 	local cond=$1 pl=$2 round=$3 pre=$WORK/redis-launched port lp rp c0 c1 cpu=null final=null
-	local res why srv lost=
+	local res why srv line lost=
 	rm -f "$pre".*
 	TPID=0 FOREIGN=null CONTAM=false
 	if [ -n "${UNAVAIL[redis-$cond]:-}" ]; then
@@ -776,6 +792,7 @@ run_redis_launched() {
 	heaptrack) "${WL_ENV[@]}" heaptrack -o "$pre.heaptrack" "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
 	inproc) "${WL_ENV[@]}" "$MS" --json -i 100000 --in-process=lossy -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
 	inproc-block) "${WL_ENV[@]}" "$MS" --json -i 100000 --in-process=block -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
+	inproc-writer) "${WL_ENV[@]}" "$OUT/writer" -l "$(redis_inproc_libs)" -m read -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
 	*) die "unknown condition $cond" ;;
 	esac
 	lp=$!
@@ -802,7 +819,7 @@ run_redis_launched() {
 		[ "$c0" != null ] && [ "$c1" != null ] && cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.6f", b - a }')
 	fi
 	end_launched "$port" $lp $rp
-	if [ $TPID -gt 0 ]; then
+	if [ $TPID -gt 0 ] && [ $cond != inproc-writer ]; then
 		final=$(grep '"type":"final"' "$pre.out" | tail -n 1)
 		[ -n "$final" ] || final=null
 	fi
@@ -810,8 +827,17 @@ run_redis_launched() {
 		fail "redis-P$pl" redis 1 "$cond" "$round" "redis-benchmark failed: $(tail_err "$pre.bmerr")"
 		return
 	}
+	if [ $cond = inproc-writer ]; then
+		# the reader's line: its mode and the records it read
+		line=$(grep '"mode"' "$pre.out" | tail -n 1)
+		if [ -z "$line" ]; then
+			fail "redis-P$pl" redis 1 "$cond" "$round" "writer: $(tail_err "$pre.err")"
+			return
+		fi
+		res="${res%\}},\"writer\":$line}"
+	fi
 	record "redis-P$pl" redis 1 "$cond" "$round" true null "$res" "$cpu" "$final" null
-	if [ $TPID -gt 0 ]; then
+	if [ $TPID -gt 0 ] && [ $cond != inproc-writer ]; then
 		lost=$(json_num "$final" events_lost)
 		[ -n "$lost" ] || note "redis -P $pl round $round: $cond printed no final record: $(tail_err "$pre.err")"
 		[ "$cond" = inproc-block ] && [ -n "$lost" ] && [ "$lost" != 0 ] &&
@@ -1013,6 +1039,8 @@ if ! skipped redis; then
 		command -v heaptrack >/dev/null && ! skipped heaptrack && LAUNCHED+=" heaptrack"
 		has_opt --in-process && ! skipped inproc && LAUNCHED+=" inproc"
 		has_opt --in-process && ! skipped inproc-block && LAUNCHED+=" inproc-block"
+		has_opt --in-process && [ -x "$OUT/writer" ] && [ -f "$WORK/libmemscope-preload.so" ] &&
+			! skipped inproc-writer && LAUNCHED+=" inproc-writer"
 		[ -n "$LAUNCHED" ] && ! skipped untraced-launched && LAUNCHED=" untraced-launched$LAUNCHED"
 		REDIS_CONDS+=$LAUNCHED
 		for ((r = 1; r <= ROUNDS; r++)); do
