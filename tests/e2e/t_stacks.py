@@ -359,23 +359,24 @@ def stacks_dlopen_thread_signal(ctx):
     views = {}
     for source, extra in SOURCES:
         views[source] = check_paths(ctx, Labelled(c, source), source, extra)
-    view_eq(c, "in-process and BPF: the sites", views["bpf"], views["in-process"])
+    view_eq(c, "the sites", ("BPF", views["bpf"]), ("in-process", views["in-process"]))
     c.done()
 
 
-def view_eq(c, field, expected, got):
-    """Two site views the same, or a failure that names only the sites one has and the other
-    has not (a whole view is thousands of characters)"""
-    if expected == got:
+def view_eq(c, field, a, b):
+    """Two named site views, (name, view) each, the same; or a failure that names only the
+    sites one has and the other has not (a whole view is thousands of characters)"""
+    (na, va), (nb, vb) = a, b
+    if va == vb:
         return
-    for rank in sorted(set(expected) | set(got)):
-        e, g = expected.get(rank) or [], got.get(rank) or []
-        only_e = [s for s in e if s not in g]
-        only_g = [s for s in g if s not in e]
-        if only_e or only_g or e != g:
-            c.fail("%s: %s: only in the first %s, only in the second %s%s" % (
-                field, rank, json.dumps(only_e, sort_keys=True),
-                json.dumps(only_g, sort_keys=True), "" if only_e or only_g else
+    for rank in sorted(set(va) | set(vb)):
+        x, y = va.get(rank) or [], vb.get(rank) or []
+        only_x = [s for s in x if s not in y]
+        only_y = [s for s in y if s not in x]
+        if only_x or only_y or x != y:
+            c.fail("%s: %s: only %s's %s, only %s's %s%s" % (
+                field, rank, na, json.dumps(only_x, sort_keys=True), nb,
+                json.dumps(only_y, sort_keys=True), "" if only_x or only_y else
                 " (the same sites in another order)"))
 
 
