@@ -215,15 +215,14 @@ static int object_of(pid_t pid, const struct map *m, char *name, size_t len, boo
 	char mf[96];
 	int fd;
 
-	snprintf(name, len, "/proc/%d/root%s", (int)pid, m->path);
-	if (access(name, F_OK) && errno != EACCES)
-		snprintf(name, len, "%s", m->path);
 	*named = false;
 	if (!m->deleted) {
+		/* through pid's root, then as mapped: pid may have ended, even since the
+		 * last call (its /proc entry gone); the same file or none either way (pin_same
+		 * checks its identity) */
+		snprintf(name, len, "/proc/%d/root%s", (int)pid, m->path);
 		fd = pin_same(name, m);
-		/* pid may end between access and pin_same (its /proc entry gone): the path as
-		 * mapped then, the same file or none (pin_same checks its identity) */
-		if (fd < 0 && strcmp(name, m->path)) {
+		if (fd < 0) {
 			snprintf(name, len, "%s", m->path);
 			fd = pin_same(name, m);
 		}
@@ -232,6 +231,7 @@ static int object_of(pid_t pid, const struct map *m, char *name, size_t len, boo
 			return fd;
 		}
 	}
+	snprintf(name, len, "%s", m->path);
 	snprintf(mf, sizeof(mf), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, m->start,
 		 m->end);
 	return pin_same(mf, m);
