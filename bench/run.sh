@@ -666,17 +666,8 @@ wait_pong() {
 	done
 	return 1
 }
-# redis_inproc_libs: the libraries memscope-bpf -- redis-server preloads: its own, then that
-# of each allocator family redis-server loads (user/targets.c, inproc_libs)
-redis_inproc_libs() {
-	local libs=$WORK/libmemscope-preload.so deps fam
-	deps=$(ldd "$(command -v redis-server)" 2>/dev/null)
-	for fam in jemalloc tcmalloc mimalloc; do
-		grep -q "lib$fam" <<<"$deps" && [ -f "$WORK/libmemscope-preload-$fam.so" ] &&
-			libs+=" $WORK/libmemscope-preload-$fam.so"
-	done
-	echo "$libs"
-}
+# the libraries memscope-bpf -- redis-server preloads, as it says (the inproc-writer row's)
+REDIS_INPROC_LIBS=
 REDIS_PID=0 REDIS_PORT=0
 start_redis() {
 	REDIS_PORT=$(free_port)
@@ -792,7 +783,7 @@ run_redis_launched() {
 	heaptrack) "${WL_ENV[@]}" heaptrack -o "$pre.heaptrack" "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
 	inproc) "${WL_ENV[@]}" "$MS" --json -i 100000 --in-process=lossy -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
 	inproc-block) "${WL_ENV[@]}" "$MS" --json -i 100000 --in-process=block -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
-	inproc-writer) "${WL_ENV[@]}" "$OUT/writer" -l "$(redis_inproc_libs)" -m read -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
+	inproc-writer) "${WL_ENV[@]}" "$OUT/writer" -l "$REDIS_INPROC_LIBS" -m read -- "${srv[@]}" >"$pre.out" 2>"$pre.err" & ;;
 	*) die "unknown condition $cond" ;;
 	esac
 	lp=$!
@@ -1039,8 +1030,15 @@ if ! skipped redis; then
 		command -v heaptrack >/dev/null && ! skipped heaptrack && LAUNCHED+=" heaptrack"
 		has_opt --in-process && ! skipped inproc && LAUNCHED+=" inproc"
 		has_opt --in-process && ! skipped inproc-block && LAUNCHED+=" inproc-block"
-		has_opt --in-process && [ -x "$OUT/writer" ] && [ -f "$WORK/libmemscope-preload.so" ] &&
-			! skipped inproc-writer && LAUNCHED+=" inproc-writer"
+		if has_opt --in-process && [ -x "$OUT/writer" ] && ! skipped inproc-writer; then
+			REDIS_INPROC_LIBS=$("$MS" --json -- redis-server --version 2>&1 >/dev/null |
+				sed -n 's/.*attached in-process (\(.*\) preloaded).*/\1/p')
+			if [ -n "$REDIS_INPROC_LIBS" ]; then
+				LAUNCHED+=" inproc-writer"
+			else
+				note "redis: memscope-bpf -- redis-server --version named no preloaded library: no inproc-writer row"
+			fi
+		fi
 		[ -n "$LAUNCHED" ] && ! skipped untraced-launched && LAUNCHED=" untraced-launched$LAUNCHED"
 		REDIS_CONDS+=$LAUNCHED
 		for ((r = 1; r <= ROUNDS; r++)); do
