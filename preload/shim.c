@@ -5,10 +5,12 @@
  * The fast path takes no lock, makes no system call and allocates nothing: a TSC read (the
  * daemon turns it into CLOCK_MONOTONIC), a CPU number from glibc's rseq area, one store
  * of 64 bytes, the release store of head and the ring's busy mark around them, a prefetch
- * of a line further on for writing. A full ring counts the record as lost, or with the
- * daemon's block the thread sleeps until the daemon has read half of it (wait_room); a
- * daemon that is gone leaves the rings full: the program runs on, untraced. Without the
- * region (no MEMSCOPE_SHM, a bad one), calls are forwarded and nothing else.
+ * of a line further on for writing. A signal handler's record made while its thread writes
+ * one waits in the thread's own queue and goes in after it (put_later). A full ring counts
+ * the record as lost, or with the daemon's block the thread sleeps until the daemon has read
+ * half of it (wait_room); a daemon that is gone leaves the rings full: the program runs on,
+ * untraced. Without the region (no MEMSCOPE_SHM, a bad one), calls are forwarded and nothing
+ * else.
  *
  * --stacks: an allocation's record (ALLOC, REALLOC, outermost calls, in the sample of
  * --sample-bytes) names its stack in the region's stack table (stacktab.c), walked here
@@ -81,6 +83,10 @@ static struct ms_shm_stacks stacks; /* its shape, as the daemon set it (read onc
 static pthread_key_t ring_key;
 static uint32_t my_proc = MS_SHM_NO_PROC; /* this process' entry */
 
+#define LATER 8 /* records a thread keeps for later: signal handlers nested inside one put() */
+_Static_assert((LATER & (LATER - 1)) == 0 && LATER < 256,
+	       "later[] is indexed by uint8_t counters modulo LATER");
+
 /* A thread's ring and call depth. initial-exec: no allocation on first use. */
 struct tls {
 	struct ms_shm_ring *ring;
@@ -92,14 +98,26 @@ struct tls {
 	bool in_walk;	     /* walking this thread's stack: calls forwarded, not recorded */
 	int64_t sample_left; /* --sample-bytes: bytes until the next sample; 0: not drawn */
 	uint64_t rnd;	     /* --sample-bytes: xorshift state; 0: not seeded */
+	/* records of signal handlers that ran while this thread wrote one into its ring
+	 * (put() between its busy mark and head): later[later_tail..later_head), each
+	 * written after it (put_later) */
+	uint8_t later_head, later_tail;
+	struct ms_event later[LATER];
 };
 static __thread struct tls tls __attribute__((tls_model("initial-exec")));
+
+static void put_later(struct ms_shm_ring *r);
 
 static void close_ring(void *r)
 {
 	struct ms_shm_ring *ring = r;
 
 	if (ring && ring == tls.ring) {
+		/* what handlers kept for later and a full ring left: written, or lost */
+		put_later(ring);
+		__atomic_fetch_add(&ring->lost, (uint8_t)(tls.later_head - tls.later_tail),
+				   __ATOMIC_RELAXED);
+		tls.later_tail = tls.later_head;
 		__atomic_store_n(&ring->state, MS_SHM_CLOSED, __ATOMIC_RELEASE);
 		tls.ring = NULL;
 	}
@@ -455,29 +473,13 @@ static bool cpu_has_prefetchw(void)
 	return __get_cpuid(0x80000001, &a, &b, &c, &d) && (c & bit_PRFCHW);
 }
 
-/* The record, at head of ring r (which has room) */
-static inline __attribute__((always_inline)) void put(struct ms_shm_ring *r, uint64_t head,
-						      uint8_t type, uint8_t flags, uint16_t fn,
-						      uint64_t ptr, uint64_t size, uint64_t ret,
-						      int32_t stack_id, uint64_t caller)
+/* The record, at e: stamped now, on this CPU (its node), in this thread's ring r */
+static inline __attribute__((always_inline)) void
+fill(struct ms_event *e, const struct ms_shm_ring *r, uint8_t type, uint8_t flags, uint16_t fn,
+     uint64_t ptr, uint64_t size, uint64_t ret, int32_t stack_id, uint64_t caller)
 {
-	struct ms_event *e;
-	uint64_t busy;
-	int cpu;
+	int cpu = cpu_now();
 
-	e = &r->rec[(head + PREFETCH_AHEAD) & (MS_SHM_RING_RECORDS - 1)];
-	if (likely(have_prefetchw))
-		__asm__ volatile("prefetchw %0" : : "m"(*e));
-	else
-		__builtin_prefetch(e, 1);
-	e = &r->rec[head & (MS_SHM_RING_RECORDS - 1)];
-	/* in flight from before the TSC read to after head: what the daemon sees of a
-	 * writer preempted in between (the previous value: an emit of a signal handler
-	 * inside this one leaves it set) */
-	busy = r->busy;
-	__atomic_store_n(&r->busy, 1, __ATOMIC_RELAXED);
-	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* the TSC is read after it */
-	cpu = cpu_now();
 	e->type = type;
 	e->flags = flags | MS_EVF_INPROC;
 	e->func = fn;
@@ -494,8 +496,95 @@ static inline __attribute__((always_inline)) void put(struct ms_shm_ring *r, uin
 	e->outer_func = flags & MS_EVF_NESTED ? tls.outer : 0;
 	e->pad = 0;
 	e->caller = caller;
+}
+
+/*
+ * Starts a record in ring r: the busy mark, then where the record goes in *head; false
+ * (the mark taken back) when the ring is full. The mark is set from before the TSC is
+ * read to after head (what the daemon sees of a writer preempted in between), and tells
+ * a signal handler that interrupts its thread here that the slot at head is taken.
+ */
+static inline __attribute__((always_inline)) bool claim(struct ms_shm_ring *r, uint64_t *head)
+{
+	__atomic_store_n(&r->busy, 1, __ATOMIC_RELAXED);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* head and the TSC are read after it */
+	*head = r->head;
+	if (likely(*head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) < MS_SHM_RING_RECORDS))
+		return true;
+	__atomic_store_n(&r->busy, 0, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	return false;
+}
+
+/* The record at head is written: it goes to the daemon, the mark comes off */
+static inline __attribute__((always_inline)) void publish(struct ms_shm_ring *r, uint64_t head)
+{
 	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&r->busy, busy, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->busy, 0, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* later_head is read after it */
+}
+
+/* The records signal handlers kept for later, into ring r in the order they were made,
+ * while it has room (those left go with the thread's next record) */
+static __attribute__((noinline)) void put_later(struct ms_shm_ring *r)
+{
+	uint64_t head;
+
+	while (tls.later_tail != tls.later_head && claim(r, &head)) {
+		r->rec[head & (MS_SHM_RING_RECORDS - 1)] = tls.later[tls.later_tail % LATER];
+		tls.later_tail++; /* before publish: a handler after it may write the next */
+		publish(r, head);
+	}
+}
+
+/* A record of a signal handler that interrupted its thread inside put() (the ring busy): the
+ * slot at head is that put()'s, so it is kept for later; lost when later[] is full */
+static __attribute__((noinline)) void defer(struct ms_shm_ring *r, uint8_t type, uint8_t flags,
+					    uint16_t fn, uint64_t ptr, uint64_t size, uint64_t ret,
+					    int32_t stack_id, uint64_t caller)
+{
+	uint8_t h = tls.later_head;
+
+	if ((uint8_t)(h - tls.later_tail) >= LATER) {
+		__atomic_fetch_add(&r->lost, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	fill(&tls.later[h % LATER], r, type, flags, fn, ptr, size, ret, stack_id, caller);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	tls.later_head = h + 1;
+}
+
+/*
+ * The record, into this thread's ring r; false when the ring is full. A signal handler's
+ * call that interrupts another put() of its thread (the ring busy: that one holds the slot
+ * at head) is kept for later and written after it; put() writes what handlers kept while
+ * it ran once its own record is in.
+ */
+static inline __attribute__((always_inline)) bool put(struct ms_shm_ring *r, uint8_t type,
+						      uint8_t flags, uint16_t fn, uint64_t ptr,
+						      uint64_t size, uint64_t ret, int32_t stack_id,
+						      uint64_t caller)
+{
+	struct ms_event *e;
+	uint64_t head;
+
+	if (unlikely(__atomic_load_n(&r->busy, __ATOMIC_RELAXED))) {
+		defer(r, type, flags, fn, ptr, size, ret, stack_id, caller);
+		return true;
+	}
+	if (unlikely(!claim(r, &head)))
+		return false;
+	e = &r->rec[(head + PREFETCH_AHEAD) & (MS_SHM_RING_RECORDS - 1)];
+	if (likely(have_prefetchw))
+		__asm__ volatile("prefetchw %0" : : "m"(*e));
+	else
+		__builtin_prefetch(e, 1);
+	fill(&r->rec[head & (MS_SHM_RING_RECORDS - 1)], r, type, flags, fn, ptr, size, ret,
+	     stack_id, caller);
+	publish(r, head);
+	if (unlikely(tls.later_head != tls.later_tail))
+		put_later(r);
+	return true;
 }
 
 /* ms_shim_emit past its common case: a call not to record, blocks of the stack walks,
@@ -506,7 +595,6 @@ static __attribute__((noinline)) void emit_slow(uint8_t type, uint8_t flags, uin
 {
 	struct ms_shm_ring *r = tls.ring;
 	int32_t stack_id = -1;
-	uint64_t head;
 
 	if (flags & MS_SHIM_SKIP) {
 		if (unlikely(tls.in_walk) && type == MS_EV_ALLOC && ptr)
@@ -531,13 +619,12 @@ static __attribute__((noinline)) void emit_slow(uint8_t type, uint8_t flags, uin
 	}
 	if (unlikely(!r) && !(r = take_ring()))
 		return;
-	head = r->head;
-	if (unlikely(head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= MS_SHM_RING_RECORDS) &&
-	    !wait_room(r, head)) {
-		r->lost++;
-		return;
-	}
-	put(r, head, type, flags, fn, ptr, size, ret, stack_id, caller);
+	while (!put(r, type, flags, fn, ptr, size, ret, stack_id, caller))
+		if (!wait_room(r, r->head)) {
+			/* one instruction: a signal handler's loss in between is not lost */
+			__atomic_fetch_add(&r->lost, 1, __ATOMIC_RELAXED);
+			return;
+		}
 }
 
 /* Inlined into the interposers: the common case (a call to record, a ring with room, no
@@ -547,16 +634,10 @@ inline __attribute__((always_inline)) void ms_shim_emit(uint8_t type, uint8_t fl
 							uint64_t caller)
 {
 	struct ms_shm_ring *r = tls.ring;
-	uint64_t head;
 
-	if (likely(r && !(flags & MS_SHIM_SKIP) && !untraced_n && !stack_table)) {
-		head = r->head;
-		if (likely(head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) <
-			   MS_SHM_RING_RECORDS)) {
-			put(r, head, type, flags, fn, ptr, size, ret, -1, caller);
-			return;
-		}
-	}
+	if (likely(r && !(flags & MS_SHIM_SKIP) && !untraced_n && !stack_table) &&
+	    likely(put(r, type, flags, fn, ptr, size, ret, -1, caller)))
+		return;
 	emit_slow(type, flags, fn, ptr, size, ret, caller);
 }
 
