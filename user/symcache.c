@@ -449,16 +449,24 @@ bool ms_is_thread_start(const char *function)
 int ms_symcache_start(pid_t pid, uint64_t addr, void *cache)
 {
 	const struct map *m = map_of(cache, pid, addr);
-	char name[512];
-	int r;
+	char name[512], path[PATH_MAX];
+	bool named;
+	int r, fd;
 
 	if (!m)
 		return -ENOENT;
 	r = ms_symcache_resolve(pid, addr, name, sizeof(name), cache);
 	if (r < 0)
 		return r;
-	if (r == 1) /* "object+0x1234": no symbol */
-		return ms_is_libc_path(m->path) ? -ENODATA : 0;
+	if (r == 1) { /* "object+0x1234": no symbol, or no object to read any more */
+		if (ms_is_libc_path(m->path))
+			return -ENODATA;
+		fd = object_of(pid, m, path, sizeof(path), &named);
+		if (fd < 0)
+			return -ENODATA;
+		close(fd);
+		return 0;
+	}
 	name[strcspn(name, "+ ")] = '\0';
 	return ms_is_thread_start(name);
 }

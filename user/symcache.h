@@ -93,8 +93,10 @@ int ms_symcache_code(pid_t pid, uint64_t addr, void *cache);
 
 /*
  * Whether addr of pid is in a function a thread starts in (ms_is_thread_start): 1 or 0;
- * -ENOENT when it is in no mapped object, -ENODATA when no symbol names it there and it
- * is in the C library (where those functions are, unnamed when the library is stripped).
+ * -ENOENT when it is in no mapped object, -ENODATA when it cannot be told: no symbol names
+ * it there and it is in the C library (where those functions are, unnamed when the library
+ * is stripped), or its object cannot be read any more (the process gone, and the file at
+ * its path deleted or replaced).
  */
 int ms_symcache_start(pid_t pid, uint64_t addr, void *cache);
 

@@ -224,6 +224,33 @@ START_TEST(forget_then_retake)
 }
 END_TEST
 
+/* An address in an object with no symbols is no thread start while the object can be
+ * read; once its process is gone and its file deleted, it cannot be told */
+START_TEST(start_of_gone_object)
+{
+	struct ms_symcache *c = ms_symcache_new();
+	long page = sysconf(_SC_PAGESIZE);
+	char path[PATH_MAX], *blob;
+	uint64_t addr;
+	int status;
+	pid_t pid;
+
+	blob = map_blob(path);
+	addr = (uint64_t)(uintptr_t)blob + 0x10;
+	pid = paused_child();
+	ck_assert_int_eq(snapshot(c, pid), 0);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(ms_symcache_start(pid, addr, c), 0);
+	ck_assert_int_eq(ms_symcache_start(pid, target_addr(), c), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(ms_symcache_start(pid, addr, c), -ENODATA);
+	ck_assert_int_eq(ms_symcache_start(pid, target_addr(), c), 0);
+	munmap(blob, 2 * page);
+	ms_symcache_free(c);
+}
+END_TEST
+
 /* The functions a thread starts in end a whole stack; others, and near names, do not */
 START_TEST(thread_starts)
 {
@@ -255,6 +282,7 @@ Suite *symcache_suite(void)
 	tcase_add_test(tc, copy_forget_and_retake);
 	tcase_add_test(tc, after_exit);
 	tcase_add_test(tc, forget_then_retake);
+	tcase_add_test(tc, start_of_gone_object);
 	tcase_add_test(tc, thread_starts);
 	suite_add_tcase(s, tc);
 	return s;
