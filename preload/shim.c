@@ -734,6 +734,8 @@ static void after_fork_child(void)
 	tls.tid = 0;
 	tls.retry_at = 0;
 	tls.rnd = 0; /* its own draws, not its parent's */
+	/* records a handler kept (a fork in a handler inside put()): the parent writes them */
+	tls.later_tail = tls.later_head;
 	if (state != ST_ON)
 		return;
 	if (!shm->follow) /* a child of the command, not traced: calls forwarded only */
