@@ -2537,7 +2537,9 @@ def check_three_sites_run(c, label, tr, folded, what, weight):
     c.eq("%s: leaks record comm" % label, comm, p.get("comm"))
     # the premise of exact figures: the report's cut (its time less min_age) fell
     # between the old phase's last block and the young phase's first, by the workload's
-    # clock; the report's time is the oldest block's time plus its age
+    # clock; the report's time is the oldest block's time plus its age, that block
+    # allocated in tick 0, up to 50 ms after t_first (tick 0's stack walks are the
+    # process' first: on a busy machine they took 2 ms)
     ages = [s.get("oldest_age_s") for s in p.get("sites") or []
             if isinstance(s.get("oldest_age_s"), (int, float))]
     if ages:
@@ -2546,9 +2548,9 @@ def check_three_sites_run(c, label, tr, folded, what, weight):
         c.true(min(ages) > max(ages) - 0.05,
                "%s: oldest_age_s of the sites (all first allocated in tick 0, expected "
                "within 50 ms of each other, got %s)" % (label, ages))
-        c.true(gt["end"] * sec <= t_report + 0.001 and t_report < gt["end"] * sec + 5,
-               "%s: the exit leak report %.3f s after the workload's end (expected 0-5 s)"
-               % (label, t_report - gt["end"] * sec))
+        c.true(gt["end"] * sec <= t_report + 0.05 and t_report < gt["end"] * sec + 5,
+               "%s: the exit leak report %.3f s after the workload's end (expected 0-5 s, "
+               "less tick 0's 50 ms)" % (label, t_report - gt["end"] * sec))
         if not gt["old_end"] * sec < cut < gt["young_start"] * sec:
             raise Fail("%s: timing: the report's min-age cut fell %.3f s after the old "
                        "phase's end, %.3f s before the young phase (it must fall between: "
