@@ -59,8 +59,8 @@ static inline bool traced(uint16_t fn)
 	       (fn < MS_IP_CXX_FIRST || ms_shim_forwards_into(fn, FAMILY_ANCHOR));
 }
 
-/* Enters the call of FN (its record flags in fl) until the scope ends: a return, or an
- * exception unwinding through it */
+/* Enters the call of FN (its record flags in fl) until the scope ends (an allocation's,
+ * before its record: shim.h): a return, or an exception unwinding through it */
 #define ENTER(fl, FN) uint8_t fl __attribute__((cleanup(leave_scope))) = ms_shim_enter(FN)
 
 /* Returns a block of size bytes, NULL when it fails */
@@ -68,15 +68,19 @@ static inline bool traced(uint16_t fn)
 	MS_EXPORT void *name params                                                                \
 	{                                                                                          \
 		uint64_t caller = MS_CALLER;                                                       \
+		uint8_t rec_fl;                                                                    \
 		void *p;                                                                           \
                                                                                                    \
 		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
 			return NULL;                                                               \
 		if (!traced(FN))                                                                   \
 			return REAL(name, FN) args;                                                \
-		ENTER(fl, FN);                                                                     \
-		p = REAL(name, FN) args;                                                           \
-		ms_shim_emit(MS_EV_ALLOC, fl, FN, (uintptr_t)p, size, 0, caller);                  \
+		{                                                                                  \
+			ENTER(fl, FN);                                                             \
+			rec_fl = fl;                                                               \
+			p = REAL(name, FN) args;                                                   \
+		}                                                                                  \
+		ms_shim_emit(MS_EV_ALLOC, rec_fl, FN, (uintptr_t)p, size, 0, caller);              \
 		return p;                                                                          \
 	}
 
@@ -85,15 +89,19 @@ static inline bool traced(uint16_t fn)
 	MS_EXPORT int name(void **out, size_t align, size_t size)                                  \
 	{                                                                                          \
 		uint64_t caller = MS_CALLER;                                                       \
+		uint8_t rec_fl;                                                                    \
 		int err;                                                                           \
                                                                                                    \
 		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
 			return ENOMEM;                                                             \
 		if (!traced(FN))                                                                   \
 			return REAL(name, FN)(out, align, size);                                   \
-		ENTER(fl, FN);                                                                     \
-		err = REAL(name, FN)(out, align, size);                                            \
-		ms_shim_emit(MS_EV_ALLOC, fl, FN, err ? 0 : (uintptr_t)*out, size,                 \
+		{                                                                                  \
+			ENTER(fl, FN);                                                             \
+			rec_fl = fl;                                                               \
+			err = REAL(name, FN)(out, align, size);                                    \
+		}                                                                                  \
+		ms_shim_emit(MS_EV_ALLOC, rec_fl, FN, err ? 0 : (uintptr_t)*out, size,             \
 			     (uint64_t)(uint32_t)err, caller);                                     \
 		return err;                                                                        \
 	}
@@ -103,6 +111,7 @@ static inline bool traced(uint16_t fn)
 	MS_EXPORT void *name params                                                                \
 	{                                                                                          \
 		uint64_t caller = MS_CALLER, bytes;                                                \
+		uint8_t rec_fl;                                                                    \
 		void *p;                                                                           \
                                                                                                    \
 		if (unlikely(!ms_shim_ready() || !real[FN]))                                       \
@@ -110,10 +119,13 @@ static inline bool traced(uint16_t fn)
 		if (!traced(FN))                                                                   \
 			return REAL(name, FN) args;                                                \
 		bytes = size;                                                                      \
-		ENTER(fl, FN);                                                                     \
-		ms_shim_realloc_entry(FN, fl, old, bytes, caller);                                 \
-		p = REAL(name, FN) args;                                                           \
-		ms_shim_realloc_outcome(FN, fl, old, bytes, p, caller);                            \
+		{                                                                                  \
+			ENTER(fl, FN);                                                             \
+			rec_fl = fl;                                                               \
+			ms_shim_realloc_entry(FN, fl, old, bytes, caller);                         \
+			p = REAL(name, FN) args;                                                   \
+		}                                                                                  \
+		ms_shim_realloc_outcome(FN, rec_fl, old, bytes, p, caller);                        \
 		return p;                                                                          \
 	}
 

@@ -54,8 +54,8 @@ MS_EXPORT void *malloc(size_t size)
 		return REAL(malloc, MS_IP_MALLOC)(size);
 	fl = ms_shim_enter(MS_IP_MALLOC);
 	p = REAL(malloc, MS_IP_MALLOC)(size);
-	ms_shim_emit(MS_EV_ALLOC, fl, MS_IP_MALLOC, (uintptr_t)p, size, 0, caller);
 	ms_shim_leave();
+	ms_shim_emit(MS_EV_ALLOC, fl, MS_IP_MALLOC, (uintptr_t)p, size, 0, caller);
 	return p;
 }
 
@@ -95,9 +95,9 @@ MS_EXPORT void *calloc(size_t nmemb, size_t size)
 		return REAL(calloc, MS_IP_CALLOC)(nmemb, size);
 	fl = ms_shim_enter(MS_IP_CALLOC);
 	p = REAL(calloc, MS_IP_CALLOC)(nmemb, size);
+	ms_shim_leave();
 	ms_shim_emit(MS_EV_ALLOC, fl, MS_IP_CALLOC, (uintptr_t)p, ms_shim_product(nmemb, size), 0,
 		     caller);
-	ms_shim_leave();
 	return p;
 }
 
@@ -111,8 +111,8 @@ static void *realloc_kind(uint16_t fn, void *old, size_t nmemb, size_t size, uin
 	ms_shim_realloc_entry(fn, fl, old, bytes, caller);
 	p = fn == MS_IP_REALLOC ? REAL(realloc, MS_IP_REALLOC)(old, size) :
 				  REAL(reallocarray, MS_IP_REALLOCARRAY)(old, nmemb, size);
-	ms_shim_realloc_outcome(fn, fl, old, bytes, p, caller);
 	ms_shim_leave();
+	ms_shim_realloc_outcome(fn, fl, old, bytes, p, caller);
 	return p;
 }
 
@@ -166,9 +166,9 @@ MS_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 		return REAL(posix_memalign, MS_IP_POSIX_MEMALIGN)(out, align, size);
 	fl = ms_shim_enter(MS_IP_POSIX_MEMALIGN);
 	err = REAL(posix_memalign, MS_IP_POSIX_MEMALIGN)(out, align, size);
+	ms_shim_leave();
 	ms_shim_emit(MS_EV_ALLOC, fl, MS_IP_POSIX_MEMALIGN, err ? 0 : (uintptr_t)*out, size,
 		     (uint64_t)(uint32_t)err, caller);
-	ms_shim_leave();
 	return err;
 }
 
@@ -186,8 +186,8 @@ MS_EXPORT int posix_memalign(void **out, size_t align, size_t size)
 			return REAL(name, FN) args;                                                \
 		fl = ms_shim_enter(FN);                                                            \
 		p = REAL(name, FN) args;                                                           \
-		ms_shim_emit(MS_EV_ALLOC, fl, FN, (uintptr_t)p, size, 0, caller);                  \
 		ms_shim_leave();                                                                   \
+		ms_shim_emit(MS_EV_ALLOC, fl, FN, (uintptr_t)p, size, 0, caller);                  \
 		return p;                                                                          \
 	}
 

@@ -7,7 +7,11 @@
  * An interposer's shape:
  *	if (!ms_shim_ready() || !REAL) ...	the real functions are not known: fail or drop
  *	if (!ms_shim_recording()) forward	no region (or not this process)
- *	fl = ms_shim_enter(FN); forward; ms_shim_emit(..., fl, FN, ...); ms_shim_leave();
+ *	fl = ms_shim_enter(FN); forward; ms_shim_leave(); ms_shim_emit(..., fl, FN, ...);
+ * An allocation's record is made once its call is left, as the return probe fires once the
+ * function has returned: a signal handler that allocates then is an outermost call, not
+ * the call's nested one (in block mode the record may wait for the daemon). A free's, and a
+ * realloc's release, is made inside the call, before forwarding, as the entry probe fires.
  */
 #ifndef MS_PRELOAD_SHIM_H
 #define MS_PRELOAD_SHIM_H
