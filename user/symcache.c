@@ -301,9 +301,10 @@ int ms_symcache_object(pid_t pid, uint64_t addr, char *path, size_t len, void *c
 }
 
 /* ms_symcache_resolve, and the calls inlined at addr into inlined (symbolizer.h); with
- * paths, files by their whole path (else by name) */
+ * paths, files by their whole path (else by name); *unread (when not NULL): set when the
+ * answer is 1 because the object could not be opened at all */
 static int resolve(pid_t pid, uint64_t addr, char *name, size_t len, char *inlined,
-		   size_t inlined_len, bool paths, void *cache)
+		   size_t inlined_len, bool paths, bool *unread, void *cache)
 {
 	struct ms_symcache *c = cache;
 	const struct map *m = map_of(c, pid, addr);
@@ -317,6 +318,8 @@ static int resolve(pid_t pid, uint64_t addr, char *name, size_t len, char *inlin
 		return -ENOENT;
 	off = addr - m->start + m->offset;
 	fd = object_of(pid, m, path, sizeof(path), &named);
+	if (unread)
+		*unread = fd < 0;
 	if (fd >= 0) {
 		snprintf(pinned, sizeof(pinned), "/proc/self/fd/%d", fd);
 		if (c->sym && off > 0) {
@@ -365,7 +368,7 @@ static int resolve(pid_t pid, uint64_t addr, char *name, size_t len, char *inlin
 
 int ms_symcache_resolve(pid_t pid, uint64_t addr, char *name, size_t len, void *cache)
 {
-	return resolve(pid, addr, name, len, NULL, 0, false, cache);
+	return resolve(pid, addr, name, len, NULL, 0, false, NULL, cache);
 }
 
 /* ms_symcache_frames into frames of flen bytes each; with paths, files by whole path */
@@ -379,7 +382,7 @@ static int frames_at(pid_t pid, uint64_t addr, char *frames, size_t flen, unsign
 	if (!max)
 		return 0;
 	err = resolve(pid, addr, frames + (max - 1) * flen, flen, inlined, sizeof(inlined), paths,
-		      cache);
+		      NULL, cache);
 	if (err < 0)
 		return err;
 	for (p = inlined; *p && n < max - 1; p = nl + 1) {
@@ -449,24 +452,17 @@ bool ms_is_thread_start(const char *function)
 int ms_symcache_start(pid_t pid, uint64_t addr, void *cache)
 {
 	const struct map *m = map_of(cache, pid, addr);
-	char name[512], path[PATH_MAX];
-	bool named;
-	int r, fd;
+	char name[512];
+	bool unread;
+	int r;
 
 	if (!m)
 		return -ENOENT;
-	r = ms_symcache_resolve(pid, addr, name, sizeof(name), cache);
+	r = resolve(pid, addr, name, sizeof(name), NULL, 0, false, &unread, cache);
 	if (r < 0)
 		return r;
-	if (r == 1) { /* "object+0x1234": no symbol, or no object to read any more */
-		if (ms_is_libc_path(m->path))
-			return -ENODATA;
-		fd = object_of(pid, m, path, sizeof(path), &named);
-		if (fd < 0)
-			return -ENODATA;
-		close(fd);
-		return 0;
-	}
+	if (r == 1) /* "object+0x1234": no symbol there, or no object to read any more */
+		return unread || ms_is_libc_path(m->path) ? -ENODATA : 0;
 	name[strcspn(name, "+ ")] = '\0';
 	return ms_is_thread_start(name);
 }

@@ -91,7 +91,7 @@ def inproc_signal_nested(ctx):
     c.eq("handlers' bytes: libc's + jemalloc's backing", sigs * gt["sig_size"],
          libc.get("alloc_bytes", 0) + je.get("backing_bytes", 0))
     c.eq("libc: blocks by size class", nonzero({"4096": libc.get("allocs", 0)}),
-         nonzero(libc.get("size_hist")))
+         nonzero(libc.get("size_hist") or {}))
     c.done()
 
 
